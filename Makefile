@@ -1,0 +1,91 @@
+# Amanat build scaffolding.
+#
+#   make            -> same as `make build`
+#   make build      compile contracts/*.vy into src/amanat/chain/artifacts/*.json
+#   make run        run the end-to-end demo (`amanat demo`)
+#   make test       run the test suite (extra pytest args: make test PYTEST_ARGS='-k foo')
+#   make lint       ruff + mypy
+#   make bench      gas and throughput benchmarks
+#   make clean      remove generated artifacts and caches
+#   make distclean  clean + remove .venv and node_modules
+#
+# Every expensive step is guarded by a stamp file, so re-running is fast.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := build
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+ANVIL := node_modules/.bin/anvil
+NODE_STAMP := node_modules/.installed
+ARTIFACTS := src/amanat/chain/artifacts
+BUILD_STAMP := $(ARTIFACTS)/.built
+PYTEST_ARGS ?=
+
+# Make the npm-installed anvil visible to every recipe (and to the tests it runs).
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+CONTRACTS := $(shell find contracts -type f \( -name '*.vy' -o -name '*.vyi' \) 2>/dev/null | sort)
+BUILD_SRC := $(wildcard src/amanat/chain/build.py src/amanat/chain/compile.py)
+
+.PHONY: all venv anvil build run test lint bench clean distclean
+
+all: build
+
+# ---------------------------------------------------------------- python venv
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml requirements.lock
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install -c requirements.lock -e '.[dev]'
+	@touch $@
+
+# ------------------------------------------------------------ anvil (npm)
+anvil: $(ANVIL)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# The bin is a symlink into the package (npm gives it an old mtime); touch it
+# after checking it runs, so make sees it as newer than the lock file.
+$(ANVIL): $(NODE_STAMP)
+	@$@ --version | head -n 1
+	@touch $@
+
+# ------------------------------------------------------------------ build
+build: $(BUILD_STAMP)
+
+$(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
+	$(VPY) -m amanat.chain.build
+	@mkdir -p $(ARTIFACTS)
+	@touch $@
+
+# ------------------------------------------------------------- run / test
+run: build
+	$(VENV)/bin/amanat demo
+
+test: build
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+bench: build
+	$(VPY) bench/gas.py
+	$(VPY) bench/throughput.py
+
+# ------------------------------------------------------------------ clean
+clean:
+	rm -rf $(ARTIFACTS) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out
+	find . -path ./.venv -prune -o -path ./node_modules -prune -o \
+		-type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,415 @@
+#pragma version ~=0.4.3
+"""
+@title Amanat Asset Registry
+@license Apache-2.0
+@notice The register of government assets put on chain: class, legal
+        identifier, owning ministry, document hashes, valuation history,
+        lifecycle status and the statutory authorisation that caps minting.
+@dev Status moves proposed -> approved -> tokenized -> redeemed or retired
+     (a proposed or approved asset may also be retired). The issuer
+     registers assets and attaches documents; valuers submit valuations;
+     governance approves, accepts valuations and changes status; the token
+     factory marks an asset tokenized.
+"""
+
+interface Supply:
+    def totalSupply() -> uint256: view
+
+STATUS_PROPOSED: constant(uint8) = 1
+STATUS_APPROVED: constant(uint8) = 2
+STATUS_TOKENIZED: constant(uint8) = 3
+STATUS_REDEEMED: constant(uint8) = 4
+STATUS_RETIRED: constant(uint8) = 5
+MAX_ASSET_CLASS: constant(uint8) = 6
+
+struct Asset:
+    assetClass: uint8
+    status: uint8
+    legalId: String[64]
+    name: String[128]
+    ministry: String[128]
+    token: address
+    authorisationRef: String[128]
+    authorisationHash: bytes32
+    maxUnits: uint256
+
+struct Document:
+    kind: uint8
+    contentHash: bytes32
+    addedBy: address
+    addedAt: uint256
+
+struct Valuation:
+    amountMinor: uint256
+    valuationDate: uint256
+    valuer: address
+    reportHash: bytes32
+    accepted: bool
+
+event AssetRegistered:
+    assetId: indexed(uint256)
+    assetClass: uint8
+    legalId: String[64]
+    name: String[128]
+    ministry: String[128]
+    issuer: indexed(address)
+
+event AuthorisationSet:
+    assetId: indexed(uint256)
+    reference: String[128]
+    documentHash: bytes32
+    maxUnits: uint256
+
+event DocumentAttached:
+    assetId: indexed(uint256)
+    kind: uint8
+    contentHash: bytes32
+    addedBy: indexed(address)
+
+event ValuationSubmitted:
+    assetId: indexed(uint256)
+    index: uint256
+    amountMinor: uint256
+    valuationDate: uint256
+    valuer: indexed(address)
+    reportHash: bytes32
+
+event ValuationAccepted:
+    assetId: indexed(uint256)
+    index: uint256
+    amountMinor: uint256
+
+event StatusChanged:
+    assetId: indexed(uint256)
+    previous: uint8
+    status: uint8
+
+event TokenLinked:
+    assetId: indexed(uint256)
+    token: indexed(address)
+
+event RoleSet:
+    role: indexed(String[16])
+    account: indexed(address)
+    enabled: bool
+
+governance: public(immutable(address))
+tokenFactory: public(address)
+isIssuer: public(HashMap[address, bool])
+isValuer: public(HashMap[address, bool])
+assetCount: public(uint256)
+assets: HashMap[uint256, Asset]
+documentCount: public(HashMap[uint256, uint256])
+documents: HashMap[uint256, HashMap[uint256, Document]]
+valuationCount: public(HashMap[uint256, uint256])
+valuations: HashMap[uint256, HashMap[uint256, Valuation]]
+latestAcceptedValuation: public(HashMap[uint256, uint256])
+
+
+@deploy
+def __init__(governance_: address):
+    """
+    @param governance_ The M-of-N governance contract.
+    """
+    assert governance_ != empty(address), "governance is the zero address"
+    governance = governance_
+
+
+@internal
+@view
+def _only_governance():
+    assert msg.sender == governance, "caller is not governance"
+
+
+@internal
+@view
+def _existing(assetId: uint256):
+    assert assetId > 0 and assetId <= self.assetCount, "unknown asset"
+
+
+@internal
+def _set_status(assetId: uint256, status: uint8):
+    previous: uint8 = self.assets[assetId].status
+    self.assets[assetId].status = status
+    log StatusChanged(assetId=assetId, previous=previous, status=status)
+
+
+@external
+def setIssuer(account: address, enabled: bool):
+    """
+    @notice Appoint or remove an issuer (treasury desk). Governance only.
+    @param account The issuer's address.
+    @param enabled True to appoint, false to remove.
+    """
+    self._only_governance()
+    self.isIssuer[account] = enabled
+    log RoleSet(role="issuer", account=account, enabled=enabled)
+
+
+@external
+def setValuer(account: address, enabled: bool):
+    """
+    @notice Appoint or remove a valuer. Governance only.
+    @param account The valuer's address.
+    @param enabled True to appoint, false to remove.
+    """
+    self._only_governance()
+    self.isValuer[account] = enabled
+    log RoleSet(role="valuer", account=account, enabled=enabled)
+
+
+@external
+def setTokenFactory(factory: address):
+    """
+    @notice Set the factory allowed to link tokens to assets. Governance only.
+    @param factory The token factory.
+    """
+    self._only_governance()
+    self.tokenFactory = factory
+    log RoleSet(role="tokenFactory", account=factory, enabled=True)
+
+
+@external
+def registerAsset(
+    assetClass: uint8,
+    legalId: String[64],
+    name: String[128],
+    ministry: String[128],
+    authorisationRef: String[128],
+    authorisationHash: bytes32,
+    maxUnits: uint256,
+) -> uint256:
+    """
+    @notice Register a government asset in status proposed. Issuer only.
+    @param assetClass 1 t-bill, 2 bond, 3 sukuk, 4 equity, 5 real estate, 6 commodity reserve.
+    @param legalId ISIN, cadastral parcel id or company registration number.
+    @param name A human-readable name.
+    @param ministry The owning ministry or agency.
+    @param authorisationRef Reference of the statutory authorisation.
+    @param authorisationHash Hash of the authorisation document.
+    @param maxUnits Maximum units the authorisation allows to be issued.
+    @return The new asset id.
+    """
+    assert self.isIssuer[msg.sender], "caller is not an issuer"
+    assert assetClass >= 1 and assetClass <= MAX_ASSET_CLASS, "unknown asset class"
+    assert len(legalId) > 0, "legal identifier is empty"
+    assert len(authorisationRef) > 0, "authorisation reference is empty"
+    assert authorisationHash != empty(bytes32), "authorisation document hash is empty"
+    assert maxUnits > 0, "authorised units must be positive"
+    assetId: uint256 = self.assetCount + 1
+    self.assetCount = assetId
+    self.assets[assetId] = Asset(
+        assetClass=assetClass,
+        status=STATUS_PROPOSED,
+        legalId=legalId,
+        name=name,
+        ministry=ministry,
+        token=empty(address),
+        authorisationRef=authorisationRef,
+        authorisationHash=authorisationHash,
+        maxUnits=maxUnits,
+    )
+    log AssetRegistered(
+        assetId=assetId,
+        assetClass=assetClass,
+        legalId=legalId,
+        name=name,
+        ministry=ministry,
+        issuer=msg.sender,
+    )
+    log AuthorisationSet(
+        assetId=assetId,
+        reference=authorisationRef,
+        documentHash=authorisationHash,
+        maxUnits=maxUnits,
+    )
+    log StatusChanged(assetId=assetId, previous=0, status=STATUS_PROPOSED)
+    return assetId
+
+
+@external
+def setAuthorisation(
+    assetId: uint256, reference: String[128], documentHash: bytes32, maxUnits: uint256
+):
+    """
+    @notice Replace the statutory authorisation (e.g. an amended act).
+            Governance only; the cap never drops below the units issued.
+    @param assetId The asset.
+    @param reference Reference of the new authorisation.
+    @param documentHash Hash of the new authorisation document.
+    @param maxUnits The new maximum issuable units.
+    """
+    self._only_governance()
+    self._existing(assetId)
+    assert len(reference) > 0, "authorisation reference is empty"
+    assert documentHash != empty(bytes32), "authorisation document hash is empty"
+    token: address = self.assets[assetId].token
+    if token != empty(address):
+        assert maxUnits >= staticcall Supply(token).totalSupply(), "cap below units issued"
+    self.assets[assetId].authorisationRef = reference
+    self.assets[assetId].authorisationHash = documentHash
+    self.assets[assetId].maxUnits = maxUnits
+    log AuthorisationSet(
+        assetId=assetId, reference=reference, documentHash=documentHash, maxUnits=maxUnits
+    )
+
+
+@external
+def attachDocument(assetId: uint256, kind: uint8, contentHash: bytes32):
+    """
+    @notice Record the hash of a document about an asset. Issuer only.
+    @param assetId The asset.
+    @param kind 1 title deed, 2 valuation report, 3 legal authorisation, 4 other.
+    @param contentHash SHA-256 of the document.
+    """
+    assert self.isIssuer[msg.sender], "caller is not an issuer"
+    self._existing(assetId)
+    assert kind >= 1 and kind <= 4, "unknown document kind"
+    assert contentHash != empty(bytes32), "document hash is empty"
+    index: uint256 = self.documentCount[assetId]
+    self.documents[assetId][index] = Document(
+        kind=kind, contentHash=contentHash, addedBy=msg.sender, addedAt=block.timestamp
+    )
+    self.documentCount[assetId] = index + 1
+    log DocumentAttached(assetId=assetId, kind=kind, contentHash=contentHash, addedBy=msg.sender)
+
+
+@external
+def submitValuation(
+    assetId: uint256, amountMinor: uint256, valuationDate: uint256, reportHash: bytes32
+) -> uint256:
+    """
+    @notice A valuer records a valuation (PKR minor units); it counts once
+            governance accepts it.
+    @param assetId The asset.
+    @param amountMinor Value in PKR minor units (paisa).
+    @param valuationDate Unix time of the valuation date.
+    @param reportHash SHA-256 of the valuation report.
+    @return The valuation's index for the asset.
+    """
+    assert self.isValuer[msg.sender], "caller is not a valuer"
+    self._existing(assetId)
+    assert amountMinor > 0, "valuation must be positive"
+    assert reportHash != empty(bytes32), "valuation report hash is empty"
+    assert valuationDate <= block.timestamp, "valuation date is in the future"
+    index: uint256 = self.valuationCount[assetId]
+    self.valuations[assetId][index] = Valuation(
+        amountMinor=amountMinor,
+        valuationDate=valuationDate,
+        valuer=msg.sender,
+        reportHash=reportHash,
+        accepted=False,
+    )
+    self.valuationCount[assetId] = index + 1
+    log ValuationSubmitted(
+        assetId=assetId,
+        index=index,
+        amountMinor=amountMinor,
+        valuationDate=valuationDate,
+        valuer=msg.sender,
+        reportHash=reportHash,
+    )
+    return index
+
+
+@external
+def acceptValuation(assetId: uint256, index: uint256):
+    """
+    @notice Accept a submitted valuation as the asset's current value.
+            Governance only.
+    @param assetId The asset.
+    @param index The valuation's index.
+    """
+    self._only_governance()
+    self._existing(assetId)
+    assert index < self.valuationCount[assetId], "unknown valuation"
+    assert not self.valuations[assetId][index].accepted, "valuation already accepted"
+    self.valuations[assetId][index].accepted = True
+    self.latestAcceptedValuation[assetId] = index + 1
+    log ValuationAccepted(
+        assetId=assetId, index=index, amountMinor=self.valuations[assetId][index].amountMinor
+    )
+
+
+@external
+def setStatus(assetId: uint256, status: uint8):
+    """
+    @notice Move an asset along its lifecycle. Governance only.
+    @param assetId The asset.
+    @param status 2 approved (from proposed), 4 redeemed (from tokenized),
+           5 retired (from proposed, approved or redeemed).
+    """
+    self._only_governance()
+    self._existing(assetId)
+    current: uint8 = self.assets[assetId].status
+    if status == STATUS_APPROVED:
+        assert current == STATUS_PROPOSED, "only a proposed asset can be approved"
+    elif status == STATUS_REDEEMED:
+        assert current == STATUS_TOKENIZED, "only a tokenized asset can be redeemed"
+    elif status == STATUS_RETIRED:
+        assert current != STATUS_TOKENIZED, "a tokenized asset must be redeemed first"
+        assert current != STATUS_RETIRED, "asset already retired"
+    else:
+        raise "status change not allowed"
+    self._set_status(assetId, status)
+
+
+@external
+def linkToken(assetId: uint256, token: address):
+    """
+    @notice Mark an approved asset tokenized by its new token. Factory only.
+    @param assetId The asset.
+    @param token The asset's token.
+    """
+    assert msg.sender == self.tokenFactory, "caller is not the token factory"
+    self._existing(assetId)
+    assert self.assets[assetId].status == STATUS_APPROVED, "asset is not approved"
+    self.assets[assetId].token = token
+    log TokenLinked(assetId=assetId, token=token)
+    self._set_status(assetId, STATUS_TOKENIZED)
+
+
+@external
+@view
+def getAsset(assetId: uint256) -> Asset:
+    """
+    @notice An asset's record.
+    @param assetId The asset.
+    @return The stored asset.
+    """
+    return self.assets[assetId]
+
+
+@external
+@view
+def getDocument(assetId: uint256, index: uint256) -> Document:
+    """
+    @notice One of an asset's documents.
+    @param assetId The asset.
+    @param index The document's index.
+    @return The stored document.
+    """
+    return self.documents[assetId][index]
+
+
+@external
+@view
+def getValuation(assetId: uint256, index: uint256) -> Valuation:
+    """
+    @notice One of an asset's valuations.
+    @param assetId The asset.
+    @param index The valuation's index.
+    @return The stored valuation.
+    """
+    return self.valuations[assetId][index]
+
+
+@external
+@view
+def mintingTerms(assetId: uint256) -> (uint8, uint256):
+    """
+    @notice What a token needs before minting: status and authorised units.
+    @param assetId The asset.
+    @return The asset's status and its authorised maximum units.
+    """
+    return self.assets[assetId].status, self.assets[assetId].maxUnits

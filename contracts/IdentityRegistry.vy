@@ -1,0 +1,301 @@
+#pragma version ~=0.4.3
+"""
+@title Amanat Identity Registry
+@license Apache-2.0
+@notice One registry of verified institutions shared by every Amanat token.
+        An identity is the hash of an off-chain KYC record plus its ISO-3166
+        numeric country, investor category and KYC expiry; several wallets may
+        belong to one identity. No personal data is kept on chain.
+@dev Each wallet's record is packed into one storage word so a token reads
+     both parties of a transfer with one call and two storage loads:
+       bits   0..63   KYC expiry (unix seconds)
+       bits  64..79   country (ISO-3166 numeric)
+       bits  80..87   investor category
+       bits  88..127  identity number (1-based; 0 = unregistered)
+     Only registrars (appointed by governance) change identities.
+"""
+
+MAX_WALLETS: constant(uint256) = 16
+
+struct Identity:
+    kycHash: bytes32
+    country: uint16
+    category: uint8
+    kycExpiry: uint64
+
+event IdentityRegistered:
+    identityNumber: indexed(uint256)
+    kycHash: bytes32
+    country: uint16
+    category: uint8
+    kycExpiry: uint64
+    registrar: indexed(address)
+
+event IdentityUpdated:
+    identityNumber: indexed(uint256)
+    kycHash: bytes32
+    country: uint16
+    category: uint8
+    kycExpiry: uint64
+    registrar: indexed(address)
+
+event WalletLinked:
+    identityNumber: indexed(uint256)
+    wallet: indexed(address)
+    registrar: indexed(address)
+
+event WalletUnlinked:
+    identityNumber: indexed(uint256)
+    wallet: indexed(address)
+    registrar: indexed(address)
+
+event RegistrarSet:
+    registrar: indexed(address)
+    enabled: bool
+
+governance: public(immutable(address))
+isRegistrar: public(HashMap[address, bool])
+identityCount: public(uint256)
+identities: HashMap[uint256, Identity]
+walletsOf: HashMap[uint256, DynArray[address, MAX_WALLETS]]
+walletRecord: public(HashMap[address, uint256])
+
+
+@deploy
+def __init__(governance_: address):
+    """
+    @param governance_ The M-of-N governance contract that appoints registrars.
+    """
+    assert governance_ != empty(address), "governance is the zero address"
+    governance = governance_
+
+
+@internal
+@pure
+def _pack(identityNumber: uint256, country: uint16, category: uint8, kycExpiry: uint64) -> uint256:
+    return (
+        convert(kycExpiry, uint256)
+        | (convert(country, uint256) << 64)
+        | (convert(category, uint256) << 80)
+        | (identityNumber << 88)
+    )
+
+
+@internal
+@view
+def _only_registrar():
+    assert self.isRegistrar[msg.sender], "caller is not a registrar"
+
+
+@internal
+def _check_fields(country: uint16, category: uint8):
+    assert country > 0 and country < 1000, "country is not an ISO-3166 numeric code"
+    assert category < 16, "investor category out of range"
+
+
+@internal
+def _link(identityNumber: uint256, wallet: address, record: uint256):
+    assert wallet != empty(address), "wallet is the zero address"
+    assert self.walletRecord[wallet] == 0, "wallet already linked to an identity"
+    self.walletsOf[identityNumber].append(wallet)
+    self.walletRecord[wallet] = record
+    log WalletLinked(identityNumber=identityNumber, wallet=wallet, registrar=msg.sender)
+
+
+@external
+def setRegistrar(registrar: address, enabled: bool):
+    """
+    @notice Appoint or remove a registrar. Governance only.
+    @param registrar The registrar's address.
+    @param enabled True to appoint, false to remove.
+    """
+    assert msg.sender == governance, "caller is not governance"
+    self.isRegistrar[registrar] = enabled
+    log RegistrarSet(registrar=registrar, enabled=enabled)
+
+
+@external
+def registerIdentity(
+    kycHash: bytes32,
+    country: uint16,
+    category: uint8,
+    kycExpiry: uint64,
+    wallets: DynArray[address, MAX_WALLETS],
+) -> uint256:
+    """
+    @notice Register a verified institution with its first wallets.
+    @param kycHash SHA-256 or keccak hash of the off-chain KYC record.
+    @param country ISO-3166 numeric country code (1..999).
+    @param category Investor category (0..15, see amanat.domain.identity).
+    @param kycExpiry Unix time after which the KYC must be renewed.
+    @param wallets Wallets that belong to this identity.
+    @return The new identity number.
+    """
+    self._only_registrar()
+    assert kycHash != empty(bytes32), "KYC record hash is empty"
+    self._check_fields(country, category)
+    identityNumber: uint256 = self.identityCount + 1
+    self.identityCount = identityNumber
+    self.identities[identityNumber] = Identity(
+        kycHash=kycHash, country=country, category=category, kycExpiry=kycExpiry
+    )
+    log IdentityRegistered(
+        identityNumber=identityNumber,
+        kycHash=kycHash,
+        country=country,
+        category=category,
+        kycExpiry=kycExpiry,
+        registrar=msg.sender,
+    )
+    record: uint256 = self._pack(identityNumber, country, category, kycExpiry)
+    for wallet: address in wallets:
+        self._link(identityNumber, wallet, record)
+    return identityNumber
+
+
+@external
+def updateIdentity(
+    identityNumber: uint256, kycHash: bytes32, country: uint16, category: uint8, kycExpiry: uint64
+):
+    """
+    @notice Change an identity's KYC hash, country, category or expiry (a
+            past expiry suspends it). Every linked wallet follows at once.
+    @param identityNumber The identity to change.
+    @param kycHash Hash of the renewed off-chain KYC record.
+    @param country ISO-3166 numeric country code.
+    @param category Investor category.
+    @param kycExpiry New KYC expiry (unix seconds).
+    """
+    self._only_registrar()
+    assert identityNumber > 0 and identityNumber <= self.identityCount, "unknown identity"
+    assert kycHash != empty(bytes32), "KYC record hash is empty"
+    self._check_fields(country, category)
+    self.identities[identityNumber] = Identity(
+        kycHash=kycHash, country=country, category=category, kycExpiry=kycExpiry
+    )
+    record: uint256 = self._pack(identityNumber, country, category, kycExpiry)
+    for wallet: address in self.walletsOf[identityNumber]:
+        self.walletRecord[wallet] = record
+    log IdentityUpdated(
+        identityNumber=identityNumber,
+        kycHash=kycHash,
+        country=country,
+        category=category,
+        kycExpiry=kycExpiry,
+        registrar=msg.sender,
+    )
+
+
+@external
+def linkWallet(identityNumber: uint256, wallet: address):
+    """
+    @notice Add a wallet to an existing identity.
+    @param identityNumber The identity.
+    @param wallet The wallet to add; must not belong to any identity.
+    """
+    self._only_registrar()
+    assert identityNumber > 0 and identityNumber <= self.identityCount, "unknown identity"
+    assert len(self.walletsOf[identityNumber]) < MAX_WALLETS, "identity has too many wallets"
+    ident: Identity = self.identities[identityNumber]
+    self._link(
+        identityNumber,
+        wallet,
+        self._pack(identityNumber, ident.country, ident.category, ident.kycExpiry),
+    )
+
+
+@external
+def unlinkWallet(wallet: address):
+    """
+    @notice Remove a wallet from its identity; it can no longer receive or send.
+    @param wallet The wallet to remove.
+    """
+    self._only_registrar()
+    identityNumber: uint256 = self.walletRecord[wallet] >> 88
+    assert identityNumber != 0, "wallet is not linked"
+    remaining: DynArray[address, MAX_WALLETS] = []
+    for linked: address in self.walletsOf[identityNumber]:
+        if linked != wallet:
+            remaining.append(linked)
+    self.walletsOf[identityNumber] = remaining
+    self.walletRecord[wallet] = 0
+    log WalletUnlinked(identityNumber=identityNumber, wallet=wallet, registrar=msg.sender)
+
+
+@external
+@view
+def walletRecords(first: address, second: address) -> (uint256, uint256):
+    """
+    @notice Packed records of two wallets, for a token's transfer check.
+    @param first Usually the sender.
+    @param second Usually the receiver.
+    @return The two packed records (0 for an unlinked wallet).
+    """
+    return self.walletRecord[first], self.walletRecord[second]
+
+
+@external
+@view
+def identityOf(identityNumber: uint256) -> Identity:
+    """
+    @notice The stored identity record.
+    @param identityNumber The identity.
+    @return kycHash, country, category and KYC expiry.
+    """
+    return self.identities[identityNumber]
+
+
+@external
+@view
+def walletsOfIdentity(identityNumber: uint256) -> DynArray[address, MAX_WALLETS]:
+    """
+    @notice Wallets linked to an identity.
+    @param identityNumber The identity.
+    @return The linked wallets.
+    """
+    return self.walletsOf[identityNumber]
+
+
+@external
+@view
+def identityNumberOf(wallet: address) -> uint256:
+    """
+    @notice The identity a wallet belongs to.
+    @param wallet The wallet.
+    @return The identity number, 0 if the wallet is not linked.
+    """
+    return self.walletRecord[wallet] >> 88
+
+
+@external
+@view
+def contains(wallet: address) -> bool:
+    """
+    @notice ERC-3643: whether the wallet is linked to an identity.
+    @param wallet The wallet.
+    @return True if linked.
+    """
+    return self.walletRecord[wallet] != 0
+
+
+@external
+@view
+def isVerified(wallet: address) -> bool:
+    """
+    @notice ERC-3643: whether the wallet is linked and its KYC is current.
+    @param wallet The wallet.
+    @return True if linked and the KYC expiry is in the future.
+    """
+    record: uint256 = self.walletRecord[wallet]
+    return record != 0 and (record & convert(max_value(uint64), uint256)) > block.timestamp
+
+
+@external
+@view
+def investorCountry(wallet: address) -> uint16:
+    """
+    @notice ERC-3643: the wallet's ISO-3166 numeric country.
+    @param wallet The wallet.
+    @return The country code, 0 if not linked.
+    """
+    return convert((self.walletRecord[wallet] >> 64) & 65535, uint16)

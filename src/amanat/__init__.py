@@ -1,0 +1,3 @@
+"""Amanat: tokenization and open management of state-owned assets."""
+
+__version__ = "0.1.0"

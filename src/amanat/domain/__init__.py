@@ -1,0 +1,1 @@
+"""Pure domain model of Amanat: identities, assets, rules, governance actions, money. No I/O."""
