@@ -107,12 +107,29 @@ latestAcceptedValuation: public(HashMap[uint256, uint256])
 
 
 @deploy
-def __init__(governance_: address):
+def __init__(
+    governance_: address,
+    issuers: DynArray[address, 8],
+    valuers: DynArray[address, 8],
+    tokenFactory_: address,
+):
     """
     @param governance_ The M-of-N governance contract.
+    @param issuers The first issuers (treasury desks).
+    @param valuers The first valuers.
+    @param tokenFactory_ The token factory (its address may be precomputed).
+    @dev Later role changes go through governance.
     """
     assert governance_ != empty(address), "governance is the zero address"
     governance = governance_
+    for account: address in issuers:
+        self.isIssuer[account] = True
+        log RoleSet(role="issuer", account=account, enabled=True)
+    for account: address in valuers:
+        self.isValuer[account] = True
+        log RoleSet(role="valuer", account=account, enabled=True)
+    self.tokenFactory = tokenFactory_
+    log RoleSet(role="tokenFactory", account=tokenFactory_, enabled=True)
 
 
 @internal

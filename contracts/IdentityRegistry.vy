@@ -62,12 +62,16 @@ walletRecord: public(HashMap[address, uint256])
 
 
 @deploy
-def __init__(governance_: address):
+def __init__(governance_: address, registrars: DynArray[address, 8]):
     """
     @param governance_ The M-of-N governance contract that appoints registrars.
+    @param registrars The first registrars; later changes go through governance.
     """
     assert governance_ != empty(address), "governance is the zero address"
     governance = governance_
+    for registrar: address in registrars:
+        self.isRegistrar[registrar] = True
+        log RegistrarSet(registrar=registrar, enabled=True)
 
 
 @internal

@@ -1,0 +1,125 @@
+"""ABI encoding of calls, decoding of results, events and revert data for Amanat's contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+
+from amanat.chain.artifacts import load
+
+ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
+PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")
+
+
+def _type(entry: dict[str, Any]) -> str:
+    kind = entry["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_type(c) for c in entry["components"])
+        return f"({inner}){kind[5:]}"
+    return str(kind)
+
+
+def _normalise(value: Any, abi_type: str) -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type.endswith("[]") and isinstance(value, (list, tuple)):
+        return [_normalise(v, abi_type[:-2]) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(self.inputs)})"
+
+    @cached_property
+    def selector(self) -> bytes:
+        return function_signature_to_4byte_selector(self.signature)
+
+    def encode(self, *args: Any) -> bytes:
+        return self.selector + encode(list(self.inputs), list(args))
+
+    def decode(self, data: bytes) -> Any:
+        values = decode(list(self.outputs), data)
+        values = tuple(_normalise(v, t) for v, t in zip(values, self.outputs, strict=True))
+        return values[0] if len(values) == 1 else values
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]
+    data: tuple[tuple[str, str], ...]
+
+    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (name, abi_type), topic in zip(self.indexed, topics[1:], strict=True):
+            if abi_type in ("string", "bytes") or abi_type.endswith("]"):
+                out[name] = topic  # dynamic indexed values are stored as their hash
+            else:
+                out[name] = _normalise(decode([abi_type], topic)[0], abi_type)
+        values = decode([t for _, t in self.data], data)
+        for (name, abi_type), value in zip(self.data, values, strict=True):
+            out[name] = _normalise(value, abi_type)
+        return out
+
+
+class ContractInterface:
+    """The functions and events of one compiled contract."""
+
+    def __init__(self, name: str) -> None:
+        artifact = load(name)
+        self.name = name
+        self.functions: dict[str, Function] = {}
+        self.events_by_topic: dict[bytes, Event] = {}
+        self.events: dict[str, Event] = {}
+        for entry in artifact.abi:
+            if entry["type"] == "function":
+                self.functions[entry["name"]] = Function(
+                    name=entry["name"],
+                    inputs=tuple(_type(i) for i in entry["inputs"]),
+                    outputs=tuple(_type(o) for o in entry["outputs"]),
+                    output_names=tuple(o["name"] for o in entry["outputs"]),
+                )
+            elif entry["type"] == "event":
+                types = ",".join(_type(i) for i in entry["inputs"])
+                event = Event(
+                    name=entry["name"],
+                    topic=keccak(text=f"{entry['name']}({types})"),
+                    indexed=tuple((i["name"], _type(i)) for i in entry["inputs"] if i["indexed"]),
+                    data=tuple((i["name"], _type(i)) for i in entry["inputs"] if not i["indexed"]),
+                )
+                self.events_by_topic[event.topic] = event
+                self.events[event.name] = event
+
+    def function(self, name: str) -> Function:
+        return self.functions[name]
+
+
+_interfaces: dict[str, ContractInterface] = {}
+
+
+def interface(name: str) -> ContractInterface:
+    if name not in _interfaces:
+        _interfaces[name] = ContractInterface(name)
+    return _interfaces[name]
+
+
+def decode_revert(data: bytes) -> str | None:
+    """The reason string of an Error(string) revert, a panic description, or None."""
+    if data[:4] == ERROR_SELECTOR:
+        return str(decode(["string"], data[4:])[0])
+    if data[:4] == PANIC_SELECTOR:
+        return f"panic 0x{decode(['uint256'], data[4:])[0]:02x} (arithmetic or bounds check)"
+    return None

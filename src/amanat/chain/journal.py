@@ -1,0 +1,215 @@
+"""Amanat's durable, append-only journal of signed transactions and the blocks that ordered them.
+
+A transaction is acknowledged only once its signed bytes are in the journal (SQLite, WAL,
+synchronous=FULL), so an acknowledged transaction survives any crash. Blocks are recorded with
+their timestamps so the embedded node can be rebuilt, transaction for transaction, after it dies.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tx (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    acked_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'mined', 'rejected')),
+    block INTEGER,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS tx_pending ON tx (state, seq);
+CREATE TABLE IF NOT EXISTS block (
+    number INTEGER PRIMARY KEY,
+    timestamp INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    tx_hashes TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nonce (sender TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot (
+    block INTEGER PRIMARY KEY, path TEXT NOT NULL, created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class JournalTx:
+    hash: str
+    sender: str
+    nonce: int
+    raw: bytes
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalBlock:
+    number: int
+    timestamp: int
+    hash: str
+    tx_hashes: tuple[str, ...]
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- nonces -------------------------------------------------------------
+
+    def allocate_nonces(self, sender: str, count: int, chain_next: int) -> int:
+        """Reserve `count` consecutive nonces for `sender`; returns the first."""
+        with self._transaction() as db:
+            row = db.execute("SELECT next FROM nonce WHERE sender = ?", (sender,)).fetchone()
+            first = max(chain_next, row[0] if row else 0)
+            db.execute(
+                "INSERT OR REPLACE INTO nonce (sender, next) VALUES (?, ?)", (sender, first + count)
+            )
+        return first
+
+    def release_nonces(self, sender: str, first: int) -> None:
+        """Give back nonces from `first` on (their transactions never reached the node)."""
+        with self._transaction() as db:
+            db.execute("UPDATE nonce SET next = MIN(next, ?) WHERE sender = ?", (first, sender))
+
+    def known_nonce(self, sender: str) -> int | None:
+        row = self._db.execute("SELECT next FROM nonce WHERE sender = ?", (sender,)).fetchone()
+        return None if row is None else int(row[0])
+
+    # -- transactions -------------------------------------------------------
+
+    def existing(self, idempotency_keys: Iterable[str]) -> dict[str, str]:
+        """Hashes of transactions already journaled under these idempotency keys."""
+        found: dict[str, str] = {}
+        for key in idempotency_keys:
+            row = self._db.execute(
+                "SELECT hash FROM tx WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            if row:
+                found[key] = row[0]
+        return found
+
+    def append(self, txs: list[JournalTx]) -> None:
+        """Durably record signed transactions. After this returns they are acknowledged."""
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, t.idempotency_key, now) for t in txs],
+            )
+
+    def reject(self, tx_hash: str, reason: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tx SET state = 'rejected', reason = ? WHERE hash = ? AND state = 'pending'",
+                (reason, tx_hash),
+            )
+
+    def pending(self) -> list[JournalTx]:
+        rows = self._db.execute(
+            "SELECT hash, sender, nonce, raw, idempotency_key FROM tx"
+            " WHERE state = 'pending' ORDER BY seq"
+        ).fetchall()
+        return [JournalTx(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+
+    def raw_of(self, tx_hashes: Iterable[str]) -> list[bytes]:
+        out = []
+        for tx_hash in tx_hashes:
+            row = self._db.execute("SELECT raw FROM tx WHERE hash = ?", (tx_hash,)).fetchone()
+            if row is None:
+                raise LookupError(f"transaction {tx_hash} is not in the journal")
+            out.append(bytes(row[0]))
+        return out
+
+    def tx_state(self, tx_hash: str) -> tuple[str, int | None, str | None] | None:
+        row = self._db.execute(
+            "SELECT state, block, reason FROM tx WHERE hash = ?", (tx_hash,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def count(self, state: str | None = None) -> int:
+        if state is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM tx").fetchone()[0])
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM tx WHERE state = ?", (state,)).fetchone()[0]
+        )
+
+    # -- blocks -------------------------------------------------------------
+
+    def record_block(self, block: JournalBlock) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO block (number, timestamp, hash, tx_hashes) VALUES (?, ?, ?, ?)",
+                (block.number, block.timestamp, block.hash, json.dumps(list(block.tx_hashes))),
+            )
+            db.executemany(
+                "UPDATE tx SET state = 'mined', block = ? WHERE hash = ?",
+                [(block.number, h) for h in block.tx_hashes],
+            )
+
+    def head(self) -> JournalBlock | None:
+        row = self._db.execute(
+            "SELECT number, timestamp, hash, tx_hashes FROM block ORDER BY number DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else JournalBlock(row[0], row[1], row[2], tuple(json.loads(row[3])))
+
+    def blocks_after(self, number: int) -> Iterator[JournalBlock]:
+        cursor = self._db.execute(
+            "SELECT number, timestamp, hash, tx_hashes FROM block WHERE number > ? ORDER BY number",
+            (number,),
+        )
+        for row in cursor:
+            yield JournalBlock(row[0], row[1], row[2], tuple(json.loads(row[3])))
+
+    # -- snapshots ----------------------------------------------------------
+
+    def record_snapshot(self, block: int, path: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO snapshot (block, path, created_at) VALUES (?, ?, ?)",
+                (block, path, time.time()),
+            )
+
+    def latest_snapshot(self) -> tuple[int, str] | None:
+        row = self._db.execute(
+            "SELECT block, path FROM snapshot ORDER BY block DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))

@@ -1,0 +1,76 @@
+"""Signing keys: encrypted Keystore V3 files, and a development mnemonic for the embedded chain only."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from amanat.errors import AmanatError, InvalidInput
+
+# Foundry's well-known test mnemonic: DEVELOPMENT ONLY, never for a real network.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+PASSPHRASE_ENV = "AMANAT_KEY_PASSPHRASE"
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_account(index: int) -> LocalAccount:
+    """Account `index` of the development mnemonic (embedded chain only)."""
+    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+class Keyring:
+    """Keystore V3 files in <data dir>/keys/<name>.json, decrypted once per process."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._unlocked: dict[str, LocalAccount] = {}
+
+    def path(self, name: str) -> Path:
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise InvalidInput(f"key name {name!r} may use letters, digits, '-' and '_' only")
+        return self.directory / f"{name}.json"
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.json"))
+
+    def create(self, name: str, passphrase: str, private_key: bytes | None = None) -> str:
+        path = self.path(name)
+        if path.exists():
+            raise InvalidInput(f"key {name!r} already exists at {path}")
+        if len(passphrase) < 8:
+            raise InvalidInput("passphrase must be at least 8 characters")
+        account = Account.from_key(private_key) if private_key else Account.create()
+        keystore = Account.encrypt(account.key, passphrase)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(keystore, handle)
+        return str(account.address)
+
+    def address(self, name: str) -> str:
+        path = self.path(name)
+        if not path.exists():
+            raise InvalidInput(f"no key named {name!r} in {self.directory}")
+        return "0x" + json.loads(path.read_text())["address"].removeprefix("0x")
+
+    def unlock(self, name: str, passphrase: str | None = None) -> LocalAccount:
+        if name in self._unlocked:
+            return self._unlocked[name]
+        path = self.path(name)
+        if not path.exists():
+            raise InvalidInput(f"no key named {name!r} in {self.directory}")
+        secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
+        if secret is None:
+            raise AmanatError(f"key {name!r} is encrypted: set {PASSPHRASE_ENV} to its passphrase")
+        try:
+            key = Account.decrypt(json.loads(path.read_text()), secret)
+        except ValueError:
+            raise AmanatError(f"wrong passphrase for key {name!r}") from None
+        account = Account.from_key(key)
+        self._unlocked[name] = account
+        return account
