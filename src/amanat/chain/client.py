@@ -80,7 +80,9 @@ class Chain:
         self._lock_depth = 0
         self._lock_fd: int | None = None
         self.chain_id = int(rpc.call("eth_chainId"), 16)
-        self.gas_price = int(rpc.call("eth_gasPrice"), 16)
+        # Permissioned chains run at zero gas price (anvil --base-fee 0, Besu min-gas-price 0);
+        # on the embedded chain institutions' wallets therefore need no funding.
+        self.gas_price = 0 if node is not None else int(rpc.call("eth_gasPrice"), 16)
 
     # ------------------------------------------------------------ opening
 
@@ -277,17 +279,19 @@ class Chain:
                 self._send(pending, resend=True)
                 self._produce({t.hash for t in pending if self.journal.tx_state(t.hash)[0] == "pending"})  # type: ignore[index]
 
-    def advance_time(self, seconds: int) -> None:
-        """Embedded only: move the chain's clock forward (e.g. past a timelock or to maturity)."""
+    def advance_time(self, seconds: int) -> int:
+        """Embedded only: move the chain's clock `seconds` past the latest block and mine a block
+        there (e.g. past a timelock or to maturity). Returns the new block timestamp."""
         if self.node is None:
             raise AmanatError("the chain clock can only be advanced on the embedded chain")
-        offset = int(self.journal.get_meta("clock_offset") or 0) + seconds
-        self.journal.set_meta("clock_offset", str(offset))
-
-    def mine_empty_block(self) -> None:
-        """Embedded only: produce a block now, e.g. so block.timestamp reflects an advanced clock."""
+        if seconds < 0:
+            raise AmanatError("the chain clock only moves forward")
         with self.locked():
+            target = self.block_timestamp() + seconds
+            offset = int(self.journal.get_meta("clock_offset") or 0)
+            self.journal.set_meta("clock_offset", str(max(offset, target - int(time.time()))))
             self._produce(set(), force=True)
+        return self.block_timestamp()
 
     # ------------------------------------------------------------ internals
 

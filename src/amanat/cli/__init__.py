@@ -1,0 +1,1 @@
+"""The `amanat` command line: a thin face over the services."""

@@ -1,0 +1,790 @@
+"""`amanat` commands. Every command takes --json; errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from amanat.chain.deploy import GovernanceSetup, deploy
+from amanat.chain.node import AnvilNode
+from amanat.cli.output import emit, table
+from amanat.config import Settings
+from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
+from amanat.domain.identity import InvestorCategory, parse_country
+from amanat.domain.money import parse_pkr
+from amanat.domain.rules import TokenRules
+from amanat.errors import AmanatError, InvalidInput
+from amanat.services import assets as asset_service
+from amanat.services import governance as gov
+from amanat.services import identities, tokens
+from amanat.services.platform import DEV_ROLES, Platform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    def __init__(self, data_dir: str | None, rpc: str | None) -> None:
+        self._data_dir = data_dir
+        self._rpc = rpc
+        self._settings: Settings | None = None
+        self._platform: Platform | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.resolve(self._data_dir, self._rpc)
+        return self._settings
+
+    def platform(self, require_deployment: bool = True) -> Platform:
+        if self._platform is None:
+            self._platform = Platform.open(self.settings, require_deployment)
+        return self._platform
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def as_option(default: str, role: str) -> Callable[[F], F]:
+    return click.option(
+        "--as", "actor", default=default, show_default=True, help=f"Key name of the {role}."
+    )  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--data-dir", envvar="AMANAT_HOME", help="Data directory (default ./.amanat).")
+@click.option("--rpc", envvar="AMANAT_RPC", help="EVM JSON-RPC URL; embedded anvil if unset.")
+@click.version_option(package_name="amanat")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, rpc: str | None) -> None:
+    """Amanat: tokenize state-owned assets and manage them in the open."""
+    ctx.obj = Context(data_dir, rpc)
+
+
+# ---------------------------------------------------------------------- node
+
+
+@cli.group()
+def node() -> None:
+    """The embedded chain (anvil, automine off, rebuilt from Amanat's journal)."""
+
+
+@node.command("start")
+@json_option
+@pass_ctx
+def node_start(ctx: Context, as_json: bool) -> None:
+    """Start the embedded node, restoring its state from snapshot + journal."""
+    _require_embedded(ctx)
+    platform = ctx.platform(require_deployment=False)
+    status = AnvilNode(ctx.settings.data_dir).status()
+    emit(
+        {"running": status.running, "pid": status.pid, "url": status.url, "block": platform.chain.block_number()},
+        as_json,
+    )
+
+
+@node.command("stop")
+@json_option
+@pass_ctx
+def node_stop(ctx: Context, as_json: bool) -> None:
+    """Stop the embedded node (its state is kept in the journal)."""
+    _require_embedded(ctx)
+    stopped = AnvilNode(ctx.settings.data_dir).stop()
+    emit({"stopped": stopped}, as_json, "stopped" if stopped else "not running")
+
+
+@node.command("status")
+@json_option
+@pass_ctx
+def node_status(ctx: Context, as_json: bool) -> None:
+    """Whether the embedded node runs, its URL and block height."""
+    _require_embedded(ctx)
+    status = AnvilNode(ctx.settings.data_dir).status()
+    emit(status.__dict__, as_json)
+    if not status.running:
+        sys.exit(1)
+
+
+@node.command("advance-time")
+@click.argument("seconds", type=click.IntRange(min=1))
+@json_option
+@pass_ctx
+def node_advance_time(ctx: Context, seconds: int, as_json: bool) -> None:
+    """Move the embedded chain's clock forward (simulation: timelocks, maturities)."""
+    _require_embedded(ctx)
+    timestamp = ctx.platform(require_deployment=False).chain.advance_time(seconds)
+    emit({"block_timestamp": timestamp}, as_json, f"chain time is now {_when(timestamp)}")
+
+
+def _require_embedded(ctx: Context) -> None:
+    if not ctx.settings.embedded:
+        raise InvalidInput("node commands manage the embedded chain; --rpc points elsewhere")
+
+
+# -------------------------------------------------------------------- deploy
+
+
+@cli.command("deploy")
+@click.option("--officials", default="official-1,official-2,official-3", show_default=True,
+              help="Comma-separated key names or addresses of the approving officials.")
+@click.option("--threshold", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--registrar", default="registrar", show_default=True)
+@click.option("--issuer", default="issuer", show_default=True)
+@click.option("--valuer", default="valuer", show_default=True)
+@click.option("--as", "actor", default="deployer", show_default=True, help="Key name of the deployer.")
+@json_option
+@pass_ctx
+def deploy_command(ctx: Context, officials: str, threshold: int, registrar: str, issuer: str,
+                   valuer: str, actor: str, as_json: bool) -> None:
+    """Deploy the contracts and write the deployment manifest."""
+    if ctx.settings.manifest_path.exists():
+        raise InvalidInput(f"already deployed (manifest {ctx.settings.manifest_path})")
+    platform = ctx.platform(require_deployment=False)
+    setup = GovernanceSetup(
+        officials=tuple(platform.address_of(o) for o in officials.split(",")),
+        threshold=threshold,
+        registrars=(platform.address_of(registrar),),
+        issuers=(platform.address_of(issuer),),
+        valuers=(platform.address_of(valuer),),
+        timelocks={},
+    )
+    manifest = deploy(platform.chain, platform.signer(actor), setup)
+    platform.set_manifest(manifest)
+    emit({name: c.address for name, c in manifest.contracts.items()}, as_json)
+
+
+# ---------------------------------------------------------------------- keys
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys (Keystore V3 files, encrypted with AMANAT_KEY_PASSPHRASE)."""
+
+
+@keys.command("new")
+@click.argument("name")
+@click.option("--passphrase", envvar="AMANAT_KEY_PASSPHRASE", prompt=True, hide_input=True,
+              confirmation_prompt=True)
+@json_option
+@pass_ctx
+def keys_new(ctx: Context, name: str, passphrase: str, as_json: bool) -> None:
+    """Create an encrypted key NAME."""
+    from amanat.chain.keys import Keyring
+
+    address = Keyring(ctx.settings.data_dir / "keys").create(name, passphrase)
+    emit({"name": name, "address": address}, as_json)
+
+
+@keys.command("list")
+@json_option
+@pass_ctx
+def keys_list(ctx: Context, as_json: bool) -> None:
+    """Keys in the data directory (and, on the embedded chain, the development roles)."""
+    from amanat.chain.keys import Keyring
+
+    keyring = Keyring(ctx.settings.data_dir / "keys")
+    rows = [{"name": n, "address": keyring.address(n), "kind": "keystore"} for n in keyring.names()]
+    if ctx.settings.embedded:
+        from amanat.chain.keys import dev_account
+
+        rows += [
+            {"name": n, "address": dev_account(i).address, "kind": "development (embedded only)"}
+            for n, i in DEV_ROLES.items()
+        ]
+    emit(rows, as_json)
+
+
+# --------------------------------------------------------------------- assets
+
+
+@cli.group()
+def asset() -> None:
+    """The asset register."""
+
+
+@asset.command("register")
+@click.option("--class", "asset_class", required=True,
+              type=click.Choice([c.name.lower() for c in AssetClass]))
+@click.option("--legal-id", required=True, help="ISIN, cadastral parcel id or company registration no.")
+@click.option("--name", required=True)
+@click.option("--ministry", required=True)
+@click.option("--authorisation", "authorisation_ref", required=True, help="Statutory authorisation reference.")
+@click.option("--authorisation-doc", type=click.Path(path_type=Path), required=True)
+@click.option("--max-units", type=click.IntRange(min=1), required=True)
+@click.option("--idempotency-key")
+@as_option("issuer", "issuer")
+@json_option
+@pass_ctx
+def asset_register(ctx: Context, asset_class: str, legal_id: str, name: str, ministry: str,
+                   authorisation_ref: str, authorisation_doc: Path, max_units: int,
+                   idempotency_key: str | None, actor: str, as_json: bool) -> None:
+    """Register a government asset (status: proposed)."""
+    platform = ctx.platform()
+    doc_hash = asset_service.store_document(platform, authorisation_doc)
+    asset_id = asset_service.register(
+        platform, actor, AssetClass.parse(asset_class), legal_id, name, ministry,
+        authorisation_ref, doc_hash, max_units, idempotency_key,
+    )
+    emit({"asset": asset_id, "authorisation_sha256": doc_hash}, as_json)
+
+
+@asset.command("document")
+@click.argument("asset_id", type=int)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--kind", required=True, type=click.Choice([k.name.lower() for k in DocumentKind]))
+@as_option("issuer", "issuer")
+@json_option
+@pass_ctx
+def asset_document(ctx: Context, asset_id: int, path: Path, kind: str, actor: str, as_json: bool) -> None:
+    """Attach a document (its SHA-256 goes on chain; the file is kept content-addressed)."""
+    platform = ctx.platform()
+    digest = asset_service.store_document(platform, path)
+    asset_service.attach_document(platform, actor, asset_id, DocumentKind.parse(kind), digest)
+    emit({"asset": asset_id, "sha256": digest}, as_json)
+
+
+@asset.command("valuation")
+@click.argument("asset_id", type=int)
+@click.option("--amount", required=True, help="Value in PKR, e.g. 1,250,000.50")
+@click.option("--date", "valuation_date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--report", type=click.Path(path_type=Path), required=True)
+@as_option("valuer", "valuer")
+@json_option
+@pass_ctx
+def asset_valuation(ctx: Context, asset_id: int, amount: str, valuation_date: datetime,
+                    report: Path, actor: str, as_json: bool) -> None:
+    """Submit a valuation (accepted later by governance)."""
+    platform = ctx.platform()
+    digest = asset_service.store_document(platform, report)
+    index = asset_service.submit_valuation(
+        platform, actor, asset_id, parse_pkr(amount),
+        int(valuation_date.replace(tzinfo=UTC).timestamp()), digest,
+    )
+    emit({"asset": asset_id, "valuation": index, "report_sha256": digest}, as_json)
+
+
+@asset.command("show")
+@click.argument("asset_id", type=int)
+@json_option
+@pass_ctx
+def asset_show(ctx: Context, asset_id: int, as_json: bool) -> None:
+    """An asset with its documents and valuations."""
+    emit(asset_service.show(ctx.platform(), asset_id), as_json)
+
+
+@asset.command("list")
+@json_option
+@pass_ctx
+def asset_list(ctx: Context, as_json: bool) -> None:
+    """All registered assets."""
+    rows = asset_service.list_assets(ctx.platform())
+    emit(rows, as_json, table(rows, ["id", "class", "legal_id", "name", "status", "token", "current_value_minor"]))
+
+
+# --------------------------------------------------------------- institutions
+
+
+@cli.group()
+def institution() -> None:
+    """Verified institutions (identities and wallets)."""
+
+
+@institution.command("onboard")
+@click.option("--name", required=True)
+@click.option("--country", required=True, help="ISO-3166 numeric code or alpha-2 (PK, AE, ...).")
+@click.option("--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory]))
+@click.option("--kyc-file", type=click.Path(path_type=Path), required=True,
+              help="JSON KYC record; only its SHA-256 goes on chain.")
+@click.option("--kyc-expiry", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--wallet", "wallets", multiple=True, required=True, help="Address or key name (repeatable).")
+@click.option("--idempotency-key")
+@as_option("registrar", "registrar")
+@json_option
+@pass_ctx
+def institution_onboard(ctx: Context, name: str, country: str, category: str, kyc_file: Path,
+                        kyc_expiry: datetime, wallets: tuple[str, ...], idempotency_key: str | None,
+                        actor: str, as_json: bool) -> None:
+    """Register an institution and its wallets."""
+    platform = ctx.platform()
+    number = identities.onboard(
+        platform, actor, name, _kyc(kyc_file), parse_country(country),
+        InvestorCategory.parse(category), int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
+        list(wallets), idempotency_key,
+    )
+    emit({"identity": number, "name": name}, as_json)
+
+
+@institution.command("update")
+@click.argument("identity_number", type=int)
+@click.option("--country", required=True)
+@click.option("--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory]))
+@click.option("--kyc-file", type=click.Path(path_type=Path), required=True)
+@click.option("--kyc-expiry", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@as_option("registrar", "registrar")
+@json_option
+@pass_ctx
+def institution_update(ctx: Context, identity_number: int, country: str, category: str,
+                       kyc_file: Path, kyc_expiry: datetime, actor: str, as_json: bool) -> None:
+    """Renew or change an institution's KYC (a past expiry suspends it)."""
+    platform = ctx.platform()
+    identities.update(
+        platform, actor, identity_number, _kyc(kyc_file), parse_country(country),
+        InvestorCategory.parse(category), int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
+    )
+    emit(identities.show(platform, identity_number), as_json)
+
+
+@institution.command("link-wallet")
+@click.argument("identity_number", type=int)
+@click.argument("wallet")
+@as_option("registrar", "registrar")
+@json_option
+@pass_ctx
+def institution_link_wallet(ctx: Context, identity_number: int, wallet: str, actor: str, as_json: bool) -> None:
+    """Add a wallet to an institution."""
+    address = identities.link_wallet(ctx.platform(), actor, identity_number, wallet)
+    emit({"identity": identity_number, "wallet": address}, as_json)
+
+
+@institution.command("show")
+@click.argument("identity_number", type=int)
+@json_option
+@pass_ctx
+def institution_show(ctx: Context, identity_number: int, as_json: bool) -> None:
+    """One institution."""
+    emit(identities.show(ctx.platform(), identity_number), as_json)
+
+
+@institution.command("list")
+@json_option
+@pass_ctx
+def institution_list(ctx: Context, as_json: bool) -> None:
+    """All institutions."""
+    rows = identities.list_identities(ctx.platform())
+    emit(rows, as_json, table(rows, ["identity", "name", "country", "category", "verified", "wallets"]))
+
+
+def _kyc(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInput(f"KYC file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"KYC file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(record, dict) or not record:
+        raise InvalidInput(f"KYC file {path} must hold a non-empty JSON object")
+    return record
+
+
+# ------------------------------------------------------------------ proposals
+
+
+@cli.group()
+def proposal() -> None:
+    """M-of-N proposals: list, show, approve, execute, cancel."""
+
+
+@proposal.command("list")
+@json_option
+@pass_ctx
+def proposal_list(ctx: Context, as_json: bool) -> None:
+    """All proposals with their state."""
+    rows = [p.as_dict() for p in gov.list_proposals(ctx.platform())]
+    emit(rows, as_json, table(rows, ["id", "action", "function", "approvals", "threshold", "state", "evidence"]))
+
+
+@proposal.command("show")
+@click.argument("proposal_id", type=int)
+@json_option
+@pass_ctx
+def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
+    """One proposal."""
+    emit(gov.show(ctx.platform(), proposal_id).as_dict(), as_json)
+
+
+@proposal.command("approve")
+@click.argument("proposal_id", type=int)
+@click.option("--as", "actor", required=True, help="Key name of the approving official.")
+@json_option
+@pass_ctx
+def proposal_approve(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
+    """Approve a proposal with an official's own key."""
+    emit(gov.approve(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+
+
+@proposal.command("execute")
+@click.argument("proposal_id", type=int)
+@click.option("--as", "actor", required=True, help="Key name of an official.")
+@json_option
+@pass_ctx
+def proposal_execute(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
+    """Execute an approved proposal after its timelock."""
+    emit(gov.execute(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+
+
+@proposal.command("cancel")
+@click.argument("proposal_id", type=int)
+@click.option("--as", "actor", required=True, help="Key name of the proposer.")
+@json_option
+@pass_ctx
+def proposal_cancel(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
+    """Withdraw your own proposal."""
+    emit(gov.cancel(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+
+
+# ------------------------------------------------------------------- propose
+
+
+@cli.group()
+def propose() -> None:
+    """Propose a privileged action (needs M approvals; enforcement needs --evidence)."""
+
+
+def _proposal_options(function: F) -> F:
+    function = json_option(function)
+    function = click.option("--idempotency-key")(function)
+    function = click.option("--evidence", help="0x SHA-256 of the legal basis (court order, notice).")(function)
+    function = click.option("--evidence-file", type=click.Path(path_type=Path),
+                            help="The legal document; its SHA-256 becomes the evidence hash.")(function)
+    function = click.option("--as", "actor", default="official-1", show_default=True,
+                            help="Key name of the proposing official.")(function)
+    return function
+
+
+def _submit_proposal(ctx: Context, target: Any, function: str, args: list[Any], actor: str,
+                     evidence: str | None, evidence_file: Path | None, idempotency_key: str | None,
+                     as_json: bool) -> None:
+    platform = ctx.platform()
+    if evidence_file is not None:
+        evidence = asset_service.store_document(platform, evidence_file)
+    proposal_id = gov.propose(platform, actor, target, function, args, evidence,
+                              idempotency_key=idempotency_key)
+    emit(gov.show(platform, proposal_id).as_dict(), as_json)
+
+
+@propose.command("approve-asset")
+@click.argument("asset_id", type=int)
+@_proposal_options
+@pass_ctx
+def propose_approve_asset(ctx: Context, asset_id: int, **options: Any) -> None:
+    """Approve a proposed asset for tokenization."""
+    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "setStatus",
+                     [asset_id, int(AssetStatus.APPROVED)], **options)
+
+
+@propose.command("set-status")
+@click.argument("asset_id", type=int)
+@click.argument("status", type=click.Choice(["redeemed", "retired"]))
+@_proposal_options
+@pass_ctx
+def propose_set_status(ctx: Context, asset_id: int, status: str, **options: Any) -> None:
+    """Mark an asset redeemed or retired."""
+    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "setStatus",
+                     [asset_id, int(AssetStatus.parse(status))], **options)
+
+
+@propose.command("accept-valuation")
+@click.argument("asset_id", type=int)
+@click.argument("index", type=int)
+@_proposal_options
+@pass_ctx
+def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options: Any) -> None:
+    """Accept a submitted valuation."""
+    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "acceptValuation",
+                     [asset_id, index], **options)
+
+
+@propose.command("tokenize")
+@click.argument("asset_id", type=int)
+@click.option("--name", required=True)
+@click.option("--symbol", required=True)
+@click.option("--decimals", default=0, show_default=True, type=int)
+@click.option("--eligible", default="bank,insurer,pension_fund,mutual_fund,government_entity,foreign_institution",
+              show_default=True, help="Comma-separated eligible investor categories.")
+@click.option("--foreign-cap-bps", default=10000, show_default=True, type=int)
+@click.option("--max-holders", default=0, show_default=True, type=int)
+@click.option("--lockup-until", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--allow-countries", help="Comma-separated allow-list (ISO numeric or alpha-2).")
+@click.option("--deny-countries", help="Comma-separated deny-list.")
+@click.option("--holding-cap", default=0, show_default=True, type=int)
+@click.option("--minimum-holding", default=0, show_default=True, type=int)
+@_proposal_options
+@pass_ctx
+def propose_tokenize(ctx: Context, asset_id: int, name: str, symbol: str, decimals: int,
+                     eligible: str, foreign_cap_bps: int, max_holders: int,
+                     lockup_until: datetime | None, allow_countries: str | None,
+                     deny_countries: str | None, holding_cap: int, minimum_holding: int,
+                     **options: Any) -> None:
+    """Create the asset's token with its compliance rules."""
+    if allow_countries and deny_countries:
+        raise InvalidInput("give either --allow-countries or --deny-countries, not both")
+    listed = allow_countries or deny_countries or ""
+    rules = TokenRules(
+        eligible_categories=frozenset(InvestorCategory.parse(c) for c in eligible.split(",") if c),
+        foreign_cap_bps=foreign_cap_bps,
+        max_holders=max_holders,
+        lockup_until=int(lockup_until.replace(tzinfo=UTC).timestamp()) if lockup_until else 0,
+        country_mode="allow" if allow_countries else "deny" if deny_countries else "none",
+        countries=tuple(parse_country(c) for c in listed.split(",") if c),
+        holding_cap=holding_cap,
+        minimum_holding=minimum_holding,
+    )
+    _submit_proposal(ctx, ctx.platform().contract("TokenFactory"), "createToken",
+                     tokens.tokenize_args(asset_id, name, symbol, decimals, rules), **options)
+
+
+@propose.command("mint")
+@click.argument("token")
+@click.option("--to", "receiver", required=True)
+@click.option("--amount", required=True, type=click.IntRange(min=1))
+@_proposal_options
+@pass_ctx
+def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options: Any) -> None:
+    """Issue units within the statutory authorisation (pre-checked now)."""
+    platform = ctx.platform()
+    bound = tokens.resolve(platform, token)
+    to = platform.address_of(receiver)
+    verdict = tokens.mint_precheck(platform, bound, to, amount)
+    if not verdict.allowed:
+        raise verdict.refuse()
+    _submit_proposal(ctx, bound, "mint", [to, amount], **options)
+
+
+@propose.command("burn")
+@click.argument("token")
+@click.option("--wallet", required=True)
+@click.option("--amount", required=True, type=click.IntRange(min=1))
+@_proposal_options
+@pass_ctx
+def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: Any) -> None:
+    """Cancel units held by a wallet (redemption)."""
+    platform = ctx.platform()
+    _submit_proposal(ctx, tokens.resolve(platform, token), "burn",
+                     [platform.address_of(wallet), amount], **options)
+
+
+@propose.command("forced-transfer")
+@click.argument("token")
+@click.option("--from", "sender", required=True)
+@click.option("--to", "receiver", required=True)
+@click.option("--amount", required=True, type=click.IntRange(min=1))
+@_proposal_options
+@pass_ctx
+def propose_forced_transfer(ctx: Context, token: str, sender: str, receiver: str, amount: int,
+                            **options: Any) -> None:
+    """Move units on a court order or statute (evidence required)."""
+    platform = ctx.platform()
+    _submit_proposal(ctx, tokens.resolve(platform, token), "forcedTransfer",
+                     [platform.address_of(sender), platform.address_of(receiver), amount], **options)
+
+
+@propose.command("freeze")
+@click.argument("token")
+@click.option("--wallet", required=True)
+@click.option("--amount", type=click.IntRange(min=1), help="Freeze only this many units.")
+@click.option("--release", is_flag=True, help="Unfreeze instead.")
+@_proposal_options
+@pass_ctx
+def propose_freeze(ctx: Context, token: str, wallet: str, amount: int | None, release: bool,
+                   **options: Any) -> None:
+    """Freeze (or with --release unfreeze) a wallet or part of its units (evidence required)."""
+    platform = ctx.platform()
+    address = platform.address_of(wallet)
+    if amount is None:
+        function, args = "setAddressFrozen", [address, not release]
+    else:
+        function = "unfreezePartialTokens" if release else "freezePartialTokens"
+        args = [address, amount]
+    _submit_proposal(ctx, tokens.resolve(platform, token), function, args, **options)
+
+
+@propose.command("pause")
+@click.argument("token")
+@click.option("--resume", is_flag=True, help="Unpause instead.")
+@_proposal_options
+@pass_ctx
+def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> None:
+    """Stop (or resume) all ordinary transfers of a token."""
+    _submit_proposal(ctx, tokens.resolve(ctx.platform(), token), "unpause" if resume else "pause",
+                     [], **options)
+
+
+@propose.command("recover")
+@click.argument("token")
+@click.option("--lost", required=True, help="The wallet whose key was lost.")
+@click.option("--new", "new_wallet", required=True, help="A wallet linked to the same institution.")
+@_proposal_options
+@pass_ctx
+def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **options: Any) -> None:
+    """Move a lost wallet's units to the institution's new wallet (evidence required)."""
+    platform = ctx.platform()
+    _submit_proposal(ctx, tokens.resolve(platform, token), "recoveryAddress",
+                     [platform.address_of(lost), platform.address_of(new_wallet), "0x" + "00" * 20],
+                     **options)
+
+
+# --------------------------------------------------------------------- tokens
+
+
+@cli.group()
+def token() -> None:
+    """Tokens: show, holders, history, pre-check, transfer."""
+
+
+@token.command("list")
+@json_option
+@pass_ctx
+def token_list(ctx: Context, as_json: bool) -> None:
+    """All tokens."""
+    platform = ctx.platform()
+    rows = [tokens.info(platform, t) for t in tokens.all_tokens(platform)]
+    emit(rows, as_json, table(rows, ["asset", "symbol", "name", "total_supply", "holders", "paused", "address"]))
+
+
+@token.command("show")
+@click.argument("token_ref", metavar="TOKEN")
+@json_option
+@pass_ctx
+def token_show(ctx: Context, token_ref: str, as_json: bool) -> None:
+    """A token's supply, holders and rules (TOKEN: asset id, symbol or address)."""
+    platform = ctx.platform()
+    emit(tokens.info(platform, tokens.resolve(platform, token_ref)), as_json)
+
+
+@token.command("holders")
+@click.argument("token_ref", metavar="TOKEN")
+@click.option("--block", type=int, help="As of this block (default latest).")
+@json_option
+@pass_ctx
+def token_holders(ctx: Context, token_ref: str, block: int | None, as_json: bool) -> None:
+    """The cap table."""
+    platform = ctx.platform()
+    rows = tokens.holders(platform, tokens.resolve(platform, token_ref), block if block is not None else "latest")
+    emit(rows, as_json)
+
+
+@token.command("balance")
+@click.argument("token_ref", metavar="TOKEN")
+@click.argument("wallet")
+@json_option
+@pass_ctx
+def token_balance(ctx: Context, token_ref: str, wallet: str, as_json: bool) -> None:
+    """A wallet's balance and frozen units."""
+    platform = ctx.platform()
+    bound = tokens.resolve(platform, token_ref)
+    address = platform.address_of(wallet)
+    emit({"wallet": address, "balance": bound.read("balanceOf", address),
+          "frozen": bound.read("getFrozenTokens", address), "wallet_frozen": bound.read("isFrozen", address)},
+         as_json)
+
+
+@token.command("history")
+@click.argument("token_ref", metavar="TOKEN")
+@json_option
+@pass_ctx
+def token_history(ctx: Context, token_ref: str, as_json: bool) -> None:
+    """Every transfer, enforcement action and rule change of a token."""
+    platform = ctx.platform()
+    rows = tokens.history(platform, tokens.resolve(platform, token_ref))
+    emit(rows, as_json, "\n".join(
+        f"block {r['block']:>6}  {r['event']:<18} "
+        + " ".join(f"{k}={v}" for k, v in r.items() if k not in ("event", "block", "tx"))
+        for r in rows) or "(none)")
+
+
+@token.command("precheck")
+@click.argument("token_ref", metavar="TOKEN")
+@click.option("--from", "sender", required=True)
+@click.option("--to", "receiver", required=True)
+@click.option("--amount", required=True, type=click.IntRange(min=1))
+@json_option
+@pass_ctx
+def token_precheck(ctx: Context, token_ref: str, sender: str, receiver: str, amount: int, as_json: bool) -> None:
+    """Would this transfer pass every rule? Exit 3 and the rule if not."""
+    platform = ctx.platform()
+    verdict = tokens.precheck(platform, tokens.resolve(platform, token_ref),
+                              platform.address_of(sender), platform.address_of(receiver), amount)
+    emit(verdict.as_dict(), as_json,
+         f"allowed: {verdict.detail}" if verdict.allowed else f"refused [{verdict.code.rule}]: {verdict.code.reason}: {verdict.detail}")
+    if not verdict.allowed:
+        sys.exit(3)
+
+
+@token.command("transfer")
+@click.argument("token_ref", metavar="TOKEN")
+@click.option("--to", "receiver", required=True)
+@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--idempotency-key")
+@click.option("--as", "actor", required=True, help="Key name of the sending institution's wallet.")
+@json_option
+@pass_ctx
+def token_transfer(ctx: Context, token_ref: str, receiver: str, amount: int,
+                   idempotency_key: str | None, actor: str, as_json: bool) -> None:
+    """Transfer units from your wallet (pre-checked; refused before sending if a rule forbids)."""
+    platform = ctx.platform()
+    result = tokens.transfer(platform, actor, tokens.resolve(platform, token_ref), receiver, amount,
+                             idempotency_key)
+    emit(result, as_json)
+
+
+# ---------------------------------------------------------------------- demo
+
+
+@cli.command("demo")
+@click.option("--keep-running", is_flag=True, help="Leave the demo's node running afterwards.")
+@json_option
+@pass_ctx
+def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
+    """Run the pilot scenario from nothing on a fresh embedded chain."""
+    from amanat import demo
+
+    if not ctx.settings.embedded:
+        raise InvalidInput("the demo runs on the embedded chain only")
+    summary = demo.run(ctx.settings.data_dir / "demo", echo=(lambda _m: None) if as_json else click.echo,
+                       keep_running=keep_running)
+    if as_json:
+        emit(summary, True)
+
+
+def _when(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning every error into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AmanatError as exc:
+        click.echo(f"error [{exc.rule}]: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback to users
+        log = Path.cwd() / "amanat-error.log"
+        log.write_text(traceback.format_exc())
+        logging.getLogger("amanat").debug("internal error", exc_info=True)
+        click.echo(f"internal error: {exc.__class__.__name__}: {exc} (details in {log})", err=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()
+

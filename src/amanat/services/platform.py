@@ -1,0 +1,129 @@
+"""The open platform: settings, chain gateway, verified deployment, contracts and signers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from amanat.chain.abi import ContractInterface, interface
+from amanat.chain.client import Chain, Receipt, TxRequest
+from amanat.chain.deploy import Manifest, verify
+from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account
+from amanat.config import Settings
+from amanat.errors import InvalidInput
+
+# Development role keys on the embedded chain (account index of the dev mnemonic).
+DEV_ROLES = {
+    "deployer": 0,
+    "official-1": 1,
+    "official-2": 2,
+    "official-3": 3,
+    "registrar": 4,
+    "issuer": 5,
+    "valuer": 6,
+}
+
+
+@dataclass
+class Bound:
+    """A deployed contract bound to the chain: read with `read`, build transactions with `tx`."""
+
+    chain: Chain
+    abi: ContractInterface
+    address: str
+
+    def encode(self, function: str, *args: Any) -> bytes:
+        return self.abi.function(function).encode(*args)
+
+    def read(self, function: str, *args: Any, block: int | str = "latest") -> Any:
+        fn = self.abi.function(function)
+        return fn.decode(self.chain.call(self.address, fn.encode(*args), block=block))
+
+    def tx(self, function: str, *args: Any, key: str | None = None, description: str = "") -> TxRequest:
+        return TxRequest(
+            self.address,
+            self.encode(function, *args),
+            idempotency_key=key,
+            description=description or f"{self.abi.name}.{function}",
+        )
+
+    def events(self, receipt: Receipt, name: str) -> list[dict[str, Any]]:
+        event = self.abi.events[name]
+        found = []
+        for log in receipt.logs:
+            if log["address"].lower() != self.address.lower():
+                continue
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            if topics and topics[0] == event.topic:
+                found.append(event.decode(topics, bytes.fromhex(log["data"][2:])))
+        return found
+
+
+class Platform:
+    def __init__(self, settings: Settings, chain: Chain, manifest: Manifest | None) -> None:
+        self.settings = settings
+        self.chain = chain
+        self._manifest = manifest
+        self.keyring = Keyring(settings.data_dir / "keys")
+
+    @classmethod
+    def open(cls, settings: Settings, require_deployment: bool = True) -> Platform:
+        if settings.embedded:
+            chain = Chain.embedded(settings.data_dir)
+        else:
+            assert settings.rpc_url is not None
+            chain = Chain.network(settings.rpc_url, settings.data_dir)
+        manifest = None
+        if require_deployment or settings.manifest_path.exists():
+            manifest = Manifest.load(settings.manifest_path)
+            verify(chain, manifest)
+        return cls(settings, chain, manifest)
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest.load(self.settings.manifest_path)
+        return self._manifest
+
+    def set_manifest(self, manifest: Manifest) -> None:
+        manifest.save(self.settings.manifest_path)
+        self._manifest = manifest
+
+    def contract(self, name: str) -> Bound:
+        return Bound(self.chain, interface(name), self.manifest.address(name))
+
+    def token(self, address: str) -> Bound:
+        return Bound(self.chain, interface("AssetToken"), to_checksum_address(address))
+
+    def signer(self, name: str) -> LocalAccount:
+        """A named key: a Keystore V3 file, or on the embedded chain a development key."""
+        if name in self.keyring.names():
+            return self.keyring.unlock(name)
+        if not self.settings.embedded:
+            raise InvalidInput(
+                f"no key named {name!r} in {self.keyring.directory}: create it with "
+                f"`amanat keys new {name}`"
+            )
+        if name in DEV_ROLES:
+            return dev_account(DEV_ROLES[name])
+        return dev_key_for(name)
+
+    def address_of(self, who: str) -> str:
+        """An address given as 0x… or as a key name."""
+        if who.startswith("0x"):
+            try:
+                return to_checksum_address(who)
+            except ValueError:
+                raise InvalidInput(f"{who!r} is not a valid address") from None
+        return to_checksum_address(self.signer(who).address)
+
+
+def dev_key_for(name: str) -> LocalAccount:
+    """A development key derived from the dev mnemonic by name (embedded chain only)."""
+    index = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 2**31
+    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/1/{index}")

@@ -1,0 +1,330 @@
+"""Token use cases: tokenize, pre-check and transfer, governed enforcement calls, and reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from amanat.domain.identity import country_label
+from amanat.domain.restrictions import Restriction
+from amanat.domain.rules import BPS, TokenRules
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import identities
+from amanat.services.platform import Bound, Platform
+
+MAX_LISTED_COUNTRIES = 64
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a pre-check: allowed, or the rule that refuses and why, with values."""
+
+    code: Restriction
+    detail: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.code is Restriction.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "code": int(self.code),
+            "rule": self.code.rule,
+            "reason": self.code.reason,
+            "detail": self.detail,
+        }
+
+    def refuse(self) -> RuleViolation:
+        return RuleViolation(
+            self.code.rule, f"{self.code.reason}: {self.detail}", code=int(self.code)
+        )
+
+
+# --------------------------------------------------------------- resolving
+
+
+def token_for_asset(platform: Platform, asset_id: int) -> Bound:
+    address = platform.contract("TokenFactory").read("tokenOf", asset_id)
+    if int(address, 16) == 0:
+        raise NotFound(f"asset {asset_id} has no token yet", asset=asset_id)
+    return platform.token(address)
+
+
+def resolve(platform: Platform, ref: str) -> Bound:
+    """A token by asset id ('2'), symbol ('PKTB3M') or address."""
+    if ref.startswith("0x"):
+        token = platform.token(ref)
+        known = {t.address.lower() for t in all_tokens(platform)}
+        if token.address.lower() not in known:
+            raise NotFound(f"{ref} is not an Amanat token of this deployment")
+        return token
+    if ref.isdigit():
+        return token_for_asset(platform, int(ref))
+    for token in all_tokens(platform):
+        if token.read("symbol") == ref:
+            return token
+    raise NotFound(f"no token with symbol {ref!r}")
+
+
+def all_tokens(platform: Platform) -> list[Bound]:
+    factory = platform.contract("TokenFactory")
+    count = platform.contract("AssetRegistry").read("assetCount")
+    tokens = []
+    for asset_id in range(1, count + 1):
+        address = factory.read("tokenOf", asset_id)
+        if int(address, 16) != 0:
+            tokens.append(platform.token(address))
+    return tokens
+
+
+def tokenize_args(
+    asset_id: int, name: str, symbol: str, decimals: int, rules: TokenRules
+) -> list[Any]:
+    """Arguments of TokenFactory.createToken for a governance proposal."""
+    if not 0 <= decimals <= 18:
+        raise InvalidInput(f"decimals {decimals} outside 0..18")
+    if not 1 <= len(symbol) <= 32 or not 1 <= len(name) <= 64:
+        raise InvalidInput("token name must be 1..64 and symbol 1..32 characters")
+    if len(rules.countries) > MAX_LISTED_COUNTRIES:
+        raise InvalidInput(f"at most {MAX_LISTED_COUNTRIES} listed countries")
+    return [asset_id, name, symbol, decimals, rules.rules_word(), rules.limits_word(), list(rules.countries)]
+
+
+# --------------------------------------------------------------- pre-checks
+
+
+def rules_of(token: Bound) -> TokenRules:
+    listed = _listed_countries(token)
+    return TokenRules.from_chain(
+        token.read("rules"), token.read("holdingLimits"), tuple(sorted(listed)), token.read("paused")
+    )
+
+
+def _listed_countries(token: Bound) -> set[int]:
+    event = token.abi.events["CountriesListed"]
+    listed: set[int] = set()
+    for log in token.chain.get_logs([token.address], ["0x" + event.topic.hex()]):
+        decoded = event.decode(
+            [bytes.fromhex(t[2:]) for t in log["topics"]], bytes.fromhex(log["data"][2:])
+        )
+        if decoded["listed"]:
+            listed.update(decoded["countries"])
+        else:
+            listed.difference_update(decoded["countries"])
+    return listed
+
+
+def _fmt_time(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _pct(numerator: int, denominator: int) -> str:
+    if denominator == 0:
+        return "n/a"
+    return f"{numerator * 10000 // denominator / 100:.2f}%"
+
+
+def explain(
+    platform: Platform, token: Bound, code: Restriction, sender: str | None, receiver: str, amount: int
+) -> str:
+    """The values behind a restriction, read from the chain."""
+    symbol = token.read("symbol")
+    if code is Restriction.OK:
+        return f"{amount} {symbol} may move"
+    rules = rules_of(token)
+    to = identities.wallet_record(platform, receiver)
+    to_name = identities.name_of(platform, receiver)
+    if code is Restriction.PAUSED:
+        return f"{symbol} is paused by governance"
+    if code in (Restriction.SENDER_NOT_VERIFIED, Restriction.RECEIVER_NOT_VERIFIED):
+        who = sender if code is Restriction.SENDER_NOT_VERIFIED and sender else receiver
+        record = identities.wallet_record(platform, who)
+        if not record.registered:
+            return f"wallet {who} is not linked to any registered institution"
+        return f"KYC of {identities.name_of(platform, who)} expired at {_fmt_time(record.kyc_expiry)}"
+    if code in (Restriction.SENDER_FROZEN, Restriction.RECEIVER_FROZEN):
+        who = sender if code is Restriction.SENDER_FROZEN and sender else receiver
+        return f"wallet {identities.name_of(platform, who)} ({who}) is frozen on {symbol}"
+    if code in (Restriction.INSUFFICIENT_BALANCE, Restriction.TOKENS_FROZEN):
+        assert sender is not None
+        balance = token.read("balanceOf", sender)
+        frozen = token.read("getFrozenTokens", sender)
+        return f"balance {balance}, frozen {frozen}, unfrozen {balance - frozen}, requested {amount}"
+    if code is Restriction.CATEGORY_NOT_ELIGIBLE:
+        eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
+        return f"{to_name} is a {to.category.label}; {symbol} admits only: {eligible}"
+    if code is Restriction.COUNTRY_NOT_ALLOWED:
+        listed = ", ".join(country_label(c) for c in rules.countries) or "none"
+        kind = "allow-list" if rules.country_mode == "allow" else "deny-list"
+        return f"{to_name} is in {country_label(to.country)}; {symbol} {kind}: {listed}"
+    if code is Restriction.LOCKED_UP:
+        return f"{symbol} is locked up until {_fmt_time(rules.lockup_until)}"
+    if code is Restriction.HOLDING_CAP:
+        held = token.read("identityHolding", to.identity_number)
+        return f"{to_name} would hold {held + amount} {symbol}, cap {rules.holding_cap} per institution"
+    if code is Restriction.MINIMUM_HOLDING:
+        return f"every holding of {symbol} must be 0 or at least {rules.minimum_holding} units"
+    if code is Restriction.MAX_HOLDERS:
+        return f"{symbol} has {token.read('holderCount')} holders, maximum {rules.max_holders}"
+    if code is Restriction.FOREIGN_CAP:
+        foreign = token.read("foreignHeld") + amount
+        supply = token.read("totalSupply") + (amount if sender is None else 0)
+        return (
+            f"foreign holdings would be {foreign} of {supply} {symbol} ({_pct(foreign, supply)}), "
+            f"cap {_pct(rules.foreign_cap_bps, BPS)}"
+        )
+    if code is Restriction.AUTHORISATION_CAP:
+        asset = platform.contract("AssetRegistry").read("getAsset", token.read("assetId"))
+        supply = token.read("totalSupply")
+        return f"supply {supply} + {amount} exceeds the {asset[8]} units authorised by {asset[6]}"
+    if code is Restriction.ASSET_NOT_TOKENIZED:
+        return f"asset {token.read('assetId')} is no longer in tokenized status"
+    return code.reason
+
+
+def precheck(platform: Platform, token: Bound, sender: str, receiver: str, amount: int) -> Verdict:
+    if amount <= 0:
+        raise InvalidInput(f"amount must be positive, got {amount}")
+    code = Restriction(token.read("detectTransferRestriction", sender, receiver, amount))
+    return Verdict(code, explain(platform, token, code, sender, receiver, amount))
+
+
+def mint_precheck(platform: Platform, token: Bound, receiver: str, amount: int) -> Verdict:
+    if amount <= 0:
+        raise InvalidInput(f"amount must be positive, got {amount}")
+    code = Restriction(token.read("detectMintRestriction", receiver, amount))
+    return Verdict(code, explain(platform, token, code, None, receiver, amount))
+
+
+def transfer(
+    platform: Platform,
+    holder: str,
+    token: Bound,
+    receiver: str,
+    amount: int,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """An ordinary transfer by the holder's own key; refused before sending if a rule forbids it."""
+    signer = platform.signer(holder)
+    sender = to_checksum_address(signer.address)
+    to = platform.address_of(receiver)
+    verdict = precheck(platform, token, sender, to, amount)
+    if not verdict.allowed:
+        raise verdict.refuse()
+    (receipt,) = platform.chain.transact(
+        signer, [token.tx("transfer", to, amount, key=idempotency_key, description="transfer")]
+    )
+    return {
+        "tx": receipt.tx_hash,
+        "block": receipt.block_number,
+        "gas_used": receipt.gas_used,
+        "from": sender,
+        "to": to,
+        "amount": amount,
+    }
+
+
+# -------------------------------------------------------------------- reads
+
+
+def info(platform: Platform, token: Bound) -> dict[str, Any]:
+    rules = rules_of(token)
+    return {
+        "address": token.address,
+        "asset": token.read("assetId"),
+        "name": token.read("name"),
+        "symbol": token.read("symbol"),
+        "decimals": token.read("decimals"),
+        "total_supply": token.read("totalSupply"),
+        "holders": token.read("holderCount"),
+        "foreign_held": token.read("foreignHeld"),
+        "paused": rules.paused,
+        "rules": {
+            "eligible_categories": sorted(c.label for c in rules.eligible_categories),
+            "foreign_cap_bps": rules.foreign_cap_bps,
+            "max_holders": rules.max_holders,
+            "lockup_until": rules.lockup_until,
+            "country_mode": rules.country_mode,
+            "countries": [country_label(c) for c in rules.countries],
+            "domestic_country": country_label(rules.domestic_country),
+            "holding_cap": rules.holding_cap,
+            "minimum_holding": rules.minimum_holding,
+        },
+    }
+
+
+def _decoded_logs(platform: Platform, token: Bound, names: tuple[str, ...], to_block: int | str = "latest") -> list[dict[str, Any]]:
+    topics = {token.abi.events[n].topic: token.abi.events[n] for n in names}
+    logs = platform.chain.get_logs(
+        [token.address],
+        [["0x" + t.hex() for t in topics]],
+        from_block=platform.manifest.deployed_block,
+        to_block=to_block,
+    )
+    out = []
+    for log in logs:
+        raw_topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        event = topics[raw_topics[0]]
+        out.append(
+            {
+                "event": event.name,
+                "block": int(log["blockNumber"], 16),
+                "tx": log["transactionHash"],
+                **event.decode(raw_topics, bytes.fromhex(log["data"][2:])),
+            }
+        )
+    return out
+
+
+def holders(platform: Platform, token: Bound, block: int | str = "latest") -> list[dict[str, Any]]:
+    """Wallets with a balance at `block`, from the token's Transfer history."""
+    balances: dict[str, int] = {}
+    for event in _decoded_logs(platform, token, ("Transfer",), to_block=block):
+        if int(event["sender"], 16):
+            balances[event["sender"]] = balances.get(event["sender"], 0) - event["value"]
+        if int(event["receiver"], 16):
+            balances[event["receiver"]] = balances.get(event["receiver"], 0) + event["value"]
+    rows = []
+    for wallet, balance in sorted(balances.items(), key=lambda item: -item[1]):
+        if balance == 0:
+            continue
+        record = identities.wallet_record(platform, wallet)
+        rows.append(
+            {
+                "wallet": wallet,
+                "institution": identities.name_of(platform, wallet),
+                "category": record.category.label if record.registered else "unregistered",
+                "country": country_label(record.country) if record.registered else "-",
+                "balance": balance,
+                "frozen": token.read("getFrozenTokens", wallet),
+                "wallet_frozen": token.read("isFrozen", wallet),
+            }
+        )
+    return rows
+
+
+HISTORY_EVENTS = (
+    "Transfer",
+    "EnforcementAction",
+    "Paused",
+    "Unpaused",
+    "RulesUpdated",
+    "HoldingLimitsUpdated",
+    "CountriesListed",
+    "RecoverySuccess",
+)
+
+
+def history(platform: Platform, token: Bound) -> list[dict[str, Any]]:
+    rows = _decoded_logs(platform, token, HISTORY_EVENTS)
+    for row in rows:
+        for key, value in list(row.items()):
+            if isinstance(value, bytes):
+                row[key] = "0x" + value.hex()
+    return rows
+
+

@@ -1,0 +1,360 @@
+"""Fixtures for the Amanat contract suite (titanoboa, in-process EVM).
+
+One session-wide deployment is built once (Governance 2-of-3 with zero
+timelocks, registries, factory, one tokenized asset and a set of onboarded
+institutions); every test runs inside `boa.env.anchor()`, so state changes
+never leak from one test to the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import boa
+import pytest
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from vyper.compiler.output import build_abi_output
+
+from amanat.domain.governance import (
+    EVIDENCE_REQUIRED,
+    GOVERNED_FUNCTIONS,
+    ActionType,
+)
+from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
+from amanat.domain.restrictions import REASONS, Restriction
+from amanat.domain.rules import TokenRules
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
+CONTRACT_NAMES = ("IdentityRegistry", "AssetRegistry", "Governance", "AssetToken", "TokenFactory")
+
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO32 = b"\x00" * 32
+DAY = 86_400
+YEAR = 365 * DAY
+LIFETIME = 7 * DAY
+
+PK = COUNTRY_CODES["PK"]  # 586, domestic
+AE = COUNTRY_CODES["AE"]  # 784
+GB = COUNTRY_CODES["GB"]  # 826
+
+MAX_UNITS = 1_000_000
+MASK_96 = 2**96 - 1
+
+# Every category except retail may hold the pilot token.
+ELIGIBLE = frozenset(c for c in InvestorCategory if c is not InvestorCategory.RETAIL)
+BASE_RULES = TokenRules(eligible_categories=ELIGIBLE)
+
+
+def h(text: str) -> bytes:
+    """A 32-byte hash (evidence, KYC record, document) derived from a label."""
+    return keccak(text.encode())
+
+
+EVIDENCE = h("Islamabad High Court order W.P. 1234/2025")
+
+
+def selector(signature: str) -> bytes:
+    return function_signature_to_4byte_selector(signature)
+
+
+def signature_of(name: str) -> str:
+    (sig,) = [s for s in GOVERNED_FUNCTIONS if s.split("(", 1)[0] == name]
+    return sig
+
+
+# ---------------------------------------------------------------- deployment
+
+
+def _ctor_default(abi_type: str) -> Any:
+    if abi_type.endswith("]"):
+        return []
+    if abi_type == "address":
+        return ZERO_ADDRESS
+    if abi_type == "bool":
+        return False
+    if abi_type.startswith("bytes"):
+        return b"\x00" * int(abi_type[5:] or 0)
+    if abi_type == "string":
+        return ""
+    return 0
+
+
+def deploy(deployer: Any, **named: Any) -> Any:
+    """Deploy with constructor arguments given by parameter name (trailing `_` optional);
+    parameters not given get a neutral default (empty list, zero address, 0)."""
+    abi = build_abi_output(deployer.compiler_data)
+    inputs = next((x["inputs"] for x in abi if x.get("type") == "constructor"), [])
+    args = []
+    remaining = dict(named)
+    for param in inputs:
+        key = param["name"]
+        for candidate in (key, key.rstrip("_")):
+            if candidate in remaining:
+                args.append(remaining.pop(candidate))
+                break
+        else:
+            args.append(_ctor_default(param["type"]))
+    assert not remaining, f"unknown constructor parameters {sorted(remaining)}"
+    return deployer.deploy(*args)
+
+
+def governance_ctor_args(
+    officials: list[str],
+    threshold: int,
+    timelocks: dict[ActionType, int] | None = None,
+) -> dict[str, Any]:
+    timelocks = {t: s for t, s in (timelocks or {}).items() if s}
+    return {
+        "officials": officials,
+        "threshold": threshold,
+        "selectors": [selector(s) for s in GOVERNED_FUNCTIONS],
+        "actionTypes": [int(t) for t in GOVERNED_FUNCTIONS.values()],
+        "evidenceTypes": [int(t) for t in EVIDENCE_REQUIRED],
+        "delayTypes": [int(t) for t in timelocks],
+        "delaySeconds": list(timelocks.values()),
+    }
+
+
+@pytest.fixture(scope="session")
+def deployers() -> dict[str, Any]:
+    return {name: boa.load_partial(str(CONTRACTS_DIR / f"{name}.vy")) for name in CONTRACT_NAMES}
+
+
+# ---------------------------------------------------------------- the system
+
+
+@dataclasses.dataclass
+class Identity:
+    number: int
+    country: int
+    category: int
+    wallets: list[str]
+
+
+class System:
+    """Handles on every deployed contract plus helpers that act through governance."""
+
+    def __init__(self, deployers: dict[str, Any]):
+        env = boa.env
+        self.d = deployers
+        self.officials = [env.generate_address(f"official{i}") for i in range(1, 4)]
+        self.outsider = env.generate_address("outsider")
+        self.registrar = env.generate_address("registrar")
+        self.issuer = env.generate_address("issuer")
+        self.valuer = env.generate_address("valuer")
+
+        self.gov = deploy(deployers["Governance"], **governance_ctor_args(self.officials, 2))
+        self.idreg = deploy(deployers["IdentityRegistry"], governance=self.gov.address)
+        self.areg = deploy(deployers["AssetRegistry"], governance=self.gov.address)
+        self.blueprint = deployers["AssetToken"].deploy_as_blueprint()
+        self.factory = deploy(
+            deployers["TokenFactory"],
+            governance=self.gov.address,
+            identityRegistry=self.idreg.address,
+            assetRegistry=self.areg.address,
+            tokenBlueprint=self.blueprint.address,
+        )
+
+        # roles through governance
+        self.govern(self.idreg, "setRegistrar", self.registrar, True)
+        self.govern(self.areg, "setIssuer", self.issuer, True)
+        self.govern(self.areg, "setValuer", self.valuer, True)
+        self.govern(self.areg, "setTokenFactory", self.factory.address)
+
+        # one approved, tokenized asset
+        self.asset_id = self.register_asset(legal_id="PK-GIS-2030", max_units=MAX_UNITS)
+        self.govern(self.areg, "setStatus", self.asset_id, 2)
+        self.token = self.create_token(self.asset_id, BASE_RULES)
+
+        # onboarded institutions
+        self.bank = self.onboard("bank", PK, InvestorCategory.BANK, wallets=2)
+        self.pension = self.onboard("pension", PK, InvestorCategory.PENSION_FUND)
+        self.insurer = self.onboard("insurer", PK, InvestorCategory.INSURER)
+        self.gulf = self.onboard("gulf", AE, InvestorCategory.FOREIGN_INSTITUTION)
+        self.london = self.onboard("london", GB, InvestorCategory.FOREIGN_INSTITUTION)
+        self.retail = self.onboard("retail", PK, InvestorCategory.RETAIL)
+
+    # ------------------------------------------------------------ governance
+
+    def propose(
+        self,
+        target: Any,
+        fn_name: str,
+        *args: Any,
+        evidence: bytes = b"",
+        proposer: int = 0,
+        lifetime: int = LIFETIME,
+    ) -> int:
+        calldata = getattr(target, fn_name).prepare_calldata(*args)
+        with boa.env.prank(self.officials[proposer]):
+            return self.gov.propose(target.address, calldata, evidence or ZERO32, lifetime)
+
+    def approve(self, proposal_id: int, official: int = 1) -> None:
+        with boa.env.prank(self.officials[official]):
+            self.gov.approve(proposal_id)
+
+    def execute(self, proposal_id: int, official: int = 1) -> None:
+        with boa.env.prank(self.officials[official]):
+            self.gov.execute(proposal_id)
+
+    def govern(self, target: Any, fn_name: str, *args: Any, evidence: bytes = b"") -> int:
+        """Official 1 proposes, official 2 approves, wait out the timelock, execute."""
+        pid = self.propose(target, fn_name, *args, evidence=evidence)
+        self.approve(pid)
+        wait = self.gov.getProposal(pid).readyAt - boa.env.timestamp
+        if wait > 0:
+            boa.env.time_travel(seconds=wait)
+        self.execute(pid)
+        return pid
+
+    def logs(self, contract: Any = None, name: str | None = None) -> list[Any]:
+        """Decoded logs of the last call made through `contract` (default: governance)."""
+        entries = (contract or self.gov).get_logs(strict=False)
+        return [e for e in entries if name is None or type(e).__name__ == name]
+
+    def role_set_events(self, contract: Any = None) -> list[tuple[bytes, str, bool]]:
+        """RoleSet(indexed string role, indexed address, bool) cannot be decoded by boa (the
+        role is a hashed topic): return (keccak(role), account, enabled) tuples."""
+        topic0 = int.from_bytes(keccak(b"RoleSet(string,address,bool)"), "big")
+        out = []
+        for e in (contract or self.gov).get_logs(strict=False):
+            if getattr(e, "topics", None) and e.topics[0] == topic0:
+                account = "0x" + e.topics[2].to_bytes(32, "big")[12:].hex()
+                out.append((e.topics[1].to_bytes(32, "big"), to_checksum_address(account),
+                            bool(int.from_bytes(e.data[:32], "big"))))
+        return out
+
+    # ------------------------------------------------------------ assets and tokens
+
+    def register_asset(
+        self,
+        legal_id: str = "PK-BOND-1",
+        max_units: int = MAX_UNITS,
+        asset_class: int = 2,
+    ) -> int:
+        with boa.env.prank(self.issuer):
+            return self.areg.registerAsset(
+                asset_class,
+                legal_id,
+                f"Asset {legal_id}",
+                "Ministry of Finance",
+                f"SRO {legal_id}",
+                h(f"authorisation {legal_id}"),
+                max_units,
+            )
+
+    def create_token(
+        self,
+        asset_id: int,
+        rules: TokenRules = BASE_RULES,
+        name: str = "Pakistan GIS 2030",
+        symbol: str = "PGIS30",
+        decimals: int = 0,
+    ) -> Any:
+        self.govern(
+            self.factory,
+            "createToken",
+            asset_id,
+            name,
+            symbol,
+            decimals,
+            rules.rules_word(),
+            rules.limits_word(),
+            list(rules.countries),
+        )
+        return self.d["AssetToken"].at(self.factory.tokenOf(asset_id))
+
+    def new_token(self, rules: TokenRules = BASE_RULES, max_units: int = MAX_UNITS) -> Any:
+        """Register, approve and tokenize a further asset."""
+        aid = self.register_asset(legal_id=f"PK-X-{self.areg.assetCount() + 1}", max_units=max_units)
+        self.govern(self.areg, "setStatus", aid, 2)
+        return self.create_token(aid, rules, symbol=f"X{aid}")
+
+    # ------------------------------------------------------------ identities
+
+    def onboard(
+        self,
+        label: str,
+        country: int,
+        category: int,
+        wallets: int = 1,
+        expiry: int | None = None,
+    ) -> Identity:
+        addrs = [boa.env.generate_address(f"{label}{i}") for i in range(wallets)]
+        if expiry is None:
+            expiry = boa.env.timestamp + YEAR
+        with boa.env.prank(self.registrar):
+            number = self.idreg.registerIdentity(h(f"kyc {label}"), country, int(category), expiry, addrs)
+        return Identity(number, country, int(category), addrs)
+
+    def update_identity(
+        self,
+        ident: Identity,
+        country: int | None = None,
+        category: int | None = None,
+        expiry: int | None = None,
+    ) -> None:
+        """Registrar update; fields not given keep the identity's onboarding values."""
+        if expiry is None:
+            expiry = boa.env.timestamp + YEAR
+        with boa.env.prank(self.registrar):
+            self.idreg.updateIdentity(
+                ident.number,
+                h(f"kyc {ident.number} renewed"),
+                ident.country if country is None else country,
+                ident.category if category is None else int(category),
+                expiry,
+            )
+
+    # ------------------------------------------------------------ token actions
+
+    def mint(self, wallet: str, amount: int, token: Any = None) -> None:
+        self.govern(token or self.token, "mint", wallet, amount)
+
+    def transfer(self, sender: str, receiver: str, amount: int, token: Any = None) -> None:
+        with boa.env.prank(sender):
+            assert (token or self.token).transfer(receiver, amount) is True
+
+    def set_rules(self, token: Any = None, **changes: Any) -> TokenRules:
+        rules = dataclasses.replace(BASE_RULES, **changes)
+        tok = token or self.token
+        self.govern(tok, "setRules", *rules.set_rules_args())
+        if rules.holding_cap or rules.minimum_holding:
+            self.govern(tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
+        if rules.countries:
+            self.govern(tok, "setCountriesListed", list(rules.countries), True)
+        return rules
+
+    def assert_refused(
+        self, sender: str, receiver: str, amount: int, code: Restriction, token: Any = None
+    ) -> None:
+        tok = token or self.token
+        assert Restriction(tok.detectTransferRestriction(sender, receiver, amount)) == code
+        assert tok.canTransfer(sender, receiver, amount) is False
+        with boa.reverts(REASONS[code]), boa.env.prank(sender):
+            tok.transfer(receiver, amount)
+
+    def assert_allowed(self, sender: str, receiver: str, amount: int, token: Any = None) -> None:
+        tok = token or self.token
+        assert Restriction(tok.detectTransferRestriction(sender, receiver, amount)) == Restriction.OK
+        assert tok.canTransfer(sender, receiver, amount) is True
+
+
+@pytest.fixture(scope="session")
+def _base_system(deployers: dict[str, Any]) -> System:
+    return System(deployers)
+
+
+@pytest.fixture(autouse=True)
+def _isolate(_base_system: System) -> Iterable[None]:
+    """Every test starts from the session deployment and leaves no trace."""
+    with boa.env.anchor():
+        yield
+
+
+@pytest.fixture
+def system(_base_system: System) -> System:
+    return _base_system
