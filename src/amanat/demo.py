@@ -62,8 +62,12 @@ class Scenario:
         path.write_text(text)
         return assets.store_document(self.platform, path)
 
-    def govern(self, target: Bound, function: str, args: list[Any], what: str, evidence: str | None = None) -> None:
-        proposal_id = governance.propose(self.platform, OFFICIALS[0], target, function, args, evidence)
+    def govern(
+        self, target: Bound, function: str, args: list[Any], what: str, evidence: str | None = None
+    ) -> None:
+        proposal_id = governance.propose(
+            self.platform, OFFICIALS[0], target, function, args, evidence
+        )
         view = governance.approve(self.platform, OFFICIALS[1], proposal_id)
         if view.state == "waiting-timelock":
             delay = view.ready_at - self.platform.chain.block_timestamp()
@@ -79,14 +83,20 @@ class Scenario:
             )
         governance.execute(self.platform, OFFICIALS[2], proposal_id)
 
-    def refused_transfer(self, token: Bound, holder: str, receiver: str, amount: int, rule: str) -> None:
+    def refused_transfer(
+        self, token: Bound, holder: str, receiver: str, amount: int, rule: str
+    ) -> None:
         try:
             tokens.transfer(self.platform, holder, token, receiver, amount)
         except AmanatError as exc:
             if exc.rule != rule:
-                raise AmanatError(f"expected refusal by rule {rule}, got {exc.rule}: {exc.message}") from None
+                raise AmanatError(
+                    f"expected refusal by rule {rule}, got {exc.rule}: {exc.message}"
+                ) from None
             symbol = token.read("symbol")
-            self.say(f"REFUSED  {amount:>9,} {symbol:<10} {holder} -> {receiver}: [{exc.rule}] {exc.message}")
+            self.say(
+                f"REFUSED  {amount:>9,} {symbol:<10} {holder} -> {receiver}: [{exc.rule}] {exc.message}"
+            )
             self.refusals.append({"token": symbol, "rule": exc.rule, "reason": exc.message})
             return
         raise AmanatError(f"a transfer that rule {rule} should refuse went through")
@@ -138,22 +148,57 @@ def _scenario(s: Scenario) -> dict[str, Any]:
 
     s.step("The Ministry of Finance registers three assets with their authorisations")
     now = chain.block_timestamp()
-    tbill_auth = s.document("tbill-auth.txt", "Public Debt Act 1944, s.3; Notification F.4(1)-DM/2026-117: "
-                            "issue of 3-month Market Treasury Bills up to 1,000,000 units of PKR 100.")
-    sukuk_auth = s.document("sukuk-auth.txt", "Notification F.4(2)-DM/2026-52: GoP Ijara Sukuk 2029, "
-                            "underlying: Pak Secretariat Block C, Islamabad; up to 500,000 units.")
-    land_auth = s.document("land-auth.txt", "Cabinet decision 14/2026: fractional tokenization of "
-                           "parcel ISB-G5-1-0423 (Islamabad) in 10,000 units.")
-    tbill = assets.register(platform, "issuer", AssetClass.T_BILL, "PK0123TB3M26",
-                            "3-month Market Treasury Bill (Feb 2027)", "Ministry of Finance (Debt Office)",
-                            "Notification F.4(1)-DM/2026-117", tbill_auth, 1_000_000)
-    sukuk = assets.register(platform, "issuer", AssetClass.SUKUK, "PK0456IJ2029",
-                            "GoP Ijara Sukuk 2029 - Pak Secretariat Block C", "Ministry of Finance",
-                            "Notification F.4(2)-DM/2026-52", sukuk_auth, 500_000)
-    land = assets.register(platform, "issuer", AssetClass.REAL_ESTATE, "ISB-G5-1-0423",
-                           "Land parcel G-5/1 plot 423, Islamabad", "Ministry of Housing and Works",
-                           "Cabinet decision 14/2026", land_auth, 10_000)
-    deed_building = s.document("deed-secretariat-c.txt", "Title deed: Pak Secretariat Block C, Islamabad")
+    tbill_auth = s.document(
+        "tbill-auth.txt",
+        "Public Debt Act 1944, s.3; Notification F.4(1)-DM/2026-117: "
+        "issue of 3-month Market Treasury Bills up to 1,000,000 units of PKR 100.",
+    )
+    sukuk_auth = s.document(
+        "sukuk-auth.txt",
+        "Notification F.4(2)-DM/2026-52: GoP Ijara Sukuk 2029, "
+        "underlying: Pak Secretariat Block C, Islamabad; up to 500,000 units.",
+    )
+    land_auth = s.document(
+        "land-auth.txt",
+        "Cabinet decision 14/2026: fractional tokenization of "
+        "parcel ISB-G5-1-0423 (Islamabad) in 10,000 units.",
+    )
+    tbill = assets.register(
+        platform,
+        "issuer",
+        AssetClass.T_BILL,
+        "PK0123TB3M26",
+        "3-month Market Treasury Bill (Feb 2027)",
+        "Ministry of Finance (Debt Office)",
+        "Notification F.4(1)-DM/2026-117",
+        tbill_auth,
+        1_000_000,
+    )
+    sukuk = assets.register(
+        platform,
+        "issuer",
+        AssetClass.SUKUK,
+        "PK0456IJ2029",
+        "GoP Ijara Sukuk 2029 - Pak Secretariat Block C",
+        "Ministry of Finance",
+        "Notification F.4(2)-DM/2026-52",
+        sukuk_auth,
+        500_000,
+    )
+    land = assets.register(
+        platform,
+        "issuer",
+        AssetClass.REAL_ESTATE,
+        "ISB-G5-1-0423",
+        "Land parcel G-5/1 plot 423, Islamabad",
+        "Ministry of Housing and Works",
+        "Cabinet decision 14/2026",
+        land_auth,
+        10_000,
+    )
+    deed_building = s.document(
+        "deed-secretariat-c.txt", "Title deed: Pak Secretariat Block C, Islamabad"
+    )
     deed_land = s.document("deed-g5-1-423.txt", "Title deed: plot 423, sector G-5/1, Islamabad")
     assets.attach_document(platform, "issuer", sukuk, DocumentKind.TITLE_DEED, deed_building)
     assets.attach_document(platform, "issuer", land, DocumentKind.TITLE_DEED, deed_land)
@@ -162,57 +207,113 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         s.say(f"asset {asset_id}: {record['class']:<12} {record['legal_id']:<14} {record['name']}")
 
     s.step("A valuer values the building and the parcel; officials accept the valuations")
-    for asset_id, amount, report in ((sukuk, 52_000_000_000_00, "valuation-secretariat-c.txt"),
-                                     (land, 1_850_000_000_00, "valuation-g5-1-423.txt")):
-        report_hash = s.document(report, f"Valuation report for asset {asset_id}: {format_pkr(amount)}")
-        index = assets.submit_valuation(platform, "valuer", asset_id, amount, now - DAY, report_hash)
-        s.govern(platform.contract("AssetRegistry"), "acceptValuation", [asset_id, index],
-                 f"accept valuation of asset {asset_id}: {format_pkr(amount)}")
+    for asset_id, amount, report in (
+        (sukuk, 52_000_000_000_00, "valuation-secretariat-c.txt"),
+        (land, 1_850_000_000_00, "valuation-g5-1-423.txt"),
+    ):
+        report_hash = s.document(
+            report, f"Valuation report for asset {asset_id}: {format_pkr(amount)}"
+        )
+        index = assets.submit_valuation(
+            platform, "valuer", asset_id, amount, now - DAY, report_hash
+        )
+        s.govern(
+            platform.contract("AssetRegistry"),
+            "acceptValuation",
+            [asset_id, index],
+            f"accept valuation of asset {asset_id}: {format_pkr(amount)}",
+        )
 
     s.step("2-of-3 officials approve the assets for tokenization")
     for asset_id in (tbill, sukuk, land):
-        s.govern(platform.contract("AssetRegistry"), "setStatus", [asset_id, int(AssetStatus.APPROVED)],
-                 f"approve asset {asset_id}")
+        s.govern(
+            platform.contract("AssetRegistry"),
+            "setStatus",
+            [asset_id, int(AssetStatus.APPROVED)],
+            f"approve asset {asset_id}",
+        )
 
     s.step("Tokenize each asset with its compliance rules")
     all_but_retail = frozenset(InvestorCategory) - {InvestorCategory.RETAIL}
     now = chain.block_timestamp()
     plans = [
-        (tbill, "3M T-Bill Feb 2027", "PKTB3M", TokenRules(
-            eligible_categories=all_but_retail, foreign_cap_bps=2500, holding_cap=600_000,
-            minimum_holding=1_000),
-         "institutions only (no retail), foreign ownership <= 25%, <= 600,000 per institution, min 1,000"),
-        (sukuk, "GoP Ijara Sukuk 2029", "PKSUK29", TokenRules(
-            country_mode="allow", countries=tuple(COUNTRY_CODES[c] for c in ("PK", "AE", "SA", "QA", "MY")),
-            lockup_until=now + 90 * DAY),
-         "holders in PK, AE, SA, QA, MY only; 90-day lock-up"),
-        (land, "Plot G-5/1-423 fractions", "ISBG5423", TokenRules(
-            country_mode="allow", countries=(PK,), max_holders=3, minimum_holding=100),
-         "domestic holders only, at most 3 holders, min 100 units"),
+        (
+            tbill,
+            "3M T-Bill Feb 2027",
+            "PKTB3M",
+            TokenRules(
+                eligible_categories=all_but_retail,
+                foreign_cap_bps=2500,
+                holding_cap=600_000,
+                minimum_holding=1_000,
+            ),
+            "institutions only (no retail), foreign ownership <= 25%, <= 600,000 per institution, min 1,000",
+        ),
+        (
+            sukuk,
+            "GoP Ijara Sukuk 2029",
+            "PKSUK29",
+            TokenRules(
+                country_mode="allow",
+                countries=tuple(COUNTRY_CODES[c] for c in ("PK", "AE", "SA", "QA", "MY")),
+                lockup_until=now + 90 * DAY,
+            ),
+            "holders in PK, AE, SA, QA, MY only; 90-day lock-up",
+        ),
+        (
+            land,
+            "Plot G-5/1-423 fractions",
+            "ISBG5423",
+            TokenRules(country_mode="allow", countries=(PK,), max_holders=3, minimum_holding=100),
+            "domestic holders only, at most 3 holders, min 100 units",
+        ),
     ]
     for asset_id, name, symbol, rules, description in plans:
-        s.govern(platform.contract("TokenFactory"), "createToken",
-                 tokens.tokenize_args(asset_id, name, symbol, 0, rules), f"tokenize asset {asset_id} as {symbol}")
+        s.govern(
+            platform.contract("TokenFactory"),
+            "createToken",
+            tokens.tokenize_args(asset_id, name, symbol, 0, rules),
+            f"tokenize asset {asset_id} as {symbol}",
+        )
         s.say(f"{symbol}: {description}")
     tb, sk, ld = (tokens.token_for_asset(platform, a) for a in (tbill, sukuk, land))
 
     s.step("The registrar onboards five institutions (only KYC hashes go on chain)")
     expiry = chain.block_timestamp() + 365 * DAY
     for key, name, country, category in INSTITUTIONS:
-        record = {"legal_name": name, "registration_no": f"REG-{key.upper()}", "country": country,
-                  "contact": f"compliance@{key}.example"}
-        number = identities.onboard(platform, "registrar", name, record, COUNTRY_CODES[country], category,
-                                    expiry, [key])
-        s.say(f"identity {number}: {name:<32} {country}  {category.label:<20} wallet {platform.address_of(key)}")
+        record = {
+            "legal_name": name,
+            "registration_no": f"REG-{key.upper()}",
+            "country": country,
+            "contact": f"compliance@{key}.example",
+        }
+        number = identities.onboard(
+            platform, "registrar", name, record, COUNTRY_CODES[country], category, expiry, [key]
+        )
+        s.say(
+            f"identity {number}: {name:<32} {country}  {category.label:<20} wallet {platform.address_of(key)}"
+        )
 
     s.step("Officials mint under each statutory authorisation")
-    for token, receiver, amount in ((tb, "inb", 500_000), (tb, "kla", 200_000), (tb, "fepf", 100_000),
-                                    (sk, "inb", 300_000), (sk, "ghc", 100_000),
-                                    (ld, "inb", 6_000), (ld, "kla", 4_000)):
-        s.govern(token, "mint", [platform.address_of(receiver), amount],
-                 f"mint {amount:,} {token.read('symbol')} to {receiver}")
+    for token, receiver, amount in (
+        (tb, "inb", 500_000),
+        (tb, "kla", 200_000),
+        (tb, "fepf", 100_000),
+        (sk, "inb", 300_000),
+        (sk, "ghc", 100_000),
+        (ld, "inb", 6_000),
+        (ld, "kla", 4_000),
+    ):
+        s.govern(
+            token,
+            "mint",
+            [platform.address_of(receiver), amount],
+            f"mint {amount:,} {token.read('symbol')} to {receiver}",
+        )
     over = tokens.mint_precheck(platform, tb, platform.address_of("kla"), 300_000)
-    s.say(f"REFUSED  mint of 300,000 PKTB3M more: [{over.code.rule}] {over.code.reason}: {over.detail}")
+    s.say(
+        f"REFUSED  mint of 300,000 PKTB3M more: [{over.code.rule}] {over.code.reason}: {over.detail}"
+    )
     s.refusals.append({"token": "PKTB3M", "rule": over.code.rule, "reason": over.detail})
 
     s.step("Secondary transfers: compliant ones settle, each rule refuses the others")
@@ -220,7 +321,9 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     s.passed_transfer(tb, "inb", "ghc", 50_000)
     s.passed_transfer(ld, "kla", "fepf", 1_000)
     s.refused_transfer(tb, "inb", "retail-0001", 5_000, "category-not-eligible")
-    s.refused_transfer(tb, "inb", "0x000000000000000000000000000000000000dEaD", 5_000, "receiver-not-verified")
+    s.refused_transfer(
+        tb, "inb", "0x000000000000000000000000000000000000dEaD", 5_000, "receiver-not-verified"
+    )
     s.refused_transfer(tb, "inb", "ghc", 200_000, "foreign-cap")
     s.refused_transfer(tb, "kla", "inb", 170_000, "holding-cap")
     s.refused_transfer(tb, "fepf", "kla", 99_500, "minimum-holding")
@@ -236,23 +339,44 @@ def _scenario(s: Scenario) -> dict[str, Any]:
 
     s.step("A court order is enforced: forced transfer with its evidence hash")
     try:
-        governance.propose(platform, OFFICIALS[0], tb, "forcedTransfer",
-                           [platform.address_of("ghc"), platform.address_of("inb"), 20_000], None)
+        governance.propose(
+            platform,
+            OFFICIALS[0],
+            tb,
+            "forcedTransfer",
+            [platform.address_of("ghc"), platform.address_of("inb"), 20_000],
+            None,
+        )
     except AmanatError as exc:
         s.say(f"REFUSED  forced transfer without evidence: [{exc.rule}] {exc.message}")
         s.refusals.append({"token": "PKTB3M", "rule": exc.rule, "reason": exc.message})
-    order = s.document("ihc-order-wp-1234-2026.txt",
-                       "Islamabad High Court, W.P. 1234/2026: 20,000 PKTB3M held by Gulf Horizon Capital "
-                       "to be transferred to Indus National Bank in satisfaction of decree.")
-    s.govern(tb, "forcedTransfer", [platform.address_of("ghc"), platform.address_of("inb"), 20_000],
-             "forced transfer of 20,000 PKTB3M ghc -> inb", evidence=order)
+    order = s.document(
+        "ihc-order-wp-1234-2026.txt",
+        "Islamabad High Court, W.P. 1234/2026: 20,000 PKTB3M held by Gulf Horizon Capital "
+        "to be transferred to Indus National Bank in satisfaction of decree.",
+    )
+    s.govern(
+        tb,
+        "forcedTransfer",
+        [platform.address_of("ghc"), platform.address_of("inb"), 20_000],
+        "forced transfer of 20,000 PKTB3M ghc -> inb",
+        evidence=order,
+    )
     s.say(f"evidence (SHA-256 of the court order): {order}")
 
     s.step("A freeze on an AML notice: the wallet can no longer send")
-    notice = s.document("fmu-notice-77-2026.txt", "Financial Monitoring Unit notice 77/2026: freeze "
-                        "PKSUK29 holdings of Gulf Horizon Capital pending inquiry.")
-    s.govern(sk, "setAddressFrozen", [platform.address_of("ghc"), True], "freeze ghc on PKSUK29",
-             evidence=notice)
+    notice = s.document(
+        "fmu-notice-77-2026.txt",
+        "Financial Monitoring Unit notice 77/2026: freeze "
+        "PKSUK29 holdings of Gulf Horizon Capital pending inquiry.",
+    )
+    s.govern(
+        sk,
+        "setAddressFrozen",
+        [platform.address_of("ghc"), True],
+        "freeze ghc on PKSUK29",
+        evidence=notice,
+    )
     chain.advance_time(91 * DAY)
     s.say("embedded clock moved 91 days: the PKSUK29 lock-up has ended")
     s.passed_transfer(sk, "inb", "fepf", 1_000)
@@ -263,28 +387,45 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     for asset_id in (tbill, sukuk, land):
         record = assets.show(platform, asset_id)
         token = tokens.token_for_asset(platform, asset_id)
-        asset_rows.append({
-            "asset": asset_id,
-            "class": record["class"],
-            "legal id": record["legal_id"],
-            "token": token.read("symbol"),
-            "supply": token.read("totalSupply"),
-            "authorised": record["authorisation"]["max_units"],
-            "holders": token.read("holderCount"),
-            "value": format_pkr(record["current_value_minor"]) if record["current_value_minor"] else "-",
-        })
+        asset_rows.append(
+            {
+                "asset": asset_id,
+                "class": record["class"],
+                "legal id": record["legal_id"],
+                "token": token.read("symbol"),
+                "supply": token.read("totalSupply"),
+                "authorised": record["authorisation"]["max_units"],
+                "holders": token.read("holderCount"),
+                "value": format_pkr(record["current_value_minor"])
+                if record["current_value_minor"]
+                else "-",
+            }
+        )
     s.echo(table(asset_rows))
     holder_rows = []
     for token in (tb, sk, ld):
         for row in tokens.holders(platform, token):
-            holder_rows.append({"token": token.read("symbol"), "institution": row["institution"],
-                                "country": row["country"], "category": row["category"],
-                                "balance": row["balance"], "frozen": "yes" if row["wallet_frozen"] else ""})
+            holder_rows.append(
+                {
+                    "token": token.read("symbol"),
+                    "institution": row["institution"],
+                    "country": row["country"],
+                    "category": row["category"],
+                    "balance": row["balance"],
+                    "frozen": "yes" if row["wallet_frozen"] else "",
+                }
+            )
     s.echo("")
     s.echo(table(holder_rows))
     journal = chain.journal
-    s.echo(f"\nrefusals shown: {len(s.refusals)}; transactions journaled: {journal.count()}; "
-           f"blocks: {chain.block_number()}; deployment manifest: {platform.settings.manifest_path}")
-    return {"assets": asset_rows, "holders": holder_rows, "refusals": s.refusals,
-            "transactions": journal.count(), "blocks": chain.block_number()}
-
+    s.echo(
+        f"\nrefusals shown: {len(s.refusals)}; transactions journaled: {journal.count()}; "
+        f"blocks: {chain.block_number()}; deployment manifest: {platform.settings.manifest_path}"
+    )
+    return {
+        "assets": asset_rows,
+        "holders": holder_rows,
+        "refusals": s.refusals,
+        "transactions": journal.count(),
+        "blocks": chain.block_number(),
+    }

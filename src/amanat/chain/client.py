@@ -72,7 +72,9 @@ def _hex(value: int) -> str:
 class Chain:
     """Amanat's gateway to one EVM chain, with its journal and (embedded) its node."""
 
-    def __init__(self, rpc: RpcClient, journal: Journal, lock_path: Path, node: AnvilNode | None) -> None:
+    def __init__(
+        self, rpc: RpcClient, journal: Journal, lock_path: Path, node: AnvilNode | None
+    ) -> None:
         self.rpc = rpc
         self.journal = journal
         self.node = node
@@ -141,7 +143,9 @@ class Chain:
     def code(self, address: str) -> bytes:
         return bytes.fromhex(self.rpc.call("eth_getCode", [address, "latest"])[2:])
 
-    def call(self, to: str, data: bytes, block: int | str = "latest", sender: str | None = None) -> bytes:
+    def call(
+        self, to: str, data: bytes, block: int | str = "latest", sender: str | None = None
+    ) -> bytes:
         """eth_call; a revert raises TransactionRefused with the contract's reason."""
         tag = _hex(block) if isinstance(block, int) else block
         params: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
@@ -221,7 +225,13 @@ class Chain:
                         tx["to"] = to_checksum_address(request.to)
                     raw = bytes(signer.sign_transaction(tx).raw_transaction)
                     signed.append(
-                        JournalTx("0x" + keccak(raw).hex(), sender, first + offset, raw, request.idempotency_key)
+                        JournalTx(
+                            "0x" + keccak(raw).hex(),
+                            sender,
+                            first + offset,
+                            raw,
+                            request.idempotency_key,
+                        )
                     )
                 self.journal.append(signed)
                 self._send(signed)
@@ -277,7 +287,7 @@ class Chain:
             pending = self.journal.pending()
             if pending:
                 self._send(pending, resend=True)
-                self._produce({t.hash for t in pending if self.journal.tx_state(t.hash)[0] == "pending"})  # type: ignore[index]
+                self._produce({t.hash for t in pending})
 
     def advance_time(self, seconds: int) -> int:
         """Embedded only: move the chain's clock `seconds` past the latest block and mine a block
@@ -301,7 +311,13 @@ class Chain:
             [
                 (
                     "eth_estimateGas",
-                    [{"from": sender, **({"to": r.to} if r.to else {}), "data": "0x" + r.data.hex()}],
+                    [
+                        {
+                            "from": sender,
+                            **({"to": r.to} if r.to else {}),
+                            "data": "0x" + r.data.hex(),
+                        }
+                    ],
                 )
                 for r in to_estimate
             ]
@@ -386,7 +402,11 @@ class Chain:
         return TransactionRefused(reason, **values)
 
     def _replay_failure(self, sender: str, request: TxRequest, receipt: Receipt) -> AmanatError:
-        params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex(), "gas": _hex(receipt.gas_used * 2)}
+        params: dict[str, Any] = {
+            "from": sender,
+            "data": "0x" + request.data.hex(),
+            "gas": _hex(receipt.gas_used * 2),
+        }
         if request.to:
             params["to"] = request.to
         try:
@@ -426,7 +446,10 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
                 raise AmanatError(f"journal replay of block {block.number} failed: {reply.message}")
         rpc.call("evm_mine", [{"timestamp": block.timestamp}])
         mined = rpc.call("eth_getBlockByNumber", ["latest", False])
-        if int(mined["number"], 16) != block.number or tuple(mined["transactions"]) != block.tx_hashes:
+        if (
+            int(mined["number"], 16) != block.number
+            or tuple(mined["transactions"]) != block.tx_hashes
+        ):
             raise AmanatError(
                 f"journal replay diverged at block {block.number}: the node produced a different block"
             )

@@ -10,10 +10,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import rlp
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-import rlp
 
 from amanat.chain.artifacts import load
 from amanat.chain.client import Chain, TxRequest
@@ -95,7 +95,9 @@ def create_address(sender: str, nonce: int) -> str:
     return to_checksum_address(keccak(encoded)[12:])
 
 
-def _creation(name: str, constructor_types: list[str], args: list[object], blueprint: bool = False) -> bytes:
+def _creation(
+    name: str, constructor_types: list[str], args: list[object], blueprint: bool = False
+) -> bytes:
     artifact = load(name)
     code = artifact.blueprint_bytecode if blueprint else artifact.bytecode
     return code + encode(constructor_types, args)
@@ -128,7 +130,9 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
                 list(delays.values()),
             ],
         ),
-        _creation("IdentityRegistry", ["address", "address[]"], [governance, list(setup.registrars)]),
+        _creation(
+            "IdentityRegistry", ["address", "address[]"], [governance, list(setup.registrars)]
+        ),
         _creation(
             "AssetRegistry",
             ["address", "address[]", "address[]", "address"],
@@ -144,12 +148,20 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
     names = ["Governance", "IdentityRegistry", "AssetRegistry", "AssetToken", "TokenFactory"]
     receipts = chain.transact(
         deployer,
-        [TxRequest(None, code, description=f"deploy {name}") for name, code in zip(names, creations, strict=True)],
+        [
+            TxRequest(None, code, description=f"deploy {name}")
+            for name, code in zip(names, creations, strict=True)
+        ],
     )
     addresses = dict(zip(names, (governance, identity, assets, blueprint, factory), strict=True))
     for name, receipt in zip(names, receipts, strict=True):
-        if receipt.contract_address is None or to_checksum_address(receipt.contract_address) != addresses[name]:
-            raise DeploymentMismatch(f"{name} was not deployed at its expected address {addresses[name]}")
+        if (
+            receipt.contract_address is None
+            or to_checksum_address(receipt.contract_address) != addresses[name]
+        ):
+            raise DeploymentMismatch(
+                f"{name} was not deployed at its expected address {addresses[name]}"
+            )
     manifest = Manifest(
         version=MANIFEST_VERSION,
         chain_id=chain.chain_id,

@@ -189,7 +189,9 @@ class Journal:
         row = self._db.execute(
             "SELECT number, timestamp, hash, tx_hashes FROM block ORDER BY number DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else JournalBlock(row[0], row[1], row[2], tuple(json.loads(row[3])))
+        return (
+            None if row is None else JournalBlock(row[0], row[1], row[2], tuple(json.loads(row[3])))
+        )
 
     def blocks_after(self, number: int) -> Iterator[JournalBlock]:
         cursor = self._db.execute(

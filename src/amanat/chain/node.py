@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -107,24 +108,37 @@ class AnvilNode:
             raise AmanatError(f"the embedded node is already running (pid {self.pid()})")
         args = [
             anvil_binary(),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--chain-id", str(EMBEDDED_CHAIN_ID),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(EMBEDDED_CHAIN_ID),
             "--no-mining",
-            "--order", "fifo",
-            "--timestamp", str(genesis_timestamp),
-            "--mnemonic", DEV_MNEMONIC,
-            "--accounts", "10",
-            "--base-fee", "0",
-            "--gas-price", "0",
-            "--gas-limit", str(BLOCK_GAS_LIMIT),
+            "--order",
+            "fifo",
+            "--timestamp",
+            str(genesis_timestamp),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--accounts",
+            "10",
+            "--base-fee",
+            "0",
+            "--gas-price",
+            "0",
+            "--gas-limit",
+            str(BLOCK_GAS_LIMIT),
             "--no-request-size-limit",
         ]
         if load_state is not None:
             args += ["--load-state", str(load_state)]
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
@@ -132,7 +146,9 @@ class AnvilNode:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AmanatError(f"anvil exited at start (code {process.returncode}); see {self.log_file}")
+                raise AmanatError(
+                    f"anvil exited at start (code {process.returncode}); see {self.log_file}"
+                )
             if rpc.is_up():
                 return
             time.sleep(0.05)
@@ -146,10 +162,8 @@ class AnvilNode:
         os.killpg(pid, sig)
         deadline = time.monotonic() + 15
         while _alive(pid) and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.02)
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)

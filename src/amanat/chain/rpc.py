@@ -33,7 +33,9 @@ class RpcClient:
         try:
             response = self._session.post(self.url, json=payload, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise ChainUnavailable(f"cannot reach the chain at {self.url}: {exc.__class__.__name__}") from None
+            raise ChainUnavailable(
+                f"cannot reach the chain at {self.url}: {exc.__class__.__name__}"
+            ) from None
         if response.status_code != 200:
             raise ChainUnavailable(f"chain at {self.url} answered HTTP {response.status_code}")
         return response.json()
@@ -61,7 +63,9 @@ class RpcClient:
         results: list[Any] = []
         for i, (method, _params) in enumerate(calls):
             reply = replies[first + i]
-            results.append(RpcError(method, reply["error"]) if "error" in reply else reply["result"])
+            results.append(
+                RpcError(method, reply["error"]) if "error" in reply else reply["result"]
+            )
         return results
 
     def is_up(self) -> bool:

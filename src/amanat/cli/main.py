@@ -89,7 +89,12 @@ def node_start(ctx: Context, as_json: bool) -> None:
     platform = ctx.platform(require_deployment=False)
     status = AnvilNode(ctx.settings.data_dir).status()
     emit(
-        {"running": status.running, "pid": status.pid, "url": status.url, "block": platform.chain.block_number()},
+        {
+            "running": status.running,
+            "pid": status.pid,
+            "url": status.url,
+            "block": platform.chain.block_number(),
+        },
         as_json,
     )
 
@@ -136,17 +141,31 @@ def _require_embedded(ctx: Context) -> None:
 
 
 @cli.command("deploy")
-@click.option("--officials", default="official-1,official-2,official-3", show_default=True,
-              help="Comma-separated key names or addresses of the approving officials.")
+@click.option(
+    "--officials",
+    default="official-1,official-2,official-3",
+    show_default=True,
+    help="Comma-separated key names or addresses of the approving officials.",
+)
 @click.option("--threshold", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--registrar", default="registrar", show_default=True)
 @click.option("--issuer", default="issuer", show_default=True)
 @click.option("--valuer", default="valuer", show_default=True)
-@click.option("--as", "actor", default="deployer", show_default=True, help="Key name of the deployer.")
+@click.option(
+    "--as", "actor", default="deployer", show_default=True, help="Key name of the deployer."
+)
 @json_option
 @pass_ctx
-def deploy_command(ctx: Context, officials: str, threshold: int, registrar: str, issuer: str,
-                   valuer: str, actor: str, as_json: bool) -> None:
+def deploy_command(
+    ctx: Context,
+    officials: str,
+    threshold: int,
+    registrar: str,
+    issuer: str,
+    valuer: str,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Deploy the contracts and write the deployment manifest."""
     if ctx.settings.manifest_path.exists():
         raise InvalidInput(f"already deployed (manifest {ctx.settings.manifest_path})")
@@ -174,8 +193,13 @@ def keys() -> None:
 
 @keys.command("new")
 @click.argument("name")
-@click.option("--passphrase", envvar="AMANAT_KEY_PASSPHRASE", prompt=True, hide_input=True,
-              confirmation_prompt=True)
+@click.option(
+    "--passphrase",
+    envvar="AMANAT_KEY_PASSPHRASE",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+)
 @json_option
 @pass_ctx
 def keys_new(ctx: Context, name: str, passphrase: str, as_json: bool) -> None:
@@ -214,27 +238,50 @@ def asset() -> None:
 
 
 @asset.command("register")
-@click.option("--class", "asset_class", required=True,
-              type=click.Choice([c.name.lower() for c in AssetClass]))
-@click.option("--legal-id", required=True, help="ISIN, cadastral parcel id or company registration no.")
+@click.option(
+    "--class", "asset_class", required=True, type=click.Choice([c.name.lower() for c in AssetClass])
+)
+@click.option(
+    "--legal-id", required=True, help="ISIN, cadastral parcel id or company registration no."
+)
 @click.option("--name", required=True)
 @click.option("--ministry", required=True)
-@click.option("--authorisation", "authorisation_ref", required=True, help="Statutory authorisation reference.")
+@click.option(
+    "--authorisation", "authorisation_ref", required=True, help="Statutory authorisation reference."
+)
 @click.option("--authorisation-doc", type=click.Path(path_type=Path), required=True)
 @click.option("--max-units", type=click.IntRange(min=1), required=True)
 @click.option("--idempotency-key")
 @as_option("issuer", "issuer")
 @json_option
 @pass_ctx
-def asset_register(ctx: Context, asset_class: str, legal_id: str, name: str, ministry: str,
-                   authorisation_ref: str, authorisation_doc: Path, max_units: int,
-                   idempotency_key: str | None, actor: str, as_json: bool) -> None:
+def asset_register(
+    ctx: Context,
+    asset_class: str,
+    legal_id: str,
+    name: str,
+    ministry: str,
+    authorisation_ref: str,
+    authorisation_doc: Path,
+    max_units: int,
+    idempotency_key: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Register a government asset (status: proposed)."""
     platform = ctx.platform()
     doc_hash = asset_service.store_document(platform, authorisation_doc)
     asset_id = asset_service.register(
-        platform, actor, AssetClass.parse(asset_class), legal_id, name, ministry,
-        authorisation_ref, doc_hash, max_units, idempotency_key,
+        platform,
+        actor,
+        AssetClass.parse(asset_class),
+        legal_id,
+        name,
+        ministry,
+        authorisation_ref,
+        doc_hash,
+        max_units,
+        idempotency_key,
     )
     emit({"asset": asset_id, "authorisation_sha256": doc_hash}, as_json)
 
@@ -246,7 +293,9 @@ def asset_register(ctx: Context, asset_class: str, legal_id: str, name: str, min
 @as_option("issuer", "issuer")
 @json_option
 @pass_ctx
-def asset_document(ctx: Context, asset_id: int, path: Path, kind: str, actor: str, as_json: bool) -> None:
+def asset_document(
+    ctx: Context, asset_id: int, path: Path, kind: str, actor: str, as_json: bool
+) -> None:
     """Attach a document (its SHA-256 goes on chain; the file is kept content-addressed)."""
     platform = ctx.platform()
     digest = asset_service.store_document(platform, path)
@@ -262,14 +311,25 @@ def asset_document(ctx: Context, asset_id: int, path: Path, kind: str, actor: st
 @as_option("valuer", "valuer")
 @json_option
 @pass_ctx
-def asset_valuation(ctx: Context, asset_id: int, amount: str, valuation_date: datetime,
-                    report: Path, actor: str, as_json: bool) -> None:
+def asset_valuation(
+    ctx: Context,
+    asset_id: int,
+    amount: str,
+    valuation_date: datetime,
+    report: Path,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Submit a valuation (accepted later by governance)."""
     platform = ctx.platform()
     digest = asset_service.store_document(platform, report)
     index = asset_service.submit_valuation(
-        platform, actor, asset_id, parse_pkr(amount),
-        int(valuation_date.replace(tzinfo=UTC).timestamp()), digest,
+        platform,
+        actor,
+        asset_id,
+        parse_pkr(amount),
+        int(valuation_date.replace(tzinfo=UTC).timestamp()),
+        digest,
     )
     emit({"asset": asset_id, "valuation": index, "report_sha256": digest}, as_json)
 
@@ -289,7 +349,11 @@ def asset_show(ctx: Context, asset_id: int, as_json: bool) -> None:
 def asset_list(ctx: Context, as_json: bool) -> None:
     """All registered assets."""
     rows = asset_service.list_assets(ctx.platform())
-    emit(rows, as_json, table(rows, ["id", "class", "legal_id", "name", "status", "token", "current_value_minor"]))
+    emit(
+        rows,
+        as_json,
+        table(rows, ["id", "class", "legal_id", "name", "status", "token", "current_value_minor"]),
+    )
 
 
 # --------------------------------------------------------------- institutions
@@ -303,24 +367,47 @@ def institution() -> None:
 @institution.command("onboard")
 @click.option("--name", required=True)
 @click.option("--country", required=True, help="ISO-3166 numeric code or alpha-2 (PK, AE, ...).")
-@click.option("--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory]))
-@click.option("--kyc-file", type=click.Path(path_type=Path), required=True,
-              help="JSON KYC record; only its SHA-256 goes on chain.")
+@click.option(
+    "--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory])
+)
+@click.option(
+    "--kyc-file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="JSON KYC record; only its SHA-256 goes on chain.",
+)
 @click.option("--kyc-expiry", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--wallet", "wallets", multiple=True, required=True, help="Address or key name (repeatable).")
+@click.option(
+    "--wallet", "wallets", multiple=True, required=True, help="Address or key name (repeatable)."
+)
 @click.option("--idempotency-key")
 @as_option("registrar", "registrar")
 @json_option
 @pass_ctx
-def institution_onboard(ctx: Context, name: str, country: str, category: str, kyc_file: Path,
-                        kyc_expiry: datetime, wallets: tuple[str, ...], idempotency_key: str | None,
-                        actor: str, as_json: bool) -> None:
+def institution_onboard(
+    ctx: Context,
+    name: str,
+    country: str,
+    category: str,
+    kyc_file: Path,
+    kyc_expiry: datetime,
+    wallets: tuple[str, ...],
+    idempotency_key: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Register an institution and its wallets."""
     platform = ctx.platform()
     number = identities.onboard(
-        platform, actor, name, _kyc(kyc_file), parse_country(country),
-        InvestorCategory.parse(category), int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
-        list(wallets), idempotency_key,
+        platform,
+        actor,
+        name,
+        _kyc(kyc_file),
+        parse_country(country),
+        InvestorCategory.parse(category),
+        int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
+        list(wallets),
+        idempotency_key,
     )
     emit({"identity": number, "name": name}, as_json)
 
@@ -328,19 +415,34 @@ def institution_onboard(ctx: Context, name: str, country: str, category: str, ky
 @institution.command("update")
 @click.argument("identity_number", type=int)
 @click.option("--country", required=True)
-@click.option("--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory]))
+@click.option(
+    "--category", required=True, type=click.Choice([c.name.lower() for c in InvestorCategory])
+)
 @click.option("--kyc-file", type=click.Path(path_type=Path), required=True)
 @click.option("--kyc-expiry", type=click.DateTime(["%Y-%m-%d"]), required=True)
 @as_option("registrar", "registrar")
 @json_option
 @pass_ctx
-def institution_update(ctx: Context, identity_number: int, country: str, category: str,
-                       kyc_file: Path, kyc_expiry: datetime, actor: str, as_json: bool) -> None:
+def institution_update(
+    ctx: Context,
+    identity_number: int,
+    country: str,
+    category: str,
+    kyc_file: Path,
+    kyc_expiry: datetime,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Renew or change an institution's KYC (a past expiry suspends it)."""
     platform = ctx.platform()
     identities.update(
-        platform, actor, identity_number, _kyc(kyc_file), parse_country(country),
-        InvestorCategory.parse(category), int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
+        platform,
+        actor,
+        identity_number,
+        _kyc(kyc_file),
+        parse_country(country),
+        InvestorCategory.parse(category),
+        int(kyc_expiry.replace(tzinfo=UTC).timestamp()),
     )
     emit(identities.show(platform, identity_number), as_json)
 
@@ -351,7 +453,9 @@ def institution_update(ctx: Context, identity_number: int, country: str, categor
 @as_option("registrar", "registrar")
 @json_option
 @pass_ctx
-def institution_link_wallet(ctx: Context, identity_number: int, wallet: str, actor: str, as_json: bool) -> None:
+def institution_link_wallet(
+    ctx: Context, identity_number: int, wallet: str, actor: str, as_json: bool
+) -> None:
     """Add a wallet to an institution."""
     address = identities.link_wallet(ctx.platform(), actor, identity_number, wallet)
     emit({"identity": identity_number, "wallet": address}, as_json)
@@ -372,7 +476,11 @@ def institution_show(ctx: Context, identity_number: int, as_json: bool) -> None:
 def institution_list(ctx: Context, as_json: bool) -> None:
     """All institutions."""
     rows = identities.list_identities(ctx.platform())
-    emit(rows, as_json, table(rows, ["identity", "name", "country", "category", "verified", "wallets"]))
+    emit(
+        rows,
+        as_json,
+        table(rows, ["identity", "name", "country", "category", "verified", "wallets"]),
+    )
 
 
 def _kyc(path: Path) -> dict[str, Any]:
@@ -401,7 +509,11 @@ def proposal() -> None:
 def proposal_list(ctx: Context, as_json: bool) -> None:
     """All proposals with their state."""
     rows = [p.as_dict() for p in gov.list_proposals(ctx.platform())]
-    emit(rows, as_json, table(rows, ["id", "action", "function", "approvals", "threshold", "state", "evidence"]))
+    emit(
+        rows,
+        as_json,
+        table(rows, ["id", "action", "function", "approvals", "threshold", "state", "evidence"]),
+    )
 
 
 @proposal.command("show")
@@ -454,22 +566,41 @@ def propose() -> None:
 def _proposal_options(function: F) -> F:
     function = json_option(function)
     function = click.option("--idempotency-key")(function)
-    function = click.option("--evidence", help="0x SHA-256 of the legal basis (court order, notice).")(function)
-    function = click.option("--evidence-file", type=click.Path(path_type=Path),
-                            help="The legal document; its SHA-256 becomes the evidence hash.")(function)
-    function = click.option("--as", "actor", default="official-1", show_default=True,
-                            help="Key name of the proposing official.")(function)
+    function = click.option(
+        "--evidence", help="0x SHA-256 of the legal basis (court order, notice)."
+    )(function)
+    function = click.option(
+        "--evidence-file",
+        type=click.Path(path_type=Path),
+        help="The legal document; its SHA-256 becomes the evidence hash.",
+    )(function)
+    function = click.option(
+        "--as",
+        "actor",
+        default="official-1",
+        show_default=True,
+        help="Key name of the proposing official.",
+    )(function)
     return function
 
 
-def _submit_proposal(ctx: Context, target: Any, function: str, args: list[Any], actor: str,
-                     evidence: str | None, evidence_file: Path | None, idempotency_key: str | None,
-                     as_json: bool) -> None:
+def _submit_proposal(
+    ctx: Context,
+    target: Any,
+    function: str,
+    args: list[Any],
+    actor: str,
+    evidence: str | None,
+    evidence_file: Path | None,
+    idempotency_key: str | None,
+    as_json: bool,
+) -> None:
     platform = ctx.platform()
     if evidence_file is not None:
         evidence = asset_service.store_document(platform, evidence_file)
-    proposal_id = gov.propose(platform, actor, target, function, args, evidence,
-                              idempotency_key=idempotency_key)
+    proposal_id = gov.propose(
+        platform, actor, target, function, args, evidence, idempotency_key=idempotency_key
+    )
     emit(gov.show(platform, proposal_id).as_dict(), as_json)
 
 
@@ -479,8 +610,13 @@ def _submit_proposal(ctx: Context, target: Any, function: str, args: list[Any], 
 @pass_ctx
 def propose_approve_asset(ctx: Context, asset_id: int, **options: Any) -> None:
     """Approve a proposed asset for tokenization."""
-    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "setStatus",
-                     [asset_id, int(AssetStatus.APPROVED)], **options)
+    _submit_proposal(
+        ctx,
+        ctx.platform().contract("AssetRegistry"),
+        "setStatus",
+        [asset_id, int(AssetStatus.APPROVED)],
+        **options,
+    )
 
 
 @propose.command("set-status")
@@ -490,8 +626,13 @@ def propose_approve_asset(ctx: Context, asset_id: int, **options: Any) -> None:
 @pass_ctx
 def propose_set_status(ctx: Context, asset_id: int, status: str, **options: Any) -> None:
     """Mark an asset redeemed or retired."""
-    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "setStatus",
-                     [asset_id, int(AssetStatus.parse(status))], **options)
+    _submit_proposal(
+        ctx,
+        ctx.platform().contract("AssetRegistry"),
+        "setStatus",
+        [asset_id, int(AssetStatus.parse(status))],
+        **options,
+    )
 
 
 @propose.command("accept-valuation")
@@ -501,8 +642,13 @@ def propose_set_status(ctx: Context, asset_id: int, status: str, **options: Any)
 @pass_ctx
 def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options: Any) -> None:
     """Accept a submitted valuation."""
-    _submit_proposal(ctx, ctx.platform().contract("AssetRegistry"), "acceptValuation",
-                     [asset_id, index], **options)
+    _submit_proposal(
+        ctx,
+        ctx.platform().contract("AssetRegistry"),
+        "acceptValuation",
+        [asset_id, index],
+        **options,
+    )
 
 
 @propose.command("tokenize")
@@ -510,8 +656,12 @@ def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options:
 @click.option("--name", required=True)
 @click.option("--symbol", required=True)
 @click.option("--decimals", default=0, show_default=True, type=int)
-@click.option("--eligible", default="bank,insurer,pension_fund,mutual_fund,government_entity,foreign_institution",
-              show_default=True, help="Comma-separated eligible investor categories.")
+@click.option(
+    "--eligible",
+    default="bank,insurer,pension_fund,mutual_fund,government_entity,foreign_institution",
+    show_default=True,
+    help="Comma-separated eligible investor categories.",
+)
 @click.option("--foreign-cap-bps", default=10000, show_default=True, type=int)
 @click.option("--max-holders", default=0, show_default=True, type=int)
 @click.option("--lockup-until", type=click.DateTime(["%Y-%m-%d"]))
@@ -521,11 +671,22 @@ def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options:
 @click.option("--minimum-holding", default=0, show_default=True, type=int)
 @_proposal_options
 @pass_ctx
-def propose_tokenize(ctx: Context, asset_id: int, name: str, symbol: str, decimals: int,
-                     eligible: str, foreign_cap_bps: int, max_holders: int,
-                     lockup_until: datetime | None, allow_countries: str | None,
-                     deny_countries: str | None, holding_cap: int, minimum_holding: int,
-                     **options: Any) -> None:
+def propose_tokenize(
+    ctx: Context,
+    asset_id: int,
+    name: str,
+    symbol: str,
+    decimals: int,
+    eligible: str,
+    foreign_cap_bps: int,
+    max_holders: int,
+    lockup_until: datetime | None,
+    allow_countries: str | None,
+    deny_countries: str | None,
+    holding_cap: int,
+    minimum_holding: int,
+    **options: Any,
+) -> None:
     """Create the asset's token with its compliance rules."""
     if allow_countries and deny_countries:
         raise InvalidInput("give either --allow-countries or --deny-countries, not both")
@@ -540,8 +701,13 @@ def propose_tokenize(ctx: Context, asset_id: int, name: str, symbol: str, decima
         holding_cap=holding_cap,
         minimum_holding=minimum_holding,
     )
-    _submit_proposal(ctx, ctx.platform().contract("TokenFactory"), "createToken",
-                     tokens.tokenize_args(asset_id, name, symbol, decimals, rules), **options)
+    _submit_proposal(
+        ctx,
+        ctx.platform().contract("TokenFactory"),
+        "createToken",
+        tokens.tokenize_args(asset_id, name, symbol, decimals, rules),
+        **options,
+    )
 
 
 @propose.command("mint")
@@ -570,8 +736,13 @@ def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options
 def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: Any) -> None:
     """Cancel units held by a wallet (redemption)."""
     platform = ctx.platform()
-    _submit_proposal(ctx, tokens.resolve(platform, token), "burn",
-                     [platform.address_of(wallet), amount], **options)
+    _submit_proposal(
+        ctx,
+        tokens.resolve(platform, token),
+        "burn",
+        [platform.address_of(wallet), amount],
+        **options,
+    )
 
 
 @propose.command("forced-transfer")
@@ -581,12 +752,18 @@ def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: 
 @click.option("--amount", required=True, type=click.IntRange(min=1))
 @_proposal_options
 @pass_ctx
-def propose_forced_transfer(ctx: Context, token: str, sender: str, receiver: str, amount: int,
-                            **options: Any) -> None:
+def propose_forced_transfer(
+    ctx: Context, token: str, sender: str, receiver: str, amount: int, **options: Any
+) -> None:
     """Move units on a court order or statute (evidence required)."""
     platform = ctx.platform()
-    _submit_proposal(ctx, tokens.resolve(platform, token), "forcedTransfer",
-                     [platform.address_of(sender), platform.address_of(receiver), amount], **options)
+    _submit_proposal(
+        ctx,
+        tokens.resolve(platform, token),
+        "forcedTransfer",
+        [platform.address_of(sender), platform.address_of(receiver), amount],
+        **options,
+    )
 
 
 @propose.command("freeze")
@@ -596,8 +773,9 @@ def propose_forced_transfer(ctx: Context, token: str, sender: str, receiver: str
 @click.option("--release", is_flag=True, help="Unfreeze instead.")
 @_proposal_options
 @pass_ctx
-def propose_freeze(ctx: Context, token: str, wallet: str, amount: int | None, release: bool,
-                   **options: Any) -> None:
+def propose_freeze(
+    ctx: Context, token: str, wallet: str, amount: int | None, release: bool, **options: Any
+) -> None:
     """Freeze (or with --release unfreeze) a wallet or part of its units (evidence required)."""
     platform = ctx.platform()
     address = platform.address_of(wallet)
@@ -616,8 +794,9 @@ def propose_freeze(ctx: Context, token: str, wallet: str, amount: int | None, re
 @pass_ctx
 def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> None:
     """Stop (or resume) all ordinary transfers of a token."""
-    _submit_proposal(ctx, tokens.resolve(ctx.platform(), token), "unpause" if resume else "pause",
-                     [], **options)
+    _submit_proposal(
+        ctx, tokens.resolve(ctx.platform(), token), "unpause" if resume else "pause", [], **options
+    )
 
 
 @propose.command("recover")
@@ -629,9 +808,13 @@ def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> Non
 def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **options: Any) -> None:
     """Move a lost wallet's units to the institution's new wallet (evidence required)."""
     platform = ctx.platform()
-    _submit_proposal(ctx, tokens.resolve(platform, token), "recoveryAddress",
-                     [platform.address_of(lost), platform.address_of(new_wallet), "0x" + "00" * 20],
-                     **options)
+    _submit_proposal(
+        ctx,
+        tokens.resolve(platform, token),
+        "recoveryAddress",
+        [platform.address_of(lost), platform.address_of(new_wallet), "0x" + "00" * 20],
+        **options,
+    )
 
 
 # --------------------------------------------------------------------- tokens
@@ -649,7 +832,11 @@ def token_list(ctx: Context, as_json: bool) -> None:
     """All tokens."""
     platform = ctx.platform()
     rows = [tokens.info(platform, t) for t in tokens.all_tokens(platform)]
-    emit(rows, as_json, table(rows, ["asset", "symbol", "name", "total_supply", "holders", "paused", "address"]))
+    emit(
+        rows,
+        as_json,
+        table(rows, ["asset", "symbol", "name", "total_supply", "holders", "paused", "address"]),
+    )
 
 
 @token.command("show")
@@ -670,7 +857,9 @@ def token_show(ctx: Context, token_ref: str, as_json: bool) -> None:
 def token_holders(ctx: Context, token_ref: str, block: int | None, as_json: bool) -> None:
     """The cap table."""
     platform = ctx.platform()
-    rows = tokens.holders(platform, tokens.resolve(platform, token_ref), block if block is not None else "latest")
+    rows = tokens.holders(
+        platform, tokens.resolve(platform, token_ref), block if block is not None else "latest"
+    )
     emit(rows, as_json)
 
 
@@ -684,9 +873,15 @@ def token_balance(ctx: Context, token_ref: str, wallet: str, as_json: bool) -> N
     platform = ctx.platform()
     bound = tokens.resolve(platform, token_ref)
     address = platform.address_of(wallet)
-    emit({"wallet": address, "balance": bound.read("balanceOf", address),
-          "frozen": bound.read("getFrozenTokens", address), "wallet_frozen": bound.read("isFrozen", address)},
-         as_json)
+    emit(
+        {
+            "wallet": address,
+            "balance": bound.read("balanceOf", address),
+            "frozen": bound.read("getFrozenTokens", address),
+            "wallet_frozen": bound.read("isFrozen", address),
+        },
+        as_json,
+    )
 
 
 @token.command("history")
@@ -697,10 +892,16 @@ def token_history(ctx: Context, token_ref: str, as_json: bool) -> None:
     """Every transfer, enforcement action and rule change of a token."""
     platform = ctx.platform()
     rows = tokens.history(platform, tokens.resolve(platform, token_ref))
-    emit(rows, as_json, "\n".join(
-        f"block {r['block']:>6}  {r['event']:<18} "
-        + " ".join(f"{k}={v}" for k, v in r.items() if k not in ("event", "block", "tx"))
-        for r in rows) or "(none)")
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"block {r['block']:>6}  {r['event']:<18} "
+            + " ".join(f"{k}={v}" for k, v in r.items() if k not in ("event", "block", "tx"))
+            for r in rows
+        )
+        or "(none)",
+    )
 
 
 @token.command("precheck")
@@ -710,13 +911,25 @@ def token_history(ctx: Context, token_ref: str, as_json: bool) -> None:
 @click.option("--amount", required=True, type=click.IntRange(min=1))
 @json_option
 @pass_ctx
-def token_precheck(ctx: Context, token_ref: str, sender: str, receiver: str, amount: int, as_json: bool) -> None:
+def token_precheck(
+    ctx: Context, token_ref: str, sender: str, receiver: str, amount: int, as_json: bool
+) -> None:
     """Would this transfer pass every rule? Exit 3 and the rule if not."""
     platform = ctx.platform()
-    verdict = tokens.precheck(platform, tokens.resolve(platform, token_ref),
-                              platform.address_of(sender), platform.address_of(receiver), amount)
-    emit(verdict.as_dict(), as_json,
-         f"allowed: {verdict.detail}" if verdict.allowed else f"refused [{verdict.code.rule}]: {verdict.code.reason}: {verdict.detail}")
+    verdict = tokens.precheck(
+        platform,
+        tokens.resolve(platform, token_ref),
+        platform.address_of(sender),
+        platform.address_of(receiver),
+        amount,
+    )
+    emit(
+        verdict.as_dict(),
+        as_json,
+        f"allowed: {verdict.detail}"
+        if verdict.allowed
+        else f"refused [{verdict.code.rule}]: {verdict.code.reason}: {verdict.detail}",
+    )
     if not verdict.allowed:
         sys.exit(3)
 
@@ -729,12 +942,20 @@ def token_precheck(ctx: Context, token_ref: str, sender: str, receiver: str, amo
 @click.option("--as", "actor", required=True, help="Key name of the sending institution's wallet.")
 @json_option
 @pass_ctx
-def token_transfer(ctx: Context, token_ref: str, receiver: str, amount: int,
-                   idempotency_key: str | None, actor: str, as_json: bool) -> None:
+def token_transfer(
+    ctx: Context,
+    token_ref: str,
+    receiver: str,
+    amount: int,
+    idempotency_key: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Transfer units from your wallet (pre-checked; refused before sending if a rule forbids)."""
     platform = ctx.platform()
-    result = tokens.transfer(platform, actor, tokens.resolve(platform, token_ref), receiver, amount,
-                             idempotency_key)
+    result = tokens.transfer(
+        platform, actor, tokens.resolve(platform, token_ref), receiver, amount, idempotency_key
+    )
     emit(result, as_json)
 
 
@@ -751,8 +972,11 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
 
     if not ctx.settings.embedded:
         raise InvalidInput("the demo runs on the embedded chain only")
-    summary = demo.run(ctx.settings.data_dir / "demo", echo=(lambda _m: None) if as_json else click.echo,
-                       keep_running=keep_running)
+    summary = demo.run(
+        ctx.settings.data_dir / "demo",
+        echo=(lambda _m: None) if as_json else click.echo,
+        keep_running=keep_running,
+    )
     if as_json:
         emit(summary, True)
 
@@ -787,4 +1011,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -24,6 +24,8 @@ class WalletRecord:
         return cls(
             identity_number=word >> 88,
             country=(word >> 64) & 0xFFFF,
-            category=InvestorCategory(category) if category < len(InvestorCategory) else InvestorCategory.BANK,
+            category=InvestorCategory(category)
+            if category < len(InvestorCategory)
+            else InvestorCategory.BANK,
             kyc_expiry=word & (2**64 - 1),
         )

@@ -63,7 +63,11 @@ def attach_document(
     registry = platform.contract("AssetRegistry")
     platform.chain.transact(
         platform.signer(issuer),
-        [registry.tx("attachDocument", asset_id, int(kind), _hash32(content_hash, "document hash"))],
+        [
+            registry.tx(
+                "attachDocument", asset_id, int(kind), _hash32(content_hash, "document hash")
+            )
+        ],
     )
 
 

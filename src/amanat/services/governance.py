@@ -71,7 +71,9 @@ def propose(
     created = governance.events(receipt, "ProposalCreated")
     if not created:
         # An idempotent replay: the earlier transaction's receipt carries the event.
-        raise RuleViolation("proposal-missing", "proposal transaction emitted no ProposalCreated event")
+        raise RuleViolation(
+            "proposal-missing", "proposal transaction emitted no ProposalCreated event"
+        )
     return int(created[0]["proposalId"])
 
 
@@ -133,8 +135,19 @@ def _function_name(target_selector: bytes) -> str:
 def show(platform: Platform, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
-    (target, selector, action, evidence, proposer, approvals, created, expires, ready,
-     executed, cancelled) = governance.read("getProposal", proposal_id)
+    (
+        target,
+        selector,
+        action,
+        evidence,
+        proposer,
+        approvals,
+        created,
+        expires,
+        ready,
+        executed,
+        cancelled,
+    ) = governance.read("getProposal", proposal_id)
     threshold = governance.read("threshold")
     now = platform.chain.block_timestamp()
     if executed:

@@ -126,7 +126,9 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )
     entries = directory(platform)
-    entry = entries.setdefault(str(identity_number), {"name": f"identity {identity_number}", "wallets": []})
+    entry = entries.setdefault(
+        str(identity_number), {"name": f"identity {identity_number}", "wallets": []}
+    )
     entry["wallets"].append(address)
     _save_directory(platform, entries)
     return address
@@ -135,7 +137,9 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
 def _require_identity(platform: Platform, identity_number: int) -> None:
     count = platform.contract("IdentityRegistry").read("identityCount")
     if not 1 <= identity_number <= count:
-        raise NotFound(f"no identity {identity_number} (there are {count})", identity=identity_number)
+        raise NotFound(
+            f"no identity {identity_number} (there are {count})", identity=identity_number
+        )
 
 
 def wallet_record(platform: Platform, address: str) -> WalletRecord:

@@ -44,7 +44,9 @@ class Bound:
         fn = self.abi.function(function)
         return fn.decode(self.chain.call(self.address, fn.encode(*args), block=block))
 
-    def tx(self, function: str, *args: Any, key: str | None = None, description: str = "") -> TxRequest:
+    def tx(
+        self, function: str, *args: Any, key: str | None = None, description: str = ""
+    ) -> TxRequest:
         return TxRequest(
             self.address,
             self.encode(function, *args),

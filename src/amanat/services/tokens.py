@@ -91,7 +91,15 @@ def tokenize_args(
         raise InvalidInput("token name must be 1..64 and symbol 1..32 characters")
     if len(rules.countries) > MAX_LISTED_COUNTRIES:
         raise InvalidInput(f"at most {MAX_LISTED_COUNTRIES} listed countries")
-    return [asset_id, name, symbol, decimals, rules.rules_word(), rules.limits_word(), list(rules.countries)]
+    return [
+        asset_id,
+        name,
+        symbol,
+        decimals,
+        rules.rules_word(),
+        rules.limits_word(),
+        list(rules.countries),
+    ]
 
 
 # --------------------------------------------------------------- pre-checks
@@ -100,7 +108,10 @@ def tokenize_args(
 def rules_of(token: Bound) -> TokenRules:
     listed = _listed_countries(token)
     return TokenRules.from_chain(
-        token.read("rules"), token.read("holdingLimits"), tuple(sorted(listed)), token.read("paused")
+        token.read("rules"),
+        token.read("holdingLimits"),
+        tuple(sorted(listed)),
+        token.read("paused"),
     )
 
 
@@ -129,7 +140,12 @@ def _pct(numerator: int, denominator: int) -> str:
 
 
 def explain(
-    platform: Platform, token: Bound, code: Restriction, sender: str | None, receiver: str, amount: int
+    platform: Platform,
+    token: Bound,
+    code: Restriction,
+    sender: str | None,
+    receiver: str,
+    amount: int,
 ) -> str:
     """The values behind a restriction, read from the chain."""
     symbol = token.read("symbol")
@@ -145,7 +161,9 @@ def explain(
         record = identities.wallet_record(platform, who)
         if not record.registered:
             return f"wallet {who} is not linked to any registered institution"
-        return f"KYC of {identities.name_of(platform, who)} expired at {_fmt_time(record.kyc_expiry)}"
+        return (
+            f"KYC of {identities.name_of(platform, who)} expired at {_fmt_time(record.kyc_expiry)}"
+        )
     if code in (Restriction.SENDER_FROZEN, Restriction.RECEIVER_FROZEN):
         who = sender if code is Restriction.SENDER_FROZEN and sender else receiver
         return f"wallet {identities.name_of(platform, who)} ({who}) is frozen on {symbol}"
@@ -153,7 +171,9 @@ def explain(
         assert sender is not None
         balance = token.read("balanceOf", sender)
         frozen = token.read("getFrozenTokens", sender)
-        return f"balance {balance}, frozen {frozen}, unfrozen {balance - frozen}, requested {amount}"
+        return (
+            f"balance {balance}, frozen {frozen}, unfrozen {balance - frozen}, requested {amount}"
+        )
     if code is Restriction.CATEGORY_NOT_ELIGIBLE:
         eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
         return f"{to_name} is a {to.category.label}; {symbol} admits only: {eligible}"
@@ -257,7 +277,9 @@ def info(platform: Platform, token: Bound) -> dict[str, Any]:
     }
 
 
-def _decoded_logs(platform: Platform, token: Bound, names: tuple[str, ...], to_block: int | str = "latest") -> list[dict[str, Any]]:
+def _decoded_logs(
+    platform: Platform, token: Bound, names: tuple[str, ...], to_block: int | str = "latest"
+) -> list[dict[str, Any]]:
     topics = {token.abi.events[n].topic: token.abi.events[n] for n in names}
     logs = platform.chain.get_logs(
         [token.address],
@@ -326,5 +348,3 @@ def history(platform: Platform, token: Bound) -> list[dict[str, Any]]:
             if isinstance(value, bytes):
                 row[key] = "0x" + value.hex()
     return rows
-
-
