@@ -197,24 +197,39 @@ class Chain:
         return receipts
 
     def submit(self, signer: LocalAccount, requests: Sequence[TxRequest]) -> list[str]:
+        """Sign and durably journal `requests` from one signer; see `submit_batch`."""
+        return self.submit_batch([(signer, request) for request in requests])
+
+    def submit_batch(self, items: Sequence[tuple[LocalAccount, TxRequest]]) -> list[str]:
         """Sign and durably journal the transactions, then hand them to the node.
 
         Returns their hashes: from this point they are acknowledged and will be mined even if
         this process or the node dies. A request whose idempotency key was seen before returns
-        the earlier transaction's hash and is not sent again.
+        the earlier transaction's hash and is not sent again. Each sender's transactions keep
+        their order; all of them go into as few blocks as the node allows.
         """
-        sender = to_checksum_address(signer.address)
         with self.locked():
-            known = self.journal.existing(r.idempotency_key for r in requests if r.idempotency_key)
-            fresh = [r for r in requests if r.idempotency_key not in known]
-            gases = self._gas_limits(sender, fresh)
-            signed: list[JournalTx] = []
-            if fresh:
-                chain_next = int(self.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
-                first = self.journal.allocate_nonces(sender, len(fresh), chain_next)
-                for offset, (request, gas) in enumerate(zip(fresh, gases, strict=True)):
+            known = self.journal.existing(r.idempotency_key for _, r in items if r.idempotency_key)
+            fresh = [
+                (signer, to_checksum_address(signer.address), request)
+                for signer, request in items
+                if request.idempotency_key not in known
+            ]
+            gases = self._gas_limits([(sender, request) for _, sender, request in fresh])
+            counts: dict[str, int] = {}
+            for _, sender, _ in fresh:
+                counts[sender] = counts.get(sender, 0) + 1
+            pending_nonces = self._batch_checked(
+                [("eth_getTransactionCount", [sender, "pending"]) for sender in counts]
+            )
+            chain_next = {s: int(n, 16) for s, n in zip(counts, pending_nonces, strict=True)}
+
+            def sign(firsts: dict[str, int]) -> list[JournalTx]:
+                next_nonce = dict(firsts)
+                signed = []
+                for (signer, sender, request), gas in zip(fresh, gases, strict=True):
                     tx: dict[str, Any] = {
-                        "nonce": first + offset,
+                        "nonce": next_nonce[sender],
                         "gas": gas,
                         "gasPrice": self.gas_price,
                         "data": request.data,
@@ -228,19 +243,30 @@ class Chain:
                         JournalTx(
                             "0x" + keccak(raw).hex(),
                             sender,
-                            first + offset,
+                            next_nonce[sender],
                             raw,
                             request.idempotency_key,
                         )
                     )
-                self.journal.append(signed)
+                    next_nonce[sender] += 1
+                return signed
+
+            signed = self.journal.acknowledge(counts, chain_next, sign) if fresh else []
+            if signed:
                 self._send(signed)
                 self._produce({t.hash for t in signed})
         fresh_hashes = iter(t.hash for t in signed)
         return [
             known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
-            for r in requests
+            for _, r in items
         ]
+
+    def _batch_checked(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        results = self.rpc.batch(calls)
+        for result in results:
+            if isinstance(result, RpcError):
+                raise result
+        return results
 
     def confirm(self, tx_hashes: Sequence[str]) -> list[Receipt]:
         """Receipts of submitted transactions, waiting for them on a network chain."""
@@ -305,30 +331,23 @@ class Chain:
 
     # ------------------------------------------------------------ internals
 
-    def _gas_limits(self, sender: str, requests: Sequence[TxRequest]) -> list[int]:
-        to_estimate = [r for r in requests if r.gas is None]
-        estimates = self.rpc.batch(
-            [
-                (
-                    "eth_estimateGas",
-                    [
-                        {
-                            "from": sender,
-                            **({"to": r.to} if r.to else {}),
-                            "data": "0x" + r.data.hex(),
-                        }
-                    ],
-                )
-                for r in to_estimate
-            ]
-        )
+    def _gas_limits(self, items: Sequence[tuple[str, TxRequest]]) -> list[int]:
+        """Each request's own gas limit, or the node's estimate plus a margin. A call the chain
+        would refuse fails its estimate, so it is reported here and nothing is sent."""
+        to_estimate = [(sender, r) for sender, r in items if r.gas is None]
+        calls = []
+        for sender, request in to_estimate:
+            params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex()}
+            if request.to:
+                params["to"] = request.to
+            calls.append(("eth_estimateGas", [params]))
         by_request: dict[int, int] = {}
-        for request, estimate in zip(to_estimate, estimates, strict=True):
+        for (_, request), estimate in zip(to_estimate, self.rpc.batch(calls), strict=True):
             if isinstance(estimate, RpcError):
                 raise self._refusal(estimate, request)
             gas = int(estimate, 16)
             by_request[id(request)] = gas * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED
-        return [r.gas if r.gas is not None else by_request[id(r)] for r in requests]
+        return [r.gas if r.gas is not None else by_request[id(r)] for _, r in items]
 
     def _send(self, txs: Sequence[JournalTx], resend: bool = False) -> None:
         replies = self.rpc.batch([("eth_sendRawTransaction", ["0x" + t.raw.hex()]) for t in txs])

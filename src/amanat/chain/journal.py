@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,15 +94,33 @@ class Journal:
 
     # -- nonces -------------------------------------------------------------
 
-    def allocate_nonces(self, sender: str, count: int, chain_next: int) -> int:
-        """Reserve `count` consecutive nonces for `sender`; returns the first."""
+    def acknowledge(
+        self,
+        counts: dict[str, int],
+        chain_next: dict[str, int],
+        sign: Callable[[dict[str, int]], list[JournalTx]],
+    ) -> list[JournalTx]:
+        """Reserve nonces, sign and durably record transactions in one atomic, synced write.
+
+        `counts` is how many transactions each sender sends; `sign` receives each sender's first
+        nonce and returns the signed transactions. When this returns they are acknowledged."""
+        now = time.time()
         with self._transaction() as db:
-            row = db.execute("SELECT next FROM nonce WHERE sender = ?", (sender,)).fetchone()
-            first = max(chain_next, row[0] if row else 0)
-            db.execute(
-                "INSERT OR REPLACE INTO nonce (sender, next) VALUES (?, ?)", (sender, first + count)
+            firsts: dict[str, int] = {}
+            for sender, count in counts.items():
+                row = db.execute("SELECT next FROM nonce WHERE sender = ?", (sender,)).fetchone()
+                firsts[sender] = max(chain_next[sender], row[0] if row else 0)
+                db.execute(
+                    "INSERT OR REPLACE INTO nonce (sender, next) VALUES (?, ?)",
+                    (sender, firsts[sender] + count),
+                )
+            txs = sign(firsts)
+            db.executemany(
+                "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, t.idempotency_key, now) for t in txs],
             )
-        return first
+        return txs
 
     def release_nonces(self, sender: str, first: int) -> None:
         """Give back nonces from `first` on (their transactions never reached the node)."""
@@ -125,16 +143,6 @@ class Journal:
             if row:
                 found[key] = row[0]
         return found
-
-    def append(self, txs: list[JournalTx]) -> None:
-        """Durably record signed transactions. After this returns they are acknowledged."""
-        now = time.time()
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(t.hash, t.sender, t.nonce, t.raw, t.idempotency_key, now) for t in txs],
-            )
 
     def reject(self, tx_hash: str, reason: str) -> None:
         with self._transaction() as db:
