@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
 from amanat.chain.rpc import RpcClient, RpcError
+from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, RuleViolation
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
@@ -211,7 +212,7 @@ class Chain:
         with self.locked():
             known = self.journal.existing(r.idempotency_key for _, r in items if r.idempotency_key)
             fresh = [
-                (signer, to_checksum_address(signer.address), request)
+                (signer, str(signer.address), request)
                 for signer, request in items
                 if request.idempotency_key not in known
             ]
@@ -228,17 +229,16 @@ class Chain:
                 next_nonce = dict(firsts)
                 signed = []
                 for (signer, sender, request), gas in zip(fresh, gases, strict=True):
-                    tx: dict[str, Any] = {
-                        "nonce": next_nonce[sender],
-                        "gas": gas,
-                        "gasPrice": self.gas_price,
-                        "data": request.data,
-                        "value": 0,
-                        "chainId": self.chain_id,
-                    }
-                    if request.to is not None:
-                        tx["to"] = to_checksum_address(request.to)
-                    raw = bytes(signer.sign_transaction(tx).raw_transaction)
+                    raw = sign_legacy(
+                        bytes(signer.key),
+                        nonce=next_nonce[sender],
+                        gas_price=self.gas_price,
+                        gas=gas,
+                        to=bytes.fromhex(request.to[2:]) if request.to else None,
+                        value=0,
+                        data=request.data,
+                        chain_id=self.chain_id,
+                    )
                     signed.append(
                         JournalTx(
                             "0x" + keccak(raw).hex(),
@@ -272,7 +272,15 @@ class Chain:
         """Receipts of submitted transactions, waiting for them on a network chain."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
         results: dict[str, Any] = {}
-        while True:
+        wanted = set(tx_hashes)
+        blocks = self.journal.blocks_of(wanted) if len(wanted) > 1 else []
+        for block_receipts in self._batch_checked(
+            [("eth_getBlockReceipts", [_hex(number)]) for number in blocks]
+        ):
+            for raw in block_receipts or []:
+                if raw["transactionHash"] in wanted:
+                    results[raw["transactionHash"]] = raw
+        while len(results) < len(wanted):
             missing = [h for h in tx_hashes if h not in results]
             replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in missing])
             for tx_hash, reply in zip(missing, replies, strict=True):
@@ -280,7 +288,7 @@ class Chain:
                     raise reply
                 if reply is not None:
                     results[tx_hash] = reply
-            if len(results) == len(set(tx_hashes)):
+            if len(results) == len(wanted):
                 break
             if time.monotonic() > deadline:
                 raise ChainUnavailable(

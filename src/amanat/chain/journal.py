@@ -173,6 +173,20 @@ class Journal:
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
+    def blocks_of(self, tx_hashes: Iterable[str]) -> list[int]:
+        """The distinct blocks the journal records these transactions in."""
+        hashes = list(tx_hashes)
+        found: set[int] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT DISTINCT block FROM tx WHERE block IS NOT NULL AND hash IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            found.update(int(row[0]) for row in rows)
+        return sorted(found)
+
     def count(self, state: str | None = None) -> int:
         if state is None:
             return int(self._db.execute("SELECT COUNT(*) FROM tx").fetchone()[0])

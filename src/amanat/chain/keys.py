@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 from pathlib import Path
 
 from eth_account import Account
@@ -18,6 +19,7 @@ PASSPHRASE_ENV = "AMANAT_KEY_PASSPHRASE"
 Account.enable_unaudited_hdwallet_features()
 
 
+@cache
 def dev_account(index: int) -> LocalAccount:
     """Account `index` of the development mnemonic (embedded chain only)."""
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")

@@ -27,6 +27,7 @@ class RpcClient:
         self.url = url
         self.timeout = timeout
         self._session = requests.Session()
+        self._session.trust_env = False  # no proxy lookup per call: the node is local or named
         self._ids = itertools.count(1)
 
     def _post(self, payload: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from eth_account import Account
@@ -45,11 +46,17 @@ class Bound:
         return fn.decode(self.chain.call(self.address, fn.encode(*args), block=block))
 
     def tx(
-        self, function: str, *args: Any, key: str | None = None, description: str = ""
+        self,
+        function: str,
+        *args: Any,
+        key: str | None = None,
+        description: str = "",
+        gas: int | None = None,
     ) -> TxRequest:
         return TxRequest(
             self.address,
             self.encode(function, *args),
+            gas=gas,
             idempotency_key=key,
             description=description or f"{self.abi.name}.{function}",
         )
@@ -125,6 +132,7 @@ class Platform:
         return to_checksum_address(self.signer(who).address)
 
 
+@cache
 def dev_key_for(name: str) -> LocalAccount:
     """A development key derived from the dev mnemonic by name (embedded chain only)."""
     index = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 2**31
