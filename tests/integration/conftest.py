@@ -22,6 +22,7 @@ Independent commands (reads, refused transfers) run two at a time to keep the su
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path

@@ -74,9 +74,15 @@ class Chain:
     """Amanat's gateway to one EVM chain, with its journal and (embedded) its node."""
 
     def __init__(
-        self, rpc: RpcClient, journal: Journal, lock_path: Path, node: AnvilNode | None
+        self,
+        rpc: RpcClient,
+        journal: Journal,
+        lock_path: Path,
+        node: AnvilNode | None,
+        snapshot_every: int = SNAPSHOT_EVERY_BLOCKS,
     ) -> None:
         self.rpc = rpc
+        self.snapshot_every = snapshot_every
         self.journal = journal
         self.node = node
         self._lock_path = lock_path
@@ -90,7 +96,9 @@ class Chain:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def embedded(cls, data_dir: Path, start: bool = True) -> Chain:
+    def embedded(
+        cls, data_dir: Path, start: bool = True, snapshot_every: int = SNAPSHOT_EVERY_BLOCKS
+    ) -> Chain:
         """The embedded anvil chain under `data_dir`, started and made consistent with the journal."""
         node = AnvilNode(data_dir)
         journal = Journal(data_dir / "journal.sqlite")
@@ -102,7 +110,7 @@ class Chain:
                 _restore(node, journal)
             else:
                 raise ChainUnavailable("the embedded node is not running: `amanat node start`")
-        chain = cls(RpcClient(node.url), journal, lock_path, node)
+        chain = cls(RpcClient(node.url), journal, lock_path, node, snapshot_every)
         chain.recover()
         return chain
 
@@ -399,7 +407,7 @@ class Chain:
                     "they stay journaled and will be resent on the next start"
                 )
             remaining -= included
-            if journal_block.number % SNAPSHOT_EVERY_BLOCKS == 0:
+            if journal_block.number % self.snapshot_every == 0:
                 self._snapshot(journal_block.number)
 
     def _snapshot(self, block: int) -> None:

@@ -1,0 +1,168 @@
+"""Durability under crashes: acknowledged transactions are never lost and never applied twice.
+
+A worker process submits a workload of operations through Amanat's chain gateway (each op is a
+transaction carrying its op number, sent with an idempotency key, acknowledged once journaled)
+and records every acknowledgement it receives. Meanwhile this script SIGKILLs the worker, the
+anvil node, or both, at random moments, many times, restarting the worker each time (which
+recovers: adopts blocks, rebuilds anvil from snapshot + journal, resends what is pending).
+At the end every block is scanned: an acknowledged op missing from the chain is lost; an op
+found in more than one transaction is duplicated.
+
+Last line: `acked N lost L duplicated D` (goal: L = 0, D = 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SINK = "0x000000000000000000000000000000000000a11a"
+SENDERS = 4
+BATCH = 25
+
+
+def worker(data_dir: Path, ops: int, ack_log: Path) -> None:
+    """Submit ops [first unacknowledged .. ops) in batches, logging each acknowledgement."""
+    from amanat.chain.client import Chain, TxRequest
+    from amanat.chain.keys import dev_account
+
+    chain = Chain.embedded(data_dir, snapshot_every=40)
+    done = _acked(ack_log)
+    todo = [op for op in range(ops) if op not in done]
+    with open(ack_log, "a") as log:
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start : start + BATCH]
+            items = [
+                (
+                    dev_account(1 + op % SENDERS),
+                    TxRequest(SINK, op.to_bytes(8, "big"), gas=30_000, idempotency_key=f"op-{op}"),
+                )
+                for op in batch
+            ]
+            hashes = chain.submit_batch(items)
+            log.write("".join(f"{op} {h}\n" for op, h in zip(batch, hashes, strict=True)))
+            log.flush()
+            os.fsync(log.fileno())
+
+
+def _acked(ack_log: Path) -> dict[int, str]:
+    acked: dict[int, str] = {}
+    if ack_log.exists():
+        for line in ack_log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2:  # a torn last line was never acknowledged to anyone
+                acked[int(parts[0])] = parts[1]
+    return acked
+
+
+def _start_worker(data_dir: Path, ops: int, ack_log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(data_dir),
+            "--ops",
+            str(ops),
+            "--ack-log",
+            str(ack_log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _kill_node(data_dir: Path) -> bool:
+    pid_file = data_dir / "node" / "anvil.pid"
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def run(data_dir: Path, ops: int, kills: int, seed: int) -> tuple[int, int, int, dict[str, int]]:
+    rng = random.Random(seed)
+    ack_log = data_dir / "acks.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    counts = {"worker": 0, "node": 0, "both": 0}
+    process = _start_worker(data_dir, ops, ack_log)
+    for _ in range(kills):
+        time.sleep(rng.uniform(0.2, 1.5))
+        if process.poll() is not None:  # finished, or died with its node: go on
+            process = _start_worker(data_dir, ops, ack_log)
+            time.sleep(rng.uniform(0.2, 1.0))
+        target = rng.choice(["worker", "node", "both"])
+        if target in ("worker", "both"):
+            process.kill()
+            process.wait()
+        if target in ("node", "both"):
+            _kill_node(data_dir)
+        counts[target] += 1
+        if process.poll() is not None:
+            process = _start_worker(data_dir, ops, ack_log)
+    # Let the workload finish, restarting the worker if a node kill made it stop.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.wait() == 0:
+            break
+        process = _start_worker(data_dir, ops, ack_log)
+    acked = _acked(ack_log)
+    on_chain = _ops_on_chain(data_dir)
+    lost = sum(1 for op in acked if on_chain.get(op, 0) == 0)
+    duplicated = sum(1 for n in on_chain.values() if n > 1)
+    return len(acked), lost, duplicated, counts
+
+
+def _ops_on_chain(data_dir: Path) -> dict[int, int]:
+    from amanat.chain.client import Chain
+    from amanat.chain.node import AnvilNode
+
+    chain = Chain.embedded(data_dir, snapshot_every=40)
+    try:
+        head = chain.block_number()
+        found: dict[int, int] = {}
+        for start in range(1, head + 1, 200):
+            numbers = range(start, min(head, start + 199) + 1)
+            blocks = chain.rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
+            for block in blocks:
+                for tx in block["transactions"]:
+                    if (tx.get("to") or "").lower() == SINK:
+                        op = int(tx["input"], 16)
+                        found[op] = found.get(op, 0) + 1
+        return found
+    finally:
+        AnvilNode(data_dir).stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=5000)
+    parser.add_argument("--kills", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ack-log", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.ops, args.ack_log)
+        return
+    with tempfile.TemporaryDirectory(prefix="amanat-crash-") as tmp:
+        started = time.monotonic()
+        acked, lost, duplicated, counts = run(Path(tmp), args.ops, args.kills, args.seed)
+        print(
+            f"{args.kills} kills (worker {counts['worker']}, node {counts['node']}, both "
+            f"{counts['both']}) in {time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+        )
+    print(f"acked {acked} lost {lost} duplicated {duplicated}")
+
+
+if __name__ == "__main__":
+    main()

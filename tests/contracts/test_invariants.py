@@ -1,0 +1,492 @@
+"""Stateful property test of AssetToken bookkeeping and compliance against a Python model.
+
+Random sequences of ordinary transfers (direct and through an allowance), mints, burns,
+wallet and partial freezes, forced transfers and recoveries with evidence, KYC expiry and
+country changes by the registrar, rule changes, pauses, time passing and under-approved
+proposals. After every step the token's books must agree with the model:
+
+* sum of balanceOf over all wallets == totalSupply == sum of identityHolding over identities;
+* holderCount == number of identities with a non-zero holding;
+* foreignHeld == sum of the holdings of identities booked as foreign (an identity is
+  re-classified by its country only when its holding is re-booked, i.e. when it moves);
+* frozen tokens <= balance; a frozen wallet never loses tokens in an ordinary transfer;
+* no wallet holds tokens unless it received them while verified and eligible, or through
+  an enforcement action (forced transfer, recovery); an unregistered wallet holds nothing;
+* totalSupply <= the asset's authorised maximum;
+* every refused transfer or mint is refused for a rule the model sees violated, and every
+  transfer the model sees compliant goes through;
+* a proposal with fewer approvals than the threshold never executes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import boa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from amanat.domain.identity import InvestorCategory
+from amanat.domain.restrictions import REASONS, Restriction
+from amanat.domain.rules import BPS, TokenRules
+
+from .conftest import AE, BASE_RULES, EVIDENCE, GB, PK, YEAR, System, h
+
+R = Restriction
+MAX_UINT = 2**256 - 1
+AUTHORISED = 4_000
+WALLETS = ("b0", "b1", "p", "i", "g", "lon", "r", "out")
+IDENTITIES = ("bank", "pension", "insurer", "gulf", "london", "retail")
+ALL_CATEGORIES = frozenset(InvestorCategory)
+
+PRESETS: dict[str, TokenRules] = {
+    "base": BASE_RULES,
+    "retail-allowed": dataclasses.replace(BASE_RULES, eligible_categories=ALL_CATEGORIES),
+    "banks-only": dataclasses.replace(
+        BASE_RULES, eligible_categories=frozenset({InvestorCategory.BANK})),
+    "foreign-cap": dataclasses.replace(BASE_RULES, foreign_cap_bps=3000),
+    "no-foreigners": dataclasses.replace(BASE_RULES, foreign_cap_bps=0),
+    "lock-up": BASE_RULES,  # lockup_until is set to "now + 45 s" when chosen
+    "few-holders": dataclasses.replace(BASE_RULES, max_holders=3),
+    "cap-and-minimum": dataclasses.replace(BASE_RULES, holding_cap=900, minimum_holding=40),
+    "deny-gulf": dataclasses.replace(BASE_RULES, country_mode="deny", countries=(AE,)),
+    "allow-pk-gb": dataclasses.replace(BASE_RULES, country_mode="allow", countries=(PK, GB)),
+    "everything": dataclasses.replace(
+        BASE_RULES, foreign_cap_bps=5000, max_holders=4, holding_cap=1500, minimum_holding=10,
+        country_mode="deny", countries=(GB,)),
+}
+
+
+@dataclasses.dataclass
+class Ident:
+    number: int
+    country: int
+    category: int
+    expiry: int
+
+
+class TokenMachine(RuleBasedStateMachine):
+    system: System  # set by the test before the machine is built
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._anchor = contextlib.ExitStack()
+        self._anchor.enter_context(boa.env.anchor())
+        s = self.system
+        self.tok = s.token
+        self.spender = boa.env.generate_address("spender")
+        self.addr = {
+            "b0": s.bank.wallets[0], "b1": s.bank.wallets[1], "p": s.pension.wallets[0],
+            "i": s.insurer.wallets[0], "g": s.gulf.wallets[0], "lon": s.london.wallets[0],
+            "r": s.retail.wallets[0], "out": s.outsider,
+        }
+        sysident = {"bank": s.bank, "pension": s.pension, "insurer": s.insurer,
+                    "gulf": s.gulf, "london": s.london, "retail": s.retail}
+        expiry = s.idreg.identityOf(s.bank.number).kycExpiry
+        self.ident = {k: Ident(v.number, v.country, v.category, expiry)
+                      for k, v in sysident.items()}
+        self.by_number = {v.number: v for v in self.ident.values()}
+        owner = {"b0": "bank", "b1": "bank", "p": "pension", "i": "insurer", "g": "gulf",
+                 "lon": "london", "r": "retail"}
+        self.wallet_ident: dict[str, Ident | None] = {
+            w: self.ident[owner[w]] if w in owner else None for w in WALLETS}
+        # token model
+        self.rules = BASE_RULES
+        self.listed: set[int] = set()
+        self.paused = False
+        self.balance = dict.fromkeys(WALLETS, 0)
+        self.frozen_tokens = dict.fromkeys(WALLETS, 0)
+        self.wallet_frozen = dict.fromkeys(WALLETS, False)
+        self.booked: dict[str, int] = {}
+        self.holding: dict[int, int] = {i.number: 0 for i in self.ident.values()}
+        self.booked_foreign: dict[int, bool] = {i.number: False for i in self.ident.values()}
+        self.supply = 0
+        self.received_ordinarily: set[str] = set()
+        self.received_by_enforcement: set[str] = set()
+
+    def teardown(self) -> None:
+        self._anchor.close()
+
+    # ------------------------------------------------------------------ model
+
+    @property
+    def now(self) -> int:
+        return boa.env.timestamp
+
+    def verified(self, w: str) -> bool:
+        ident = self.wallet_ident[w]
+        return ident is not None and ident.expiry > self.now
+
+    def foreign(self, w: str) -> bool:
+        ident = self.wallet_ident[w]
+        return (ident.country if ident else 0) != self.rules.domestic_country
+
+    def booked_identity(self, w: str) -> int:
+        if self.balance[w] > 0:
+            return self.booked[w]
+        ident = self.wallet_ident[w]
+        return ident.number if ident else 0
+
+    def receiver_violations(self, w: str) -> set[R]:
+        out = set()
+        if not self.verified(w):
+            out.add(R.RECEIVER_NOT_VERIFIED)
+        ident = self.wallet_ident[w]
+        if ident is not None:
+            if InvestorCategory(ident.category) not in self.rules.eligible_categories:
+                out.add(R.CATEGORY_NOT_ELIGIBLE)
+            mode = self.rules.country_mode
+            if mode != "none" and (mode == "allow") != (ident.country in self.listed):
+                out.add(R.COUNTRY_NOT_ALLOWED)
+        return out
+
+    def holding_violations(self, sender: str | None, receiver: str, amount: int,
+                           supply_after: int) -> set[R]:
+        from_id = self.booked_identity(sender) if sender else 0
+        to_id = self.booked_identity(receiver)
+        if from_id == to_id:
+            return set()
+        out = set()
+        rules = self.rules
+        to_held = self.holding.get(to_id, 0)
+        to_after = to_held + amount
+        from_after = self.holding[from_id] - amount if from_id else 0
+        if rules.holding_cap and to_after > rules.holding_cap:
+            out.add(R.HOLDING_CAP)
+        if rules.minimum_holding and (
+            to_after < rules.minimum_holding or 0 < from_after < rules.minimum_holding
+        ):
+            out.add(R.MINIMUM_HOLDING)
+        holders = sum(1 for v in self.holding.values() if v)
+        if (rules.max_holders and to_held == 0 and (from_id == 0 or from_after != 0)
+                and holders + 1 > rules.max_holders):
+            out.add(R.MAX_HOLDERS)
+        if rules.foreign_cap_bps < BPS and self.foreign(receiver) and not (
+            sender and self.foreign(sender)
+        ):
+            foreign_held = sum(v for k, v in self.holding.items() if self.booked_foreign[k])
+            if (foreign_held + amount) * BPS > rules.foreign_cap_bps * supply_after:
+                out.add(R.FOREIGN_CAP)
+        return out
+
+    def transfer_violations(self, sender: str, receiver: str, amount: int) -> set[R]:
+        out = set()
+        if self.paused:
+            out.add(R.PAUSED)
+        if not self.verified(sender):
+            out.add(R.SENDER_NOT_VERIFIED)
+        out |= self.receiver_violations(receiver)
+        if self.wallet_frozen[sender]:
+            out.add(R.SENDER_FROZEN)
+        if self.wallet_frozen[receiver]:
+            out.add(R.RECEIVER_FROZEN)
+        if amount > self.balance[sender]:
+            out.add(R.INSUFFICIENT_BALANCE)
+            return out  # the contract stops here; holding arithmetic would be meaningless
+        if amount > self.balance[sender] - self.frozen_tokens[sender]:
+            out.add(R.TOKENS_FROZEN)
+        if self.now < self.rules.lockup_until:
+            out.add(R.LOCKED_UP)
+        return out | self.holding_violations(sender, receiver, amount, self.supply)
+
+    def mint_violations(self, receiver: str, amount: int) -> set[R]:
+        if self.supply + amount > AUTHORISED:
+            return {R.AUTHORISATION_CAP}
+        out = self.receiver_violations(receiver)
+        if self.wallet_ident[receiver] is None:
+            return out
+        return out | self.holding_violations(None, receiver, amount, self.supply + amount)
+
+    def rebook(self, number: int, delta: int, wallet: str) -> None:
+        self.holding[number] += delta
+        self.booked_foreign[number] = self.foreign(wallet)
+
+    def move(self, sender: str | None, receiver: str | None, amount: int) -> None:
+        """Mirror of the token's _move: balances, booking and per-identity holdings."""
+        from_id = to_id = 0
+        if sender is not None:
+            from_id = self.booked_identity(sender)
+            self.balance[sender] -= amount
+            if self.balance[sender] == 0:
+                self.booked.pop(sender, None)
+        if receiver is not None:
+            to_id = self.booked_identity(receiver)
+            self.booked[receiver] = to_id
+            self.balance[receiver] += amount
+        if from_id != to_id:
+            if sender is not None:
+                self.rebook(from_id, -amount, sender)
+            if receiver is not None:
+                self.rebook(to_id, amount, receiver)
+
+    def release_frozen(self, w: str, amount: int) -> None:
+        free = self.balance[w] - self.frozen_tokens[w]
+        if amount > free:
+            self.frozen_tokens[w] -= amount - free
+
+    # ------------------------------------------------------------------ rules
+
+    @initialize()
+    def setup(self) -> None:
+        s = self.system
+        s.govern(s.areg, "setAuthorisation", s.asset_id, "Act XII", h("act xii"), AUTHORISED)
+        alloc = {"b0": 600, "p": 500, "g": 200, "i": 300}
+        s.govern(self.tok, "batchMint", [self.addr[k] for k in alloc], list(alloc.values()))
+        for k, amount in alloc.items():
+            self.supply += amount
+            self.move(None, k, amount)
+            self.received_ordinarily.add(k)
+        for k in WALLETS:
+            with boa.env.prank(self.addr[k]):
+                self.tok.approve(self.spender, MAX_UINT)
+
+    def _amount(self, sender: str, pct: int) -> int:
+        bal = self.balance[sender]
+        return bal * pct // 100 if bal else pct
+
+    @rule(sender=st.sampled_from(WALLETS), receiver=st.sampled_from(WALLETS),
+          pct=st.integers(0, 110), via_allowance=st.booleans())
+    def transfer(self, sender: str, receiver: str, pct: int, via_allowance: bool) -> None:
+        amount = self._amount(sender, pct)
+        src, dst = self.addr[sender], self.addr[receiver]
+        expected = self.transfer_violations(sender, receiver, amount)
+        code = R(self.tok.detectTransferRestriction(src, dst, amount))
+        frozen_before = {w: self.tok.balanceOf(self.addr[w])
+                         for w in WALLETS if self.wallet_frozen[w]}
+
+        def call() -> None:
+            if via_allowance:
+                with boa.env.prank(self.spender):
+                    self.tok.transferFrom(src, dst, amount)
+            else:
+                with boa.env.prank(src):
+                    self.tok.transfer(dst, amount)
+
+        if code == R.OK:
+            assert not expected, f"token allowed a transfer the model refuses: {expected}"
+            call()
+            assert self.verified(sender) and not self.receiver_violations(receiver)
+            assert not self.wallet_frozen[sender] and not self.wallet_frozen[receiver]
+            if amount:
+                self.received_ordinarily.add(receiver)
+            self.move(sender, receiver, amount)
+        else:
+            assert code in expected, f"token refused with {code!r}, model expected {expected}"
+            with boa.reverts(REASONS[code]):
+                call()
+        for w, before in frozen_before.items():
+            assert self.tok.balanceOf(self.addr[w]) >= before
+
+    @rule(receiver=st.sampled_from(WALLETS), amount=st.integers(1, 700))
+    def mint(self, receiver: str, amount: int) -> None:
+        dst = self.addr[receiver]
+        expected = self.mint_violations(receiver, amount)
+        code = R(self.tok.detectMintRestriction(dst, amount))
+        if code == R.OK:
+            assert not expected, f"token allowed a mint the model refuses: {expected}"
+            self.system.mint(dst, amount)
+            self.received_ordinarily.add(receiver)
+            self.supply += amount
+            self.move(None, receiver, amount)
+        else:
+            assert code in expected, f"mint refused with {code!r}, model expected {expected}"
+            with boa.reverts(REASONS[code]):
+                self.system.mint(dst, amount)
+
+    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(1, 110))
+    def burn(self, wallet: str, pct: int) -> None:
+        amount = max(1, self._amount(wallet, pct))
+        if amount > self.balance[wallet]:
+            with boa.reverts("insufficient balance"):
+                self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+            return
+        self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+        self.release_frozen(wallet, amount)
+        self.supply -= amount
+        self.move(wallet, None, amount)
+
+    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(0, 120))
+    def freeze_partial(self, wallet: str, pct: int) -> None:
+        free = self.balance[wallet] - self.frozen_tokens[wallet]
+        amount = free * pct // 100
+        fn = self.system.govern
+        if amount > free:
+            with boa.reverts("amount exceeds unfrozen balance"):
+                fn(self.tok, "freezePartialTokens", self.addr[wallet], amount, evidence=EVIDENCE)
+            return
+        fn(self.tok, "freezePartialTokens", self.addr[wallet], amount, evidence=EVIDENCE)
+        self.frozen_tokens[wallet] += amount
+
+    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(0, 100))
+    def unfreeze_partial(self, wallet: str, pct: int) -> None:
+        amount = self.frozen_tokens[wallet] * pct // 100
+        self.system.govern(self.tok, "unfreezePartialTokens", self.addr[wallet], amount,
+                           evidence=EVIDENCE)
+        self.frozen_tokens[wallet] -= amount
+
+    @rule(wallet=st.sampled_from(WALLETS), freeze=st.booleans())
+    def set_wallet_frozen(self, wallet: str, freeze: bool) -> None:
+        self.system.govern(self.tok, "setAddressFrozen", self.addr[wallet], freeze,
+                           evidence=EVIDENCE)
+        self.wallet_frozen[wallet] = freeze
+
+    @rule(sender=st.sampled_from(WALLETS), receiver=st.sampled_from(WALLETS),
+          pct=st.integers(1, 110))
+    def forced_transfer(self, sender: str, receiver: str, pct: int) -> None:
+        amount = max(1, self._amount(sender, pct))
+        args = (self.tok, "forcedTransfer", self.addr[sender], self.addr[receiver], amount)
+        if self.wallet_ident[receiver] is None:
+            with boa.reverts("receiver is not registered"):
+                self.system.govern(*args, evidence=EVIDENCE)
+            return
+        if amount > self.balance[sender]:
+            with boa.reverts("insufficient balance"):
+                self.system.govern(*args, evidence=EVIDENCE)
+            return
+        self.system.govern(*args, evidence=EVIDENCE)
+        self.release_frozen(sender, amount)
+        self.move(sender, receiver, amount)
+        self.received_by_enforcement.add(receiver)
+
+    @rule(lost=st.sampled_from(("b0", "b1")))
+    def recovery(self, lost: str) -> None:
+        new = "b1" if lost == "b0" else "b0"
+        args = (self.tok, "recoveryAddress", self.addr[lost], self.addr[new], s_zero())
+        if self.balance[lost] == 0:
+            with boa.reverts("lost wallet holds no tokens"):
+                self.system.govern(*args, evidence=EVIDENCE)
+            return
+        self.system.govern(*args, evidence=EVIDENCE)
+        frozen = self.frozen_tokens[lost]
+        self.frozen_tokens[lost] = 0
+        self.move(lost, new, self.balance[lost])
+        self.frozen_tokens[new] += frozen
+        self.wallet_frozen[new] = self.wallet_frozen[new] or self.wallet_frozen[lost]
+        self.received_by_enforcement.add(new)
+
+    @rule(name=st.sampled_from(IDENTITIES), country=st.sampled_from((None, PK, AE, GB)),
+          expiry=st.sampled_from(("past", "soon", "long")))
+    def registrar_update(self, name: str, country: int | None, expiry: str) -> None:
+        ident = self.ident[name]
+        if country is not None:
+            ident.country = country
+        ident.expiry = {"past": self.now, "soon": self.now + 30, "long": self.now + YEAR}[expiry]
+        with boa.env.prank(self.system.registrar):
+            self.system.idreg.updateIdentity(ident.number, h(f"kyc {name} {self.now}"),
+                                             ident.country, ident.category, ident.expiry)
+
+    @rule(preset=st.sampled_from(sorted(PRESETS)))
+    def change_rules(self, preset: str) -> None:
+        s = self.system
+        rules = PRESETS[preset]
+        if preset == "lock-up":
+            rules = dataclasses.replace(rules, lockup_until=self.now + 45)
+        s.govern(self.tok, "setRules", *rules.set_rules_args())
+        s.govern(self.tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
+        wanted = set(rules.countries)
+        if self.listed - wanted:
+            s.govern(self.tok, "setCountriesListed", sorted(self.listed - wanted), False)
+        if wanted - self.listed:
+            s.govern(self.tok, "setCountriesListed", sorted(wanted - self.listed), True)
+        self.rules, self.listed = rules, wanted
+
+    @rule()
+    def toggle_pause(self) -> None:
+        self.system.govern(self.tok, "unpause" if self.paused else "pause")
+        self.paused = not self.paused
+
+    @rule(seconds=st.sampled_from((1, 15, 40, 120)))
+    def time_passes(self, seconds: int) -> None:
+        boa.env.time_travel(seconds=seconds)
+
+    @precondition(lambda self: self.supply > 0)
+    @rule(kind=st.sampled_from(("mint", "burn", "pause", "forced", "rules", "threshold")),
+          proposer=st.integers(0, 2))
+    def under_approved_proposal(self, kind: str, proposer: int) -> None:
+        s = self.system
+        holder = next(w for w in WALLETS if self.balance[w])
+        a, b = self.addr[holder], self.addr["p"]
+        call = {
+            "mint": (self.tok, "mint", b, 1),
+            "burn": (self.tok, "burn", a, 1),
+            "pause": (self.tok, "unpause" if self.paused else "pause"),
+            "forced": (self.tok, "forcedTransfer", a, b, 1),
+            "rules": (self.tok, "setRules", 0, 0, 1, 0, 0, PK),
+            "threshold": (s.gov, "setThreshold", 1),
+        }[kind]
+        evidence = EVIDENCE if kind == "forced" else b""
+        pid = s.propose(*call, evidence=evidence, proposer=proposer)
+        for official in range(3):
+            with boa.reverts("not enough approvals"):
+                s.execute(pid, official)
+        with boa.reverts("official already approved"):
+            s.approve(pid, proposer)
+        with boa.env.prank(s.officials[proposer]):
+            s.gov.cancel(pid)
+        assert s.gov.threshold() == 2
+
+    # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def books_balance(self) -> None:
+        tok = self.tok
+        supply = tok.totalSupply()
+        assert supply == self.supply
+        balances = {w: tok.balanceOf(self.addr[w]) for w in WALLETS}
+        assert balances == self.balance
+        assert sum(balances.values()) == supply
+        holdings = {i.number: tok.identityHolding(i.number) for i in self.ident.values()}
+        assert holdings == self.holding
+        assert sum(holdings.values()) == supply
+        assert tok.holderCount() == sum(1 for v in holdings.values() if v)
+        assert tok.foreignHeld() == sum(v for k, v in holdings.items() if self.booked_foreign[k])
+
+    @invariant()
+    def frozen_state(self) -> None:
+        for w in WALLETS:
+            frozen = self.tok.getFrozenTokens(self.addr[w])
+            assert frozen == self.frozen_tokens[w]
+            assert frozen <= self.balance[w]
+            assert self.tok.isFrozen(self.addr[w]) == self.wallet_frozen[w]
+
+    @invariant()
+    def only_legitimate_holders(self) -> None:
+        assert self.balance["out"] == 0
+        for w in WALLETS:
+            if self.balance[w]:
+                assert w in self.received_ordinarily or w in self.received_by_enforcement, w
+        assert self.tok.paused() == self.paused
+
+    @invariant()
+    def within_authorisation(self) -> None:
+        status, max_units = self.system.areg.mintingTerms(self.system.asset_id)
+        assert status == 3
+        assert self.tok.totalSupply() <= max_units
+
+
+def s_zero() -> str:
+    return "0x" + "00" * 20
+
+
+def test_token_state_machine(system):
+    TokenMachine.system = system
+    run_state_machine_as_test(
+        TokenMachine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=30,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
