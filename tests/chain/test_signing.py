@@ -21,11 +21,25 @@ KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
     chain_id=st.sampled_from([1, 2026, 31337]),
 )
 def test_sign_legacy_matches_eth_account(nonce, gas_price, gas, to, value, data, chain_id):
-    tx = {"nonce": nonce, "gasPrice": gas_price, "gas": gas, "value": value, "data": data,
-          "chainId": chain_id}
+    tx = {
+        "nonce": nonce,
+        "gasPrice": gas_price,
+        "gas": gas,
+        "value": value,
+        "data": data,
+        "chainId": chain_id,
+    }
     if to is not None:
         tx["to"] = to_checksum_address("0x" + to.hex())
     expected = bytes(Account.sign_transaction(tx, KEY).raw_transaction)
-    actual = sign_legacy(KEY, nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=value,
-                         data=data, chain_id=chain_id)
+    actual = sign_legacy(
+        KEY,
+        nonce=nonce,
+        gas_price=gas_price,
+        gas=gas,
+        to=to,
+        value=value,
+        data=data,
+        chain_id=chain_id,
+    )
     assert actual == expected

@@ -43,7 +43,7 @@ def test_documents_are_kept_content_addressed(
 
 def test_approval_goes_through_proposal_approve_timelock_execute(approved: dict[str, Any]) -> None:
     proposed, approvals, executed = approved["proposed"], approved["approved"], approved["executed"]
-    assert [p["id"] for p in proposed] == sorted(p["id"] for p in proposed)
+    assert sorted(p["id"] for p in proposed) == [1, 2, 3]
     for step in proposed:
         assert step["state"] == "collecting-approvals"
         assert (step["approvals"], step["threshold"]) == (1, 2)

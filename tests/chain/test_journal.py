@@ -1,0 +1,203 @@
+"""The embedded chain behind Amanat's journal: restore, adoption, nonces, idempotency, manifest."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amanat.chain.client import Chain, TxRequest, state_fingerprint
+from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
+from amanat.chain.journal import JournalTx
+from amanat.chain.keys import dev_account
+from amanat.chain.signing import sign_legacy
+from amanat.errors import DeploymentMismatch
+
+SINK = "0x000000000000000000000000000000000000b0b0"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ping(op: int, key: str | None = None) -> TxRequest:
+    return TxRequest(SINK, op.to_bytes(4, "big"), gas=30_000, idempotency_key=key)
+
+
+def _setup() -> GovernanceSetup:
+    return GovernanceSetup(
+        officials=tuple(dev_account(i).address for i in (1, 2, 3)),
+        threshold=2,
+        registrars=(dev_account(4).address,),
+        issuers=(dev_account(5).address,),
+        valuers=(dev_account(6).address,),
+        timelocks={},
+    )
+
+
+def test_killed_node_is_rebuilt_from_snapshot_and_journal_to_identical_state(data_dir, chain):
+    deploy(chain, dev_account(0), _setup())
+    for op in range(10):  # one block each: snapshots at blocks 3, 6, 9 and later
+        chain.transact(dev_account(1 + op % 3), [_ping(op)])
+    assert chain.journal.latest_snapshot() is not None
+    before = state_fingerprint(chain.rpc)
+    head = chain.block_number()
+    assert chain.node is not None
+    chain.node.stop(signal.SIGKILL)
+
+    restored = Chain.embedded(data_dir, snapshot_every=3)
+    assert restored.block_number() == head
+    assert state_fingerprint(restored.rpc) == before
+
+
+def test_replay_from_genesis_alone_gives_identical_state(data_dir, chain):
+    for op in range(5):
+        chain.transact(dev_account(1), [_ping(op)])
+    before = state_fingerprint(chain.rpc)
+    chain.journal._db.execute("DELETE FROM snapshot")  # force a replay from genesis
+    chain.node.stop(signal.SIGKILL)  # type: ignore[union-attr]
+    restored = Chain.embedded(data_dir, snapshot_every=1000)
+    assert state_fingerprint(restored.rpc) == before
+
+
+def test_blocks_mined_but_not_journaled_are_adopted(data_dir, chain):
+    """Amanat died after the node mined a block and before the journal recorded it."""
+    account = dev_account(2)
+    nonce = int(chain.rpc.call("eth_getTransactionCount", [account.address, "pending"]), 16)
+    raw = sign_legacy(
+        bytes(account.key),
+        nonce=nonce,
+        gas_price=0,
+        gas=30_000,
+        to=bytes.fromhex(SINK[2:]),
+        value=0,
+        data=b"\x01",
+        chain_id=chain.chain_id,
+    )
+    from eth_utils import keccak
+
+    tx_hash = "0x" + keccak(raw).hex()
+    chain.journal.acknowledge(
+        {account.address: 1},
+        {account.address: nonce},
+        lambda firsts: [JournalTx(tx_hash, account.address, nonce, raw)],
+    )
+    chain.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+    chain.rpc.call("evm_mine", [])  # the node has it; the journal does not know
+
+    recovered = Chain.embedded(data_dir)
+    assert recovered.journal.head().number == recovered.block_number()  # type: ignore[union-attr]
+    assert recovered.journal.tx_state(tx_hash)[0] == "mined"  # type: ignore[index]
+
+
+def test_acknowledged_but_unsent_transactions_are_sent_on_recovery(data_dir, chain):
+    """Amanat died after journaling (acknowledging) and before sending."""
+    account = dev_account(3)
+    nonce = int(chain.rpc.call("eth_getTransactionCount", [account.address, "pending"]), 16)
+    raw = sign_legacy(
+        bytes(account.key),
+        nonce=nonce,
+        gas_price=0,
+        gas=30_000,
+        to=bytes.fromhex(SINK[2:]),
+        value=0,
+        data=b"\x02",
+        chain_id=chain.chain_id,
+    )
+    from eth_utils import keccak
+
+    tx_hash = "0x" + keccak(raw).hex()
+    chain.journal.acknowledge(
+        {account.address: 1},
+        {account.address: nonce},
+        lambda firsts: [JournalTx(tx_hash, account.address, nonce, raw)],
+    )
+    recovered = Chain.embedded(data_dir)
+    (receipt,) = recovered.confirm([tx_hash])
+    assert receipt.status
+
+
+def test_nonces_survive_a_restart_of_amanat_and_the_node(data_dir, chain):
+    account = dev_account(1)
+    chain.transact(account, [_ping(1), _ping(2)])
+    chain.node.stop(signal.SIGKILL)  # type: ignore[union-attr]
+    again = Chain.embedded(data_dir)
+    assert again.journal.known_nonce(account.address) == 2
+    (receipt,) = again.transact(account, [_ping(3)])
+    assert receipt.status
+    assert int(again.rpc.call("eth_getTransactionCount", [account.address, "latest"]), 16) == 3
+
+
+def test_an_idempotency_key_returns_the_first_transaction(chain):
+    first = chain.submit(dev_account(1), [_ping(7, key="order-7")])
+    second = chain.submit(dev_account(1), [_ping(7, key="order-7")])
+    assert first == second
+    assert chain.journal.count() == 1
+
+
+def test_a_refused_call_is_reported_and_nothing_is_sent(chain):
+    manifest = deploy(chain, dev_account(0), _setup())
+    sent_before = chain.journal.count()
+    from amanat.chain.abi import interface
+
+    call = interface("Governance").function("setThreshold").encode(1)  # only via a proposal
+    with pytest.raises(Exception, match="only through an approved proposal"):
+        chain.transact(dev_account(1), [TxRequest(manifest.address("Governance"), call)])
+    assert chain.journal.count() == sent_before
+
+
+def test_manifest_is_checked_on_connect(data_dir, chain):
+    manifest = deploy(chain, dev_account(0), _setup())
+    verify(chain, manifest)
+    path = data_dir / "deployment.json"
+    manifest.save(path)
+    tampered = Manifest.load(path)
+    contracts = dict(tampered.contracts)
+    governance = contracts["Governance"]
+    contracts["Governance"] = type(governance)(
+        governance.address, "0x" + "00" * 32, governance.source_sha256
+    )
+    with pytest.raises(DeploymentMismatch, match="code hash"):
+        verify(
+            chain,
+            Manifest(
+                tampered.version,
+                tampered.chain_id,
+                tampered.deployed_block,
+                tampered.deployer,
+                contracts,
+            ),
+        )
+    with pytest.raises(DeploymentMismatch, match="chain id"):
+        verify(
+            chain,
+            Manifest(
+                tampered.version,
+                2026,
+                tampered.deployed_block,
+                tampered.deployer,
+                tampered.contracts,
+            ),
+        )
+
+
+def test_crash_bench_loses_and_duplicates_nothing():
+    """A short run of bench/crash.py: random SIGKILLs of the worker and the node."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "crash.py"),
+            "--ops",
+            "400",
+            "--kills",
+            "6",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last == ["acked", "400", "lost", "0", "duplicated", "0"], result.stdout + result.stderr
