@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.support import LAND_MAX, TBILL_MAX, Amanat, sha256_file
 
 
@@ -81,7 +83,7 @@ def test_asset_show_has_documents_accepted_valuation_and_token(
     assert valuation["report_sha256"] == sha256_file(docs["valuation.txt"])
     assert land["current_value_minor"] == 1_850_000_000_00
     tokens = {t["symbol"]: t for t in amanat.json("token", "list")}
-    assert land["token"] == tokens["ISBG5423"]["address"]
+    assert land["token"].lower() == tokens["ISBG5423"]["address"].lower()
 
 
 def test_asset_show_human_output(amanat: Amanat, tokenized: dict[str, Any]) -> None:
@@ -147,3 +149,26 @@ def test_proposal_list_and_show(amanat: Amanat, tokenized: dict[str, Any]) -> No
     assert first == shown
     assert first["state"] == "executed"
     assert first["threshold"] == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="addresses inside struct results (asset show: token, added_by, valuer; proposal "
+    "show: target, proposer) are printed in lower case while every other command prints EIP-55 "
+    "checksummed addresses: amanat.chain.abi._normalise does not recurse into tuple outputs",
+)
+def test_addresses_in_json_output_are_checksummed_consistently(
+    amanat: Amanat, minted: dict[str, Any]
+) -> None:
+    asset, proposal, listed = amanat.json_many(
+        [["asset", "show", 2], ["proposal", "show", 1], ["token", "list"]]
+    )
+    token_address = {t["asset"]: t["address"] for t in listed}[2]
+    assert asset["token"] == token_address  # the same token, printed the same way
+    for address in (
+        asset["documents"][0]["added_by"],
+        asset["valuations"][0]["valuer"],
+        proposal["target"],
+        proposal["proposer"],
+    ):
+        assert address != address.lower(), f"{address} is not EIP-55 checksummed"

@@ -304,7 +304,10 @@ class Chain:
                     f"{RECEIPT_TIMEOUT_SECONDS:.0f} s; they stay journaled and will be resent"
                 )
             time.sleep(0.2)
-        return [_receipt(results[h]) for h in tx_hashes]
+        receipts = [_receipt(results[h]) for h in tx_hashes]
+        if self.node is None:
+            self.journal.mark_mined({r.tx_hash: r.block_number for r in receipts})
+        return receipts
 
     # ------------------------------------------------------------ recovery
 
@@ -327,6 +330,15 @@ class Chain:
                     block = self.rpc.call("eth_getBlockByNumber", [_hex(number), False])
                     self.journal.record_block(_journal_block(block))
             pending = self.journal.pending()
+            if pending and self.node is None:
+                replies = self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in pending])
+                included = {
+                    t.hash: int(r["blockNumber"], 16)
+                    for t, r in zip(pending, replies, strict=True)
+                    if isinstance(r, dict)
+                }
+                self.journal.mark_mined(included)
+                pending = [t for t in pending if t.hash not in included]
             if pending:
                 self._send(pending, resend=True)
                 self._produce({t.hash for t in pending})

@@ -151,6 +151,15 @@ class Journal:
                 (reason, tx_hash),
             )
 
+    def mark_mined(self, blocks_by_hash: dict[str, int]) -> None:
+        """Record where a network chain included transactions (the embedded chain records whole
+        blocks with `record_block`)."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE tx SET state = 'mined', block = ? WHERE hash = ? AND state = 'pending'",
+                [(block, tx_hash) for tx_hash, block in blocks_by_hash.items()],
+            )
+
     def pending(self) -> list[JournalTx]:
         rows = self._db.execute(
             "SELECT hash, sender, nonce, raw, idempotency_key FROM tx"
