@@ -173,19 +173,14 @@ class Chain:
         from_block: int = 0,
         to_block: int | str = "latest",
     ) -> list[dict[str, Any]]:
-        return list(
-            self.rpc.call(
-                "eth_getLogs",
-                [
-                    {
-                        "address": list(addresses),
-                        "topics": topics or [],
-                        "fromBlock": _hex(from_block),
-                        "toBlock": _hex(to_block) if isinstance(to_block, int) else to_block,
-                    }
-                ],
-            )
-        )
+        query: dict[str, Any] = {
+            "topics": topics or [],
+            "fromBlock": _hex(from_block),
+            "toBlock": _hex(to_block) if isinstance(to_block, int) else to_block,
+        }
+        if addresses:  # no addresses: every contract's logs
+            query["address"] = list(addresses)
+        return list(self.rpc.call("eth_getLogs", [query]))
 
     # ------------------------------------------------------------- writing
 

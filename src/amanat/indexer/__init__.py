@@ -1,0 +1,1 @@
+"""The chain indexer: follows the chain and decodes every Amanat event into the store."""
