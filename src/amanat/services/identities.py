@@ -1,20 +1,25 @@
 """Onboarding of institutions: identity (hash of the KYC record only), wallets, renewals.
 
-The KYC record itself stays off chain; only its SHA-256 goes into the IdentityRegistry. The
-institution's public name and wallets are kept in the data directory's directory of
-institutions so that reports can name holders."""
+The KYC record stays off chain, encrypted at rest in the store; only its SHA-256 goes into the
+IdentityRegistry. The institution's public name, country, category and wallets are kept in
+clear so that reports can name holders."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from amanat.domain.identity import InvestorCategory, country_label
 from amanat.domain.records import WalletRecord
 from amanat.errors import InvalidInput, NotFound
 from amanat.services.platform import Platform
+from amanat.store.models import Institution, Wallet
 
 MAX_WALLETS = 16
 
@@ -25,28 +30,15 @@ def kyc_hash(record: dict[str, Any]) -> str:
     return "0x" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _directory_path(platform: Platform) -> Path:
-    return platform.settings.data_dir / "institutions.json"
-
-
-def directory(platform: Platform) -> dict[str, dict[str, Any]]:
-    """identity number (as text) -> {name, wallets} for display."""
-    path = _directory_path(platform)
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def name_of(platform: Platform, address: str) -> str:
-    for entry in directory(platform).values():
-        if address.lower() in (w.lower() for w in entry["wallets"]):
-            return str(entry["name"])
-    return address
-
-
-def _save_directory(platform: Platform, entries: dict[str, dict[str, Any]]) -> None:
-    path = _directory_path(platform)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(entries, indent=2, sort_keys=True))
-    temporary.replace(path)
+    """The public name of the institution a wallet belongs to, or the address itself."""
+    with platform.store.session() as session:
+        name = session.scalar(
+            select(Institution.legal_name)
+            .join(Wallet, Wallet.institution_id == Institution.id)
+            .where(Wallet.address == to_checksum_address(address))
+        )
+    return name or address
 
 
 def onboard(
@@ -86,9 +78,23 @@ def onboard(
     )
     (receipt,) = platform.chain.transact(platform.signer(registrar), [request])
     number = int(identity.events(receipt, "IdentityRegistered")[0]["identityNumber"])
-    entries = directory(platform)
-    entries[str(number)] = {"name": name, "wallets": addresses}
-    _save_directory(platform, entries)
+    with platform.store.session() as session, session.begin():
+        institution = Institution(
+            identity_number=number,
+            legal_name=name,
+            country=country,
+            category=category.name.lower(),
+            lei=kyc_record.get("lei"),
+            kyc_hash=kyc_hash(kyc_record),
+            kyc_expiry=kyc_expiry,
+            personal_data=platform.cipher.seal(kyc_record),
+            created_at=datetime.now(UTC),
+        )
+        session.add(institution)
+        session.flush()
+        for address, wallet in zip(addresses, wallets, strict=True):
+            key_name = None if wallet.startswith("0x") else wallet
+            session.add(Wallet(address=address, institution_id=institution.id, key_name=key_name))
     return number
 
 
@@ -116,6 +122,14 @@ def update(
             )
         ],
     )
+    with platform.store.session() as session, session.begin():
+        institution = _stored(session, identity_number)
+        if institution is not None:
+            institution.country = country
+            institution.category = category.name.lower()
+            institution.kyc_hash = kyc_hash(kyc_record)
+            institution.kyc_expiry = kyc_expiry
+            institution.personal_data = platform.cipher.seal(kyc_record)
 
 
 def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet: str) -> str:
@@ -125,13 +139,27 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
     platform.chain.transact(
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )
-    entries = directory(platform)
-    entry = entries.setdefault(
-        str(identity_number), {"name": f"identity {identity_number}", "wallets": []}
-    )
-    entry["wallets"].append(address)
-    _save_directory(platform, entries)
+    with platform.store.session() as session, session.begin():
+        institution = _stored(session, identity_number)
+        if institution is not None:
+            key_name = None if wallet.startswith("0x") else wallet
+            session.add(Wallet(address=address, institution_id=institution.id, key_name=key_name))
     return address
+
+
+def _stored(session: Session, identity_number: int) -> Institution | None:
+    return session.scalar(select(Institution).where(Institution.identity_number == identity_number))
+
+
+def kyc_record(platform: Platform, identity_number: int) -> dict[str, Any]:
+    """The decrypted KYC record (personal data: auditors and the registrar only)."""
+    with platform.store.session() as session:
+        institution = _stored(session, identity_number)
+        if institution is None:
+            raise NotFound(
+                f"no KYC record stored for identity {identity_number}", identity=identity_number
+            )
+        return platform.cipher.open(institution.personal_data)
 
 
 def _require_identity(platform: Platform, identity_number: int) -> None:
@@ -151,10 +179,11 @@ def show(platform: Platform, identity_number: int) -> dict[str, Any]:
     identity = platform.contract("IdentityRegistry")
     record_hash, country, category, expiry = identity.read("identityOf", identity_number)
     wallets = identity.read("walletsOfIdentity", identity_number)
-    entry = directory(platform).get(str(identity_number), {})
+    with platform.store.session() as session:
+        stored = _stored(session, identity_number)
     return {
         "identity": identity_number,
-        "name": entry.get("name", f"identity {identity_number}"),
+        "name": stored.legal_name if stored else f"identity {identity_number}",
         "kyc_sha256": "0x" + record_hash.hex(),
         "country": country_label(country),
         "category": InvestorCategory(category).label,

@@ -17,6 +17,8 @@ from amanat.chain.deploy import Manifest, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account
 from amanat.config import Settings
 from amanat.errors import InvalidInput
+from amanat.store.crypto import FieldCipher, load_key
+from amanat.store.db import Store
 
 # Development role keys on the embedded chain (account index of the dev mnemonic).
 DEV_ROLES = {
@@ -79,6 +81,8 @@ class Platform:
         self.chain = chain
         self._manifest = manifest
         self.keyring = Keyring(settings.data_dir / "keys")
+        self._store: Store | None = None
+        self._cipher: FieldCipher | None = None
 
     @classmethod
     def open(cls, settings: Settings, require_deployment: bool = True) -> Platform:
@@ -92,6 +96,22 @@ class Platform:
             manifest = Manifest.load(settings.manifest_path)
             verify(chain, manifest)
         return cls(settings, chain, manifest)
+
+    @property
+    def store(self) -> Store:
+        """The off-chain store, migrated on first use."""
+        if self._store is None:
+            self._store = Store(self.settings.store_url)
+        return self._store
+
+    @property
+    def cipher(self) -> FieldCipher:
+        """Encrypts personal fields at rest (key from AMANAT_DATA_KEY or the data directory)."""
+        if self._cipher is None:
+            self._cipher = FieldCipher(
+                load_key(self.settings.data_dir, create=self.settings.embedded)
+            )
+        return self._cipher
 
     @property
     def manifest(self) -> Manifest:
