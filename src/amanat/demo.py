@@ -117,15 +117,19 @@ def run(data_dir: Path, echo: Callable[[str], None], keep_running: bool = False)
         shutil.rmtree(data_dir)
     settings = Settings.resolve(str(data_dir))
     platform = Platform.open(settings, require_deployment=False)
-    s = Scenario(platform, echo)
     try:
-        summary = _scenario(s)
+        summary = load(platform, echo)
     finally:
         if not keep_running:
             AnvilNode(data_dir).stop()
     summary["seconds"] = round(time.monotonic() - started, 1)
     echo(f"\nDemo finished in {summary['seconds']} s; data in {data_dir}")
     return summary
+
+
+def load(platform: Platform, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Play the pilot scenario on an open platform with nothing deployed yet."""
+    return _scenario(Scenario(platform, echo))
 
 
 def _scenario(s: Scenario) -> dict[str, Any]:

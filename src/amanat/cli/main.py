@@ -981,6 +981,24 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
         emit(summary, True)
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", default=0, type=click.IntRange(min=0, max=65535), help="0 picks a free port."
+)
+@click.option(
+    "--pilot",
+    is_flag=True,
+    help="Embedded only: load the pilot scenario and users if nothing is deployed.",
+)
+@pass_ctx
+def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
+    """Serve the API and operator console; in embedded mode also run the node and the indexer."""
+    from amanat.serve import serve
+
+    serve(ctx.settings, host, port, pilot, click.echo)
+
+
 def _when(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

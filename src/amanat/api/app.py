@@ -1,0 +1,30 @@
+"""The application factory: API routers, the operator console, problem+json errors, state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from amanat.api import problems
+from amanat.services.platform import Platform
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Amanat",
+        version="0.1.0",
+        summary="Tokenized state assets, managed in the open.",
+        description=(
+            "Sign in with POST /auth/token and send `Authorization: Bearer <token>`. "
+            "Every POST accepts an `Idempotency-Key` header: a replay returns the first result. "
+            "Errors are RFC 9457 problem+json naming the rule and the values."
+        ),
+    )
+    app.state.platform = platform
+    problems.install(app)
+    from amanat.api import routes
+
+    routes.include(app)
+    from amanat.web import console
+
+    app.include_router(console.router)
+    return app

@@ -1,0 +1,94 @@
+"""RFC 9457 problem details: every error is application/problem+json naming the rule and values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from amanat.errors import (
+    AmanatError,
+    ChainUnavailable,
+    DeploymentMismatch,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+)
+from amanat.services.accounts import Throttled, Unauthenticated
+from amanat.services.approvals import Forbidden
+
+PROBLEM = "application/problem+json"
+
+
+def status_of(error: AmanatError) -> int:
+    if isinstance(error, Unauthenticated):
+        return 401
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Throttled):
+        return 429
+    if isinstance(error, InvalidInput):
+        return 400
+    if isinstance(error, RuleViolation):
+        return 422
+    if isinstance(error, (ChainUnavailable, DeploymentMismatch)):
+        return 503
+    return 400
+
+
+def problem(status: int, rule: str, detail: str, instance: str, **values: Any) -> JSONResponse:
+    body = {
+        "type": f"https://amanat.example/problems/{rule}",
+        "title": rule.replace("-", " "),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "rule": rule,
+        **values,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AmanatError)
+    async def amanat_error(request: Request, error: AmanatError) -> JSONResponse:
+        return problem(
+            status_of(error),
+            error.rule,
+            error.message,
+            request.url.path,
+            **{
+                k: v for k, v in error.values.items() if isinstance(v, (str, int, bool, type(None)))
+            },
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", []))
+        return problem(
+            422,
+            "invalid-input",
+            f"{where}: {first.get('msg')}",
+            request.url.path,
+            errors=[
+                {"loc": ".".join(map(str, e.get("loc", []))), "msg": e.get("msg")}
+                for e in error.errors()
+            ],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        rule = {
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not-found",
+            405: "method-not-allowed",
+        }.get(error.status_code, "http-error")
+        return problem(error.status_code, rule, str(error.detail), request.url.path)

@@ -1,0 +1,89 @@
+"""The append-only audit trail of API actions, hash-chained so that a rewritten row is detectable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from amanat.store.models import AuditEntry
+
+GENESIS = "0" * 64
+
+
+def _entry_hash(previous: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((previous + canonical).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    username: str,
+    role: str,
+    action: str,
+    resource: str,
+    source: str,
+    status: int,
+    approval_ref: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction."""
+    last = session.scalar(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
+    )
+    previous = last.entry_hash if last else GENESIS
+    at = datetime.now(UTC)
+    fields = {
+        "at": at.isoformat(),
+        "username": username,
+        "role": role,
+        "action": action,
+        "resource": resource,
+        "source": source,
+        "status": status,
+        "approval_ref": approval_ref,
+        "detail": detail or {},
+    }
+    entry = AuditEntry(
+        at=at,
+        username=username,
+        role=role,
+        action=action,
+        resource=resource,
+        source=source,
+        status=status,
+        approval_ref=approval_ref,
+        detail=detail or {},
+        previous_hash=previous,
+        entry_hash=_entry_hash(previous, fields),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify_chain(session: Session) -> list[int]:
+    """Ids of entries whose hash does not follow from their content and predecessor."""
+    broken = []
+    previous = GENESIS
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+        fields = {
+            "at": at.isoformat(),
+            "username": entry.username,
+            "role": entry.role,
+            "action": entry.action,
+            "resource": entry.resource,
+            "source": entry.source,
+            "status": entry.status,
+            "approval_ref": entry.approval_ref,
+            "detail": entry.detail,
+        }
+        if entry.previous_hash != previous or entry.entry_hash != _entry_hash(previous, fields):
+            broken.append(entry.id)
+        previous = entry.entry_hash
+    return broken
