@@ -55,7 +55,7 @@ $(NODE_STAMP): package.json package-lock.json
 # The bin is a symlink into the package (npm gives it an old mtime); touch it
 # after checking it runs, so make sees it as newer than the lock file.
 $(ANVIL): $(NODE_STAMP)
-	@$@ --version | head -n 1
+	@$@ --version | sed -n 1p
 	@touch $@
 
 # ------------------------------------------------------------------ build
