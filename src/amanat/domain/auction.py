@@ -1,0 +1,94 @@
+"""Primary auction allocation (uniform cut-off, pro rata at the margin), exact integers.
+
+Rules:
+- non-competitive bids are filled first, in full, up to the amount offered (if they alone exceed
+  it they are scaled pro rata by the rule below), and pay the weighted-average accepted yield;
+- competitive bids with a yield below the cut-off are filled in full;
+- bids at the cut-off share what is left pro rata to their amounts;
+- bids above the cut-off get nothing; the total never exceeds the amount offered.
+Rounding of a pro-rata share: each bid first gets floor(share); the units left over go one each
+to the bids with the largest fractional remainders, ties broken by earlier bid (lower sequence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from amanat.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Bid:
+    bidder: str
+    amount: int  # units
+    yield_rate: Decimal | None  # None: non-competitive
+    sequence: int  # submission order, for tie-breaks
+
+    @property
+    def competitive(self) -> bool:
+        return self.yield_rate is not None
+
+
+@dataclass(frozen=True)
+class Allocation:
+    bid: Bid
+    units: int
+    yield_rate: Decimal  # the yield this allocation is priced at
+
+
+def pro_rata(amounts: list[int], available: int) -> list[int]:
+    """Split `available` units over `amounts` pro rata, exactly (largest remainder)."""
+    total = sum(amounts)
+    if total <= available:
+        return list(amounts)
+    shares = [Fraction(a * available, total) for a in amounts]
+    floors = [s.numerator // s.denominator for s in shares]
+    left = available - sum(floors)
+    order = sorted(range(len(amounts)), key=lambda i: (-(shares[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors
+
+
+def allocate(
+    offered: int, bids: list[Bid], cutoff: Decimal, uniform_price: bool = True
+) -> list[Allocation]:
+    """Allocate `offered` units. With `uniform_price`, every accepted competitive bid pays the
+    cut-off yield; otherwise each pays its own yield (multiple-price auction)."""
+    if offered <= 0:
+        raise InvalidInput(f"amount offered must be positive, got {offered}")
+    for bid in bids:
+        if bid.amount <= 0:
+            raise InvalidInput(
+                f"bid {bid.sequence} by {bid.bidder} has a non-positive amount {bid.amount}"
+            )
+    non_competitive = sorted((b for b in bids if not b.competitive), key=lambda b: b.sequence)
+    competitive = sorted((b for b in bids if b.competitive), key=lambda b: b.sequence)
+    nc_units = pro_rata([b.amount for b in non_competitive], offered)
+    left = offered - sum(nc_units)
+    below = [b for b in competitive if b.yield_rate is not None and b.yield_rate < cutoff]
+    at = [b for b in competitive if b.yield_rate == cutoff]
+    below_units = pro_rata([b.amount for b in below], left)
+    left -= sum(below_units)
+    at_units = pro_rata([b.amount for b in at], left)
+    accepted = [(b, u) for b, u in zip(below + at, below_units + at_units, strict=True) if u > 0]
+    accepted_units = sum(u for _, u in accepted)
+    weighted = cutoff
+    if accepted_units:
+        numerator = Fraction(0)
+        for bid, units in accepted:
+            numerator += Fraction(bid.yield_rate or 0) * units
+        average = numerator / accepted_units
+        weighted = (Decimal(average.numerator) / Decimal(average.denominator)).quantize(
+            Decimal("0.000001")
+        )
+    allocations = [
+        Allocation(b, u, cutoff if uniform_price else b.yield_rate)  # type: ignore[arg-type]
+        for b, u in accepted
+    ]
+    allocations += [
+        Allocation(b, u, weighted) for b, u in zip(non_competitive, nc_units, strict=True) if u > 0
+    ]
+    return allocations

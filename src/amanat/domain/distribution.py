@@ -1,0 +1,45 @@
+"""Distributions (coupons, rent, dividends) to holders of record, summing exactly.
+
+Rule: each holder gets floor(total * balance / supply) minor units; the minor units left over go
+one each to the holders with the largest fractional remainders, ties to the lower address. The
+payouts therefore sum exactly to the declared total. A holder whose wallet is frozen is still
+allotted its payout, which is held (escrowed) rather than paid, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from amanat.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Payout:
+    holder: str
+    units: int
+    amount_minor: int
+    held: bool  # frozen at the record date: escrowed, released when unfrozen
+
+
+def distribute(
+    total_minor: int, balances: dict[str, int], frozen: frozenset[str] = frozenset()
+) -> list[Payout]:
+    if total_minor < 0:
+        raise InvalidInput(f"distribution total {total_minor} is negative")
+    holders = sorted(h for h, units in balances.items() if units > 0)
+    supply = sum(balances[h] for h in holders)
+    if supply == 0:
+        raise InvalidInput("no holders of record: nothing to distribute to")
+    shares = {h: Fraction(total_minor * balances[h], supply) for h in holders}
+    amounts = {h: s.numerator // s.denominator for h, s in shares.items()}
+    left = total_minor - sum(amounts.values())
+    for holder in sorted(holders, key=lambda h: (-(shares[h] - amounts[h]), h))[:left]:
+        amounts[holder] += 1
+    return [Payout(h, balances[h], amounts[h], h in frozen) for h in holders]
+
+
+def per_unit_total(amount_per_unit_minor: Fraction, supply: int) -> int:
+    """Total to declare for an amount per unit (may be fractional paisa), rounded down."""
+    total = amount_per_unit_minor * supply
+    return total.numerator // total.denominator

@@ -1,0 +1,166 @@
+"""Instrument arithmetic, exact: T-bill discount pricing and fixed-rate bond schedules and prices.
+
+Rates and prices are `Decimal` at the edges and `Fraction` inside, so nothing is lost to binary
+floating point. Prices per 100 of face value are rounded to 4 decimal places, half-even, only
+when returned; cash amounts are integers in minor units (paisa), rounded half-even.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+
+from amanat.domain.daycount import Calendar, DayCount, add_months, year_fraction
+from amanat.errors import InvalidInput
+
+PRICE_PLACES = Decimal("0.0001")
+TBILL_TENORS_MONTHS = (3, 6, 12)
+
+
+def _dec(value: Fraction, places: Decimal = PRICE_PLACES) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, ROUND_HALF_EVEN)
+
+
+def _round_half_even(value: Fraction) -> int:
+    floor = value.numerator // value.denominator
+    remainder = value - floor
+    if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
+        return floor + 1
+    return floor
+
+
+# ------------------------------------------------------------------ T-bills
+
+
+def tbill_price(yield_rate: Decimal, days: int) -> Decimal:
+    """Price per 100: 100 / (1 + y * d / 365) (ACT/365), y as a decimal (0.12 = 12%)."""
+    if days <= 0:
+        raise InvalidInput(f"days to maturity must be positive, got {days}")
+    if yield_rate <= -1:
+        raise InvalidInput(f"yield {yield_rate} is not a rate above -100%")
+    return _dec(Fraction(100) / (1 + Fraction(yield_rate) * Fraction(days, 365)))
+
+
+def tbill_yield(price: Decimal, days: int) -> Decimal:
+    """Yield (decimal, 8 places) from a price per 100: (100 / P - 1) * 365 / d."""
+    if days <= 0 or price <= 0:
+        raise InvalidInput(f"price {price} and days {days} must be positive")
+    return _dec((Fraction(100) / Fraction(price) - 1) * Fraction(365, days), Decimal("0.00000001"))
+
+
+def tbill_maturity(issue: date, tenor_months: int, calendar: Calendar) -> date:
+    if tenor_months not in TBILL_TENORS_MONTHS:
+        raise InvalidInput(
+            f"T-bill tenor {tenor_months} months is not one of {TBILL_TENORS_MONTHS}"
+        )
+    return calendar.modified_following(add_months(issue, tenor_months))
+
+
+# -------------------------------------------------------------------- bonds
+
+
+@dataclass(frozen=True)
+class CouponPeriod:
+    start: date  # unadjusted accrual start
+    end: date  # unadjusted accrual end
+    payment: date  # business-day adjusted payment date
+
+
+@dataclass(frozen=True)
+class FixedRateBond:
+    issue: date
+    maturity: date
+    coupon_rate: Decimal  # annual, decimal
+    frequency: int = 2  # coupons a year
+    day_count: DayCount = DayCount.ACT_365_FIXED
+
+    def __post_init__(self) -> None:
+        if self.maturity <= self.issue:
+            raise InvalidInput(f"maturity {self.maturity} is not after issue {self.issue}")
+        if 12 % self.frequency:
+            raise InvalidInput(f"coupon frequency {self.frequency} does not divide 12 months")
+        if self.coupon_rate < 0:
+            raise InvalidInput(f"coupon rate {self.coupon_rate} is negative")
+
+    def schedule(self, calendar: Calendar) -> list[CouponPeriod]:
+        """Coupon periods rolled back from maturity (a short first period if needed),
+        payment dates adjusted modified-following."""
+        step = 12 // self.frequency
+        ends: list[date] = []
+        count = 0
+        current = self.maturity
+        while current > self.issue:
+            ends.append(current)
+            count += 1
+            current = add_months(self.maturity, -step * count, end_of_month=True)
+        ends.reverse()
+        starts = [self.issue, *ends[:-1]]
+        return [
+            CouponPeriod(s, e, calendar.modified_following(e))
+            for s, e in zip(starts, ends, strict=True)
+        ]
+
+    def coupon_fraction(self, period: CouponPeriod) -> Fraction:
+        """The share of the annual rate paid for a period: 1/frequency for a regular period
+        under 30/360, the year fraction under ACT/365 and for irregular periods."""
+        regular = add_months(period.end, -12 // self.frequency, end_of_month=True) == period.start
+        if regular and self.day_count is DayCount.THIRTY_360:
+            return Fraction(1, self.frequency)
+        return year_fraction(period.start, period.end, self.day_count)
+
+    def coupon_amount(self, face_minor: int, period: CouponPeriod) -> int:
+        """Coupon on `face_minor` for one period, in minor units, half-even."""
+        return _round_half_even(
+            face_minor * Fraction(self.coupon_rate) * self.coupon_fraction(period)
+        )
+
+    def accrued(self, face_minor: int, settlement: date, calendar: Calendar) -> int:
+        """Accrued interest at `settlement`, in minor units (half-even)."""
+        for period in self.schedule(calendar):
+            if period.start <= settlement < period.end:
+                elapsed = year_fraction(period.start, settlement, self.day_count)
+                return _round_half_even(face_minor * Fraction(self.coupon_rate) * elapsed)
+        return 0
+
+    def dirty_price(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Decimal:
+        """Price per 100 including accrued: remaining cash flows discounted at `yield_rate`
+        compounded `frequency` times a year, fractional first period by the day count."""
+        periods = [p for p in self.schedule(calendar) if p.end > settlement]
+        if not periods:
+            raise InvalidInput(f"settlement {settlement} is on or after maturity {self.maturity}")
+        per = 1 + Fraction(yield_rate) / self.frequency
+        first = periods[0]
+        to_next = year_fraction(settlement, first.end, self.day_count) / year_fraction(
+            first.start, first.end, self.day_count
+        )
+        total = Fraction(0)
+        for index, period in enumerate(periods):
+            cash = 100 * Fraction(self.coupon_rate) * self.coupon_fraction(period)
+            if period is periods[-1]:
+                cash += 100
+            exponent = to_next + index
+            total += cash / _power(per, exponent)
+        return _dec(total)
+
+    def clean_price(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Decimal:
+        dirty = self.dirty_price(yield_rate, settlement, calendar)
+        accrued_per_100 = Decimal(self.accrued(100 * 10**8, settlement, calendar)) / Decimal(10**8)
+        return (dirty - accrued_per_100).quantize(PRICE_PLACES, ROUND_HALF_EVEN)
+
+
+def _power(base: Fraction, exponent: Fraction) -> Fraction:
+    """base ** exponent for a fractional exponent, exact in the integer part and to 40
+    significant digits in the fractional part (Decimal context)."""
+    whole = exponent.numerator // exponent.denominator
+    rest = exponent - whole
+    result = base**whole
+    if rest:
+        with localcontext() as ctx:
+            ctx.prec = 40
+            value = (Decimal(base.numerator) / Decimal(base.denominator)) ** (
+                Decimal(rest.numerator) / Decimal(rest.denominator)
+            )
+        result *= Fraction(value)
+    return result
