@@ -260,6 +260,7 @@ def setAuthorisation(
     self._existing(assetId)
     assert len(reference) > 0, "authorisation reference is empty"
     assert documentHash != empty(bytes32), "authorisation document hash is empty"
+    assert maxUnits > 0, "authorised units must be positive"
     token: address = self.assets[assetId].token
     if token != empty(address):
         assert maxUnits >= staticcall Supply(token).totalSupply(), "cap below units issued"
@@ -342,7 +343,13 @@ def acceptValuation(assetId: uint256, index: uint256):
     assert index < self.valuationCount[assetId], "unknown valuation"
     assert not self.valuations[assetId][index].accepted, "valuation already accepted"
     self.valuations[assetId][index].accepted = True
-    self.latestAcceptedValuation[assetId] = index + 1
+    latest: uint256 = self.latestAcceptedValuation[assetId]
+    # The current value is the accepted valuation with the latest valuation date.
+    if latest == 0 or (
+        self.valuations[assetId][index].valuationDate
+        >= self.valuations[assetId][latest - 1].valuationDate
+    ):
+        self.latestAcceptedValuation[assetId] = index + 1
     log ValuationAccepted(
         assetId=assetId, index=index, amountMinor=self.valuations[assetId][index].amountMinor
     )

@@ -307,12 +307,17 @@ def _holding_restriction(
             return MAX_HOLDERS
     foreignCap: uint256 = (rules >> 16) & 65535
     if foreignCap < BPS:
+        # The foreign total exactly as _move will book it (holdings are re-classified by the
+        # parties' current countries); refuse only a move that raises it above the cap.
         domestic: uint256 = (rules >> 136) & 65535
-        toForeign: bool = (toRecord >> 64) & 65535 != domestic
-        fromForeign: bool = fromIdentity != 0 and (fromRecord >> 64) & 65535 != domestic
-        if toForeign and not fromForeign:
-            if ((self._stats >> 128) + amount) * BPS > foreignCap * supplyAfter:
-                return FOREIGN_CAP
+        before: uint256 = self._stats >> 128
+        foreign: uint256 = before
+        slot: uint256 = 0
+        if fromIdentity != 0:
+            slot, foreign = self._rebooked(self._holdings[fromIdentity], fromRecord, amount, False, domestic, foreign)
+        slot, foreign = self._rebooked(self._holdings[toIdentity], toRecord, amount, True, domestic, foreign)
+        if foreign > before and foreign * BPS > foreignCap * supplyAfter:
+            return FOREIGN_CAP
     return OK
 
 
@@ -436,27 +441,43 @@ def _refuse(code: uint8):
 
 
 @internal
-def _book(identityNumber: uint256, record: uint256, amount: uint256, credit: bool, domestic: uint256, stats: uint256) -> uint256:
-    # Re-books an identity's holding and returns the updated (holders | foreign << 128) stats.
-    slot: uint256 = self._holdings[identityNumber]
+@pure
+def _rebooked(
+    slot: uint256, record: uint256, amount: uint256, credit: bool, domestic: uint256, foreign: uint256
+) -> (uint256, uint256):
+    # An identity's holdings slot after crediting or debiting `amount`, re-classified as foreign
+    # or domestic by its current country, and the foreign total after that. An unlinked wallet
+    # (record 0) keeps its identity's classification.
     held: uint256 = slot & MASK_128
-    holders: uint256 = stats & MASK_128
-    foreign: uint256 = stats >> 128
-    if slot & COUNTED_FOREIGN != 0:
+    isForeign: bool = slot & COUNTED_FOREIGN != 0
+    if isForeign:
         foreign -= held
+    if record != 0:
+        isForeign = (record >> 64) & 65535 != domestic
     after: uint256 = 0
     if credit:
         after = held + amount
     else:
         after = held - amount
+    if isForeign:
+        return after | COUNTED_FOREIGN, foreign + after
+    return after, foreign
+
+
+@internal
+def _book(identityNumber: uint256, record: uint256, amount: uint256, credit: bool, domestic: uint256, stats: uint256) -> uint256:
+    # Re-books an identity's holding and returns the updated (holders | foreign << 128) stats.
+    slot: uint256 = self._holdings[identityNumber]
+    held: uint256 = slot & MASK_128
+    holders: uint256 = stats & MASK_128
+    newSlot: uint256 = 0
+    foreign: uint256 = 0
+    newSlot, foreign = self._rebooked(slot, record, amount, credit, domestic, stats >> 128)
+    after: uint256 = newSlot & MASK_128
     if held == 0 and after != 0:
         holders += 1
     elif held != 0 and after == 0:
         holders -= 1
-    newSlot: uint256 = after
-    if (record >> 64) & 65535 != domestic:
-        foreign += after
-        newSlot = after | COUNTED_FOREIGN
     self._holdings[identityNumber] = newSlot
     return holders | (foreign << 128)
 

@@ -46,6 +46,10 @@ event ProposalApproved:
     approvals: uint256
     readyAt: uint256
 
+event TimelockStarted:
+    proposalId: indexed(uint256)
+    readyAt: uint256
+
 event ProposalExecuted:
     proposalId: indexed(uint256)
     executor: indexed(address)
@@ -81,6 +85,7 @@ proposalCount: public(uint256)
 proposals: HashMap[uint256, Proposal]
 proposalCallData: HashMap[uint256, Bytes[MAX_CALLDATA]]
 hasApproved: public(HashMap[uint256, HashMap[address, bool]])
+approversOf: HashMap[uint256, DynArray[address, MAX_OFFICIALS]]
 executingEvidence: public(transient(bytes32))
 
 
@@ -161,13 +166,25 @@ def _only_self():
 
 
 @internal
+@view
+def _current_approvals(proposalId: uint256) -> uint256:
+    # Approvals of those who are officials now: a removed official's approval no longer counts.
+    count: uint256 = 0
+    for approver: address in self.approversOf[proposalId]:
+        if self.isOfficial[approver]:
+            count += 1
+    return count
+
+
+@internal
 def _approve(proposalId: uint256, official: address):
     assert not self.hasApproved[proposalId][official], "official already approved"
     self.hasApproved[proposalId][official] = True
+    self.approversOf[proposalId].append(official)
     proposal: Proposal = self.proposals[proposalId]
     approvals: uint256 = proposal.approvals + 1
     readyAt: uint256 = proposal.readyAt
-    if approvals == self.threshold:
+    if readyAt == 0 and self._current_approvals(proposalId) >= self.threshold:
         readyAt = block.timestamp + self.timelock[proposal.actionType]
         self.proposals[proposalId].readyAt = readyAt
     self.proposals[proposalId].approvals = approvals
@@ -263,14 +280,32 @@ def cancel(proposalId: uint256):
 
 
 @external
-def execute(proposalId: uint256):
+def startTimelock(proposalId: uint256):
     """
-    @notice Run an approved proposal once its timelock has passed.
+    @notice Start the timelock of a proposal that reached the threshold without a new
+            approval (the threshold was lowered after its last approval).
     @param proposalId The proposal.
     """
     assert self.isOfficial[msg.sender], "caller is not an official"
     proposal: Proposal = self._open(proposalId)
-    assert proposal.approvals >= self.threshold, "not enough approvals"
+    assert proposal.readyAt == 0, "timelock already started"
+    assert self._current_approvals(proposalId) >= self.threshold, "not enough approvals"
+    readyAt: uint256 = block.timestamp + self.timelock[proposal.actionType]
+    self.proposals[proposalId].readyAt = readyAt
+    log TimelockStarted(proposalId=proposalId, readyAt=readyAt)
+
+
+@external
+def execute(proposalId: uint256):
+    """
+    @notice Run an approved proposal once its timelock has passed. Only approvals of current
+            officials count.
+    @param proposalId The proposal.
+    """
+    assert self.isOfficial[msg.sender], "caller is not an official"
+    proposal: Proposal = self._open(proposalId)
+    assert self._current_approvals(proposalId) >= self.threshold, "not enough approvals"
+    assert proposal.readyAt != 0, "timelock has not started"
     assert block.timestamp >= proposal.readyAt, "timelock has not passed"
     self.proposals[proposalId].executed = True
     self.executingEvidence = proposal.evidence

@@ -36,6 +36,10 @@ def __init__(
     @param assetRegistry_ The AssetRegistry.
     @param tokenBlueprint_ The AssetToken blueprint (EIP-5202).
     """
+    assert governance_ != empty(address), "governance is the zero address"
+    assert identityRegistry_ != empty(address), "identity registry is the zero address"
+    assert assetRegistry_ != empty(address), "asset registry is the zero address"
+    assert tokenBlueprint_ != empty(address), "token blueprint is the zero address"
     governance = governance_
     identityRegistry = identityRegistry_
     assetRegistry = assetRegistry_

@@ -60,11 +60,6 @@ def selector(signature: str) -> bytes:
     return function_signature_to_4byte_selector(signature)
 
 
-def signature_of(name: str) -> str:
-    (sig,) = [s for s in GOVERNED_FUNCTIONS if s.split("(", 1)[0] == name]
-    return sig
-
-
 # ---------------------------------------------------------------- deployment
 
 
@@ -223,8 +218,13 @@ class System:
         for e in (contract or self.gov).get_logs(strict=False):
             if getattr(e, "topics", None) and e.topics[0] == topic0:
                 account = "0x" + e.topics[2].to_bytes(32, "big")[12:].hex()
-                out.append((e.topics[1].to_bytes(32, "big"), to_checksum_address(account),
-                            bool(int.from_bytes(e.data[:32], "big"))))
+                out.append(
+                    (
+                        e.topics[1].to_bytes(32, "big"),
+                        to_checksum_address(account),
+                        bool(int.from_bytes(e.data[:32], "big")),
+                    )
+                )
         return out
 
     # ------------------------------------------------------------ assets and tokens
@@ -267,12 +267,6 @@ class System:
         )
         return self.d["AssetToken"].at(self.factory.tokenOf(asset_id))
 
-    def new_token(self, rules: TokenRules = BASE_RULES, max_units: int = MAX_UNITS) -> Any:
-        """Register, approve and tokenize a further asset."""
-        aid = self.register_asset(legal_id=f"PK-X-{self.areg.assetCount() + 1}", max_units=max_units)
-        self.govern(self.areg, "setStatus", aid, 2)
-        return self.create_token(aid, rules, symbol=f"X{aid}")
-
     # ------------------------------------------------------------ identities
 
     def onboard(
@@ -287,7 +281,9 @@ class System:
         if expiry is None:
             expiry = boa.env.timestamp + YEAR
         with boa.env.prank(self.registrar):
-            number = self.idreg.registerIdentity(h(f"kyc {label}"), country, int(category), expiry, addrs)
+            number = self.idreg.registerIdentity(
+                h(f"kyc {label}"), country, int(category), expiry, addrs
+            )
         return Identity(number, country, int(category), addrs)
 
     def update_identity(
@@ -339,20 +335,31 @@ class System:
 
     def assert_allowed(self, sender: str, receiver: str, amount: int, token: Any = None) -> None:
         tok = token or self.token
-        assert Restriction(tok.detectTransferRestriction(sender, receiver, amount)) == Restriction.OK
+        assert (
+            Restriction(tok.detectTransferRestriction(sender, receiver, amount)) == Restriction.OK
+        )
         assert tok.canTransfer(sender, receiver, amount) is True
 
 
 @pytest.fixture(scope="session")
 def _base_system(deployers: dict[str, Any]) -> System:
-    return System(deployers)
+    boa.env.enable_fast_mode(True)
+    try:
+        return System(deployers)
+    finally:
+        boa.env.enable_fast_mode(False)
 
 
 @pytest.fixture(autouse=True)
 def _isolate(_base_system: System) -> Iterable[None]:
-    """Every test starts from the session deployment and leaves no trace."""
-    with boa.env.anchor():
-        yield
+    """Every test starts from the session deployment and leaves no trace. Fast mode (no
+    py-evm account-touch journal) only while this suite's tests run."""
+    boa.env.enable_fast_mode(True)
+    try:
+        with boa.env.anchor():
+            yield
+    finally:
+        boa.env.enable_fast_mode(False)
 
 
 @pytest.fixture

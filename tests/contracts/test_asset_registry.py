@@ -1,4 +1,4 @@
-"""AssetRegistry: roles, registration, authorisation, documents, valuations, lifecycle, linkToken."""
+"""AssetRegistry: roles, registration, authorisation, documents, valuations, lifecycle."""
 
 from __future__ import annotations
 
@@ -74,8 +74,13 @@ def test_constructor(deployers, system):
     with boa.reverts("governance is the zero address"):
         deploy(deployers["AssetRegistry"], governance=ZERO_ADDRESS)
     issuer, valuer, factory = (boa.env.generate_address() for _ in range(3))
-    reg = deploy(deployers["AssetRegistry"], governance=system.gov.address, issuers=[issuer],
-                 valuers=[valuer], tokenFactory=factory)
+    reg = deploy(
+        deployers["AssetRegistry"],
+        governance=system.gov.address,
+        issuers=[issuer],
+        valuers=[valuer],
+        tokenFactory=factory,
+    )
     assert reg.governance() == system.gov.address
     assert reg.isIssuer(issuer) and not reg.isIssuer(valuer)
     assert reg.isValuer(valuer) and not reg.isValuer(issuer)
@@ -101,8 +106,10 @@ def test_governance_only_functions(system, fn, args):
             getattr(system.areg, fn)(*args)
 
 
-@pytest.mark.parametrize(("fn", "getter", "role"), [
-    ("setIssuer", "isIssuer", "issuer"), ("setValuer", "isValuer", "valuer")])
+@pytest.mark.parametrize(
+    ("fn", "getter", "role"),
+    [("setIssuer", "isIssuer", "issuer"), ("setValuer", "isValuer", "valuer")],
+)
 def test_set_issuer_and_valuer(system, fn, getter, role):
     who = boa.env.generate_address()
     system.govern(system.areg, fn, who, True)
@@ -137,18 +144,46 @@ def test_register_asset(system):
     logs = reg.get_logs()
     assert aid == count + 1 == reg.assetCount()
     asset = reg.getAsset(aid)
-    assert (asset.assetClass, asset.status, asset.legalId, asset.name, asset.ministry,
-            asset.token, asset.authorisationRef, asset.authorisationHash, asset.maxUnits) == (
-        5, PROPOSED, "ISB-F7-PLOT-12", "Plot 12, F-7 Islamabad", "Ministry of Housing",
-        ZERO_ADDRESS, "Cabinet decision 45/2025", h("cabinet 45/2025"), 10_000)
+    assert (
+        asset.assetClass,
+        asset.status,
+        asset.legalId,
+        asset.name,
+        asset.ministry,
+        asset.token,
+        asset.authorisationRef,
+        asset.authorisationHash,
+        asset.maxUnits,
+    ) == (
+        5,
+        PROPOSED,
+        "ISB-F7-PLOT-12",
+        "Plot 12, F-7 Islamabad",
+        "Ministry of Housing",
+        ZERO_ADDRESS,
+        "Cabinet decision 45/2025",
+        h("cabinet 45/2025"),
+        10_000,
+    )
     assert reg.mintingTerms(aid) == (PROPOSED, 10_000)
-    assert [type(e).__name__ for e in logs] == ["AssetRegistered", "AuthorisationSet",
-                                                "StatusChanged"]
+    assert [type(e).__name__ for e in logs] == [
+        "AssetRegistered",
+        "AuthorisationSet",
+        "StatusChanged",
+    ]
     registered, authorised, status = logs
     assert (registered.assetId, registered.assetClass, registered.legalId, registered.issuer) == (
-        aid, 5, "ISB-F7-PLOT-12", system.issuer)
-    assert (authorised.assetId, authorised.reference, authorised.documentHash,
-            authorised.maxUnits) == (aid, "Cabinet decision 45/2025", h("cabinet 45/2025"), 10_000)
+        aid,
+        5,
+        "ISB-F7-PLOT-12",
+        system.issuer,
+    )
+    assert (
+        authorised.assetId,
+        authorised.reference,
+        authorised.documentHash,
+        authorised.maxUnits,
+    ) == (aid, "Cabinet decision 45/2025", h("cabinet 45/2025"), 10_000)
     assert (status.assetId, status.previous, status.status) == (aid, 0, PROPOSED)
     assert reg.documentCount(aid) == 0 and reg.valuationCount(aid) == 0
     assert reg.latestAcceptedValuation(aid) == 0
@@ -197,10 +232,17 @@ def test_set_authorisation_before_tokenization_any_cap(system):
     system.govern(system.areg, "setAuthorisation", aid, "Amended act", h("amended"), 100)
     (event,) = system.logs(name="AuthorisationSet")
     assert (event.assetId, event.reference, event.documentHash, event.maxUnits) == (
-        aid, "Amended act", h("amended"), 100)
+        aid,
+        "Amended act",
+        h("amended"),
+        100,
+    )
     asset = system.areg.getAsset(aid)
     assert (asset.authorisationRef, asset.authorisationHash, asset.maxUnits) == (
-        "Amended act", h("amended"), 100)
+        "Amended act",
+        h("amended"),
+        100,
+    )
 
 
 def test_set_authorisation_cannot_drop_below_supply(system):
@@ -238,10 +280,18 @@ def test_attach_document(system):
             system.areg.attachDocument(aid, kind, h(f"doc {kind}"))
         (event,) = system.areg.get_logs()
         assert (event.assetId, event.kind, event.contentHash, event.addedBy) == (
-            aid, kind, h(f"doc {kind}"), system.issuer)
+            aid,
+            kind,
+            h(f"doc {kind}"),
+            system.issuer,
+        )
         doc = system.areg.getDocument(aid, i)
         assert (doc.kind, doc.contentHash, doc.addedBy, doc.addedAt) == (
-            kind, h(f"doc {kind}"), system.issuer, boa.env.timestamp)
+            kind,
+            h(f"doc {kind}"),
+            system.issuer,
+            boa.env.timestamp,
+        )
         boa.env.time_travel(seconds=60)
     assert system.areg.documentCount(aid) == 4
 
@@ -272,7 +322,8 @@ def test_attach_document_not_issuer(system):
 def submit(system: System, aid: int, amount: int, when: int | None = None) -> int:
     with boa.env.prank(system.valuer):
         return system.areg.submitValuation(
-            aid, amount, boa.env.timestamp if when is None else when, h(f"report {amount}"))
+            aid, amount, boa.env.timestamp if when is None else when, h(f"report {amount}")
+        )
 
 
 def test_submit_and_accept_valuation(system):
@@ -280,13 +331,23 @@ def test_submit_and_accept_valuation(system):
     when = boa.env.timestamp - 3 * 86_400
     assert submit(system, aid, 5_000_000_00, when) == 0
     (event,) = system.areg.get_logs()
-    assert (event.assetId, event.index, event.amountMinor, event.valuationDate, event.valuer,
-            event.reportHash) == (aid, 0, 5_000_000_00, when, system.valuer, h("report 500000000"))
+    assert (
+        event.assetId,
+        event.index,
+        event.amountMinor,
+        event.valuationDate,
+        event.valuer,
+        event.reportHash,
+    ) == (aid, 0, 5_000_000_00, when, system.valuer, h("report 500000000"))
     assert submit(system, aid, 6_000_000_00) == 1  # valuation date == now is accepted
     assert system.areg.valuationCount(aid) == 2
     v = system.areg.getValuation(aid, 0)
     assert (v.amountMinor, v.valuationDate, v.valuer, v.accepted) == (
-        5_000_000_00, when, system.valuer, False)
+        5_000_000_00,
+        when,
+        system.valuer,
+        False,
+    )
 
     system.govern(system.areg, "acceptValuation", aid, 1)
     (accepted,) = system.logs(name="ValuationAccepted")

@@ -18,7 +18,6 @@ from .conftest import (
     MASK_96,
     MAX_UNITS,
     PK,
-    ZERO32,
     ZERO_ADDRESS,
     System,
     h,
@@ -40,8 +39,9 @@ def names(entries) -> list[str]:
     return [type(e).__name__ for e in entries]
 
 
-def assert_mint_refused(system: System, wallet: str, amount: int, code: Restriction,
-                        token=None) -> None:
+def assert_mint_refused(
+    system: System, wallet: str, amount: int, code: Restriction, token=None
+) -> None:
     tok = token or system.token
     assert Restriction(tok.detectMintRestriction(wallet, amount)) == code
     with boa.reverts(REASONS[code]):
@@ -73,7 +73,11 @@ def test_token_created_by_factory(system):
     asset = system.areg.getAsset(system.asset_id)
     assert (asset.status, asset.token) == (3, tok.address)
     assert (tok.name(), tok.symbol(), tok.decimals(), tok.assetId()) == (
-        "Pakistan GIS 2030", "PGIS30", 0, system.asset_id)
+        "Pakistan GIS 2030",
+        "PGIS30",
+        0,
+        system.asset_id,
+    )
     assert tok.identityRegistry() == system.idreg.address
     assert tok.assetRegistry() == system.areg.address
     assert tok.governance() == tok.owner() == system.gov.address
@@ -92,17 +96,37 @@ def test_token_created_by_factory(system):
 def test_create_token_event_and_initial_rules(system):
     rules = TokenRules(
         eligible_categories=frozenset({InvestorCategory.BANK, InvestorCategory.INSURER}),
-        foreign_cap_bps=2500, max_holders=7, lockup_until=boa.env.timestamp + 1000,
-        country_mode="deny", countries=(AE, 408), holding_cap=500, minimum_holding=5)
+        foreign_cap_bps=2500,
+        max_holders=7,
+        lockup_until=boa.env.timestamp + 1000,
+        country_mode="deny",
+        countries=(AE, 408),
+        holding_cap=500,
+        minimum_holding=5,
+    )
     aid = system.register_asset(legal_id="NEW-1")
     system.govern(system.areg, "setStatus", aid, 2)
     # a paused bit smuggled into the rules word is ignored at creation
-    system.govern(system.factory, "createToken", aid, "Sukuk", "SKK", 2,
-                  rules.rules_word() | 1 << 152, rules.limits_word(), list(rules.countries))
+    system.govern(
+        system.factory,
+        "createToken",
+        aid,
+        "Sukuk",
+        "SKK",
+        2,
+        rules.rules_word() | 1 << 152,
+        rules.limits_word(),
+        list(rules.countries),
+    )
     (created,) = system.logs(name="TokenCreated")
     tok = system.d["AssetToken"].at(system.factory.tokenOf(aid))
     assert (created.assetId, created.token, created.name, created.symbol, created.decimals) == (
-        aid, tok.address, "Sukuk", "SKK", 2)
+        aid,
+        tok.address,
+        "Sukuk",
+        "SKK",
+        2,
+    )
     assert tok.decimals() == 2
     assert tuple(tok.rules()) == tuple(rules.set_rules_args())
     assert tuple(tok.holdingLimits()) == (500, 5)
@@ -114,8 +138,12 @@ def test_create_token_event_and_initial_rules(system):
     ("rules", "limits", "countries", "message"),
     [
         (BASE_RULES.rules_word() | 10_001 << 16, 0, [], "foreign cap above 10000 bps"),
-        (BASE_RULES.rules_word() | 3 << 128, 0, [],
-         "country mode must be 0 none, 1 allow or 2 deny"),
+        (
+            BASE_RULES.rules_word() | 3 << 128,
+            0,
+            [],
+            "country mode must be 0 none, 1 allow or 2 deny",
+        ),
         (BASE_RULES.rules_word() & ~(0xFFFF << 136), 0, [], "domestic country not set"),
         (BASE_RULES.rules_word(), 10 | 11 << 128, [], "minimum holding above holding cap"),
         (BASE_RULES.rules_word(), 2**96, [], "limit too large"),
@@ -145,7 +173,11 @@ def test_transfer(system, w):
         assert system.token.transfer(w.p, 300) is True
     (event,) = system.token.get_logs()
     assert (type(event).__name__, event.sender, event.receiver, event.value) == (
-        "Transfer", w.b0, w.p, 300)
+        "Transfer",
+        w.b0,
+        w.p,
+        300,
+    )
     assert system.token.balanceOf(w.b0) == 700 and system.token.balanceOf(w.p) == 300
     assert system.token.totalSupply() == 1000
     assert system.token.identityHolding(system.bank.number) == 700
@@ -168,7 +200,11 @@ def test_approve_and_transfer_from(system, w):
         assert system.token.approve(spender, 400) is True
     (event,) = system.token.get_logs()
     assert (type(event).__name__, event.owner, event.spender, event.value) == (
-        "Approval", w.b0, spender, 400)
+        "Approval",
+        w.b0,
+        spender,
+        400,
+    )
     assert system.token.allowance(w.b0, spender) == 400
     with boa.env.prank(spender):
         assert system.token.transferFrom(w.b0, w.p, 150) is True
@@ -481,8 +517,9 @@ def test_authorisation_cap_on_mint(system, w):
     system.mint(w.p, 10)
     assert system.token.totalSupply() == MAX_UNITS
     assert_mint_refused(system, w.p, 1, R.AUTHORISATION_CAP)
-    system.govern(system.areg, "setAuthorisation", system.asset_id, "Amended", h("amended"),
-                  MAX_UNITS + 5)
+    system.govern(
+        system.areg, "setAuthorisation", system.asset_id, "Amended", h("amended"), MAX_UNITS + 5
+    )
     system.mint(w.p, 5)
     # a burn frees room under the cap
     system.govern(system.token, "burn", w.p, 15)
@@ -504,8 +541,17 @@ def test_asset_not_tokenized(system, w, deployers):
     aid = system.register_asset(legal_id="ROGUE")
     system.govern(system.areg, "setStatus", aid, 2)
     rogue = deployers["AssetToken"].deploy(
-        "Rogue", "RG", 0, aid, system.idreg.address, system.areg.address, system.gov.address,
-        BASE_RULES.rules_word(), 0, [])
+        "Rogue",
+        "RG",
+        0,
+        aid,
+        system.idreg.address,
+        system.areg.address,
+        system.gov.address,
+        BASE_RULES.rules_word(),
+        0,
+        [],
+    )
     assert_mint_refused(system, w.b0, 1, R.ASSET_NOT_TOKENIZED, token=rogue)
 
 
@@ -630,10 +676,22 @@ def test_agent_functions_only_governance(system, w, fn, args):
             getattr(system.token, fn)(*_resolve(args, w))
 
 
-ENFORCEMENT = [c for c in AGENT_CALLS if c[0] in {
-    "forcedTransfer", "batchForcedTransfer", "recoveryAddress", "setAddressFrozen",
-    "batchSetAddressFrozen", "freezePartialTokens", "batchFreezePartialTokens",
-    "unfreezePartialTokens", "batchUnfreezePartialTokens"}]
+ENFORCEMENT = [
+    c
+    for c in AGENT_CALLS
+    if c[0]
+    in {
+        "forcedTransfer",
+        "batchForcedTransfer",
+        "recoveryAddress",
+        "setAddressFrozen",
+        "batchSetAddressFrozen",
+        "freezePartialTokens",
+        "batchFreezePartialTokens",
+        "unfreezePartialTokens",
+        "batchUnfreezePartialTokens",
+    }
+]
 
 
 @pytest.mark.parametrize(("fn", "args"), ENFORCEMENT, ids=[c[0] for c in ENFORCEMENT])
@@ -641,8 +699,10 @@ def test_enforcement_requires_evidence_even_from_governance_address(system, w, f
     """Called by the governance address outside of a proposal execution the evidence slot is
     empty, and the token refuses; through a proposal, Governance refuses at propose."""
     fund(system, {w.b0: 10})
-    with boa.reverts("enforcement action requires an evidence hash"), \
-            boa.env.prank(system.gov.address):
+    with (
+        boa.reverts("enforcement action requires an evidence hash"),
+        boa.env.prank(system.gov.address),
+    ):
         getattr(system.token, fn)(*_resolve(args, w))
     with boa.reverts("this action requires an evidence hash"):
         system.propose(system.token, fn, *_resolve(args, w))
@@ -666,7 +726,12 @@ def test_forced_transfer_bypasses_compliance(system, w):
     assert unfrozen.amount == 20  # 30 free, 20 frozen released
     assert (transfer.sender, transfer.receiver, transfer.value) == (w.b0, w.r, 50)
     assert (action.kind, action.wallet, action.counterparty, action.amount, action.evidence) == (
-        ENFORCE_FORCED_TRANSFER, w.b0, w.r, 50, EVIDENCE)
+        ENFORCE_FORCED_TRANSFER,
+        w.b0,
+        w.r,
+        50,
+        EVIDENCE,
+    )
     assert system.token.balanceOf(w.r) == 50 and system.token.balanceOf(w.b0) == 50
     assert system.token.getFrozenTokens(w.b0) == 50
     assert system.token.identityHolding(system.retail.number) == 50
@@ -706,13 +771,17 @@ def test_forced_transfer_from_unregistered_wallet(system, w):
 def test_batch_forced_transfer(system, w):
     fund(system, {w.b0: 100, w.p: 100})
     with boa.reverts("batch lengths differ"):
-        system.govern(system.token, "batchForcedTransfer", [w.b0, w.p], [w.i], [1, 1],
-                      evidence=EVIDENCE)
-    system.govern(system.token, "batchForcedTransfer", [w.b0, w.p], [w.i, w.r], [30, 40],
-                  evidence=EVIDENCE)
+        system.govern(
+            system.token, "batchForcedTransfer", [w.b0, w.p], [w.i], [1, 1], evidence=EVIDENCE
+        )
+    system.govern(
+        system.token, "batchForcedTransfer", [w.b0, w.p], [w.i, w.r], [30, 40], evidence=EVIDENCE
+    )
     actions = system.logs(name="EnforcementAction")
     assert [(a.wallet, a.counterparty, a.amount, a.evidence) for a in actions] == [
-        (w.b0, w.i, 30, EVIDENCE), (w.p, w.r, 40, EVIDENCE)]
+        (w.b0, w.i, 30, EVIDENCE),
+        (w.p, w.r, 40, EVIDENCE),
+    ]
     assert [system.token.balanceOf(x) for x in (w.b0, w.p, w.i, w.r)] == [70, 60, 30, 40]
 
 
@@ -735,9 +804,17 @@ def test_recovery_moves_balance_frozen_tokens_and_status(system, w):
     (action,) = [e for e in logs if type(e).__name__ == "EnforcementAction"]
     assert (transfer.sender, transfer.receiver, transfer.value) == (w.b0, new, 100)
     assert (recovery.lostWallet, recovery.newWallet, recovery.investorOnchainID) == (
-        w.b0, new, ZERO_ADDRESS)
+        w.b0,
+        new,
+        ZERO_ADDRESS,
+    )
     assert (action.kind, action.wallet, action.counterparty, action.amount, action.evidence) == (
-        ENFORCE_RECOVERY, w.b0, new, 100, EVIDENCE)
+        ENFORCE_RECOVERY,
+        w.b0,
+        new,
+        100,
+        EVIDENCE,
+    )
     tok = system.token
     assert (tok.balanceOf(w.b0), tok.getFrozenTokens(w.b0)) == (0, 0)
     assert (tok.balanceOf(new), tok.getFrozenTokens(new), tok.isFrozen(new)) == (100, 30, True)
@@ -760,17 +837,15 @@ def test_recovery_into_existing_wallet_of_same_identity(system, w):
 def test_recovery_rejects(system, w):
     fund(system, {w.b0: 100})
     with boa.reverts("new wallet belongs to another identity"):
-        system.govern(system.token, "recoveryAddress", w.b0, w.p, ZERO_ADDRESS,
-                      evidence=EVIDENCE)
+        system.govern(system.token, "recoveryAddress", w.b0, w.p, ZERO_ADDRESS, evidence=EVIDENCE)
     with boa.reverts("new wallet belongs to another identity"):
-        system.govern(system.token, "recoveryAddress", w.b0, w.out, ZERO_ADDRESS,
-                      evidence=EVIDENCE)
+        system.govern(system.token, "recoveryAddress", w.b0, w.out, ZERO_ADDRESS, evidence=EVIDENCE)
     with boa.reverts("lost wallet holds no tokens"):
-        system.govern(system.token, "recoveryAddress", w.b1, w.b0, ZERO_ADDRESS,
-                      evidence=EVIDENCE)
+        system.govern(system.token, "recoveryAddress", w.b1, w.b0, ZERO_ADDRESS, evidence=EVIDENCE)
     with boa.reverts("onchain identity contracts are not used"):
-        system.govern(system.token, "recoveryAddress", w.b0, w.b1, system.outsider,
-                      evidence=EVIDENCE)
+        system.govern(
+            system.token, "recoveryAddress", w.b0, w.b1, system.outsider, evidence=EVIDENCE
+        )
     with boa.reverts("this action requires an evidence hash"):
         system.propose(system.token, "recoveryAddress", w.b0, w.b1, ZERO_ADDRESS)
 
@@ -783,11 +858,19 @@ def test_set_address_frozen_events(system, w):
     frozen, action = system.logs(name="AddressFrozen") + system.logs(name="EnforcementAction")
     assert (frozen.userAddress, frozen.isFrozen, frozen.owner) == (w.p, True, system.gov.address)
     assert (action.kind, action.wallet, action.counterparty, action.amount, action.evidence) == (
-        ENFORCE_FREEZE_WALLET, w.p, ZERO_ADDRESS, 0, EVIDENCE)
+        ENFORCE_FREEZE_WALLET,
+        w.p,
+        ZERO_ADDRESS,
+        0,
+        EVIDENCE,
+    )
     system.govern(system.token, "setAddressFrozen", w.p, False, evidence=h("release order"))
     frozen, action = system.logs(name="AddressFrozen") + system.logs(name="EnforcementAction")
     assert (frozen.isFrozen, action.kind, action.evidence) == (
-        False, ENFORCE_UNFREEZE_WALLET, h("release order"))
+        False,
+        ENFORCE_UNFREEZE_WALLET,
+        h("release order"),
+    )
 
 
 def test_frozen_wallet_still_receives_mint(system, w):
@@ -798,10 +881,14 @@ def test_frozen_wallet_still_receives_mint(system, w):
 
 def test_batch_set_address_frozen(system, w):
     with boa.reverts("wallets and flags differ in length"):
-        system.govern(system.token, "batchSetAddressFrozen", [w.p], [True, True],
-                      evidence=EVIDENCE)
-    system.govern(system.token, "batchSetAddressFrozen", [w.p, w.i, w.p], [True, True, False],
-                  evidence=EVIDENCE)
+        system.govern(system.token, "batchSetAddressFrozen", [w.p], [True, True], evidence=EVIDENCE)
+    system.govern(
+        system.token,
+        "batchSetAddressFrozen",
+        [w.p, w.i, w.p],
+        [True, True, False],
+        evidence=EVIDENCE,
+    )
     assert [e.isFrozen for e in system.logs(name="AddressFrozen")] == [True, True, False]
     assert not system.token.isFrozen(w.p) and system.token.isFrozen(w.i)
 
@@ -812,7 +899,11 @@ def test_partial_freeze_and_unfreeze(system, w):
     frozen, action = system.logs(name="TokensFrozen") + system.logs(name="EnforcementAction")
     assert (frozen.userAddress, frozen.amount) == (w.b0, 60)
     assert (action.kind, action.wallet, action.amount, action.evidence) == (
-        ENFORCE_FREEZE_TOKENS, w.b0, 60, EVIDENCE)
+        ENFORCE_FREEZE_TOKENS,
+        w.b0,
+        60,
+        EVIDENCE,
+    )
     with boa.reverts("amount exceeds unfrozen balance"):
         system.govern(system.token, "freezePartialTokens", w.b0, 41, evidence=EVIDENCE)
     system.govern(system.token, "freezePartialTokens", w.b0, 40, evidence=EVIDENCE)
@@ -832,14 +923,16 @@ def test_batch_partial_freezes(system, w):
     fund(system, {w.b0: 100, w.p: 50})
     with boa.reverts("wallets and amounts differ in length"):
         system.govern(system.token, "batchFreezePartialTokens", [w.b0], [], evidence=EVIDENCE)
-    system.govern(system.token, "batchFreezePartialTokens", [w.b0, w.p], [10, 50],
-                  evidence=EVIDENCE)
+    system.govern(
+        system.token, "batchFreezePartialTokens", [w.b0, w.p], [10, 50], evidence=EVIDENCE
+    )
     assert [e.amount for e in system.logs(name="TokensFrozen")] == [10, 50]
     assert (system.token.getFrozenTokens(w.b0), system.token.getFrozenTokens(w.p)) == (10, 50)
     with boa.reverts("wallets and amounts differ in length"):
         system.govern(system.token, "batchUnfreezePartialTokens", [], [1], evidence=EVIDENCE)
-    system.govern(system.token, "batchUnfreezePartialTokens", [w.b0, w.p], [10, 20],
-                  evidence=EVIDENCE)
+    system.govern(
+        system.token, "batchUnfreezePartialTokens", [w.b0, w.p], [10, 20], evidence=EVIDENCE
+    )
     assert (system.token.getFrozenTokens(w.b0), system.token.getFrozenTokens(w.p)) == (0, 30)
 
 
@@ -850,8 +943,14 @@ def test_set_rules(system):
     until = boa.env.timestamp + 5
     system.govern(system.token, "setRules", 0b101, 2500, 9, until, 2, 826)
     (event,) = system.logs(name="RulesUpdated")
-    assert (event.eligibleCategories, event.foreignCapBps, event.maxHolders, event.lockupUntil,
-            event.countryMode, event.domesticCountry) == (0b101, 2500, 9, until, 2, 826)
+    assert (
+        event.eligibleCategories,
+        event.foreignCapBps,
+        event.maxHolders,
+        event.lockupUntil,
+        event.countryMode,
+        event.domesticCountry,
+    ) == (0b101, 2500, 9, until, 2, 826)
     assert tuple(system.token.rules()) == (0b101, 2500, 9, until, 2, 826)
 
 
@@ -909,8 +1008,10 @@ def test_set_countries_listed(system):
             system.govern(system.token, "setCountriesListed", [PK, bad], True)
 
 
-@pytest.mark.parametrize(("fn", "value"), [
-    ("setName", "Pakistan Sukuk 2031"), ("setSymbol", "PSK31"), ("setOnchainID", "outsider")])
+@pytest.mark.parametrize(
+    ("fn", "value"),
+    [("setName", "Pakistan Sukuk 2031"), ("setSymbol", "PSK31"), ("setOnchainID", "outsider")],
+)
 def test_token_information(system, fn, value):
     value = system.outsider if value == "outsider" else value
     system.govern(system.token, fn, value)
@@ -926,12 +1027,24 @@ def test_token_information(system, fn, value):
 
 
 def test_rule_change_action_types(system):
-    for fn in ("setRules", "setHoldingLimits", "setCountriesListed", "setName", "setSymbol",
-               "setOnchainID"):
+    for fn in (
+        "setRules",
+        "setHoldingLimits",
+        "setCountriesListed",
+        "setName",
+        "setSymbol",
+        "setOnchainID",
+    ):
         sel = getattr(system.token, fn).prepare_calldata(
-            *{"setRules": (0, 0, 0, 0, 0, PK), "setHoldingLimits": (0, 0),
-              "setCountriesListed": ([], True), "setName": ("",), "setSymbol": ("",),
-              "setOnchainID": (ZERO_ADDRESS,)}[fn])[:4]
+            *{
+                "setRules": (0, 0, 0, 0, 0, PK),
+                "setHoldingLimits": (0, 0),
+                "setCountriesListed": ([], True),
+                "setName": ("",),
+                "setSymbol": ("",),
+                "setOnchainID": (ZERO_ADDRESS,),
+            }[fn]
+        )[:4]
         assert system.gov.actionTypeOf(sel) == ActionType.RULE_CHANGE
 
 
@@ -965,15 +1078,9 @@ def test_country_change_is_rebooked_on_next_movement(system, w):
     assert system.token.foreignHeld() == 0
 
 
-# ---------------------------------------------------------------- known defects
+# ------------------------------------------------ fixed defects (regression tests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AssetToken._holding_restriction checks the foreign cap with foreignHeld + amount, but "
-    "when the receiving identity became foreign after it was booked as domestic, _book re-books "
-    "its whole holding as foreign: the transfer pushes the foreign share over the cap",
-)
 def test_foreign_cap_counts_rebooked_receiver_holding(system, w):
     fund(system, {w.p: 600, w.b0: 400})
     system.set_rules(foreign_cap_bps=5000)
@@ -982,12 +1089,6 @@ def test_foreign_cap_counts_rebooked_receiver_holding(system, w):
     system.assert_refused(w.b0, w.p, 1, R.FOREIGN_CAP)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AssetToken._book classifies an identity by the country of the wallet record passed "
-    "in; burn / forcedTransfer from an unlinked wallet pass record 0 (country 0), so a domestic "
-    "identity's remaining holding is booked as foreign",
-)
 def test_burn_from_unlinked_wallet_keeps_identity_domestic(system, w):
     fund(system, {w.b0: 100, w.b1: 100})
     with boa.env.prank(system.registrar):

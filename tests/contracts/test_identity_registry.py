@@ -17,8 +17,14 @@ def pack(number: int, country: int, category: int, expiry: int) -> int:
     return expiry | country << 64 | category << 80 | number << 88
 
 
-def register(system: System, wallets: list[str], country: int = PK, category: int = 0,
-             expiry: int | None = None, kyc: bytes | None = None) -> int:
+def register(
+    system: System,
+    wallets: list[str],
+    country: int = PK,
+    category: int = 0,
+    expiry: int | None = None,
+    kyc: bytes | None = None,
+) -> int:
     if expiry is None:
         expiry = boa.env.timestamp + YEAR
     with boa.env.prank(system.registrar):
@@ -39,8 +45,9 @@ def test_constructor_rejects_zero_governance(deployers):
 
 def test_constructor_appoints_initial_registrars(deployers, system):
     first, second = fresh(2)
-    reg = deploy(deployers["IdentityRegistry"], governance=system.gov.address,
-                 registrars=[first, second])
+    reg = deploy(
+        deployers["IdentityRegistry"], governance=system.gov.address, registrars=[first, second]
+    )
     assert reg.governance() == system.gov.address
     assert reg.isRegistrar(first) and reg.isRegistrar(second)
     assert not reg.isRegistrar(system.registrar)
@@ -82,7 +89,11 @@ def test_register_identity_stores_record_and_links_wallets(system):
     assert number == before + 1 == reg.identityCount()
     ident = reg.identityOf(number)
     assert (ident.kycHash, ident.country, ident.category, ident.kycExpiry) == (
-        h("kyc mcb"), PK, int(InvestorCategory.BANK), expiry)
+        h("kyc mcb"),
+        PK,
+        int(InvestorCategory.BANK),
+        expiry,
+    )
     assert list(reg.walletsOfIdentity(number)) == wallets
     record = pack(number, PK, int(InvestorCategory.BANK), expiry)
     for w in wallets:
@@ -93,12 +104,18 @@ def test_register_identity_stores_record_and_links_wallets(system):
     assert reg.walletRecords(wallets[0], wallets[2]) == (record, record)
 
     (registered,) = [e for e in logs if type(e).__name__ == "IdentityRegistered"]
-    assert (registered.identityNumber, registered.kycHash, registered.country,
-            registered.category, registered.kycExpiry, registered.registrar) == (
-        number, h("kyc mcb"), PK, 0, expiry, system.registrar)
+    assert (
+        registered.identityNumber,
+        registered.kycHash,
+        registered.country,
+        registered.category,
+        registered.kycExpiry,
+        registered.registrar,
+    ) == (number, h("kyc mcb"), PK, 0, expiry, system.registrar)
     linked = [e for e in logs if type(e).__name__ == "WalletLinked"]
     assert [(e.identityNumber, e.wallet, e.registrar) for e in linked] == [
-        (number, w, system.registrar) for w in wallets]
+        (number, w, system.registrar) for w in wallets
+    ]
 
 
 def test_register_identity_without_wallets(system):
@@ -116,17 +133,23 @@ def test_register_identity_with_sixteen_wallets(system):
 def test_register_identity_with_seventeen_wallets_fails_abi_bound(system):
     def calldata(wallets: list[str]) -> bytes:
         head = system.idreg.registerIdentity.prepare_calldata(
-            h("kyc"), PK, 0, boa.env.timestamp + YEAR, [])[: 4 + 32 * 5]
-        return head + len(wallets).to_bytes(32, "big") + b"".join(
-            bytes.fromhex(w[2:]).rjust(32, b"\0") for w in wallets)
+            h("kyc"), PK, 0, boa.env.timestamp + YEAR, []
+        )[: 4 + 32 * 5]
+        return (
+            head
+            + len(wallets).to_bytes(32, "big")
+            + b"".join(bytes.fromhex(w[2:]).rjust(32, b"\0") for w in wallets)
+        )
 
     count = system.idreg.identityCount()
-    boa.env.raw_call(system.idreg.address, sender=system.registrar,
-                     data=calldata(fresh(MAX_WALLETS)))
+    boa.env.raw_call(
+        system.idreg.address, sender=system.registrar, data=calldata(fresh(MAX_WALLETS))
+    )
     assert system.idreg.identityCount() == count + 1
     with pytest.raises(Revert):
-        boa.env.raw_call(system.idreg.address, sender=system.registrar,
-                         data=calldata(fresh(MAX_WALLETS + 1)))
+        boa.env.raw_call(
+            system.idreg.address, sender=system.registrar, data=calldata(fresh(MAX_WALLETS + 1))
+        )
     assert system.idreg.identityCount() == count + 1
 
 
@@ -145,8 +168,9 @@ def test_register_identity_rejects_bad_fields(system, kwargs, message):
     kyc = kwargs.pop("kyc", h("kyc"))
     args = {"country": PK, "category": 0} | kwargs
     with boa.reverts(message), boa.env.prank(system.registrar):
-        system.idreg.registerIdentity(kyc, args["country"], args["category"],
-                                      boa.env.timestamp + YEAR, fresh())
+        system.idreg.registerIdentity(
+            kyc, args["country"], args["category"], boa.env.timestamp + YEAR, fresh()
+        )
 
 
 @pytest.mark.parametrize(("country", "category"), [(1, 0), (999, 15), (AE, 5)])
@@ -204,8 +228,13 @@ def test_identity_registered_already_expired(system):
 def test_unlinked_wallet_views(system):
     (w,) = fresh()
     reg = system.idreg
-    assert (reg.walletRecord(w), reg.identityNumberOf(w), reg.contains(w),
-            reg.isVerified(w), reg.investorCountry(w)) == (0, 0, False, False, 0)
+    assert (
+        reg.walletRecord(w),
+        reg.identityNumberOf(w),
+        reg.contains(w),
+        reg.isVerified(w),
+        reg.investorCountry(w),
+    ) == (0, 0, False, False, 0)
     assert reg.walletRecords(w, system.bank.wallets[0])[0] == 0
 
 
@@ -224,10 +253,19 @@ def test_update_identity_propagates_to_every_wallet(system):
         assert system.idreg.investorCountry(w) == AE
     stored = system.idreg.identityOf(ident.number)
     assert (stored.kycHash, stored.country, stored.category, stored.kycExpiry) == (
-        h("renewed"), AE, 5, expiry)
-    assert (event.identityNumber, event.kycHash, event.country, event.category,
-            event.kycExpiry, event.registrar) == (
-        ident.number, h("renewed"), AE, 5, expiry, system.registrar)
+        h("renewed"),
+        AE,
+        5,
+        expiry,
+    )
+    assert (
+        event.identityNumber,
+        event.kycHash,
+        event.country,
+        event.category,
+        event.kycExpiry,
+        event.registrar,
+    ) == (ident.number, h("renewed"), AE, 5, expiry, system.registrar)
     # other identities untouched
     assert system.idreg.investorCountry(system.pension.wallets[0]) == PK
 
@@ -259,8 +297,9 @@ def test_update_identity_unknown(system, bad):
 )
 def test_update_identity_rejects_bad_fields(system, kyc, country, category, message):
     with boa.reverts(message), boa.env.prank(system.registrar):
-        system.idreg.updateIdentity(system.bank.number, kyc, country, category,
-                                    boa.env.timestamp + YEAR)
+        system.idreg.updateIdentity(
+            system.bank.number, kyc, country, category, boa.env.timestamp + YEAR
+        )
 
 
 def test_update_identity_not_registrar(system):
@@ -277,12 +316,18 @@ def test_link_wallet_copies_current_identity_fields(system):
     with boa.env.prank(system.registrar):
         system.idreg.linkWallet(system.pension.number, w)
     (event,) = [e for e in system.idreg.get_logs() if type(e).__name__ == "WalletLinked"]
-    assert system.idreg.walletRecord(w) == pack(system.pension.number, GB, 3,
-                                                boa.env.timestamp + 50)
+    assert system.idreg.walletRecord(w) == pack(
+        system.pension.number, GB, 3, boa.env.timestamp + 50
+    )
     assert list(system.idreg.walletsOfIdentity(system.pension.number)) == [
-        *system.pension.wallets, w]
+        *system.pension.wallets,
+        w,
+    ]
     assert (event.identityNumber, event.wallet, event.registrar) == (
-        system.pension.number, w, system.registrar)
+        system.pension.number,
+        w,
+        system.registrar,
+    )
 
 
 def test_link_wallet_reverts(system):

@@ -20,11 +20,13 @@ proposals. After every step the token's books must agree with the model:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import os
 
 import boa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -39,7 +41,7 @@ from amanat.domain.identity import InvestorCategory
 from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import BPS, TokenRules
 
-from .conftest import AE, BASE_RULES, EVIDENCE, GB, PK, YEAR, System, h
+from .conftest import AE, BASE_RULES, EVIDENCE, GB, PK, YEAR, ZERO_ADDRESS, System, h
 
 R = Restriction
 MAX_UINT = 2**256 - 1
@@ -48,11 +50,23 @@ WALLETS = ("b0", "b1", "p", "i", "g", "lon", "r", "out")
 IDENTITIES = ("bank", "pension", "insurer", "gulf", "london", "retail")
 ALL_CATEGORIES = frozenset(InvestorCategory)
 
+# Initial issues (minted under the base rules before the example's first rule preset).
+ALLOCATIONS = (
+    {"b0": 600, "p": 500, "g": 200, "i": 300},
+    {"b0": 300, "b1": 300, "lon": 400, "i": 100},
+    {"p": 1000, "g": 100},
+    {"b0": 50, "p": 50, "i": 50, "g": 50, "lon": 50},
+)
+
+# Percentages of the sender's balance (the first value is what hypothesis shrinks towards).
+PERCENT = st.sampled_from((50, 10, 100, 25, 1, 75, 0, 110))
+
 PRESETS: dict[str, TokenRules] = {
     "base": BASE_RULES,
     "retail-allowed": dataclasses.replace(BASE_RULES, eligible_categories=ALL_CATEGORIES),
     "banks-only": dataclasses.replace(
-        BASE_RULES, eligible_categories=frozenset({InvestorCategory.BANK})),
+        BASE_RULES, eligible_categories=frozenset({InvestorCategory.BANK})
+    ),
     "foreign-cap": dataclasses.replace(BASE_RULES, foreign_cap_bps=3000),
     "no-foreigners": dataclasses.replace(BASE_RULES, foreign_cap_bps=0),
     "lock-up": BASE_RULES,  # lockup_until is set to "now + 45 s" when chosen
@@ -61,9 +75,24 @@ PRESETS: dict[str, TokenRules] = {
     "deny-gulf": dataclasses.replace(BASE_RULES, country_mode="deny", countries=(AE,)),
     "allow-pk-gb": dataclasses.replace(BASE_RULES, country_mode="allow", countries=(PK, GB)),
     "everything": dataclasses.replace(
-        BASE_RULES, foreign_cap_bps=5000, max_holders=4, holding_cap=1500, minimum_holding=10,
-        country_mode="deny", countries=(GB,)),
+        BASE_RULES,
+        foreign_cap_bps=5000,
+        max_holders=4,
+        holding_cap=1500,
+        minimum_holding=10,
+        country_mode="deny",
+        countries=(GB,),
+    ),
 }
+
+
+# Outcome counts of the last run (print them with `pytest -s` to judge the coverage).
+STATS: collections.Counter[str] = collections.Counter()
+
+
+def _event(label: str) -> None:
+    event(label)
+    STATS[label] += 1
 
 
 @dataclasses.dataclass
@@ -82,23 +111,43 @@ class TokenMachine(RuleBasedStateMachine):
         self._anchor = contextlib.ExitStack()
         self._anchor.enter_context(boa.env.anchor())
         s = self.system
+        self.max_units = AUTHORISED
         self.tok = s.token
         self.spender = boa.env.generate_address("spender")
         self.addr = {
-            "b0": s.bank.wallets[0], "b1": s.bank.wallets[1], "p": s.pension.wallets[0],
-            "i": s.insurer.wallets[0], "g": s.gulf.wallets[0], "lon": s.london.wallets[0],
-            "r": s.retail.wallets[0], "out": s.outsider,
+            "b0": s.bank.wallets[0],
+            "b1": s.bank.wallets[1],
+            "p": s.pension.wallets[0],
+            "i": s.insurer.wallets[0],
+            "g": s.gulf.wallets[0],
+            "lon": s.london.wallets[0],
+            "r": s.retail.wallets[0],
+            "out": s.outsider,
         }
-        sysident = {"bank": s.bank, "pension": s.pension, "insurer": s.insurer,
-                    "gulf": s.gulf, "london": s.london, "retail": s.retail}
+        sysident = {
+            "bank": s.bank,
+            "pension": s.pension,
+            "insurer": s.insurer,
+            "gulf": s.gulf,
+            "london": s.london,
+            "retail": s.retail,
+        }
         expiry = s.idreg.identityOf(s.bank.number).kycExpiry
-        self.ident = {k: Ident(v.number, v.country, v.category, expiry)
-                      for k, v in sysident.items()}
-        self.by_number = {v.number: v for v in self.ident.values()}
-        owner = {"b0": "bank", "b1": "bank", "p": "pension", "i": "insurer", "g": "gulf",
-                 "lon": "london", "r": "retail"}
+        self.ident = {
+            k: Ident(v.number, v.country, v.category, expiry) for k, v in sysident.items()
+        }
+        owner = {
+            "b0": "bank",
+            "b1": "bank",
+            "p": "pension",
+            "i": "insurer",
+            "g": "gulf",
+            "lon": "london",
+            "r": "retail",
+        }
         self.wallet_ident: dict[str, Ident | None] = {
-            w: self.ident[owner[w]] if w in owner else None for w in WALLETS}
+            w: self.ident[owner[w]] if w in owner else None for w in WALLETS
+        }
         # token model
         self.rules = BASE_RULES
         self.listed: set[int] = set()
@@ -149,8 +198,9 @@ class TokenMachine(RuleBasedStateMachine):
                 out.add(R.COUNTRY_NOT_ALLOWED)
         return out
 
-    def holding_violations(self, sender: str | None, receiver: str, amount: int,
-                           supply_after: int) -> set[R]:
+    def holding_violations(
+        self, sender: str | None, receiver: str, amount: int, supply_after: int
+    ) -> set[R]:
         from_id = self.booked_identity(sender) if sender else 0
         to_id = self.booked_identity(receiver)
         if from_id == to_id:
@@ -167,16 +217,48 @@ class TokenMachine(RuleBasedStateMachine):
         ):
             out.add(R.MINIMUM_HOLDING)
         holders = sum(1 for v in self.holding.values() if v)
-        if (rules.max_holders and to_held == 0 and (from_id == 0 or from_after != 0)
-                and holders + 1 > rules.max_holders):
+        if (
+            rules.max_holders
+            and to_held == 0
+            and (from_id == 0 or from_after != 0)
+            and holders + 1 > rules.max_holders
+        ):
             out.add(R.MAX_HOLDERS)
-        if rules.foreign_cap_bps < BPS and self.foreign(receiver) and not (
-            sender and self.foreign(sender)
+        if (
+            rules.foreign_cap_bps < BPS
+            and self.foreign(receiver)
+            and not (sender and self.foreign(sender))
         ):
             foreign_held = sum(v for k, v in self.holding.items() if self.booked_foreign[k])
             if (foreign_held + amount) * BPS > rules.foreign_cap_bps * supply_after:
                 out.add(R.FOREIGN_CAP)
         return out
+
+    def foreign_cap_tolerated(
+        self, sender: str | None, receiver: str, amount: int, supply_after: int
+    ) -> set[R]:
+        """FOREIGN_CAP is also expected where the foreign share after re-booking both
+        identities would exceed the cap: the token checks the re-booked total, not just
+        foreignHeld + amount (regression test in test_asset_token.py)."""
+        if (
+            self.rules.foreign_cap_bps >= BPS
+            or self.wallet_ident[receiver] is None
+            or not self.foreign(receiver)
+        ):
+            return set()
+        from_id = self.booked_identity(sender) if sender else 0
+        to_id = self.booked_identity(receiver)
+        holding, flags = dict(self.holding), dict(self.booked_foreign)
+        if from_id != to_id:
+            if sender:
+                holding[from_id] -= amount
+                flags[from_id] = self.foreign(sender)
+            holding[to_id] += amount
+            flags[to_id] = True
+        after = sum(v for k, v in holding.items() if flags[k])
+        if after * BPS > self.rules.foreign_cap_bps * supply_after:
+            return {R.FOREIGN_CAP}
+        return set()
 
     def transfer_violations(self, sender: str, receiver: str, amount: int) -> set[R]:
         out = set()
@@ -235,11 +317,12 @@ class TokenMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @initialize()
-    def setup(self) -> None:
+    @initialize(alloc=st.sampled_from(ALLOCATIONS), preset=st.sampled_from(list(PRESETS)))
+    def setup(self, alloc: dict[str, int], preset: str) -> None:
         s = self.system
         s.govern(s.areg, "setAuthorisation", s.asset_id, "Act XII", h("act xii"), AUTHORISED)
-        alloc = {"b0": 600, "p": 500, "g": 200, "i": 300}
+        status, self.max_units = s.areg.mintingTerms(s.asset_id)
+        assert (status, self.max_units) == (3, AUTHORISED)
         s.govern(self.tok, "batchMint", [self.addr[k] for k in alloc], list(alloc.values()))
         for k, amount in alloc.items():
             self.supply += amount
@@ -248,20 +331,48 @@ class TokenMachine(RuleBasedStateMachine):
         for k in WALLETS:
             with boa.env.prank(self.addr[k]):
                 self.tok.approve(self.spender, MAX_UINT)
+        self._apply_rules(preset)
 
     def _amount(self, sender: str, pct: int) -> int:
         bal = self.balance[sender]
         return bal * pct // 100 if bal else pct
 
-    @rule(sender=st.sampled_from(WALLETS), receiver=st.sampled_from(WALLETS),
-          pct=st.integers(0, 110), via_allowance=st.booleans())
+    @rule(
+        sender=st.sampled_from(WALLETS),
+        receiver=st.sampled_from(WALLETS),
+        pct=PERCENT,
+        via_allowance=st.booleans(),
+    )
     def transfer(self, sender: str, receiver: str, pct: int, via_allowance: bool) -> None:
+        self._transfer(sender, receiver, pct, via_allowance)
+
+    # Two more rules that pick a funded sender weight the run towards transfers that can
+    # succeed (hypothesis chooses among rules uniformly).
+    @precondition(lambda self: self.supply > 0)
+    @rule(
+        data=st.data(), receiver=st.sampled_from(WALLETS), pct=PERCENT, via_allowance=st.booleans()
+    )
+    def transfer_by_holder(self, data, receiver: str, pct: int, via_allowance: bool) -> None:
+        sender = data.draw(st.sampled_from([w for w in WALLETS if self.balance[w]]))
+        self._transfer(sender, receiver, pct, via_allowance)
+
+    @precondition(lambda self: self.supply > 0)
+    @rule(data=st.data(), receiver=st.sampled_from(WALLETS), pct=PERCENT)
+    def transfer_by_holder_directly(self, data, receiver: str, pct: int) -> None:
+        sender = data.draw(st.sampled_from([w for w in WALLETS if self.balance[w]]))
+        self._transfer(sender, receiver, pct, False)
+
+    def _transfer(self, sender: str, receiver: str, pct: int, via_allowance: bool) -> None:
         amount = self._amount(sender, pct)
         src, dst = self.addr[sender], self.addr[receiver]
         expected = self.transfer_violations(sender, receiver, amount)
+        tolerated = set()
+        if amount <= self.balance[sender]:
+            tolerated = self.foreign_cap_tolerated(sender, receiver, amount, self.supply)
         code = R(self.tok.detectTransferRestriction(src, dst, amount))
-        frozen_before = {w: self.tok.balanceOf(self.addr[w])
-                         for w in WALLETS if self.wallet_frozen[w]}
+        frozen_before = {
+            w: self.tok.balanceOf(self.addr[w]) for w in WALLETS if self.wallet_frozen[w]
+        }
 
         def call() -> None:
             if via_allowance:
@@ -271,6 +382,7 @@ class TokenMachine(RuleBasedStateMachine):
                 with boa.env.prank(src):
                     self.tok.transfer(dst, amount)
 
+        _event(f"transfer: {code.name}")
         if code == R.OK:
             assert not expected, f"token allowed a transfer the model refuses: {expected}"
             call()
@@ -280,17 +392,19 @@ class TokenMachine(RuleBasedStateMachine):
                 self.received_ordinarily.add(receiver)
             self.move(sender, receiver, amount)
         else:
-            assert code in expected, f"token refused with {code!r}, model expected {expected}"
+            assert code in expected | tolerated, f"token refused with {code!r}, model: {expected}"
             with boa.reverts(REASONS[code]):
                 call()
-        for w, before in frozen_before.items():
+        for w, before in frozen_before.items():  # a frozen wallet never pays out
             assert self.tok.balanceOf(self.addr[w]) >= before
 
-    @rule(receiver=st.sampled_from(WALLETS), amount=st.integers(1, 700))
+    @rule(receiver=st.sampled_from(WALLETS), amount=st.sampled_from((100, 300, 20, 700, 1, 45)))
     def mint(self, receiver: str, amount: int) -> None:
         dst = self.addr[receiver]
         expected = self.mint_violations(receiver, amount)
+        tolerated = self.foreign_cap_tolerated(None, receiver, amount, self.supply + amount)
         code = R(self.tok.detectMintRestriction(dst, amount))
+        _event(f"mint: {code.name}")
         if code == R.OK:
             assert not expected, f"token allowed a mint the model refuses: {expected}"
             self.system.mint(dst, amount)
@@ -298,11 +412,11 @@ class TokenMachine(RuleBasedStateMachine):
             self.supply += amount
             self.move(None, receiver, amount)
         else:
-            assert code in expected, f"mint refused with {code!r}, model expected {expected}"
+            assert code in expected | tolerated, f"mint refused with {code!r}, model: {expected}"
             with boa.reverts(REASONS[code]):
                 self.system.mint(dst, amount)
 
-    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(1, 110))
+    @rule(wallet=st.sampled_from(WALLETS), pct=PERCENT)
     def burn(self, wallet: str, pct: int) -> None:
         amount = max(1, self._amount(wallet, pct))
         if amount > self.balance[wallet]:
@@ -314,7 +428,7 @@ class TokenMachine(RuleBasedStateMachine):
         self.supply -= amount
         self.move(wallet, None, amount)
 
-    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(0, 120))
+    @rule(wallet=st.sampled_from(WALLETS), pct=st.sampled_from((50, 100, 10, 0, 120)))
     def freeze_partial(self, wallet: str, pct: int) -> None:
         free = self.balance[wallet] - self.frozen_tokens[wallet]
         amount = free * pct // 100
@@ -326,21 +440,22 @@ class TokenMachine(RuleBasedStateMachine):
         fn(self.tok, "freezePartialTokens", self.addr[wallet], amount, evidence=EVIDENCE)
         self.frozen_tokens[wallet] += amount
 
-    @rule(wallet=st.sampled_from(WALLETS), pct=st.integers(0, 100))
+    @rule(wallet=st.sampled_from(WALLETS), pct=st.sampled_from((50, 100, 10, 0)))
     def unfreeze_partial(self, wallet: str, pct: int) -> None:
         amount = self.frozen_tokens[wallet] * pct // 100
-        self.system.govern(self.tok, "unfreezePartialTokens", self.addr[wallet], amount,
-                           evidence=EVIDENCE)
+        self.system.govern(
+            self.tok, "unfreezePartialTokens", self.addr[wallet], amount, evidence=EVIDENCE
+        )
         self.frozen_tokens[wallet] -= amount
 
     @rule(wallet=st.sampled_from(WALLETS), freeze=st.booleans())
     def set_wallet_frozen(self, wallet: str, freeze: bool) -> None:
-        self.system.govern(self.tok, "setAddressFrozen", self.addr[wallet], freeze,
-                           evidence=EVIDENCE)
+        self.system.govern(
+            self.tok, "setAddressFrozen", self.addr[wallet], freeze, evidence=EVIDENCE
+        )
         self.wallet_frozen[wallet] = freeze
 
-    @rule(sender=st.sampled_from(WALLETS), receiver=st.sampled_from(WALLETS),
-          pct=st.integers(1, 110))
+    @rule(sender=st.sampled_from(WALLETS), receiver=st.sampled_from(WALLETS), pct=PERCENT)
     def forced_transfer(self, sender: str, receiver: str, pct: int) -> None:
         amount = max(1, self._amount(sender, pct))
         args = (self.tok, "forcedTransfer", self.addr[sender], self.addr[receiver], amount)
@@ -360,7 +475,7 @@ class TokenMachine(RuleBasedStateMachine):
     @rule(lost=st.sampled_from(("b0", "b1")))
     def recovery(self, lost: str) -> None:
         new = "b1" if lost == "b0" else "b0"
-        args = (self.tok, "recoveryAddress", self.addr[lost], self.addr[new], s_zero())
+        args = (self.tok, "recoveryAddress", self.addr[lost], self.addr[new], ZERO_ADDRESS)
         if self.balance[lost] == 0:
             with boa.reverts("lost wallet holds no tokens"):
                 self.system.govern(*args, evidence=EVIDENCE)
@@ -373,25 +488,46 @@ class TokenMachine(RuleBasedStateMachine):
         self.wallet_frozen[new] = self.wallet_frozen[new] or self.wallet_frozen[lost]
         self.received_by_enforcement.add(new)
 
-    @rule(name=st.sampled_from(IDENTITIES), country=st.sampled_from((None, PK, AE, GB)),
-          expiry=st.sampled_from(("past", "soon", "long")))
+    @rule(
+        name=st.sampled_from(IDENTITIES),
+        country=st.sampled_from((None, AE, PK, GB)),
+        expiry=st.sampled_from(("long", "soon", "past")),
+    )
     def registrar_update(self, name: str, country: int | None, expiry: str) -> None:
         ident = self.ident[name]
         if country is not None:
             ident.country = country
         ident.expiry = {"past": self.now, "soon": self.now + 30, "long": self.now + YEAR}[expiry]
         with boa.env.prank(self.system.registrar):
-            self.system.idreg.updateIdentity(ident.number, h(f"kyc {name} {self.now}"),
-                                             ident.country, ident.category, ident.expiry)
+            self.system.idreg.updateIdentity(
+                ident.number,
+                h(f"kyc {name} {self.now}"),
+                ident.country,
+                ident.category,
+                ident.expiry,
+            )
 
-    @rule(preset=st.sampled_from(sorted(PRESETS)))
+    @rule(preset=st.sampled_from([*PRESETS, "toggle-pause"]))
     def change_rules(self, preset: str) -> None:
+        _event(f"rules: {preset}")
+        if preset == "toggle-pause":
+            self.system.govern(self.tok, "unpause" if self.paused else "pause")
+            self.paused = not self.paused
+            return
+        self._apply_rules(preset)
+
+    def _apply_rules(self, preset: str) -> None:
         s = self.system
         rules = PRESETS[preset]
         if preset == "lock-up":
             rules = dataclasses.replace(rules, lockup_until=self.now + 45)
-        s.govern(self.tok, "setRules", *rules.set_rules_args())
-        s.govern(self.tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
+        if rules.set_rules_args() != self.rules.set_rules_args():
+            s.govern(self.tok, "setRules", *rules.set_rules_args())
+        if (rules.holding_cap, rules.minimum_holding) != (
+            self.rules.holding_cap,
+            self.rules.minimum_holding,
+        ):
+            s.govern(self.tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
         wanted = set(rules.countries)
         if self.listed - wanted:
             s.govern(self.tok, "setCountriesListed", sorted(self.listed - wanted), False)
@@ -399,18 +535,15 @@ class TokenMachine(RuleBasedStateMachine):
             s.govern(self.tok, "setCountriesListed", sorted(wanted - self.listed), True)
         self.rules, self.listed = rules, wanted
 
-    @rule()
-    def toggle_pause(self) -> None:
-        self.system.govern(self.tok, "unpause" if self.paused else "pause")
-        self.paused = not self.paused
-
-    @rule(seconds=st.sampled_from((1, 15, 40, 120)))
+    @rule(seconds=st.sampled_from((15, 1, 40, 120)))
     def time_passes(self, seconds: int) -> None:
         boa.env.time_travel(seconds=seconds)
 
     @precondition(lambda self: self.supply > 0)
-    @rule(kind=st.sampled_from(("mint", "burn", "pause", "forced", "rules", "threshold")),
-          proposer=st.integers(0, 2))
+    @rule(
+        kind=st.sampled_from(("mint", "burn", "pause", "forced", "rules", "threshold")),
+        proposer=st.integers(0, 2),
+    )
     def under_approved_proposal(self, kind: str, proposer: int) -> None:
         s = self.system
         holder = next(w for w in WALLETS if self.balance[w])
@@ -437,56 +570,51 @@ class TokenMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ invariants
 
     @invariant()
-    def books_balance(self) -> None:
+    def books_agree_with_model(self) -> None:
         tok = self.tok
-        supply = tok.totalSupply()
+        numbers = [i.number for i in self.ident.values()]
+        balances = [tok.balanceOf(self.addr[w]) for w in WALLETS]
+        frozen = [tok.getFrozenTokens(self.addr[w]) for w in WALLETS]
+        flags = [tok.isFrozen(self.addr[w]) for w in WALLETS]
+        holdings = [tok.identityHolding(n) for n in numbers]
+        supply, holders, foreign = tok.totalSupply(), tok.holderCount(), tok.foreignHeld()
+        balance = dict(zip(WALLETS, balances, strict=True))
+        holding = dict(zip(numbers, holdings, strict=True))
+        # conservation: wallets and identities both add up to the supply
         assert supply == self.supply
-        balances = {w: tok.balanceOf(self.addr[w]) for w in WALLETS}
-        assert balances == self.balance
-        assert sum(balances.values()) == supply
-        holdings = {i.number: tok.identityHolding(i.number) for i in self.ident.values()}
-        assert holdings == self.holding
-        assert sum(holdings.values()) == supply
-        assert tok.holderCount() == sum(1 for v in holdings.values() if v)
-        assert tok.foreignHeld() == sum(v for k, v in holdings.items() if self.booked_foreign[k])
-
-    @invariant()
-    def frozen_state(self) -> None:
+        assert sum(balances) == supply
+        assert sum(holdings) == supply
+        assert balance == self.balance
+        assert holding == self.holding
+        assert holders == sum(1 for v in holdings if v)
+        assert foreign == sum(v for k, v in holding.items() if self.booked_foreign[k])
+        # freezes
+        assert dict(zip(WALLETS, frozen, strict=True)) == self.frozen_tokens
+        assert all(f <= b for f, b in zip(frozen, balances, strict=True))
+        assert dict(zip(WALLETS, flags, strict=True)) == self.wallet_frozen
+        assert tok.paused() == self.paused
+        # nobody holds tokens without having received them legitimately
+        assert balance["out"] == 0
         for w in WALLETS:
-            frozen = self.tok.getFrozenTokens(self.addr[w])
-            assert frozen == self.frozen_tokens[w]
-            assert frozen <= self.balance[w]
-            assert self.tok.isFrozen(self.addr[w]) == self.wallet_frozen[w]
-
-    @invariant()
-    def only_legitimate_holders(self) -> None:
-        assert self.balance["out"] == 0
-        for w in WALLETS:
-            if self.balance[w]:
+            if balance[w]:
                 assert w in self.received_ordinarily or w in self.received_by_enforcement, w
-        assert self.tok.paused() == self.paused
-
-    @invariant()
-    def within_authorisation(self) -> None:
-        status, max_units = self.system.areg.mintingTerms(self.system.asset_id)
-        assert status == 3
-        assert self.tok.totalSupply() <= max_units
-
-
-def s_zero() -> str:
-    return "0x" + "00" * 20
+        assert supply <= self.max_units
 
 
 def test_token_state_machine(system):
+    """Deterministic by default (CI); AMANAT_INVARIANT_EXAMPLES / _STEPS run longer and
+    AMANAT_INVARIANT_RANDOM=1 explores fresh sequences."""
     TokenMachine.system = system
+    STATS.clear()
     run_state_machine_as_test(
         TokenMachine,
         settings=settings(
-            max_examples=20,
-            stateful_step_count=30,
+            max_examples=int(os.environ.get("AMANAT_INVARIANT_EXAMPLES", "12")),
+            stateful_step_count=int(os.environ.get("AMANAT_INVARIANT_STEPS", "30")),
             deadline=None,
             database=None,
-            derandomize=True,
+            derandomize=os.environ.get("AMANAT_INVARIANT_RANDOM") != "1",
             suppress_health_check=list(HealthCheck),
         ),
     )
+    print("\n".join(f"{count:5d}  {label}" for label, count in sorted(STATS.items())))
