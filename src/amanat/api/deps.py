@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from amanat.errors import InvalidInput
 from amanat.services import accounts, audit
@@ -24,12 +26,17 @@ def platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(platform)]
 
 
-def principal(request: Request, platform: PlatformDep) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+# Declares the bearer scheme in the OpenAPI; the check itself (and its 401) is `principal`'s.
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /auth/token")
+
+
+def principal(
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthenticated("sign in: send Authorization: Bearer <token> from POST /auth/token")
-    return accounts.authenticate(platform.store, token.strip())
+    return accounts.authenticate(platform.store, credentials.credentials.strip())
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -51,8 +58,18 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=128, description="Replays return the first result."),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!-~]+$",
+        description="Visible ASCII, at most 128 characters. Replays return the first result.",
+    ),
 ]
+
+# Appends to the hash-chained audit trail are serialised within the process (the database
+# serialises them across processes: see audit.record).
+AUDIT_LOCK = threading.Lock()
 
 
 def replay(platform: Platform, who: Principal, key: str | None, method_path: str) -> Any | None:
@@ -79,7 +96,7 @@ def remember(
     approval_ref: str | None = None,
 ) -> None:
     """Store a POST's result under its idempotency key and audit it, in one transaction."""
-    with platform.store.session() as session, session.begin():
+    with AUDIT_LOCK, platform.store.session() as session, session.begin():
         if key is not None and session.get(IdempotencyRecord, (key, who.username)) is None:
             session.add(
                 IdempotencyRecord(

@@ -1,20 +1,26 @@
-"""API routes: authentication. (Resource routers are added in the modules beside this one.)"""
+"""API routes: authentication here; the resource routers are in the `routes_*` modules beside this
+one, and `include` mounts them all and completes the OpenAPI (problem+json errors, bearer auth)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from amanat.api.deps import PlatformDep
+from amanat.api.problems import status_of
+from amanat.api.routes_common import Problem, audit_event, problems, source_of
+from amanat.errors import AmanatError
 from amanat.services import accounts
 
-auth = APIRouter(prefix="/auth", tags=["auth"])
+auth = APIRouter(prefix="/auth", tags=["auth"], responses=problems(401, 422, 429, 503))
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -24,14 +30,63 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-@auth.post("/token", response_model=TokenOut, summary="Sign in and get a bearer token")
+@auth.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Sign in and get a bearer token (audited; throttled after repeated failures)",
+)
 def sign_in(credentials: Credentials, request: Request, platform: PlatformDep) -> TokenOut:
-    source = request.client.host if request.client else "unknown"
-    token, expires = accounts.sign_in(
-        platform.store, credentials.username, credentials.password, source
-    )
+    try:
+        token, expires = accounts.sign_in(
+            platform.store, credentials.username, credentials.password, source_of(request)
+        )
+    except AmanatError as error:
+        audit_event(
+            platform,
+            credentials.username,
+            "-",
+            request,
+            status_of(error),
+            None,
+            {"rule": error.rule},
+        )
+        raise
+    role = accounts.get_user(platform.store, credentials.username).role.value
+    audit_event(platform, credentials.username, role, request, 200)
     return TokenOut(access_token=token, expires_at=expires)
 
 
 def include(app: FastAPI) -> None:
+    from amanat.api import (
+        routes_approvals,
+        routes_assets,
+        routes_institutions,
+        routes_records,
+        routes_tokens,
+    )
+
     app.include_router(auth)
+    app.include_router(routes_records.router)
+    app.include_router(routes_assets.router)
+    app.include_router(routes_institutions.router)
+    app.include_router(routes_tokens.router)
+    app.include_router(routes_tokens.transfers)
+    app.include_router(routes_approvals.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi import decode, encode
@@ -23,9 +23,15 @@ def _type(entry: dict[str, Any]) -> str:
     return str(kind)
 
 
+@lru_cache(maxsize=65536)
+def checksum(address: str) -> str:
+    """EIP-55 form of an address (cached: indexing checksums the same wallets again and again)."""
+    return str(to_checksum_address(address))
+
+
 def _normalise(value: Any, abi_type: str) -> Any:
     if abi_type == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     if abi_type.endswith("[]") and isinstance(value, (list, tuple)):
         return [_normalise(v, abi_type[:-2]) for v in value]
     return value

@@ -15,6 +15,7 @@ import fcntl
 import gzip
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ class Chain:
         self._lock_path = lock_path
         self._lock_depth = 0
         self._lock_fd: int | None = None
+        self._thread_lock = threading.RLock()  # threads of this process, before the file lock
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         # Permissioned chains run at zero gas price (anvil --base-fee 0, Besu min-gas-price 0);
         # on the embedded chain institutions' wallets therefore need no funding.
@@ -126,19 +128,21 @@ class Chain:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise block production across Amanat processes sharing this data directory."""
-        if self._lock_depth == 0:
-            self._lock_fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                os.close(self._lock_fd)
-                self._lock_fd = None
+        """Serialise block production across Amanat processes sharing this data directory,
+        and across the threads of this one (a web server's workers)."""
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                self._lock_fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
 
     # ------------------------------------------------------------- reading
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from amanat.chain.abi import Event, interface
+from amanat.chain.abi import Event, checksum, interface
 from amanat.chain.client import Chain
 from amanat.chain.deploy import Manifest
 from amanat.errors import AmanatError
@@ -141,8 +140,19 @@ class Indexer:
         }
         event_rows: list[dict[str, Any]] = []
         holdings = _Holdings(session)
+        # A token's constructor logs its rules before the factory logs TokenCreated in the same
+        # transaction: learn the batch's new tokens first so that none of their events is skipped.
+        factory = self.manifest.address("TokenFactory").lower()
+        created = self._topics["TokenFactory"]
         for log in logs:
-            contract = to_checksum_address(log["address"])
+            if log["address"].lower() == factory and log["topics"]:
+                event = created.get(bytes.fromhex(log["topics"][0][2:]))
+                if event is not None and event.name == "TokenCreated":
+                    raw_topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+                    args = event.decode(raw_topics, bytes.fromhex(log["data"][2:]))
+                    tokens[args["token"].lower()] = args["assetId"]
+        for log in logs:
+            contract = checksum(log["address"])
             address = contract.lower()
             kind = self._kinds.get(address) or ("AssetToken" if address in tokens else None)
             if kind is None:
@@ -165,7 +175,6 @@ class Indexer:
                         created_block=block,
                     )
                 )
-                tokens[token.lower()] = args["assetId"]
             if kind == "AssetToken" and event.name == "Transfer":
                 amount = args["value"]
                 if amount > MAX_INDEXED_AMOUNT:
@@ -259,12 +268,13 @@ class _Holdings:
 
     def flush(self) -> None:
         if self.closes:
-            self.session.execute(
-                update(Holding)
-                .where(Holding.id == bindparam("row_id"))
+            table = Holding.__table__
+            assert isinstance(table, Table)
+            self.session.connection().execute(
+                table.update()
+                .where(table.c.id == bindparam("row_id"))
                 .values(balance=bindparam("balance"), to_block=bindparam("to_block")),
                 self.closes,
-                execution_options={"synchronize_session": False},
             )
         rows = [row for pending in self.new_rows.values() for row in pending]
         if rows:

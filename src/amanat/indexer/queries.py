@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from amanat.chain.abi import checksum
 from amanat.store.models import ChainEvent, Holding, IndexedBlock, Token
 
 
@@ -34,8 +35,15 @@ def cap_table(session: Session, token: str, block: int | None = None) -> list[tu
     ]
 
 
+def cap_table_at_date(session: Session, token: str, timestamp: int) -> list[tuple[str, int]]:
+    """The cap table at a moment: empty before anything was indexed."""
+    block = block_at(session, timestamp)
+    return [] if block is None else cap_table(session, token, block)
+
+
 def positions(session: Session, wallets: list[str]) -> list[dict[str, Any]]:
     """Current positions of an institution's wallets across tokens."""
+    wallets = [checksum(w) for w in wallets]
     rows = session.execute(
         select(Holding.token, Token.symbol, Token.asset_id, Holding.holder, Holding.balance)
         .join(Token, Token.address == Holding.token)

@@ -123,11 +123,13 @@ def sign_in(store: Store, username: str, password: str, source: str) -> tuple[st
             except (VerifyMismatchError, InvalidHashError):
                 ok = False
         session.add(LoginAttempt(username=username, source=source, at=_now(), succeeded=ok))
-        if not ok or user is None:
-            raise Unauthenticated("wrong username or password")
         token = secrets.token_urlsafe(32)
         expires = _now() + TOKEN_LIFETIME
-        session.add(AccessToken(token_hash=_digest(token), user_id=user.id, expires_at=expires))
+        if ok and user is not None:
+            session.add(AccessToken(token_hash=_digest(token), user_id=user.id, expires_at=expires))
+    # Refused only after the transaction commits: the failed attempt must count for throttling.
+    if not ok:
+        raise Unauthenticated("wrong username or password")
     return token, expires
 
 

@@ -399,9 +399,16 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
             raise RuleViolation(
                 "not-pending", f"request {request_id} is {request.status}", status=request.status
             )
+        already = session.scalar(
+            select(ActionDecision).where(
+                ActionDecision.request_id == request_id, ActionDecision.user_id == approver.user_id
+            )
+        )
+        if already is not None:
+            raise RuleViolation("already-decided", f"you already decided request {request_id}")
         if request.proposal_id is not None and approver.key_name:
             proposal = governance.show(platform, request.proposal_id)
-            if proposal.proposer == platform.address_of(approver.key_name):
+            if proposal.proposer.lower() == platform.address_of(approver.key_name).lower():
                 governance.cancel(platform, approver.key_name, request.proposal_id)
         session.add(
             ActionDecision(

@@ -10,7 +10,8 @@ from typing import Any
 
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.errors import InvalidInput, NotFound
-from amanat.services.platform import Platform
+from amanat.services.platform import Platform, read_many
+from amanat.store.models import Document
 
 
 def store_document(platform: Platform, path: Path) -> str:
@@ -118,35 +119,39 @@ def _date(timestamp: int) -> str:
 
 def show(platform: Platform, asset_id: int) -> dict[str, Any]:
     _require_asset(platform, asset_id)
-    registry = platform.contract("AssetRegistry")
-    (asset_class, status, legal_id, name, ministry, token, auth_ref, auth_hash, max_units) = (
-        registry.read("getAsset", asset_id)
-    )
-    documents = []
-    for index in range(registry.read("documentCount", asset_id)):
-        kind, content_hash, added_by, added_at = registry.read("getDocument", asset_id, index)
-        documents.append(
-            {
-                "kind": DocumentKind(kind).label,
-                "sha256": "0x" + content_hash.hex(),
-                "added_by": added_by,
-                "added": _date(added_at),
-            }
-        )
-    valuations = []
-    for index in range(registry.read("valuationCount", asset_id)):
-        amount, date, valuer, report, accepted = registry.read("getValuation", asset_id, index)
-        valuations.append(
-            {
-                "index": index,
-                "amount_minor": amount,
-                "date": _date(date),
-                "valuer": valuer,
-                "report_sha256": "0x" + report.hex(),
-                "accepted": accepted,
-            }
-        )
-    latest = registry.read("latestAcceptedValuation", asset_id)
+    return show_many(platform, [asset_id])[0]
+
+
+def _document(kind: int, content_hash: bytes, added_by: str, added_at: int) -> dict[str, Any]:
+    return {
+        "kind": DocumentKind(kind).label,
+        "sha256": "0x" + content_hash.hex(),
+        "added_by": added_by,
+        "added": _date(added_at),
+    }
+
+
+def _valuation(
+    index: int, amount: int, date: int, valuer: str, report: bytes, accepted: bool
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "amount_minor": amount,
+        "date": _date(date),
+        "valuer": valuer,
+        "report_sha256": "0x" + report.hex(),
+        "accepted": accepted,
+    }
+
+
+def _record(
+    asset_id: int,
+    asset: tuple[Any, ...],
+    documents: list[dict[str, Any]],
+    valuations: list[dict[str, Any]],
+    latest: int,
+) -> dict[str, Any]:
+    (asset_class, status, legal_id, name, ministry, token, auth_ref, auth_hash, max_units) = asset
     return {
         "id": asset_id,
         "class": AssetClass(asset_class).label,
@@ -168,4 +173,106 @@ def show(platform: Platform, asset_id: int) -> dict[str, Any]:
 
 def list_assets(platform: Platform) -> list[dict[str, Any]]:
     count = platform.contract("AssetRegistry").read("assetCount")
-    return [show(platform, asset_id) for asset_id in range(1, count + 1)]
+    return show_many(platform, list(range(1, count + 1)))
+
+
+def show_many(platform: Platform, asset_ids: list[int]) -> list[dict[str, Any]]:
+    """`show` of several existing assets, read in two JSON-RPC batches."""
+    registry = platform.contract("AssetRegistry")
+    heads = read_many(
+        [
+            (registry, function, (asset_id,))
+            for asset_id in asset_ids
+            for function in (
+                "getAsset",
+                "documentCount",
+                "valuationCount",
+                "latestAcceptedValuation",
+            )
+        ]
+    )
+    per_asset = [heads[i : i + 4] for i in range(0, len(heads), 4)]
+    details = read_many(
+        [
+            (registry, "getDocument", (asset_id, index))
+            for asset_id, (_, documents, _, _) in zip(asset_ids, per_asset, strict=True)
+            for index in range(documents)
+        ]
+        + [
+            (registry, "getValuation", (asset_id, index))
+            for asset_id, (_, _, valuations, _) in zip(asset_ids, per_asset, strict=True)
+            for index in range(valuations)
+        ]
+    )
+    document_rows = iter(details[: sum(d for _, d, _, _ in per_asset)])
+    valuation_rows = iter(details[sum(d for _, d, _, _ in per_asset) :])
+    records = []
+    for asset_id, (asset, documents, valuations, latest) in zip(asset_ids, per_asset, strict=True):
+        document_list = [_document(*next(document_rows)) for _ in range(documents)]
+        valuation_list = [_valuation(index, *next(valuation_rows)) for index in range(valuations)]
+        records.append(_record(asset_id, asset, document_list, valuation_list, latest))
+    return records
+
+
+# ------------------------------------------------------------ uploaded documents
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+def store_upload(
+    platform: Platform, content: bytes, filename: str, media_type: str, uploaded_by: str
+) -> str:
+    """Keep uploaded content in the store's Document table, addressed by its SHA-256; returns
+    the 0x-hash. Storing the same content again keeps the first copy."""
+    if not content:
+        raise InvalidInput("the document is empty")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput(
+            f"the document has {len(content)} bytes; at most {MAX_DOCUMENT_BYTES} are accepted"
+        )
+    digest = "0x" + hashlib.sha256(content).hexdigest()
+    with platform.store.session() as session, session.begin():
+        if session.get(Document, digest) is None:
+            session.add(
+                Document(
+                    sha256=digest,
+                    filename=(Path(filename).name or "document")[:255],
+                    media_type=media_type[:100] or "application/octet-stream",
+                    size=len(content),
+                    content=content,
+                    uploaded_by=uploaded_by[:64],
+                    uploaded_at=datetime.now(UTC),
+                )
+            )
+    return digest
+
+
+def attach_upload(
+    platform: Platform,
+    issuer: str,
+    asset_id: int,
+    kind: DocumentKind,
+    content: bytes,
+    filename: str,
+    media_type: str,
+    uploaded_by: str,
+) -> str:
+    """Store an uploaded document and attach its SHA-256 to the asset on chain."""
+    _require_asset(platform, asset_id)
+    digest = store_upload(platform, content, filename, media_type, uploaded_by)
+    attach_document(platform, issuer, asset_id, kind, digest)
+    return digest
+
+
+def load_document(platform: Platform, sha256: str) -> tuple[bytes, str, str]:
+    """(content, filename, media type) of a stored document: uploaded to the store, or kept in
+    the data directory by `store_document` (CLI, demo)."""
+    digest = sha256.lower()
+    with platform.store.session() as session:
+        stored = session.get(Document, digest)
+        if stored is not None:
+            return stored.content, stored.filename, stored.media_type
+    path = platform.settings.data_dir / "documents" / digest.removeprefix("0x")
+    if len(digest) != 66 or not path.is_file():
+        raise NotFound(f"no document with SHA-256 {digest} is stored", sha256=digest)
+    return path.read_bytes(), digest.removeprefix("0x"), "application/octet-stream"

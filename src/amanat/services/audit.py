@@ -7,12 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from amanat.store.models import AuditEntry
 
 GENESIS = "0" * 64
+# PostgreSQL advisory lock held by an append until its transaction ends ("amanat" in ASCII).
+APPEND_LOCK = 0x616D616E6174
 
 
 def _entry_hash(previous: str, fields: dict[str, Any]) -> str:
@@ -31,7 +33,12 @@ def record(
     approval_ref: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction."""
+    """Append one entry in the caller's transaction.
+
+    On PostgreSQL concurrent appends (other processes included) wait for each other until
+    commit, so that each entry chains to the one committed before it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
     last = session.scalar(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
     )
@@ -71,7 +78,8 @@ def verify_chain(session: Session) -> list[int]:
     broken = []
     previous = GENESIS
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+        # PostgreSQL returns the session's time zone: compare in UTC, as the hash was taken.
+        at = entry.at.astimezone(UTC) if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         fields = {
             "at": at.isoformat(),
             "username": entry.username,

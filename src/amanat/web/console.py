@@ -1,7 +1,1132 @@
-"""Operator console pages."""
+"""Operator console: server-rendered pages over the same services as the JSON API.
+
+Every page needs a session (see `amanat.web.session`) except the sign-in page. Every state change
+is a POST carrying the session's CSRF token, calls the service the API calls, and writes an audit
+entry. Errors, refusals and missing permissions render as a readable page, never a traceback.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from amanat.api.problems import status_of
+from amanat.domain.money import format_pkr
+from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
+from amanat.services import accounts, approvals, assets, audit, governance, identities, tokens
+from amanat.services.accounts import Principal, Role, Unauthenticated
+from amanat.services.approvals import Forbidden
+from amanat.services.platform import Bound, Platform
+from amanat.store.models import Document, Institution, User, Wallet
+from amanat.web import session as sessions
+from amanat.web.session import PREFIX, Console, LoginRequired
+
+log = logging.getLogger("amanat.web")
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+STATIC = {
+    path.name: path
+    for path in (HERE / "static").iterdir()
+    if path.is_file() and path.suffix in (".css", ".svg")
+}
+MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+# Console users change state one at a time (chain transactions are serialised anyway; this also
+# keeps two approvers' clicks on one request from racing in the maker-checker bookkeeping).
+_writes = threading.Lock()
+
+STAFF = tuple(r for r in Role if r is not Role.INSTITUTION)
+KYC_READERS = (Role.AUDITOR, Role.REGISTRAR)
+HASH = re.compile(r"^0x[0-9a-f]{64}$")
+NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+INLINE_TYPES = {"text/plain", "application/pdf", "image/png", "image/jpeg"}
+
+
+# ------------------------------------------------------------------ templates
+
+
+def _utc(timestamp: int | None) -> str:
+    if not timestamp:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(text: str | None) -> str:
+    if not text:
+        return "-"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+templates.env.filters["utc"] = _utc
+templates.env.filters["iso"] = _iso
+templates.env.filters["num"] = _number
+templates.env.filters["pkr"] = lambda minor: "-" if minor is None else format_pkr(minor)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+def _nav(who: Principal) -> list[NavItem]:
+    items = [
+        NavItem(f"{PREFIX}/", "Dashboard"),
+        NavItem(f"{PREFIX}/assets", "Assets"),
+        NavItem(f"{PREFIX}/institutions", "Institutions"),
+    ]
+    if who.role is Role.INSTITUTION:
+        items.append(NavItem(f"{PREFIX}/transfer", "Transfer"))
+    else:
+        items += [
+            NavItem(f"{PREFIX}/tokens", "Tokens"),
+            NavItem(f"{PREFIX}/approvals", "Approvals"),
+        ]
+    return items
+
+
+def _current(request: Request, item: NavItem) -> bool:
+    path = request.url.path
+    if item.href == f"{PREFIX}/":
+        return path in (PREFIX, f"{PREFIX}/")
+    return path == item.href or path.startswith(item.href + "/")
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    console: Console | None = getattr(request.state, "console", None)
+    who = console.who if console else None
+    nav = _nav(who) if who else []
+    context.update(
+        who=who,
+        csrf=console.csrf if console else "",
+        nav=[(item, _current(request, item)) for item in nav],
+        prefix=PREFIX,
+    )
+    return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def _error_page(request: Request, status: int, rule: str, message: str) -> HTMLResponse:
+    titles = {
+        400: "The request could not be processed",
+        401: "Sign-in needed",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Not allowed here",
+        409: "Conflict",
+        422: "Refused by a rule",
+        429: "Too many attempts",
+        503: "The chain is unavailable",
+    }
+    return page(
+        request,
+        "error.html",
+        status=status,
+        title=titles.get(status, "Something went wrong"),
+        rule=rule,
+        message=message,
+        code=status,
+    )
+
+
+# ------------------------------------------------------------ the route class
+
+
+class ConsoleRoute(APIRoute):
+    """Renders every failure of a console route as a page, and hardens every response."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except LoginRequired as exc:
+                target = f"{sessions.LOGIN_PATH}?next={quote(exc.next_path, safe='/')}"
+                response = RedirectResponse(target, status_code=303)
+                sessions.clear_session(response, request)
+            except AmanatError as exc:
+                response = _error_page(request, status_of(exc), exc.rule, exc.message)
+            except RequestValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {"loc": [], "msg": "invalid request"}
+                where = ".".join(
+                    str(p) for p in first.get("loc", []) if p not in ("body", "query", "path")
+                )
+                response = _error_page(
+                    request, 400, "invalid-input", f"{where}: {first.get('msg')}"
+                )
+            except StarletteHTTPException as exc:
+                response = _error_page(request, exc.status_code, "http-error", str(exc.detail))
+            except Exception:
+                reference = secrets.token_hex(6)
+                log.exception("console error %s on %s %s", reference, request.method, request.url)
+                response = _error_page(
+                    request,
+                    500,
+                    "internal-error",
+                    f"An unexpected error occurred (reference {reference}); nothing more is "
+                    "shown here. The operators can find the details in the server log.",
+                )
+            static = request.url.path.startswith(f"{PREFIX}/static/")
+            return sessions.harden(response, cacheable=static and response.status_code == 200)
+
+        return console_handler
+
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=ConsoleRoute)
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+def _platform(request: Request) -> Platform:
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+def signed_in(request: Request) -> Console:
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    here = request.url.path if request.method == "GET" else f"{PREFIX}/"
+    if not token:
+        raise LoginRequired(here)
+    platform = _platform(request)
+    try:
+        who = accounts.authenticate(platform.store, token)
+    except Unauthenticated:
+        raise LoginRequired(here) from None
+    console = Console(request, platform, who, token)
+    request.state.console = console
+    return console
+
+
+async def posted(request: Request, console: Annotated[Console, Depends(signed_in)]) -> Console:
+    """A signed-in form submission: same origin and this session's CSRF token."""
+    sessions.check_origin(request)
+    form = await request.form()
+    if not sessions.same(form.get("csrf"), console.csrf):
+        raise Forbidden(
+            "the form's security token does not match your session (it may be stale, or it was "
+            "not sent from this console); reload the page and try again",
+        )
+    return console
+
+
+Session = Annotated[Console, Depends(signed_in)]
+Posted = Annotated[Console, Depends(posted)]
+
+
+def _audit(
+    console: Console,
+    resource: str,
+    status: int,
+    approval_ref: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    with console.platform.store.session() as session, session.begin():
+        audit.record(
+            session,
+            console.who.username,
+            console.who.role.value,
+            console.request.method,
+            resource,
+            console.source,
+            status,
+            approval_ref,
+            {"via": "console", **(detail or {})},
+        )
+
+
+def _act(
+    console: Console,
+    action: Callable[[], Any],
+    approval_ref: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Any:
+    """Run a state change under the write lock and audit it, whether it succeeds or is refused."""
+    resource = console.request.url.path
+    with _writes:
+        try:
+            result = action()
+        except AmanatError as exc:
+            _audit(
+                console,
+                resource,
+                status_of(exc),
+                approval_ref,
+                {**(detail or {}), "refused": exc.rule, "message": exc.message[:500]},
+            )
+            raise
+    _audit(console, resource, 303, approval_ref, detail)
+    return result
+
+
+def _explain(error: AmanatError) -> str:
+    """An error for a form: the readable message, and the rule that refused it."""
+    if isinstance(error, RuleViolation):
+        return f"{error.message} (rule: {error.rule})"
+    return error.message
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# -------------------------------------------------------------------- sign-in
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "") -> Response:
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    if token:
+        try:
+            accounts.authenticate(_platform(request).store, token)
+            return _redirect(sessions.safe_next(next))
+        except Unauthenticated:
+            pass
+    return _login_page(request, next, None, 200)
+
+
+def _login_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or sessions.new_nonce()
+    response = page(
+        request,
+        "login.html",
+        status=status,
+        next=sessions.safe_next(next_path),
+        login_csrf=nonce,
+        error=error,
+    )
+    sessions.set_login_nonce(response, request, nonce)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    sessions.check_origin(request)
+    expected = request.cookies.get(sessions.LOGIN_COOKIE)
+    if not expected or not sessions.same(csrf, expected):
+        return _login_page(
+            request,
+            next,
+            "The sign-in form expired or did not come from this console; please try again.",
+            403,
+        )
+    if not username or not password:
+        return _login_page(request, next, "Enter your username and password.", 400)
+    platform = _platform(request)
+    try:
+        token, expires = accounts.sign_in(
+            platform.store, username, password, sessions.source_of(request)
+        )
+    except Unauthenticated:
+        return _login_page(request, next, "Wrong username or password.", 401)
+    except AmanatError as exc:  # throttled
+        return _login_page(request, next, exc.message, status_of(exc))
+    previous = request.cookies.get(sessions.SESSION_COOKIE)
+    if previous:  # signing in again ends the session this browser had
+        accounts.sign_out(platform.store, previous)
+    who = accounts.authenticate(platform.store, token)
+    console = Console(request, platform, who, token)
+    _audit(console, request.url.path, 303, detail={"event": "sign-in"})
+    response = _redirect(sessions.safe_next(next))
+    sessions.set_session(response, request, token, expires)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, console: Posted) -> Response:
+    _audit(console, request.url.path, 303, detail={"event": "sign-out"})
+    accounts.sign_out(console.platform.store, console.token)
+    response = _redirect(sessions.LOGIN_PATH)
+    sessions.clear_session(response, request)
+    return response
+
+
+# -------------------------------------------------------------------- static
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    path = STATIC.get(name)
+    if path is None:
+        raise NotFound(f"no static file {name!r}")
+    return Response(path.read_bytes(), media_type=MEDIA_TYPES[path.suffix])
+
+
+# ----------------------------------------------------------------- dashboard
+
+
+@router.get("")
+def console_root() -> Response:
+    return _redirect(f"{PREFIX}/")
+
+
+@router.get("/")
+def dashboard(request: Request, console: Session) -> Response:
+    platform = console.platform
+    requests = approvals.list_requests(platform)
+    by_status: dict[str, int] = {}
+    for item in requests:
+        by_status[item["status"]] = by_status.get(item["status"], 0) + 1
+    all_tokens = tokens.all_tokens(platform)
+    positions = []
+    if console.who.role is Role.INSTITUTION:
+        for wallet in _own_wallets(platform, console.who):
+            for token in all_tokens:
+                balance = token.read("balanceOf", wallet)
+                if balance:
+                    positions.append(
+                        {
+                            "symbol": token.read("symbol"),
+                            "name": token.read("name"),
+                            "wallet": wallet,
+                            "balance": balance,
+                        }
+                    )
+    counts = {
+        "assets": platform.contract("AssetRegistry").read("assetCount"),
+        "tokens": len(all_tokens),
+        "institutions": platform.contract("IdentityRegistry").read("identityCount"),
+        "pending": by_status.get("pending-approvals", 0),
+        "waiting": by_status.get("waiting-timelock", 0),
+        "executed": by_status.get("executed", 0),
+    }
+    return page(
+        request,
+        "dashboard.html",
+        counts=counts,
+        positions=positions,
+        block=platform.chain.block_number(),
+        chain_time=platform.chain.block_timestamp(),
+        institution=_institution_name(platform, console.who),
+    )
+
+
+def _own_wallets(platform: Platform, who: Principal) -> list[str]:
+    if who.institution_id is None:
+        return []
+    with platform.store.session() as session:
+        return list(
+            session.scalars(
+                select(Wallet.address).where(Wallet.institution_id == who.institution_id)
+            )
+        )
+
+
+def _institution_name(platform: Platform, who: Principal) -> str | None:
+    if who.institution_id is None:
+        return None
+    with platform.store.session() as session:
+        return session.scalar(
+            select(Institution.legal_name).where(Institution.id == who.institution_id)
+        )
+
+
+# -------------------------------------------------------------------- assets
+
+
+def _stored_documents(platform: Platform, hashes: list[str]) -> set[str]:
+    """Which of these 0x-hashes have their document kept by the platform."""
+    wanted = {h.lower() for h in hashes if h and HASH.match(h.lower())}
+    if not wanted:
+        return set()
+    with platform.store.session() as session:
+        found = set(session.scalars(select(Document.sha256).where(Document.sha256.in_(wanted))))
+    folder = platform.settings.data_dir / "documents"
+    found |= {h for h in wanted if (folder / h[2:]).is_file()}
+    return found
+
+
+def _can_read_documents(who: Principal) -> bool:
+    return who.role is not Role.INSTITUTION
+
+
+@router.get("/assets")
+def asset_list(request: Request, console: Session) -> Response:
+    rows = assets.list_assets(console.platform)
+    for row in rows:
+        row["symbol"] = (
+            console.platform.token(row["token"]).read("symbol") if row["token"] else None
+        )
+    return page(request, "assets.html", assets=rows)
+
+
+@router.get("/assets/{asset_id}")
+def asset_detail(request: Request, console: Session, asset_id: int) -> Response:
+    platform = console.platform
+    asset = assets.show(platform, asset_id)
+    token = tokens.info(platform, platform.token(asset["token"])) if asset["token"] else None
+    hashes = [asset["authorisation"]["document_sha256"]]
+    hashes += [d["sha256"] for d in asset["documents"]]
+    hashes += [v["report_sha256"] for v in asset["valuations"]]
+    stored = _stored_documents(platform, hashes) if _can_read_documents(console.who) else set()
+    return page(request, "asset.html", asset=asset, token=token, stored=stored)
+
+
+# -------------------------------------------------------------- institutions
+
+
+@router.get("/institutions")
+def institution_list(request: Request, console: Session) -> Response:
+    rows = identities.list_identities(console.platform)
+    return page(request, "institutions.html", institutions=rows)
+
+
+@router.get("/institutions/{identity}")
+def institution_detail(request: Request, console: Session, identity: int) -> Response:
+    platform = console.platform
+    record = identities.show(platform, identity)
+    kyc = None
+    may_read_kyc = console.who.role in KYC_READERS
+    if may_read_kyc:
+        kyc = identities.kyc_record(platform, identity)
+        _audit(console, request.url.path, 200, detail={"personal_data": "kyc record viewed"})
+    return page(request, "institution.html", institution=record, kyc=kyc, may_read_kyc=may_read_kyc)
+
+
+# -------------------------------------------------------------------- tokens
+
+
+@router.get("/tokens")
+def token_list(request: Request, console: Session) -> Response:
+    console.refuse(Role.INSTITUTION, what="see the token register")
+    rows = [tokens.info(console.platform, t) for t in tokens.all_tokens(console.platform)]
+    return page(request, "tokens.html", tokens=rows)
+
+
+@router.get("/tokens/{ref}/holders")
+def token_holders(request: Request, console: Session, ref: str) -> Response:
+    console.refuse(Role.INSTITUTION, what="see other institutions' holdings")
+    platform = console.platform
+    token = tokens.resolve(platform, ref)
+    block = platform.chain.block_number()
+    rows = tokens.holders(platform, token, block=block)
+    return page(
+        request,
+        "holders.html",
+        token=tokens.info(platform, token),
+        holders=rows,
+        block=block,
+        chain_time=platform.chain.block_timestamp(block),
+    )
+
+
+# ----------------------------------------------------------------- documents
+
+
+@router.get("/documents/{sha256}")
+def document(console: Session, sha256: str) -> Response:
+    if not _can_read_documents(console.who):
+        raise Forbidden(f"{sessions.a(console.who.role)} may not open stored documents")
+    digest = sha256.lower()
+    if not HASH.match(digest):
+        raise InvalidInput(f"{sha256!r} is not a SHA-256 hash (0x and 64 hex digits)")
+    content, filename, media_type = assets.load_document(console.platform, digest)
+    if media_type == "application/octet-stream":  # kept by path (CLI, demo): no type recorded
+        try:
+            content.decode("utf-8")
+            media_type = "text/plain"
+        except UnicodeDecodeError:
+            pass
+    # Only inert types are shown in the browser; anything else (HTML included) is downloaded,
+    # and the sandbox policy keeps a document from running anything on the console's origin.
+    base_type = media_type.split(";")[0].strip().lower()
+    inline = base_type in INLINE_TYPES
+    if not inline:
+        base_type = "application/octet-stream"
+    elif base_type == "text/plain":
+        base_type = "text/plain; charset=utf-8"
+    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "document"
+    headers = {
+        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{safe_name}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Document-SHA256": digest,
+    }
+    return Response(content, media_type=base_type, headers=headers)
+
+
+# ----------------------------------------------------------------- approvals
+
+
+@dataclass(frozen=True)
+class Button:
+    enabled: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FormKind:
+    title: str
+    fields: tuple[str, ...]
+
+
+# What the console offers to file (the API offers every kind in approvals.KINDS).
+FORM_KINDS: dict[str, FormKind] = {
+    "mint": FormKind("Mint tokens to an institution", ("token", "to", "amount")),
+    "burn": FormKind("Burn tokens held by a wallet", ("token", "wallet", "amount")),
+    "freeze": FormKind("Freeze a wallet on a token", ("token", "wallet")),
+    "unfreeze": FormKind("Unfreeze a wallet on a token", ("token", "wallet")),
+    "pause": FormKind("Pause all transfers of a token", ("token",)),
+    "unpause": FormKind("Resume transfers of a token", ("token",)),
+}
+NOTICES = {
+    "filed": "Request {id} filed. It needs approvals before anything happens on chain.",
+    "approved": "You approved request {id}.",
+    "rejected": "You rejected request {id}.",
+    "executed": "Request {id} was executed on chain.",
+}
+
+
+def _usernames(platform: Platform) -> dict[int, str]:
+    with platform.store.session() as session:
+        return {row.id: row.username for row in session.execute(select(User.id, User.username))}
+
+
+def _actions(
+    who: Principal, item: dict[str, Any], proposal: governance.ProposalView | None, now: int
+) -> dict[str, Button]:
+    """Which decision buttons this user sees on a request, enabled or with the reason why not."""
+    mine = item["proposed_by"] == who.user_id
+    status = item["status"]
+    if status not in ("pending-approvals", "waiting-timelock"):
+        return {}
+    if mine:
+        return {
+            "approve": Button(
+                False, "You filed this request: a maker cannot approve their own request."
+            )
+        }
+    if who.role is not Role.APPROVER:
+        return {}
+    decided = next((d for d in item["decisions"] if d["user_id"] == who.user_id), None)
+    expired = proposal is not None and proposal.state == "expired"
+    buttons: dict[str, Button] = {}
+    if status == "pending-approvals":
+        if decided:
+            buttons["approve"] = Button(
+                False, f"You already decided this request ({decided['decision']})."
+            )
+        elif expired:
+            buttons["approve"] = Button(False, "The on-chain proposal has expired.")
+        else:
+            buttons["approve"] = Button(True)
+    if status == "waiting-timelock" and proposal is not None:
+        if proposal.state == "ready":
+            buttons["execute"] = Button(True)
+        elif expired:
+            buttons["execute"] = Button(False, "The on-chain proposal has expired.")
+        else:
+            remaining = max(proposal.ready_at - now, 0)
+            buttons["execute"] = Button(
+                False,
+                f"Timelock: executable from {_utc(proposal.ready_at)} (chain time), "
+                f"in {remaining // 60} min {remaining % 60} s.",
+            )
+    buttons["reject"] = (
+        Button(False, "You already decided this request.") if decided else Button(True)
+    )
+    return buttons
+
+
+def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    platform = console.platform
+    names = _usernames(platform)
+    threshold = platform.contract("Governance").read("threshold")
+    now = platform.chain.block_timestamp()
+    stored = (
+        _stored_documents(platform, [i["evidence"] for i in items if i["evidence"]])
+        if _can_read_documents(console.who)
+        else set()
+    )
+    rows = []
+    for item in items:
+        live = item["status"] in ("pending-approvals", "waiting-timelock")
+        proposal = (
+            governance.show(platform, item["proposal_id"])
+            if live and item["proposal_id"] is not None
+            else None
+        )
+        approvals_given = sum(1 for d in item["decisions"] if d["decision"] == "approve")
+        parties = [
+            f"{role} {identities.name_of(platform, value)}"
+            for role, key in (("from", "from"), ("to", "to"), ("wallet of", "wallet"))
+            if isinstance(value := item["arguments"].get(key), str) and value.startswith("0x")
+        ]
+        rows.append(
+            {
+                **item,
+                "maker": names.get(item["proposed_by"], f"user {item['proposed_by']}"),
+                "parties": parties,
+                "decided_by": [
+                    {**d, "username": names.get(d["user_id"], f"user {d['user_id']}")}
+                    for d in item["decisions"]
+                ],
+                "approvals": proposal.approvals if proposal else approvals_given,
+                "threshold": threshold,
+                "proposal": proposal,
+                "evidence_stored": bool(item["evidence"]) and item["evidence"].lower() in stored,
+                "actions": _actions(console.who, item, proposal, now),
+            }
+        )
+    return rows
+
+
+def _approvals_page(
+    request: Request,
+    console: Console,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    items = approvals.list_requests(console.platform)
+    live = [i for i in items if i["status"] in ("pending-approvals", "waiting-timelock")]
+    done = [i for i in items if i not in live][::-1][:50]
+    return page(
+        request,
+        "approvals.html",
+        status=status,
+        live=_request_rows(console, live),
+        done=_request_rows(console, done),
+        notice=notice,
+        error=error,
+        can_file=_kinds_for(console.who),
+        chain_time=console.platform.chain.block_timestamp(),
+    )
+
+
+def _kinds_for(who: Principal) -> list[tuple[str, FormKind]]:
+    return [
+        (kind, form)
+        for kind, form in FORM_KINDS.items()
+        if who.role in approvals.KINDS[kind].makers
+    ]
+
+
+@router.get("/approvals")
+def approval_list(
+    request: Request, console: Session, done: str = "", request_id: int = 0
+) -> Response:
+    console.refuse(Role.INSTITUTION, what="see approval requests")
+    notice = NOTICES[done].format(id=request_id) if done in NOTICES and request_id else None
+    return _approvals_page(request, console, notice=notice)
+
+
+@router.get("/approvals/new")
+def approval_kinds(request: Request, console: Session) -> Response:
+    kinds = _kinds_for(console.who)
+    if not kinds:
+        raise Forbidden(
+            f"{sessions.a(console.who.role)} may not file requests (issuers and agents do)",
+            role=console.who.role.value,
+        )
+    return page(request, "approval_kinds.html", kinds=kinds)
+
+
+def _form_options(platform: Platform) -> dict[str, Any]:
+    with platform.store.session() as session:
+        wallets = [
+            {"address": row.address, "name": row.legal_name}
+            for row in session.execute(
+                select(Wallet.address, Institution.legal_name)
+                .join(Institution, Institution.id == Wallet.institution_id)
+                .order_by(Institution.legal_name, Wallet.address)
+            )
+        ]
+    token_options = [
+        {"address": t.address, "symbol": t.read("symbol"), "name": t.read("name")}
+        for t in tokens.all_tokens(platform)
+    ]
+    return {"tokens": token_options, "wallets": wallets}
+
+
+def _require_kind(console: Console, kind: str) -> FormKind:
+    if kind not in FORM_KINDS:
+        raise NotFound(
+            f"the console cannot file {kind!r} requests (it files: {', '.join(FORM_KINDS)})"
+        )
+    if console.who.role not in approvals.KINDS[kind].makers:
+        allowed = ", ".join(sorted(r.value for r in approvals.KINDS[kind].makers))
+        raise Forbidden(
+            f"{sessions.a(console.who.role)} may not request {kind} (allowed: {allowed})",
+            role=console.who.role.value,
+        )
+    return FORM_KINDS[kind]
+
+
+def _request_form(
+    request: Request,
+    console: Console,
+    kind: str,
+    values: dict[str, str],
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    form = _require_kind(console, kind)
+    return page(
+        request,
+        "approval_new.html",
+        status=status,
+        kind=kind,
+        form=form,
+        values=values,
+        error=error,
+        evidence_required=approvals.KINDS[kind].evidence,
+        **_form_options(console.platform),
+    )
+
+
+@router.get("/approvals/new/{kind}")
+def approval_form(request: Request, console: Session, kind: str) -> Response:
+    return _request_form(request, console, kind, {})
+
+
+def _positive(text: str, what: str) -> int:
+    cleaned = text.replace(",", "").replace("_", "").strip()
+    if not cleaned.isdigit() or int(cleaned) <= 0:
+        raise InvalidInput(f"{what} must be a whole number above zero, got {text!r}")
+    return int(cleaned)
+
+
+def _read_evidence(upload: UploadFile) -> tuple[bytes, str]:
+    """The uploaded evidence and its 0x-SHA-256 (what goes on chain)."""
+    content = upload.file.read(assets.MAX_DOCUMENT_BYTES + 1)
+    if len(content) > assets.MAX_DOCUMENT_BYTES:
+        raise InvalidInput(
+            f"the evidence document is larger than {assets.MAX_DOCUMENT_BYTES} bytes"
+        )
+    if not content:
+        raise InvalidInput("the evidence document is empty")
+    return content, "0x" + hashlib.sha256(content).hexdigest()
+
+
+@router.post("/approvals/new/{kind}")
+def approval_file(
+    request: Request,
+    console: Posted,
+    kind: str,
+    token: Annotated[str, Form(max_length=64)] = "",
+    to: Annotated[str, Form(max_length=64)] = "",
+    wallet: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    evidence: Annotated[str, Form(max_length=80)] = "",
+    evidence_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    form = _require_kind(console, kind)
+    values = {"token": token, "to": to, "wallet": wallet, "amount": amount, "evidence": evidence}
+    try:
+        params: dict[str, Any] = {"token": token}
+        if not token:
+            raise InvalidInput("choose a token")
+        if "to" in form.fields:
+            if not to:
+                raise InvalidInput("choose the receiving institution")
+            params["to"] = to
+        if "wallet" in form.fields:
+            if not wallet:
+                raise InvalidInput("choose the wallet")
+            params["wallet"] = wallet
+        if "amount" in form.fields:
+            params["amount"] = _positive(amount, "amount")
+        evidence_hash = evidence.strip().lower() or None
+        upload = evidence_file if evidence_file is not None and evidence_file.filename else None
+        content = b""
+        if upload is not None:
+            content, digest = _read_evidence(upload)
+            if evidence_hash and evidence_hash != digest:
+                raise InvalidInput(
+                    f"the uploaded document's SHA-256 is {digest}, not the hash given "
+                    f"({evidence_hash}); give one or make them agree"
+                )
+            evidence_hash = digest
+
+        def file_request() -> dict[str, Any]:
+            created = approvals.create(console.platform, console.who, kind, params, evidence_hash)
+            if upload is not None:  # kept, so the request can link to its legal basis
+                assets.store_upload(
+                    console.platform,
+                    content,
+                    upload.filename or "evidence",
+                    upload.content_type or "application/octet-stream",
+                    console.who.username,
+                )
+            return created
+
+        created = _act(
+            console,
+            file_request,
+            detail={
+                "kind": kind,
+                "params": params,
+                "evidence": evidence_hash,
+                "evidence_uploaded": upload is not None,
+            },
+        )
+    except Forbidden:
+        raise
+    except AmanatError as exc:
+        return _request_form(
+            request, console, kind, values, error=_explain(exc), status=status_of(exc)
+        )
+    return _redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
+
+
+def _decide(
+    request: Request,
+    console: Console,
+    request_id: int,
+    verb: str,
+    done: str,
+    action: Callable[[], Any],
+) -> Response:
+    console.require(Role.APPROVER, what=f"{verb} requests")
+    try:
+        _act(console, action, approval_ref=f"request-{request_id}")
+    except (RuleViolation, InvalidInput, NotFound) as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        return _approvals_page(
+            request,
+            console,
+            error=f"Request {request_id}: {_explain(exc)}",
+            status=status_of(exc),
+        )
+    return _redirect(f"{PREFIX}/approvals?done={done}&request_id={request_id}")
+
+
+@router.post("/approvals/{request_id}/approve")
+def approval_approve(request: Request, console: Posted, request_id: int) -> Response:
+    return _decide(
+        request,
+        console,
+        request_id,
+        "approve",
+        "approved",
+        lambda: approvals.approve(console.platform, console.who, request_id),
+    )
+
+
+@router.post("/approvals/{request_id}/reject")
+def approval_reject(
+    request: Request,
+    console: Posted,
+    request_id: int,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    return _decide(
+        request,
+        console,
+        request_id,
+        "reject",
+        "rejected",
+        lambda: approvals.reject(console.platform, console.who, request_id, reason),
+    )
+
+
+@router.post("/approvals/{request_id}/execute")
+def approval_execute(request: Request, console: Posted, request_id: int) -> Response:
+    return _decide(
+        request,
+        console,
+        request_id,
+        "execute",
+        "executed",
+        lambda: approvals.execute(console.platform, console.who, request_id),
+    )
+
+
+@router.get("/approvals/{request_id}")
+def approval_detail(request: Request, console: Session, request_id: int) -> Response:
+    console.refuse(Role.INSTITUTION, what="see approval requests")
+    item = approvals.get(console.platform, request_id)
+    (row,) = _request_rows(console, [item])
+    return page(
+        request, "approval.html", item=row, chain_time=console.platform.chain.block_timestamp()
+    )
+
+
+# ------------------------------------------------------------------ transfer
+
+
+def _holder_key(console: Console) -> str:
+    console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
+    if not console.who.key_name:
+        raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
+    return console.who.key_name
+
+
+def _transfer_form(
+    request: Request, console: Console, values: dict[str, str], error: str | None, status: int
+) -> Response:
+    platform = console.platform
+    mine = set(_own_wallets(platform, console.who))
+    options = _form_options(platform)
+    sender = platform.address_of(_holder_key(console))
+    for option in options["tokens"]:
+        option["balance"] = platform.token(option["address"]).read("balanceOf", sender)
+    receivers = [w for w in options["wallets"] if w["address"] not in mine]
+    return page(
+        request,
+        "transfer.html",
+        status=status,
+        tokens=options["tokens"],
+        receivers=receivers,
+        sender=sender,
+        values=values,
+        error=error,
+    )
+
+
+@router.get("/transfer")
+def transfer_form(request: Request, console: Session) -> Response:
+    _holder_key(console)
+    return _transfer_form(request, console, {}, None, 200)
+
+
+def _transfer_inputs(
+    console: Console, token: str, receiver: str, other: str, amount: str
+) -> tuple[Bound, str, int]:
+    if not token:
+        raise InvalidInput("choose a token")
+    bound = tokens.resolve(console.platform, token)
+    target = other.strip() or receiver
+    if not target:
+        raise InvalidInput("choose a receiver or give a receiving address")
+    if not target.startswith("0x"):
+        raise InvalidInput(f"the receiver must be a 0x address, got {target!r}")
+    address = console.platform.address_of(target)
+    return bound, address, _positive(amount, "amount")
+
+
+@router.post("/transfer")
+def transfer_check(
+    request: Request,
+    console: Posted,
+    token: Annotated[str, Form(max_length=64)] = "",
+    receiver: Annotated[str, Form(max_length=64)] = "",
+    other: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """The pre-check verdict first; only an allowed transfer gets a confirm button."""
+    key = _holder_key(console)
+    values = {"token": token, "receiver": receiver, "other": other, "amount": amount}
+    platform = console.platform
+    try:
+        bound, to, units = _transfer_inputs(console, token, receiver, other, amount)
+        sender = platform.address_of(key)
+        verdict = tokens.precheck(platform, bound, sender, to, units)
+    except Forbidden:
+        raise
+    except AmanatError as exc:
+        return _transfer_form(request, console, values, _explain(exc), status_of(exc))
+    return page(
+        request,
+        "transfer_check.html",
+        verdict=verdict,
+        symbol=bound.read("symbol"),
+        token=bound.address,
+        sender=sender,
+        receiver=to,
+        receiver_name=identities.name_of(platform, to),
+        amount=units,
+        nonce=sessions.new_nonce(),
+    )
+
+
+@router.post("/transfer/confirm")
+def transfer_confirm(
+    request: Request,
+    console: Posted,
+    token: Annotated[str, Form(max_length=64)] = "",
+    receiver: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    nonce: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    key = _holder_key(console)
+    platform = console.platform
+    if not NONCE.match(nonce):
+        raise InvalidInput("the confirmation form is incomplete; start the transfer again")
+    idempotency_key = f"console-transfer-{console.who.username}-{nonce}"
+    earlier = platform.chain.journal.existing([idempotency_key])
+    bound, to, units = _transfer_inputs(console, token, receiver, "", amount)
+    symbol = bound.read("symbol")
+    if earlier:
+        return page(
+            request,
+            "transfer_done.html",
+            result=None,
+            earlier=earlier[idempotency_key],
+            symbol=symbol,
+            amount=units,
+            receiver_name=identities.name_of(platform, to),
+        )
+    detail = {"token": symbol, "to": to, "amount": units}
+    try:
+        result = _act(
+            console,
+            lambda: tokens.transfer(platform, key, bound, to, units, idempotency_key),
+            detail=detail,
+        )
+    except RuleViolation as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        verdict = tokens.precheck(platform, bound, platform.address_of(key), to, units)
+        return page(
+            request,
+            "transfer_check.html",
+            status=status_of(exc),
+            verdict=verdict,
+            symbol=symbol,
+            token=bound.address,
+            sender=platform.address_of(key),
+            receiver=to,
+            receiver_name=identities.name_of(platform, to),
+            amount=units,
+            nonce=sessions.new_nonce(),
+            error=f"Not sent: {_explain(exc)}",
+        )
+    return page(
+        request,
+        "transfer_done.html",
+        result=result,
+        earlier=None,
+        symbol=symbol,
+        amount=units,
+        receiver_name=identities.name_of(platform, to),
+    )
+
+
+# ------------------------------------------------------------------ fallback
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(console: Session, rest: str) -> Response:
+    raise NotFound(f"there is no console page /console/{rest}")

@@ -1,0 +1,384 @@
+"""Assets: the register (public list), details with documents and valuations, registration,
+document upload and download, valuations, and the indexed history of an asset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+
+from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.routes_common import (
+    APPROVER,
+    AUDITOR,
+    ERRORS,
+    ISSUER,
+    REGULATOR,
+    SIGNED_IN,
+    STAFF,
+    VALUER,
+    Address,
+    Amount,
+    AssetClassName,
+    AssetStatusName,
+    Block,
+    DocumentKindName,
+    Hash,
+    Id,
+    Listing,
+    Page,
+    Timestamp,
+    address,
+    chain_key,
+    day_start,
+    listing,
+    page_of,
+    run_post,
+    signing_key,
+    snake,
+    text,
+)
+from amanat.domain.assets import AssetClass, DocumentKind
+from amanat.indexer import queries
+from amanat.services import assets
+from amanat.services.accounts import Principal
+from amanat.services.platform import Platform
+from amanat.store.models import Document
+
+router = APIRouter(tags=["assets"], responses=ERRORS)
+
+AssetId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Asset id")]
+DOCUMENT_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
+# Shown in the browser; anything else is sent as an attachment of type application/octet-stream.
+INLINE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg"}
+
+
+class Authorisation(BaseModel):
+    reference: str
+    document_sha256: Hash
+    max_units: Annotated[int, Field(ge=0)]
+
+
+class AssetSummary(BaseModel):
+    id: Id
+    asset_class: AssetClassName
+    status: AssetStatusName
+    legal_id: str
+    name: str
+    ministry: str
+    token: Address | None
+    authorisation: Authorisation
+    current_value_minor: Annotated[int, Field(ge=0)] | None
+
+
+class DocumentOut(BaseModel):
+    kind: DocumentKindName
+    sha256: Hash
+    added_by: Address
+    added: dt.date
+    stored: bool = Field(description="The content can be downloaded from GET /documents/{sha256}")
+
+
+class ValuationOut(BaseModel):
+    index: Annotated[int, Field(ge=0)]
+    amount_minor: Annotated[int, Field(ge=0)]
+    date: dt.date
+    valuer: Address
+    report_sha256: Hash
+    accepted: bool
+
+
+class AssetDetail(AssetSummary):
+    documents: list[DocumentOut]
+    valuations: list[ValuationOut]
+
+
+class AssetIn(BaseModel):
+    asset_class: AssetClassName
+    legal_id: text(64)  # type: ignore[valid-type]
+    name: text(128)  # type: ignore[valid-type]
+    ministry: text(128)  # type: ignore[valid-type]
+    authorisation_ref: text(128)  # type: ignore[valid-type]
+    authorisation_sha256: Hash = Field(description="SHA-256 of the authorising document")
+    max_units: Amount = Field(description="Units the authorisation allows to be issued")
+
+
+class UploadedDocument(BaseModel):
+    asset: Id
+    kind: DocumentKindName
+    sha256: Hash
+    filename: str
+    media_type: str
+    size: Annotated[int, Field(ge=1)]
+
+
+class ValuationIn(BaseModel):
+    amount_minor: Amount = Field(description="Value in minor units (paisa)")
+    date: dt.date
+    report_sha256: Hash
+
+    @field_validator("date")
+    @classmethod
+    def _after_epoch(cls, value: dt.date) -> dt.date:
+        if value.year < 1970:
+            raise ValueError("a valuation date is on or after 1970-01-01")
+        return value
+
+
+class ValuationCreated(BaseModel):
+    asset: Id
+    index: Annotated[int, Field(ge=0)]
+    amount_minor: Amount
+    date: dt.date
+    report_sha256: Hash
+
+
+class HistoryEvent(BaseModel):
+    block: Block
+    log_index: Annotated[int, Field(ge=0)]
+    tx: Hash
+    timestamp: Timestamp
+    contract: str
+    event: str
+    args: dict[str, Any]
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "asset_class": snake(record["class"]),
+        "status": snake(record["status"]),
+        "legal_id": record["legal_id"],
+        "name": record["name"],
+        "ministry": record["ministry"],
+        "token": address(record["token"]) if record["token"] else None,
+        "authorisation": record["authorisation"],
+        "current_value_minor": record["current_value_minor"],
+    }
+
+
+def _detail(platform: Platform, record: dict[str, Any]) -> dict[str, Any]:
+    hashes = [d["sha256"] for d in record["documents"]]
+    with platform.store.session() as session:
+        stored = set(session.scalars(select(Document.sha256).where(Document.sha256.in_(hashes))))
+    files = platform.settings.data_dir / "documents"
+    return {
+        **_summary(record),
+        "documents": [
+            {
+                "kind": snake(d["kind"]),
+                "sha256": d["sha256"],
+                "added_by": address(d["added_by"]),
+                "added": d["added"],
+                "stored": d["sha256"] in stored or (files / d["sha256"][2:]).is_file(),
+            }
+            for d in record["documents"]
+        ],
+        "valuations": [{**v, "valuer": address(v["valuer"])} for v in record["valuations"]],
+    }
+
+
+@router.get(
+    "/assets",
+    response_model=Page[AssetSummary],
+    summary="The asset register (public)",
+)
+def list_assets(
+    platform: PlatformDep,
+    by: Annotated[
+        Listing,
+        Depends(listing(("id", "legal_id", "name", "asset_class", "status", "ministry"), "id")),
+    ],
+    asset_class: AssetClassName | None = None,
+    status: AssetStatusName | None = None,
+) -> dict[str, Any]:
+    rows = [_summary(a) for a in assets.list_assets(platform)]
+    return page_of(
+        rows,
+        by,
+        asset_class=asset_class.value if asset_class else None,
+        status=status.value if status else None,
+    )
+
+
+@router.get(
+    "/assets/{asset_id}",
+    response_model=AssetDetail,
+    summary="An asset with its documents and valuations",
+)
+def get_asset(
+    asset_id: AssetId,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(*SIGNED_IN))],
+) -> dict[str, Any]:
+    return _detail(platform, assets.show(platform, asset_id))
+
+
+@router.post(
+    "/assets",
+    response_model=AssetDetail,
+    status_code=201,
+    summary="Register an asset with its authorisation (issuer)",
+)
+def register_asset(
+    body: AssetIn,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(ISSUER))],
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def action() -> dict[str, Any]:
+        asset_id = assets.register(
+            platform,
+            signing_key(who),
+            AssetClass[body.asset_class.name],
+            body.legal_id,
+            body.name,
+            body.ministry,
+            body.authorisation_ref,
+            body.authorisation_sha256,
+            body.max_units,
+            idempotency_key=chain_key(who, key),
+        )
+        return _detail(platform, assets.show(platform, asset_id))
+
+    return run_post(request, response, platform, who, key, 201, action)
+
+
+@router.post(
+    "/assets/{asset_id}/documents",
+    response_model=UploadedDocument,
+    status_code=201,
+    summary="Upload a document; its SHA-256 is attached to the asset on chain (issuer)",
+)
+def upload_document(
+    asset_id: AssetId,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(ISSUER))],
+    file: Annotated[UploadFile, File(description="The document (at most 20 MiB)")],
+    kind: Annotated[DocumentKindName, Form()],
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def action() -> dict[str, Any]:
+        content = file.file.read(assets.MAX_DOCUMENT_BYTES + 1)
+        filename = re.sub(r"[\x00-\x1f\x7f/\\]", "_", file.filename or "document")[:255]
+        media_type = (file.content_type or "application/octet-stream").split(";")[0].strip()
+        if not re.fullmatch(r"[A-Za-z0-9.+-]{1,50}/[A-Za-z0-9.+-]{1,49}", media_type):
+            media_type = "application/octet-stream"
+        digest = assets.attach_upload(
+            platform,
+            signing_key(who),
+            asset_id,
+            DocumentKind[kind.name],
+            content,
+            filename,
+            media_type,
+            who.username,
+        )
+        return {
+            "asset": asset_id,
+            "kind": kind.value,
+            "sha256": digest,
+            "filename": filename,
+            "media_type": media_type,
+            "size": len(content),
+        }
+
+    return run_post(request, response, platform, who, key, 201, action)
+
+
+@router.get(
+    "/documents/{sha256}",
+    response_class=Response,
+    summary="Download a stored document (issuer, approver, auditor, regulator)",
+    responses={
+        200: {
+            "description": "The document's content",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def download_document(
+    sha256: Annotated[str, Path(pattern=r"^0x[0-9a-f]{64}$")],
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(*DOCUMENT_READERS))],
+) -> Response:
+    content, filename, media_type = assets.load_document(platform, sha256)
+    base_type = media_type.split(";")[0].strip().lower()
+    inline = base_type in INLINE_TYPES
+    if not inline:
+        base_type = "application/octet-stream"
+    elif base_type == "text/plain":
+        base_type = "text/plain; charset=utf-8"
+    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "document"
+    return Response(
+        content,
+        media_type=base_type,
+        headers={
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{safe_name}"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "X-Document-SHA256": sha256,
+        },
+    )
+
+
+@router.post(
+    "/assets/{asset_id}/valuations",
+    response_model=ValuationCreated,
+    status_code=201,
+    summary="Submit a valuation; officials accept it by an approval (valuer)",
+)
+def submit_valuation(
+    asset_id: AssetId,
+    body: ValuationIn,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(VALUER))],
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def action() -> dict[str, Any]:
+        index = assets.submit_valuation(
+            platform,
+            signing_key(who),
+            asset_id,
+            body.amount_minor,
+            day_start(body.date),
+            body.report_sha256,
+        )
+        return {
+            "asset": asset_id,
+            "index": index,
+            "amount_minor": body.amount_minor,
+            "date": body.date.isoformat(),
+            "report_sha256": body.report_sha256,
+        }
+
+    return run_post(request, response, platform, who, key, 201, action)
+
+
+@router.get(
+    "/assets/{asset_id}/history",
+    response_model=Page[HistoryEvent],
+    summary="Every indexed event about the asset and its token, in chain order",
+)
+def asset_history(
+    asset_id: AssetId,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(*STAFF))],
+    by: Annotated[Listing, Depends(listing(("block", "event", "contract"), "block"))],
+    event: Annotated[str | None, Query(pattern=r"^[A-Za-z]{1,40}$")] = None,
+) -> dict[str, Any]:
+    with platform.store.session() as session:
+        rows = queries.asset_history(session, asset_id)
+    if not rows:
+        assets.show(platform, asset_id)  # 404 for an unknown asset
+    return page_of(rows, by, event=event)

@@ -1,0 +1,438 @@
+"""What the resource routers share: field types with their bounds, role sets, problem+json
+responses, FireFly-style list pages (limit, skip, sort, equality filters), the institution scope
+of a signed-in user, and the idempotent, audited runner of every POST."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from eth_utils import to_checksum_address
+from fastapi import Query, Request, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from amanat.api import deps
+from amanat.api.problems import PROBLEM, status_of
+from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
+from amanat.domain.identity import COUNTRY_ALPHA2, InvestorCategory
+from amanat.errors import AmanatError
+from amanat.services import audit
+from amanat.services.accounts import Principal, Role
+from amanat.services.approvals import Forbidden
+from amanat.services.platform import Platform
+from amanat.store.models import Institution, Wallet
+
+# ------------------------------------------------------------------ field types
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-f]{64}$"
+# A token by asset id, symbol or address (see services.tokens.resolve).
+TOKEN_REF_PATTERN = r"^(0x[0-9a-fA-F]{40}|[0-9]{1,9}|[A-Za-z][A-Za-z0-9._-]{0,31})$"
+COUNTRY_PATTERN = r"^([A-Z]{2}|[0-9]{1,3})$"
+# One line of printable text: no control characters (which also keeps NUL out of PostgreSQL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+MAX_INT64 = 2**63 - 1
+MAX_INT32 = 2**31 - 1
+
+Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+Hash = Annotated[str, StringConstraints(pattern=HASH_PATTERN)]
+TokenRef = Annotated[str, StringConstraints(pattern=TOKEN_REF_PATTERN)]
+Country = Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
+Id = Annotated[int, Field(ge=1, le=MAX_INT32)]
+Amount = Annotated[int, Field(ge=1, le=MAX_INT64)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
+Block = Annotated[int, Field(ge=0, le=MAX_INT64)]
+Timestamp = Annotated[int, Field(ge=0, le=MAX_INT64)]
+
+
+def _fits(max_bytes: int) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if len(value.encode()) > max_bytes:
+            raise ValueError(f"at most {max_bytes} bytes of UTF-8")
+        return value
+
+    return check
+
+
+def text(max_bytes: int) -> Any:
+    """One line of printable text of 1..max_bytes UTF-8 bytes (the chain's String[N] limits)."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_bytes, pattern=PRINTABLE),
+        AfterValidator(_fits(max_bytes)),
+    ]
+
+
+def address(value: str) -> str:
+    return to_checksum_address(value)
+
+
+def snake(label: str) -> str:
+    return label.replace(" ", "_")
+
+
+class AssetClassName(StrEnum):
+    T_BILL = "t_bill"
+    BOND = "bond"
+    SUKUK = "sukuk"
+    EQUITY = "equity"
+    REAL_ESTATE = "real_estate"
+    COMMODITY_RESERVE = "commodity_reserve"
+
+
+class AssetStatusName(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    TOKENIZED = "tokenized"
+    REDEEMED = "redeemed"
+    RETIRED = "retired"
+
+
+class DocumentKindName(StrEnum):
+    TITLE_DEED = "title_deed"
+    VALUATION_REPORT = "valuation_report"
+    LEGAL_AUTHORISATION = "legal_authorisation"
+    OTHER = "other"
+
+
+class CategoryName(StrEnum):
+    BANK = "bank"
+    INSURER = "insurer"
+    PENSION_FUND = "pension_fund"
+    MUTUAL_FUND = "mutual_fund"
+    GOVERNMENT_ENTITY = "government_entity"
+    FOREIGN_INSTITUTION = "foreign_institution"
+    RETAIL = "retail"
+    BROKER_DEALER = "broker_dealer"
+
+
+# The API's names must stay those of the domain enums.
+for _api, _domain in (
+    (AssetClassName, AssetClass),
+    (AssetStatusName, AssetStatus),
+    (DocumentKindName, DocumentKind),
+    (CategoryName, InvestorCategory),
+):
+    assert [m.value for m in _api] == [m.name.lower() for m in _domain], _api  # type: ignore[attr-defined]
+
+
+def alpha2(country: int) -> str | None:
+    return COUNTRY_ALPHA2.get(country)
+
+
+def day_end(day: date) -> int:
+    """The last second of a UTC day, as unix time."""
+    return int(datetime.combine(day, time(23, 59, 59), UTC).timestamp())
+
+
+def day_start(day: date) -> int:
+    return int(datetime.combine(day, time(0, 0, 0), UTC).timestamp())
+
+
+# ------------------------------------------------------------------------ roles
+
+ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
+    Role.ISSUER,
+    Role.APPROVER,
+    Role.REGISTRAR,
+    Role.VALUER,
+    Role.AGENT,
+    Role.AUDITOR,
+    Role.REGULATOR,
+    Role.INSTITUTION,
+)
+STAFF = (ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR)
+SIGNED_IN = (*STAFF, INSTITUTION)
+OVERSIGHT = (AUDITOR, REGULATOR)
+
+# ------------------------------------------------------------------- problems
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: `rule` names the rule refused under; other members carry its values."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str
+    rule: str
+
+
+_DESCRIPTIONS = {
+    400: "Bad input (the values are named)",
+    401: "Not signed in, or the bearer token expired",
+    403: "The signed-in role may not do this",
+    404: "No such resource",
+    409: "Conflicts with the resource's state",
+    422: "Invalid request, or refused under a named rule with its values",
+    429: "Throttled: too many attempts",
+    503: "The chain is unavailable",
+}
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for problem+json errors."""
+    return {
+        code: {"description": _DESCRIPTIONS[code], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+        for code in codes
+    }
+
+
+ERRORS = problems(400, 401, 403, 404, 422, 503)
+
+# ---------------------------------------------------------------- list pages
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(ge=0)
+    limit: int = Field(ge=1, le=500)
+    skip: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class Listing:
+    limit: int
+    skip: int
+    field: str
+    descending: bool
+
+
+def listing(fields: Sequence[str], default: str) -> Callable[..., Listing]:
+    """A dependency reading `limit`, `skip` and `sort` (one of `fields`, `-field` descending)."""
+    pattern = "^-?(" + "|".join(re.escape(f) for f in fields) + ")$"
+
+    def dependency(limit: int = 50, skip: int = 0, sort: str | None = None) -> Listing:
+        chosen = sort or default
+        return Listing(limit, skip, chosen.removeprefix("-"), chosen.startswith("-"))
+
+    # The annotations are built here (not as strings) because they close over `pattern`.
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "limit",
+                keyword,
+                default=50,
+                annotation=Annotated[int, Query(ge=1, le=500, description="Page size (1..500)")],
+            ),
+            inspect.Parameter(
+                "skip",
+                keyword,
+                default=0,
+                annotation=Annotated[int, Query(ge=0, le=MAX_INT32, description="Items to skip")],
+            ),
+            inspect.Parameter(
+                "sort",
+                keyword,
+                default=None,
+                annotation=Annotated[
+                    str | None,
+                    Query(
+                        pattern=pattern,
+                        description=f"One of {', '.join(fields)}; prefix '-' for descending "
+                        f"(default {default})",
+                    ),
+                ],
+            ),
+        ],
+        return_annotation=Listing,
+    )
+    return dependency
+
+
+def _sort_key(field: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    def key(row: dict[str, Any]) -> tuple[int, Any]:
+        value = row.get(field)
+        return (1, "") if value is None else (0, value)
+
+    return key
+
+
+def page_of(rows: Iterable[dict[str, Any]], by: Listing, **filters: Any) -> dict[str, Any]:
+    """A page of in-memory rows after equality filters (None: no filter) and sorting."""
+    wanted = {k: v for k, v in filters.items() if v is not None}
+    kept = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    kept.sort(key=_sort_key(by.field), reverse=by.descending)
+    return {
+        "items": kept[by.skip : by.skip + by.limit],
+        "total": len(kept),
+        "limit": by.limit,
+        "skip": by.skip,
+    }
+
+
+def sql_page(
+    session: Session,
+    query: Select[Any],
+    by: Listing,
+    columns: Mapping[str, Sequence[Any]],
+) -> tuple[list[Any], int]:
+    """Rows of a page of `query` ordered by the chosen column(s), and the total count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    order = [c.desc() if by.descending else c.asc() for c in columns[by.field]]
+    rows = list(session.execute(query.order_by(*order).offset(by.skip).limit(by.limit)))
+    return rows, int(total or 0)
+
+
+# ----------------------------------------------------------- institution scope
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an institution user may see: its identity and wallets (None: staff, sees all)."""
+
+    identity: int | None
+    wallets: frozenset[str]
+
+
+def scope_of(platform: Platform, who: Principal) -> Scope | None:
+    if who.role is not INSTITUTION:
+        return None
+    with platform.store.session() as session:
+        identity = session.scalar(
+            select(Institution.identity_number).where(Institution.id == who.institution_id)
+        )
+        wallets = session.scalars(
+            select(Wallet.address).where(Wallet.institution_id == who.institution_id)
+        )
+        return Scope(identity, frozenset(wallets))
+
+
+def require_own_identity(platform: Platform, who: Principal, identity: int) -> None:
+    scope = scope_of(platform, who)
+    if scope is not None and scope.identity != identity:
+        raise Forbidden(
+            f"an institution sees only its own records (identity {scope.identity})",
+            role=who.role.value,
+        )
+
+
+def require_own_wallet(platform: Platform, who: Principal, wallet: str) -> None:
+    scope = scope_of(platform, who)
+    if scope is not None and address(wallet) not in scope.wallets:
+        raise Forbidden(
+            f"an institution sees only its own wallets; {wallet} is not one of them",
+            role=who.role.value,
+        )
+
+
+# ------------------------------------------------------------ POST runner
+
+_KEY_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _key_lock(username: str, key: str | None) -> threading.Lock | None:
+    return None if key is None else _KEY_LOCKS[hash((username, key)) % len(_KEY_LOCKS)]
+
+
+def signing_key(who: Principal) -> str:
+    """The key the signed-in user signs chain transactions with."""
+    if not who.key_name:
+        raise Forbidden(f"user {who.username} has no signing key", role=who.role.value)
+    return who.key_name
+
+
+def chain_key(who: Principal, key: str | None) -> str | None:
+    """The journal's idempotency key of a POST: a retried request never sends a second
+    transaction, even if the first one's result was never stored."""
+    return None if key is None else f"api:{who.username}:{key}"
+
+
+def source_of(request: Request) -> str:
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+def run_post(
+    request: Request,
+    response: Response,
+    platform: Platform,
+    who: Principal,
+    key: str | None,
+    status: int,
+    action: Callable[[], dict[str, Any]],
+    approval_ref: Callable[[dict[str, Any]], str | None] | str | None = None,
+) -> dict[str, Any]:
+    """Run a POST once per idempotency key and audit it.
+
+    A replay with the same key returns the first result (header `Idempotent-Replayed: true`)
+    and does nothing else. A refusal (bad input, a rule, a forbidden action) is audited with its
+    status and rule and raised; it is not remembered, so the request may be retried."""
+    method_path = f"{request.method} {request.url.path}"
+    lock = _key_lock(who.username, key)
+    if lock is not None:
+        lock.acquire()
+    try:
+        earlier = deps.replay(platform, who, key, method_path)
+        if earlier is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return earlier  # type: ignore[no-any-return]
+        try:
+            body = action()
+        except AmanatError as error:
+            ref = approval_ref if isinstance(approval_ref, str) else None
+            _audit_refusal(request, platform, who, key, error, ref)
+            raise
+        ref = approval_ref(body) if callable(approval_ref) else approval_ref
+        deps.remember(platform, who, key, method_path, status, body, source_of(request), ref)
+        return body
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def audit_event(
+    platform: Platform,
+    username: str,
+    role: str,
+    request: Request,
+    status: int,
+    approval_ref: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry to the audit trail in its own transaction."""
+    with deps.AUDIT_LOCK, platform.store.session() as session, session.begin():
+        audit.record(
+            session,
+            username[:64],
+            role[:16],
+            request.method,
+            request.url.path[:200],
+            source_of(request),
+            status,
+            approval_ref,
+            detail,
+        )
+
+
+def _audit_refusal(
+    request: Request,
+    platform: Platform,
+    who: Principal,
+    key: str | None,
+    error: AmanatError,
+    approval_ref: str | None,
+) -> None:
+    detail = {"idempotency_key": key, "rule": error.rule, "message": error.message[:500]}
+    audit_event(
+        platform, who.username, who.role.value, request, status_of(error), approval_ref, detail
+    )
+
+
+def audit_read(request: Request, platform: Platform, who: Principal) -> None:
+    """Audit a read of personal data."""
+    audit_event(platform, who.username, who.role.value, request, 200, None, {"personal_data": True})
