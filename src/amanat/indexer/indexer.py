@@ -200,17 +200,19 @@ class Indexer:
                     "args": {k: _jsonable(v) for k, v in args.items()},
                 }
             )
+        connection = session.connection()
         if event_rows:
-            session.execute(insert(ChainEvent), event_rows)
+            connection.execute(insert(ChainEvent.__table__), event_rows)  # type: ignore[arg-type]
         holdings.flush()
-        for number in blocks_with_logs:
-            session.merge(
-                IndexedBlock(
-                    number=number,
-                    hash=headers[blocks_with_logs.index(number)]["hash"],
-                    timestamp=timestamps[number],
-                )
-            )
+        # The batch's blocks are all above the cursor: new rows, except the end block, which
+        # _set_cursor writes.
+        block_rows = [
+            {"number": n, "hash": h["hash"], "timestamp": timestamps[n]}
+            for n, h in zip(blocks_with_logs, headers, strict=True)
+            if n != end
+        ]
+        if block_rows:
+            connection.execute(insert(IndexedBlock.__table__), block_rows)  # type: ignore[arg-type]
         return len(event_rows)
 
 
@@ -220,21 +222,23 @@ class _Holdings:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.open: dict[tuple[str, str], _Open] = {}
+        self.loaded: set[str] = set()
         self.new_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.closes: list[dict[str, Any]] = []
 
     def _current(self, token: str, holder: str) -> _Open | None:
-        key = (token, holder)
-        if key not in self.open:
-            row = self.session.execute(
-                select(Holding.id, Holding.balance, Holding.from_block).where(
-                    Holding.token == token, Holding.holder == holder, Holding.to_block.is_(None)
+        if token not in self.loaded:  # one query per token and batch, not one per holder
+            self.loaded.add(token)
+            rows = self.session.execute(
+                select(Holding.id, Holding.holder, Holding.balance, Holding.from_block).where(
+                    Holding.token == token, Holding.to_block.is_(None)
                 )
-            ).first()
-            if row is None:
-                return None
-            self.open[key] = _Open(row.id, row.balance, row.from_block)
-        return self.open[key]
+            )
+            for row in rows:
+                self.open.setdefault(
+                    (token, row.holder), _Open(row.id, row.balance, row.from_block)
+                )
+        return self.open.get((token, holder))
 
     def change(self, token: str, holder: str, delta: int, block: int) -> None:
         key = (token, holder)
@@ -278,4 +282,4 @@ class _Holdings:
             )
         rows = [row for pending in self.new_rows.values() for row in pending]
         if rows:
-            self.session.execute(insert(Holding), rows)
+            self.session.connection().execute(insert(Holding.__table__), rows)  # type: ignore[arg-type]
