@@ -1,0 +1,264 @@
+"""The operator console in a real headless Chromium against a live server and embedded chain.
+
+The pilot scenario is loaded once per module (PKTB3M: no retail, holding cap 600,000, minimum
+holding 1,000; Federal Employees Pension Fund holds 100,000, Karakoram Life 210,000).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from amanat.services import tokens
+from amanat.services.pilot import pilot_password
+from amanat.store.models import AuditEntry
+from tests.web.support import LiveConsole, sign_in
+
+FEPF = "Federal Employees Pension Fund"
+
+
+def holder_balance(page: Page, console: LiveConsole, symbol: str, institution: str) -> int:
+    """The balance shown in the holder table of `symbol` for `institution`."""
+    page.goto(console.url(f"/console/tokens/{symbol}/holders"))
+    cell = page.locator(f'#holders tr[data-holder="{institution}"] td.balance')
+    return int(cell.inner_text().replace(",", ""))
+
+
+def file_request(page: Page, console: LiveConsole, kind: str, fields: dict[str, str]) -> int:
+    """Fill and submit the request form of `kind`; returns the new request's id."""
+    page.goto(console.url(f"/console/approvals/new/{kind}"))
+    for label, value in fields.items():
+        control = page.get_by_label(label, exact=True)
+        if control.evaluate("e => e.tagName") == "SELECT":
+            control.select_option(value=value)
+        else:
+            control.fill(value)
+    page.get_by_role("button", name="File request").click()
+    page.wait_for_url(re.compile(r".*/console/approvals\?done=filed&request_id=\d+$"))
+    request_id = int(page.url.rsplit("=", 1)[1])
+    expect(page.get_by_role("status")).to_contain_text(f"Request {request_id} filed")
+    return request_id
+
+
+def test_mint_request_is_approved_twice_executed_and_changes_the_holder_list(
+    browser: Browser, console: LiveConsole, tmp_path: Path
+) -> None:
+    platform = console.platform
+    pktb3m = tokens.resolve(platform, "PKTB3M")
+    fepf = platform.address_of("fepf")
+
+    treasury = sign_in(browser, console, "treasury")
+    request_id = file_request(
+        treasury,
+        console,
+        "mint",
+        {"Token": pktb3m.address, "Receiving institution": fepf, "Amount (token units)": "2,500"},
+    )
+    row = treasury.locator(f"#request-{request_id}")
+    expect(row).to_contain_text(f"mint 2500 PKTB3M to {fepf}")
+    expect(row).to_have_attribute("data-status", "pending-approvals")
+
+    first = sign_in(browser, console, "approver-1", "/console/approvals")
+    before = holder_balance(first, console, "PKTB3M", FEPF)
+    first.goto(console.url("/console/approvals"))
+    first.get_by_role("button", name=f"Approve request {request_id}").click()
+    expect(first.get_by_role("status")).to_have_text(f"You approved request {request_id}.")
+    row = first.locator(f"#request-{request_id}")
+    expect(row).to_have_attribute("data-status", "pending-approvals")
+    expect(row).to_contain_text("1 of 2")
+    expect(row.get_by_role("button", name=f"Approve request {request_id}")).to_be_disabled()
+
+    second = sign_in(browser, console, "approver-2", "/console/approvals")
+    second.get_by_role("button", name=f"Approve request {request_id}").click()
+    row = second.locator(f"#request-{request_id}")
+    expect(row).to_have_attribute("data-status", "waiting-timelock")
+    execute = row.get_by_role("button", name=f"Execute request {request_id}")
+    expect(execute).to_be_disabled()
+    expect(row).to_contain_text("Timelock: executable from")
+    assert holder_balance(second, console, "PKTB3M", FEPF) == before  # nothing minted yet
+
+    platform.chain.advance_time(3601)  # the mint timelock is one hour
+    second.goto(console.url("/console/approvals"))
+    second.get_by_role("button", name=f"Execute request {request_id}").click()
+    expect(second.get_by_role("status")).to_have_text(
+        f"Request {request_id} was executed on chain."
+    )
+    row = second.locator(f"#closed #request-{request_id}")
+    expect(row).to_have_attribute("data-status", "executed")
+    second.screenshot(path=str(tmp_path / "console-approvals.png"), full_page=True)
+
+    after = holder_balance(second, console, "PKTB3M", FEPF)
+    assert after == before + 2500
+    second.screenshot(path=str(tmp_path / "console-holders.png"), full_page=True)
+    assert (tmp_path / "console-approvals.png").stat().st_size > 10_000
+    assert (tmp_path / "console-holders.png").stat().st_size > 10_000
+
+    with platform.store.session() as session:
+        trail = session.execute(
+            select(AuditEntry.username, AuditEntry.resource, AuditEntry.status).where(
+                AuditEntry.resource.like("/console/approvals%")
+            )
+        ).all()
+    assert ("treasury", "/console/approvals/new/mint", 303) in trail
+    assert ("approver-1", f"/console/approvals/{request_id}/approve", 303) in trail
+    assert ("approver-2", f"/console/approvals/{request_id}/approve", 303) in trail
+    assert ("approver-2", f"/console/approvals/{request_id}/execute", 303) in trail
+
+
+def test_a_maker_sees_approve_disabled_on_their_own_request(
+    browser: Browser, console: LiveConsole
+) -> None:
+    platform = console.platform
+    pktb3m = tokens.resolve(platform, "PKTB3M")
+
+    treasury = sign_in(browser, console, "treasury")
+    mint_id = file_request(
+        treasury,
+        console,
+        "mint",
+        {
+            "Token": pktb3m.address,
+            "Receiving institution": platform.address_of("kla"),
+            "Amount (token units)": "1000",
+        },
+    )
+    approve = treasury.get_by_role("button", name=f"Approve request {mint_id}")
+    expect(approve).to_be_disabled()
+    expect(treasury.locator(f"#approve-why-{mint_id}")).to_have_text(
+        "You filed this request: a maker cannot approve their own request."
+    )
+
+    # An enforcement agent files a freeze with its legal basis uploaded: the evidence hash is
+    # shown with a link to the stored document, and the agent cannot approve it either.
+    notice = (
+        b"FMU notice 91/2026: freeze the PKTB3M wallet of Gulf Horizon Capital pending inquiry."
+    )
+    digest = "0x" + hashlib.sha256(notice).hexdigest()
+    agent = sign_in(browser, console, "enforcement")
+    agent.goto(console.url("/console/approvals/new/freeze"))
+    agent.get_by_label("Token", exact=True).select_option(value=pktb3m.address)
+    agent.get_by_label("Wallet", exact=True).select_option(value=platform.address_of("ghc"))
+    agent.get_by_label("Evidence document", exact=True).set_input_files(
+        files=[{"name": "fmu-notice-91.txt", "mimeType": "text/plain", "buffer": notice}]
+    )
+    agent.get_by_role("button", name="File request").click()
+    agent.wait_for_url(re.compile(r".*request_id=\d+$"))
+    freeze_id = int(agent.url.rsplit("=", 1)[1])
+    row = agent.locator(f"#request-{freeze_id}")
+    expect(row.locator("code.evidence")).to_have_text(digest)
+    expect(row.get_by_role("button", name=f"Approve request {freeze_id}")).to_be_disabled()
+    row.get_by_role("link", name=f"Evidence document of request {freeze_id}").click()
+    expect(agent.locator("body")).to_contain_text("FMU notice 91/2026")
+
+    # An approver rejects it with a reason; the reason is shown and nothing happened on chain.
+    checker = sign_in(browser, console, "approver-3", "/console/approvals")
+    checker.get_by_label(f"Reason for rejecting request {freeze_id}").fill("notice not yet served")
+    checker.get_by_role("button", name=f"Reject request {freeze_id}").click()
+    expect(checker.get_by_role("status")).to_have_text(f"You rejected request {freeze_id}.")
+    row = checker.locator(f"#closed #request-{freeze_id}")
+    expect(row).to_have_attribute("data-status", "rejected")
+    expect(row).to_contain_text("approver-3: reject (notice not yet served)")
+    assert not pktb3m.read("isFrozen", platform.address_of("ghc"))
+
+
+def test_transfer_shows_the_precheck_verdict_first_and_sends_only_on_confirm(
+    browser: Browser, console: LiveConsole
+) -> None:
+    platform = console.platform
+    pktb3m = tokens.resolve(platform, "PKTB3M")
+    inb, kla = platform.address_of("inb"), platform.address_of("kla")
+    page = sign_in(browser, console, "inb", "/console/transfer")
+
+    def check(receiver: str, amount: str) -> None:
+        page.goto(console.url("/console/transfer"))
+        page.get_by_label("Token", exact=True).select_option(value=pktb3m.address)
+        page.get_by_label("Receiving institution", exact=True).select_option(value=receiver)
+        page.get_by_label("Amount (token units)", exact=True).fill(amount)
+        page.get_by_role("button", name="Check transfer").click()
+
+    sent_before = platform.chain.journal.count()
+    check(platform.address_of("retail-0001"), "5000")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pre-check: refused")
+    expect(page.locator("#verdict-rule")).to_have_text("category-not-eligible")
+    expect(page.locator("#verdict-reason")).to_have_text("receiver investor category not eligible")
+    expect(page.locator("#verdict-detail")).to_contain_text(
+        "Retail investor R-0001 is a retail; PKTB3M admits only:"
+    )
+    expect(page.get_by_role("button", name="Confirm transfer")).to_have_count(0)
+    assert platform.chain.journal.count() == sent_before  # nothing was sent
+
+    inb_before, kla_before = pktb3m.read("balanceOf", inb), pktb3m.read("balanceOf", kla)
+    check(kla, "1000")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pre-check: allowed")
+    expect(page.locator("#verdict")).to_contain_text("1000 PKTB3M may move")
+    assert platform.chain.journal.count() == sent_before  # still nothing until confirmed
+    confirmation = page.locator("form[action$='/transfer/confirm'] input[type=hidden]")
+    fields = dict(confirmation.evaluate_all("inputs => inputs.map(i => [i.name, i.value])"))
+    page.get_by_role("button", name="Confirm transfer").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Transfer settled")
+    expect(page.locator("main")).to_contain_text("1,000 PKTB3M sent to Karakoram Life Assurance")
+    assert pktb3m.read("balanceOf", inb) == inb_before - 1000
+    assert pktb3m.read("balanceOf", kla) == kla_before + 1000
+
+    # Submitting the same confirmation again (a double click, a resubmitted form) sends nothing.
+    replay = page.request.post(console.url("/console/transfer/confirm"), form=fields)
+    assert replay.status == 200 and "Already sent" in replay.text()
+    assert pktb3m.read("balanceOf", kla) == kla_before + 1000
+
+
+def test_sign_in_is_required_and_wrong_passwords_and_roles_are_refused(
+    browser: Browser, console: LiveConsole
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(console.url("/console/approvals"))
+    assert page.url == console.url("/console/login?next=/console/approvals")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+    page.get_by_label("Username").fill("treasury")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    assert page.url.startswith(console.url("/console/login"))
+
+    page.get_by_label("Username").fill("treasury")
+    page.get_by_label("Password").fill(pilot_password("treasury"))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(console.url("/console/approvals"))
+    session = next(c for c in page.context.cookies() if c["name"] == "amanat_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+    # Role restrictions are enforced by the server: a 403 page, not a traceback.
+    response = page.goto(console.url("/console/transfer"))
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
+    expect(page.get_by_role("alert")).to_contain_text("may not transfer tokens")
+    response = page.goto(console.url("/console/no-such-page"))
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("there is no console page")
+
+    # A form post without this session's CSRF token is refused.
+    forged = page.request.post(console.url("/console/approvals/1/approve"), form={"csrf": "forged"})
+    assert forged.status == 403
+    assert "security token" in forged.text()
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert token
+    cross_site = page.request.post(
+        console.url("/console/approvals/1/approve"),
+        form={"csrf": token},
+        headers={"Origin": "http://attacker.example"},
+    )
+    assert cross_site.status == 403
+    assert "not from the console" in cross_site.text()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(console.url("/console/login"))
+    page.goto(console.url("/console/"))
+    assert page.url == console.url("/console/login?next=/console/")
+
+    institution = sign_in(browser, console, "retail-0001")
+    response = institution.goto(console.url("/console/approvals"))
+    assert response is not None and response.status == 403
