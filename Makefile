@@ -2,7 +2,7 @@
 #
 #   make            -> same as `make build`
 #   make build      compile contracts/*.vy into src/amanat/chain/artifacts/*.json
-#   make run        run the end-to-end demo (`amanat demo`)
+#   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`)
 #   make test       run the test suite (extra pytest args: make test PYTEST_ARGS='-k foo')
 #   make lint       ruff + mypy
 #   make bench      gas and throughput benchmarks
@@ -68,7 +68,7 @@ $(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 
 # ------------------------------------------------------------- run / test
 run: build
-	$(VENV)/bin/amanat demo
+	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot
 
 test: build
 	$(VPY) -m pytest $(PYTEST_ARGS)
