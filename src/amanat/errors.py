@@ -47,7 +47,3 @@ class ChainUnavailable(AmanatError):
 
 class DeploymentMismatch(AmanatError):
     rule = "deployment-mismatch"
-
-
-class KeyError_(AmanatError):
-    rule = "key"

@@ -53,13 +53,6 @@ class Calendar:
                 adjusted -= timedelta(days=1)
         return adjusted
 
-    def add_business_days(self, day: date, count: int) -> date:
-        while count > 0:
-            day += timedelta(days=1)
-            if self.is_business_day(day):
-                count -= 1
-        return day
-
 
 def add_months(day: date, months: int, end_of_month: bool = False) -> date:
     """`day` moved by whole months; the day is clipped to the month's length (or pinned to its

@@ -37,9 +37,3 @@ def distribute(
     for holder in sorted(holders, key=lambda h: (-(shares[h] - amounts[h]), h))[:left]:
         amounts[holder] += 1
     return [Payout(h, balances[h], amounts[h], h in frozen) for h in holders]
-
-
-def per_unit_total(amount_per_unit_minor: Fraction, supply: int) -> int:
-    """Total to declare for an amount per unit (may be fractional paisa), rounded down."""
-    total = amount_per_unit_minor * supply
-    return total.numerator // total.denominator
