@@ -201,3 +201,12 @@ def test_crash_bench_loses_and_duplicates_nothing():
     )
     last = result.stdout.strip().splitlines()[-1].split()
     assert last == ["acked", "400", "lost", "0", "duplicated", "0"], result.stdout + result.stderr
+
+
+def test_an_idempotency_key_cannot_be_reused_for_another_request(chain):
+    from amanat.chain.client import IdempotencyConflict
+
+    chain.submit(dev_account(1), [_ping(8, key="order-8")])
+    with pytest.raises(IdempotencyConflict, match="already used for a different request"):
+        chain.submit(dev_account(1), [_ping(9, key="order-8")])
+    assert chain.journal.count() == 1

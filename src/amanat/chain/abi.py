@@ -30,11 +30,30 @@ def checksum(address: str) -> str:
 
 
 def _normalise(value: Any, abi_type: str) -> Any:
+    """Addresses in EIP-55 form, also inside arrays and tuples (structs)."""
     if abi_type == "address":
         return checksum(value)
     if abi_type.endswith("[]") and isinstance(value, (list, tuple)):
         return [_normalise(v, abi_type[:-2]) for v in value]
+    if abi_type.startswith("(") and abi_type.endswith(")") and isinstance(value, tuple):
+        return tuple(_normalise(v, t) for v, t in zip(value, _components(abi_type), strict=True))
     return value
+
+
+def _components(tuple_type: str) -> list[str]:
+    """'(address,(uint8,bytes32)[],bool)' -> ['address', '(uint8,bytes32)[]', 'bool']."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for char in tuple_type[1:-1]:
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        current += char
+    parts.append(current)
+    return parts
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rlp
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -31,7 +32,7 @@ from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
-from amanat.errors import AmanatError, ChainUnavailable, RuleViolation
+from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000
@@ -58,6 +59,12 @@ class Receipt:
     gas_used: int
     contract_address: str | None
     logs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class IdempotencyConflict(InvalidInput):
+    """An idempotency key given again with a different request."""
+
+    rule = "idempotency-key-reused"
 
 
 class TransactionRefused(RuleViolation):
@@ -218,6 +225,7 @@ class Chain:
         """
         with self.locked():
             known = self.journal.existing(r.idempotency_key for _, r in items if r.idempotency_key)
+            self._check_replays(known, [r for _, r in items])
             fresh = [
                 (signer, str(signer.address), request)
                 for signer, request in items
@@ -267,6 +275,26 @@ class Chain:
             known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
             for _, r in items
         ]
+
+    def seen(self, idempotency_key: str | None) -> bool:
+        """Whether a transaction was already journaled under this idempotency key."""
+        return bool(idempotency_key) and bool(self.journal.existing([str(idempotency_key)]))
+
+    def _check_replays(self, known: dict[str, str], requests: Sequence[TxRequest]) -> None:
+        """A key may only be replayed for the very same call: same target, same call data."""
+        for request in requests:
+            key = request.idempotency_key
+            if key is None or key not in known:
+                continue
+            (raw,) = self.journal.raw_of([known[key]])
+            fields = rlp.decode(raw)
+            to = "0x" + bytes(fields[3]).hex() if fields[3] else None
+            if (to or "").lower() != (request.to or "").lower() or bytes(fields[5]) != request.data:
+                raise IdempotencyConflict(
+                    f"idempotency key {key!r} was already used for a different request "
+                    f"(transaction {known[key]}); use a new key",
+                    tx_hash=known[key],
+                )
 
     def _batch_checked(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         results = self.rpc.batch(calls)

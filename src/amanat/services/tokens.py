@@ -232,9 +232,10 @@ def transfer(
     signer = platform.signer(holder)
     sender = to_checksum_address(signer.address)
     to = platform.address_of(receiver)
-    verdict = precheck(platform, token, sender, to, amount)
-    if not verdict.allowed:
-        raise verdict.refuse()
+    if not platform.chain.seen(idempotency_key):  # a replay returns the first transaction
+        verdict = precheck(platform, token, sender, to, amount)
+        if not verdict.allowed:
+            raise verdict.refuse()
     (receipt,) = platform.chain.transact(
         signer, [token.tx("transfer", to, amount, key=idempotency_key, description="transfer")]
     )
@@ -357,7 +358,12 @@ def _decoded_logs(
 
 
 def holders(platform: Platform, token: Bound, block: int | str = "latest") -> list[dict[str, Any]]:
-    """Wallets with a balance at `block`, from the token's Transfer history."""
+    """Wallets with a balance at `block`, from the token's Transfer history; frozen units and
+    flags as of that block too."""
+    if isinstance(block, int):
+        head = platform.chain.block_number()
+        if not 0 <= block <= head:
+            raise InvalidInput(f"block {block} is not on the chain (head is block {head})")
     balances: dict[str, int] = {}
     for event in _decoded_logs(platform, token, ("Transfer",), to_block=block):
         if int(event["sender"], 16):
@@ -376,8 +382,8 @@ def holders(platform: Platform, token: Bound, block: int | str = "latest") -> li
                 "category": record.category.label if record.registered else "unregistered",
                 "country": country_label(record.country) if record.registered else "-",
                 "balance": balance,
-                "frozen": token.read("getFrozenTokens", wallet),
-                "wallet_frozen": token.read("isFrozen", wallet),
+                "frozen": token.read("getFrozenTokens", wallet, block=block),
+                "wallet_frozen": token.read("isFrozen", wallet, block=block),
             }
         )
     return rows
