@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from amanat.chain.client import Chain, TxRequest, state_fingerprint
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
@@ -60,9 +61,9 @@ def test_replay_from_genesis_alone_gives_identical_state(data_dir, chain):
     assert state_fingerprint(restored.rpc) == before
 
 
-def test_blocks_mined_but_not_journaled_are_adopted(data_dir, chain):
-    """Amanat died after the node mined a block and before the journal recorded it."""
-    account = dev_account(2)
+def _acknowledge_only(chain: Chain, account_index: int, data: bytes) -> tuple[str, bytes]:
+    """Journal (acknowledge) a signed transaction without sending it, as a crash would leave it."""
+    account = dev_account(account_index)
     nonce = int(chain.rpc.call("eth_getTransactionCount", [account.address, "pending"]), 16)
     raw = sign_legacy(
         bytes(account.key),
@@ -71,17 +72,21 @@ def test_blocks_mined_but_not_journaled_are_adopted(data_dir, chain):
         gas=30_000,
         to=bytes.fromhex(SINK[2:]),
         value=0,
-        data=b"\x01",
+        data=data,
         chain_id=chain.chain_id,
     )
-    from eth_utils import keccak
-
     tx_hash = "0x" + keccak(raw).hex()
     chain.journal.acknowledge(
         {account.address: 1},
         {account.address: nonce},
         lambda firsts: [JournalTx(tx_hash, account.address, nonce, raw)],
     )
+    return tx_hash, raw
+
+
+def test_blocks_mined_but_not_journaled_are_adopted(data_dir, chain):
+    """Amanat died after the node mined a block and before the journal recorded it."""
+    tx_hash, raw = _acknowledge_only(chain, 2, b"\x01")
     chain.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
     chain.rpc.call("evm_mine", [])  # the node has it; the journal does not know
 
@@ -92,26 +97,7 @@ def test_blocks_mined_but_not_journaled_are_adopted(data_dir, chain):
 
 def test_acknowledged_but_unsent_transactions_are_sent_on_recovery(data_dir, chain):
     """Amanat died after journaling (acknowledging) and before sending."""
-    account = dev_account(3)
-    nonce = int(chain.rpc.call("eth_getTransactionCount", [account.address, "pending"]), 16)
-    raw = sign_legacy(
-        bytes(account.key),
-        nonce=nonce,
-        gas_price=0,
-        gas=30_000,
-        to=bytes.fromhex(SINK[2:]),
-        value=0,
-        data=b"\x02",
-        chain_id=chain.chain_id,
-    )
-    from eth_utils import keccak
-
-    tx_hash = "0x" + keccak(raw).hex()
-    chain.journal.acknowledge(
-        {account.address: 1},
-        {account.address: nonce},
-        lambda firsts: [JournalTx(tx_hash, account.address, nonce, raw)],
-    )
+    tx_hash, _ = _acknowledge_only(chain, 3, b"\x02")
     recovered = Chain.embedded(data_dir)
     (receipt,) = recovered.confirm([tx_hash])
     assert receipt.status
