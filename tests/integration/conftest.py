@@ -10,14 +10,18 @@ step a real `python -m amanat.cli.main --data-dir DIR ...` process:
                  institution, retail: PK retail investor)
     approved     propose approve-asset x2 + accept-valuation, approve, advance time, execute
     tokenized    propose tokenize x2 with rules, approve, advance time, execute
-    minted       propose mint x4, approve, advance time, execute
+    minted       propose mint x3, approve, advance time, execute
+    catalogue    the read commands, run once with --json (shared by several modules)
 
-Asset 1 (token PKTB3M, a T-bill): no retail, foreign cap 25%, holding cap 600,000, minimum 1,000.
+Asset 1 (token PKTB3M, a T-bill): no retail, foreign cap 25%, holding cap 600,000, minimum 1,000;
+inb holds 500,000 and kla 200,000.
 Asset 2 (token ISBG5423, a land parcel): PK only, at most 2 holders, minimum 100, a lock-up of a
-few days (lifted by the refusal tests with `node advance-time`).
+few days (lifted by the refusal tests with `node advance-time`); inb holds all 10,000 units.
 
 The node is stopped at the end of the session whatever happens, so no anvil is left behind.
-Independent commands (reads, refused transfers) run two at a time to keep the suite short.
+Every command costs a Python start-up (about 1.3 s of CPU, mostly importing eth_account), so the
+suite runs as few as it can: independent commands (reads, refused transfers, the approvals of a
+governance round) run two at a time, and the demo runs in the background from the start.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from typing import Any
 import pytest
 
 from tests.integration.support import (
+    CATALOGUE,
     INSTITUTIONS,
     KYC_EXPIRY,
     LAND_MAX,
     MINTS,
     TBILL_MAX,
     Amanat,
+    Result,
+    sha256_file,
     stop_node,
     utc_timestamp,
 )
@@ -75,8 +82,9 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         paths[name].write_text(text)
     for key, (name, country, _category) in INSTITUTIONS.items():
         path = directory / f"kyc-{key}.json"
-        path.write_text(json.dumps({"legal_name": name, "registration_no": f"REG-{key}",
-                                    "country": country}))
+        path.write_text(
+            json.dumps({"legal_name": name, "registration_no": f"REG-{key}", "country": country})
+        )
         paths[f"kyc-{key}"] = path
     return paths
 
@@ -113,22 +121,30 @@ def registered(amanat: Amanat, docs: dict[str, Path]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def institutions(amanat: Amanat, docs: dict[str, Path]) -> dict[str, Any]:
-    """Four onboarded institutions, by key name: the onboard output and their wallet address."""
+    """Four onboarded institutions, by key name: the onboard output, the institution as
+    `institution list` shows it, its identity number and wallet address."""
     keys = list(INSTITUTIONS)
-    onboarded = amanat.json_many(
+    commands = [
         [
-            [
-                "institution", "onboard", "--name", INSTITUTIONS[k][0],
-                "--country", INSTITUTIONS[k][1], "--category", INSTITUTIONS[k][2],
-                "--kyc-file", docs[f"kyc-{k}"], "--kyc-expiry", KYC_EXPIRY, "--wallet", k,
-            ]
-            for k in keys
+            "institution", "onboard", "--name", INSTITUTIONS[k][0],
+            "--country", INSTITUTIONS[k][1], "--category", INSTITUTIONS[k][2],
+            "--kyc-file", docs[f"kyc-{k}"], "--kyc-expiry", KYC_EXPIRY, "--wallet", k,
         ]
-    )  # fmt: skip
-    shown = amanat.json_many([["institution", "show", o["identity"]] for o in onboarded])
+        for k in keys
+    ]  # fmt: skip
+    # The first command that opens the off-chain store creates its schema (Alembic, no lock
+    # across processes): run it alone. Two first commands at once once crashed one of them
+    # with "internal error: OperationalError: table audit_trail already exists".
+    onboarded = [amanat.json(*commands[0]), *amanat.json_many(commands[1:])]
+    listed = {row["identity"]: row for row in amanat.json("institution", "list")}
     return {
-        key: {"onboard": o, "show": s, "identity": o["identity"], "wallet": s["wallets"][0]}
-        for key, o, s in zip(keys, onboarded, shown, strict=True)
+        key: {
+            "onboard": o,
+            "show": listed[o["identity"]],
+            "identity": o["identity"],
+            "wallet": listed[o["identity"]]["wallets"][0],
+        }
+        for key, o in zip(keys, onboarded, strict=True)
     }
 
 
@@ -176,7 +192,7 @@ def tokenized(
 def minted(
     amanat: Amanat, tokenized: dict[str, Any], institutions: dict[str, Any]
 ) -> dict[str, Any]:
-    """PKTB3M: inb 500,000, kla 200,000. ISBG5423: inb 6,000, kla 4,000."""
+    """PKTB3M: inb 500,000, kla 200,000. ISBG5423: inb 10,000 (its whole authorisation)."""
     return amanat.govern(
         [["propose", "mint", asset, "--to", who, "--amount", units] for asset, who, units in MINTS]
     )
@@ -186,3 +202,51 @@ def minted(
 def kla_second_wallet(amanat: Amanat, institutions: dict[str, Any]) -> dict[str, Any]:
     """A second wallet ('kla-2') linked to Karakoram Life Assurance."""
     return amanat.json("institution", "link-wallet", institutions["kla"]["identity"], "kla-2")
+
+
+@pytest.fixture(scope="session")
+def frozen_kla2(
+    amanat: Amanat,
+    minted: dict[str, Any],
+    kla_second_wallet: dict[str, Any],
+    docs: dict[str, Path],
+) -> dict[str, Any]:
+    """kla moves 1,000 PKTB3M to its second wallet kla-2, which governance then freezes on an
+    FMU notice (evidence given as a hash; no timelock for a freeze)."""
+    moved = amanat.json("token", "transfer", "1", "--as", "kla", "--to", "kla-2", "--amount", 1_000)
+    notice = sha256_file(docs["fmu-notice.txt"])
+    steps = amanat.govern([["propose", "freeze", "1", "--wallet", "kla-2", "--evidence", notice]])
+    return {
+        "wallet": kla_second_wallet["wallet"],
+        "transfer": moved,
+        "block_before_freeze": moved["block"],
+        "evidence": notice,
+        **steps,
+    }
+
+
+@pytest.fixture(scope="session")
+def catalogue(amanat: Amanat, minted: dict[str, Any]) -> dict[str, Result]:
+    """command -> its result with --json (exit code 0 checked)."""
+    results = amanat.run_many([[*command.split(), "--json"] for command in CATALOGUE])
+    return dict(zip(CATALOGUE, results, strict=True))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any] | None]:
+    """`amanat demo --json` in its own data directory, started in the background when the session
+    begins (if the demo test is selected), so that it overlaps the rest of the suite."""
+    if not any(item.path.name == "test_09_demo.py" for item in request.session.items):
+        yield None
+        return
+    cli = Amanat(tmp_path_factory.mktemp("demo") / "data")
+    started = cli.start("demo", "--json")
+    outcome: dict[str, Any] = {"cli": cli, "started": started}
+    try:
+        yield outcome
+    finally:
+        if "result" not in outcome:
+            cli.finish(started, expect=None)
+        stop_node(cli.data_dir / "demo")

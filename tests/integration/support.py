@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from typing import Any
 
 PARALLEL = 2
 COMMAND_TIMEOUT = 180
+# AMANAT_IT_TIMING=FILE appends "seconds exit-code command" for every command run.
+TIMING_LOG = os.environ.get("AMANAT_IT_TIMING")
 
 TBILL_MAX = 1_000_000
 LAND_MAX = 10_000
@@ -32,8 +36,29 @@ INSTITUTIONS = {
 MINTS = [  # asset id, receiver, units
     (1, "inb", 500_000),
     (1, "kla", 200_000),
-    (2, "inb", 6_000),
-    (2, "kla", 4_000),
+    (2, "inb", LAND_MAX),  # the whole authorisation
+]
+
+
+# Read commands run once, concurrently, after the mints; their JSON serves several modules.
+CATALOGUE = [
+    "node status",
+    "keys list",
+    "asset list",
+    "asset show 2",
+    "institution list",
+    "institution show 1",
+    "proposal list",
+    "proposal show 1",
+    "token list",
+    "token show PKTB3M",
+    "token show 2",
+    "token holders 1",
+    "token holders 1 --block 1",
+    "token balance 1 inb",
+    "token history 1",
+    "token history 2",
+    "token precheck 1 --from inb --to kla --amount 1000",
 ]
 
 
@@ -81,6 +106,7 @@ class Result:
 
 
 Args = Sequence[str | int | Path]
+Started = tuple[list[str], "subprocess.Popen[str]", float]
 
 
 class Amanat:
@@ -90,28 +116,55 @@ class Amanat:
         self.data_dir = data_dir
         # The CLI writes amanat-error.log to its working directory on an internal error.
         self.cwd = data_dir.parent
-        self.env = {k: v for k, v in os.environ.items() if k not in ("AMANAT_HOME", "AMANAT_RPC")}
+        # Nothing from the caller's Amanat environment (chain, store, keys): the data directory
+        # decides everything. AMANAT_ANVIL, where anvil is, stays.
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AMANAT_") or k == "AMANAT_ANVIL"
+        }
         self.deployed: dict[str, str] = {}
 
-    def run(self, *args: str | int | Path, expect: int | None = 0) -> Result:
-        """Run `amanat --data-dir DIR ARGS...`; check the exit code (unless expect is None)."""
+    def start(self, *args: str | int | Path) -> Started:
+        """Start `amanat --data-dir DIR ARGS...` without waiting for it (see `finish`)."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
         argv = [str(a) for a in args]
-        process = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-m", "amanat.cli.main", "--data-dir", str(self.data_dir), *argv],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             text=True,
             cwd=self.cwd,
             env=self.env,
-            timeout=COMMAND_TIMEOUT,
-            stdin=subprocess.DEVNULL,
         )
-        result = Result(argv, process.returncode, process.stdout, process.stderr)
+        return argv, process, time.monotonic()
+
+    def finish(self, started: Started, expect: int | None = 0) -> Result:
+        """Wait for a started command; check it printed no traceback and (unless expect is
+        None) its exit code."""
+        argv, process, started_at = started
+        try:
+            stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        result = Result(argv, process.returncode, stdout, stderr)
+        if TIMING_LOG:
+            with open(TIMING_LOG, "a") as log:
+                elapsed = time.monotonic() - started_at
+                log.write(f"{elapsed:6.2f} {process.returncode:3d} {' '.join(argv)}\n")
         assert "Traceback" not in result.output, f"`amanat {' '.join(argv)}`: {result.describe()}"
         if expect is not None:
             assert result.returncode == expect, (
                 f"`amanat {' '.join(argv)}` expected exit {expect}: {result.describe()}"
             )
         return result
+
+    def run(self, *args: str | int | Path, expect: int | None = 0) -> Result:
+        """Run `amanat --data-dir DIR ARGS...`; check the exit code (unless expect is None)."""
+        return self.finish(self.start(*args), expect)
 
     def json(self, *args: str | int | Path) -> Any:
         return self.run(*args, "--json").json
@@ -160,17 +213,29 @@ class Amanat:
 
 
 def stop_node(data_dir: Path) -> None:
-    """`amanat node stop` on a data directory, if the directory was ever created."""
-    if data_dir.exists():
-        subprocess.run(
+    """`amanat node stop` on a data directory (retried: the CLI may be failing); if the node's pid
+    file still names a live anvil afterwards, end that process by its id."""
+    if not data_dir.exists():
+        return
+    for _attempt in range(3):
+        process = subprocess.run(
             [sys.executable, "-m", "amanat.cli.main", "--data-dir", str(data_dir), "node", "stop"],
             capture_output=True,
             cwd=data_dir.parent,
             timeout=COMMAND_TIMEOUT,
             check=False,
         )
-
-
+        if process.returncode == 0:
+            break
+        time.sleep(1)
+    pid_file = data_dir / "node" / "anvil.pid"
+    try:
+        pid = int(pid_file.read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"anvil" in command:
+        os.kill(pid, signal.SIGTERM)
 
 
 def balances(cli: Amanat, token: str | int) -> dict[str, int]:
