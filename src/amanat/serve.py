@@ -9,6 +9,7 @@ from collections.abc import Callable
 import uvicorn
 
 from amanat.api.app import create_app
+from amanat.chain.node import AnvilNode
 from amanat.config import Settings
 from amanat.errors import InvalidInput
 from amanat.indexer.indexer import Indexer
@@ -77,3 +78,5 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         indexer.stopped.set()
+        if settings.embedded:  # the journal keeps the chain; the next start restores it
+            AnvilNode(settings.data_dir).stop()
