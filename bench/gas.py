@@ -50,7 +50,6 @@ from eth_account.signers.local import LocalAccount
 
 from amanat.chain.artifacts import ARTIFACT_DIR, CONTRACT_NAMES
 from amanat.chain.client import Chain, Receipt, TxRequest
-from amanat.chain.deploy import GovernanceSetup, deploy
 from amanat.chain.node import AnvilNode
 from amanat.chain.rpc import RpcError
 from amanat.cli.output import table
@@ -294,15 +293,7 @@ def run_bench(data_dir: Path) -> tuple[dict[str, list[int]], dict[str, Any]]:
     info: dict[str, Any] = {}
 
     log("deploying ...")
-    setup = GovernanceSetup(
-        officials=tuple(b.address(o) for o in OFFICIALS),
-        threshold=2,
-        registrars=(b.address("registrar"),),
-        issuers=(b.address("issuer"),),
-        valuers=(b.address("valuer"),),
-        timelocks={},
-    )
-    platform.set_manifest(deploy(chain, b.signer("deployer"), setup))
+    platform.deploy_development()
     registry = platform.contract("AssetRegistry")
     factory = platform.contract("TokenFactory")
     identity = platform.contract("IdentityRegistry")

@@ -32,7 +32,6 @@ from eth_utils import keccak, to_checksum_address
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from amanat.chain.deploy import GovernanceSetup, deploy
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus
@@ -75,15 +74,7 @@ def build_chain(data_dir: Path, holders: int, transfers: int, batch: int) -> Ben
     platform = BenchPlatform.open(Settings.resolve(str(data_dir)), require_deployment=False)
     names = [f"bench-holder-{i}" for i in range(holders)]
     platform.holder_keys = {n: Account.from_key(keccak(text=n)) for n in names}
-    setup = GovernanceSetup(
-        officials=tuple(platform.address_of(o) for o in ("official-1", "official-2", "official-3")),
-        threshold=2,
-        registrars=(platform.address_of("registrar"),),
-        issuers=(platform.address_of("issuer"),),
-        valuers=(platform.address_of("valuer"),),
-        timelocks={},
-    )
-    platform.set_manifest(deploy(platform.chain, platform.signer("deployer"), setup))
+    platform.deploy_development()
     asset_id = assets.register(
         platform,
         "issuer",

@@ -36,18 +36,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def setup_amanat(data_dir: Path, holders: int) -> tuple[Platform, tokens.Bound, list[str]]:
-    from amanat.chain.deploy import GovernanceSetup, deploy
 
     platform = Platform.open(Settings.resolve(str(data_dir)), require_deployment=False)
-    setup = GovernanceSetup(
-        officials=tuple(platform.address_of(o) for o in ("official-1", "official-2", "official-3")),
-        threshold=2,
-        registrars=(platform.address_of("registrar"),),
-        issuers=(platform.address_of("issuer"),),
-        valuers=(platform.address_of("valuer"),),
-        timelocks={},
-    )
-    platform.set_manifest(deploy(platform.chain, platform.signer("deployer"), setup))
+    platform.deploy_development()
     doc = "0x" + "11" * 32
     asset_id = assets.register(
         platform,

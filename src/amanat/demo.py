@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amanat.chain.deploy import GovernanceSetup, deploy
 from amanat.chain.node import AnvilNode
 from amanat.cli.output import table
 from amanat.config import Settings
@@ -137,15 +136,7 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     chain = platform.chain
 
     s.step("Start the embedded chain and deploy Amanat's contracts")
-    setup = GovernanceSetup(
-        officials=tuple(platform.address_of(o) for o in OFFICIALS),
-        threshold=2,
-        registrars=(platform.address_of("registrar"),),
-        issuers=(platform.address_of("issuer"),),
-        valuers=(platform.address_of("valuer"),),
-        timelocks={},
-    )
-    platform.set_manifest(deploy(chain, platform.signer("deployer"), setup))
+    platform.deploy_development()
     for name, contract in platform.manifest.contracts.items():
         s.say(f"{name:<17} {contract.address}")
     s.say("officials: official-1, official-2, official-3; 2 approvals needed (development keys)")

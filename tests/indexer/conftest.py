@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, select, text
 
 from amanat import demo as demo_scenario
 from amanat.chain.client import Chain
-from amanat.chain.deploy import GovernanceSetup, Manifest, deploy
+from amanat.chain.deploy import Manifest
 from amanat.chain.node import AnvilNode
 from amanat.chain.signing import sign_legacy
 from amanat.config import Settings
@@ -199,15 +199,7 @@ def build_small_chain(data_dir: Path) -> ChainUnderTest:
     """Deploy, register and approve one asset, tokenize it as SMALL (banks only), onboard four
     PK banks and mint 1,000 to holder-a and 500 to holder-b."""
     platform = Platform.open(Settings.resolve(str(data_dir)), require_deployment=False)
-    setup = GovernanceSetup(
-        officials=tuple(platform.address_of(o) for o in ("official-1", "official-2", "official-3")),
-        threshold=2,
-        registrars=(platform.address_of("registrar"),),
-        issuers=(platform.address_of("issuer"),),
-        valuers=(platform.address_of("valuer"),),
-        timelocks={},
-    )
-    platform.set_manifest(deploy(platform.chain, platform.signer("deployer"), setup))
+    platform.deploy_development()
     asset_id = assets.register(
         platform,
         "issuer",

@@ -14,7 +14,7 @@ from eth_utils import to_checksum_address
 
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
-from amanat.chain.deploy import Manifest, verify
+from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account
 from amanat.config import Settings
 from amanat.errors import AmanatError, InvalidInput
@@ -146,6 +146,22 @@ class Platform:
     def set_manifest(self, manifest: Manifest) -> None:
         manifest.save(self.settings.manifest_path)
         self._manifest = manifest
+
+    def deploy_development(self) -> Manifest:
+        """Embedded chain: deploy with the development role keys (officials 1-3, 2 approvals,
+        registrar, issuer, valuer) and record the manifest."""
+        if not self.settings.embedded:
+            raise InvalidInput("development keys are for the embedded chain only")
+        setup = GovernanceSetup(
+            officials=tuple(self.address_of(f"official-{i}") for i in (1, 2, 3)),
+            threshold=2,
+            registrars=(self.address_of("registrar"),),
+            issuers=(self.address_of("issuer"),),
+            valuers=(self.address_of("valuer"),),
+            timelocks={},
+        )
+        self.set_manifest(deploy(self.chain, self.signer("deployer"), setup))
+        return self.manifest
 
     def contract(self, name: str) -> Bound:
         return Bound(self.chain, interface(name), self.manifest.address(name))
