@@ -9,7 +9,12 @@
      (a proposed or approved asset may also be retired). The issuer
      registers assets and attaches documents; valuers submit valuations;
      governance approves, accepts valuations and changes status; the token
-     factory marks an asset tokenized.
+     factory marks an asset tokenized. Reserve auditors attest commodity
+     reserves, and a commodity token can never be minted beyond the last
+     attested reserve. An Ijara sukuk names its underlying asset, which
+     cannot be retired while the sukuk is outstanding. The registry also
+     lists the settlement agents (auction, DvP, distributor contracts)
+     that asset tokens accept for settlement operations.
 """
 
 interface Supply:
@@ -21,6 +26,8 @@ STATUS_TOKENIZED: constant(uint8) = 3
 STATUS_REDEEMED: constant(uint8) = 4
 STATUS_RETIRED: constant(uint8) = 5
 MAX_ASSET_CLASS: constant(uint8) = 6
+CLASS_SUKUK: constant(uint8) = 3
+CLASS_COMMODITY: constant(uint8) = 6
 
 struct Asset:
     assetClass: uint8
@@ -38,6 +45,12 @@ struct Document:
     contentHash: bytes32
     addedBy: address
     addedAt: uint256
+
+struct ReserveAttestation:
+    quantity: uint256
+    auditor: address
+    reportHash: bytes32
+    attestedAt: uint256
 
 struct Valuation:
     amountMinor: uint256
@@ -88,6 +101,17 @@ event TokenLinked:
     assetId: indexed(uint256)
     token: indexed(address)
 
+event ReserveAttested:
+    assetId: indexed(uint256)
+    index: uint256
+    quantity: uint256
+    auditor: indexed(address)
+    reportHash: bytes32
+
+event UnderlyingLinked:
+    sukukId: indexed(uint256)
+    underlyingId: indexed(uint256)
+
 event RoleSet:
     role: indexed(String[16])
     account: indexed(address)
@@ -97,6 +121,8 @@ governance: public(immutable(address))
 tokenFactory: public(address)
 isIssuer: public(HashMap[address, bool])
 isValuer: public(HashMap[address, bool])
+isReserveAuditor: public(HashMap[address, bool])
+isSettlementAgent: public(HashMap[address, bool])
 assetCount: public(uint256)
 assets: HashMap[uint256, Asset]
 documentCount: public(HashMap[uint256, uint256])
@@ -104,6 +130,11 @@ documents: HashMap[uint256, HashMap[uint256, Document]]
 valuationCount: public(HashMap[uint256, uint256])
 valuations: HashMap[uint256, HashMap[uint256, Valuation]]
 latestAcceptedValuation: public(HashMap[uint256, uint256])
+attestationCount: public(HashMap[uint256, uint256])
+attestations: HashMap[uint256, HashMap[uint256, ReserveAttestation]]
+attestedReserve: public(HashMap[uint256, uint256])
+underlyingOf: public(HashMap[uint256, uint256])
+outstandingSukuk: public(HashMap[uint256, uint256])
 
 
 @deploy
@@ -112,12 +143,16 @@ def __init__(
     issuers: DynArray[address, 8],
     valuers: DynArray[address, 8],
     tokenFactory_: address,
+    reserveAuditors: DynArray[address, 8],
+    settlementAgents: DynArray[address, 8],
 ):
     """
     @param governance_ The M-of-N governance contract.
     @param issuers The first issuers (treasury desks).
     @param valuers The first valuers.
     @param tokenFactory_ The token factory (its address may be precomputed).
+    @param reserveAuditors The first commodity-reserve auditors.
+    @param settlementAgents The settlement contracts (addresses may be precomputed).
     @dev Later role changes go through governance.
     """
     assert governance_ != empty(address), "governance is the zero address"
@@ -130,6 +165,12 @@ def __init__(
         log RoleSet(role="valuer", account=account, enabled=True)
     self.tokenFactory = tokenFactory_
     log RoleSet(role="tokenFactory", account=tokenFactory_, enabled=True)
+    for account: address in reserveAuditors:
+        self.isReserveAuditor[account] = True
+        log RoleSet(role="reserveAuditor", account=account, enabled=True)
+    for account: address in settlementAgents:
+        self.isSettlementAgent[account] = True
+        log RoleSet(role="settlementAgent", account=account, enabled=True)
 
 
 @internal
@@ -173,6 +214,32 @@ def setValuer(account: address, enabled: bool):
     self._only_governance()
     self.isValuer[account] = enabled
     log RoleSet(role="valuer", account=account, enabled=enabled)
+
+
+@external
+def setReserveAuditor(account: address, enabled: bool):
+    """
+    @notice Appoint or remove a commodity-reserve auditor. Governance only.
+    @param account The auditor's address.
+    @param enabled True to appoint, false to remove.
+    """
+    self._only_governance()
+    self.isReserveAuditor[account] = enabled
+    log RoleSet(role="reserveAuditor", account=account, enabled=enabled)
+
+
+@external
+def setSettlementAgent(account: address, enabled: bool):
+    """
+    @notice List or delist a settlement contract that asset tokens accept
+            for locks, delivery, primary issuance and redemption.
+            Governance only.
+    @param account The settlement contract.
+    @param enabled True to list, false to delist.
+    """
+    self._only_governance()
+    self.isSettlementAgent[account] = enabled
+    log RoleSet(role="settlementAgent", account=account, enabled=enabled)
 
 
 @external
@@ -373,9 +440,76 @@ def setStatus(assetId: uint256, status: uint8):
     elif status == STATUS_RETIRED:
         assert current != STATUS_TOKENIZED, "a tokenized asset must be redeemed first"
         assert current != STATUS_RETIRED, "asset already retired"
+        assert self.outstandingSukuk[assetId] == 0, "asset backs an outstanding sukuk"
     else:
         raise "status change not allowed"
+    underlying: uint256 = self.underlyingOf[assetId]
+    if underlying != 0 and current != STATUS_REDEEMED and status >= STATUS_REDEEMED:
+        # The sukuk is no longer outstanding: its underlying is released.
+        self.outstandingSukuk[underlying] -= 1
     self._set_status(assetId, status)
+
+
+@external
+def linkUnderlying(sukukId: uint256, underlyingId: uint256):
+    """
+    @notice Tie an Ijara sukuk to the asset whose usufruct backs it; the
+            underlying cannot be retired until the sukuk is redeemed or
+            retired. Issuer only, while the sukuk is still proposed.
+    @param sukukId The sukuk asset.
+    @param underlyingId The underlying asset (e.g. a public building).
+    """
+    assert self.isIssuer[msg.sender], "caller is not an issuer"
+    self._existing(sukukId)
+    self._existing(underlyingId)
+    assert self.assets[sukukId].assetClass == CLASS_SUKUK, "asset is not a sukuk"
+    assert self.assets[underlyingId].assetClass != CLASS_SUKUK, "underlying cannot be a sukuk"
+    assert self.assets[sukukId].status == STATUS_PROPOSED, "sukuk is no longer proposed"
+    assert self.underlyingOf[sukukId] == 0, "sukuk already has an underlying"
+    status: uint8 = self.assets[underlyingId].status
+    assert status != STATUS_RETIRED, "underlying asset is retired"
+    self.underlyingOf[sukukId] = underlyingId
+    self.outstandingSukuk[underlyingId] += 1
+    log UnderlyingLinked(sukukId=sukukId, underlyingId=underlyingId)
+
+
+@external
+def attestReserve(assetId: uint256, quantity: uint256, reportHash: bytes32) -> uint256:
+    """
+    @notice Record a proof-of-reserve attestation for a commodity asset: the
+            units in its vault as counted by an auditor. Minting is capped
+            by the latest attestation. Reserve auditors only.
+    @param assetId The commodity reserve asset.
+    @param quantity Units of the commodity in the vault (token base units).
+    @param reportHash SHA-256 of the auditor's report.
+    @return The attestation's index for the asset.
+    """
+    assert self.isReserveAuditor[msg.sender], "caller is not a reserve auditor"
+    self._existing(assetId)
+    assert self.assets[assetId].assetClass == CLASS_COMMODITY, "asset is not a commodity reserve"
+    assert reportHash != empty(bytes32), "attestation report hash is empty"
+    index: uint256 = self.attestationCount[assetId]
+    self.attestations[assetId][index] = ReserveAttestation(
+        quantity=quantity, auditor=msg.sender, reportHash=reportHash, attestedAt=block.timestamp
+    )
+    self.attestationCount[assetId] = index + 1
+    self.attestedReserve[assetId] = quantity
+    log ReserveAttested(
+        assetId=assetId, index=index, quantity=quantity, auditor=msg.sender, reportHash=reportHash
+    )
+    return index
+
+
+@external
+@view
+def getAttestation(assetId: uint256, index: uint256) -> ReserveAttestation:
+    """
+    @notice One of a commodity asset's reserve attestations.
+    @param assetId The asset.
+    @param index The attestation's index.
+    @return The stored attestation.
+    """
+    return self.attestations[assetId][index]
 
 
 @external
@@ -432,8 +566,13 @@ def getValuation(assetId: uint256, index: uint256) -> Valuation:
 @view
 def mintingTerms(assetId: uint256) -> (uint8, uint256):
     """
-    @notice What a token needs before minting: status and authorised units.
+    @notice What a token needs before minting: status and the most units
+            that may be outstanding (the statutory authorisation, and for a
+            commodity reserve also the last attested reserve).
     @param assetId The asset.
-    @return The asset's status and its authorised maximum units.
+    @return The asset's status and its maximum outstanding units.
     """
-    return self.assets[assetId].status, self.assets[assetId].maxUnits
+    maxUnits: uint256 = self.assets[assetId].maxUnits
+    if self.assets[assetId].assetClass == CLASS_COMMODITY:
+        maxUnits = min(maxUnits, self.attestedReserve[assetId])
+    return self.assets[assetId].status, maxUnits

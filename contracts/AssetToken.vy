@@ -11,7 +11,8 @@
         Minting is capped by the asset's statutory authorisation.
 @dev Gas: each wallet's state is one storage word
        bits   0..95   balance
-       bits  96..191  frozen (partially frozen) tokens
+       bits  96..191  unavailable tokens: partially frozen by governance
+                      plus locked for settlement (settlementLocked)
        bits 192..231  identity number the balance is booked to
        bit  255       wallet frozen
      and all rules fit in two words, so an ordinary transfer reads two
@@ -20,6 +21,10 @@
      a wallet's balance rises from zero), so caps and the holder count are
      per institution, not per wallet. Forced transfers, freezes and recovery
      must carry the evidence hash of the governance proposal executing them.
+     Settlement agents (contracts the AssetRegistry lists: auction, DvP,
+     distributor) may lock units for a pending settlement, settle them with
+     every rule checked, issue units at a governance-approved primary
+     settlement and redeem units once the token has matured.
 """
 
 interface IdentityRegistry:
@@ -28,6 +33,7 @@ interface IdentityRegistry:
 
 interface AssetRegistry:
     def mintingTerms(assetId: uint256) -> (uint8, uint256): view
+    def isSettlementAgent(account: address) -> bool: view
 
 interface Governance:
     def executingEvidence() -> bytes32: view
@@ -41,6 +47,8 @@ MASK_128: constant(uint256) = 2**128 - 1
 WALLET_FROZEN: constant(uint256) = 2**255
 COUNTED_FOREIGN: constant(uint256) = 2**255
 RULES_PAUSED: constant(uint256) = 2**152
+RULES_MATURED: constant(uint256) = 2**153
+RULES_FLAGS: constant(uint256) = RULES_PAUSED | RULES_MATURED
 BPS: constant(uint256) = 10000
 ASSET_TOKENIZED: constant(uint8) = 3
 
@@ -62,6 +70,7 @@ MAX_HOLDERS: constant(uint8) = 13
 FOREIGN_CAP: constant(uint8) = 14
 AUTHORISATION_CAP: constant(uint8) = 15
 ASSET_NOT_TOKENIZED: constant(uint8) = 16
+MATURED: constant(uint8) = 17
 
 # Kinds of EnforcementAction.
 ENFORCE_FREEZE_WALLET: constant(uint8) = 1
@@ -135,6 +144,24 @@ event CountriesListed:
     countries: DynArray[uint16, MAX_COUNTRIES]
     listed: bool
 
+event SettlementLocked:
+    wallet: indexed(address)
+    agent: indexed(address)
+    amount: uint256
+
+event SettlementUnlocked:
+    wallet: indexed(address)
+    agent: indexed(address)
+    amount: uint256
+
+event Matured:
+    maturedAt: uint256
+
+event Redeemed:
+    wallet: indexed(address)
+    agent: indexed(address)
+    amount: uint256
+
 TOKEN_VERSION: constant(String[8]) = "1.0.0"
 
 name: public(String[64])
@@ -147,6 +174,7 @@ governance: public(immutable(address))
 onchainID: public(address)
 totalSupply: public(uint256)
 allowance: public(HashMap[address, HashMap[address, uint256]])
+settlementLocked: public(HashMap[address, uint256])
 
 _accounts: HashMap[address, uint256]
 _holdings: HashMap[uint256, uint256]
@@ -188,7 +216,7 @@ def __init__(
     identityRegistry = identityRegistry_
     assetRegistry = assetRegistry_
     governance = governance_
-    self._store_rules(rules & ~RULES_PAUSED)
+    self._store_rules(rules & ~RULES_FLAGS)
     self._store_limits(limits & MASK_128, limits >> 128)
     self._list_countries(listedCountries, True)
 
@@ -333,7 +361,9 @@ def _transfer_restriction(
     fromRecord, toRecord = staticcall IdentityRegistry(identityRegistry).walletRecords(
         sender, receiver
     )
-    if rules & RULES_PAUSED != 0:
+    if rules & RULES_FLAGS != 0:
+        if rules & RULES_MATURED != 0:
+            return MATURED, fromRecord, toRecord
         return PAUSED, fromRecord, toRecord
     if fromRecord == 0 or fromRecord & MASK_64 <= block.timestamp:
         return SENDER_NOT_VERIFIED, fromRecord, toRecord
@@ -379,6 +409,8 @@ def _mint_restriction(receiver: address, amount: uint256) -> (uint8, uint256):
     if supplyAfter > maxUnits or supplyAfter > MASK_96:
         return AUTHORISATION_CAP, toRecord
     rules: uint256 = self._rules
+    if rules & RULES_MATURED != 0:
+        return MATURED, toRecord
     code: uint8 = self._receiver_restriction(rules, toRecord)
     if code != OK:
         return code, toRecord
@@ -431,6 +463,8 @@ def _message(code: uint8) -> String[64]:
         return "mint exceeds the statutory authorisation"
     if code == ASSET_NOT_TOKENIZED:
         return "asset is not in tokenized status"
+    if code == MATURED:
+        return "token has matured"
     return "unknown restriction"
 
 
@@ -534,6 +568,7 @@ def _release_frozen(wallet: address, amount: uint256):
     free: uint256 = balance - frozen
     if amount > free:
         released: uint256 = amount - free
+        assert released <= frozen - self.settlementLocked[wallet], "tokens are locked for settlement"
         self._accounts[wallet] = account - (released << 96)
         log TokensUnfrozen(userAddress=wallet, amount=released)
 
@@ -609,7 +644,7 @@ def _freeze_partial(wallet: address, amount: uint256, evidence: bytes32):
 @internal
 def _unfreeze_partial(wallet: address, amount: uint256, evidence: bytes32):
     account: uint256 = self._accounts[wallet]
-    assert (account >> 96) & MASK_96 >= amount, "amount exceeds frozen tokens"
+    assert ((account >> 96) & MASK_96) - self.settlementLocked[wallet] >= amount, "amount exceeds frozen tokens"
     self._accounts[wallet] = account - (amount << 96)
     log TokensUnfrozen(userAddress=wallet, amount=amount)
     log EnforcementAction(kind=ENFORCE_UNFREEZE_TOKENS, wallet=wallet, counterparty=empty(address), amount=amount, evidence=evidence)
@@ -839,6 +874,7 @@ def recoveryAddress(lostWallet: address, newWallet: address, investorOnchainID: 
     self._only_governance()
     evidence: bytes32 = self._evidence()
     assert investorOnchainID == empty(address), "onchain identity contracts are not used"
+    assert self.settlementLocked[lostWallet] == 0, "lost wallet has units locked for settlement"
     lost: uint256 = self._accounts[lostWallet]
     balance: uint256 = lost & MASK_96
     assert balance > 0, "lost wallet holds no tokens"
@@ -939,6 +975,19 @@ def batchUnfreezePartialTokens(wallets: DynArray[address, MAX_BATCH], amounts: D
 
 
 @external
+def markMatured():
+    """
+    @notice Mark the instrument matured: from now on no ordinary transfer,
+            settlement or mint; units can only be redeemed. Irreversible.
+            Governance only.
+    """
+    self._only_governance()
+    assert self._rules & RULES_MATURED == 0, "token already matured"
+    self._rules = self._rules | RULES_MATURED
+    log Matured(maturedAt=block.timestamp)
+
+
+@external
 def pause():
     """
     @notice Stop all ordinary transfers. Governance only.
@@ -986,7 +1035,7 @@ def setRules(
         | (convert(lockupUntil, uint256) << 64)
         | (convert(countryMode, uint256) << 128)
         | (convert(domesticCountry, uint256) << 136)
-        | (self._rules & RULES_PAUSED)
+        | (self._rules & RULES_FLAGS)
     )
 
 
@@ -1045,6 +1094,97 @@ def setOnchainID(newOnchainID: address):
     log UpdatedTokenInformation(newName=self.name, newSymbol=self.symbol, newDecimals=decimals, newVersion=TOKEN_VERSION, newOnchainID=newOnchainID)
 
 
+# ------------------------------------------------------ settlement agents
+
+
+@internal
+@view
+def _only_settlement_agent():
+    assert staticcall AssetRegistry(assetRegistry).isSettlementAgent(msg.sender), "caller is not a settlement agent"
+
+
+@internal
+def _unlock(wallet: address, amount: uint256):
+    locked: uint256 = self.settlementLocked[wallet]
+    assert locked >= amount, "amount exceeds units locked for settlement"
+    self.settlementLocked[wallet] = locked - amount
+    self._accounts[wallet] = self._accounts[wallet] - (amount << 96)
+    log SettlementUnlocked(wallet=wallet, agent=msg.sender, amount=amount)
+
+
+@external
+def settlementLock(wallet: address, amount: uint256):
+    """
+    @notice Lock a wallet's units for a pending settlement; they stay the
+            wallet's (and count for distributions) but cannot move until
+            settled or unlocked. Settlement agents only.
+    @param wallet The delivering wallet.
+    @param amount Units to lock.
+    """
+    self._only_settlement_agent()
+    assert amount > 0, "amount must be positive"
+    assert self._rules & RULES_MATURED == 0, "token has matured"
+    account: uint256 = self._accounts[wallet]
+    assert ((account >> 96) & MASK_96) + amount <= account & MASK_96, "amount exceeds available balance"
+    self._accounts[wallet] = account + (amount << 96)
+    self.settlementLocked[wallet] += amount
+    log SettlementLocked(wallet=wallet, agent=msg.sender, amount=amount)
+
+
+@external
+def settlementUnlock(wallet: address, amount: uint256):
+    """
+    @notice Release units locked for a settlement that was cancelled or
+            expired. Settlement agents only.
+    @param wallet The wallet.
+    @param amount Units to release.
+    """
+    self._only_settlement_agent()
+    self._unlock(wallet, amount)
+
+
+@external
+def settlementTransfer(sender: address, receiver: address, amount: uint256):
+    """
+    @notice Deliver locked units to the buyer, with every compliance rule
+            checked as for an ordinary transfer. Settlement agents only.
+    @param sender The delivering wallet (its units were locked).
+    @param receiver The receiving wallet.
+    @param amount Units delivered.
+    """
+    self._only_settlement_agent()
+    self._unlock(sender, amount)
+    self._transfer(sender, receiver, amount)
+
+
+@external
+def settlementMint(receiver: address, amount: uint256):
+    """
+    @notice Issue units at a primary settlement (an auction allocation that
+            governance approved), within the statutory authorisation and
+            every rule. Settlement agents only.
+    @param receiver The successful bidder's wallet.
+    @param amount Units issued.
+    """
+    self._only_settlement_agent()
+    self._mint(receiver, amount)
+
+
+@external
+def redeem(wallet: address, amount: uint256):
+    """
+    @notice Cancel units at maturity against their cash payment (made by the
+            calling agent in the same transaction). Settlement agents only,
+            and only once the token has matured.
+    @param wallet The holder.
+    @param amount Units cancelled.
+    """
+    self._only_settlement_agent()
+    assert self._rules & RULES_MATURED != 0, "token has not matured"
+    self._burn(wallet, amount)
+    log Redeemed(wallet=wallet, agent=msg.sender, amount=amount)
+
+
 # ------------------------------------------------------------------ getters
 
 
@@ -1056,6 +1196,16 @@ def paused() -> bool:
     @return True if paused.
     """
     return self._rules & RULES_PAUSED != 0
+
+
+@external
+@view
+def matured() -> bool:
+    """
+    @notice Whether the instrument has matured (only redemption remains).
+    @return True once matured.
+    """
+    return self._rules & RULES_MATURED != 0
 
 
 @external
@@ -1077,7 +1227,7 @@ def getFrozenTokens(wallet: address) -> uint256:
     @param wallet The wallet.
     @return Frozen units.
     """
-    return (self._accounts[wallet] >> 96) & MASK_96
+    return ((self._accounts[wallet] >> 96) & MASK_96) - self.settlementLocked[wallet]
 
 
 @external

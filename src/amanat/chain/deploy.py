@@ -78,6 +78,10 @@ class GovernanceSetup:
     issuers: tuple[str, ...]
     valuers: tuple[str, ...]
     timelocks: dict[ActionType, int]
+    reserve_auditors: tuple[str, ...] = ()
+    cash_name: str = "Pakistan Rupee Deposit Token"
+    cash_symbol: str = "PKRT"
+    cash_decimals: int = 2
 
     def __post_init__(self) -> None:
         if len(set(self.officials)) != len(self.officials):
@@ -95,24 +99,39 @@ def create_address(sender: str, nonce: int) -> str:
     return to_checksum_address(keccak(encoded)[12:])
 
 
-def _creation(
-    name: str, constructor_types: list[str], args: list[object], blueprint: bool = False
-) -> bytes:
-    artifact = load(name)
-    code = artifact.blueprint_bytecode if blueprint else artifact.bytecode
-    return code + encode(constructor_types, args)
+def _creation(name: str, constructor_types: list[str], args: list[object]) -> bytes:
+    return load(name).bytecode + encode(constructor_types, args)
+
+
+DEPLOY_ORDER = (
+    "Governance",
+    "IdentityRegistry",
+    "AssetRegistry",
+    "AssetToken",
+    "TokenFactory",
+    "CashToken",
+    "Settlement",
+    "Auction",
+    "Distributor",
+)
 
 
 def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Manifest:
-    """Deploy governance, registries, the token blueprint and factory in one ordered batch."""
+    """Deploy governance, registries, the token blueprint and factory, the cash token and the
+    settlement contracts (DvP, auction, distributor) in one ordered batch."""
     sender = to_checksum_address(deployer.address)
     start_block = chain.block_number()
     nonce = chain.journal.known_nonce(sender)
     chain_nonce = int(chain.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
     base = max(nonce or 0, chain_nonce)
-    governance, identity, assets, blueprint, factory = (
-        create_address(sender, base + i) for i in range(5)
+    addresses = {
+        name: create_address(sender, base + i) for i, name in enumerate(DEPLOY_ORDER)
+    }
+    governance, identity, assets, factory, cash = (
+        addresses[name]
+        for name in ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory", "CashToken")
     )
+    agents = [addresses[name] for name in ("Settlement", "Auction", "Distributor")]
     selectors = [function_signature_to_4byte_selector(sig) for sig in GOVERNED_FUNCTIONS]
     action_types = [int(a) for a in GOVERNED_FUNCTIONS.values()]
     delays = {**DEFAULT_TIMELOCKS, **setup.timelocks}
@@ -135,17 +154,40 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
         ),
         _creation(
             "AssetRegistry",
-            ["address", "address[]", "address[]", "address"],
-            [governance, list(setup.issuers), list(setup.valuers), factory],
+            ["address", "address[]", "address[]", "address", "address[]", "address[]"],
+            [
+                governance,
+                list(setup.issuers),
+                list(setup.valuers),
+                factory,
+                list(setup.reserve_auditors),
+                agents,
+            ],
         ),
         load("AssetToken").blueprint_bytecode,
         _creation(
             "TokenFactory",
             ["address", "address", "address", "address"],
-            [governance, identity, assets, blueprint],
+            [governance, identity, assets, addresses["AssetToken"]],
         ),
+        _creation(
+            "CashToken",
+            ["string", "string", "uint8", "address", "address", "address[]", "address"],
+            [
+                setup.cash_name,
+                setup.cash_symbol,
+                setup.cash_decimals,
+                identity,
+                governance,
+                agents,
+                addresses["Distributor"],
+            ],
+        ),
+        _creation("Settlement", ["address", "address"], [assets, cash]),
+        _creation("Auction", ["address", "address", "address"], [assets, cash, governance]),
+        _creation("Distributor", ["address", "address"], [cash, governance]),
     ]
-    names = ["Governance", "IdentityRegistry", "AssetRegistry", "AssetToken", "TokenFactory"]
+    names = list(DEPLOY_ORDER)
     receipts = chain.transact(
         deployer,
         [
@@ -153,7 +195,6 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
             for name, code in zip(names, creations, strict=True)
         ],
     )
-    addresses = dict(zip(names, (governance, identity, assets, blueprint, factory), strict=True))
     for name, receipt in zip(names, receipts, strict=True):
         if (
             receipt.contract_address is None

@@ -151,6 +151,7 @@ def _require_embedded(ctx: Context) -> None:
 @click.option("--registrar", default="registrar", show_default=True)
 @click.option("--issuer", default="issuer", show_default=True)
 @click.option("--valuer", default="valuer", show_default=True)
+@click.option("--reserve-auditor", default="reserve-auditor", show_default=True)
 @click.option(
     "--as", "actor", default="deployer", show_default=True, help="Key name of the deployer."
 )
@@ -163,6 +164,7 @@ def deploy_command(
     registrar: str,
     issuer: str,
     valuer: str,
+    reserve_auditor: str,
     actor: str,
     as_json: bool,
 ) -> None:
@@ -177,6 +179,7 @@ def deploy_command(
         issuers=(platform.address_of(issuer),),
         valuers=(platform.address_of(valuer),),
         timelocks={},
+        reserve_auditors=(platform.address_of(reserve_auditor),),
     )
     manifest = deploy(platform.chain, platform.signer(actor), setup)
     platform.set_manifest(manifest)

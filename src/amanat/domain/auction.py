@@ -8,6 +8,10 @@ Rules:
 - bids above the cut-off get nothing; the total never exceeds the amount offered.
 Rounding of a pro-rata share: each bid first gets floor(share); the units left over go one each
 to the bids with the largest fractional remainders, ties broken by earlier bid (lower sequence).
+
+On chain, bids are sealed as keccak256(abi_encode(auctionId, bidder, units, yieldMicro,
+competitive, salt)) with yields in millionths, and each accepted bid pays units x face x price/100
+at its allocation yield, rounded half-even to the minor unit.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from eth_abi import encode
+from eth_utils import keccak
+
+from amanat.domain.instruments import round_half_even, tbill_price
 from amanat.errors import InvalidInput
+
+YIELD_SCALE = 1_000_000  # on chain, yields are integers in millionths (0.1195 -> 119500)
 
 
 @dataclass(frozen=True)
@@ -92,3 +102,34 @@ def allocate(
         Allocation(b, u, weighted) for b, u in zip(non_competitive, nc_units, strict=True) if u > 0
     ]
     return allocations
+
+
+def yield_micro(rate: Decimal) -> int:
+    """A yield as the contract stores it: millionths, exactly (0.1195 -> 119500)."""
+    scaled = rate * YIELD_SCALE
+    if scaled != scaled.to_integral_value() or scaled < 0:
+        raise InvalidInput(f"yield {rate} must be non-negative with at most 6 decimal places")
+    return int(scaled)
+
+
+def from_micro(value: int) -> Decimal:
+    return Decimal(value) / YIELD_SCALE
+
+
+def commitment(
+    auction_id: int, bidder: str, units: int, micro: int, competitive: bool, salt: bytes
+) -> bytes:
+    """The sealed-bid hash a bidder commits before the close."""
+    return keccak(
+        encode(
+            ["uint256", "address", "uint256", "uint256", "bool", "bytes32"],
+            [auction_id, bidder, units, micro, competitive, salt],
+        )
+    )
+
+
+def tbill_payment(units: int, face_minor_per_unit: int, yield_rate: Decimal, days: int) -> int:
+    """Cash for `units` of a T-bill bought at `yield_rate` with `days` to maturity, in minor
+    units: units x face x price/100, rounded half-even."""
+    price = Fraction(tbill_price(yield_rate, days))
+    return round_half_even(Fraction(units * face_minor_per_unit) * price / 100)

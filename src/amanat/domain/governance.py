@@ -18,6 +18,7 @@ class ActionType(IntEnum):
     ROLE_CHANGE = 10
     TOKENIZE = 11
     GOVERNANCE = 12
+    DISTRIBUTION = 13
 
     @property
     def label(self) -> str:
@@ -56,6 +57,15 @@ GOVERNED_FUNCTIONS: dict[str, ActionType] = {
     "setValuer(address,bool)": ActionType.ROLE_CHANGE,
     "setTokenFactory(address)": ActionType.ROLE_CHANGE,
     "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": ActionType.TOKENIZE,
+    "markMatured()": ActionType.ASSET_STATUS,
+    "setReserveAuditor(address,bool)": ActionType.ROLE_CHANGE,
+    "setSettlementAgent(address,bool)": ActionType.ROLE_CHANGE,
+    "setAgent(address,bool)": ActionType.ROLE_CHANGE,
+    "issueCash(address,uint256,bytes32)": ActionType.MINT,
+    "withdrawCash(address,uint256,bytes32)": ActionType.BURN,
+    "settle(uint256,uint256,address[],uint256[],uint256[])": ActionType.MINT,
+    "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": ActionType.DISTRIBUTION,
+    "releaseHeld(uint256,address,address)": ActionType.DISTRIBUTION,
     "setOfficial(address,bool)": ActionType.GOVERNANCE,
     "setThreshold(uint256)": ActionType.GOVERNANCE,
     "setTimelock(uint8,uint256)": ActionType.GOVERNANCE,
@@ -83,6 +93,7 @@ DEFAULT_TIMELOCKS: dict[ActionType, int] = {
     ActionType.ROLE_CHANGE: 86400,
     ActionType.TOKENIZE: 3600,
     ActionType.GOVERNANCE: 172800,
+    ActionType.DISTRIBUTION: 3600,
 }
 
 

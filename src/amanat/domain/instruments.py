@@ -23,7 +23,7 @@ def _dec(value: Fraction, places: Decimal = PRICE_PLACES) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, ROUND_HALF_EVEN)
 
 
-def _round_half_even(value: Fraction) -> int:
+def round_half_even(value: Fraction) -> int:
     floor = value.numerator // value.denominator
     remainder = value - floor
     if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
@@ -112,7 +112,7 @@ class FixedRateBond:
 
     def coupon_amount(self, face_minor: int, period: CouponPeriod) -> int:
         """Coupon on `face_minor` for one period, in minor units, half-even."""
-        return _round_half_even(
+        return round_half_even(
             face_minor * Fraction(self.coupon_rate) * self.coupon_fraction(period)
         )
 
@@ -121,7 +121,7 @@ class FixedRateBond:
         for period in self.schedule(calendar):
             if period.start <= settlement < period.end:
                 elapsed = year_fraction(period.start, settlement, self.day_count)
-                return _round_half_even(face_minor * Fraction(self.coupon_rate) * elapsed)
+                return round_half_even(face_minor * Fraction(self.coupon_rate) * elapsed)
         return 0
 
     def dirty_price(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Decimal:

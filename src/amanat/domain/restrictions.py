@@ -23,6 +23,7 @@ class Restriction(IntEnum):
     FOREIGN_CAP = 14
     AUTHORISATION_CAP = 15
     ASSET_NOT_TOKENIZED = 16
+    MATURED = 17
 
     @property
     def rule(self) -> str:
@@ -52,5 +53,6 @@ REASONS: dict[Restriction, str] = {
     Restriction.FOREIGN_CAP: "foreign-ownership cap would be exceeded",
     Restriction.AUTHORISATION_CAP: "mint exceeds the statutory authorisation",
     Restriction.ASSET_NOT_TOKENIZED: "asset is not in tokenized status",
+    Restriction.MATURED: "token has matured",
 }
 BY_REASON = {reason: code for code, reason in REASONS.items()}

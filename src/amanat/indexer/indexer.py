@@ -27,8 +27,27 @@ from amanat.store.models import ChainEvent, Holding, IndexedBlock, IndexerState,
 CURSOR = "chain"
 MAX_INDEXED_AMOUNT = 2**63 - 1
 ZERO = "0x0000000000000000000000000000000000000000"
-KINDS = ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory")
-WALLET_FIELDS = ("userAddress", "wallet", "lostWallet", "official", "registrar", "account")
+KINDS = (
+    "Governance",
+    "IdentityRegistry",
+    "AssetRegistry",
+    "TokenFactory",
+    "CashToken",
+    "Settlement",
+    "Auction",
+    "Distributor",
+)
+WALLET_FIELDS = (
+    "userAddress",
+    "wallet",
+    "lostWallet",
+    "official",
+    "registrar",
+    "account",
+    "holder",
+    "bidder",
+    "seller",
+)
 
 
 @dataclass

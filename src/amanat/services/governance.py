@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amanat.chain.abi import interface
+from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.platform import Bound, Platform
@@ -125,7 +126,7 @@ def _require_exists(platform: Platform, proposal_id: int) -> None:
 
 
 def _function_name(target_selector: bytes) -> str:
-    for name in ("AssetToken", "AssetRegistry", "IdentityRegistry", "TokenFactory", "Governance"):
+    for name in CONTRACT_NAMES:
         for fn in interface(name).functions.values():
             if fn.selector == target_selector:
                 return fn.name

@@ -30,6 +30,7 @@ DEV_ROLES = {
     "registrar": 4,
     "issuer": 5,
     "valuer": 6,
+    "reserve-auditor": 7,
 }
 
 
@@ -149,7 +150,7 @@ class Platform:
 
     def deploy_development(self) -> Manifest:
         """Embedded chain: deploy with the development role keys (officials 1-3, 2 approvals,
-        registrar, issuer, valuer) and record the manifest."""
+        registrar, issuer, valuer, reserve auditor) and record the manifest."""
         if not self.settings.embedded:
             raise InvalidInput("development keys are for the embedded chain only")
         setup = GovernanceSetup(
@@ -159,6 +160,7 @@ class Platform:
             issuers=(self.address_of("issuer"),),
             valuers=(self.address_of("valuer"),),
             timelocks={},
+            reserve_auditors=(self.address_of("reserve-auditor"),),
         )
         self.set_manifest(deploy(self.chain, self.signer("deployer"), setup))
         return self.manifest
@@ -168,6 +170,32 @@ class Platform:
 
     def token(self, address: str) -> Bound:
         return Bound(self.chain, interface("AssetToken"), to_checksum_address(address))
+
+    def decoded_logs(
+        self, contract: Bound, names: Sequence[str], to_block: int | str = "latest"
+    ) -> list[dict[str, Any]]:
+        """The contract's events of the given names since deployment, decoded, oldest first,
+        each with its event name, block and transaction."""
+        topics = {contract.abi.events[n].topic: contract.abi.events[n] for n in names}
+        logs = self.chain.get_logs(
+            [contract.address],
+            [["0x" + t.hex() for t in topics]],
+            from_block=self.manifest.deployed_block,
+            to_block=to_block,
+        )
+        out = []
+        for log in logs:
+            raw_topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            event = topics[raw_topics[0]]
+            out.append(
+                {
+                    "event": event.name,
+                    "block": int(log["blockNumber"], 16),
+                    "tx": log["transactionHash"],
+                    **event.decode(raw_topics, bytes.fromhex(log["data"][2:])),
+                }
+            )
+        return out
 
     def signer(self, name: str) -> LocalAccount:
         """A named key: a Keystore V3 file, or on the embedded chain a development key."""

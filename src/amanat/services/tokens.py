@@ -332,31 +332,6 @@ def info(platform: Platform, token: Bound) -> dict[str, Any]:
     }
 
 
-def _decoded_logs(
-    platform: Platform, token: Bound, names: tuple[str, ...], to_block: int | str = "latest"
-) -> list[dict[str, Any]]:
-    topics = {token.abi.events[n].topic: token.abi.events[n] for n in names}
-    logs = platform.chain.get_logs(
-        [token.address],
-        [["0x" + t.hex() for t in topics]],
-        from_block=platform.manifest.deployed_block,
-        to_block=to_block,
-    )
-    out = []
-    for log in logs:
-        raw_topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-        event = topics[raw_topics[0]]
-        out.append(
-            {
-                "event": event.name,
-                "block": int(log["blockNumber"], 16),
-                "tx": log["transactionHash"],
-                **event.decode(raw_topics, bytes.fromhex(log["data"][2:])),
-            }
-        )
-    return out
-
-
 def holders(platform: Platform, token: Bound, block: int | str = "latest") -> list[dict[str, Any]]:
     """Wallets with a balance at `block`, from the token's Transfer history; frozen units and
     flags as of that block too."""
@@ -365,7 +340,7 @@ def holders(platform: Platform, token: Bound, block: int | str = "latest") -> li
         if not 0 <= block <= head:
             raise InvalidInput(f"block {block} is not on the chain (head is block {head})")
     balances: dict[str, int] = {}
-    for event in _decoded_logs(platform, token, ("Transfer",), to_block=block):
+    for event in platform.decoded_logs(token, ("Transfer",), to_block=block):
         if int(event["sender"], 16):
             balances[event["sender"]] = balances.get(event["sender"], 0) - event["value"]
         if int(event["receiver"], 16):
@@ -402,7 +377,7 @@ HISTORY_EVENTS = (
 
 
 def history(platform: Platform, token: Bound) -> list[dict[str, Any]]:
-    rows = _decoded_logs(platform, token, HISTORY_EVENTS)
+    rows = platform.decoded_logs(token, HISTORY_EVENTS)
     for row in rows:
         for key, value in list(row.items()):
             if isinstance(value, bytes):

@@ -1,0 +1,321 @@
+#pragma version ~=0.4.3
+"""
+@title Amanat Distributor
+@license Apache-2.0
+@notice Pays coupons, rent, dividends and redemptions in cash tokens to the
+        holders of record. Governance declares a distribution with the
+        Merkle root of its payout list (holders of record at a block, from
+        the indexer snapshot) and the total, which is drawn from the
+        treasury at once. Anyone may then push payments in batches, and a
+        holder may claim its own; each payout is proven against the root
+        and paid at most once. A payout to a wallet that is frozen on the
+        asset token, or that may not receive cash, is held here until
+        governance releases it. A redemption also cancels the holder's units
+        (the token must have matured) in the same step as paying them.
+@dev Leaf = keccak256(abi_encode(token, recordBlock, index, holder, units,
+     amount)): bound to the snapshot it was computed from, and independent
+     of the distribution id, which is only known when the declaration
+     executes. The tree is a perfect binary tree of 2**depth leaves padded
+     with zero leaves, hashed by position: at level k the node is
+     keccak256(left ++ right) and bit k of the index says which side the
+     running hash is on. Proofs are passed flat, `depth` hashes per payout.
+"""
+
+interface AssetToken:
+    def isFrozen(wallet: address) -> bool: view
+    def matured() -> bool: view
+    def redeem(wallet: address, amount: uint256): nonpayable
+
+interface CashToken:
+    def transferFrom(sender: address, receiver: address, amount: uint256) -> bool: nonpayable
+    def transfer(receiver: address, amount: uint256) -> bool: nonpayable
+
+KIND_COUPON: constant(uint8) = 1
+KIND_RENT: constant(uint8) = 2
+KIND_DIVIDEND: constant(uint8) = 3
+KIND_REDEMPTION: constant(uint8) = 4
+MAX_DEPTH: constant(uint256) = 16
+MAX_BATCH: constant(uint256) = 100
+MAX_PROOF: constant(uint256) = MAX_BATCH * MAX_DEPTH
+
+struct Distribution:
+    token: address
+    kind: uint8
+    recordBlock: uint256
+    total: uint256
+    root: bytes32
+    holderCount: uint256
+    depth: uint256
+    paidCount: uint256
+    paidTotal: uint256
+    heldTotal: uint256
+
+event DistributionDeclared:
+    distributionId: indexed(uint256)
+    token: indexed(address)
+    kind: uint8
+    recordBlock: uint256
+    total: uint256
+    root: bytes32
+    holderCount: uint256
+
+event PayoutPaid:
+    distributionId: indexed(uint256)
+    holder: indexed(address)
+    amount: uint256
+    units: uint256
+
+event PayoutHeld:
+    distributionId: indexed(uint256)
+    holder: indexed(address)
+    amount: uint256
+    units: uint256
+
+event HeldPayoutReleased:
+    distributionId: indexed(uint256)
+    holder: indexed(address)
+    receiver: indexed(address)
+    amount: uint256
+
+event DistributionCompleted:
+    distributionId: indexed(uint256)
+    paidTotal: uint256
+    heldTotal: uint256
+
+cashToken: public(immutable(address))
+governance: public(immutable(address))
+distributionCount: public(uint256)
+distributions: HashMap[uint256, Distribution]
+held: public(HashMap[uint256, HashMap[address, uint256]])
+_paidBits: HashMap[uint256, HashMap[uint256, uint256]]
+
+
+@deploy
+def __init__(cashToken_: address, governance_: address):
+    """
+    @param cashToken_ The cash token payouts are made in.
+    @param governance_ The governance contract: declares distributions and is the treasury they are drawn from.
+    """
+    cashToken = cashToken_
+    governance = governance_
+
+
+@external
+def declare(
+    token: address,
+    kind: uint8,
+    recordBlock: uint256,
+    total: uint256,
+    root: bytes32,
+    holderCount: uint256,
+    depth: uint256,
+) -> uint256:
+    """
+    @notice Declare a distribution to the holders of record and draw its
+            total from the treasury. Governance only.
+    @param token The asset token whose holders are paid.
+    @param kind 1 coupon, 2 rent, 3 dividend, 4 redemption (token must have matured).
+    @param recordBlock The block of the holders-of-record snapshot.
+    @param total Cash minor units to pay; the payout list sums to exactly this.
+    @param root Merkle root of the payout list.
+    @param holderCount Number of payouts in the list.
+    @param depth Depth of the padded tree (2**depth >= holderCount).
+    @return The distribution id.
+    """
+    assert msg.sender == governance, "caller is not governance"
+    assert kind >= KIND_COUPON and kind <= KIND_REDEMPTION, "unknown distribution kind"
+    assert recordBlock < block.number, "record block is not in the past"
+    assert holderCount > 0, "no holders of record"
+    assert depth <= MAX_DEPTH and holderCount <= 1 << depth, "tree depth does not fit the holders"
+    assert root != empty(bytes32), "payout root is empty"
+    if kind == KIND_REDEMPTION:
+        assert staticcall AssetToken(token).matured(), "token has not matured"
+    distributionId: uint256 = self.distributionCount + 1
+    self.distributionCount = distributionId
+    self.distributions[distributionId] = Distribution(
+        token=token,
+        kind=kind,
+        recordBlock=recordBlock,
+        total=total,
+        root=root,
+        holderCount=holderCount,
+        depth=depth,
+        paidCount=0,
+        paidTotal=0,
+        heldTotal=0,
+    )
+    if total > 0:
+        assert extcall CashToken(cashToken).transferFrom(governance, self, total), "treasury draw failed"
+    log DistributionDeclared(
+        distributionId=distributionId,
+        token=token,
+        kind=kind,
+        recordBlock=recordBlock,
+        total=total,
+        root=root,
+        holderCount=holderCount,
+    )
+    return distributionId
+
+
+@internal
+def _settle_payout(
+    distributionId: uint256,
+    d: Distribution,
+    index: uint256,
+    holder: address,
+    units: uint256,
+    amount: uint256,
+    proof: DynArray[bytes32, MAX_PROOF],
+    offset: uint256,
+) -> (uint256, uint256):
+    # Proves and pays (or holds) one payout; returns the amounts paid and held.
+    assert index < d.holderCount, "payout index out of range"
+    node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holder, units, amount))
+    for level: uint256 in range(d.depth, bound=MAX_DEPTH):
+        sibling: bytes32 = proof[offset + level]
+        if (index >> level) & 1 == 0:
+            node = keccak256(concat(node, sibling))
+        else:
+            node = keccak256(concat(sibling, node))
+    assert node == d.root, "payout is not in the declared list"
+    word: uint256 = self._paidBits[distributionId][index >> 8]
+    bit: uint256 = 1 << (index & 255)
+    assert word & bit == 0, "payout already made"
+    self._paidBits[distributionId][index >> 8] = word | bit
+    if d.kind == KIND_REDEMPTION:
+        extcall AssetToken(d.token).redeem(holder, units)
+    if amount == 0:
+        return 0, 0
+    if not staticcall AssetToken(d.token).isFrozen(holder):
+        success: bool = raw_call(
+            cashToken,
+            abi_encode(holder, amount, method_id=method_id("transfer(address,uint256)")),
+            revert_on_failure=False,
+        )
+        if success:
+            log PayoutPaid(distributionId=distributionId, holder=holder, amount=amount, units=units)
+            return amount, 0
+    self.held[distributionId][holder] += amount
+    log PayoutHeld(distributionId=distributionId, holder=holder, amount=amount, units=units)
+    return 0, amount
+
+
+@internal
+def _record(distributionId: uint256, d: Distribution, count: uint256, paid: uint256, heldAmount: uint256):
+    paidCount: uint256 = d.paidCount + count
+    paidTotal: uint256 = d.paidTotal + paid
+    heldTotal: uint256 = d.heldTotal + heldAmount
+    assert paidTotal + heldTotal <= d.total, "payouts exceed the declared total"
+    self.distributions[distributionId].paidCount = paidCount
+    self.distributions[distributionId].paidTotal = paidTotal
+    self.distributions[distributionId].heldTotal = heldTotal
+    if paidCount == d.holderCount:
+        assert paidTotal + heldTotal == d.total, "payouts do not sum to the declared total"
+        log DistributionCompleted(distributionId=distributionId, paidTotal=paidTotal, heldTotal=heldTotal)
+
+
+@internal
+@view
+def _declared(distributionId: uint256) -> Distribution:
+    assert distributionId > 0 and distributionId <= self.distributionCount, "unknown distribution"
+    return self.distributions[distributionId]
+
+
+@external
+def pay(
+    distributionId: uint256,
+    indices: DynArray[uint256, MAX_BATCH],
+    holders: DynArray[address, MAX_BATCH],
+    units: DynArray[uint256, MAX_BATCH],
+    amounts: DynArray[uint256, MAX_BATCH],
+    proofs: DynArray[bytes32, MAX_PROOF],
+):
+    """
+    @notice Push a batch of payouts, each proven against the declared root.
+            Anyone may call (the paying agent); a payout is made only once.
+    @param distributionId The distribution.
+    @param indices Each payout's position in the list.
+    @param holders Each payout's holder.
+    @param units Each holder's units of record.
+    @param amounts Each payout in cash minor units.
+    @param proofs The payouts' proofs, `depth` hashes each, in order.
+    """
+    d: Distribution = self._declared(distributionId)
+    count: uint256 = len(indices)
+    assert len(holders) == count and len(units) == count and len(amounts) == count, "payout lists differ in length"
+    assert len(proofs) == count * d.depth, "proofs do not match the tree depth"
+    paid: uint256 = 0
+    heldAmount: uint256 = 0
+    for i: uint256 in range(count, bound=MAX_BATCH):
+        p: uint256 = 0
+        k: uint256 = 0
+        p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proofs, i * d.depth)
+        paid += p
+        heldAmount += k
+    self._record(distributionId, d, count, paid, heldAmount)
+
+
+@external
+def claim(
+    distributionId: uint256, index: uint256, units: uint256, amount: uint256, proof: DynArray[bytes32, MAX_DEPTH]
+):
+    """
+    @notice A holder claims its own payout with its Merkle proof.
+    @param distributionId The distribution.
+    @param index The payout's position in the list.
+    @param units The caller's units of record.
+    @param amount The payout in cash minor units.
+    @param proof The payout's proof (`depth` hashes).
+    """
+    d: Distribution = self._declared(distributionId)
+    assert len(proof) == d.depth, "proof does not match the tree depth"
+    flat: DynArray[bytes32, MAX_PROOF] = []
+    for sibling: bytes32 in proof:
+        flat.append(sibling)
+    p: uint256 = 0
+    k: uint256 = 0
+    p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, flat, 0)
+    self._record(distributionId, d, 1, p, k)
+
+
+@external
+def releaseHeld(distributionId: uint256, holder: address, receiver: address):
+    """
+    @notice Pay out a held payout once its cause is resolved (wallet
+            unfrozen, KYC renewed, or a recovery wallet). Governance only.
+    @param distributionId The distribution.
+    @param holder The holder whose payout was held.
+    @param receiver The wallet paid (the holder's, or its recovery wallet).
+    """
+    assert msg.sender == governance, "caller is not governance"
+    amount: uint256 = self.held[distributionId][holder]
+    assert amount > 0, "nothing held for this holder"
+    self.held[distributionId][holder] = 0
+    self.distributions[distributionId].heldTotal -= amount
+    self.distributions[distributionId].paidTotal += amount
+    assert extcall CashToken(cashToken).transfer(receiver, amount), "cash transfer failed"
+    log HeldPayoutReleased(distributionId=distributionId, holder=holder, receiver=receiver, amount=amount)
+
+
+@external
+@view
+def getDistribution(distributionId: uint256) -> Distribution:
+    """
+    @notice A distribution and its progress.
+    @param distributionId The distribution.
+    @return The stored distribution.
+    """
+    return self.distributions[distributionId]
+
+
+@external
+@view
+def isPaid(distributionId: uint256, index: uint256) -> bool:
+    """
+    @notice Whether a payout has been made (paid or held).
+    @param distributionId The distribution.
+    @param index The payout's position in the list.
+    @return True once made.
+    """
+    return (self._paidBits[distributionId][index >> 8] >> (index & 255)) & 1 == 1

@@ -1,0 +1,250 @@
+#pragma version ~=0.4.3
+"""
+@title Amanat DvP Settlement
+@license Apache-2.0
+@notice Secondary-market delivery versus payment between two verified
+        institutions. The seller instructs (its units are locked), the buyer
+        affirms (its cash is locked), and settlement moves both legs in one
+        transaction with every rule of both tokens checked, or not at all.
+        Either party may cancel before settlement; after the deadline anyone
+        may expire the instruction. Locked legs are released on cancel and
+        expiry.
+"""
+
+interface AssetToken:
+    def settlementLock(wallet: address, amount: uint256): nonpayable
+    def settlementUnlock(wallet: address, amount: uint256): nonpayable
+    def settlementTransfer(sender: address, receiver: address, amount: uint256): nonpayable
+    def detectTransferRestriction(sender: address, receiver: address, amount: uint256) -> uint8: view
+    def messageForTransferRestriction(code: uint8) -> String[64]: view
+    def assetId() -> uint256: view
+
+interface AssetRegistry:
+    def getAsset(assetId: uint256) -> Asset: view
+
+interface CashToken:
+    def lock(wallet: address, amount: uint256): nonpayable
+    def unlock(wallet: address, amount: uint256): nonpayable
+    def settleLocked(sender: address, receiver: address, amount: uint256): nonpayable
+    def mayHold(wallet: address) -> bool: view
+
+struct Asset:
+    assetClass: uint8
+    status: uint8
+    legalId: String[64]
+    name: String[128]
+    ministry: String[128]
+    token: address
+    authorisationRef: String[128]
+    authorisationHash: bytes32
+    maxUnits: uint256
+
+STATE_INSTRUCTED: constant(uint8) = 1
+STATE_AFFIRMED: constant(uint8) = 2
+STATE_SETTLED: constant(uint8) = 3
+STATE_CANCELLED: constant(uint8) = 4
+STATE_EXPIRED: constant(uint8) = 5
+
+struct Instruction:
+    seller: address
+    buyer: address
+    token: address
+    units: uint256
+    cashAmount: uint256
+    deadline: uint256
+    state: uint8
+
+event DvPInstructed:
+    instructionId: indexed(uint256)
+    seller: indexed(address)
+    buyer: indexed(address)
+    token: address
+    units: uint256
+    cashAmount: uint256
+    deadline: uint256
+
+event DvPAffirmed:
+    instructionId: indexed(uint256)
+    buyer: indexed(address)
+
+event DvPSettled:
+    instructionId: indexed(uint256)
+    seller: indexed(address)
+    buyer: indexed(address)
+    token: address
+    units: uint256
+    cashAmount: uint256
+
+event DvPCancelled:
+    instructionId: indexed(uint256)
+    by: indexed(address)
+
+event DvPExpired:
+    instructionId: indexed(uint256)
+
+assetRegistry: public(immutable(address))
+cashToken: public(immutable(address))
+instructionCount: public(uint256)
+instructions: HashMap[uint256, Instruction]
+
+
+@deploy
+def __init__(assetRegistry_: address, cashToken_: address):
+    """
+    @param assetRegistry_ The AssetRegistry (it lists tokens and this contract as an agent).
+    @param cashToken_ The cash token of the payment leg.
+    """
+    assetRegistry = assetRegistry_
+    cashToken = cashToken_
+
+
+@internal
+@view
+def _open(instructionId: uint256) -> Instruction:
+    assert instructionId > 0 and instructionId <= self.instructionCount, "unknown instruction"
+    instruction: Instruction = self.instructions[instructionId]
+    assert instruction.state <= STATE_AFFIRMED, "instruction is no longer open"
+    return instruction
+
+
+@internal
+def _release(instructionId: uint256, instruction: Instruction, state: uint8):
+    self.instructions[instructionId].state = state
+    extcall AssetToken(instruction.token).settlementUnlock(instruction.seller, instruction.units)
+    if instruction.state == STATE_AFFIRMED:
+        extcall CashToken(cashToken).unlock(instruction.buyer, instruction.cashAmount)
+
+
+@external
+def instruct(
+    token: address, buyer: address, units: uint256, cashAmount: uint256, deadline: uint256
+) -> uint256:
+    """
+    @notice The seller instructs a DvP: its units are locked at once. The
+            transfer must pass the token's rules now; it is checked again at
+            settlement.
+    @param token The asset token delivered (an Amanat token).
+    @param buyer The buyer's wallet.
+    @param units Units delivered.
+    @param cashAmount Cash paid, in minor units.
+    @param deadline Unix time after which the instruction can only expire.
+    @return The instruction id.
+    """
+    assert units > 0, "units must be positive"
+    assert cashAmount > 0, "cash amount must be positive"
+    assert buyer != msg.sender, "buyer and seller are the same wallet"
+    assert deadline > block.timestamp, "deadline has passed"
+    assetId: uint256 = staticcall AssetToken(token).assetId()
+    asset: Asset = staticcall AssetRegistry(assetRegistry).getAsset(assetId)
+    assert asset.token == token, "not an Amanat asset token"
+    code: uint8 = staticcall AssetToken(token).detectTransferRestriction(msg.sender, buyer, units)
+    if code != 0:
+        raw_revert(
+            abi_encode(
+                staticcall AssetToken(token).messageForTransferRestriction(code),
+                method_id=method_id("Error(string)"),
+            )
+        )
+    assert staticcall CashToken(cashToken).mayHold(msg.sender), "seller may not receive cash"
+    instructionId: uint256 = self.instructionCount + 1
+    self.instructionCount = instructionId
+    self.instructions[instructionId] = Instruction(
+        seller=msg.sender,
+        buyer=buyer,
+        token=token,
+        units=units,
+        cashAmount=cashAmount,
+        deadline=deadline,
+        state=STATE_INSTRUCTED,
+    )
+    extcall AssetToken(token).settlementLock(msg.sender, units)
+    log DvPInstructed(
+        instructionId=instructionId,
+        seller=msg.sender,
+        buyer=buyer,
+        token=token,
+        units=units,
+        cashAmount=cashAmount,
+        deadline=deadline,
+    )
+    return instructionId
+
+
+@external
+def affirm(instructionId: uint256):
+    """
+    @notice The buyer affirms the instruction: its cash is locked.
+    @param instructionId The instruction.
+    """
+    instruction: Instruction = self._open(instructionId)
+    assert msg.sender == instruction.buyer, "caller is not the buyer"
+    assert instruction.state == STATE_INSTRUCTED, "instruction already affirmed"
+    assert block.timestamp <= instruction.deadline, "instruction has expired"
+    self.instructions[instructionId].state = STATE_AFFIRMED
+    extcall CashToken(cashToken).lock(msg.sender, instruction.cashAmount)
+    log DvPAffirmed(instructionId=instructionId, buyer=msg.sender)
+
+
+@external
+def settle(instructionId: uint256):
+    """
+    @notice Settle an affirmed instruction: units to the buyer and cash to
+            the seller atomically, every rule checked. Either party may call.
+    @param instructionId The instruction.
+    """
+    instruction: Instruction = self._open(instructionId)
+    assert msg.sender == instruction.buyer or msg.sender == instruction.seller, "caller is not a party"
+    assert instruction.state == STATE_AFFIRMED, "buyer has not affirmed"
+    assert block.timestamp <= instruction.deadline, "instruction has expired"
+    self.instructions[instructionId].state = STATE_SETTLED
+    extcall AssetToken(instruction.token).settlementTransfer(
+        instruction.seller, instruction.buyer, instruction.units
+    )
+    extcall CashToken(cashToken).settleLocked(
+        instruction.buyer, instruction.seller, instruction.cashAmount
+    )
+    log DvPSettled(
+        instructionId=instructionId,
+        seller=instruction.seller,
+        buyer=instruction.buyer,
+        token=instruction.token,
+        units=instruction.units,
+        cashAmount=instruction.cashAmount,
+    )
+
+
+@external
+def cancel(instructionId: uint256):
+    """
+    @notice Cancel an open instruction and release both locked legs. Either
+            party may cancel before settlement.
+    @param instructionId The instruction.
+    """
+    instruction: Instruction = self._open(instructionId)
+    assert msg.sender == instruction.buyer or msg.sender == instruction.seller, "caller is not a party"
+    self._release(instructionId, instruction, STATE_CANCELLED)
+    log DvPCancelled(instructionId=instructionId, by=msg.sender)
+
+
+@external
+def expire(instructionId: uint256):
+    """
+    @notice Expire an instruction past its deadline and release both locked
+            legs. Anyone may call.
+    @param instructionId The instruction.
+    """
+    instruction: Instruction = self._open(instructionId)
+    assert block.timestamp > instruction.deadline, "deadline has not passed"
+    self._release(instructionId, instruction, STATE_EXPIRED)
+    log DvPExpired(instructionId=instructionId)
+
+
+@external
+@view
+def getInstruction(instructionId: uint256) -> Instruction:
+    """
+    @notice A DvP instruction.
+    @param instructionId The instruction.
+    @return The stored instruction (state 1 instructed, 2 affirmed, 3 settled, 4 cancelled, 5 expired).
+    """
+    return self.instructions[instructionId]
