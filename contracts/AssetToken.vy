@@ -749,6 +749,27 @@ def detectMintRestriction(receiver: address, amount: uint256) -> uint8:
 
 
 @external
+@view
+def detectEligibility(investor: address) -> uint8:
+    """
+    @notice Whether a wallet may hold this token at all (e.g. to bid in its
+            auction): verified, eligible category and country, not frozen,
+            token not matured. Holding limits are checked per transfer.
+    @param investor The wallet.
+    @return 0 if eligible, otherwise the restriction code.
+    """
+    rules: uint256 = self._rules
+    if rules & RULES_MATURED != 0:
+        return MATURED
+    code: uint8 = self._receiver_restriction(
+        rules, staticcall IdentityRegistry(identityRegistry).walletRecord(investor)
+    )
+    if code == OK and self._accounts[investor] & WALLET_FROZEN != 0:
+        return RECEIVER_FROZEN
+    return code
+
+
+@external
 @pure
 def messageForTransferRestriction(code: uint8) -> String[64]:
     """

@@ -19,7 +19,7 @@
 
 interface AssetToken:
     def settlementMint(receiver: address, amount: uint256): nonpayable
-    def detectMintRestriction(receiver: address, amount: uint256) -> uint8: view
+    def detectEligibility(investor: address) -> uint8: view
     def messageForTransferRestriction(code: uint8) -> String[64]: view
     def assetId() -> uint256: view
 
@@ -194,14 +194,15 @@ def _auction(auctionId: uint256) -> AuctionTerms:
 def commit(auctionId: uint256, commitment: bytes32):
     """
     @notice Submit (or replace) a sealed bid before the close. The bidder
-            must be eligible to hold the security under its rules.
+            must be eligible to hold the security (verified, category and
+            country rules, not frozen); holding limits apply at settlement.
     @param auctionId The auction.
     @param commitment keccak256(abi_encode(auctionId, bidder, units, yieldMicro, competitive, salt)).
     """
     terms: AuctionTerms = self._auction(auctionId)
     assert block.timestamp < terms.closeTime, "auction is closed"
     assert commitment != empty(bytes32), "commitment is empty"
-    code: uint8 = staticcall AssetToken(terms.token).detectMintRestriction(msg.sender, 1)
+    code: uint8 = staticcall AssetToken(terms.token).detectEligibility(msg.sender)
     if code != 0:
         raw_revert(
             abi_encode(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,21 @@ from amanat.chain.node import AnvilNode
 from amanat.cli.output import table
 from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
+from amanat.domain.auction import tbill_payment
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import AmanatError
-from amanat.services import assets, governance, identities, tokens
+from amanat.services import (
+    assets,
+    auctions,
+    cash,
+    distributions,
+    dvp,
+    governance,
+    identities,
+    tokens,
+)
 from amanat.services.platform import Bound, Platform
 
 OFFICIALS = ["official-1", "official-2", "official-3"]
@@ -67,6 +78,10 @@ class Scenario:
         proposal_id = governance.propose(
             self.platform, OFFICIALS[0], target, function, args, evidence
         )
+        self.carry(proposal_id, what)
+
+    def carry(self, proposal_id: int, what: str) -> None:
+        """A second official approves the proposal; the clock passes its timelock; execute."""
         view = governance.approve(self.platform, OFFICIALS[1], proposal_id)
         if view.state == "waiting-timelock":
             delay = view.ready_at - self.platform.chain.block_timestamp()
@@ -193,6 +208,22 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     )
     deed_building = s.document(
         "deed-secretariat-c.txt", "Title deed: Pak Secretariat Block C, Islamabad"
+    )
+    building = assets.register(
+        platform,
+        "issuer",
+        AssetClass.REAL_ESTATE,
+        "ISB-SECRETARIAT-C",
+        "Pak Secretariat Block C, Islamabad",
+        "Ministry of Housing and Works",
+        "Cabinet decision 9/2026",
+        deed_building,
+        1,
+    )
+    assets.link_underlying(platform, "issuer", sukuk, building)
+    s.say(
+        f"asset {building} (the building) is the sukuk's underlying: it cannot be retired "
+        "while the sukuk is outstanding"
     )
     deed_land = s.document("deed-g5-1-423.txt", "Title deed: plot 423, sector G-5/1, Islamabad")
     assets.attach_document(platform, "issuer", sukuk, DocumentKind.TITLE_DEED, deed_building)
@@ -377,9 +408,11 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     s.passed_transfer(sk, "inb", "fepf", 1_000)
     s.refused_transfer(sk, "ghc", "inb", 1_000, "sender-frozen")
 
+    lifecycle_assets = _lifecycle(s, sk, building)
+
     s.step("Summary")
     asset_rows = []
-    for asset_id in (tbill, sukuk, land):
+    for asset_id in (tbill, sukuk, land, *lifecycle_assets):
         record = assets.show(platform, asset_id)
         token = tokens.token_for_asset(platform, asset_id)
         asset_rows.append(
@@ -398,7 +431,7 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         )
     s.echo(table(asset_rows))
     holder_rows = []
-    for token in (tb, sk, ld):
+    for token in (tb, sk, ld, *(tokens.token_for_asset(platform, a) for a in lifecycle_assets)):
         for row in tokens.holders(platform, token):
             holder_rows.append(
                 {
@@ -424,3 +457,248 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         "transactions": journal.count(),
         "blocks": chain.block_number(),
     }
+
+
+def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int]:
+    """Cash, a T-bill auction with DvP settlement, a secondary DvP, sukuk rent, a commodity
+    receipt capped by its reserve, and redemption at maturity. Returns the new assets' ids."""
+    platform = s.platform
+    chain = platform.chain
+    registry = platform.contract("AssetRegistry")
+    all_but_retail = frozenset(InvestorCategory) - {InvestorCategory.RETAIL}
+
+    s.step("The central bank issues tokenized PKR (PKRT) against RTGS deposits, 2-of-3 approved")
+    cash_token = platform.contract("CashToken")
+    for key, amount in (
+        ("inb", 60_000_000_00),
+        ("kla", 30_000_000_00),
+        ("fepf", 20_000_000_00),
+        ("ghc", 15_000_000_00),
+    ):
+        reference = cash.reference_hash(f"SBP RTGS deposit {key.upper()}-2026-0001")
+        s.govern(
+            cash_token,
+            "issueCash",
+            [platform.address_of(key), amount, bytes.fromhex(reference[2:])],
+            f"issue {format_pkr(amount)} PKRT to {key}",
+        )
+
+    s.step("A 3-month T-bill is auctioned: sealed bids from 5 institutions, one refused")
+    auth = s.document(
+        "tbill-auction-auth.txt",
+        "Notification F.4(1)-DM/2026-131: auction of 3-month Market Treasury Bills, "
+        "up to 2,000,000 units of PKR 100.",
+    )
+    bill = assets.register(
+        platform,
+        "issuer",
+        AssetClass.T_BILL,
+        "PK0789TB3M27",
+        "3-month Market Treasury Bill (auctioned)",
+        "Ministry of Finance (Debt Office)",
+        "Notification F.4(1)-DM/2026-131",
+        auth,
+        2_000_000,
+    )
+    s.govern(registry, "setStatus", [bill, int(AssetStatus.APPROVED)], f"approve asset {bill}")
+    s.govern(
+        platform.contract("TokenFactory"),
+        "createToken",
+        tokens.tokenize_args(
+            bill,
+            "3M T-Bill (auction 131)",
+            "PKTB3MA",
+            0,
+            TokenRules(eligible_categories=all_but_retail, foreign_cap_bps=2500),
+        ),
+        f"tokenize asset {bill} as PKTB3MA",
+    )
+    bill_token = tokens.token_for_asset(platform, bill)
+    now = chain.block_timestamp()
+    close, reveal_by, settle_at = now + DAY, now + DAY + 6 * 3600, now + 2 * DAY
+    auction_id = auctions.announce(
+        platform, "issuer", bill_token, 500_000, 100_00, close, reveal_by, settle_at
+    )
+    s.say(f"auction {auction_id}: 500,000 units of PKR 100 face; bids close in 24 h, settle T+2")
+    for key, units, rate in (
+        ("inb", 250_000, Decimal("0.1190")),
+        ("kla", 150_000, Decimal("0.1195")),
+        ("fepf", 50_000, None),
+        ("ghc", 100_000, Decimal("0.1195")),
+        ("retail-0001", 10_000, Decimal("0.1150")),
+    ):
+        bid_text = f"{units:,} @ {rate:.2%}" if rate is not None else f"{units:,} non-competitive"
+        try:
+            sealed = auctions.bid(platform, key, auction_id, units, rate)
+        except AmanatError as exc:
+            s.say(f"REFUSED  bid from {key}: [{exc.rule}] {exc.message}")
+            s.refusals.append({"token": "PKTB3MA", "rule": exc.rule, "reason": exc.message})
+            continue
+        s.say(
+            f"sealed   {key:<5} commitment {sealed['commitment'][:18]}… (bid {bid_text} kept by the bidder)"
+        )
+    chain.advance_time(close - chain.block_timestamp())
+    s.say(
+        "embedded clock moved to the close; bidders reveal and their face value in PKRT is locked"
+    )
+    for key in ("inb", "kla", "fepf", "ghc"):
+        opened = auctions.reveal(platform, key, auction_id)
+        s.say(
+            f"revealed {key:<5} {opened['units']:>9,} units at "
+            f"{opened['yield'] or 'non-competitive'}; locked {format_pkr(opened['locked_cash_minor'])}"
+        )
+    chain.advance_time(settle_at - chain.block_timestamp())
+    cutoff = Decimal("0.1195")
+    proposal_id, rows = auctions.propose_settlement(platform, OFFICIALS[0], auction_id, cutoff, 91)
+    s.say(
+        f"cut-off yield {cutoff:.2%}; allocation (non-competitive at the weighted average, "
+        "pro rata at the cut-off):"
+    )
+    s.echo(
+        table(
+            [
+                {
+                    "bidder": identities.name_of(platform, r["bidder"]),
+                    "bid": r["bid_units"],
+                    "bid yield": f"{Decimal(r['bid_yield']):.2%}" if r["bid_yield"] else "non-comp",
+                    "allotted": r["units"],
+                    "yield": f"{Decimal(r['yield']):.4%}" if r["yield"] else "-",
+                    "pays": r["payment"],
+                }
+                for r in rows
+            ]
+        )
+    )
+    s.carry(
+        proposal_id,
+        f"settle auction {auction_id} (DvP: units against PKRT, all or nothing per bidder)",
+    )
+    settled = [
+        e for e in auctions.show(platform, auction_id)["events"] if e["event"] == "BidSettled"
+    ]
+    s.say(
+        f"settled {len(settled)} bidders atomically: {sum(e['units'] for e in settled):,} PKTB3MA "
+        f"issued against {format_pkr(sum(e['payment'] for e in settled))} paid to the treasury"
+    )
+
+    s.step("Secondary DvP: KLA sells 20,000 PKTB3MA to FEPF against PKRT")
+    price = tbill_payment(20_000, 100_00, Decimal("0.1180"), 89)
+    try:
+        dvp.instruct(
+            platform, "kla", bill_token, "retail-0001", 20_000, price, chain.block_timestamp() + DAY
+        )
+    except AmanatError as exc:
+        s.say(f"REFUSED  DvP to retail-0001: [{exc.rule}] {exc.message}")
+        s.refusals.append({"token": "PKTB3MA", "rule": exc.rule, "reason": exc.message})
+    instruction = dvp.instruct(
+        platform, "kla", bill_token, "fepf", 20_000, price, chain.block_timestamp() + DAY
+    )
+    s.say(
+        f"instruction {instruction['instruction']}: kla's 20,000 units locked; "
+        f"price {instruction['cash']} (11.80%)"
+    )
+    dvp.affirm(platform, "fepf", instruction["instruction"])
+    s.say(f"fepf affirms: {instruction['cash']} locked")
+    done = dvp.settle(platform, "fepf", instruction["instruction"])
+    s.say(f"settled atomically: state {done['state']}; both legs moved in one transaction")
+
+    s.step(
+        "Ijara rent on the sukuk: paid in PKRT to holders of record; a frozen holder's rent is held"
+    )
+    record_block = chain.block_number()
+    rent = 2_600_000_00
+    proposal_id, declared = distributions.propose_declare(
+        platform, OFFICIALS[0], sukuk_token, distributions.KINDS["rent"], rent, record_block
+    )
+    s.say(
+        f"holders of record at block {record_block}: {declared['holders']}; payout root {declared['root'][:18]}…"
+    )
+    s.carry(proposal_id, f"declare rent of {format_pkr(rent)} on PKSUK29")
+    distribution_id = platform.contract("Distributor").read("distributionCount")
+    paid = distributions.pay(platform, "issuer", distribution_id)
+    s.say(
+        f"paid {paid['paid']}, held {paid['held']} (Gulf Horizon Capital is frozen); total {paid['total']} exactly"
+    )
+    try:
+        retire = governance.propose(
+            platform, OFFICIALS[0], registry, "setStatus", [building, int(AssetStatus.RETIRED)]
+        )
+        s.carry(retire, f"retire asset {building} (the sukuk's building)")
+    except AmanatError as exc:
+        s.say(f"REFUSED  retiring the building: [{exc.rule}] {exc.message}")
+        s.refusals.append({"token": "PKSUK29", "rule": exc.rule, "reason": exc.message})
+
+    s.step("A commodity receipt: wheat in PASSCO's Multan vault, capped by its attested reserve")
+    wheat_auth = s.document(
+        "wheat-auth.txt",
+        "ECC decision 41/2026: receipts for strategic wheat reserves up to 100,000 tonnes.",
+    )
+    wheat = assets.register(
+        platform,
+        "issuer",
+        AssetClass.COMMODITY_RESERVE,
+        "PASSCO-MUL-WHEAT-01",
+        "Strategic wheat reserve, PASSCO Multan vault (tonnes)",
+        "Ministry of National Food Security",
+        "ECC decision 41/2026",
+        wheat_auth,
+        100_000,
+    )
+    s.govern(registry, "setStatus", [wheat, int(AssetStatus.APPROVED)], f"approve asset {wheat}")
+    s.govern(
+        platform.contract("TokenFactory"),
+        "createToken",
+        tokens.tokenize_args(
+            wheat,
+            "PASSCO wheat receipt",
+            "PKWHEAT",
+            0,
+            TokenRules(eligible_categories=all_but_retail),
+        ),
+        f"tokenize asset {wheat} as PKWHEAT",
+    )
+    report = s.document("wheat-count-2026-q4.txt", "Stock count, Multan vault: 40,000 tonnes.")
+    assets.attest_reserve(platform, "reserve-auditor", wheat, 40_000, report)
+    s.say("the reserve auditor attests 40,000 tonnes in the vault (report hash on chain)")
+    wheat_token = tokens.token_for_asset(platform, wheat)
+    s.govern(
+        wheat_token, "mint", [platform.address_of("inb"), 35_000], "mint 35,000 PKWHEAT to inb"
+    )
+    over = tokens.mint_precheck(platform, wheat_token, platform.address_of("kla"), 10_000)
+    s.say(
+        f"REFUSED  mint of 10,000 PKWHEAT more: [{over.code.rule}] {over.code.reason}: {over.detail}"
+    )
+    s.refusals.append({"token": "PKWHEAT", "rule": over.code.rule, "reason": over.detail})
+
+    s.step("Maturity: PKTB3MA is redeemed at par against PKRT, units burned in the same step")
+    chain.advance_time(91 * DAY)
+    s.say("embedded clock moved 91 days to maturity")
+    s.govern(bill_token, "markMatured", [], "mark PKTB3MA matured")
+    s.refused_transfer(bill_token, "inb", "kla", 1_000, "matured")
+    supply = bill_token.read("totalSupply")
+    topup = cash.reference_hash("MoF budget allocation 2026-27/DS-14")
+    s.govern(
+        cash_token,
+        "issueCash",
+        [platform.manifest.address("Governance"), 10_000_000_00, bytes.fromhex(topup[2:])],
+        "fund the treasury with PKR 10,000,000.00 for redemptions",
+    )
+    proposal_id, declared = distributions.propose_declare(
+        platform,
+        OFFICIALS[0],
+        bill_token,
+        distributions.KINDS["redemption"],
+        supply * 100_00,
+        chain.block_number(),
+    )
+    s.carry(proposal_id, f"redeem {supply:,} PKTB3MA at par ({declared['total']})")
+    distribution_id = platform.contract("Distributor").read("distributionCount")
+    paid = distributions.pay(platform, "issuer", distribution_id)
+    s.say(
+        f"redeemed: {paid['paid']} paid to {paid['holders']} holders; "
+        f"PKTB3MA supply now {bill_token.read('totalSupply')}"
+    )
+    s.govern(
+        registry, "setStatus", [bill, int(AssetStatus.REDEEMED)], f"mark asset {bill} redeemed"
+    )
+    return bill, wheat

@@ -160,6 +160,19 @@ class Chain:
         tag = _hex(block) if isinstance(block, int) else block
         return int(self.rpc.call("eth_getBlockByNumber", [tag, False])["timestamp"], 16)
 
+    def block_at_or_before(self, timestamp: int) -> int:
+        """The last block whose timestamp is at or before `timestamp` (binary search)."""
+        low, high = 0, self.block_number()
+        if self.block_timestamp(low) > timestamp:
+            raise AmanatError(f"time {timestamp} is before the chain's first block")
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.block_timestamp(middle) <= timestamp:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
     def code(self, address: str) -> bytes:
         return bytes.fromhex(self.rpc.call("eth_getCode", [address, "latest"])[2:])
 

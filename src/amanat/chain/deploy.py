@@ -124,9 +124,7 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
     nonce = chain.journal.known_nonce(sender)
     chain_nonce = int(chain.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
     base = max(nonce or 0, chain_nonce)
-    addresses = {
-        name: create_address(sender, base + i) for i, name in enumerate(DEPLOY_ORDER)
-    }
+    addresses = {name: create_address(sender, base + i) for i, name in enumerate(DEPLOY_ORDER)}
     governance, identity, assets, factory, cash = (
         addresses[name]
         for name in ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory", "CashToken")

@@ -97,6 +97,38 @@ def submit_valuation(
     return int(registry.events(receipt, "ValuationSubmitted")[0]["index"])
 
 
+def attest_reserve(
+    platform: Platform, auditor: str, asset_id: int, quantity: int, report_hash: str
+) -> int:
+    """A reserve auditor attests the commodity units in the vault; minting is capped by it."""
+    _require_asset(platform, asset_id)
+    if quantity < 0:
+        raise InvalidInput(f"reserve quantity {quantity} is negative")
+    registry = platform.contract("AssetRegistry")
+    (receipt,) = platform.chain.transact(
+        platform.signer(auditor),
+        [
+            registry.tx(
+                "attestReserve",
+                asset_id,
+                quantity,
+                _hash32(report_hash, "attestation report hash"),
+            )
+        ],
+    )
+    return int(registry.events(receipt, "ReserveAttested")[0]["index"])
+
+
+def link_underlying(platform: Platform, issuer: str, sukuk_id: int, underlying_id: int) -> None:
+    """Tie an Ijara sukuk to the asset backing it (which then cannot be retired)."""
+    _require_asset(platform, sukuk_id)
+    _require_asset(platform, underlying_id)
+    registry = platform.contract("AssetRegistry")
+    platform.chain.transact(
+        platform.signer(issuer), [registry.tx("linkUnderlying", sukuk_id, underlying_id)]
+    )
+
+
 def _hash32(text: str, what: str) -> bytes:
     raw = text.removeprefix("0x")
     if len(raw) != 64:
@@ -188,29 +220,38 @@ def show_many(platform: Platform, asset_ids: list[int]) -> list[dict[str, Any]]:
                 "documentCount",
                 "valuationCount",
                 "latestAcceptedValuation",
+                "attestedReserve",
+                "attestationCount",
+                "underlyingOf",
             )
         ]
     )
-    per_asset = [heads[i : i + 4] for i in range(0, len(heads), 4)]
+    per_asset = [heads[i : i + 7] for i in range(0, len(heads), 7)]
     details = read_many(
         [
             (registry, "getDocument", (asset_id, index))
-            for asset_id, (_, documents, _, _) in zip(asset_ids, per_asset, strict=True)
+            for asset_id, (_, documents, *_) in zip(asset_ids, per_asset, strict=True)
             for index in range(documents)
         ]
         + [
             (registry, "getValuation", (asset_id, index))
-            for asset_id, (_, _, valuations, _) in zip(asset_ids, per_asset, strict=True)
+            for asset_id, (_, _, valuations, *_) in zip(asset_ids, per_asset, strict=True)
             for index in range(valuations)
         ]
     )
-    document_rows = iter(details[: sum(d for _, d, _, _ in per_asset)])
-    valuation_rows = iter(details[sum(d for _, d, _, _ in per_asset) :])
+    document_count = sum(row[1] for row in per_asset)
+    document_rows = iter(details[:document_count])
+    valuation_rows = iter(details[document_count:])
     records = []
-    for asset_id, (asset, documents, valuations, latest) in zip(asset_ids, per_asset, strict=True):
+    for asset_id, row in zip(asset_ids, per_asset, strict=True):
+        asset, documents, valuations, latest, reserve, attestations, underlying = row
         document_list = [_document(*next(document_rows)) for _ in range(documents)]
         valuation_list = [_valuation(index, *next(valuation_rows)) for index in range(valuations)]
-        records.append(_record(asset_id, asset, document_list, valuation_list, latest))
+        record = _record(asset_id, asset, document_list, valuation_list, latest)
+        record["underlying"] = underlying or None
+        if record["class"] == AssetClass.COMMODITY_RESERVE.label:
+            record["reserve"] = {"attested_units": reserve, "attestations": attestations}
+        records.append(record)
     return records
 
 

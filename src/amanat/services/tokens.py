@@ -198,11 +198,21 @@ def explain(
             f"cap {_pct(rules.foreign_cap_bps, BPS)}"
         )
     if code is Restriction.AUTHORISATION_CAP:
-        asset = platform.contract("AssetRegistry").read("getAsset", token.read("assetId"))
+        registry = platform.contract("AssetRegistry")
+        asset_id = token.read("assetId")
+        asset = registry.read("getAsset", asset_id)
         supply = token.read("totalSupply")
+        _, cap = registry.read("mintingTerms", asset_id)
+        if cap < asset[8]:
+            return (
+                f"supply {supply} + {amount} exceeds the attested reserve of {cap} units "
+                f"(authorised: {asset[8]})"
+            )
         return f"supply {supply} + {amount} exceeds the {asset[8]} units authorised by {asset[6]}"
     if code is Restriction.ASSET_NOT_TOKENIZED:
         return f"asset {token.read('assetId')} is no longer in tokenized status"
+    if code is Restriction.MATURED:
+        return f"{symbol} has matured: its units can only be redeemed"
     return code.reason
 
 
@@ -218,6 +228,12 @@ def mint_precheck(platform: Platform, token: Bound, receiver: str, amount: int) 
         raise InvalidInput(f"amount must be positive, got {amount}")
     code = Restriction(token.read("detectMintRestriction", receiver, amount))
     return Verdict(code, explain(platform, token, code, None, receiver, amount))
+
+
+def eligibility_precheck(platform: Platform, token: Bound, investor: str) -> Verdict:
+    """Whether `investor` may hold the token at all (category, country, verified, not frozen)."""
+    code = Restriction(token.read("detectEligibility", investor))
+    return Verdict(code, explain(platform, token, code, None, investor, 0))
 
 
 def transfer(

@@ -1,0 +1,277 @@
+"""Primary auctions of T-bills: announce, sealed bids (commit, reveal), allocation, settlement.
+
+A bidder's sealed bid (units, yield, salt) stays with the bidder's own client, in the data
+directory of whoever holds its key, until it reveals after the close: no one else, the issuer
+included, can read it before then. The allocation is computed from the revealed bids on chain
+by `amanat.domain.auction` and settled by an M-of-N proposal: each bidder's units against its
+cash, all or nothing per bidder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from amanat.chain.abi import decode_revert
+from amanat.domain.auction import (
+    Bid,
+    allocate,
+    commitment,
+    from_micro,
+    tbill_payment,
+    yield_micro,
+)
+from amanat.domain.money import format_pkr
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import governance, tokens
+from amanat.services.platform import Bound, Platform
+
+AUCTION_EVENTS = (
+    "AuctionAnnounced",
+    "BidCommitted",
+    "BidRevealed",
+    "BidSettled",
+    "BidRefused",
+    "BidReleased",
+    "AuctionSettled",
+)
+
+
+def announce(
+    platform: Platform,
+    issuer: str,
+    token: Bound,
+    offered_units: int,
+    face_minor_per_unit: int,
+    close_time: int,
+    reveal_deadline: int,
+    settlement_date: int,
+) -> int:
+    """Announce an auction (issuer's key); returns its id."""
+    auction = platform.contract("Auction")
+    (receipt,) = platform.chain.transact(
+        platform.signer(issuer),
+        [
+            auction.tx(
+                "announce",
+                token.address,
+                offered_units,
+                face_minor_per_unit,
+                close_time,
+                reveal_deadline,
+                settlement_date,
+                description=f"announce auction of {offered_units} units",
+            )
+        ],
+    )
+    return int(auction.events(receipt, "AuctionAnnounced")[0]["auctionId"])
+
+
+def _sealed_path(platform: Platform, auction_id: int, wallet: str) -> Path:
+    return platform.settings.data_dir / "sealed-bids" / f"auction-{auction_id}-{wallet}.json"
+
+
+def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
+    auction = platform.contract("Auction")
+    count = auction.read("auctionCount")
+    if not 1 <= auction_id <= count:
+        raise NotFound(f"no auction {auction_id} (there are {count})", auction=auction_id)
+    (
+        token,
+        offered,
+        face,
+        close_time,
+        reveal_deadline,
+        settlement_date,
+        revealed_count,
+        settled,
+    ) = auction.read("getAuction", auction_id)
+    return {
+        "auction": auction_id,
+        "token": token,
+        "offered_units": offered,
+        "face_minor_per_unit": face,
+        "close_time": close_time,
+        "reveal_deadline": reveal_deadline,
+        "settlement_date": settlement_date,
+        "revealed_bids": revealed_count,
+        "settled": settled,
+    }
+
+
+def bid(
+    platform: Platform, bidder: str, auction_id: int, units: int, yield_rate: Decimal | None
+) -> dict[str, Any]:
+    """Commit a sealed bid; `yield_rate` None is a non-competitive bid. The bid itself is kept
+    in the bidder's data directory for the reveal."""
+    if units <= 0:
+        raise InvalidInput(f"bid units {units} must be positive")
+    terms = _terms(platform, auction_id)
+    if units > terms["offered_units"]:
+        raise InvalidInput(
+            f"bid of {units} units is more than the {terms['offered_units']} offered"
+        )
+    signer = platform.signer(bidder)
+    wallet = to_checksum_address(signer.address)
+    verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)
+    if not verdict.allowed:
+        raise verdict.refuse()
+    micro = 0 if yield_rate is None else yield_micro(yield_rate)
+    salt = secrets.token_bytes(32)
+    sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
+    auction = platform.contract("Auction")
+    platform.chain.transact(
+        signer,
+        [
+            auction.tx(
+                "commit", auction_id, sealed, description=f"sealed bid in auction {auction_id}"
+            )
+        ],
+    )
+    path = _sealed_path(platform, auction_id, wallet)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({**record, "salt": salt.hex()}, handle)
+    temporary.replace(path)
+    return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
+
+
+def reveal(platform: Platform, bidder: str, auction_id: int) -> dict[str, Any]:
+    """Open the bidder's sealed bid after the close; its face value in cash is locked."""
+    signer = platform.signer(bidder)
+    wallet = to_checksum_address(signer.address)
+    path = _sealed_path(platform, auction_id, wallet)
+    if not path.exists():
+        raise NotFound(f"no sealed bid of {bidder} for auction {auction_id} in {path.parent}")
+    sealed = json.loads(path.read_text())
+    auction = platform.contract("Auction")
+    (receipt,) = platform.chain.transact(
+        signer,
+        [
+            auction.tx(
+                "reveal",
+                auction_id,
+                sealed["units"],
+                sealed["yield_micro"],
+                sealed["competitive"],
+                bytes.fromhex(sealed["salt"]),
+                description=f"reveal bid in auction {auction_id}",
+            )
+        ],
+    )
+    (event,) = auction.events(receipt, "BidRevealed")
+    return {
+        "auction": auction_id,
+        "bidder": wallet,
+        "units": event["units"],
+        "yield": None if not event["competitive"] else f"{from_micro(event['yieldMicro']):.4%}",
+        "locked_cash_minor": event["lockedCash"],
+    }
+
+
+def revealed_bids(platform: Platform, auction_id: int) -> list[Bid]:
+    auction = platform.contract("Auction")
+    events = [
+        e for e in platform.decoded_logs(auction, ("BidRevealed",)) if e["auctionId"] == auction_id
+    ]
+    return [
+        Bid(
+            bidder=e["bidder"],
+            amount=e["units"],
+            yield_rate=from_micro(e["yieldMicro"]) if e["competitive"] else None,
+            sequence=i,
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+def allocation(
+    platform: Platform, auction_id: int, cutoff: Decimal, days_to_maturity: int
+) -> list[dict[str, Any]]:
+    """Every revealed bidder with its allocation (0 if none) and its payment at its yield."""
+    terms = _terms(platform, auction_id)
+    bids = revealed_bids(platform, auction_id)
+    if not bids:
+        raise RuleViolation("no-bids", f"auction {auction_id} has no revealed bids")
+    yield_micro(cutoff)  # the cut-off must be expressible on chain
+    allocated = {a.bid.bidder: a for a in allocate(terms["offered_units"], bids, cutoff)}
+    rows = []
+    for b in bids:
+        chosen = allocated.get(b.bidder)
+        units = chosen.units if chosen else 0
+        payment = (
+            tbill_payment(units, terms["face_minor_per_unit"], chosen.yield_rate, days_to_maturity)
+            if chosen
+            else 0
+        )
+        rows.append(
+            {
+                "bidder": b.bidder,
+                "bid_units": b.amount,
+                "bid_yield": None if b.yield_rate is None else str(b.yield_rate),
+                "units": units,
+                "yield": str(chosen.yield_rate) if chosen else None,
+                "payment_minor": payment,
+                "payment": format_pkr(payment),
+            }
+        )
+    return rows
+
+
+def propose_settlement(
+    platform: Platform,
+    official: str,
+    auction_id: int,
+    cutoff: Decimal,
+    days_to_maturity: int,
+    idempotency_key: str | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Propose the settlement of an auction with its allocation; returns (proposal, rows)."""
+    rows = allocation(platform, auction_id, cutoff, days_to_maturity)
+    proposal_id = governance.propose(
+        platform,
+        official,
+        platform.contract("Auction"),
+        "settle",
+        [
+            auction_id,
+            yield_micro(cutoff),
+            [r["bidder"] for r in rows],
+            [r["units"] for r in rows],
+            [r["payment_minor"] for r in rows],
+        ],
+        idempotency_key=idempotency_key,
+    )
+    return proposal_id, rows
+
+
+def show(platform: Platform, auction_id: int) -> dict[str, Any]:
+    """An auction's terms and everything that happened in it, from the chain's events."""
+    terms = _terms(platform, auction_id)
+    events = []
+    for e in platform.decoded_logs(platform.contract("Auction"), AUCTION_EVENTS):
+        if e.get("auctionId") != auction_id:
+            continue
+        row = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in e.items()}
+        if e["event"] == "BidRefused":
+            row["reason"] = _revert_text(e["reason"])
+        events.append(row)
+    return {**terms, "events": events}
+
+
+def list_auctions(platform: Platform) -> list[dict[str, Any]]:
+    count = platform.contract("Auction").read("auctionCount")
+    return [_terms(platform, i) for i in range(1, count + 1)]
+
+
+def _revert_text(data: bytes) -> str:
+    return decode_revert(data) or "refused without a reason"

@@ -1,0 +1,265 @@
+"""Coupons, rent, dividends and redemptions paid in cash tokens to the holders of record.
+
+The holders of record are read from the token's Transfer events up to the record block, so the
+payout list is reproducible by anyone with the chain: the declaration carries its Merkle root,
+and the paying agent (or any holder claiming) recomputes the same list and proves each payout.
+Payouts split the declared total exactly (`amanat.domain.distribution`: floor, then the
+remainder one minor unit at a time by largest fractional part, ties to the lower address).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from amanat.domain.distribution import Payout, distribute
+from amanat.domain.money import format_pkr
+from amanat.domain.payouts import PayoutTree
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import governance
+from amanat.services.platform import Bound, Platform, read_many
+
+KINDS = {"coupon": 1, "rent": 2, "dividend": 3, "redemption": 4}
+KIND_NAMES = {v: k for k, v in KINDS.items()}
+PAY_BATCH = 100  # payouts per transaction (the contract's bound)
+READ_CHUNK = 500
+
+
+def parse_kind(text: str) -> int:
+    try:
+        return KINDS[text.strip().lower()]
+    except KeyError:
+        raise InvalidInput(f"distribution kind {text!r} is not one of {', '.join(KINDS)}") from None
+
+
+def holders_of_record(platform: Platform, token: Bound, record_block: int) -> dict[str, int]:
+    """Balances at the end of `record_block`, from the token's Transfer events."""
+    head = platform.chain.block_number()
+    if not 0 <= record_block <= head:
+        raise InvalidInput(f"record block {record_block} is not on the chain (head {head})")
+    balances: dict[str, int] = {}
+    for event in platform.decoded_logs(token, ("Transfer",), to_block=record_block):
+        if int(event["sender"], 16):
+            balances[event["sender"]] = balances.get(event["sender"], 0) - event["value"]
+        if int(event["receiver"], 16):
+            balances[event["receiver"]] = balances.get(event["receiver"], 0) + event["value"]
+    return {holder: units for holder, units in balances.items() if units > 0}
+
+
+def plan(
+    platform: Platform, token: Bound, total_minor: int, record_block: int
+) -> tuple[list[Payout], PayoutTree]:
+    payouts = distribute(total_minor, holders_of_record(platform, token, record_block))
+    return payouts, PayoutTree(token.address, record_block, payouts)
+
+
+def record_block_for(platform: Platform, record_time: int) -> int:
+    """The block of record for a record date-time: the last block at or before it."""
+    return platform.chain.block_at_or_before(record_time)
+
+
+def propose_declare(
+    platform: Platform,
+    official: str,
+    token: Bound,
+    kind: int,
+    total_minor: int,
+    record_block: int,
+    idempotency_key: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Propose a distribution of `total_minor` to the holders of record at `record_block`."""
+    if total_minor <= 0:
+        raise InvalidInput(f"distribution total {total_minor} must be positive")
+    if kind == KINDS["redemption"] and not token.read("matured"):
+        raise RuleViolation(
+            "not-matured", f"{token.read('symbol')} has not matured: propose `mature` first"
+        )
+    treasury = platform.contract("CashToken").read(
+        "balanceOf", platform.manifest.address("Governance")
+    )
+    if treasury < total_minor:
+        raise RuleViolation(
+            "treasury-funds",
+            f"the treasury holds {format_pkr(treasury)}, less than the {format_pkr(total_minor)} "
+            "to distribute",
+        )
+    payouts, tree = plan(platform, token, total_minor, record_block)
+    proposal_id = governance.propose(
+        platform,
+        official,
+        platform.contract("Distributor"),
+        "declare",
+        [token.address, kind, record_block, total_minor, tree.root, len(payouts), tree.depth],
+        idempotency_key=idempotency_key,
+    )
+    return proposal_id, {
+        "proposal": proposal_id,
+        "token": token.address,
+        "kind": KIND_NAMES[kind],
+        "record_block": record_block,
+        "total_minor": total_minor,
+        "total": format_pkr(total_minor),
+        "holders": len(payouts),
+        "root": "0x" + tree.root.hex(),
+    }
+
+
+def _declared(platform: Platform, distribution_id: int) -> dict[str, Any]:
+    distributor = platform.contract("Distributor")
+    count = distributor.read("distributionCount")
+    if not 1 <= distribution_id <= count:
+        raise NotFound(
+            f"no distribution {distribution_id} (there are {count})", distribution=distribution_id
+        )
+    (
+        token,
+        kind,
+        record_block,
+        total,
+        root,
+        holder_count,
+        depth,
+        paid_count,
+        paid_total,
+        held_total,
+    ) = distributor.read("getDistribution", distribution_id)
+    return {
+        "distribution": distribution_id,
+        "token": token,
+        "kind": KIND_NAMES[kind],
+        "record_block": record_block,
+        "total_minor": total,
+        "root": "0x" + root.hex(),
+        "holders": holder_count,
+        "depth": depth,
+        "payouts_made": paid_count,
+        "paid_minor": paid_total,
+        "held_minor": held_total,
+    }
+
+
+def _tree_of(platform: Platform, declared: dict[str, Any]) -> tuple[list[Payout], PayoutTree]:
+    """Recompute the declared payout list from the chain; it must match the declared root."""
+    token = platform.token(declared["token"])
+    payouts, tree = plan(platform, token, declared["total_minor"], declared["record_block"])
+    if "0x" + tree.root.hex() != declared["root"]:
+        raise RuleViolation(
+            "payout-list-mismatch",
+            f"the holders of record at block {declared['record_block']} give root "
+            f"0x{tree.root.hex()}, not the declared {declared['root']}",
+        )
+    return payouts, tree
+
+
+def pay(
+    platform: Platform, agent: str, distribution_id: int, batch_size: int = PAY_BATCH
+) -> dict[str, Any]:
+    """Push every payout not yet made, `batch_size` per transaction, all journaled at once."""
+    if not 1 <= batch_size <= PAY_BATCH:
+        raise InvalidInput(f"batch size {batch_size} must be between 1 and {PAY_BATCH}")
+    declared = _declared(platform, distribution_id)
+    payouts, tree = _tree_of(platform, declared)
+    distributor = platform.contract("Distributor")
+    pending = list(range(len(payouts)))
+    if declared["payouts_made"]:
+        made: list[bool] = []
+        for start in range(0, len(payouts), READ_CHUNK):
+            made += read_many(
+                [
+                    (distributor, "isPaid", (distribution_id, i))
+                    for i in range(start, min(start + READ_CHUNK, len(payouts)))
+                ]
+            )
+        pending = [i for i in pending if not made[i]]
+    requests = []
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start : start + batch_size]
+        requests.append(
+            distributor.tx(
+                "pay",
+                distribution_id,
+                chunk,
+                [payouts[i].holder for i in chunk],
+                [payouts[i].units for i in chunk],
+                [payouts[i].amount_minor for i in chunk],
+                [sibling for i in chunk for sibling in tree.proof(i)],
+                description=f"pay distribution {distribution_id} ({len(chunk)} payouts)",
+            )
+        )
+    receipts = platform.chain.transact(platform.signer(agent), requests) if requests else []
+    return {
+        **show(platform, distribution_id),
+        "transactions": len(receipts),
+        "gas_used": sum(r.gas_used for r in receipts),
+        "blocks": len({r.block_number for r in receipts}),
+    }
+
+
+def claim(platform: Platform, holder: str, distribution_id: int) -> dict[str, Any]:
+    """A holder claims its own payout with its proof."""
+    declared = _declared(platform, distribution_id)
+    payouts, tree = _tree_of(platform, declared)
+    signer = platform.signer(holder)
+    wallet = to_checksum_address(signer.address)
+    index = next((i for i, p in enumerate(payouts) if p.holder == wallet), None)
+    if index is None:
+        raise NotFound(f"{holder} ({wallet}) held no units at the record block")
+    payout = payouts[index]
+    distributor = platform.contract("Distributor")
+    platform.chain.transact(
+        signer,
+        [
+            distributor.tx(
+                "claim",
+                distribution_id,
+                index,
+                payout.units,
+                payout.amount_minor,
+                tree.proof(index),
+                description=f"claim from distribution {distribution_id}",
+            )
+        ],
+    )
+    return {"distribution": distribution_id, "holder": wallet, "amount_minor": payout.amount_minor}
+
+
+def propose_release(
+    platform: Platform, official: str, distribution_id: int, holder: str, receiver: str
+) -> int:
+    """Propose paying out a held payout (after the wallet is unfrozen, or to a recovery wallet)."""
+    wallet = platform.address_of(holder)
+    held = platform.contract("Distributor").read("held", distribution_id, wallet)
+    if not held:
+        raise NotFound(f"nothing is held for {holder} in distribution {distribution_id}")
+    return governance.propose(
+        platform,
+        official,
+        platform.contract("Distributor"),
+        "releaseHeld",
+        [distribution_id, wallet, platform.address_of(receiver)],
+    )
+
+
+def propose_maturity(platform: Platform, official: str, token: Bound) -> int:
+    """Propose marking the token matured: no more transfers, only redemption."""
+    if token.read("matured"):
+        raise RuleViolation("matured", f"{token.read('symbol')} has already matured")
+    return governance.propose(platform, official, token, "markMatured", [])
+
+
+def show(platform: Platform, distribution_id: int) -> dict[str, Any]:
+    declared = _declared(platform, distribution_id)
+    return {
+        **declared,
+        "symbol": platform.token(declared["token"]).read("symbol"),
+        "total": format_pkr(declared["total_minor"]),
+        "paid": format_pkr(declared["paid_minor"]),
+        "held": format_pkr(declared["held_minor"]),
+        "complete": declared["payouts_made"] == declared["holders"],
+    }
+
+
+def list_distributions(platform: Platform) -> list[dict[str, Any]]:
+    count = platform.contract("Distributor").read("distributionCount")
+    return [show(platform, i) for i in range(1, count + 1)]

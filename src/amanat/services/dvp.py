@@ -1,0 +1,117 @@
+"""Secondary delivery versus payment: the seller instructs (units locked), the buyer affirms
+(cash locked), either party settles both legs atomically; cancel and expiry release both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from amanat.domain.money import format_pkr
+from amanat.errors import InvalidInput, NotFound
+from amanat.services import tokens
+from amanat.services.platform import Bound, Platform
+
+STATES = {1: "instructed", 2: "affirmed", 3: "settled", 4: "cancelled", 5: "expired"}
+DVP_EVENTS = ("DvPInstructed", "DvPAffirmed", "DvPSettled", "DvPCancelled", "DvPExpired")
+
+
+def instruct(
+    platform: Platform,
+    seller: str,
+    token: Bound,
+    buyer: str,
+    units: int,
+    cash_minor: int,
+    deadline: int,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The seller's instruction; the transfer is pre-checked against the token's rules first."""
+    if units <= 0 or cash_minor <= 0:
+        raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
+    now = platform.chain.block_timestamp()
+    if deadline <= now:
+        raise InvalidInput(f"deadline {deadline} is not after the chain's time {now}")
+    signer = platform.signer(seller)
+    sender = to_checksum_address(signer.address)
+    to = platform.address_of(buyer)
+    if not platform.chain.seen(idempotency_key):
+        verdict = tokens.precheck(platform, token, sender, to, units)
+        if not verdict.allowed:
+            raise verdict.refuse()
+    settlement = platform.contract("Settlement")
+    (receipt,) = platform.chain.transact(
+        signer,
+        [
+            settlement.tx(
+                "instruct",
+                token.address,
+                to,
+                units,
+                cash_minor,
+                deadline,
+                key=idempotency_key,
+                description="DvP instruction",
+            )
+        ],
+    )
+    (event,) = settlement.events(receipt, "DvPInstructed")
+    return show(platform, int(event["instructionId"]))
+
+
+def _act(platform: Platform, who: str, instruction_id: int, function: str) -> dict[str, Any]:
+    _require(platform, instruction_id)
+    settlement = platform.contract("Settlement")
+    platform.chain.transact(
+        platform.signer(who),
+        [settlement.tx(function, instruction_id, description=f"DvP {function} {instruction_id}")],
+    )
+    return show(platform, instruction_id)
+
+
+def affirm(platform: Platform, buyer: str, instruction_id: int) -> dict[str, Any]:
+    return _act(platform, buyer, instruction_id, "affirm")
+
+
+def settle(platform: Platform, party: str, instruction_id: int) -> dict[str, Any]:
+    return _act(platform, party, instruction_id, "settle")
+
+
+def cancel(platform: Platform, party: str, instruction_id: int) -> dict[str, Any]:
+    return _act(platform, party, instruction_id, "cancel")
+
+
+def expire(platform: Platform, anyone: str, instruction_id: int) -> dict[str, Any]:
+    return _act(platform, anyone, instruction_id, "expire")
+
+
+def _require(platform: Platform, instruction_id: int) -> None:
+    count = platform.contract("Settlement").read("instructionCount")
+    if not 1 <= instruction_id <= count:
+        raise NotFound(
+            f"no DvP instruction {instruction_id} (there are {count})", instruction=instruction_id
+        )
+
+
+def show(platform: Platform, instruction_id: int) -> dict[str, Any]:
+    _require(platform, instruction_id)
+    seller, buyer, token, units, cash, deadline, state = platform.contract("Settlement").read(
+        "getInstruction", instruction_id
+    )
+    return {
+        "instruction": instruction_id,
+        "seller": seller,
+        "buyer": buyer,
+        "token": token,
+        "symbol": platform.token(token).read("symbol"),
+        "units": units,
+        "cash_minor": cash,
+        "cash": format_pkr(cash),
+        "deadline": deadline,
+        "state": STATES[state],
+    }
+
+
+def list_instructions(platform: Platform) -> list[dict[str, Any]]:
+    count = platform.contract("Settlement").read("instructionCount")
+    return [show(platform, i) for i in range(1, count + 1)]
