@@ -15,7 +15,9 @@ from typing import Any
 
 import boa
 import pytest
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth._utils.address import generate_contract_address
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_canonical_address, to_checksum_address
 from vyper.compiler.output import build_abi_output
 
 from amanat.domain.governance import (
@@ -28,7 +30,17 @@ from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import TokenRules
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
-CONTRACT_NAMES = ("IdentityRegistry", "AssetRegistry", "Governance", "AssetToken", "TokenFactory")
+CONTRACT_NAMES = (
+    "IdentityRegistry",
+    "AssetRegistry",
+    "Governance",
+    "AssetToken",
+    "TokenFactory",
+    "CashToken",
+    "Settlement",
+    "Auction",
+    "Distributor",
+)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = b"\x00" * 32
@@ -58,6 +70,85 @@ EVIDENCE = h("Islamabad High Court order W.P. 1234/2025")
 
 def selector(signature: str) -> bytes:
     return function_signature_to_4byte_selector(signature)
+
+
+# ---------------------------------------------------------------- payouts and bids
+
+
+def payout_leaf(distribution_id: int, index: int, holder: str, units: int, amount: int) -> bytes:
+    """Distributor leaf: keccak256(abi_encode(distributionId, index, holder, units, amount))."""
+    return keccak(
+        abi_encode(
+            ["uint256", "uint256", "address", "uint256", "uint256"],
+            [distribution_id, index, holder, units, amount],
+        )
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Payout:
+    index: int
+    holder: str
+    units: int
+    amount: int
+
+
+class PayoutTree:
+    """Test-local payout Merkle tree as documented in Distributor.vy: a perfect tree of
+    2**depth leaves padded with zero leaves, node = keccak(left ++ right) by position."""
+
+    def __init__(self, distribution_id: int, rows: list[tuple[str, int, int]], depth: int | None = None):
+        assert rows, "a payout list has at least one row"
+        if depth is None:
+            depth = max(0, (len(rows) - 1).bit_length())
+        assert len(rows) <= 1 << depth
+        self.distribution_id = distribution_id
+        self.depth = depth
+        self.payouts = [Payout(i, holder, units, amount) for i, (holder, units, amount) in enumerate(rows)]
+        leaves = [payout_leaf(distribution_id, p.index, p.holder, p.units, p.amount) for p in self.payouts]
+        leaves += [ZERO32] * ((1 << depth) - len(leaves))
+        self.levels = [leaves]
+        while len(self.levels[-1]) > 1:
+            prev = self.levels[-1]
+            self.levels.append([keccak(prev[i] + prev[i + 1]) for i in range(0, len(prev), 2)])
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0]
+
+    @property
+    def total(self) -> int:
+        return sum(p.amount for p in self.payouts)
+
+    def proof(self, index: int) -> list[bytes]:
+        return [self.levels[k][(index >> k) ^ 1] for k in range(self.depth)]
+
+    def batch(self, indices: Iterable[int]) -> tuple[list, list, list, list, list]:
+        """(indices, holders, units, amounts, flat proofs) for Distributor.pay."""
+        idx = list(indices)
+        rows = [self.payouts[i] for i in idx]
+        flat = [node for i in idx for node in self.proof(i)]
+        return idx, [r.holder for r in rows], [r.units for r in rows], [r.amount for r in rows], flat
+
+
+def bid_commitment(
+    auction_id: int, bidder: str, units: int, yield_micro: int, competitive: bool, salt: bytes
+) -> bytes:
+    """Auction commitment: keccak256(abi_encode(auctionId, bidder, units, yieldMicro,
+    competitive, salt))."""
+    return keccak(
+        abi_encode(
+            ["uint256", "address", "uint256", "uint256", "bool", "bytes32"],
+            [auction_id, bidder, units, yield_micro, competitive, salt],
+        )
+    )
+
+
+def _next_create_addresses(count: int) -> list[str]:
+    """Addresses of the next `count` contracts boa's default sender will create."""
+    sender = to_canonical_address(str(boa.env.eoa))
+    nonce = boa.env.evm.vm.state.get_nonce(sender)
+    return [to_checksum_address(generate_contract_address(sender, nonce + i)) for i in range(count)]
 
 
 # ---------------------------------------------------------------- deployment
@@ -140,10 +231,23 @@ class System:
         self.registrar = env.generate_address("registrar")
         self.issuer = env.generate_address("issuer")
         self.valuer = env.generate_address("valuer")
+        self.auditor = env.generate_address("auditor")
 
         self.gov = deploy(deployers["Governance"], **governance_ctor_args(self.officials, 2))
         self.idreg = deploy(deployers["IdentityRegistry"], governance=self.gov.address)
-        self.areg = deploy(deployers["AssetRegistry"], governance=self.gov.address)
+        # Wired like amanat.chain.deploy: the registry lists the settlement contracts (their
+        # addresses precomputed) as agents; the cash token lists them too and lets the
+        # distributor draw on the treasury (the governance contract).
+        (areg_at, _blueprint_at, _factory_at, cash_at, settlement_at, auction_at, distributor_at) = (
+            _next_create_addresses(7)
+        )
+        self.agents = [settlement_at, auction_at, distributor_at]
+        self.areg = deploy(
+            deployers["AssetRegistry"],
+            governance=self.gov.address,
+            reserveAuditors=[self.auditor],
+            settlementAgents=self.agents,
+        )
         self.blueprint = deployers["AssetToken"].deploy_as_blueprint()
         self.factory = deploy(
             deployers["TokenFactory"],
@@ -152,6 +256,31 @@ class System:
             assetRegistry=self.areg.address,
             tokenBlueprint=self.blueprint.address,
         )
+        self.cash = deploy(
+            deployers["CashToken"],
+            name="Pakistan Rupee Deposit Token",
+            symbol="PKRT",
+            decimals=2,
+            identityRegistry=self.idreg.address,
+            governance=self.gov.address,
+            agents=self.agents,
+            treasurySpender=distributor_at,
+        )
+        self.settlement = deploy(
+            deployers["Settlement"], assetRegistry=self.areg.address, cashToken=self.cash.address
+        )
+        self.auction = deploy(
+            deployers["Auction"],
+            assetRegistry=self.areg.address,
+            cashToken=self.cash.address,
+            governance=self.gov.address,
+        )
+        self.distributor = deploy(
+            deployers["Distributor"], cashToken=self.cash.address, governance=self.gov.address
+        )
+        deployed = (self.areg, self.cash, self.settlement, self.auction, self.distributor)
+        expected = (areg_at, cash_at, settlement_at, auction_at, distributor_at)
+        assert [str(c.address) for c in deployed] == list(expected), "address prediction"
 
         # roles through governance
         self.govern(self.idreg, "setRegistrar", self.registrar, True)
@@ -305,6 +434,15 @@ class System:
                 expiry,
             )
 
+    # ------------------------------------------------------------ cash
+
+    def issue_cash(self, wallet: str, amount: int, reference: str = "deposit") -> None:
+        """Governance issues cash against an off-chain deposit."""
+        self.govern(self.cash, "issueCash", wallet, amount, h(f"{reference} {wallet} {amount}"))
+
+    def fund_treasury(self, amount: int) -> None:
+        self.issue_cash(self.gov.address, amount, reference="treasury")
+
     # ------------------------------------------------------------ token actions
 
     def mint(self, wallet: str, amount: int, token: Any = None) -> None:
@@ -365,3 +503,19 @@ def _isolate(_base_system: System) -> Iterable[None]:
 @pytest.fixture
 def system(_base_system: System) -> System:
     return _base_system
+
+
+@pytest.fixture
+def w(system):
+    """Short names for the onboarded wallets."""
+
+    class W:
+        b0, b1 = system.bank.wallets  # one identity, two wallets (domestic bank)
+        p = system.pension.wallets[0]  # domestic pension fund
+        i = system.insurer.wallets[0]  # domestic insurer
+        g = system.gulf.wallets[0]  # AE foreign institution
+        lon = system.london.wallets[0]  # GB foreign institution
+        r = system.retail.wallets[0]  # domestic retail: not eligible under BASE_RULES
+        out = system.outsider  # not registered
+
+    return W

@@ -48,22 +48,6 @@ def assert_mint_refused(
         system.govern(tok, "mint", wallet, amount)
 
 
-@pytest.fixture
-def w(system):
-    """Short names for the onboarded wallets."""
-
-    class W:
-        b0, b1 = system.bank.wallets  # one identity, two wallets (domestic bank)
-        p = system.pension.wallets[0]  # domestic pension fund
-        i = system.insurer.wallets[0]  # domestic insurer
-        g = system.gulf.wallets[0]  # AE foreign institution
-        lon = system.london.wallets[0]  # GB foreign institution
-        r = system.retail.wallets[0]  # domestic retail: not eligible under BASE_RULES
-        out = system.outsider  # not registered
-
-    return W
-
-
 # ---------------------------------------------------------------- creation and getters
 
 
@@ -161,7 +145,7 @@ def test_create_token_rejects_invalid_rules(system, rules, limits, countries, me
 def test_message_for_transfer_restriction(system):
     for code in Restriction:
         assert system.token.messageForTransferRestriction(int(code)) == REASONS[code]
-    assert system.token.messageForTransferRestriction(17) == "unknown restriction"
+    assert system.token.messageForTransferRestriction(max(Restriction) + 1) == "unknown restriction"
 
 
 # ---------------------------------------------------------------- ERC-20

@@ -626,10 +626,31 @@ def test_removed_officials_approval_no_longer_counts(system):
 # State-changing functions that are deliberately not governance actions.
 UNGOVERNED = {
     "IdentityRegistry": {"registerIdentity", "updateIdentity", "linkWallet", "unlinkWallet"},
-    "AssetRegistry": {"registerAsset", "attachDocument", "submitValuation", "linkToken"},
+    "AssetRegistry": {
+        "registerAsset",
+        "attachDocument",
+        "submitValuation",
+        "linkToken",
+        "linkUnderlying",
+        "attestReserve",
+    },
     "Governance": {"propose", "approve", "cancel", "execute", "startTimelock"},
-    "AssetToken": {"transfer", "transferFrom", "approve", "batchTransfer"},
+    "AssetToken": {
+        "transfer",
+        "transferFrom",
+        "approve",
+        "batchTransfer",
+        "settlementLock",
+        "settlementUnlock",
+        "settlementTransfer",
+        "settlementMint",
+        "redeem",
+    },
     "TokenFactory": set(),
+    "CashToken": {"transfer", "transferFrom", "approve", "lock", "unlock", "settleLocked"},
+    "Settlement": {"instruct", "affirm", "settle", "cancel", "expire"},
+    "Auction": {"announce", "commit", "reveal", "settleBid", "reclaim"},
+    "Distributor": {"pay", "claim"},
 }
 
 
