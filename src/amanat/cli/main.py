@@ -6,17 +6,24 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from amanat.chain.deploy import GovernanceSetup, deploy
 from amanat.chain.node import AnvilNode
+from amanat.cli import markets
+from amanat.cli.common import (
+    Context,
+    as_option,
+    json_option,
+    pass_ctx,
+    proposal_options,
+    submit_proposal,
+)
 from amanat.cli.output import emit, table
-from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import parse_pkr
@@ -25,41 +32,7 @@ from amanat.errors import AmanatError, InvalidInput
 from amanat.services import assets as asset_service
 from amanat.services import governance as gov
 from amanat.services import identities, tokens
-from amanat.services.platform import DEV_ROLES, Platform
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Context:
-    def __init__(self, data_dir: str | None, rpc: str | None) -> None:
-        self._data_dir = data_dir
-        self._rpc = rpc
-        self._settings: Settings | None = None
-        self._platform: Platform | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = Settings.resolve(self._data_dir, self._rpc)
-        return self._settings
-
-    def platform(self, require_deployment: bool = True) -> Platform:
-        if self._platform is None:
-            self._platform = Platform.open(self.settings, require_deployment)
-        return self._platform
-
-
-def json_option(function: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
-
-
-def as_option(default: str, role: str) -> Callable[[F], F]:
-    return click.option(
-        "--as", "actor", default=default, show_default=True, help=f"Key name of the {role}."
-    )  # type: ignore[return-value]
-
-
-pass_ctx = click.make_pass_decorator(Context)
+from amanat.services.platform import DEV_ROLES
 
 
 @click.group()
@@ -566,54 +539,13 @@ def propose() -> None:
     """Propose a privileged action (needs M approvals; enforcement needs --evidence)."""
 
 
-def _proposal_options(function: F) -> F:
-    function = json_option(function)
-    function = click.option("--idempotency-key")(function)
-    function = click.option(
-        "--evidence", help="0x SHA-256 of the legal basis (court order, notice)."
-    )(function)
-    function = click.option(
-        "--evidence-file",
-        type=click.Path(path_type=Path),
-        help="The legal document; its SHA-256 becomes the evidence hash.",
-    )(function)
-    function = click.option(
-        "--as",
-        "actor",
-        default="official-1",
-        show_default=True,
-        help="Key name of the proposing official.",
-    )(function)
-    return function
-
-
-def _submit_proposal(
-    ctx: Context,
-    target: Any,
-    function: str,
-    args: list[Any],
-    actor: str,
-    evidence: str | None,
-    evidence_file: Path | None,
-    idempotency_key: str | None,
-    as_json: bool,
-) -> None:
-    platform = ctx.platform()
-    if evidence_file is not None:
-        evidence = asset_service.store_document(platform, evidence_file)
-    proposal_id = gov.propose(
-        platform, actor, target, function, args, evidence, idempotency_key=idempotency_key
-    )
-    emit(gov.show(platform, proposal_id).as_dict(), as_json)
-
-
 @propose.command("approve-asset")
 @click.argument("asset_id", type=int)
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_approve_asset(ctx: Context, asset_id: int, **options: Any) -> None:
     """Approve a proposed asset for tokenization."""
-    _submit_proposal(
+    submit_proposal(
         ctx,
         ctx.platform().contract("AssetRegistry"),
         "setStatus",
@@ -625,11 +557,11 @@ def propose_approve_asset(ctx: Context, asset_id: int, **options: Any) -> None:
 @propose.command("set-status")
 @click.argument("asset_id", type=int)
 @click.argument("status", type=click.Choice(["redeemed", "retired"]))
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_set_status(ctx: Context, asset_id: int, status: str, **options: Any) -> None:
     """Mark an asset redeemed or retired."""
-    _submit_proposal(
+    submit_proposal(
         ctx,
         ctx.platform().contract("AssetRegistry"),
         "setStatus",
@@ -641,11 +573,11 @@ def propose_set_status(ctx: Context, asset_id: int, status: str, **options: Any)
 @propose.command("accept-valuation")
 @click.argument("asset_id", type=int)
 @click.argument("index", type=int)
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options: Any) -> None:
     """Accept a submitted valuation."""
-    _submit_proposal(
+    submit_proposal(
         ctx,
         ctx.platform().contract("AssetRegistry"),
         "acceptValuation",
@@ -672,7 +604,7 @@ def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options:
 @click.option("--deny-countries", help="Comma-separated deny-list.")
 @click.option("--holding-cap", default=0, show_default=True, type=int)
 @click.option("--minimum-holding", default=0, show_default=True, type=int)
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_tokenize(
     ctx: Context,
@@ -704,7 +636,7 @@ def propose_tokenize(
         holding_cap=holding_cap,
         minimum_holding=minimum_holding,
     )
-    _submit_proposal(
+    submit_proposal(
         ctx,
         ctx.platform().contract("TokenFactory"),
         "createToken",
@@ -717,7 +649,7 @@ def propose_tokenize(
 @click.argument("token")
 @click.option("--to", "receiver", required=True)
 @click.option("--amount", required=True, type=click.IntRange(min=1))
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options: Any) -> None:
     """Issue units within the statutory authorisation (pre-checked now)."""
@@ -727,19 +659,19 @@ def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options
     verdict = tokens.mint_precheck(platform, bound, to, amount)
     if not verdict.allowed:
         raise verdict.refuse()
-    _submit_proposal(ctx, bound, "mint", [to, amount], **options)
+    submit_proposal(ctx, bound, "mint", [to, amount], **options)
 
 
 @propose.command("burn")
 @click.argument("token")
 @click.option("--wallet", required=True)
 @click.option("--amount", required=True, type=click.IntRange(min=1))
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: Any) -> None:
     """Cancel units held by a wallet (redemption)."""
     platform = ctx.platform()
-    _submit_proposal(
+    submit_proposal(
         ctx,
         tokens.resolve(platform, token),
         "burn",
@@ -753,14 +685,14 @@ def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: 
 @click.option("--from", "sender", required=True)
 @click.option("--to", "receiver", required=True)
 @click.option("--amount", required=True, type=click.IntRange(min=1))
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_forced_transfer(
     ctx: Context, token: str, sender: str, receiver: str, amount: int, **options: Any
 ) -> None:
     """Move units on a court order or statute (evidence required)."""
     platform = ctx.platform()
-    _submit_proposal(
+    submit_proposal(
         ctx,
         tokens.resolve(platform, token),
         "forcedTransfer",
@@ -774,7 +706,7 @@ def propose_forced_transfer(
 @click.option("--wallet", required=True)
 @click.option("--amount", type=click.IntRange(min=1), help="Freeze only this many units.")
 @click.option("--release", is_flag=True, help="Unfreeze instead.")
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_freeze(
     ctx: Context, token: str, wallet: str, amount: int | None, release: bool, **options: Any
@@ -787,17 +719,17 @@ def propose_freeze(
     else:
         function = "unfreezePartialTokens" if release else "freezePartialTokens"
         args = [address, amount]
-    _submit_proposal(ctx, tokens.resolve(platform, token), function, args, **options)
+    submit_proposal(ctx, tokens.resolve(platform, token), function, args, **options)
 
 
 @propose.command("pause")
 @click.argument("token")
 @click.option("--resume", is_flag=True, help="Unpause instead.")
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> None:
     """Stop (or resume) all ordinary transfers of a token."""
-    _submit_proposal(
+    submit_proposal(
         ctx, tokens.resolve(ctx.platform(), token), "unpause" if resume else "pause", [], **options
     )
 
@@ -806,12 +738,12 @@ def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> Non
 @click.argument("token")
 @click.option("--lost", required=True, help="The wallet whose key was lost.")
 @click.option("--new", "new_wallet", required=True, help="A wallet linked to the same institution.")
-@_proposal_options
+@proposal_options
 @pass_ctx
 def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **options: Any) -> None:
     """Move a lost wallet's units to the institution's new wallet (evidence required)."""
     platform = ctx.platform()
-    _submit_proposal(
+    submit_proposal(
         ctx,
         tokens.resolve(platform, token),
         "recoveryAddress",
@@ -1000,6 +932,14 @@ def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
     from amanat.serve import serve
 
     serve(ctx.settings, host, port, pilot, click.echo)
+
+
+for _group in markets.GROUPS:
+    cli.add_command(_group)
+for _command in markets.PROPOSALS:
+    propose.add_command(_command)
+for _command in markets.ASSET_COMMANDS:
+    asset.add_command(_command)
 
 
 def _when(timestamp: int) -> str:

@@ -117,6 +117,11 @@ def bid(
         raise InvalidInput(
             f"bid of {units} units is more than the {terms['offered_units']} offered"
         )
+    now = platform.chain.block_timestamp()
+    if now >= terms["close_time"]:
+        raise RuleViolation(
+            "auction-closed", f"auction {auction_id} closed at {terms['close_time']} (now {now})"
+        )
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)

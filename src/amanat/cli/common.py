@@ -1,0 +1,91 @@
+"""What every `amanat` command shares: the context (settings, platform), --json, --as, and the
+options and submission of M-of-N proposals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from amanat.cli.output import emit
+from amanat.config import Settings
+from amanat.services import assets as asset_service
+from amanat.services import governance as gov
+from amanat.services.platform import Platform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    def __init__(self, data_dir: str | None, rpc: str | None) -> None:
+        self._data_dir = data_dir
+        self._rpc = rpc
+        self._settings: Settings | None = None
+        self._platform: Platform | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.resolve(self._data_dir, self._rpc)
+        return self._settings
+
+    def platform(self, require_deployment: bool = True) -> Platform:
+        if self._platform is None:
+            self._platform = Platform.open(self.settings, require_deployment)
+        return self._platform
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def as_option(default: str, role: str) -> Callable[[F], F]:
+    return click.option(
+        "--as", "actor", default=default, show_default=True, help=f"Key name of the {role}."
+    )  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def proposal_options(function: F) -> F:
+    function = json_option(function)
+    function = click.option("--idempotency-key")(function)
+    function = click.option(
+        "--evidence", help="0x SHA-256 of the legal basis (court order, notice)."
+    )(function)
+    function = click.option(
+        "--evidence-file",
+        type=click.Path(path_type=Path),
+        help="The legal document; its SHA-256 becomes the evidence hash.",
+    )(function)
+    function = click.option(
+        "--as",
+        "actor",
+        default="official-1",
+        show_default=True,
+        help="Key name of the proposing official.",
+    )(function)
+    return function
+
+
+def submit_proposal(
+    ctx: Context,
+    target: Any,
+    function: str,
+    args: list[Any],
+    actor: str,
+    evidence: str | None,
+    evidence_file: Path | None,
+    idempotency_key: str | None,
+    as_json: bool,
+) -> None:
+    platform = ctx.platform()
+    if evidence_file is not None:
+        evidence = asset_service.store_document(platform, evidence_file)
+    proposal_id = gov.propose(
+        platform, actor, target, function, args, evidence, idempotency_key=idempotency_key
+    )
+    emit(gov.show(platform, proposal_id).as_dict(), as_json)

@@ -1,0 +1,504 @@
+"""`amanat` commands for the instrument lifecycle: cash, auctions, DvP, distributions, reserves."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+
+from amanat.cli.common import (
+    Context,
+    as_option,
+    json_option,
+    pass_ctx,
+    proposal_options,
+    submit_proposal,
+)
+from amanat.cli.output import emit
+from amanat.domain.money import parse_pkr
+from amanat.errors import InvalidInput
+from amanat.services import assets as asset_service
+from amanat.services import auctions, cash, distributions, dvp, tokens
+from amanat.services import governance as gov
+from amanat.services.platform import Platform
+
+RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
+UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(platform: Platform, text: str) -> int:
+    """A point in time: '+30m', '+24h', '+2d' from the chain's clock, or a UTC date-time
+    'YYYY-MM-DD' / 'YYYY-MM-DDTHH:MM'."""
+    relative = RELATIVE.match(text.strip())
+    if relative:
+        return platform.chain.block_timestamp() + int(relative[1]) * UNIT_SECONDS[relative[2]]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"time {text!r} is neither +N(m|h|d) nor a date-time like 2027-02-24T10:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def parse_rate(text: str) -> Decimal:
+    """A yield as a decimal fraction ('0.1195') or a percentage ('11.95%')."""
+    raw = text.strip()
+    try:
+        rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except InvalidOperation:
+        raise InvalidInput(f"yield {text!r} is not a number (e.g. 0.1195 or 11.95%)") from None
+    if not 0 <= rate < 1:
+        raise InvalidInput(f"yield {text!r} must be between 0 and 100%")
+    return rate
+
+
+# ---------------------------------------------------------------------- cash
+
+
+@click.group("cash")
+def cash_group() -> None:
+    """Tokenized PKR (the cash leg): balances and supply; issue with `propose issue-cash`."""
+
+
+@cash_group.command("balance")
+@click.argument("who")
+@json_option
+@pass_ctx
+def cash_balance(ctx: Context, who: str, as_json: bool) -> None:
+    """A wallet's cash: balance, locked for settlements, available."""
+    emit(cash.balance(ctx.platform(), who), as_json)
+
+
+@cash_group.command("supply")
+@json_option
+@pass_ctx
+def cash_supply(ctx: Context, as_json: bool) -> None:
+    """Cash outstanding and the treasury's balance."""
+    emit(cash.supply(ctx.platform()), as_json)
+
+
+@click.command("issue-cash")
+@click.option("--to", "receiver", required=True, help="The depositing institution.")
+@click.option("--amount", required=True, help="PKR, e.g. 1,000,000.00")
+@click.option("--reference", required=True, help="The deposit's bank (RTGS) reference.")
+@proposal_options
+@pass_ctx
+def propose_issue_cash(
+    ctx: Context, receiver: str, amount: str, reference: str, **options: Any
+) -> None:
+    """Issue PKRT against an off-chain deposit."""
+    platform = ctx.platform()
+    minor = parse_pkr(amount)
+    proposal_id = cash.propose_issue(
+        platform,
+        options["actor"],
+        receiver,
+        minor,
+        reference,
+        idempotency_key=options["idempotency_key"],
+    )
+    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+
+
+# ------------------------------------------------------------------ auctions
+
+
+@click.group("auction")
+def auction_group() -> None:
+    """Primary auctions: announce, sealed bids, reveal, allocation; settle with `propose`."""
+
+
+@auction_group.command("announce")
+@click.argument("token")
+@click.option("--units", required=True, type=click.IntRange(min=1), help="Units offered.")
+@click.option("--face", default="100", show_default=True, help="Face value of a unit, PKR.")
+@click.option("--close", "close_at", required=True, help="Bids close: +24h or a UTC date-time.")
+@click.option("--reveal-by", required=True, help="Reveal deadline: +30h or a UTC date-time.")
+@click.option("--settle", "settle_at", required=True, help="Settlement date: +2d or a date-time.")
+@as_option("issuer", "issuer")
+@json_option
+@pass_ctx
+def auction_announce(
+    ctx: Context,
+    token: str,
+    units: int,
+    face: str,
+    close_at: str,
+    reveal_by: str,
+    settle_at: str,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Announce an auction of a tokenized security."""
+    platform = ctx.platform()
+    face_minor = parse_pkr(face)
+    if face_minor <= 0:
+        raise InvalidInput(f"face value {face!r} must be positive")
+    auction_id = auctions.announce(
+        platform,
+        actor,
+        tokens.resolve(platform, token),
+        units,
+        face_minor,
+        parse_when(platform, close_at),
+        parse_when(platform, reveal_by),
+        parse_when(platform, settle_at),
+    )
+    emit(auctions.show(platform, auction_id), as_json)
+
+
+@auction_group.command("bid")
+@click.argument("auction_id", type=int)
+@click.option("--units", required=True, type=click.IntRange(min=1))
+@click.option("--yield", "rate", help="Bid yield, e.g. 0.1195 or 11.95%.")
+@click.option("--non-competitive", is_flag=True, help="Take the average accepted yield.")
+@as_option("inb", "bidding institution")
+@json_option
+@pass_ctx
+def auction_bid(
+    ctx: Context,
+    auction_id: int,
+    units: int,
+    rate: str | None,
+    non_competitive: bool,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Commit a sealed bid (kept in your data directory until you reveal)."""
+    if (rate is None) == (not non_competitive):
+        raise InvalidInput("give either --yield or --non-competitive")
+    emit(
+        auctions.bid(
+            ctx.platform(), actor, auction_id, units, None if rate is None else parse_rate(rate)
+        ),
+        as_json,
+    )
+
+
+@auction_group.command("reveal")
+@click.argument("auction_id", type=int)
+@as_option("inb", "bidding institution")
+@json_option
+@pass_ctx
+def auction_reveal(ctx: Context, auction_id: int, actor: str, as_json: bool) -> None:
+    """Reveal your sealed bid after the close; its face value in cash is locked."""
+    emit(auctions.reveal(ctx.platform(), actor, auction_id), as_json)
+
+
+@auction_group.command("allocation")
+@click.argument("auction_id", type=int)
+@click.option("--cutoff", required=True, help="Cut-off yield, e.g. 0.1195 or 11.95%.")
+@click.option("--days", required=True, type=click.IntRange(min=1), help="Days to maturity.")
+@json_option
+@pass_ctx
+def auction_allocation(
+    ctx: Context, auction_id: int, cutoff: str, days: int, as_json: bool
+) -> None:
+    """Preview the allocation and payments at a cut-off yield."""
+    rows = auctions.allocation(ctx.platform(), auction_id, parse_rate(cutoff), days)
+    emit(rows, as_json)
+
+
+@auction_group.command("show")
+@click.argument("auction_id", type=int)
+@json_option
+@pass_ctx
+def auction_show(ctx: Context, auction_id: int, as_json: bool) -> None:
+    """An auction's terms and its events (commitments, reveals, settlement)."""
+    emit(auctions.show(ctx.platform(), auction_id), as_json)
+
+
+@auction_group.command("list")
+@json_option
+@pass_ctx
+def auction_list(ctx: Context, as_json: bool) -> None:
+    """All auctions."""
+    rows = auctions.list_auctions(ctx.platform())
+    emit(rows, as_json)
+
+
+@click.command("settle-auction")
+@click.argument("auction_id", type=int)
+@click.option("--cutoff", required=True, help="Cut-off yield, e.g. 0.1195 or 11.95%.")
+@click.option("--days", required=True, type=click.IntRange(min=1), help="Days to maturity.")
+@proposal_options
+@pass_ctx
+def propose_settle_auction(
+    ctx: Context, auction_id: int, cutoff: str, days: int, **options: Any
+) -> None:
+    """Settle an auction with the allocation at the cut-off (DvP per bidder)."""
+    platform = ctx.platform()
+    proposal_id, rows = auctions.propose_settlement(
+        platform,
+        options["actor"],
+        auction_id,
+        parse_rate(cutoff),
+        days,
+        idempotency_key=options["idempotency_key"],
+    )
+    emit({**gov.show(platform, proposal_id).as_dict(), "allocation": rows}, options["as_json"])
+
+
+# ----------------------------------------------------------------------- DvP
+
+
+@click.group("dvp")
+def dvp_group() -> None:
+    """Secondary delivery versus payment: instruct, affirm, settle, cancel, expire."""
+
+
+@dvp_group.command("instruct")
+@click.argument("token")
+@click.option("--to", "buyer", required=True, help="The buyer.")
+@click.option("--units", required=True, type=click.IntRange(min=1))
+@click.option("--cash", "price", required=True, help="PKR the buyer pays, e.g. 1,944,064.00")
+@click.option("--deadline", default="+1d", show_default=True, help="+N(m|h|d) or a date-time.")
+@click.option("--idempotency-key")
+@as_option("inb", "selling institution")
+@json_option
+@pass_ctx
+def dvp_instruct(
+    ctx: Context,
+    token: str,
+    buyer: str,
+    units: int,
+    price: str,
+    deadline: str,
+    idempotency_key: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Sell units against cash: your units are locked until settled, cancelled or expired."""
+    platform = ctx.platform()
+    emit(
+        dvp.instruct(
+            platform,
+            actor,
+            tokens.resolve(platform, token),
+            buyer,
+            units,
+            parse_pkr(price),
+            parse_when(platform, deadline),
+            idempotency_key,
+        ),
+        as_json,
+    )
+
+
+def _dvp_step(name: str, doc: str, default_actor: str) -> click.Command:
+    action = getattr(dvp, name)
+
+    @click.command(name, help=doc)
+    @click.argument("instruction_id", type=int)
+    @as_option(default_actor, "party")
+    @json_option
+    @pass_ctx
+    def command(ctx: Context, instruction_id: int, actor: str, as_json: bool) -> None:
+        emit(action(ctx.platform(), actor, instruction_id), as_json)
+
+    return command
+
+
+for _name, _doc, _default in (
+    ("affirm", "The buyer affirms: its cash is locked.", "kla"),
+    ("settle", "Settle an affirmed instruction: both legs at once.", "kla"),
+    ("cancel", "Cancel before settlement (either party); both legs released.", "inb"),
+    ("expire", "Expire an instruction past its deadline (anyone).", "inb"),
+):
+    dvp_group.add_command(_dvp_step(_name, _doc, _default))
+
+
+@dvp_group.command("show")
+@click.argument("instruction_id", type=int)
+@json_option
+@pass_ctx
+def dvp_show(ctx: Context, instruction_id: int, as_json: bool) -> None:
+    """One DvP instruction."""
+    emit(dvp.show(ctx.platform(), instruction_id), as_json)
+
+
+@dvp_group.command("list")
+@json_option
+@pass_ctx
+def dvp_list(ctx: Context, as_json: bool) -> None:
+    """All DvP instructions."""
+    rows = dvp.list_instructions(ctx.platform())
+    emit(rows, as_json)
+
+
+# ------------------------------------------------------------- distributions
+
+
+@click.group("distribution")
+def distribution_group() -> None:
+    """Coupons, rent, dividends and redemptions: pay, claim, show; declare with `propose`."""
+
+
+@distribution_group.command("pay")
+@click.argument("distribution_id", type=int)
+@click.option("--batch", default=distributions.PAY_BATCH, show_default=True, type=int)
+@as_option("issuer", "paying agent")
+@json_option
+@pass_ctx
+def distribution_pay(
+    ctx: Context, distribution_id: int, batch: int, actor: str, as_json: bool
+) -> None:
+    """Push every payout not yet made (frozen holders' payouts are held)."""
+    emit(distributions.pay(ctx.platform(), actor, distribution_id, batch), as_json)
+
+
+@distribution_group.command("claim")
+@click.argument("distribution_id", type=int)
+@as_option("inb", "holder")
+@json_option
+@pass_ctx
+def distribution_claim(ctx: Context, distribution_id: int, actor: str, as_json: bool) -> None:
+    """Claim your own payout with its Merkle proof."""
+    emit(distributions.claim(ctx.platform(), actor, distribution_id), as_json)
+
+
+@distribution_group.command("show")
+@click.argument("distribution_id", type=int)
+@json_option
+@pass_ctx
+def distribution_show(ctx: Context, distribution_id: int, as_json: bool) -> None:
+    """A distribution and its progress."""
+    emit(distributions.show(ctx.platform(), distribution_id), as_json)
+
+
+@distribution_group.command("list")
+@json_option
+@pass_ctx
+def distribution_list(ctx: Context, as_json: bool) -> None:
+    """All distributions."""
+    rows = distributions.list_distributions(ctx.platform())
+    emit(rows, as_json)
+
+
+@click.command("distribution")
+@click.argument("token")
+@click.option(
+    "--kind", required=True, type=click.Choice(list(distributions.KINDS)), help="What is paid."
+)
+@click.option("--total", required=True, help="PKR to distribute, e.g. 2,600,000.00")
+@click.option("--record-block", type=click.IntRange(min=0), help="Holders of record at block.")
+@click.option("--record-date", help="Holders of record at a UTC date-time (or +N / now).")
+@proposal_options
+@pass_ctx
+def propose_distribution(
+    ctx: Context,
+    token: str,
+    kind: str,
+    total: str,
+    record_block: int | None,
+    record_date: str | None,
+    **options: Any,
+) -> None:
+    """Declare a distribution to the holders of record, drawn from the treasury."""
+    platform = ctx.platform()
+    if (record_block is None) == (record_date is None):
+        raise InvalidInput("give either --record-block or --record-date")
+    if record_date is not None:
+        moment = (
+            platform.chain.block_timestamp()
+            if record_date == "now"
+            else parse_when(platform, record_date)
+        )
+        record_block = distributions.record_block_for(platform, moment)
+    assert record_block is not None
+    proposal_id, summary = distributions.propose_declare(
+        platform,
+        options["actor"],
+        tokens.resolve(platform, token),
+        distributions.KINDS[kind],
+        parse_pkr(total),
+        record_block,
+        idempotency_key=options["idempotency_key"],
+    )
+    emit({**gov.show(platform, proposal_id).as_dict(), "plan": summary}, options["as_json"])
+
+
+@click.command("release-held")
+@click.argument("distribution_id", type=int)
+@click.option("--holder", required=True)
+@click.option("--to", "receiver", help="Wallet paid (default: the holder).")
+@proposal_options
+@pass_ctx
+def propose_release_held(
+    ctx: Context, distribution_id: int, holder: str, receiver: str | None, **options: Any
+) -> None:
+    """Pay out a held payout once its cause is resolved."""
+    platform = ctx.platform()
+    proposal_id = distributions.propose_release(
+        platform, options["actor"], distribution_id, holder, receiver or holder
+    )
+    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+
+
+@click.command("mature")
+@click.argument("token")
+@proposal_options
+@pass_ctx
+def propose_mature(ctx: Context, token: str, **options: Any) -> None:
+    """Mark a token matured: transfers stop, only redemption remains."""
+    platform = ctx.platform()
+    bound = tokens.resolve(platform, token)
+    if bound.read("matured"):
+        raise InvalidInput(f"{bound.read('symbol')} has already matured")
+    submit_proposal(ctx, bound, "markMatured", [], **options)
+
+
+# ------------------------------------------------------------ asset register
+
+
+@click.command("attest-reserve")
+@click.argument("asset_id", type=int)
+@click.option("--quantity", required=True, type=click.IntRange(min=0), help="Units in the vault.")
+@click.option("--report", required=True, type=click.Path(path_type=Path), help="Audit report.")
+@as_option("reserve-auditor", "reserve auditor")
+@json_option
+@pass_ctx
+def asset_attest_reserve(
+    ctx: Context, asset_id: int, quantity: int, report: Path, actor: str, as_json: bool
+) -> None:
+    """Attest a commodity reserve; minting is capped by the latest attestation."""
+    platform = ctx.platform()
+    report_hash = asset_service.store_document(platform, report)
+    index = asset_service.attest_reserve(platform, actor, asset_id, quantity, report_hash)
+    emit(
+        {"asset": asset_id, "attestation": index, "quantity": quantity, "report": report_hash},
+        as_json,
+    )
+
+
+@click.command("link-underlying")
+@click.argument("sukuk_id", type=int)
+@click.argument("underlying_id", type=int)
+@as_option("issuer", "issuer")
+@json_option
+@pass_ctx
+def asset_link_underlying(
+    ctx: Context, sukuk_id: int, underlying_id: int, actor: str, as_json: bool
+) -> None:
+    """Tie a proposed sukuk to its underlying asset (which then cannot be retired)."""
+    platform = ctx.platform()
+    asset_service.link_underlying(platform, actor, sukuk_id, underlying_id)
+    emit(asset_service.show(platform, sukuk_id), as_json)
+
+
+GROUPS = (cash_group, auction_group, dvp_group, distribution_group)
+PROPOSALS = (
+    propose_issue_cash,
+    propose_settle_auction,
+    propose_distribution,
+    propose_release_held,
+    propose_mature,
+)
+ASSET_COMMANDS = (asset_attest_reserve, asset_link_underlying)
