@@ -26,44 +26,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from holders import BenchPlatform, bond_with_holders
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
-from amanat.domain.assets import AssetClass, AssetStatus
-from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
-from amanat.domain.rules import TokenRules
 from amanat.indexer import queries
 from amanat.indexer.indexer import Indexer
-from amanat.services import assets, governance, tokens
+from amanat.services import tokens
 from amanat.services.platform import Bound, Platform
 from amanat.store.db import Store
 from amanat.store.models import ChainEvent, Holding, Token
 
-OFFICIALS = ["official-1", "official-2"]
 POSTGRES_ENV = "AMANAT_TEST_DATABASE_URL"
 BENCH_SCHEMA = "amanat_bench_indexer"
-MINT_BATCH = 100  # calldata of a proposal is bounded (Governance MAX_CALLDATA)
-ONBOARD_BATCH = 250
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-class BenchPlatform(Platform):
-    """A platform whose holder keys are plain derived keys (deriving 2,000 development keys from
-    the mnemonic would take longer than the benchmark itself)."""
-
-    holder_keys: dict[str, LocalAccount] = {}
-
-    def signer(self, name: str) -> LocalAccount:
-        key = self.holder_keys.get(name)
-        return key if key is not None else super().signer(name)
 
 
 # ------------------------------------------------------------------ (a) indexing
@@ -72,71 +54,7 @@ class BenchPlatform(Platform):
 def build_chain(data_dir: Path, holders: int, transfers: int, batch: int) -> BenchPlatform:
     started = time.perf_counter()
     platform = BenchPlatform.open(Settings.resolve(str(data_dir)), require_deployment=False)
-    names = [f"bench-holder-{i}" for i in range(holders)]
-    platform.holder_keys = {n: Account.from_key(keccak(text=n)) for n in names}
-    platform.deploy_development()
-    asset_id = assets.register(
-        platform,
-        "issuer",
-        AssetClass.BOND,
-        "PK0000IDXBN1",
-        "Indexer benchmark bond",
-        "Ministry of Finance",
-        "Benchmark authorisation",
-        "0x" + "11" * 32,
-        10**15,
-    )
-    governance.govern(
-        platform,
-        OFFICIALS,
-        platform.contract("AssetRegistry"),
-        "setStatus",
-        [asset_id, int(AssetStatus.APPROVED)],
-        advance_clock=True,
-    )
-    governance.govern(
-        platform,
-        OFFICIALS,
-        platform.contract("TokenFactory"),
-        "createToken",
-        tokens.tokenize_args(
-            asset_id,
-            "Indexer bench bond",
-            "IDXBENCH",
-            0,
-            TokenRules(eligible_categories=frozenset({InvestorCategory.BANK})),
-        ),
-        advance_clock=True,
-    )
-    token = tokens.token_for_asset(platform, asset_id)
-    identity = platform.contract("IdentityRegistry")
-    registrar = platform.signer("registrar")
-    expiry = platform.chain.block_timestamp() + 365 * 86400
-    for start in range(0, holders, ONBOARD_BATCH):
-        platform.chain.transact(
-            registrar,
-            [
-                identity.tx(
-                    "registerIdentity",
-                    keccak(text=f"kyc {name}"),
-                    COUNTRY_CODES["PK"],
-                    int(InvestorCategory.BANK),
-                    expiry,
-                    [platform.address_of(name)],
-                )
-                for name in names[start : start + ONBOARD_BATCH]
-            ],
-        )
-    for start in range(0, holders, MINT_BATCH):
-        chunk = names[start : start + MINT_BATCH]
-        governance.govern(
-            platform,
-            OFFICIALS,
-            token,
-            "batchMint",
-            [[platform.address_of(n) for n in chunk], [10**6] * len(chunk)],
-            advance_clock=True,
-        )
+    token, names = bond_with_holders(platform, "PK0000IDXBN1", "IDXBENCH", holders)
     log(f"setup: {holders} holders onboarded and minted in {time.perf_counter() - started:.1f} s")
     send_transfers(platform, token, names, transfers, batch)
     return platform

@@ -166,14 +166,13 @@ def _settle_payout(
     holder: address,
     units: uint256,
     amount: uint256,
-    proof: DynArray[bytes32, MAX_PROOF],
-    offset: uint256,
+    proof: DynArray[bytes32, MAX_DEPTH],
 ) -> (uint256, uint256):
     # Proves and pays (or holds) one payout; returns the amounts paid and held.
     assert index < d.holderCount, "payout index out of range"
     node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holder, units, amount))
     for level: uint256 in range(d.depth, bound=MAX_DEPTH):
-        sibling: bytes32 = proof[offset + level]
+        sibling: bytes32 = proof[level]
         if (index >> level) & 1 == 0:
             node = keccak256(concat(node, sibling))
         else:
@@ -248,9 +247,12 @@ def pay(
     paid: uint256 = 0
     heldAmount: uint256 = 0
     for i: uint256 in range(count, bound=MAX_BATCH):
+        proof: DynArray[bytes32, MAX_DEPTH] = []
+        for level: uint256 in range(d.depth, bound=MAX_DEPTH):
+            proof.append(proofs[i * d.depth + level])
         p: uint256 = 0
         k: uint256 = 0
-        p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proofs, i * d.depth)
+        p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proof)
         paid += p
         heldAmount += k
     self._record(distributionId, d, count, paid, heldAmount)
@@ -270,12 +272,9 @@ def claim(
     """
     d: Distribution = self._declared(distributionId)
     assert len(proof) == d.depth, "proof does not match the tree depth"
-    flat: DynArray[bytes32, MAX_PROOF] = []
-    for sibling: bytes32 in proof:
-        flat.append(sibling)
     p: uint256 = 0
     k: uint256 = 0
-    p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, flat, 0)
+    p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, proof)
     self._record(distributionId, d, 1, p, k)
 
 

@@ -59,6 +59,7 @@ class Scenario:
         self.documents = platform.settings.data_dir / "pilot-documents"
         self.documents.mkdir(exist_ok=True)
         self.refusals: list[dict[str, str]] = []
+        self.lifecycle: dict[str, Any] = {}
 
     def step(self, title: str) -> None:
         self.step_number += 1
@@ -454,6 +455,7 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         "assets": asset_rows,
         "holders": holder_rows,
         "refusals": s.refusals,
+        "lifecycle": s.lifecycle,
         "transactions": journal.count(),
         "blocks": chain.block_number(),
     }
@@ -461,7 +463,8 @@ def _scenario(s: Scenario) -> dict[str, Any]:
 
 def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int]:
     """Cash, a T-bill auction with DvP settlement, a secondary DvP, sukuk rent, a commodity
-    receipt capped by its reserve, and redemption at maturity. Returns the new assets' ids."""
+    receipt capped by its reserve, and redemption at maturity. Returns the new assets' ids and
+    records the outcomes in `s.lifecycle`."""
     platform = s.platform
     chain = platform.chain
     registry = platform.contract("AssetRegistry")
@@ -576,6 +579,12 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     settled = [
         e for e in auctions.show(platform, auction_id)["events"] if e["event"] == "BidSettled"
     ]
+    s.lifecycle["auction"] = {
+        "auction": auction_id,
+        "settled_bidders": len(settled),
+        "issued_units": sum(e["units"] for e in settled),
+        "proceeds_minor": sum(e["payment"] for e in settled),
+    }
     s.say(
         f"settled {len(settled)} bidders atomically: {sum(e['units'] for e in settled):,} PKTB3MA "
         f"issued against {format_pkr(sum(e['payment'] for e in settled))} paid to the treasury"
@@ -600,6 +609,7 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     dvp.affirm(platform, "fepf", instruction["instruction"])
     s.say(f"fepf affirms: {instruction['cash']} locked")
     done = dvp.settle(platform, "fepf", instruction["instruction"])
+    s.lifecycle["dvp"] = done
     s.say(f"settled atomically: state {done['state']}; both legs moved in one transaction")
 
     s.step(
@@ -616,6 +626,7 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     s.carry(proposal_id, f"declare rent of {format_pkr(rent)} on PKSUK29")
     distribution_id = platform.contract("Distributor").read("distributionCount")
     paid = distributions.pay(platform, "issuer", distribution_id)
+    s.lifecycle["rent"] = paid
     s.say(
         f"paid {paid['paid']}, held {paid['held']} (Gulf Horizon Capital is frozen); total {paid['total']} exactly"
     )
@@ -694,6 +705,7 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     s.carry(proposal_id, f"redeem {supply:,} PKTB3MA at par ({declared['total']})")
     distribution_id = platform.contract("Distributor").read("distributionCount")
     paid = distributions.pay(platform, "issuer", distribution_id)
+    s.lifecycle["redemption"] = paid
     s.say(
         f"redeemed: {paid['paid']} paid to {paid['holders']} holders; "
         f"PKTB3MA supply now {bill_token.read('totalSupply')}"

@@ -207,7 +207,7 @@ def claim(platform: Platform, holder: str, distribution_id: int) -> dict[str, An
         raise NotFound(f"{holder} ({wallet}) held no units at the record block")
     payout = payouts[index]
     distributor = platform.contract("Distributor")
-    platform.chain.transact(
+    (receipt,) = platform.chain.transact(
         signer,
         [
             distributor.tx(
@@ -221,7 +221,13 @@ def claim(platform: Platform, holder: str, distribution_id: int) -> dict[str, An
             )
         ],
     )
-    return {"distribution": distribution_id, "holder": wallet, "amount_minor": payout.amount_minor}
+    return {
+        "distribution": distribution_id,
+        "holder": wallet,
+        "amount_minor": payout.amount_minor,
+        "tx": receipt.tx_hash,
+        "gas_used": receipt.gas_used,
+    }
 
 
 def propose_release(
