@@ -387,7 +387,8 @@ def distribution_list(ctx: Context, as_json: bool) -> None:
 @click.option(
     "--kind", required=True, type=click.Choice(list(distributions.KINDS)), help="What is paid."
 )
-@click.option("--total", required=True, help="PKR to distribute, e.g. 2,600,000.00")
+@click.option("--total", help="PKR to distribute in all, e.g. 2,600,000.00")
+@click.option("--per-unit", help="PKR per unit of record instead, e.g. 6.00 (coupon, dividend).")
 @click.option("--record-block", type=click.IntRange(min=0), help="Holders of record at block.")
 @click.option("--record-date", help="Holders of record at a UTC date-time (or +N / now).")
 @proposal_options
@@ -396,13 +397,16 @@ def propose_distribution(
     ctx: Context,
     token: str,
     kind: str,
-    total: str,
+    total: str | None,
+    per_unit: str | None,
     record_block: int | None,
     record_date: str | None,
     **options: Any,
 ) -> None:
     """Declare a distribution to the holders of record, drawn from the treasury."""
     platform = ctx.platform()
+    if (total is None) == (per_unit is None):
+        raise InvalidInput("give either --total or --per-unit")
     if (record_block is None) == (record_date is None):
         raise InvalidInput("give either --record-block or --record-date")
     if record_date is not None:
@@ -413,12 +417,20 @@ def propose_distribution(
         )
         record_block = distributions.record_block_for(platform, moment)
     assert record_block is not None
+    bound = tokens.resolve(platform, token)
+    if total is not None:
+        total_minor = parse_pkr(total)
+    else:
+        assert per_unit is not None
+        total_minor = distributions.total_for_per_unit(
+            platform, bound, parse_pkr(per_unit), record_block
+        )
     proposal_id, summary = distributions.propose_declare(
         platform,
         options["actor"],
-        tokens.resolve(platform, token),
+        bound,
         distributions.KINDS[kind],
-        parse_pkr(total),
+        total_minor,
         record_block,
         idempotency_key=options["idempotency_key"],
     )

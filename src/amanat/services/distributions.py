@@ -54,6 +54,16 @@ def plan(
     return payouts, PayoutTree(token.address, record_block, payouts)
 
 
+def total_for_per_unit(
+    platform: Platform, token: Bound, per_unit_minor: int, record_block: int
+) -> int:
+    """The total of a distribution declared per unit (a coupon, dividend per share or par
+    redemption): every unit of record times the amount, so each payout is exact."""
+    if per_unit_minor <= 0:
+        raise InvalidInput(f"amount per unit {per_unit_minor} must be positive")
+    return per_unit_minor * sum(holders_of_record(platform, token, record_block).values())
+
+
 def record_block_for(platform: Platform, record_time: int) -> int:
     """The block of record for a record date-time: the last block at or before it."""
     return platform.chain.block_at_or_before(record_time)
