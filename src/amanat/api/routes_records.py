@@ -35,7 +35,15 @@ from amanat.store.models import AuditEntry, ChainEvent, IndexerState
 router = APIRouter(responses=ERRORS)
 
 ContractKind = Literal[
-    "Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory", "AssetToken"
+    "Governance",
+    "IdentityRegistry",
+    "AssetRegistry",
+    "TokenFactory",
+    "CashToken",
+    "Settlement",
+    "Auction",
+    "Distributor",
+    "AssetToken",
 ]
 assert set(KINDS) | {"AssetToken"} == set(ContractKind.__args__)  # type: ignore[attr-defined]
 
