@@ -17,7 +17,12 @@ import boa
 import pytest
 from eth._utils.address import generate_contract_address
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_canonical_address, to_checksum_address
+from eth_utils import (
+    function_signature_to_4byte_selector,
+    keccak,
+    to_canonical_address,
+    to_checksum_address,
+)
 from vyper.compiler.output import build_abi_output
 
 from amanat.domain.governance import (
@@ -75,12 +80,14 @@ def selector(signature: str) -> bytes:
 # ---------------------------------------------------------------- payouts and bids
 
 
-def payout_leaf(distribution_id: int, index: int, holder: str, units: int, amount: int) -> bytes:
-    """Distributor leaf: keccak256(abi_encode(distributionId, index, holder, units, amount))."""
+def payout_leaf(
+    token: str, record_block: int, index: int, holder: str, units: int, amount: int
+) -> bytes:
+    """Distributor leaf: keccak256(abi_encode(token, recordBlock, index, holder, units, amount))."""
     return keccak(
         abi_encode(
-            ["uint256", "uint256", "address", "uint256", "uint256"],
-            [distribution_id, index, holder, units, amount],
+            ["address", "uint256", "uint256", "address", "uint256", "uint256"],
+            [token, record_block, index, holder, units, amount],
         )
     )
 
@@ -97,15 +104,21 @@ class PayoutTree:
     """Test-local payout Merkle tree as documented in Distributor.vy: a perfect tree of
     2**depth leaves padded with zero leaves, node = keccak(left ++ right) by position."""
 
-    def __init__(self, distribution_id: int, rows: list[tuple[str, int, int]], depth: int | None = None):
+    def __init__(
+        self, distribution_id: int, rows: list[tuple[str, int, int]], depth: int | None = None
+    ):
         assert rows, "a payout list has at least one row"
         if depth is None:
             depth = max(0, (len(rows) - 1).bit_length())
         assert len(rows) <= 1 << depth
         self.distribution_id = distribution_id
         self.depth = depth
-        self.payouts = [Payout(i, holder, units, amount) for i, (holder, units, amount) in enumerate(rows)]
-        leaves = [payout_leaf(distribution_id, p.index, p.holder, p.units, p.amount) for p in self.payouts]
+        self.payouts = [
+            Payout(i, holder, units, amount) for i, (holder, units, amount) in enumerate(rows)
+        ]
+        leaves = [
+            payout_leaf(distribution_id, p.index, p.holder, p.units, p.amount) for p in self.payouts
+        ]
         leaves += [ZERO32] * ((1 << depth) - len(leaves))
         self.levels = [leaves]
         while len(self.levels[-1]) > 1:
@@ -128,7 +141,13 @@ class PayoutTree:
         idx = list(indices)
         rows = [self.payouts[i] for i in idx]
         flat = [node for i in idx for node in self.proof(i)]
-        return idx, [r.holder for r in rows], [r.units for r in rows], [r.amount for r in rows], flat
+        return (
+            idx,
+            [r.holder for r in rows],
+            [r.units for r in rows],
+            [r.amount for r in rows],
+            flat,
+        )
 
 
 def bid_commitment(
@@ -238,9 +257,15 @@ class System:
         # Wired like amanat.chain.deploy: the registry lists the settlement contracts (their
         # addresses precomputed) as agents; the cash token lists them too and lets the
         # distributor draw on the treasury (the governance contract).
-        (areg_at, _blueprint_at, _factory_at, cash_at, settlement_at, auction_at, distributor_at) = (
-            _next_create_addresses(7)
-        )
+        (
+            areg_at,
+            _blueprint_at,
+            _factory_at,
+            cash_at,
+            settlement_at,
+            auction_at,
+            distributor_at,
+        ) = _next_create_addresses(7)
         self.agents = [settlement_at, auction_at, distributor_at]
         self.areg = deploy(
             deployers["AssetRegistry"],
