@@ -175,7 +175,16 @@ class ChainUnderTest:
         return {w: b for w, b in found.items() if b > 0}
 
 
-_KINDS = ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory")
+_KINDS = (
+    "Governance",
+    "IdentityRegistry",
+    "AssetRegistry",
+    "TokenFactory",
+    "CashToken",
+    "Settlement",
+    "Auction",
+    "Distributor",
+)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from amanat.errors import AmanatError
 from amanat.indexer import queries
 from amanat.indexer.indexer import Indexer, _Holdings
 from amanat.services import tokens
+from amanat.services.platform import Bound
 from amanat.store.models import ChainEvent, Holding, IndexedBlock
 from tests.indexer.conftest import (
     ChainUnderTest,
@@ -30,10 +31,16 @@ from tests.indexer.conftest import (
 DAY = 86400
 
 
-def transfer_blocks(under: ChainUnderTest) -> list[int]:
+def transfer_blocks(under: ChainUnderTest, token: Bound | None = None) -> list[int]:
+    """Blocks with asset-token Transfer events (of one token, if given)."""
     topic = "0x" + under.token("PKTB3M").abi.events["Transfer"].topic.hex()
+    addresses = {t.address.lower() for t in ([token] if token else under.tokens())}
     return sorted(
-        {int(log["blockNumber"], 16) for log in under.amanat_logs() if log["topics"][0] == topic}
+        {
+            int(log["blockNumber"], 16)
+            for log in under.amanat_logs()
+            if log["topics"][0] == topic and log["address"].lower() in addresses
+        }
     )
 
 
@@ -52,7 +59,8 @@ def test_cap_tables_equal_chain_balances(demo: ChainUnderTest, store: Any) -> No
     with store.session() as session:
         for token in demo.tokens():
             table = queries.cap_table(session, token.address)
-            assert table, f"{token.read('symbol')} has no holders in the index"
+            # Every demo token has holders except the auctioned T-bill, redeemed at maturity.
+            assert bool(table) == (token.read("totalSupply") > 0), token.read("symbol")
             assert dict(table) == demo.balances(token)
             assert sum(balance for _, balance in table) == token.read("totalSupply")
             assert len(table) == token.read("holderCount")
@@ -80,7 +88,8 @@ def test_cap_tables_as_of_earlier_blocks(demo: ChainUnderTest, store: Any) -> No
                 assert got == demo.balances(token, block), f"{token.read('symbol')} at {block}"
                 changed += previous is not None and got != previous
                 previous = got
-            assert changed >= 2  # the probes really see the cap table move
+            # the probes really see the cap table move
+            assert changed >= min(2, len(transfer_blocks(demo, token)))
 
 
 def test_cap_table_as_of_a_date(demo: ChainUnderTest, store: Any) -> None:
@@ -142,6 +151,7 @@ def test_positions_of_wallets_across_tokens(demo: ChainUnderTest, store: Any) ->
             "PKTB3M",
             "PKSUK29",
             "ISBG5423",
+            "PKWHEAT",  # PKTB3MA is not among them: it was redeemed
         }
         assert queries.positions(session, [demo.address("retail-0001")]) == []
         assert queries.positions(session, []) == []
@@ -244,7 +254,10 @@ def test_governance_events_are_stored_without_an_asset(demo: ChainUnderTest, sto
     executed = [r for r in rows if r.event == "ProposalExecuted"]
     count = demo.platform.contract("Governance").read("proposalCount")
     assert [r.args["proposalId"] for r in created] == list(range(1, count + 1))
-    assert len(executed) == count
+    governance = demo.platform.contract("Governance")
+    done = [i for i in range(1, count + 1) if governance.read("getProposal", i)[9]]
+    assert [r.args["proposalId"] for r in executed] == done
+    assert len(done) == count - 1  # the demo's retirement of the sukuk's building is refused
     officials = {demo.address(f"official-{i}") for i in (1, 2, 3)}
     assert approved and all(r.wallet == r.args["official"] in officials for r in approved)
     assert all(r.wallet is None and r.args["proposer"] in officials for r in created)
