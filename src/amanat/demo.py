@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from amanat.cli.output import table
 from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.auction import tbill_payment
+from amanat.domain.daycount import Calendar
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
+from amanat.domain.instruments import IjaraSukuk
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import AmanatError
@@ -616,7 +619,13 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
         "Ijara rent on the sukuk: paid in PKRT to holders of record; a frozen holder's rent is held"
     )
     record_block = chain.block_number()
-    rent = 2_600_000_00
+    lease = IjaraSukuk(date(2026, 1, 15), date(2029, 1, 15), Decimal("0.1050"))
+    first = lease.rental_schedule(sukuk_token.read("totalSupply") * 100_00, Calendar())[0]
+    rent = first.rent_minor
+    s.say(
+        f"rent for {first.period.start} to {first.period.end} at 10.50% on PKR 100 face per "
+        f"unit: {format_pkr(rent)}"
+    )
     proposal_id, declared = distributions.propose_declare(
         platform, OFFICIALS[0], sukuk_token, distributions.KINDS["rent"], rent, record_block
     )

@@ -9,7 +9,13 @@ from fractions import Fraction
 import pytest
 
 from amanat.domain.daycount import Calendar, DayCount, add_months, days_30_360, year_fraction
-from amanat.domain.instruments import FixedRateBond, tbill_maturity, tbill_price, tbill_yield
+from amanat.domain.instruments import (
+    FixedRateBond,
+    IjaraSukuk,
+    tbill_maturity,
+    tbill_price,
+    tbill_yield,
+)
 from amanat.errors import InvalidInput
 
 
@@ -108,3 +114,14 @@ def test_bond_short_first_period_act_365():
     assert bond.coupon_amount(365_000, schedule[0]) == round(
         365_000 * Fraction(1, 10) * Fraction(days, 365)
     )
+
+
+def test_ijara_sukuk_rent_schedule_ends_with_the_principal():
+    sukuk = IjaraSukuk(date(2026, 1, 15), date(2029, 1, 15), Decimal("0.1050"))
+    payments = sukuk.rental_schedule(100_000_00, Calendar())
+    assert len(payments) == 6
+    assert [p.principal_minor for p in payments] == [0, 0, 0, 0, 0, 100_000_00]
+    # 15 Jan - 15 Jul 2026 is 181 days: 100,000.00 x 10.50% x 181/365 = 5,206.85 (half-even)
+    assert payments[0].rent_minor == 520_685
+    assert payments[-1].total_minor == payments[-1].rent_minor + 100_000_00
+    assert all(p.rent_minor > 0 for p in payments)

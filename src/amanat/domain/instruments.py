@@ -164,3 +164,48 @@ def _power(base: Fraction, exponent: Fraction) -> Fraction:
             )
         result *= Fraction(value)
     return result
+
+
+# ------------------------------------------------------------- Ijara sukuk
+
+
+@dataclass(frozen=True)
+class RentalPayment:
+    period: CouponPeriod
+    rent_minor: int
+    principal_minor: int  # the return of principal, on the last payment only
+
+    @property
+    def total_minor(self) -> int:
+        return self.rent_minor + self.principal_minor
+
+
+@dataclass(frozen=True)
+class IjaraSukuk:
+    """An Ijara sukuk: holders own the usufruct of an underlying public asset and receive its
+    rent on a schedule; at maturity the state buys the asset back at the face value. Rent accrues
+    like a fixed coupon (rental rate on face, per period by the day count)."""
+
+    issue: date
+    maturity: date
+    rental_rate: Decimal  # annual, decimal
+    frequency: int = 2
+    day_count: DayCount = DayCount.ACT_365_FIXED
+
+    def _lease(self) -> FixedRateBond:
+        return FixedRateBond(
+            self.issue, self.maturity, self.rental_rate, self.frequency, self.day_count
+        )
+
+    def rental_schedule(self, face_minor: int, calendar: Calendar) -> list[RentalPayment]:
+        """Each rental payment on `face_minor` of sukuk, the last with the principal returned."""
+        lease = self._lease()
+        periods = lease.schedule(calendar)
+        return [
+            RentalPayment(
+                period,
+                lease.coupon_amount(face_minor, period),
+                face_minor if period is periods[-1] else 0,
+            )
+            for period in periods
+        ]
