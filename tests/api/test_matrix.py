@@ -25,7 +25,7 @@ OVERSIGHT = frozenset({"auditor", "regulator"})
 APPROVAL_READERS = frozenset({"issuer", "approver", "agent", "auditor", "regulator"})
 DOCUMENT_READERS = frozenset({"issuer", "approver", "auditor", "regulator"})
 INVALID = (400, 422)  # a bad body or parameter (problem+json), decided after the role check
-UNKNOWN_APPROVAL = 2**31 - 1  # a valid id no request has
+UNKNOWN = 2**31 - 1  # a valid id that no request, auction, instruction or distribution has
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ ROWS = [
     Row(
         "GET",
         "/approvals/{request_id}",
-        f"/approvals/{UNKNOWN_APPROVAL}",
+        f"/approvals/{UNKNOWN}",
         APPROVAL_READERS,
         (404,),
     ),
@@ -131,14 +131,14 @@ ROWS = [
     Row(
         "POST",
         "/approvals/{request_id}/approve",
-        f"/approvals/{UNKNOWN_APPROVAL}/approve",
+        f"/approvals/{UNKNOWN}/approve",
         frozenset({"approver"}),
         (404,),
     ),
     Row(
         "POST",
         "/approvals/{request_id}/reject",
-        f"/approvals/{UNKNOWN_APPROVAL}/reject",
+        f"/approvals/{UNKNOWN}/reject",
         frozenset({"approver"}),
         INVALID,
         {"json": {"reason": ""}},
@@ -146,9 +146,92 @@ ROWS = [
     Row(
         "POST",
         "/approvals/{request_id}/execute",
-        f"/approvals/{UNKNOWN_APPROVAL}/execute",
+        f"/approvals/{UNKNOWN}/execute",
         frozenset({"approver"}),
         (404,),
+    ),
+    # markets: cash, auctions, DvP, distributions
+    Row("GET", "/cash/supply", "/cash/supply", ALL),
+    Row("GET", "/cash/balances/{wallet}", "/cash/balances/{own_wallet}", SIGNED_IN),
+    Row("GET", "/cash/balances/{wallet}", "/cash/balances/{other_wallet}", STAFF),
+    Row("GET", "/auctions", "/auctions", ALL),
+    Row("GET", "/auctions/{auction_id}", "/auctions/1", ALL),
+    Row("POST", "/auctions", "/auctions", frozenset({"issuer"}), INVALID, {"json": {}}),
+    Row(
+        "POST",
+        "/auctions/{auction_id}/bids",
+        "/auctions/1/bids",
+        frozenset({"institution"}),
+        INVALID,
+        {"json": {"units": 0}},
+    ),
+    Row(
+        "POST",
+        "/auctions/{auction_id}/reveal",
+        f"/auctions/{UNKNOWN}/reveal",
+        frozenset({"institution"}),
+        (404,),
+    ),
+    Row(
+        "GET",
+        "/auctions/{auction_id}/allocation",
+        "/auctions/1/allocation",
+        frozenset({"issuer", "approver", "auditor", "regulator"}),
+        (200,),
+        {"params": {"cutoff": "11.95%", "days": 91}},
+    ),
+    Row("GET", "/dvp", "/dvp", SIGNED_IN),
+    Row("GET", "/dvp/{instruction_id}", "/dvp/1", STAFF),  # inb is not a party to it
+    Row("POST", "/dvp", "/dvp", frozenset({"institution"}), INVALID, {"json": {}}),
+    *(
+        Row(
+            "POST",
+            f"/dvp/{{instruction_id}}/{step}",
+            f"/dvp/{UNKNOWN}/{step}",
+            frozenset({"institution"}),
+            (404,),
+        )
+        for step in ("affirm", "settle", "cancel")
+    ),
+    Row(
+        "POST",
+        "/dvp/{instruction_id}/expire",
+        f"/dvp/{UNKNOWN}/expire",
+        frozenset({"institution", "agent"}),
+        (404,),
+    ),
+    Row("GET", "/distributions", "/distributions", ALL),
+    Row("GET", "/distributions/{distribution_id}", "/distributions/1", ALL),
+    Row(
+        "POST",
+        "/distributions/{distribution_id}/pay",
+        "/distributions/1/pay",
+        frozenset({"issuer", "agent"}),
+        INVALID,
+        {"json": {"batch_size": 0}},
+    ),
+    Row(
+        "POST",
+        "/distributions/{distribution_id}/claim",
+        f"/distributions/{UNKNOWN}/claim",
+        frozenset({"institution"}),
+        (404,),
+    ),
+    Row(
+        "POST",
+        "/assets/{asset_id}/reserve-attestations",
+        "/assets/1/reserve-attestations",
+        frozenset({"valuer"}),
+        INVALID,
+        {"json": {}},
+    ),
+    Row(
+        "POST",
+        "/assets/{asset_id}/underlying",
+        "/assets/1/underlying",
+        frozenset({"issuer"}),
+        INVALID,
+        {"json": {}},
     ),
     # audit and events
     Row("GET", "/audit", "/audit", OVERSIGHT),

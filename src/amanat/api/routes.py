@@ -61,6 +61,7 @@ def include(app: FastAPI) -> None:
         routes_approvals,
         routes_assets,
         routes_institutions,
+        routes_markets,
         routes_records,
         routes_tokens,
     )
@@ -72,6 +73,7 @@ def include(app: FastAPI) -> None:
     app.include_router(routes_tokens.router)
     app.include_router(routes_tokens.transfers)
     app.include_router(routes_approvals.router)
+    app.include_router(routes_markets.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,7 +1,10 @@
 """Maker-checker approvals: an issuer or agent files a privileged action with its evidence;
 approvers approve it with their own keys (the first approval creates the on-chain proposal),
 reject it, and execute it once the threshold is met and the action's timelock has passed.
-Every action is audited with the approval's reference `request-<id>`."""
+Every action is audited with the approval's reference `request-<id>`.
+
+The kinds include the instrument lifecycle: `issue_cash`, `settle_auction`,
+`declare_distribution`, `release_held` and `mature_token`."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from amanat.api.routes_common import (
     REGULATOR,
     Address,
     Amount,
+    Block,
     CategoryName,
     Country,
     Hash,
@@ -30,6 +34,7 @@ from amanat.api.routes_common import (
     Listing,
     Page,
     TokenRef,
+    Yield,
     listing,
     page_of,
     run_post,
@@ -54,6 +59,11 @@ def ref(request_id: int) -> str:
 
 
 # ------------------------------------------------------------- request kinds
+
+
+RECORD_DATE_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
 
 
 class _Params(BaseModel):
@@ -120,6 +130,40 @@ class TokenParams(_Params):
     token: TokenRef
 
 
+class IssueCashParams(_Params):
+    to: Address = Field(description="A verified institution's wallet, or the treasury")
+    amount_minor: Amount = Field(description="PKR in paisa (minor units)")
+    reference: text(200) = Field(  # type: ignore[valid-type]
+        description="The deposit's bank (RTGS) reference; its SHA-256 goes on chain"
+    )
+
+
+class SettleAuctionParams(_Params):
+    auction: Id
+    cutoff: Yield
+    days: Annotated[int, Field(ge=1, le=36_500, description="Days to maturity")]
+
+
+class DeclareDistributionParams(_Params):
+    token: TokenRef
+    kind: Literal["coupon", "rent", "dividend", "redemption"]
+    total_minor: Amount = Field(description="PKR in paisa, drawn from the treasury")
+    record_block: Block | None = Field(default=None, description="Holders of record at a block")
+    record_date: Annotated[
+        str | None,
+        Field(
+            pattern=RECORD_DATE_PATTERN,
+            description="Or at a UTC date (its end) or date-time; give one of the two",
+        ),
+    ] = None
+
+
+class ReleaseHeldParams(_Params):
+    distribution: Id
+    holder: Address
+    to: Address | None = Field(default=None, description="The wallet paid (default: the holder)")
+
+
 Evidence = Annotated[
     Hash | None,
     Field(description="SHA-256 of the legal basis (required for enforcement actions)"),
@@ -182,6 +226,31 @@ class PauseRequest(_Request):
     params: TokenParams
 
 
+class IssueCashRequest(_Request):
+    kind: Literal["issue_cash"]
+    params: IssueCashParams
+
+
+class SettleAuctionRequest(_Request):
+    kind: Literal["settle_auction"]
+    params: SettleAuctionParams
+
+
+class DeclareDistributionRequest(_Request):
+    kind: Literal["declare_distribution"]
+    params: DeclareDistributionParams
+
+
+class ReleaseHeldRequest(_Request):
+    kind: Literal["release_held"]
+    params: ReleaseHeldParams
+
+
+class MatureTokenRequest(_Request):
+    kind: Literal["mature_token"]
+    params: TokenParams
+
+
 ApprovalIn = Annotated[
     MintRequest
     | BurnRequest
@@ -192,7 +261,12 @@ ApprovalIn = Annotated[
     | FreezeRequest
     | PartialFreezeRequest
     | RecoverRequest
-    | PauseRequest,
+    | PauseRequest
+    | IssueCashRequest
+    | SettleAuctionRequest
+    | DeclareDistributionRequest
+    | ReleaseHeldRequest
+    | MatureTokenRequest,
     Field(discriminator="kind"),
 ]
 # Every kind the service knows has a request model here.
@@ -281,8 +355,8 @@ def get_approval(
     "/approvals",
     response_model=ApprovalOut,
     status_code=201,
-    summary="File a privileged action for approval (issuer: issuance and asset actions; "
-    "agent: enforcement, with evidence)",
+    summary="File a privileged action for approval (issuer: issuance, asset and lifecycle "
+    "actions; agent: enforcement, with evidence, and releasing held payouts)",
 )
 def file_request(
     body: ApprovalIn,

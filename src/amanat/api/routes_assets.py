@@ -1,5 +1,6 @@
 """Assets: the register (public list), details with documents and valuations, registration,
-document upload and download, valuations, and the indexed history of an asset."""
+document upload and download, valuations, reserve attestations of commodity reserves, the
+underlying asset of a sukuk, and the indexed history of an asset."""
 
 from __future__ import annotations
 
@@ -92,9 +93,36 @@ class ValuationOut(BaseModel):
     accepted: bool
 
 
+class ReserveOut(BaseModel):
+    attested_units: Annotated[int, Field(ge=0)] = Field(
+        description="The latest attestation: tokens outstanding can never exceed it"
+    )
+    attestations: Annotated[int, Field(ge=0)]
+
+
 class AssetDetail(AssetSummary):
     documents: list[DocumentOut]
     valuations: list[ValuationOut]
+    underlying: Id | None = Field(default=None, description="A sukuk's underlying asset")
+    reserve: ReserveOut | None = Field(default=None, description="A commodity reserve's")
+
+
+class ReserveAttestationIn(BaseModel):
+    quantity: Annotated[int, Field(ge=0, le=2**63 - 1)] = Field(
+        description="Units of the commodity counted in the vault"
+    )
+    report_sha256: Hash = Field(description="SHA-256 of the audit report")
+
+
+class ReserveAttested(BaseModel):
+    asset: Id
+    attestation: Annotated[int, Field(ge=0)]
+    quantity: Annotated[int, Field(ge=0)]
+    report_sha256: Hash
+
+
+class UnderlyingIn(BaseModel):
+    underlying: Id = Field(description="The asset backing the sukuk (not itself a sukuk)")
 
 
 class AssetIn(BaseModel):
@@ -179,6 +207,8 @@ def _detail(platform: Platform, record: dict[str, Any]) -> dict[str, Any]:
             for d in record["documents"]
         ],
         "valuations": [{**v, "valuer": address(v["valuer"])} for v in record["valuations"]],
+        "underlying": record.get("underlying"),
+        "reserve": record.get("reserve"),
     }
 
 
@@ -363,6 +393,57 @@ def submit_valuation(
         }
 
     return run_post(request, response, platform, who, key, 201, action)
+
+
+@router.post(
+    "/assets/{asset_id}/reserve-attestations",
+    response_model=ReserveAttested,
+    status_code=201,
+    summary="Attest a commodity reserve; minting is capped by the latest attestation (a valuer "
+    "whose key is a reserve auditor's on chain)",
+)
+def attest_reserve(
+    asset_id: AssetId,
+    body: ReserveAttestationIn,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(VALUER))],
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def action() -> dict[str, Any]:
+        index = assets.attest_reserve(
+            platform, signing_key(who), asset_id, body.quantity, body.report_sha256
+        )
+        return {
+            "asset": asset_id,
+            "attestation": index,
+            "quantity": body.quantity,
+            "report_sha256": body.report_sha256,
+        }
+
+    return run_post(request, response, platform, who, key, 201, action)
+
+
+@router.post(
+    "/assets/{asset_id}/underlying",
+    response_model=AssetDetail,
+    summary="Tie a proposed sukuk to its underlying asset, which then cannot be retired (issuer)",
+)
+def link_underlying(
+    asset_id: AssetId,
+    body: UnderlyingIn,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    who: Annotated[Principal, Depends(require(ISSUER))],
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def action() -> dict[str, Any]:
+        assets.link_underlying(platform, signing_key(who), asset_id, body.underlying)
+        return _detail(platform, assets.show(platform, asset_id))
+
+    return run_post(request, response, platform, who, key, 200, action)
 
 
 @router.get(

@@ -39,6 +39,8 @@ TOKEN_REF_PATTERN = r"^(0x[0-9a-fA-F]{40}|[0-9]{1,9}|[A-Za-z][A-Za-z0-9._-]{0,31
 COUNTRY_PATTERN = r"^([A-Z]{2}|[0-9]{1,3})$"
 # One line of printable text: no control characters (which also keeps NUL out of PostgreSQL).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# A yield the chain can carry (whole millionths): a fraction below 1, or a percentage.
+YIELD_PATTERN = r"^0(\.[0-9]{1,6})?$|^(0|[1-9][0-9]?)(\.[0-9]{1,4})?%$"
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1
 
@@ -51,6 +53,9 @@ Amount = Annotated[int, Field(ge=1, le=MAX_INT64)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Block = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Timestamp = Annotated[int, Field(ge=0, le=MAX_INT64)]
+Yield = Annotated[
+    str, StringConstraints(pattern=YIELD_PATTERN), Field(description="e.g. 0.1195 or 11.95%")
+]
 
 
 def _fits(max_bytes: int) -> Callable[[str], str]:

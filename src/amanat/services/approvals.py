@@ -4,6 +4,11 @@ The maker (issuer, agent) files a request with its evidence. Approvers decide wi
 the first approval creates the on-chain Governance proposal (which counts as that approver's
 approval), later ones approve it on chain. When the threshold is met and the action's timelock
 has passed, the proposal is executed. The maker can never approve their own request.
+
+Besides token and asset actions, the kinds cover the instrument lifecycle: issuing cash against a
+deposit, settling an auction at a cut-off yield, declaring a distribution to the holders of
+record, releasing a held payout and marking a token matured. Each is checked when it is filed
+and rebuilt from the chain when the first approver proposes it.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 
 from amanat.domain.assets import AssetStatus
+from amanat.domain.auction import yield_micro
 from amanat.domain.identity import InvestorCategory, parse_country
+from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import governance, tokens
+from amanat.services import auctions, cash, distributions, governance, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import ActionDecision, ActionRequest
@@ -32,11 +40,17 @@ class Forbidden(RuleViolation):
         super().__init__("forbidden", message, **values)
 
 
+Build = Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]
+
+
 @dataclass(frozen=True)
 class Kind:
     makers: frozenset[Role]
-    build: Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]
+    build: Build
     evidence: bool = False
+    # Fixes time-dependent parameters when the request is filed (a record date becomes its
+    # block), so that every approver's rebuild proposes the same call.
+    prepare: Callable[[Platform, dict[str, Any]], dict[str, Any]] | None = None
 
 
 def _amount(params: dict[str, Any], name: str = "amount") -> int:
@@ -85,9 +99,7 @@ def _forced(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any
     )
 
 
-def _freeze(
-    freeze: bool,
-) -> Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]:
+def _freeze(freeze: bool) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
         token, wallet = _token(platform, p), _wallet(platform, p, "wallet")
         verb = "freeze" if freeze else "unfreeze"
@@ -101,9 +113,7 @@ def _freeze(
     return build
 
 
-def _partial(
-    function: str,
-) -> Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]:
+def _partial(function: str) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
         token, wallet, amount = _token(platform, p), _wallet(platform, p, "wallet"), _amount(p)
         return (
@@ -116,9 +126,7 @@ def _partial(
     return build
 
 
-def _pause(
-    function: str,
-) -> Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]:
+def _pause(function: str) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
         token = _token(platform, p)
         return token, function, [], f"{function} {token.read('symbol')}"
@@ -140,9 +148,7 @@ def _recover(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[An
     )
 
 
-def _asset_status(
-    status: AssetStatus,
-) -> Callable[[Platform, dict[str, Any]], tuple[Bound, str, list[Any], str]]:
+def _asset_status(status: AssetStatus) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
         asset = _amount(p, "asset")
         return (
@@ -193,6 +199,159 @@ def _tokenize(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[A
     )
 
 
+# ---------------------------------------------------------- the instrument lifecycle
+
+
+def _count(params: dict[str, Any], name: str) -> int:
+    value = params.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInput(f"{name} must be a whole number, got {value!r}")
+    return value
+
+
+def rate(text: str) -> Decimal:
+    """A yield as a decimal fraction ('0.1195') or a percentage ('11.95%')."""
+    raw = text.strip()
+    try:
+        value = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except InvalidOperation:
+        raise InvalidInput(f"yield {text!r} is not a number (e.g. 0.1195 or 11.95%)") from None
+    if not value.is_finite() or not 0 <= value < 1:
+        raise InvalidInput(f"yield {text!r} must be between 0 and 100%")
+    yield_micro(value)  # expressible on chain (whole millionths)
+    return value
+
+
+def _issue_cash(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
+    token, wallet = platform.contract("CashToken"), _wallet(platform, p, "to")
+    amount = _amount(p, "amount_minor")
+    reference = _text(p, "reference")
+    if not token.read("mayHold", wallet):
+        raise RuleViolation(
+            "may-not-hold-cash",
+            f"{wallet} is not a verified institution, the treasury or an agent: it may not hold "
+            "cash",
+            wallet=wallet,
+        )
+    return (
+        token,
+        "issueCash",
+        [wallet, amount, bytes.fromhex(cash.reference_hash(reference)[2:])],
+        f"issue {format_pkr(amount)} {token.read('symbol')} to {wallet} against deposit "
+        f"{reference.strip()}",
+    )
+
+
+def _settle_auction(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
+    auction_id, days, cutoff = _amount(p, "auction"), _amount(p, "days"), rate(_text(p, "cutoff"))
+    if auctions.show(platform, auction_id)["settled"]:
+        raise RuleViolation(
+            "auction-settled", f"auction {auction_id} is already settled", auction=auction_id
+        )
+    rows = auctions.allocation(platform, auction_id, cutoff, days)
+    allotted = [r for r in rows if r["units"]]
+    return (
+        platform.contract("Auction"),
+        "settle",
+        [
+            auction_id,
+            yield_micro(cutoff),
+            [r["bidder"] for r in rows],
+            [r["units"] for r in rows],
+            [r["payment_minor"] for r in rows],
+        ],
+        f"settle auction {auction_id} at cut-off {cutoff:.2%} ({days} days): "
+        f"{sum(r['units'] for r in allotted):,} units to {len(allotted)} of {len(rows)} bidders "
+        f"for {format_pkr(sum(r['payment_minor'] for r in allotted))}",
+    )
+
+
+def _record_block(platform: Platform, p: dict[str, Any]) -> dict[str, Any]:
+    """A record date becomes the last block at or before it: a date ('2027-03-31') means the end
+    of that UTC day, a date-time that moment (UTC unless it carries an offset)."""
+    if ("record_block" in p) == ("record_date" in p):
+        raise InvalidInput("give either a record block or a record date")
+    if "record_block" in p:
+        return p
+    text = _text(p, "record_date").strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"record date {text!r} is not a date or an ISO date-time") from None
+    if len(text) == 10:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    when = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    now = platform.chain.block_timestamp()
+    if when > now:
+        raise RuleViolation(
+            "record-date-future",
+            f"record date {text} is after the chain's time {datetime.fromtimestamp(now, UTC)}: "
+            "the holders of record are not known yet",
+        )
+    return {**p, "record_block": distributions.record_block_for(platform, when)}
+
+
+def _declare(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
+    token, total = _token(platform, p), _amount(p, "total_minor")
+    kind = distributions.parse_kind(_text(p, "kind"))
+    record_block = _count(p, "record_block")
+    symbol = token.read("symbol")
+    if kind == distributions.KINDS["redemption"] and not token.read("matured"):
+        raise RuleViolation("not-matured", f"{symbol} has not matured: request mature_token first")
+    treasury = platform.contract("CashToken").read(
+        "balanceOf", platform.manifest.address("Governance")
+    )
+    if treasury < total:
+        raise RuleViolation(
+            "treasury-funds",
+            f"the treasury holds {format_pkr(treasury)}, less than the {format_pkr(total)} "
+            "to distribute",
+            treasury_minor=treasury,
+            total_minor=total,
+        )
+    payouts, tree = distributions.plan(platform, token, total, record_block)
+    if not payouts:
+        raise RuleViolation(
+            "no-holders", f"{symbol} had no holders at block {record_block}", block=record_block
+        )
+    return (
+        platform.contract("Distributor"),
+        "declare",
+        [token.address, kind, record_block, total, tree.root, len(payouts), tree.depth],
+        f"declare {distributions.KIND_NAMES[kind]} of {format_pkr(total)} on {symbol} to "
+        f"{len(payouts)} holders of record at block {record_block} "
+        f"(payout root 0x{tree.root.hex()})",
+    )
+
+
+def _release_held(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
+    distribution_id, holder = _amount(p, "distribution"), _wallet(platform, p, "holder")
+    receiver = _wallet(platform, p, "to") if p.get("to") else holder
+    distributor = platform.contract("Distributor")
+    distributions.show(platform, distribution_id)  # exists
+    held = distributor.read("held", distribution_id, holder)
+    if not held:
+        raise RuleViolation(
+            "nothing-held",
+            f"nothing is held for {holder} in distribution {distribution_id}",
+            distribution=distribution_id,
+        )
+    return (
+        distributor,
+        "releaseHeld",
+        [distribution_id, holder, receiver],
+        f"release {format_pkr(held)} held for {holder} in distribution {distribution_id} "
+        f"to {receiver}",
+    )
+
+
+def _mature(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
+    token = _token(platform, p)
+    if token.read("matured"):
+        raise RuleViolation("matured", f"{token.read('symbol')} has already matured")
+    return token, "markMatured", [], f"mark {token.read('symbol')} matured (only redemption left)"
+
+
 ISSUER = frozenset({Role.ISSUER})
 AGENT = frozenset({Role.AGENT})
 KINDS: dict[str, Kind] = {
@@ -211,6 +370,11 @@ KINDS: dict[str, Kind] = {
     "recover": Kind(AGENT, _recover, evidence=True),
     "pause": Kind(AGENT, _pause("pause")),
     "unpause": Kind(AGENT, _pause("unpause")),
+    "issue_cash": Kind(ISSUER, _issue_cash),
+    "settle_auction": Kind(ISSUER, _settle_auction),
+    "declare_distribution": Kind(ISSUER, _declare, prepare=_record_block),
+    "release_held": Kind(ISSUER | AGENT, _release_held),
+    "mature_token": Kind(ISSUER, _mature),
 }
 
 
@@ -258,6 +422,8 @@ def create(
             f"{kind} must cite its legal basis: give the evidence document's SHA-256"
         )
     evidence_bytes = governance.parse_evidence(evidence)
+    if spec.prepare is not None:
+        params = spec.prepare(platform, params)
     target, function, args, summary = spec.build(platform, params)
     with platform.store.session() as session, session.begin():
         request = ActionRequest(

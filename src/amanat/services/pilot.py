@@ -17,7 +17,11 @@ PILOT_USERS: list[tuple[str, Role, str | None]] = [
     ("approver-3", Role.APPROVER, "official-3"),
     ("registrar", Role.REGISTRAR, "registrar"),
     ("valuer", Role.VALUER, "valuer"),
+    # A valuer who signs with the reserve auditor's key: the chain accepts its attestations.
+    ("reserve-auditor", Role.VALUER, "reserve-auditor"),
     ("enforcement", Role.AGENT, None),
+    # An agent with its own key, paying distributions (anyone may push proven payouts).
+    ("paying-agent", Role.AGENT, "paying-agent"),
     ("auditor", Role.AUDITOR, None),
     ("regulator", Role.REGULATOR, None),
 ]

@@ -1,0 +1,384 @@
+"""Markets through the API on the real embedded chain: the pilot's auction, DvP and
+distributions as the public and the parties see them; a new auction from announcement through
+sealed bids, reveal, allocation preview and a maker-checker settlement; DvP instruct, affirm,
+settle, cancel and expire with their refusals; cash issued and a coupon declared by approval,
+claimed and paid; a held payout released; maturity; reserve attestations and a sukuk's
+underlying.
+
+The chain is shared with the other API modules, so these tests use their own auction, their own
+DvP instructions and the wheat receipt, and move the embedded clock by hours only."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.api.test_workflow import assert_problem
+
+HOUR = 3600
+
+
+def approve_and_execute(api: Api, filed: Any) -> dict[str, Any]:
+    """Two approvals, the timelock passed on the embedded clock, then execution."""
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["id"]
+    for approver in ("approver-1", "approver-2"):
+        reply = api.post(f"/approvals/{number}/approve", approver)
+        assert reply.status_code == 200, reply.text
+    assert reply.json()["status"] == "waiting-timelock"
+    api.platform.chain.advance_time(HOUR + 1)
+    executed = api.post(f"/approvals/{number}/execute", "approver-3")
+    assert executed.status_code == 200, executed.text
+    assert executed.json()["status"] == "executed"
+    return executed.json()  # type: ignore[no-any-return]
+
+
+def asset_id(api: Api, legal_id: str) -> int:
+    listed = api.get("/assets", None, limit=500).json()["items"]
+    return next(a["id"] for a in listed if a["legal_id"] == legal_id)
+
+
+def cash(api: Api, key_name: str) -> dict[str, Any]:
+    reply = api.get(f"/cash/balances/{api.address(key_name)}", "auditor")
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def test_pilot_markets_as_the_public_and_the_parties_see_them(api: Api) -> None:
+    supply = api.get("/cash/supply", None).json()
+    assert supply["symbol"] == "PKRT" and supply["supply_minor"] > 0
+    # the pilot's T-bill auction: four revealed bids settled, the retail bid never sealed
+    auctions = api.get("/auctions", None, symbol="PKTB3MA").json()
+    assert auctions["total"] == 1 and auctions["items"][0]["settled"] is True
+    shown = api.get(f"/auctions/{auctions['items'][0]['auction']}", None).json()
+    assert shown["outcome"]["cutoff_yield"] == "0.1195"
+    assert shown["outcome"]["issued_units"] == 500_000
+    assert len(shown["bids"]) == 4 and all(b["commitment"] for b in shown["bids"])
+    assert sum(b["settled_units"] or 0 for b in shown["bids"]) == 500_000
+    assert {e["event"] for e in shown["events"]} >= {"BidCommitted", "BidRevealed", "BidSettled"}
+    # the sukuk rent (Gulf Horizon's payout held: it is frozen) and the T-bill's redemption
+    rows = {d["kind"]: d for d in api.get("/distributions", None).json()["items"]}
+    rent, redemption = rows["rent"], rows["redemption"]
+    assert rent["symbol"] == "PKSUK29" and rent["held_minor"] > 0
+    assert rent["paid_minor"] + rent["held_minor"] == rent["total_minor"] == 2_600_000_00
+    assert redemption["symbol"] == "PKTB3MA" and redemption["complete"] is True
+    assert api.get(f"/distributions/{rent['distribution']}", None).json() == rent
+    # the secondary DvP: its parties and staff see it, other institutions do not
+    instruction = api.get("/dvp/1", "kla").json()
+    assert instruction["state"] == "settled" and instruction["buyer"] == api.address("fepf")
+    assert api.get("/dvp/1", "fepf").status_code == 200
+    assert_problem(api.get("/dvp/1", "inb"), 403, "forbidden")
+    assert [i["instruction"] for i in api.get("/dvp", "kla").json()["items"]][:1] == [1]
+    assert 1 not in [i["instruction"] for i in api.get("/dvp", "inb").json()["items"]]
+    assert api.get("/dvp", "regulator", state="settled").json()["total"] >= 1
+    # cash balances: an institution sees only its own wallets
+    own = api.get(f"/cash/balances/{api.address('inb')}", "inb").json()
+    assert own["available_minor"] == own["balance_minor"] - own["locked_minor"]
+    assert_problem(api.get(f"/cash/balances/{api.address('kla')}", "inb"), 403, "forbidden")
+    assert_problem(api.get("/auctions/999", None), 404, "not-found")
+
+
+def test_auction_from_announcement_to_a_maker_checker_settlement(api: Api) -> None:
+    chain = api.platform.chain
+    now = chain.block_timestamp()
+    close, reveal_by, settle_on = now + 2 * HOUR, now + 3 * HOUR, now + 4 * HOUR
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 10_000,
+        "close_time": close,
+        "reveal_deadline": reveal_by,
+        "settlement_date": settle_on,
+    }
+    assert_problem(api.post("/auctions", "approver-1", json=terms), 403, "forbidden")
+    announced = api.post("/auctions", "treasury", key="auction-pktb3m-1", json=terms)
+    assert announced.status_code == 201, announced.text
+    auction = announced.json()["auction"]
+    assert announced.json()["face_minor_per_unit"] == 100_00
+    replay = api.post("/auctions", "treasury", key="auction-pktb3m-1", json=terms)
+    assert replay.json()["auction"] == auction and replay.headers["idempotent-replayed"] == "true"
+
+    # sealed bids by each institution's own key; the retail investor is refused by the rules
+    bids = {
+        "inb": {"units": 6_000, "yield": "11.90%"},
+        "kla": {"units": 6_000, "yield": "0.12"},
+        "fepf": {"units": 1_000, "non_competitive": True},
+    }
+    for who, bid in bids.items():
+        sealed = api.post(f"/auctions/{auction}/bids", who, json=bid)
+        assert sealed.status_code == 201, sealed.text
+        assert sealed.json()["bidder"] == api.address(who)
+    assert_problem(
+        api.post(f"/auctions/{auction}/bids", "retail-0001", json={"units": 1_000, "yield": "0.1"}),
+        422,
+        "category-not-eligible",
+    )
+    assert_problem(
+        api.post(f"/auctions/{auction}/bids", "ghc", json={"units": 1_000}), 422, "invalid-input"
+    )
+    public = api.get(f"/auctions/{auction}", None).json()
+    assert len(public["bids"]) == 3 and all(b["revealed_units"] is None for b in public["bids"])
+    assert "6000" not in str(public["events"])  # sealed: only the commitments are public
+
+    # reveals only after the close; a wallet without a sealed bid has nothing to reveal
+    early = assert_problem(api.post(f"/auctions/{auction}/reveal", "inb"), 422, "chain-refused")
+    assert "not closed" in early["detail"]
+    chain.advance_time(close - chain.block_timestamp())
+    for who in bids:
+        opened = api.post(f"/auctions/{auction}/reveal", who)
+        assert opened.status_code == 200, opened.text
+    assert opened.json()["yield"] is None and opened.json()["locked_cash_minor"] == 1_000 * 100_00
+    assert_problem(api.post(f"/auctions/{auction}/reveal", "ghc"), 404, "not-found")
+
+    # the allocation preview: below the cut-off in full, at it pro rata, never over the offer
+    preview = api.get(f"/auctions/{auction}/allocation", "approver-2", cutoff="12%", days=91).json()
+    allotted = {row["bidder"]: row["units"] for row in preview["items"]}
+    assert preview["units"] == 10_000 and allotted[api.address("inb")] == 6_000
+    assert allotted[api.address("fepf")] == 1_000 and allotted[api.address("kla")] == 3_000
+    assert_problem(
+        api.get(f"/auctions/{auction}/allocation", "inb", cutoff="12%", days=91), 403, "forbidden"
+    )
+
+    # settlement is maker-checker: treasury files, two approvers approve, one executes
+    params = {"auction": auction, "cutoff": "12%", "days": 91}
+    assert_problem(
+        api.post("/approvals", "enforcement", json={"kind": "settle_auction", "params": params}),
+        403,
+        "forbidden",
+    )
+    filed = api.post("/approvals", "treasury", json={"kind": "settle_auction", "params": params})
+    assert filed.status_code == 201, filed.text
+    assert "10,000 units to 3 of 3 bidders" in filed.json()["summary"]
+    chain.advance_time(settle_on - chain.block_timestamp())
+    approve_and_execute(api, filed)
+    settled = api.get(f"/auctions/{auction}", None).json()
+    assert settled["settled"] is True and settled["outcome"]["issued_units"] == 10_000
+    assert sum(b["settled_units"] for b in settled["bids"]) == 10_000
+    assert_problem(
+        api.post("/approvals", "treasury", json={"kind": "settle_auction", "params": params}),
+        422,
+        "auction-settled",
+    )
+
+
+def test_dvp_instruct_affirm_settle_cancel_and_expire(api: Api) -> None:
+    chain = api.platform.chain
+    deadline = chain.block_timestamp() + 6 * HOUR
+    sale = {
+        "token": "PKTB3M",
+        "buyer": api.address("kla"),
+        "units": 1_000,
+        "cash_minor": 97_000_00,
+        "deadline": deadline,
+    }
+    kla_cash = cash(api, "kla")["balance_minor"]
+    instructed = api.post("/dvp", "inb", key="dvp-inb-kla-1", json=sale)
+    assert instructed.status_code == 201, instructed.text
+    number = instructed.json()["instruction"]
+    assert instructed.json()["state"] == "instructed" and instructed.json()["symbol"] == "PKTB3M"
+    again = api.post("/dvp", "inb", key="dvp-inb-kla-1", json=sale)
+    assert again.json()["instruction"] == number
+    # the seller cannot affirm; an outsider is refused before the chain is asked
+    refused = assert_problem(api.post(f"/dvp/{number}/affirm", "inb"), 422, "chain-refused")
+    assert "not the buyer" in refused["detail"]
+    assert_problem(api.post(f"/dvp/{number}/settle", "fepf"), 403, "forbidden")
+    affirmed = api.post(f"/dvp/{number}/affirm", "kla")
+    assert affirmed.status_code == 200 and affirmed.json()["state"] == "affirmed"
+    assert cash(api, "kla")["locked_minor"] >= 97_000_00
+    done = api.post(f"/dvp/{number}/settle", "inb")
+    assert done.status_code == 200 and done.json()["state"] == "settled", done.text
+    assert cash(api, "kla")["balance_minor"] == kla_cash - 97_000_00
+
+    # the token's rules are checked before anything is locked
+    assert_problem(
+        api.post("/dvp", "inb", json={**sale, "buyer": api.address("retail-0001")}),
+        422,
+        "category-not-eligible",
+    )
+    # cancelled by a party; expired by anyone past the deadline
+    second = api.post("/dvp", "inb", json=sale).json()["instruction"]
+    cancelled = api.post(f"/dvp/{second}/cancel", "kla")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    third = api.post("/dvp", "inb", json={**sale, "deadline": chain.block_timestamp() + 60})
+    third_id = third.json()["instruction"]
+    assert_problem(api.post(f"/dvp/{third_id}/expire", "paying-agent"), 422, "chain-refused")
+    chain.advance_time(120)
+    expired = api.post(f"/dvp/{third_id}/expire", "paying-agent")
+    assert expired.status_code == 200 and expired.json()["state"] == "expired", expired.text
+    assert_problem(api.post(f"/dvp/{second}/expire", "enforcement"), 403, "forbidden")
+
+
+def test_cash_issue_coupon_declared_claimed_paid_and_held_released(api: Api) -> None:
+    treasury = api.platform.manifest.address("Governance")
+    before = api.get("/cash/supply", None).json()
+    issue = {"to": treasury, "amount_minor": 5_000_000_00, "reference": "MoF allocation CP-7"}
+    approve_and_execute(
+        api, api.post("/approvals", "treasury", json={"kind": "issue_cash", "params": issue})
+    )
+    after = api.get("/cash/supply", None).json()
+    assert after["treasury_minor"] == before["treasury_minor"] + 5_000_000_00
+    assert_problem(
+        api.post(
+            "/approvals",
+            "treasury",
+            json={"kind": "issue_cash", "params": {**issue, "to": api.address("nobody")}},
+        ),
+        422,
+        "may-not-hold-cash",
+    )
+
+    # a coupon on the wheat receipt (held by inb alone): a record block or a past record date
+    coupon = {"token": "PKWHEAT", "kind": "coupon", "total_minor": 350_000_00}
+    assert_problem(
+        api.post("/approvals", "treasury", json={"kind": "declare_distribution", "params": coupon}),
+        400,
+        "invalid-input",
+    )
+    assert_problem(
+        api.post(
+            "/approvals",
+            "treasury",
+            json={
+                "kind": "declare_distribution",
+                "params": {**coupon, "record_date": "2999-01-01"},
+            },
+        ),
+        422,
+        "record-date-future",
+    )
+    record_block = api.platform.chain.block_number() - 1
+    filed = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "declare_distribution", "params": {**coupon, "record_block": record_block}},
+    )
+    assert "to 1 holders of record" in filed.json()["summary"], filed.text
+    approve_and_execute(api, filed)
+    listed = api.get("/distributions", None, symbol="PKWHEAT").json()["items"]
+    number = listed[-1]["distribution"]
+    assert listed[-1]["holders"] == 1 and listed[-1]["payouts_made"] == 0
+
+    # inb claims its own payout; a non-holder has nothing to claim; paying again pays nothing
+    inb_cash = cash(api, "inb")["balance_minor"]
+    claimed = api.post(f"/distributions/{number}/claim", "inb")
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["amount_minor"] == 350_000_00
+    assert cash(api, "inb")["balance_minor"] == inb_cash + 350_000_00
+    assert_problem(api.post(f"/distributions/{number}/claim", "kla"), 404, "not-found")
+    paid = api.post(f"/distributions/{number}/pay", "paying-agent", json={})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["complete"] is True and paid.json()["transactions"] == 0
+    assert_problem(api.post(f"/distributions/{number}/pay", "enforcement"), 403, "forbidden")
+
+    # the rent held for the frozen Gulf Horizon Capital is released by maker-checker
+    rent = next(
+        d for d in api.get("/distributions", None, kind="rent").json()["items"] if d["held_minor"]
+    )
+    release = {"distribution": rent["distribution"], "holder": api.address("ghc")}
+    approve_and_execute(
+        api, api.post("/approvals", "enforcement", json={"kind": "release_held", "params": release})
+    )
+    released = api.get(f"/distributions/{rent['distribution']}", None).json()
+    assert released["held_minor"] == 0 and released["paid_minor"] == released["total_minor"]
+    assert_problem(
+        api.post("/approvals", "treasury", json={"kind": "release_held", "params": release}),
+        422,
+        "nothing-held",
+    )
+
+
+def test_maturity_reserve_attestation_and_underlying(api: Api) -> None:
+    assert_problem(
+        api.post(
+            "/approvals", "treasury", json={"kind": "mature_token", "params": {"token": "PKTB3MA"}}
+        ),
+        422,
+        "matured",
+    )
+    # a redemption needs the token matured first
+    assert_problem(
+        api.post(
+            "/approvals",
+            "treasury",
+            json={
+                "kind": "declare_distribution",
+                "params": {
+                    "token": "PKWHEAT",
+                    "kind": "redemption",
+                    "total_minor": 100,
+                    "record_block": 1,
+                },
+            },
+        ),
+        422,
+        "not-matured",
+    )
+
+    wheat = asset_id(api, "PASSCO-MUL-WHEAT-01")
+    report = "0x" + hashlib.sha256(b"stock count, Multan vault, 2027 Q1").hexdigest()
+    attestation = {"quantity": 45_000, "report_sha256": report}
+    # the valuer's own key is not a reserve auditor's: the chain refuses it
+    refused = assert_problem(
+        api.post(f"/assets/{wheat}/reserve-attestations", "valuer", json=attestation),
+        422,
+        "chain-refused",
+    )
+    assert "reserve auditor" in refused["detail"]
+    attested = api.post(
+        f"/assets/{wheat}/reserve-attestations", "reserve-auditor", json=attestation
+    )
+    assert attested.status_code == 201, attested.text
+    assert attested.json()["attestation"] >= 1
+    shown = api.get(f"/assets/{wheat}", "regulator").json()
+    assert shown["reserve"] == {
+        "attested_units": 45_000,
+        "attestations": attested.json()["attestation"] + 1,
+    }
+
+    # a new sukuk is tied to the Pak Secretariat building backing the pilot sukuk
+    authorisation = "0x" + hashlib.sha256(b"Notification F.4(12)-DM/2026-9").hexdigest()
+    sukuk = api.post(
+        "/assets",
+        "treasury",
+        json={
+            "asset_class": "sukuk",
+            "legal_id": f"PK-IJARA-2031-{api.backend}",
+            "name": "Ijara sukuk 2031",
+            "ministry": "Ministry of Finance",
+            "authorisation_ref": "Notification F.4(12)-DM/2026-9",
+            "authorisation_sha256": authorisation,
+            "max_units": 100_000,
+        },
+    ).json()["id"]
+    building = api.get("/assets/2", "treasury").json()["underlying"]
+    assert building is not None
+    linked = api.post(f"/assets/{sukuk}/underlying", "treasury", json={"underlying": building})
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["underlying"] == building
+    assert_problem(
+        api.post(f"/assets/{sukuk}/underlying", "treasury", json={"underlying": building}),
+        422,
+        "chain-refused",
+    )
+    assert_problem(
+        api.post(f"/assets/{sukuk}/underlying", "treasury", json={"underlying": 99_999}),
+        404,
+        "not-found",
+    )
+
+    # maturity by maker-checker: the wheat receipt stops trading
+    approve_and_execute(
+        api,
+        api.post(
+            "/approvals", "treasury", json={"kind": "mature_token", "params": {"token": "PKWHEAT"}}
+        ),
+    )
+    assert_problem(
+        api.post(
+            "/transfers",
+            "inb",
+            json={"token": "PKWHEAT", "to": api.address("kla"), "amount": 1_000},
+        ),
+        422,
+        "matured",
+    )
