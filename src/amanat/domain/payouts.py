@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import encode
 from eth_utils import keccak
 
 from amanat.domain.distribution import Payout
@@ -29,12 +28,22 @@ class PayoutLeaf:
     amount: int
 
     def hash(self, token: str, record_block: int) -> bytes:
+        # abi_encode of six static words, written out (eth-abi takes ~1 ms per leaf).
         return keccak(
-            encode(
-                ["address", "uint256", "uint256", "address", "uint256", "uint256"],
-                [token, record_block, self.index, self.holder, self.units, self.amount],
-            )
+            _address_word(token)
+            + record_block.to_bytes(32, "big")
+            + self.index.to_bytes(32, "big")
+            + _address_word(self.holder)
+            + self.units.to_bytes(32, "big")
+            + self.amount.to_bytes(32, "big")
         )
+
+
+def _address_word(address: str) -> bytes:
+    raw = bytes.fromhex(address.removeprefix("0x"))
+    if len(raw) != 20:
+        raise InvalidInput(f"{address!r} is not a 20-byte address")
+    return bytes(12) + raw
 
 
 class PayoutTree:
