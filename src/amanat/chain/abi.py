@@ -114,6 +114,8 @@ class Event:
 def _static_word(value: Any, abi_type: str) -> bytes | None:
     """One ABI word for an address, bool, uintN or bytesN value; None when the value or type is
     not one of these simple cases (eth-abi then encodes, and reports a bad value)."""
+    if "[" in abi_type or "(" in abi_type:
+        return None
     if abi_type == "address":
         if isinstance(value, str) and len(value) == 42 and value[:2] in ("0x", "0X"):
             try:
@@ -123,7 +125,7 @@ def _static_word(value: Any, abi_type: str) -> bytes | None:
         return None
     if abi_type == "bool":
         return (1 if value else 0).to_bytes(32, "big") if isinstance(value, bool) else None
-    if abi_type.startswith("uint"):
+    if abi_type.startswith("uint") and (abi_type[4:] or "256").isdigit():
         bits = int(abi_type[4:] or 256)
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << bits:
             return value.to_bytes(32, "big")
