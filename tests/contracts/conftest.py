@@ -105,19 +105,25 @@ class PayoutTree:
     2**depth leaves padded with zero leaves, node = keccak(left ++ right) by position."""
 
     def __init__(
-        self, distribution_id: int, rows: list[tuple[str, int, int]], depth: int | None = None
+        self,
+        token: str,
+        record_block: int,
+        rows: list[tuple[str, int, int]],
+        depth: int | None = None,
     ):
         assert rows, "a payout list has at least one row"
         if depth is None:
             depth = max(0, (len(rows) - 1).bit_length())
         assert len(rows) <= 1 << depth
-        self.distribution_id = distribution_id
+        self.token = str(token)
+        self.record_block = record_block
         self.depth = depth
         self.payouts = [
             Payout(i, holder, units, amount) for i, (holder, units, amount) in enumerate(rows)
         ]
         leaves = [
-            payout_leaf(distribution_id, p.index, p.holder, p.units, p.amount) for p in self.payouts
+            payout_leaf(self.token, record_block, p.index, p.holder, p.units, p.amount)
+            for p in self.payouts
         ]
         leaves += [ZERO32] * ((1 << depth) - len(leaves))
         self.levels = [leaves]

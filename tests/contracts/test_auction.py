@@ -39,7 +39,9 @@ class Auctions:
         salt = h(f"salt {bidder} {units} {yield_micro}")
         self.bids[bidder] = (units, yield_micro, competitive, salt)
         with boa.env.prank(bidder):
-            self.a.commit(self.id, bid_commitment(self.id, bidder, units, yield_micro, competitive, salt))
+            self.a.commit(
+                self.id, bid_commitment(self.id, bidder, units, yield_micro, competitive, salt)
+            )
 
     def to_reveal(self) -> None:
         boa.env.time_travel(seconds=self.close - boa.env.timestamp)
@@ -93,21 +95,36 @@ def revealed(auc: Auctions, w) -> Auctions:
 def test_constructor(system: System):
     a = system.auction
     assert (a.assetRegistry(), a.cashToken(), a.governance()) == (
-        system.areg.address, system.cash.address, system.gov.address,
+        system.areg.address,
+        system.cash.address,
+        system.gov.address,
     )
 
 
 def test_announce(system: System, auc: Auctions):
     (event,) = auc.a.get_logs()
     assert (event.auctionId, event.token, event.offeredUnits, event.faceMinorPerUnit) == (
-        1, system.token.address, OFFERED, FACE,
+        1,
+        system.token.address,
+        OFFERED,
+        FACE,
     )
     assert (event.closeTime, event.revealDeadline, event.settlementDate, event.issuer) == (
-        auc.close, auc.reveal_by, auc.settle_on, system.issuer,
+        auc.close,
+        auc.reveal_by,
+        auc.settle_on,
+        system.issuer,
     )
     assert auc.a.auctionCount() == 1
     assert tuple(auc.a.getAuction(1)) == (
-        system.token.address, OFFERED, FACE, auc.close, auc.reveal_by, auc.settle_on, 0, False,
+        system.token.address,
+        OFFERED,
+        FACE,
+        auc.close,
+        auc.reveal_by,
+        auc.settle_on,
+        0,
+        False,
     )
     assert auc.announce() == 2
 
@@ -191,11 +208,20 @@ def test_reveal_locks_face_value(system: System, auc: Auctions, w):
     (locked, event) = auc.a.get_logs()
     assert type(locked).__name__ == "CashLocked" and locked.amount == 300 * FACE
     assert (event.bidder, event.units, event.yieldMicro, event.competitive, event.lockedCash) == (
-        w.b0, 300, 120_000, True, 300 * FACE,
+        w.b0,
+        300,
+        120_000,
+        True,
+        300 * FACE,
     )
     bid = auc.a.getBid(auc.id, w.b0)
     assert (bid.units, bid.yieldMicro, bid.competitive, bid.revealed, bid.lockedCash, bid.done) == (
-        300, 120_000, True, True, 300 * FACE, False,
+        300,
+        120_000,
+        True,
+        True,
+        300 * FACE,
+        False,
     )
     assert system.cash.lockedOf(w.b0) == 300 * FACE
     assert auc.a.getAuction(auc.id).revealedCount == 1
@@ -249,17 +275,30 @@ def test_commitment_is_bound_to_the_bidder(auc: Auctions, w):
 def test_settle(system: System, revealed: Auctions, w):
     """Cut-off 12.50%: b0 in full at 98.0, p in full at 97.5, i non-competitive 100 at 97.8,
     g above the cut-off gets nothing."""
-    revealed.settle(125_000, {w.b0: (300, 300 * 98), w.p: (200, 200 * 97 + 100), w.g: (0, 0), w.i: (0, 0)})
+    revealed.settle(
+        125_000, {w.b0: (300, 300 * 98), w.p: (200, 200 * 97 + 100), w.g: (0, 0), w.i: (0, 0)}
+    )
     settled = system.logs(name="BidSettled")
-    assert [(e.bidder, e.units, e.payment) for e in settled] == [(w.b0, 300, 29_400), (w.p, 200, 19_500)]
+    assert [(e.bidder, e.units, e.payment) for e in settled] == [
+        (w.b0, 300, 29_400),
+        (w.p, 200, 19_500),
+    ]
     (released_g, released_i) = system.logs(name="BidReleased")
     assert (released_g.bidder, released_g.cash, released_i.bidder) == (w.g, 150 * FACE, w.i)
     (done,) = system.logs(name="AuctionSettled")
     assert (done.auctionId, done.cutoffYieldMicro, done.issuedUnits, done.proceeds) == (
-        revealed.id, 125_000, 500, 48_900,
+        revealed.id,
+        125_000,
+        500,
+        48_900,
     )
     t, c = system.token, system.cash
-    assert (t.balanceOf(w.b0), t.balanceOf(w.p), t.balanceOf(w.g), t.totalSupply()) == (300, 200, 0, 500)
+    assert (t.balanceOf(w.b0), t.balanceOf(w.p), t.balanceOf(w.g), t.totalSupply()) == (
+        300,
+        200,
+        0,
+        500,
+    )
     assert c.balanceOf(system.gov.address) == 48_900
     assert (c.balanceOf(w.b0), c.lockedOf(w.b0)) == (100_000 - 29_400, 0)
     assert (c.balanceOf(w.p), c.lockedOf(w.p)) == (100_000 - 19_500, 0)
@@ -336,7 +375,9 @@ def test_settle_refusals(system: System, revealed: Auctions, w):
     with boa.reverts("allocation must list every revealed bidder"):
         revealed.settle(125_000, {w.b0: (300, 29_400)})
     with boa.reverts("allocation lists differ in length"):
-        system.govern(a, "settle", revealed.id, 125_000, list(everyone), [300, 200, 0], [1, 1, 0, 0])
+        system.govern(
+            a, "settle", revealed.id, 125_000, list(everyone), [300, 200, 0], [1, 1, 0, 0]
+        )
     with boa.reverts("bidder listed twice or never revealed"):
         system.govern(a, "settle", revealed.id, 125_000, [w.b0, w.b0, w.g, w.i], [0] * 4, [0] * 4)
     with boa.reverts("bidder listed twice or never revealed"):

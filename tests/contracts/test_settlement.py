@@ -65,7 +65,15 @@ def test_instruct_locks_units(system: System, dvp, w):
     assert (instructed.instructionId, instructed.seller, instructed.buyer) == (1, w.b0, w.p)
     assert (instructed.units, instructed.cashAmount, instructed.deadline) == (UNITS, CASH, deadline)
     assert iid == 1 and dvp.instructionCount() == 1
-    assert tuple(dvp.getInstruction(iid)) == (w.b0, w.p, system.token.address, UNITS, CASH, deadline, INSTRUCTED)
+    assert tuple(dvp.getInstruction(iid)) == (
+        w.b0,
+        w.p,
+        system.token.address,
+        UNITS,
+        CASH,
+        deadline,
+        INSTRUCTED,
+    )
     assert system.token.settlementLocked(w.b0) == UNITS
     assert system.token.balanceOf(w.b0) == 1_000
     assert system.token.getFrozenTokens(w.b0) == 0
@@ -162,10 +170,26 @@ def test_settle_moves_both_legs(system: System, dvp, w, caller):
     with boa.env.prank(w.b0 if caller == "seller" else w.p):
         dvp.settle(iid)
     logs = dvp.get_logs()
-    assert names(logs) == ["SettlementUnlocked", "Transfer", "CashUnlocked", "Transfer", "DvPSettled"]
+    assert names(logs) == [
+        "SettlementUnlocked",
+        "Transfer",
+        "CashUnlocked",
+        "Transfer",
+        "DvPSettled",
+    ]
     settled = logs[-1]
-    assert (settled.instructionId, settled.seller, settled.buyer, settled.units, settled.cashAmount) == (
-        iid, w.b0, w.p, UNITS, CASH,
+    assert (
+        settled.instructionId,
+        settled.seller,
+        settled.buyer,
+        settled.units,
+        settled.cashAmount,
+    ) == (
+        iid,
+        w.b0,
+        w.p,
+        UNITS,
+        CASH,
     )
     assert legs(system, w.b0, w.p) == (900, 0, UNITS, 100_000 - CASH, 0, CASH)
     assert dvp.getInstruction(iid).state == SETTLED
