@@ -1,5 +1,10 @@
 """Operator console: server-rendered pages over the same services as the JSON API.
 
+Markets pages show auctions (with their bids, allocation preview and settlement), DvP
+instructions, distributions with their paid and held totals, and cash balances; settling an
+auction, issuing cash, declaring a distribution, releasing a held payout and marking a token
+matured are approval requests like any other.
+
 Every page needs a session (see `amanat.web.session`) except the sign-in page. Every state change
 is a POST carrying the session's CSRF token, calls the service the API calls, and writes an audit
 entry. Errors, refusals and missing permissions render as a readable page, never a traceback.
@@ -28,9 +33,22 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amanat.api.problems import status_of
-from amanat.domain.money import format_pkr
+from amanat.api.routes_markets import auction_results
+from amanat.domain.money import format_pkr, parse_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
-from amanat.services import accounts, approvals, assets, audit, governance, identities, tokens
+from amanat.services import (
+    accounts,
+    approvals,
+    assets,
+    auctions,
+    audit,
+    cash,
+    distributions,
+    dvp,
+    governance,
+    identities,
+    tokens,
+)
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform
@@ -99,6 +117,7 @@ def _nav(who: Principal) -> list[NavItem]:
         NavItem(f"{PREFIX}/", "Dashboard"),
         NavItem(f"{PREFIX}/assets", "Assets"),
         NavItem(f"{PREFIX}/institutions", "Institutions"),
+        NavItem(f"{PREFIX}/markets", "Markets"),
     ]
     if who.role is Role.INSTITUTION:
         items.append(NavItem(f"{PREFIX}/transfer", "Transfer"))
@@ -597,6 +616,15 @@ FORM_KINDS: dict[str, FormKind] = {
     "unfreeze": FormKind("Unfreeze a wallet on a token", ("token", "wallet")),
     "pause": FormKind("Pause all transfers of a token", ("token",)),
     "unpause": FormKind("Resume transfers of a token", ("token",)),
+    "issue_cash": FormKind(
+        "Issue cash (PKRT) against a deposit", ("to", "amount_pkr", "reference")
+    ),
+    "declare_distribution": FormKind(
+        "Declare a coupon, rent, dividend or redemption",
+        ("token", "distribution_kind", "total_pkr", "record_date"),
+    ),
+    "release_held": FormKind("Release a held payout", ("distribution", "holder")),
+    "mature_token": FormKind("Mark a token matured (only redemption remains)", ("token",)),
 }
 NOTICES = {
     "filed": "Request {id} filed. It needs approvals before anything happens on chain.",
@@ -678,7 +706,12 @@ def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[st
         approvals_given = sum(1 for d in item["decisions"] if d["decision"] == "approve")
         parties = [
             f"{role} {identities.name_of(platform, value)}"
-            for role, key in (("from", "from"), ("to", "to"), ("wallet of", "wallet"))
+            for role, key in (
+                ("from", "from"),
+                ("to", "to"),
+                ("wallet of", "wallet"),
+                ("payout held for", "holder"),
+            )
             if isinstance(value := item["arguments"].get(key), str) and value.startswith("0x")
         ]
         rows.append(
@@ -765,7 +798,12 @@ def _form_options(platform: Platform) -> dict[str, Any]:
         {"address": t.address, "symbol": t.read("symbol"), "name": t.read("name")}
         for t in tokens.all_tokens(platform)
     ]
-    return {"tokens": token_options, "wallets": wallets}
+    return {
+        "tokens": token_options,
+        "wallets": wallets,
+        "treasury": platform.manifest.address("Governance"),
+        "distribution_kinds": list(distributions.KINDS),
+    }
 
 
 def _require_kind(console: Console, kind: str) -> FormKind:
@@ -828,6 +866,41 @@ def _read_evidence(upload: UploadFile) -> tuple[bytes, str]:
     return content, "0x" + hashlib.sha256(content).hexdigest()
 
 
+def _pkr(text: str, what: str) -> int:
+    minor = parse_pkr(text) if text.strip() else 0
+    if minor <= 0:
+        raise InvalidInput(f"{what} must be an amount of PKR above zero, got {text!r}")
+    return minor
+
+
+def _lifecycle_params(form: FormKind, **fields: str) -> dict[str, Any]:
+    """The parameters of the lifecycle kinds' form fields, checked."""
+    params: dict[str, Any] = {}
+    if "amount_pkr" in form.fields:
+        params["amount_minor"] = _pkr(fields["amount_pkr"], "the amount")
+    if "reference" in form.fields:
+        if not fields["reference"].strip():
+            raise InvalidInput("give the deposit's bank (RTGS) reference")
+        params["reference"] = fields["reference"].strip()
+    if "distribution_kind" in form.fields:
+        if fields["distribution_kind"] not in distributions.KINDS:
+            raise InvalidInput(f"choose what is paid ({', '.join(distributions.KINDS)})")
+        params["kind"] = fields["distribution_kind"]
+    if "total_pkr" in form.fields:
+        params["total_minor"] = _pkr(fields["total_pkr"], "the total")
+    if "record_date" in form.fields:
+        if not fields["record_date"].strip():
+            raise InvalidInput("give the record date")
+        params["record_date"] = fields["record_date"].strip()
+    if "distribution" in form.fields:
+        params["distribution"] = _positive(fields["distribution"], "the distribution")
+    if "holder" in form.fields:
+        if not fields["holder"]:
+            raise InvalidInput("choose the holder")
+        params["holder"] = fields["holder"]
+    return params
+
+
 @router.post("/approvals/new/{kind}")
 def approval_file(
     request: Request,
@@ -837,15 +910,49 @@ def approval_file(
     to: Annotated[str, Form(max_length=64)] = "",
     wallet: Annotated[str, Form(max_length=64)] = "",
     amount: Annotated[str, Form(max_length=40)] = "",
+    amount_pkr: Annotated[str, Form(max_length=40)] = "",
+    reference: Annotated[str, Form(max_length=200)] = "",
+    distribution_kind: Annotated[str, Form(max_length=16)] = "",
+    total_pkr: Annotated[str, Form(max_length=40)] = "",
+    record_date: Annotated[str, Form(max_length=32)] = "",
+    distribution: Annotated[str, Form(max_length=12)] = "",
+    holder: Annotated[str, Form(max_length=64)] = "",
     evidence: Annotated[str, Form(max_length=80)] = "",
     evidence_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     form = _require_kind(console, kind)
-    values = {"token": token, "to": to, "wallet": wallet, "amount": amount, "evidence": evidence}
+    values = {
+        "token": token,
+        "to": to,
+        "wallet": wallet,
+        "amount": amount,
+        "amount_pkr": amount_pkr,
+        "reference": reference,
+        "distribution_kind": distribution_kind,
+        "total_pkr": total_pkr,
+        "record_date": record_date,
+        "distribution": distribution,
+        "holder": holder,
+        "evidence": evidence,
+    }
     try:
-        params: dict[str, Any] = {"token": token}
-        if not token:
-            raise InvalidInput("choose a token")
+        params: dict[str, Any] = {}
+        if "token" in form.fields:
+            if not token:
+                raise InvalidInput("choose a token")
+            params["token"] = token
+        params.update(
+            _lifecycle_params(
+                form,
+                amount_pkr=amount_pkr,
+                reference=reference,
+                distribution_kind=distribution_kind,
+                total_pkr=total_pkr,
+                record_date=record_date,
+                distribution=distribution,
+                holder=holder,
+            )
+        )
         if "to" in form.fields:
             if not to:
                 raise InvalidInput("choose the receiving institution")
@@ -966,10 +1073,27 @@ def approval_execute(request: Request, console: Posted, request_id: int) -> Resp
 @router.get("/approvals/{request_id}")
 def approval_detail(request: Request, console: Session, request_id: int) -> Response:
     console.refuse(Role.INSTITUTION, what="see approval requests")
-    item = approvals.get(console.platform, request_id)
+    platform = console.platform
+    item = approvals.get(platform, request_id)
     (row,) = _request_rows(console, [item])
+    allocation = None
+    if item["kind"] == "settle_auction" and item["status"] in (
+        "pending-approvals",
+        "waiting-timelock",
+    ):
+        args = item["arguments"]
+        allocation = [
+            {**r, "name": identities.name_of(platform, r["bidder"])}
+            for r in auctions.allocation(
+                platform, args["auction"], approvals.rate(args["cutoff"]), args["days"]
+            )
+        ]
     return page(
-        request, "approval.html", item=row, chain_time=console.platform.chain.block_timestamp()
+        request,
+        "approval.html",
+        item=row,
+        allocation=allocation,
+        chain_time=platform.chain.block_timestamp(),
     )
 
 
@@ -1122,6 +1246,132 @@ def transfer_confirm(
         amount=units,
         receiver_name=identities.name_of(platform, to),
     )
+
+
+# ------------------------------------------------------------------- markets
+
+ALLOCATION_READERS = (Role.ISSUER, Role.APPROVER, Role.AUDITOR, Role.REGULATOR)
+
+
+def _cash_rows(platform: Platform, who: Principal) -> list[dict[str, Any]]:
+    """Cash balances: an institution's own wallets; for staff every institution and the
+    treasury."""
+    with platform.store.session() as session:
+        query = select(Wallet.address, Institution.legal_name).join(
+            Institution, Institution.id == Wallet.institution_id
+        )
+        if who.role is Role.INSTITUTION:
+            query = query.where(Wallet.institution_id == who.institution_id)
+        owners = [(row.address, row.legal_name) for row in session.execute(query)]
+    if who.role is not Role.INSTITUTION:
+        owners.append((platform.manifest.address("Governance"), "Treasury (Governance)"))
+    return [
+        {"name": name, **cash.balance(platform, wallet)}
+        for wallet, name in sorted(owners, key=lambda o: o[1])
+    ]
+
+
+@router.get("/markets")
+def markets(request: Request, console: Session) -> Response:
+    platform = console.platform
+    who = console.who
+    instructions = dvp.list_instructions(platform)
+    if who.role is Role.INSTITUTION:
+        mine = set(_own_wallets(platform, who))
+        instructions = [i for i in instructions if {i["seller"], i["buyer"]} & mine]
+    for row in instructions:
+        row["seller_name"] = identities.name_of(platform, row["seller"])
+        row["buyer_name"] = identities.name_of(platform, row["buyer"])
+    auction_rows = auctions.list_auctions(platform)
+    for row in auction_rows:
+        row["symbol"] = platform.token(row["token"]).read("symbol")
+    return page(
+        request,
+        "markets.html",
+        supply=cash.supply(platform),
+        auctions=auction_rows,
+        instructions=instructions,
+        distributions=distributions.list_distributions(platform),
+        balances=_cash_rows(platform, who),
+        chain_time=platform.chain.block_timestamp(),
+    )
+
+
+def _auction_page(
+    request: Request,
+    console: Console,
+    auction_id: int,
+    cutoff: str = "",
+    days: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    platform = console.platform
+    shown = auctions.show(platform, auction_id)
+    bids, outcome = auction_results(shown)
+    for row in bids:
+        row["name"] = identities.name_of(platform, row["bidder"])
+    preview = None
+    may_preview = console.who.role in ALLOCATION_READERS and not shown["settled"]
+    if may_preview and cutoff and days and error is None:
+        try:
+            rows = auctions.allocation(
+                platform, auction_id, approvals.rate(cutoff), _positive(days, "days")
+            )
+            preview = [{**r, "name": identities.name_of(platform, r["bidder"])} for r in rows]
+        except Forbidden:
+            raise
+        except AmanatError as exc:
+            error, status = _explain(exc), status_of(exc)
+    return page(
+        request,
+        "auction.html",
+        status=status,
+        auction=shown,
+        symbol=platform.token(shown["token"]).read("symbol"),
+        bids=bids,
+        outcome=outcome,
+        preview=preview,
+        may_preview=may_preview,
+        may_settle=may_preview and console.who.role in approvals.KINDS["settle_auction"].makers,
+        cutoff=cutoff,
+        days=days,
+        error=error,
+        chain_time=platform.chain.block_timestamp(),
+    )
+
+
+@router.get("/markets/auctions/{auction_id}")
+def auction_detail(
+    request: Request, console: Session, auction_id: int, cutoff: str = "", days: str = ""
+) -> Response:
+    return _auction_page(request, console, auction_id, cutoff[:16], days[:8])
+
+
+@router.post("/markets/auctions/{auction_id}/settle")
+def auction_settle(
+    request: Request,
+    console: Posted,
+    auction_id: int,
+    cutoff: Annotated[str, Form(max_length=16)] = "",
+    days: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """File the auction's settlement at a cut-off as an approval request."""
+    params = {"auction": auction_id, "cutoff": cutoff.strip(), "days": 0}
+    try:
+        params["days"] = _positive(days, "days to maturity")
+        created = _act(
+            console,
+            lambda: approvals.create(console.platform, console.who, "settle_auction", params, None),
+            detail={"kind": "settle_auction", "params": params},
+        )
+    except Forbidden:
+        raise
+    except AmanatError as exc:
+        return _auction_page(
+            request, console, auction_id, cutoff, days, _explain(exc), status_of(exc)
+        )
+    return _redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
 
 
 # ------------------------------------------------------------------ fallback
