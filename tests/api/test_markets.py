@@ -179,8 +179,7 @@ def test_dvp_instruct_affirm_settle_cancel_and_expire(api: Api) -> None:
     again = api.post("/dvp", "inb", key="dvp-inb-kla-1", json=sale)
     assert again.json()["instruction"] == number
     # the seller cannot affirm; an outsider is refused before the chain is asked
-    refused = assert_problem(api.post(f"/dvp/{number}/affirm", "inb"), 422, "chain-refused")
-    assert "not the buyer" in refused["detail"]
+    assert_problem(api.post(f"/dvp/{number}/affirm", "inb"), 403, "forbidden")
     assert_problem(api.post(f"/dvp/{number}/settle", "fepf"), 403, "forbidden")
     affirmed = api.post(f"/dvp/{number}/affirm", "kla")
     assert affirmed.status_code == 200 and affirmed.json()["state"] == "affirmed"
@@ -317,13 +316,20 @@ def test_maturity_reserve_attestation_and_underlying(api: Api) -> None:
     wheat = asset_id(api, "PASSCO-MUL-WHEAT-01")
     report = "0x" + hashlib.sha256(b"stock count, Multan vault, 2027 Q1").hexdigest()
     attestation = {"quantity": 45_000, "report_sha256": report}
-    # the valuer's own key is not a reserve auditor's: the chain refuses it
+    # the valuer's own key is not a reserve auditor's on chain
     refused = assert_problem(
         api.post(f"/assets/{wheat}/reserve-attestations", "valuer", json=attestation),
+        403,
+        "forbidden",
+    )
+    assert "not a reserve auditor" in refused["detail"]
+    # the chain's own refusal, with its reason: only a commodity reserve has a reserve
+    refused = assert_problem(
+        api.post("/assets/1/reserve-attestations", "reserve-auditor", json=attestation),
         422,
         "chain-refused",
     )
-    assert "reserve auditor" in refused["detail"]
+    assert "not a commodity reserve" in refused["detail"]
     attested = api.post(
         f"/assets/{wheat}/reserve-attestations", "reserve-auditor", json=attestation
     )

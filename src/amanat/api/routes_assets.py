@@ -47,6 +47,7 @@ from amanat.domain.assets import AssetClass, DocumentKind
 from amanat.indexer import queries
 from amanat.services import assets
 from amanat.services.accounts import Principal
+from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
 from amanat.store.models import Document
 
@@ -412,8 +413,15 @@ def attest_reserve(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
+        key_name = signing_key(who)
+        wallet = platform.address_of(key_name)
+        if not platform.contract("AssetRegistry").read("isReserveAuditor", wallet):
+            raise Forbidden(
+                f"{who.username} signs with {wallet}, which is not a reserve auditor on chain",
+                role=who.role.value,
+            )
         index = assets.attest_reserve(
-            platform, signing_key(who), asset_id, body.quantity, body.report_sha256
+            platform, key_name, asset_id, body.quantity, body.report_sha256
         )
         return {
             "asset": asset_id,

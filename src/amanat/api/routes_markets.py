@@ -528,7 +528,12 @@ def _step(
         shown = dvp.show(platform, instruction_id)
         if party:
             _own_party(platform, who, shown)
-        return getattr(dvp, step)(platform, signing_key(who), instruction_id)  # type: ignore[no-any-return]
+        key_name = signing_key(who)
+        if step == "affirm" and platform.address_of(key_name) != shown["buyer"]:
+            raise Forbidden(
+                f"only the buyer affirms instruction {instruction_id}", role=who.role.value
+            )
+        return getattr(dvp, step)(platform, key_name, instruction_id)  # type: ignore[no-any-return]
 
     return run_post(request, response, platform, who, key, 200, action)
 
