@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -100,7 +101,13 @@ def _number(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _percent(rate: str | None, places: int = 2) -> str:
+    """A yield kept as a decimal fraction ('0.1195') shown as a percentage ('11.95%')."""
+    return "-" if rate is None else f"{Decimal(rate):.{places}%}"
+
+
 templates.env.filters["utc"] = _utc
+templates.env.filters["percent"] = _percent
 templates.env.filters["iso"] = _iso
 templates.env.filters["num"] = _number
 templates.env.filters["pkr"] = lambda minor: "-" if minor is None else format_pkr(minor)
