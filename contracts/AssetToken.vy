@@ -1183,11 +1183,13 @@ def settlementMint(receiver: address, amount: uint256):
     """
     @notice Issue units at a primary settlement (an auction allocation that
             governance approved), within the statutory authorisation and
-            every rule. Settlement agents only.
+            every rule; a wallet frozen since it bid is refused. Settlement
+            agents only.
     @param receiver The successful bidder's wallet.
     @param amount Units issued.
     """
     self._only_settlement_agent()
+    assert self._accounts[receiver] & WALLET_FROZEN == 0, "receiver wallet is frozen"
     self._mint(receiver, amount)
 
 
