@@ -1,0 +1,143 @@
+"""Indicative gas figures from titanoboa (py-evm): execution gas of the call, measured with
+cold storage and accounts as in a fresh transaction, plus the 21,000 intrinsic gas and calldata
+gas (refunds are not deducted). `bench/gas.py` measures the real figures from
+anvil receipts; these guard against regressions and compare push payouts with claims.
+
+Run with `-s` to print the table."""
+
+from __future__ import annotations
+
+import contextlib
+
+import boa
+import pytest
+from eth.db.backends.memory import MemoryDB
+from eth.db.journal import JournalDB
+
+from amanat.domain.identity import InvestorCategory
+
+from .conftest import COUNTRY_CODES, DAY, PK, PayoutTree, System
+
+TRANSFER_GOAL = 70_000
+
+
+def tx_gas(contract, calldata: bytes) -> int:
+    """Gas of a transaction that made the contract's last call: intrinsic + calldata + execution."""
+    data = sum(4 if b == 0 else 16 for b in calldata)
+    return 21_000 + data + contract._computation.get_gas_used()
+
+
+@contextlib.contextmanager
+def cold():
+    """Run a call as a fresh transaction would: every account and storage slot cold (EIP-2929).
+    boa keeps py-evm's access journal across calls; swap in an empty one for the call and put
+    the original back afterwards, so boa's anchors (journal checkpoints) keep working."""
+    db = boa.env.evm.vm.state._account_db
+    saved = db._journal_accessed_state
+    db._journal_accessed_state = JournalDB(MemoryDB())
+    try:
+        yield
+    finally:
+        db._journal_accessed_state = saved
+
+
+def measure(contract, fn: str, *args, sender: str) -> int:
+    calldata = getattr(contract, fn).prepare_calldata(*args)
+    with cold(), boa.env.prank(sender):
+        getattr(contract, fn)(*args)
+    return tx_gas(contract, calldata)
+
+
+@pytest.fixture
+def exact_gas():
+    """Measure with py-evm's full account journal (fast mode off)."""
+    boa.env.enable_fast_mode(False)
+    yield
+    boa.env.enable_fast_mode(True)
+
+
+def report(label: str, gas: int) -> None:
+    print(f"\n{label:<48} {gas:>10,}")
+
+
+@pytest.mark.parametrize("ruled", ["base-rules", "bench-rules"])
+def test_transfer_to_an_existing_holder(system: System, w, exact_gas, ruled):
+    """Domestic bank to domestic pension fund, both already holders. `bench-rules` are the
+    rules bench/gas.py uses (every rule on: allow-list, foreign cap, max holders, caps,
+    minimum, lock-up passed)."""
+    if ruled == "bench-rules":
+        system.set_rules(
+            foreign_cap_bps=4_900,
+            max_holders=1_000,
+            lockup_until=boa.env.timestamp + 1,
+            country_mode="allow",
+            countries=tuple(COUNTRY_CODES[c] for c in ("PK", "AE", "SA", "QA")),
+            holding_cap=5_000_000,
+            minimum_holding=100,
+        )
+        boa.env.time_travel(seconds=2)
+    system.govern(system.token, "batchMint", [w.b0, w.p], [1_000, 1_000])
+    measure(system.token, "transfer", w.p, 1, sender=w.b0)  # not the first transfer
+    gas = measure(system.token, "transfer", w.p, 10, sender=w.b0)
+    report(f"AssetToken.transfer (existing holder, {ruled})", gas)
+    assert gas <= TRANSFER_GOAL
+
+
+def test_dvp_gas(system: System, w, exact_gas):
+    system.govern(system.token, "batchMint", [w.b0, w.p], [1_000, 1_000])
+    system.issue_cash(w.p, 1_000_000)
+    system.issue_cash(w.b0, 1)
+    dvp = system.settlement
+    deadline = boa.env.timestamp + DAY
+    instruct = measure(
+        dvp, "instruct", system.token.address, w.p, 100, 25_000, deadline, sender=w.b0
+    )
+    iid = dvp.instructionCount()
+    affirm = measure(dvp, "affirm", iid, sender=w.p)
+    settle = measure(dvp, "settle", iid, sender=w.p)
+    report("Settlement.instruct", instruct)
+    report("Settlement.affirm", affirm)
+    report("Settlement.settle", settle)
+    report("DvP total (three transactions)", instruct + affirm + settle)
+    assert settle < 200_000
+
+
+def _payees(system: System, count: int) -> list[str]:
+    wallets = [boa.env.generate_address(f"payee{i}") for i in range(count)]
+    expiry = boa.env.timestamp + 365 * DAY
+    with boa.env.prank(system.registrar):
+        for i, wallet in enumerate(wallets):
+            kyc = (i + 1).to_bytes(32, "big")
+            system.idreg.registerIdentity(kyc, PK, int(InvestorCategory.BANK), expiry, [wallet])
+    return wallets
+
+
+@pytest.mark.parametrize(
+    "recipients_hold_cash", [False, True], ids=["new-cash-holders", "existing-cash-holders"]
+)
+def test_push_payout_vs_claim_per_holder(system: System, exact_gas, recipients_hold_cash):
+    """A batch of 100 pushed payouts in a depth-14 tree (up to 16,384 holders), per holder,
+    against one holder claiming its own payout from the same tree."""
+    payees = _payees(system, 101)
+    if recipients_hold_cash:
+        for wallet in payees:
+            system.issue_cash(wallet, 1)
+    system.fund_treasury(10**12)
+    block = boa.env.evm.patch.block_number
+    boa.env.time_travel(blocks=1)
+    tree = PayoutTree(system.token.address, block, [(p, 1_000, 25_000) for p in payees], depth=14)
+    system.govern(
+        system.distributor, "declare", tree.token, 1, block, tree.total, tree.root, len(payees), 14
+    )
+    did = system.distributor.distributionCount()
+    batch = tree.batch(range(100))
+    pay = measure(system.distributor, "pay", did, *batch, sender=system.outsider)
+    p = tree.payouts[100]
+    claim = measure(
+        system.distributor, "claim", did, 100, p.units, p.amount, tree.proof(100), sender=p.holder
+    )
+    kind = "existing" if recipients_hold_cash else "new"
+    report(f"Distributor.pay 100 @ depth 14 ({kind} cash holders)", pay)
+    report("  per holder", pay // 100)
+    report(f"Distributor.claim @ depth 14 ({kind} cash holder)", claim)
+    assert pay // 100 < claim
