@@ -294,33 +294,15 @@ def _record_block(platform: Platform, p: dict[str, Any]) -> dict[str, Any]:
 def _declare(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
     token, total = _token(platform, p), _amount(p, "total_minor")
     kind = distributions.parse_kind(_text(p, "kind"))
-    record_block = _count(p, "record_block")
-    symbol = token.read("symbol")
-    if kind == distributions.KINDS["redemption"] and not token.read("matured"):
-        raise RuleViolation("not-matured", f"{symbol} has not matured: request mature_token first")
-    treasury = platform.contract("CashToken").read(
-        "balanceOf", platform.manifest.address("Governance")
+    arguments, plan = distributions.declaration(
+        platform, token, kind, total, _count(p, "record_block")
     )
-    if treasury < total:
-        raise RuleViolation(
-            "treasury-funds",
-            f"the treasury holds {format_pkr(treasury)}, less than the {format_pkr(total)} "
-            "to distribute",
-            treasury_minor=treasury,
-            total_minor=total,
-        )
-    payouts, tree = distributions.plan(platform, token, total, record_block)
-    if not payouts:
-        raise RuleViolation(
-            "no-holders", f"{symbol} had no holders at block {record_block}", block=record_block
-        )
     return (
         platform.contract("Distributor"),
         "declare",
-        [token.address, kind, record_block, total, tree.root, len(payouts), tree.depth],
-        f"declare {distributions.KIND_NAMES[kind]} of {format_pkr(total)} on {symbol} to "
-        f"{len(payouts)} holders of record at block {record_block} "
-        f"(payout root 0x{tree.root.hex()})",
+        arguments,
+        f"declare {plan['kind']} of {plan['total']} on {plan['symbol']} to {plan['holders']} "
+        f"holders of record at block {plan['record_block']} (payout root {plan['root']})",
     )
 
 

@@ -72,6 +72,49 @@ def record_block_for(platform: Platform, record_time: int) -> int:
     return platform.chain.block_at_or_before(record_time)
 
 
+def declaration(
+    platform: Platform, token: Bound, kind: int, total_minor: int, record_block: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """The checked arguments of `Distributor.declare` for a distribution of `total_minor` to
+    the holders of record at `record_block`, and a summary of the plan."""
+    if total_minor <= 0:
+        raise InvalidInput(f"distribution total {total_minor} must be positive")
+    symbol = token.read("symbol")
+    if kind == KINDS["redemption"] and not token.read("matured"):
+        raise RuleViolation("not-matured", f"{symbol} has not matured: propose `mature` first")
+    treasury = platform.contract("CashToken").read(
+        "balanceOf", platform.manifest.address("Governance")
+    )
+    if treasury < total_minor:
+        raise RuleViolation(
+            "treasury-funds",
+            f"the treasury holds {format_pkr(treasury)}, less than the {format_pkr(total_minor)} "
+            "to distribute",
+            treasury_minor=treasury,
+            total_minor=total_minor,
+        )
+    payouts, tree = plan(platform, token, total_minor, record_block)
+    arguments = [
+        token.address,
+        kind,
+        record_block,
+        total_minor,
+        tree.root,
+        len(payouts),
+        tree.depth,
+    ]
+    return arguments, {
+        "token": token.address,
+        "symbol": symbol,
+        "kind": KIND_NAMES[kind],
+        "record_block": record_block,
+        "total_minor": total_minor,
+        "total": format_pkr(total_minor),
+        "holders": len(payouts),
+        "root": "0x" + tree.root.hex(),
+    }
+
+
 def propose_declare(
     platform: Platform,
     official: str,
@@ -82,40 +125,16 @@ def propose_declare(
     idempotency_key: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Propose a distribution of `total_minor` to the holders of record at `record_block`."""
-    if total_minor <= 0:
-        raise InvalidInput(f"distribution total {total_minor} must be positive")
-    if kind == KINDS["redemption"] and not token.read("matured"):
-        raise RuleViolation(
-            "not-matured", f"{token.read('symbol')} has not matured: propose `mature` first"
-        )
-    treasury = platform.contract("CashToken").read(
-        "balanceOf", platform.manifest.address("Governance")
-    )
-    if treasury < total_minor:
-        raise RuleViolation(
-            "treasury-funds",
-            f"the treasury holds {format_pkr(treasury)}, less than the {format_pkr(total_minor)} "
-            "to distribute",
-        )
-    payouts, tree = plan(platform, token, total_minor, record_block)
+    arguments, summary = declaration(platform, token, kind, total_minor, record_block)
     proposal_id = governance.propose(
         platform,
         official,
         platform.contract("Distributor"),
         "declare",
-        [token.address, kind, record_block, total_minor, tree.root, len(payouts), tree.depth],
+        arguments,
         idempotency_key=idempotency_key,
     )
-    return proposal_id, {
-        "proposal": proposal_id,
-        "token": token.address,
-        "kind": KIND_NAMES[kind],
-        "record_block": record_block,
-        "total_minor": total_minor,
-        "total": format_pkr(total_minor),
-        "holders": len(payouts),
-        "root": "0x" + tree.root.hex(),
-    }
+    return proposal_id, {"proposal": proposal_id, **summary}
 
 
 def _declared(platform: Platform, distribution_id: int) -> dict[str, Any]:
