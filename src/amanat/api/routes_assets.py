@@ -421,7 +421,12 @@ def attest_reserve(
                 role=who.role.value,
             )
         index = assets.attest_reserve(
-            platform, key_name, asset_id, body.quantity, body.report_sha256
+            platform,
+            key_name,
+            asset_id,
+            body.quantity,
+            body.report_sha256,
+            idempotency_key=chain_key(who, key),
         )
         return {
             "asset": asset_id,
@@ -448,7 +453,13 @@ def link_underlying(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        assets.link_underlying(platform, signing_key(who), asset_id, body.underlying)
+        assets.link_underlying(
+            platform,
+            signing_key(who),
+            asset_id,
+            body.underlying,
+            idempotency_key=chain_key(who, key),
+        )
         return _detail(platform, assets.show(platform, asset_id))
 
     return run_post(request, response, platform, who, key, 200, action)

@@ -342,6 +342,7 @@ def announce(
             body.close_time,
             body.reveal_deadline,
             body.settlement_date,
+            idempotency_key=chain_key(who, key),
         )
         return _detail(platform, auction_id)
 
@@ -366,7 +367,14 @@ def bid(
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         chosen = None if body.bid_yield is None else rate(body.bid_yield)
-        return auctions.bid(platform, signing_key(who), auction_id, body.units, chosen)
+        return auctions.bid(
+            platform,
+            signing_key(who),
+            auction_id,
+            body.units,
+            chosen,
+            idempotency_key=chain_key(who, key),
+        )
 
     return run_post(request, response, platform, who, key, 201, action)
 
@@ -385,7 +393,9 @@ def reveal(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        return auctions.reveal(platform, signing_key(who), auction_id)
+        return auctions.reveal(
+            platform, signing_key(who), auction_id, idempotency_key=chain_key(who, key)
+        )
 
     return run_post(request, response, platform, who, key, 200, action)
 
@@ -533,7 +543,9 @@ def _step(
             raise Forbidden(
                 f"only the buyer affirms instruction {instruction_id}", role=who.role.value
             )
-        return getattr(dvp, step)(platform, key_name, instruction_id)  # type: ignore[no-any-return]
+        return getattr(dvp, step)(  # type: ignore[no-any-return]
+            platform, key_name, instruction_id, idempotency_key=chain_key(who, key)
+        )
 
     return run_post(request, response, platform, who, key, 200, action)
 
@@ -705,6 +717,8 @@ def claim(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        return distributions.claim(platform, signing_key(who), distribution_id)
+        return distributions.claim(
+            platform, signing_key(who), distribution_id, idempotency_key=chain_key(who, key)
+        )
 
     return run_post(request, response, platform, who, key, 200, action)

@@ -98,7 +98,12 @@ def submit_valuation(
 
 
 def attest_reserve(
-    platform: Platform, auditor: str, asset_id: int, quantity: int, report_hash: str
+    platform: Platform,
+    auditor: str,
+    asset_id: int,
+    quantity: int,
+    report_hash: str,
+    idempotency_key: str | None = None,
 ) -> int:
     """A reserve auditor attests the commodity units in the vault; minting is capped by it."""
     _require_asset(platform, asset_id)
@@ -113,19 +118,27 @@ def attest_reserve(
                 asset_id,
                 quantity,
                 _hash32(report_hash, "attestation report hash"),
+                key=idempotency_key,
             )
         ],
     )
     return int(registry.events(receipt, "ReserveAttested")[0]["index"])
 
 
-def link_underlying(platform: Platform, issuer: str, sukuk_id: int, underlying_id: int) -> None:
+def link_underlying(
+    platform: Platform,
+    issuer: str,
+    sukuk_id: int,
+    underlying_id: int,
+    idempotency_key: str | None = None,
+) -> None:
     """Tie an Ijara sukuk to the asset backing it (which then cannot be retired)."""
     _require_asset(platform, sukuk_id)
     _require_asset(platform, underlying_id)
     registry = platform.contract("AssetRegistry")
     platform.chain.transact(
-        platform.signer(issuer), [registry.tx("linkUnderlying", sukuk_id, underlying_id)]
+        platform.signer(issuer),
+        [registry.tx("linkUnderlying", sukuk_id, underlying_id, key=idempotency_key)],
     )
 
 

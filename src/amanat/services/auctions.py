@@ -52,6 +52,7 @@ def announce(
     close_time: int,
     reveal_deadline: int,
     settlement_date: int,
+    idempotency_key: str | None = None,
 ) -> int:
     """Announce an auction (issuer's key); returns its id."""
     auction = platform.contract("Auction")
@@ -66,6 +67,7 @@ def announce(
                 close_time,
                 reveal_deadline,
                 settlement_date,
+                key=idempotency_key,
                 description=f"announce auction of {offered_units} units",
             )
         ],
@@ -106,10 +108,16 @@ def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
 
 
 def bid(
-    platform: Platform, bidder: str, auction_id: int, units: int, yield_rate: Decimal | None
+    platform: Platform,
+    bidder: str,
+    auction_id: int,
+    units: int,
+    yield_rate: Decimal | None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Commit a sealed bid; `yield_rate` None is a non-competitive bid. The bid itself is kept
-    in the bidder's data directory for the reveal."""
+    in the bidder's data directory for the reveal. A retry under the same idempotency key
+    returns the bid already committed (with its salt), never a new one."""
     if units <= 0:
         raise InvalidInput(f"bid units {units} must be positive")
     terms = _terms(platform, auction_id)
@@ -124,6 +132,15 @@ def bid(
         )
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
+    path = _sealed_path(platform, auction_id, wallet)
+    if platform.chain.seen(idempotency_key) and path.exists():
+        kept = json.loads(path.read_text())
+        return {
+            "auction": auction_id,
+            "bidder": wallet,
+            "commitment": kept["commitment"],
+            **{k: kept[k] for k in ("units", "yield_micro", "competitive")},
+        }
     verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)
     if not verdict.allowed:
         raise verdict.refuse()
@@ -135,22 +152,27 @@ def bid(
         signer,
         [
             auction.tx(
-                "commit", auction_id, sealed, description=f"sealed bid in auction {auction_id}"
+                "commit",
+                auction_id,
+                sealed,
+                key=idempotency_key,
+                description=f"sealed bid in auction {auction_id}",
             )
         ],
     )
-    path = _sealed_path(platform, auction_id, wallet)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        json.dump({**record, "salt": salt.hex()}, handle)
+        json.dump({**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}, handle)
     temporary.replace(path)
     return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
 
 
-def reveal(platform: Platform, bidder: str, auction_id: int) -> dict[str, Any]:
+def reveal(
+    platform: Platform, bidder: str, auction_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
     """Open the bidder's sealed bid after the close; its face value in cash is locked."""
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
@@ -169,6 +191,7 @@ def reveal(platform: Platform, bidder: str, auction_id: int) -> dict[str, Any]:
                 sealed["yield_micro"],
                 sealed["competitive"],
                 bytes.fromhex(sealed["salt"]),
+                key=idempotency_key,
                 description=f"reveal bid in auction {auction_id}",
             )
         ],

@@ -229,7 +229,9 @@ def pay(
     }
 
 
-def claim(platform: Platform, holder: str, distribution_id: int) -> dict[str, Any]:
+def claim(
+    platform: Platform, holder: str, distribution_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
     """A holder claims its own payout with its proof."""
     declared = _declared(platform, distribution_id)
     payouts, tree = _tree_of(platform, declared)
@@ -250,6 +252,7 @@ def claim(platform: Platform, holder: str, distribution_id: int) -> dict[str, An
                 payout.units,
                 payout.amount_minor,
                 tree.proof(index),
+                key=idempotency_key,
                 description=f"claim from distribution {distribution_id}",
             )
         ],

@@ -59,30 +59,44 @@ def instruct(
     return show(platform, int(event["instructionId"]))
 
 
-def _act(platform: Platform, who: str, instruction_id: int, function: str) -> dict[str, Any]:
+def _act(
+    platform: Platform, who: str, instruction_id: int, function: str, key: str | None
+) -> dict[str, Any]:
     _require(platform, instruction_id)
     settlement = platform.contract("Settlement")
     platform.chain.transact(
         platform.signer(who),
-        [settlement.tx(function, instruction_id, description=f"DvP {function} {instruction_id}")],
+        [
+            settlement.tx(
+                function, instruction_id, key=key, description=f"DvP {function} {instruction_id}"
+            )
+        ],
     )
     return show(platform, instruction_id)
 
 
-def affirm(platform: Platform, buyer: str, instruction_id: int) -> dict[str, Any]:
-    return _act(platform, buyer, instruction_id, "affirm")
+def affirm(
+    platform: Platform, buyer: str, instruction_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    return _act(platform, buyer, instruction_id, "affirm", idempotency_key)
 
 
-def settle(platform: Platform, party: str, instruction_id: int) -> dict[str, Any]:
-    return _act(platform, party, instruction_id, "settle")
+def settle(
+    platform: Platform, party: str, instruction_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    return _act(platform, party, instruction_id, "settle", idempotency_key)
 
 
-def cancel(platform: Platform, party: str, instruction_id: int) -> dict[str, Any]:
-    return _act(platform, party, instruction_id, "cancel")
+def cancel(
+    platform: Platform, party: str, instruction_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    return _act(platform, party, instruction_id, "cancel", idempotency_key)
 
 
-def expire(platform: Platform, anyone: str, instruction_id: int) -> dict[str, Any]:
-    return _act(platform, anyone, instruction_id, "expire")
+def expire(
+    platform: Platform, anyone: str, instruction_id: int, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    return _act(platform, anyone, instruction_id, "expire", idempotency_key)
 
 
 def _require(platform: Platform, instruction_id: int) -> None:
