@@ -58,7 +58,7 @@ from amanat.domain.assets import AssetClass, AssetStatus
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.rules import BPS, TokenRules
 from amanat.errors import AmanatError
-from amanat.services import assets, identities, tokens
+from amanat.services import assets, cash, identities, tokens
 from amanat.services.governance import DEFAULT_LIFETIME_SECONDS, parse_evidence
 from amanat.services.platform import Bound, Platform
 
@@ -124,6 +124,9 @@ NOTES = {
     "propose": "Governance.propose of a mint (proposer's approval counted)",
     "approve_proposal": "Governance.approve reaching 2 of 3",
     "onboard_investor": "registerIdentity, one wallet (a bank, category 0, costs ~20k less)",
+    "dvp_instruct": "seller instructs a DvP: pre-check of the rules, units locked in place",
+    "dvp_affirm": "buyer affirms: its PKRT locked",
+    "dvp_settle": "both legs: units delivered with every rule checked, PKRT paid",
 }
 
 
@@ -499,6 +502,30 @@ def run_bench(data_dir: Path) -> tuple[dict[str, list[int]], dict[str, Any]]:
     if not all(token.read("isFrozen", b.address(z)) for z in freeze_targets):
         raise AmanatError("a freeze did not take effect")
 
+    log("measuring DvP against PKRT ...")
+    cash_token = platform.contract("CashToken")
+    settlement = platform.contract("Settlement")
+    deposit = bytes.fromhex(cash.reference_hash("gas benchmark deposit")[2:])
+    pairs = [(holders[2 * i], holders[2 * i + 1]) for i in range(SAMPLES)]
+    b.govern(
+        [
+            Proposal(cash_token, "issueCash", [b.address(buyer), 10**9, deposit])
+            for _, buyer in pairs
+        ]
+    )
+    deadline = chain.block_timestamp() + 86_400
+    for seller, buyer in pairs:
+        (r,) = b.send(
+            seller,
+            [settlement.tx("instruct", token.address, b.address(buyer), 100, 10_000, deadline)],
+        )
+        b.record("dvp_instruct", r.gas_used)
+        instruction = int(settlement.events(r, "DvPInstructed")[0]["instructionId"])
+        (r,) = b.send(buyer, [settlement.tx("affirm", instruction)])
+        b.record("dvp_affirm", r.gas_used)
+        (r,) = b.send(buyer, [settlement.tx("settle", instruction)])
+        b.record("dvp_settle", r.gas_used)
+
     info["holders"] = token.read("holderCount")
     info["supply"] = token.read("totalSupply")
     info["blocks"] = chain.block_number()
@@ -528,6 +555,9 @@ ORDER = (
     "propose",
     "approve_proposal",
     "onboard_investor",
+    "dvp_instruct",
+    "dvp_affirm",
+    "dvp_settle",
 )
 
 

@@ -540,6 +540,17 @@ def getAsset(assetId: uint256) -> Asset:
 
 @external
 @view
+def tokenOf(assetId: uint256) -> address:
+    """
+    @notice The token of a tokenized asset (cheaper than reading the whole record).
+    @param assetId The asset.
+    @return The token, or the zero address.
+    """
+    return self.assets[assetId].token
+
+
+@external
+@view
 def getDocument(assetId: uint256, index: uint256) -> Document:
     """
     @notice One of an asset's documents.

@@ -25,23 +25,12 @@ interface AssetToken:
 
 interface AssetRegistry:
     def isIssuer(account: address) -> bool: view
-    def getAsset(assetId: uint256) -> Asset: view
+    def tokenOf(assetId: uint256) -> address: view
 
 interface CashToken:
     def lock(wallet: address, amount: uint256): nonpayable
     def unlock(wallet: address, amount: uint256): nonpayable
     def settleLocked(sender: address, receiver: address, amount: uint256): nonpayable
-
-struct Asset:
-    assetClass: uint8
-    status: uint8
-    legalId: String[64]
-    name: String[128]
-    ministry: String[128]
-    token: address
-    authorisationRef: String[128]
-    authorisationHash: bytes32
-    maxUnits: uint256
 
 MAX_BIDS: constant(uint256) = 100
 RECLAIM_AFTER: constant(uint256) = 7 * 86400
@@ -151,8 +140,8 @@ def announce(
     @return The auction id.
     """
     assert staticcall AssetRegistry(assetRegistry).isIssuer(msg.sender), "caller is not an issuer"
-    asset: Asset = staticcall AssetRegistry(assetRegistry).getAsset(staticcall AssetToken(token).assetId())
-    assert asset.token == token, "not an Amanat asset token"
+    assetId: uint256 = staticcall AssetToken(token).assetId()
+    assert staticcall AssetRegistry(assetRegistry).tokenOf(assetId) == token, "not an Amanat asset token"
     assert offeredUnits > 0, "offered units must be positive"
     assert faceMinorPerUnit > 0, "face value must be positive"
     assert closeTime > block.timestamp, "close time has passed"

@@ -20,24 +20,13 @@ interface AssetToken:
     def assetId() -> uint256: view
 
 interface AssetRegistry:
-    def getAsset(assetId: uint256) -> Asset: view
+    def tokenOf(assetId: uint256) -> address: view
 
 interface CashToken:
     def lock(wallet: address, amount: uint256): nonpayable
     def unlock(wallet: address, amount: uint256): nonpayable
     def settleLocked(sender: address, receiver: address, amount: uint256): nonpayable
     def mayHold(wallet: address) -> bool: view
-
-struct Asset:
-    assetClass: uint8
-    status: uint8
-    legalId: String[64]
-    name: String[128]
-    ministry: String[128]
-    token: address
-    authorisationRef: String[128]
-    authorisationHash: bytes32
-    maxUnits: uint256
 
 STATE_INSTRUCTED: constant(uint8) = 1
 STATE_AFFIRMED: constant(uint8) = 2
@@ -135,8 +124,7 @@ def instruct(
     assert buyer != msg.sender, "buyer and seller are the same wallet"
     assert deadline > block.timestamp, "deadline has passed"
     assetId: uint256 = staticcall AssetToken(token).assetId()
-    asset: Asset = staticcall AssetRegistry(assetRegistry).getAsset(assetId)
-    assert asset.token == token, "not an Amanat asset token"
+    assert staticcall AssetRegistry(assetRegistry).tokenOf(assetId) == token, "not an Amanat asset token"
     code: uint8 = staticcall AssetToken(token).detectTransferRestriction(msg.sender, buyer, units)
     if code != 0:
         raw_revert(
