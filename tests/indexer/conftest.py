@@ -30,7 +30,7 @@ from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.rules import TokenRules
-from amanat.indexer.indexer import CURSOR, Indexer
+from amanat.indexer.indexer import CURSOR, KINDS, Indexer
 from amanat.services import assets, governance, identities, tokens
 from amanat.services.platform import Bound, Platform
 from amanat.store.db import Store
@@ -146,7 +146,7 @@ class ChainUnderTest:
 
     def amanat_logs(self, to_block: int | None = None) -> list[dict[str, Any]]:
         """Every log emitted by the deployment's contracts and its tokens, in chain order."""
-        addresses = {self.manifest.address(k).lower() for k in _KINDS}
+        addresses = {self.manifest.address(k).lower() for k in KINDS}
         addresses |= {t.address.lower() for t in self.tokens()}
         logs = self.chain.get_logs(
             [],
@@ -173,18 +173,6 @@ class ChainUnderTest:
         wallets.discard(ZERO)
         found = {w: token.read("balanceOf", w, block=block) for w in wallets}
         return {w: b for w, b in found.items() if b > 0}
-
-
-_KINDS = (
-    "Governance",
-    "IdentityRegistry",
-    "AssetRegistry",
-    "TokenFactory",
-    "CashToken",
-    "Settlement",
-    "Auction",
-    "Distributor",
-)
 
 
 @pytest.fixture(scope="session")

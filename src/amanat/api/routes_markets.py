@@ -46,11 +46,11 @@ from amanat.api.routes_common import (
     signing_key,
 )
 from amanat.api.routes_tokens import resolve
-from amanat.domain.auction import from_micro
+from amanat.domain.auction import from_micro, parse_yield
 from amanat.domain.money import format_pkr
 from amanat.services import auctions, cash, distributions, dvp
 from amanat.services.accounts import Principal
-from amanat.services.approvals import Forbidden, rate
+from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
 
 router = APIRouter(tags=["markets"], responses=ERRORS)
@@ -366,7 +366,7 @@ def bid(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        chosen = None if body.bid_yield is None else rate(body.bid_yield)
+        chosen = None if body.bid_yield is None else parse_yield(body.bid_yield)
         return auctions.bid(
             platform,
             signing_key(who),
@@ -413,10 +413,10 @@ def allocation(
     cutoff: Annotated[str, Query(pattern=YIELD_PATTERN, description="e.g. 0.1195 or 11.95%")],
     days: Annotated[int, Query(ge=1, le=36_500, description="Days to maturity")],
 ) -> dict[str, Any]:
-    rows = auctions.allocation(platform, auction_id, rate(cutoff), days)
+    rows = auctions.allocation(platform, auction_id, parse_yield(cutoff), days)
     return {
         "auction": auction_id,
-        "cutoff": str(rate(cutoff)),
+        "cutoff": str(parse_yield(cutoff)),
         "days": days,
         "units": sum(r["units"] for r in rows),
         "payment_minor": sum(r["payment_minor"] for r in rows),

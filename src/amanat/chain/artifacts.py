@@ -11,10 +11,11 @@ from typing import Any
 from amanat.errors import AmanatError
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+# In deployment order (chain/deploy.py precomputes each address from it).
 CONTRACT_NAMES = (
+    "Governance",
     "IdentityRegistry",
     "AssetRegistry",
-    "Governance",
     "AssetToken",
     "TokenFactory",
     "CashToken",

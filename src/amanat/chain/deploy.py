@@ -15,7 +15,7 @@ from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from amanat.chain.artifacts import load
+from amanat.chain.artifacts import CONTRACT_NAMES, load
 from amanat.chain.client import Chain, TxRequest
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
@@ -103,19 +103,6 @@ def _creation(name: str, constructor_types: list[str], args: list[object]) -> by
     return load(name).bytecode + encode(constructor_types, args)
 
 
-DEPLOY_ORDER = (
-    "Governance",
-    "IdentityRegistry",
-    "AssetRegistry",
-    "AssetToken",
-    "TokenFactory",
-    "CashToken",
-    "Settlement",
-    "Auction",
-    "Distributor",
-)
-
-
 def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Manifest:
     """Deploy governance, registries, the token blueprint and factory, the cash token and the
     settlement contracts (DvP, auction, distributor) in one ordered batch."""
@@ -124,7 +111,7 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
     nonce = chain.journal.known_nonce(sender)
     chain_nonce = int(chain.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
     base = max(nonce or 0, chain_nonce)
-    addresses = {name: create_address(sender, base + i) for i, name in enumerate(DEPLOY_ORDER)}
+    addresses = {name: create_address(sender, base + i) for i, name in enumerate(CONTRACT_NAMES)}
     governance, identity, assets, factory, cash = (
         addresses[name]
         for name in ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory", "CashToken")
@@ -185,7 +172,7 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
         _creation("Auction", ["address", "address", "address"], [assets, cash, governance]),
         _creation("Distributor", ["address", "address"], [cash, governance]),
     ]
-    names = list(DEPLOY_ORDER)
+    names = list(CONTRACT_NAMES)
     receipts = chain.transact(
         deployer,
         [

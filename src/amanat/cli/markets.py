@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from amanat.cli.common import (
     submit_proposal,
 )
 from amanat.cli.output import emit
+from amanat.domain.auction import parse_yield
 from amanat.domain.money import parse_pkr
 from amanat.errors import InvalidInput
 from amanat.services import assets as asset_service
@@ -45,18 +45,6 @@ def parse_when(platform: Platform, text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
-
-
-def parse_rate(text: str) -> Decimal:
-    """A yield as a decimal fraction ('0.1195') or a percentage ('11.95%')."""
-    raw = text.strip()
-    try:
-        rate = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
-    except InvalidOperation:
-        raise InvalidInput(f"yield {text!r} is not a number (e.g. 0.1195 or 11.95%)") from None
-    if not 0 <= rate < 1:
-        raise InvalidInput(f"yield {text!r} must be between 0 and 100%")
-    return rate
 
 
 # ---------------------------------------------------------------------- cash
@@ -176,7 +164,7 @@ def auction_bid(
         raise InvalidInput("give either --yield or --non-competitive")
     emit(
         auctions.bid(
-            ctx.platform(), actor, auction_id, units, None if rate is None else parse_rate(rate)
+            ctx.platform(), actor, auction_id, units, None if rate is None else parse_yield(rate)
         ),
         as_json,
     )
@@ -202,7 +190,7 @@ def auction_allocation(
     ctx: Context, auction_id: int, cutoff: str, days: int, as_json: bool
 ) -> None:
     """Preview the allocation and payments at a cut-off yield."""
-    rows = auctions.allocation(ctx.platform(), auction_id, parse_rate(cutoff), days)
+    rows = auctions.allocation(ctx.platform(), auction_id, parse_yield(cutoff), days)
     emit(rows, as_json)
 
 
@@ -239,7 +227,7 @@ def propose_settle_auction(
         platform,
         options["actor"],
         auction_id,
-        parse_rate(cutoff),
+        parse_yield(cutoff),
         days,
         idempotency_key=options["idempotency_key"],
     )

@@ -17,7 +17,7 @@ at its allocation yield, rounded half-even to the minor unit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from eth_abi import encode
@@ -133,3 +133,17 @@ def tbill_payment(units: int, face_minor_per_unit: int, yield_rate: Decimal, day
     units: units x face x price/100, rounded half-even."""
     price = Fraction(tbill_price(yield_rate, days))
     return round_half_even(Fraction(units * face_minor_per_unit) * price / 100)
+
+
+def parse_yield(text: str) -> Decimal:
+    """A yield given as a decimal fraction ('0.1195') or a percentage ('11.95%'), in [0, 100%)
+    and in whole millionths, as the contract stores it."""
+    raw = text.strip()
+    try:
+        value = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
+    except InvalidOperation:
+        raise InvalidInput(f"yield {text!r} is not a number (e.g. 0.1195 or 11.95%)") from None
+    if not value.is_finite() or not 0 <= value < 1:
+        raise InvalidInput(f"yield {text!r} must be between 0 and 100%")
+    yield_micro(value)
+    return value

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 
 from amanat.domain.assets import AssetStatus
-from amanat.domain.auction import yield_micro
+from amanat.domain.auction import parse_yield
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
@@ -209,19 +208,6 @@ def _count(params: dict[str, Any], name: str) -> int:
     return value
 
 
-def rate(text: str) -> Decimal:
-    """A yield as a decimal fraction ('0.1195') or a percentage ('11.95%')."""
-    raw = text.strip()
-    try:
-        value = Decimal(raw.removesuffix("%")) / (100 if raw.endswith("%") else 1)
-    except InvalidOperation:
-        raise InvalidInput(f"yield {text!r} is not a number (e.g. 0.1195 or 11.95%)") from None
-    if not value.is_finite() or not 0 <= value < 1:
-        raise InvalidInput(f"yield {text!r} must be between 0 and 100%")
-    yield_micro(value)  # expressible on chain (whole millionths)
-    return value
-
-
 def _issue_cash(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
     token, wallet = platform.contract("CashToken"), _wallet(platform, p, "to")
     amount = _amount(p, "amount_minor")
@@ -243,23 +229,21 @@ def _issue_cash(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list
 
 
 def _settle_auction(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-    auction_id, days, cutoff = _amount(p, "auction"), _amount(p, "days"), rate(_text(p, "cutoff"))
+    auction_id, days, cutoff = (
+        _amount(p, "auction"),
+        _amount(p, "days"),
+        parse_yield(_text(p, "cutoff")),
+    )
     if auctions.show(platform, auction_id)["settled"]:
         raise RuleViolation(
             "auction-settled", f"auction {auction_id} is already settled", auction=auction_id
         )
-    rows = auctions.allocation(platform, auction_id, cutoff, days)
+    arguments, rows = auctions.settlement(platform, auction_id, cutoff, days)
     allotted = [r for r in rows if r["units"]]
     return (
         platform.contract("Auction"),
         "settle",
-        [
-            auction_id,
-            yield_micro(cutoff),
-            [r["bidder"] for r in rows],
-            [r["units"] for r in rows],
-            [r["payment_minor"] for r in rows],
-        ],
+        arguments,
         f"settle auction {auction_id} at cut-off {cutoff:.2%} ({days} days): "
         f"{sum(r['units'] for r in allotted):,} units to {len(allotted)} of {len(rows)} bidders "
         f"for {format_pkr(sum(r['payment_minor'] for r in allotted))}",

@@ -255,6 +255,21 @@ def allocation(
     return rows
 
 
+def settlement(
+    platform: Platform, auction_id: int, cutoff: Decimal, days_to_maturity: int
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The arguments of `Auction.settle` for the allocation at `cutoff`, and its rows."""
+    rows = allocation(platform, auction_id, cutoff, days_to_maturity)
+    arguments = [
+        auction_id,
+        yield_micro(cutoff),
+        [r["bidder"] for r in rows],
+        [r["units"] for r in rows],
+        [r["payment_minor"] for r in rows],
+    ]
+    return arguments, rows
+
+
 def propose_settlement(
     platform: Platform,
     official: str,
@@ -264,19 +279,13 @@ def propose_settlement(
     idempotency_key: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Propose the settlement of an auction with its allocation; returns (proposal, rows)."""
-    rows = allocation(platform, auction_id, cutoff, days_to_maturity)
+    arguments, rows = settlement(platform, auction_id, cutoff, days_to_maturity)
     proposal_id = governance.propose(
         platform,
         official,
         platform.contract("Auction"),
         "settle",
-        [
-            auction_id,
-            yield_micro(cutoff),
-            [r["bidder"] for r in rows],
-            [r["units"] for r in rows],
-            [r["payment_minor"] for r in rows],
-        ],
+        arguments,
         idempotency_key=idempotency_key,
     )
     return proposal_id, rows

@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amanat.api.problems import status_of
 from amanat.api.routes_markets import auction_results
+from amanat.domain.auction import parse_yield
 from amanat.domain.money import format_pkr, parse_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import (
@@ -1092,7 +1093,7 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
         allocation = [
             {**r, "name": identities.name_of(platform, r["bidder"])}
             for r in auctions.allocation(
-                platform, args["auction"], approvals.rate(args["cutoff"]), args["days"]
+                platform, args["auction"], parse_yield(args["cutoff"]), args["days"]
             )
         ]
     return page(
@@ -1323,7 +1324,7 @@ def _auction_page(
     if may_preview and cutoff and days and error is None:
         try:
             rows = auctions.allocation(
-                platform, auction_id, approvals.rate(cutoff), _positive(days, "days")
+                platform, auction_id, parse_yield(cutoff), _positive(days, "days")
             )
             preview = [{**r, "name": identities.name_of(platform, r["bidder"])} for r in rows]
         except Forbidden:
