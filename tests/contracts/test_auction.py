@@ -6,11 +6,14 @@ from __future__ import annotations
 import boa
 import pytest
 
-from .conftest import BASE_RULES, DAY, EVIDENCE, ZERO32, System, bid_commitment, deploy, h
+from amanat.domain.identity import InvestorCategory
+
+from .conftest import BASE_RULES, DAY, EVIDENCE, PK, ZERO32, System, bid_commitment, deploy, h
 
 FACE = 100  # cash minor units per unit
 OFFERED = 500
 RECLAIM_AFTER = 7 * DAY
+BANK = int(InvestorCategory.BANK)
 
 
 def names(entries) -> list[str]:
@@ -323,8 +326,6 @@ def test_one_bidders_failed_leg_refuses_only_that_bidder(system: System, reveale
         system.govern(system.token, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
         reason = "receiver wallet is frozen"
     elif how == "category":
-        from amanat.domain.identity import InvestorCategory
-
         system.update_identity(system.pension, category=InvestorCategory.RETAIL)
         reason = "receiver investor category not eligible"
     else:
@@ -449,3 +450,20 @@ def test_reclaim_after_settlement_refused(system: System, revealed: Auctions, w)
     boa.env.time_travel(seconds=RECLAIM_AFTER + 1)
     with boa.reverts("auction already settled"), boa.env.prank(w.g):
         revealed.a.reclaim(revealed.id)
+
+
+def test_at_most_one_hundred_revealed_bids(system: System, auc: Auctions, w):
+    bidders = [boa.env.generate_address(f"bidder{i}") for i in range(101)]
+    expiry = boa.env.timestamp + 365 * DAY
+    with boa.env.prank(system.registrar):
+        for i, wallet in enumerate(bidders):
+            system.idreg.registerIdentity(h(f"bidder {i}"), PK, BANK, expiry, [wallet])
+    for wallet in bidders:
+        with boa.env.prank(w.b0):
+            system.cash.transfer(wallet, FACE)
+        auc.commit(wallet, 1, 120_000)
+    auc.to_reveal()
+    for wallet in bidders[:100]:
+        auc.reveal(wallet)
+    with boa.reverts("too many bids"):
+        auc.reveal(bidders[100])

@@ -425,3 +425,14 @@ def test_constructor_defaults_when_no_agents(system: System):
     reg = deploy(system.d["AssetRegistry"], governance=system.gov.address)
     assert reg.isSettlementAgent(system.settlement.address) is False
     assert reg.isReserveAuditor(system.auditor) is False
+
+
+def test_detect_eligibility(system: System, w):
+    tok = system.token
+    assert tok.detectEligibility(w.b0) == int(Restriction.OK)
+    assert tok.detectEligibility(w.r) == int(Restriction.CATEGORY_NOT_ELIGIBLE)
+    assert tok.detectEligibility(w.out) == int(Restriction.RECEIVER_NOT_VERIFIED)
+    system.govern(tok, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
+    assert tok.detectEligibility(w.p) == int(Restriction.RECEIVER_FROZEN)
+    system.govern(tok, "markMatured")
+    assert tok.detectEligibility(w.b0) == 17

@@ -98,6 +98,9 @@ def test_instruct_refusals(system: System, dvp, w):
             dvp.instruct(t, w.p, 1_001, CASH, later)
     with boa.reverts("sender is not a verified institution"), boa.env.prank(w.out):
         dvp.instruct(t, w.p, UNITS, CASH, later)
+    system.govern(system.token, "markMatured")
+    with boa.reverts("token has matured"), boa.env.prank(w.b0):
+        dvp.instruct(t, w.p, UNITS, CASH, later)
 
 
 def test_instruct_refuses_a_token_the_registry_does_not_list(system: System, dvp, w):
