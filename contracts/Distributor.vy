@@ -10,7 +10,8 @@
         holder may claim its own; each payout is proven against the root
         and paid at most once. A payout to a wallet that is frozen on the
         asset token, or that may not receive cash, is held here until
-        governance releases it. A redemption also cancels the holder's units
+        governance releases it; so is a redemption payout for a holder with
+        units frozen by governance. A redemption also cancels the holder's units
         (the token must have matured) in the same step as paying them.
 @dev Leaf = keccak256(abi_encode(token, recordBlock, index, holder, units,
      amount)): bound to the snapshot it was computed from, and independent
@@ -23,6 +24,7 @@
 
 interface AssetToken:
     def isFrozen(wallet: address) -> bool: view
+    def getFrozenTokens(wallet: address) -> uint256: view
     def matured() -> bool: view
     def redeem(wallet: address, amount: uint256): nonpayable
 
@@ -182,11 +184,15 @@ def _settle_payout(
     bit: uint256 = 1 << (index & 255)
     assert word & bit == 0, "payout already made"
     self._paidBits[distributionId][index >> 8] = word | bit
+    # Units frozen by governance (e.g. a court order) are cancelled by a redemption; their
+    # cash is held like a frozen wallet's rather than paid out free of the order.
+    frozenUnits: uint256 = 0
     if d.kind == KIND_REDEMPTION:
+        frozenUnits = staticcall AssetToken(d.token).getFrozenTokens(holder)
         extcall AssetToken(d.token).redeem(holder, units)
     if amount == 0:
         return 0, 0
-    if not staticcall AssetToken(d.token).isFrozen(holder):
+    if frozenUnits == 0 and not staticcall AssetToken(d.token).isFrozen(holder):
         success: bool = raw_call(
             cashToken,
             abi_encode(holder, amount, method_id=method_id("transfer(address,uint256)")),

@@ -443,3 +443,22 @@ def test_random_batches_pay_each_once_and_end_at_the_total(system: System, w, da
             expected[holder] = expected.get(holder, 0) + amount
         for holder, amount in expected.items():
             assert system.cash.balanceOf(holder) == amount
+
+
+def test_redemption_of_partly_frozen_units_holds_the_cash(system: System, holders, w):
+    """Units frozen by governance (a court order) are cancelled at redemption; their cash is
+    held for governance to release, not paid out free of the order. A coupon is paid as usual."""
+    system.govern(system.token, "freezePartialTokens", w.p, 100, evidence=EVIDENCE)
+    coupon = PayoutTree(system.token.address, record_block(), [(w.p, 300, 7_500)])
+    coupon_id = declare(system, coupon)
+    claim(system, coupon_id, coupon, 0)
+    assert system.cash.balanceOf(w.p) == 7_500
+    system.govern(system.token, "markMatured")
+    tree = PayoutTree(system.token.address, record_block(), [(w.p, 300, 300_000)])
+    did = declare(system, tree, kind=REDEMPTION)
+    claim(system, did, tree, 0)
+    assert system.token.balanceOf(w.p) == 0
+    assert system.distributor.held(did, w.p) == 300_000
+    assert system.cash.balanceOf(w.p) == 7_500
+    system.govern(system.distributor, "releaseHeld", did, w.p, w.p)
+    assert system.cash.balanceOf(w.p) == 307_500
