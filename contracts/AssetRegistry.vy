@@ -19,6 +19,7 @@
 
 interface Supply:
     def totalSupply() -> uint256: view
+    def matured() -> bool: view
 
 STATUS_PROPOSED: constant(uint8) = 1
 STATUS_APPROVED: constant(uint8) = 2
@@ -427,8 +428,9 @@ def setStatus(assetId: uint256, status: uint8):
     """
     @notice Move an asset along its lifecycle. Governance only.
     @param assetId The asset.
-    @param status 2 approved (from proposed), 4 redeemed (from tokenized),
-           5 retired (from proposed, approved or redeemed).
+    @param status 2 approved (from proposed), 4 redeemed (from tokenized,
+           once its token has matured and every unit is redeemed), 5 retired
+           (from proposed, approved or redeemed).
     """
     self._only_governance()
     self._existing(assetId)
@@ -437,6 +439,9 @@ def setStatus(assetId: uint256, status: uint8):
         assert current == STATUS_PROPOSED, "only a proposed asset can be approved"
     elif status == STATUS_REDEEMED:
         assert current == STATUS_TOKENIZED, "only a tokenized asset can be redeemed"
+        token: address = self.assets[assetId].token
+        assert staticcall Supply(token).matured(), "token has not matured"
+        assert staticcall Supply(token).totalSupply() == 0, "units are still outstanding"
     elif status == STATUS_RETIRED:
         assert current != STATUS_TOKENIZED, "a tokenized asset must be redeemed first"
         assert current != STATUS_RETIRED, "asset already retired"

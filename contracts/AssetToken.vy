@@ -175,6 +175,7 @@ onchainID: public(address)
 totalSupply: public(uint256)
 allowance: public(HashMap[address, HashMap[address, uint256]])
 settlementLocked: public(HashMap[address, uint256])
+maturedBlock: public(uint256)
 
 _accounts: HashMap[address, uint256]
 _holdings: HashMap[uint256, uint256]
@@ -1005,6 +1006,7 @@ def markMatured():
     self._only_governance()
     assert self._rules & RULES_MATURED == 0, "token already matured"
     self._rules = self._rules | RULES_MATURED
+    self.maturedBlock = block.number
     log Matured(maturedAt=block.timestamp)
 
 

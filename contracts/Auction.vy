@@ -276,7 +276,8 @@ def settle(
     """
     @notice Settle an auction with its allocation: every revealed bidder
             exactly once (0 units to release an unsuccessful bid). Each
-            bidder settles all or nothing. Governance only.
+            bidder settles all or nothing. Governance only, within seven
+            days of the settlement date (after that, bidders reclaim).
     @param auctionId The auction.
     @param cutoffYieldMicro The cut-off yield set by the issuer.
     @param bidders Every bidder that revealed.
@@ -287,6 +288,7 @@ def settle(
     terms: AuctionTerms = self._auction(auctionId)
     assert not terms.settled, "auction already settled"
     assert block.timestamp >= terms.settlementDate, "settlement date not reached"
+    assert block.timestamp <= terms.settlementDate + RECLAIM_AFTER, "settlement window has passed: bidders may reclaim"
     assert len(bidders) == terms.revealedCount, "allocation must list every revealed bidder"
     assert len(units) == len(bidders) and len(payments) == len(bidders), "allocation lists differ in length"
     self.auctions[auctionId].settled = True

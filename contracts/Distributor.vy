@@ -26,6 +26,7 @@ interface AssetToken:
     def isFrozen(wallet: address) -> bool: view
     def getFrozenTokens(wallet: address) -> uint256: view
     def matured() -> bool: view
+    def maturedBlock() -> uint256: view
     def redeem(wallet: address, amount: uint256): nonpayable
 
 interface CashToken:
@@ -51,6 +52,7 @@ struct Distribution:
     paidCount: uint256
     paidTotal: uint256
     heldTotal: uint256
+    closed: bool
 
 event DistributionDeclared:
     distributionId: indexed(uint256)
@@ -78,6 +80,10 @@ event HeldPayoutReleased:
     holder: indexed(address)
     receiver: indexed(address)
     amount: uint256
+
+event DistributionClosed:
+    distributionId: indexed(uint256)
+    returned: uint256
 
 event DistributionCompleted:
     distributionId: indexed(uint256)
@@ -117,7 +123,8 @@ def declare(
             total from the treasury. Governance only.
     @param token The asset token whose holders are paid.
     @param kind 1 coupon, 2 rent, 3 dividend, 4 redemption (token must have matured).
-    @param recordBlock The block of the holders-of-record snapshot.
+    @param recordBlock The block of the holders-of-record snapshot (for a
+           redemption, at or after the block in which the token matured).
     @param total Cash minor units to pay; the payout list sums to exactly this.
     @param root Merkle root of the payout list.
     @param holderCount Number of payouts in the list.
@@ -132,6 +139,7 @@ def declare(
     assert root != empty(bytes32), "payout root is empty"
     if kind == KIND_REDEMPTION:
         assert staticcall AssetToken(token).matured(), "token has not matured"
+        assert recordBlock >= staticcall AssetToken(token).maturedBlock(), "record block is before maturity"
     distributionId: uint256 = self.distributionCount + 1
     self.distributionCount = distributionId
     self.distributions[distributionId] = Distribution(
@@ -145,6 +153,7 @@ def declare(
         paidCount=0,
         paidTotal=0,
         heldTotal=0,
+        closed=False,
     )
     if total > 0:
         assert extcall CashToken(cashToken).transferFrom(governance, self, total), "treasury draw failed"
@@ -224,7 +233,9 @@ def _record(distributionId: uint256, d: Distribution, count: uint256, paid: uint
 @view
 def _declared(distributionId: uint256) -> Distribution:
     assert distributionId > 0 and distributionId <= self.distributionCount, "unknown distribution"
-    return self.distributions[distributionId]
+    d: Distribution = self.distributions[distributionId]
+    assert not d.closed, "distribution is closed"
+    return d
 
 
 @external
@@ -301,6 +312,25 @@ def releaseHeld(distributionId: uint256, holder: address, receiver: address):
     self.distributions[distributionId].paidTotal += amount
     assert extcall CashToken(cashToken).transfer(receiver, amount), "cash transfer failed"
     log HeldPayoutReleased(distributionId=distributionId, holder=holder, receiver=receiver, amount=amount)
+
+
+@external
+def closeDistribution(distributionId: uint256):
+    """
+    @notice Close a distribution that cannot complete (a payout list that
+            does not sum to its total, a payout that can never be made) and
+            return to the treasury what was neither paid nor held; held
+            payouts stay releasable. Governance only.
+    @param distributionId The distribution.
+    """
+    assert msg.sender == governance, "caller is not governance"
+    d: Distribution = self._declared(distributionId)
+    assert d.paidCount < d.holderCount, "distribution is complete"
+    self.distributions[distributionId].closed = True
+    returned: uint256 = d.total - d.paidTotal - d.heldTotal
+    if returned > 0:
+        assert extcall CashToken(cashToken).transfer(governance, returned), "cash transfer failed"
+    log DistributionClosed(distributionId=distributionId, returned=returned)
 
 
 @external

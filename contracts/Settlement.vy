@@ -18,6 +18,7 @@ interface AssetToken:
     def detectTransferRestriction(sender: address, receiver: address, amount: uint256) -> uint8: view
     def messageForTransferRestriction(code: uint8) -> String[64]: view
     def assetId() -> uint256: view
+    def matured() -> bool: view
 
 interface AssetRegistry:
     def tokenOf(assetId: uint256) -> address: view
@@ -205,11 +206,13 @@ def settle(instructionId: uint256):
 def cancel(instructionId: uint256):
     """
     @notice Cancel an open instruction and release both locked legs. Either
-            party may cancel before settlement.
+            party may cancel before settlement; once the token has matured
+            (it can no longer settle) anyone may, so that redemption is not
+            blocked by locked units.
     @param instructionId The instruction.
     """
     instruction: Instruction = self._open(instructionId)
-    assert msg.sender == instruction.buyer or msg.sender == instruction.seller, "caller is not a party"
+    assert msg.sender == instruction.buyer or msg.sender == instruction.seller or staticcall AssetToken(instruction.token).matured(), "caller is not a party"
     self._release(instructionId, instruction, STATE_CANCELLED)
     log DvPCancelled(instructionId=instructionId, by=msg.sender)
 

@@ -46,8 +46,9 @@ def asset_in_status(system: System, status: int) -> int:
     if status >= APPROVED:
         system.govern(system.areg, "setStatus", aid, APPROVED)
     if status >= TOKENIZED:
-        system.create_token(aid, symbol=f"LC{aid}")
+        token = system.create_token(aid, symbol=f"LC{aid}")
     if status >= REDEEMED:
+        system.govern(token, "markMatured")
         system.govern(system.areg, "setStatus", aid, REDEEMED)
     assert system.areg.getAsset(aid).status == status
     return aid
@@ -403,6 +404,11 @@ def test_accept_valuation_rejects(system):
 )
 def test_status_transitions(system, current, target):
     aid = asset_in_status(system, current)
+    if (current, target) == (TOKENIZED, REDEEMED):
+        token = system.areg.getAsset(aid).token
+        with boa.reverts("token has not matured"):
+            system.govern(system.areg, "setStatus", aid, target)
+        system.govern(system.d["AssetToken"].at(token), "markMatured")
     if (current, target) in ALLOWED:
         system.govern(system.areg, "setStatus", aid, target)
         (event,) = system.logs(name="StatusChanged")

@@ -519,6 +519,8 @@ def test_authorisation_cap_never_above_96_bits(system, w):
 
 def test_asset_not_tokenized(system, w, deployers):
     system.mint(w.b0, 10)
+    system.govern(system.token, "markMatured")
+    system.govern(system.token, "burn", w.b0, 10)
     system.govern(system.areg, "setStatus", system.asset_id, 4)  # redeemed
     assert_mint_refused(system, w.b0, 1, R.ASSET_NOT_TOKENIZED)
     # a token deployed outside the factory for an approved asset cannot mint either

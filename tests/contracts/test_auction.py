@@ -445,6 +445,16 @@ def test_reclaim(system: System, revealed: Auctions, w):
         a.reclaim(revealed.id + 1)
 
 
+def test_no_settlement_once_bidders_may_reclaim(system: System, revealed: Auctions, w):
+    """Settlement and reclaim never overlap: after the seven-day window the auction lapses, so
+    a bidder's reclaim cannot leave a settlement that must list it."""
+    boa.env.time_travel(seconds=RECLAIM_AFTER + 1)
+    with boa.env.prank(w.b0):
+        revealed.a.reclaim(revealed.id)
+    with boa.reverts("settlement window has passed: bidders may reclaim"):
+        revealed.settle(125_000, {w.p: (200, 19_500), w.g: (0, 0), w.i: (0, 0)})
+
+
 def test_reclaim_after_settlement_refused(system: System, revealed: Auctions, w):
     revealed.settle(125_000, {w.b0: (300, 29_400), w.p: (200, 19_500), w.g: (0, 0), w.i: (0, 0)})
     boa.env.time_travel(seconds=RECLAIM_AFTER + 1)

@@ -123,6 +123,7 @@ def test_declare_draws_the_total_from_the_treasury(system: System, coupon):
         0,
         0,
         0,
+        False,
     )
     assert system.cash.balanceOf(system.distributor.address) == 25_000
     assert system.cash.balanceOf(system.gov.address) == 1_000_000 - 25_000
@@ -376,15 +377,14 @@ def test_redemption_burns_units_and_pays_cash(system: System, holders, w):
 
 
 def test_redemption_is_atomic(system: System, holders, w):
-    """Units that cannot be cancelled (the holder moved them before maturity, after the record
-    block) refuse the whole payout: no cash moves."""
-    record = record_block()
-    system.transfer(w.b0, w.p, 100)
+    """Units that cannot be cancelled (governance burned some after the record block) refuse
+    the whole payout: no cash moves."""
     system.govern(system.token, "markMatured")
     tree = PayoutTree(
-        system.token.address, record, [(h_, u, u * 1_000) for h_, u in holders.items()]
+        system.token.address, record_block(), [(h_, u, u * 1_000) for h_, u in holders.items()]
     )
     did = declare(system, tree, kind=REDEMPTION)
+    system.govern(system.token, "burn", w.b0, 100)
     with boa.reverts("insufficient balance"):
         pay(system, did, tree, [0])
     assert system.cash.balanceOf(w.b0) == 0
@@ -462,3 +462,52 @@ def test_redemption_of_partly_frozen_units_holds_the_cash(system: System, holder
     assert system.cash.balanceOf(w.p) == 7_500
     system.govern(system.distributor, "releaseHeld", did, w.p, w.p)
     assert system.cash.balanceOf(w.p) == 307_500
+
+
+# ---------------------------------------------------------------- closing, maturity
+
+
+def test_close_returns_the_unpaid_rest_and_keeps_held_payouts(system: System, coupon, w):
+    """A list that can never complete (it sums to less than its total) is closed by governance:
+    what was neither paid nor held goes back to the treasury, held payouts stay releasable."""
+    system.govern(system.token, "setAddressFrozen", w.g, True, evidence=EVIDENCE)
+    did = declare(system, coupon, total=25_001)
+    pay(system, did, coupon, [0, 3])  # b0 paid 10,000; g (frozen) held 2,500
+    treasury = system.cash.balanceOf(system.gov.address)
+    with boa.reverts("caller is not governance"):
+        system.distributor.closeDistribution(did)
+    system.govern(system.distributor, "closeDistribution", did)
+    assert system.cash.balanceOf(system.gov.address) == treasury + 25_001 - 10_000 - 2_500
+    (closed,) = system.logs(name="DistributionClosed")
+    assert (closed.distributionId, closed.returned) == (did, 25_001 - 10_000 - 2_500)
+    assert system.distributor.getDistribution(did).closed
+    with boa.reverts("distribution is closed"):
+        pay(system, did, coupon, [1])
+    with boa.reverts("distribution is closed"):
+        claim(system, did, coupon, 2)
+    system.govern(system.distributor, "releaseHeld", did, w.g, w.b0)
+    assert system.distributor.held(did, w.g) == 0
+
+
+def test_a_complete_or_closed_distribution_cannot_be_closed(system: System, coupon):
+    did = declare(system, coupon)
+    pay(system, did, coupon, [0, 1, 2, 3])
+    with boa.reverts("distribution is complete"):
+        system.govern(system.distributor, "closeDistribution", did)
+    other = declare(system, coupon)
+    system.govern(system.distributor, "closeDistribution", other)
+    with boa.reverts("distribution is closed"):
+        system.govern(system.distributor, "closeDistribution", other)
+
+
+def test_redemption_record_block_must_not_precede_maturity(system: System, holders):
+    before = record_block()
+    system.govern(system.token, "markMatured")
+    assert system.token.maturedBlock() > before
+    early = PayoutTree(system.token.address, before, [(h_, u, u) for h_, u in holders.items()])
+    with boa.reverts("record block is before maturity"):
+        declare(system, early, kind=REDEMPTION)
+    late = PayoutTree(
+        system.token.address, record_block(), [(h_, u, u) for h_, u in holders.items()]
+    )
+    declare(system, late, kind=REDEMPTION)

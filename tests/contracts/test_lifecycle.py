@@ -390,6 +390,12 @@ def test_underlying_cannot_be_retired_while_sukuk_outstanding(system: System, su
     system.mint(w.b0, 10, token=token)
     with boa.reverts("asset backs an outstanding sukuk"):
         system.govern(system.areg, "setStatus", building, RETIRED)
+    with boa.reverts("token has not matured"):
+        system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
+    system.govern(token, "markMatured")
+    with boa.reverts("units are still outstanding"):
+        system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
+    system.govern(token, "burn", w.b0, 10)
     system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
     assert system.areg.outstandingSukuk(building) == 0
     system.govern(system.areg, "setStatus", sukuk_id, RETIRED)  # no double release

@@ -334,6 +334,17 @@ def test_expire_releases_a_matured_tokens_units(system: System, dvp, w):
     assert system.token.settlementLocked(w.b0) == 0
 
 
+def test_anyone_may_cancel_once_the_token_has_matured(system: System, dvp, w):
+    """A DvP on a matured token can never settle; its locked units must not block redemption."""
+    iid = instruct(system, w.b0, w.p)
+    affirm(system, w.p, iid)
+    system.govern(system.token, "markMatured")
+    with boa.env.prank(w.out):
+        dvp.cancel(iid)
+    assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
+    assert dvp.getInstruction(iid).state == CANCELLED
+
+
 def test_delisted_agent_cannot_settle(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)

@@ -442,6 +442,17 @@ def propose_release_held(
     emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
 
 
+@click.command("close-distribution")
+@click.argument("distribution_id", type=int)
+@proposal_options
+@pass_ctx
+def propose_close_distribution(ctx: Context, distribution_id: int, **options: Any) -> None:
+    """Close a distribution that cannot complete; the unpaid rest returns to the treasury."""
+    platform = ctx.platform()
+    proposal_id = distributions.propose_close(platform, options["actor"], distribution_id)
+    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+
+
 @click.command("mature")
 @click.argument("token")
 @proposal_options
@@ -499,6 +510,7 @@ PROPOSALS = (
     propose_settle_auction,
     propose_distribution,
     propose_release_held,
+    propose_close_distribution,
     propose_mature,
 )
 ASSET_COMMANDS = (asset_attest_reserve, asset_link_underlying)

@@ -66,6 +66,7 @@ GOVERNED_FUNCTIONS: dict[str, ActionType] = {
     "settle(uint256,uint256,address[],uint256[],uint256[])": ActionType.MINT,
     "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": ActionType.DISTRIBUTION,
     "releaseHeld(uint256,address,address)": ActionType.DISTRIBUTION,
+    "closeDistribution(uint256)": ActionType.DISTRIBUTION,
     "setOfficial(address,bool)": ActionType.GOVERNANCE,
     "setThreshold(uint256)": ActionType.GOVERNANCE,
     "setTimelock(uint8,uint256)": ActionType.GOVERNANCE,

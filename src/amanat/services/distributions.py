@@ -155,6 +155,7 @@ def _declared(platform: Platform, distribution_id: int) -> dict[str, Any]:
         paid_count,
         paid_total,
         held_total,
+        closed,
     ) = distributor.read("getDistribution", distribution_id)
     return {
         "distribution": distribution_id,
@@ -168,6 +169,7 @@ def _declared(platform: Platform, distribution_id: int) -> dict[str, Any]:
         "payouts_made": paid_count,
         "paid_minor": paid_total,
         "held_minor": held_total,
+        "closed": closed,
     }
 
 
@@ -191,7 +193,11 @@ def pay(
     if not 1 <= batch_size <= PAY_BATCH:
         raise InvalidInput(f"batch size {batch_size} must be between 1 and {PAY_BATCH}")
     declared = _declared(platform, distribution_id)
+    if declared["closed"]:
+        raise RuleViolation("closed", f"distribution {distribution_id} is closed")
     payouts, tree = _tree_of(platform, declared)
+    if declared["kind"] == "redemption":
+        _release_locked_units(platform, agent, declared["token"])
     distributor = platform.contract("Distributor")
     pending = list(range(len(payouts)))
     if declared["payouts_made"]:
@@ -227,6 +233,41 @@ def pay(
         "gas_used": sum(r.gas_used for r in receipts),
         "blocks": len({r.block_number for r in receipts}),
     }
+
+
+def _release_locked_units(platform: Platform, agent: str, token: str) -> None:
+    """Cancel the open DvP instructions of a matured token (it can no longer settle, and anyone
+    may cancel them), so that no locked unit blocks its redemption."""
+    settlement = platform.contract("Settlement")
+    count = settlement.read("instructionCount")
+    instructions = read_many([(settlement, "getInstruction", (i,)) for i in range(1, count + 1)])
+    stale = [
+        i
+        for i, (_, _, on_token, _, _, _, state) in enumerate(instructions, start=1)
+        if on_token == token and state in (1, 2)
+    ]
+    if stale:
+        platform.chain.transact(
+            platform.signer(agent),
+            [settlement.tx("cancel", i, description=f"cancel DvP {i} at maturity") for i in stale],
+        )
+
+
+def propose_close(platform: Platform, official: str, distribution_id: int) -> int:
+    """Propose closing a distribution that cannot complete: what was neither paid nor held goes
+    back to the treasury; held payouts stay releasable."""
+    declared = _declared(platform, distribution_id)
+    if declared["closed"]:
+        raise RuleViolation("closed", f"distribution {distribution_id} is already closed")
+    if declared["payouts_made"] == declared["holders"]:
+        raise RuleViolation("complete", f"distribution {distribution_id} is complete")
+    return governance.propose(
+        platform,
+        official,
+        platform.contract("Distributor"),
+        "closeDistribution",
+        [distribution_id],
+    )
 
 
 def claim(
