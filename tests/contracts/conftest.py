@@ -25,6 +25,7 @@ from eth_utils import (
 )
 from vyper.compiler.output import build_abi_output
 
+from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import (
     EVIDENCE_REQUIRED,
     GOVERNED_FUNCTIONS,
@@ -35,17 +36,6 @@ from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import TokenRules
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
-CONTRACT_NAMES = (
-    "IdentityRegistry",
-    "AssetRegistry",
-    "Governance",
-    "AssetToken",
-    "TokenFactory",
-    "CashToken",
-    "Settlement",
-    "Auction",
-    "Distributor",
-)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = b"\x00" * 32
