@@ -11,7 +11,14 @@ from typing import Any
 from amanat.errors import AmanatError
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
-CONTRACT_NAMES = ("IdentityRegistry", "AssetRegistry", "Governance", "AssetToken", "TokenFactory")
+CONTRACT_NAMES = (
+    "IdentityRegistry",
+    "AssetRegistry",
+    "Governance",
+    "AssetToken",
+    "TokenFactory",
+    "TransparencyAnchor",
+)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class GovernanceSetup:
     issuers: tuple[str, ...]
     valuers: tuple[str, ...]
     timelocks: dict[ActionType, int]
+    publishers: tuple[str, ...] = ()  # who anchors the transparency log's tree heads
 
     def __post_init__(self) -> None:
         if len(set(self.officials)) != len(self.officials):
@@ -104,14 +105,15 @@ def _creation(
 
 
 def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Manifest:
-    """Deploy governance, registries, the token blueprint and factory in one ordered batch."""
+    """Deploy governance, registries, the token blueprint, the factory and the transparency
+    anchor in one ordered batch."""
     sender = to_checksum_address(deployer.address)
     start_block = chain.block_number()
     nonce = chain.journal.known_nonce(sender)
     chain_nonce = int(chain.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
     base = max(nonce or 0, chain_nonce)
-    governance, identity, assets, blueprint, factory = (
-        create_address(sender, base + i) for i in range(5)
+    governance, identity, assets, blueprint, factory, anchor = (
+        create_address(sender, base + i) for i in range(6)
     )
     selectors = [function_signature_to_4byte_selector(sig) for sig in GOVERNED_FUNCTIONS]
     action_types = [int(a) for a in GOVERNED_FUNCTIONS.values()]
@@ -144,8 +146,18 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
             ["address", "address", "address", "address"],
             [governance, identity, assets, blueprint],
         ),
+        _creation(
+            "TransparencyAnchor", ["address", "address[]"], [governance, list(setup.publishers)]
+        ),
     ]
-    names = ["Governance", "IdentityRegistry", "AssetRegistry", "AssetToken", "TokenFactory"]
+    names = [
+        "Governance",
+        "IdentityRegistry",
+        "AssetRegistry",
+        "AssetToken",
+        "TokenFactory",
+        "TransparencyAnchor",
+    ]
     receipts = chain.transact(
         deployer,
         [
@@ -153,7 +165,9 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
             for name, code in zip(names, creations, strict=True)
         ],
     )
-    addresses = dict(zip(names, (governance, identity, assets, blueprint, factory), strict=True))
+    addresses = dict(
+        zip(names, (governance, identity, assets, blueprint, factory, anchor), strict=True)
+    )
     for name, receipt in zip(names, receipts, strict=True):
         if (
             receipt.contract_address is None

@@ -152,6 +152,12 @@ def _require_embedded(ctx: Context) -> None:
 @click.option("--issuer", default="issuer", show_default=True)
 @click.option("--valuer", default="valuer", show_default=True)
 @click.option(
+    "--publisher",
+    default="publisher",
+    show_default=True,
+    help="Key name or address that anchors the transparency log's tree heads.",
+)
+@click.option(
     "--as", "actor", default="deployer", show_default=True, help="Key name of the deployer."
 )
 @json_option
@@ -163,6 +169,7 @@ def deploy_command(
     registrar: str,
     issuer: str,
     valuer: str,
+    publisher: str,
     actor: str,
     as_json: bool,
 ) -> None:
@@ -177,6 +184,7 @@ def deploy_command(
         issuers=(platform.address_of(issuer),),
         valuers=(platform.address_of(valuer),),
         timelocks={},
+        publishers=(platform.address_of(publisher),),
     )
     manifest = deploy(platform.chain, platform.signer(actor), setup)
     platform.set_manifest(manifest)

@@ -56,8 +56,11 @@ class TreeHead:
 
     def encoding(self) -> bytes:
         """The bytes the platform signs."""
-        return HEAD_DOMAIN + struct.pack(">Q", self.tree_size) + self.root_hash + struct.pack(
-            ">Q", self.timestamp
+        return (
+            HEAD_DOMAIN
+            + struct.pack(">Q", self.tree_size)
+            + self.root_hash
+            + struct.pack(">Q", self.timestamp)
         )
 
     @property

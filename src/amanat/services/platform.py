@@ -31,6 +31,8 @@ DEV_ROLES = {
     "issuer": 5,
     "valuer": 6,
 }
+# The key that anchors the transparency log's tree heads on chain.
+PUBLISHER_KEY = "publisher"
 
 
 @dataclass
@@ -149,7 +151,7 @@ class Platform:
 
     def deploy_development(self) -> Manifest:
         """Embedded chain: deploy with the development role keys (officials 1-3, 2 approvals,
-        registrar, issuer, valuer) and record the manifest."""
+        registrar, issuer, valuer, tree-head publisher) and record the manifest."""
         if not self.settings.embedded:
             raise InvalidInput("development keys are for the embedded chain only")
         setup = GovernanceSetup(
@@ -159,6 +161,7 @@ class Platform:
             issuers=(self.address_of("issuer"),),
             valuers=(self.address_of("valuer"),),
             timelocks={},
+            publishers=(self.address_of(PUBLISHER_KEY),),
         )
         self.set_manifest(deploy(self.chain, self.signer("deployer"), setup))
         return self.manifest
