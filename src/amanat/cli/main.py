@@ -1007,6 +1007,11 @@ def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
     serve(ctx.settings, host, port, pilot, click.echo)
 
 
+from amanat.cli import transparency as _transparency  # noqa: E402 - registers on `cli`
+
+_transparency.register(cli, json_option, pass_ctx)
+
+
 def _when(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

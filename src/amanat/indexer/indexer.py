@@ -42,11 +42,12 @@ class _Open:
     from_block: int
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """An event argument as stored (and logged): bytes as 0x-hex, tuples as lists."""
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -216,7 +217,7 @@ class Indexer:
                     "asset_id": asset_id,
                     "wallet": wallet,
                     "timestamp": timestamps[block],
-                    "args": {k: _jsonable(v) for k, v in args.items()},
+                    "args": {k: jsonable(v) for k, v in args.items()},
                 }
             )
         connection = session.connection()

@@ -257,7 +257,7 @@ def bundle(platform: Platform) -> dict[str, Any]:
         rows = session.scalars(select(LogEntry).order_by(LogEntry.index))
         exported = {
             "format": "amanat-transparency-bundle/1",
-            "public_key": base64.b64encode(public_key(platform)).decode(),
+            "public_key": public_key_b64(platform),
             "manifest": manifest_dict(platform),
             "heads": heads(session),
             "entries": [entry_dict(row) for row in rows],
@@ -281,3 +281,7 @@ def manifest_dict(platform: Platform) -> dict[str, Any]:
             for name, c in manifest.contracts.items()
         },
     }
+
+
+def public_key_b64(platform: Platform) -> str:
+    return base64.b64encode(public_key(platform)).decode()
