@@ -51,7 +51,8 @@ def _summary(asset: dict[str, Any], supply: int) -> dict[str, Any]:
 def asset_detail(
     platform: Platform, asset_id: int, threshold: int = DEFAULT_THRESHOLD
 ) -> dict[str, Any]:
-    """One asset: its summary, accepted valuations, distributions and aggregated holdings."""
+    """One asset: its summary, accepted valuations, distributions, aggregated holdings, and the
+    latest tree head."""
     asset = asset_service.show(platform, asset_id)
     token = asset["token"]
     supply = platform.token(token).read("totalSupply") if token else 0
@@ -91,8 +92,12 @@ def asset_detail(
         }
         for e in declared
     ]
+    with platform.store.session() as session:
+        head = transparency.latest_head(session)
     return {
         "asset": _summary(asset, supply) | {"status": asset["status"]},
+        "head": head,
+        "public_key": transparency.public_key_b64(platform),
         "valuations": accepted,
         "distributions": distributions,
         "by_category": _plain(by_category),
