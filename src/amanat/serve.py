@@ -76,6 +76,14 @@ def _publish(platform: Platform) -> dict[str, Any] | None:
     return transparency.publish(platform)
 
 
+def _reconcile(platform: Platform) -> dict[str, Any]:
+    """A scheduled reconciliation: stored by the service, each difference also logged."""
+    result = reconcile.run(platform)
+    for item in result["differences"]:
+        log.warning("reconciliation difference [%s] %s: %s", *item.values())
+    return result
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -111,7 +119,7 @@ def serve(
         "amanat-publisher", PUBLISH_INTERVAL_SECONDS, lambda: _publish(platform)
     )
     reconciler = PeriodicThread(
-        "amanat-reconciler", RECONCILE_INTERVAL_SECONDS, lambda: reconcile.run(platform)
+        "amanat-reconciler", RECONCILE_INTERVAL_SECONDS, lambda: _reconcile(platform)
     )
     publisher.start()
     reconciler.start()

@@ -11,7 +11,6 @@ balances (holders found from Transfer events). Every run is stored with its diff
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +24,6 @@ from amanat.indexer import queries
 from amanat.indexer.indexer import CURSOR
 from amanat.services.platform import Platform, read_many
 from amanat.store.models import IndexerState, Reconciliation, Token
-
-log = logging.getLogger("amanat.reconcile")
 
 CASH_TOKEN = "CashToken"
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
@@ -65,8 +62,6 @@ def run(platform: Platform) -> dict[str, Any]:
         session.add(row)
         session.flush()
         result = _out(row)
-    for item in found.items:
-        log.warning("reconciliation difference [%s] %s: %s", *item.values())
     return result
 
 
