@@ -28,7 +28,14 @@ from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import TokenRules
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
-CONTRACT_NAMES = ("IdentityRegistry", "AssetRegistry", "Governance", "AssetToken", "TokenFactory")
+CONTRACT_NAMES = (
+    "IdentityRegistry",
+    "AssetRegistry",
+    "Governance",
+    "AssetToken",
+    "TokenFactory",
+    "TransparencyAnchor",
+)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = b"\x00" * 32

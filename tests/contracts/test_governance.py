@@ -630,6 +630,7 @@ UNGOVERNED = {
     "Governance": {"propose", "approve", "cancel", "execute", "startTimelock"},
     "AssetToken": {"transfer", "transferFrom", "approve", "batchTransfer"},
     "TokenFactory": set(),
+    "TransparencyAnchor": {"anchor"},
 }
 
 

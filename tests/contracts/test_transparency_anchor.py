@@ -82,3 +82,14 @@ def test_only_publishers_anchor_and_only_governance_appoints(anchor: Any) -> Non
         pytest.raises(boa.BoaError, match="caller is not a publisher"),
     ):
         anchor.anchor(2, h("r"), h("h"))
+
+
+def test_governance_appoints_a_publisher_through_a_proposal(system: Any, deployers: Any) -> None:
+    """setPublisher is a governed role change: proposed, approved and executed like the others."""
+    anchor = deployers["TransparencyAnchor"].deploy(system.gov.address, [])
+    publisher = boa.env.generate_address("new publisher")
+    system.govern(anchor, "setPublisher", publisher, True)
+    assert anchor.isPublisher(publisher)
+    with boa.env.prank(publisher):
+        anchor.anchor(3, h("root"), h("head"))
+    assert anchor.latest() == (3, h("root"), h("head"))
