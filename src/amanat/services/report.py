@@ -314,12 +314,13 @@ def _lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-PAGE_LINES = 70
-WRAP = 118
+PAGE_LINES = 58  # 9-point leading from y=566 leaves the footer line above the bottom margin
+WRAP = 180
 
 
 def _pdf(lines: list[str]) -> bytes:
-    """A minimal deterministic PDF: A4 landscape pages of 7-point Courier text."""
+    """A minimal deterministic PDF: A4 landscape pages of 7-point Courier text (4.2 points a
+    character, so 180 characters fit between the margins)."""
     wrapped: list[str] = []
     for line in lines:
         while len(line) > WRAP:
