@@ -127,7 +127,8 @@ def serve(
     app.state.indexer = indexer
     port = port or _free_port(host)
     echo(
-        f"Amanat serving on http://{host}:{port}  (console /console, API docs /docs); Ctrl-C stops"
+        f"Amanat serving on http://{host}:{port}  (console /console, public portal /portal, "
+        "API docs /docs); Ctrl-C stops"
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

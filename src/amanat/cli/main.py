@@ -1001,7 +1001,8 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
 )
 @pass_ctx
 def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
-    """Serve the API and operator console; in embedded mode also run the node and the indexer."""
+    """Serve the API, operator console and public portal; in the background follow the chain
+    (indexer), publish and anchor tree heads each minute and reconcile every ten minutes."""
     from amanat.serve import serve
 
     serve(ctx.settings, host, port, pilot, click.echo)
