@@ -1001,8 +1001,9 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
 )
 @pass_ctx
 def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
-    """Serve the API, operator console and public portal; in the background follow the chain
-    (indexer), publish and anchor tree heads each minute and reconcile every ten minutes."""
+    """Serve the API, operator console and public portal (embedded mode: also run the node); in
+    the background index the chain, publish and anchor a tree head each minute and reconcile
+    every ten minutes."""
     from amanat.serve import serve
 
     serve(ctx.settings, host, port, pilot, click.echo)
