@@ -81,8 +81,8 @@ def load_bundle(path: Path) -> Published:
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
         raise InvalidInput(f"{path} is not an Amanat transparency bundle ({BUNDLE_FORMAT})")
     return Published(
-        entries=list(data.get("entries", [])),
-        heads=list(data.get("heads", [])),
+        entries=_objects(data.get("entries", []), f"{path}: entries"),
+        heads=_objects(data.get("heads", []), f"{path}: heads"),
         public_key=parse_public_key(data["public_key"]) if data.get("public_key") else None,
         manifest=data.get("manifest"),
     )
@@ -109,8 +109,8 @@ def fetch_api(url: str) -> Published:
         if len(page["entries"]) < PAGE:
             break
     return Published(
-        entries=entries,
-        heads=get("/transparency/heads")["heads"],
+        entries=_objects(entries, f"{base}: entries"),
+        heads=_objects(get("/transparency/heads")["heads"], f"{base}: heads"),
         public_key=parse_public_key(get("/transparency/public-key")["public_key"]),
         manifest=get("/transparency/manifest"),
         inclusion=lambda index, size: _hashes(
@@ -120,6 +120,12 @@ def fetch_api(url: str) -> Published:
             get("/transparency/proof/consistency", first=first, second=second)["proof"]
         ),
     )
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidInput(f"{what} must be a list of JSON objects")
+    return value
 
 
 def _hashes(values: list[str]) -> list[bytes]:
@@ -238,8 +244,11 @@ class Verifier:
             return
         bad_signatures = bad_roots = 0
         previous = -1
-        for raw in self.published.heads:
-            head = TreeHead.from_dict(raw)
+        parsed = [TreeHead.from_dict(raw) for raw in self.published.heads]
+        computed_roots = merkle.roots(
+            self.leaf_hashes, [h.tree_size for h in parsed if h.tree_size <= len(self.leaf_hashes)]
+        )
+        for head in parsed:
             if head.tree_size <= previous:
                 self.add("signature", False, f"head sizes do not increase at {head.tree_size}")
             previous = head.tree_size
@@ -260,7 +269,7 @@ class Verifier:
                     f"{len(self.leaf_hashes)} entries published",
                 )
                 continue
-            computed = merkle.root(self.leaf_hashes[: head.tree_size])
+            computed = computed_roots[head.tree_size]
             if computed != head.root_hash:
                 bad_roots += 1
                 self.add(

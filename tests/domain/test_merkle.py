@@ -106,6 +106,27 @@ def test_trivial_consistency_and_bad_arguments() -> None:
         merkle.consistency_proof(9, HASHES)
 
 
+def test_roots_of_every_prefix_in_one_pass() -> None:
+    assert merkle.roots(HASHES, range(9)) == {0: merkle.EMPTY_ROOT} | {
+        size: ROOTS[size - 1] for size in range(1, 9)
+    }
+    with pytest.raises(ValueError, match="between 0 and the 8 leaves"):
+        merkle.roots(HASHES, [9])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    leaves=st.lists(st.binary(max_size=4), max_size=140),
+    data=st.data(),
+)
+def test_one_pass_roots_equal_the_recursive_definition(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    sizes = data.draw(st.lists(st.integers(0, len(hashes)), max_size=6))
+    assert merkle.roots(hashes, sizes) == {size: merkle.root(hashes[:size]) for size in sizes}
+
+
 leaf_lists = st.lists(st.binary(max_size=12), min_size=1, max_size=70)
 
 

@@ -40,6 +40,40 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     return node_hash(root(leaf_hashes[:k]), root(leaf_hashes[k:]))
 
 
+def roots(leaf_hashes: Sequence[bytes], sizes: Sequence[int]) -> dict[int, bytes]:
+    """MTH of the first `size` leaves for each size, in one pass over the leaves.
+
+    The leaves seen so far form complete subtrees whose sizes are the binary digits of their
+    count (the frontier); the tree's root folds them from the right, smallest first, which is
+    RFC 6962's split at the largest power of two applied again and again."""
+    wanted = sorted(set(sizes))
+    if wanted and not 0 <= wanted[0] <= wanted[-1] <= len(leaf_hashes):
+        raise ValueError(f"sizes must be between 0 and the {len(leaf_hashes)} leaves")
+    found: dict[int, bytes] = {}
+    frontier: list[tuple[int, bytes]] = []  # (subtree size, hash), largest first
+    pending = iter(wanted)
+    target = next(pending, None)
+    count = 0
+    while target is not None:
+        if count == target:
+            if frontier:
+                top = frontier[-1][1]
+                for _size, peak in reversed(frontier[:-1]):
+                    top = node_hash(peak, top)
+            else:
+                top = EMPTY_ROOT
+            found[target] = top
+            target = next(pending, None)
+            continue
+        size, current = 1, leaf_hashes[count]
+        while frontier and frontier[-1][0] == size:
+            current = node_hash(frontier.pop()[1], current)
+            size *= 2
+        frontier.append((size, current))
+        count += 1
+    return found
+
+
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """PATH(index, D[n]): the audit path of leaf `index` in the tree of these leaves."""
     n = len(leaf_hashes)
