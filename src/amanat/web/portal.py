@@ -23,7 +23,6 @@ from amanat.web.session import harden
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-LANGUAGES = ("en", "ur")
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
