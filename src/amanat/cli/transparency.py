@@ -67,11 +67,10 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         """The latest signed tree head (or the one at --size)."""
         platform: Platform = ctx.platform()
         with platform.store.session() as session:
-            head = (
-                transparency.head_at(session, size)
-                if size is not None
-                else (transparency.latest_head(session))
-            )
+            if size is not None:
+                head: dict[str, Any] | None = transparency.head_at(session, size)
+            else:
+                head = transparency.latest_head(session)
         if head is None:
             raise InvalidInput("no tree head has been published yet: run `amanat log publish`")
         emit(head, as_json)
