@@ -102,6 +102,8 @@ def fetch_api(url: str) -> Published:
             raise AmanatError(f"{base}{path} answered HTTP {reply.status_code}: {reply.text[:200]}")
         return reply.json()
 
+    # Heads first: the log only grows, so the entries fetched next cover every head fetched.
+    heads = get("/transparency/heads")["heads"]
     entries: list[dict[str, Any]] = []
     while True:
         page = get("/transparency/entries", start=len(entries), limit=PAGE)
@@ -110,7 +112,7 @@ def fetch_api(url: str) -> Published:
             break
     return Published(
         entries=_objects(entries, f"{base}: entries"),
-        heads=_objects(get("/transparency/heads")["heads"], f"{base}: heads"),
+        heads=_objects(heads, f"{base}: heads"),
         public_key=parse_public_key(get("/transparency/public-key")["public_key"]),
         manifest=get("/transparency/manifest"),
         inclusion=lambda index, size: _hashes(
