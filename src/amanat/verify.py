@@ -10,7 +10,8 @@ Every check is printed; a failed one names what does not match:
 - signature   every tree head is signed by the platform key
 - root        every head's root is the RFC 6962 root of the first tree_size entries
 - inclusion   the chosen entries' inclusion proofs verify against the latest head
-- consistency each head is a prefix of the next (RFC 9162 consistency proofs)
+- consistency the first head is a prefix of the latest, and each recent head of the next
+              (RFC 9162 consistency proofs; or between two given sizes)
 - anchor      each head's root and head hash are the ones anchored on chain at its size
 - chain-log   every chain event in the log is on chain, as logged, and every Amanat event on
               chain up to the last logged block is in the log
@@ -42,6 +43,7 @@ from amanat.indexer.indexer import KINDS, jsonable
 
 BUNDLE_FORMAT = "amanat-transparency-bundle/1"
 PAGE = 1000
+RECENT_HEADS = 6  # consistency is proved between consecutive heads among the last six
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
@@ -323,7 +325,13 @@ class Verifier:
                 raise InvalidInput(f"no published tree head at size {missing[0]}")
             pairs = [(by_size[sizes[0]], by_size[sizes[1]])]
         else:
-            pairs = list(zip(self.heads, self.heads[1:], strict=False))
+            # Every head's root is already tied to the same entries (the root check), so by
+            # default prove what a monitor keeping only heads would: the first head against
+            # the latest, and each of the last few heads against the next.
+            recent = self.heads[-RECENT_HEADS:]
+            pairs = list(zip(recent, recent[1:], strict=False))
+            if len(self.heads) > RECENT_HEADS:
+                pairs.insert(0, (self.heads[0], self.heads[-1]))
         for first, second in pairs:
             if self.published.consistency is not None:
                 proof = self.published.consistency(first.tree_size, second.tree_size)

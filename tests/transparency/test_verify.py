@@ -200,3 +200,34 @@ def test_cli_proofs_verify_against_the_published_heads(published: Published) -> 
         bytes.fromhex(second["root_hash"][2:]),
         [bytes.fromhex(p[2:]) for p in consistency["proof"]],
     )
+
+
+def test_many_heads_prove_first_to_latest_and_the_recent_steps(published: Published) -> None:
+    key = transparency.signing_key(published.platform)
+
+    def more_heads(bundle: dict[str, Any]) -> None:
+        hashes = [bytes.fromhex(e["leaf_hash"][2:]) for e in bundle["entries"]]
+        for size in (20, 40, 60, 80, 100, 120):
+            head = TreeHead(size, merkle.root(hashes[:size]), published.heads[0]["timestamp"])
+            bundle["heads"].append(
+                TreeHead(size, head.root_hash, head.timestamp, key.sign(head.encoding())).as_dict()
+            )
+        bundle["heads"].sort(key=lambda h: h["tree_size"])
+
+    result = published.verify("--bundle", published.tampered("many.json", more_heads), expect=1)
+    first, second = (h["tree_size"] for h in published.heads)
+    proved = [
+        line.split("head ", 1)[1]
+        for line in result.stdout.splitlines()
+        if line.startswith("ok    consistency")
+    ]
+    assert proved == [
+        f"20 is a prefix of head {second}",
+        "60 is a prefix of head 80",
+        "80 is a prefix of head 100",
+        "100 is a prefix of head 120",
+        f"120 is a prefix of head {first}",
+        f"{first} is a prefix of head {second}",
+    ]
+    # the added heads were never anchored: that, and only that, fails
+    assert {line.split()[1] for line in failures(result)} == {"anchor"}
