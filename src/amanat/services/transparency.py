@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from datetime import UTC
@@ -19,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from amanat.domain import merkle
@@ -139,6 +141,17 @@ def publish(platform: Platform) -> dict[str, Any]:
     """Sign a head over the whole log (unless the latest head already covers it) and anchor
     every head not yet anchored. Returns the latest head."""
     key = signing_key(platform)
+    # Another publisher (serve, or the CLI) may sign the same size first: then anchor theirs.
+    with contextlib.suppress(IntegrityError):
+        _sign_head(platform, key)
+    _anchor_pending(platform)
+    with platform.store.session() as session:
+        head = latest_head(session)
+    assert head is not None
+    return head
+
+
+def _sign_head(platform: Platform, key: Ed25519PrivateKey) -> None:
     with platform.store.session() as session, session.begin():
         current = size(session)
         latest = latest_head(session)
@@ -160,11 +173,6 @@ def publish(platform: Platform) -> dict[str, Any]:
                     signature=base64.b64encode(signed.signature).decode(),
                 )
             )
-    _anchor_pending(platform)
-    with platform.store.session() as session:
-        head = latest_head(session)
-    assert head is not None
-    return head
 
 
 def _anchor_pending(platform: Platform) -> None:
