@@ -28,6 +28,7 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Public portal",
         "brand": "Amanat public portal",
+        "skip": "Skip to content",
         "intro": "State assets tokenized on a permissioned chain, published for everyone. Figures "
         "come from the chain and its index; holdings are shown only in groups of at least {n} "
         "institutions.",
@@ -83,6 +84,7 @@ TEXT: dict[str, dict[str, str]] = {
     "ur": {
         "title": "عوامی پورٹل",
         "brand": "امانت عوامی پورٹل",
+        "skip": "مواد پر جائیں",
         "intro": "سرکاری اثاثے جو ایک اجازت یافتہ بلاک چین پر ٹوکن بنائے گئے ہیں، سب کے لیے "
         "شائع کیے جاتے ہیں۔ اعداد و شمار بلاک چین اور اس کے اشاریے سے لیے گئے ہیں؛ ملکیت صرف کم "
         "از کم {n} اداروں کے گروہوں میں دکھائی جاتی ہے۔",
