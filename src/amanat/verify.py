@@ -86,7 +86,9 @@ def load_bundle(path: Path) -> Published:
         entries=_objects(data.get("entries", []), f"{path}: entries"),
         heads=_objects(data.get("heads", []), f"{path}: heads"),
         public_key=parse_public_key(data["public_key"]) if data.get("public_key") else None,
-        manifest=data.get("manifest"),
+        manifest=check_manifest(data["manifest"], f"{path}: manifest")
+        if data.get("manifest") is not None
+        else None,
     )
 
 
@@ -116,7 +118,7 @@ def fetch_api(url: str) -> Published:
         entries=_objects(entries, f"{base}: entries"),
         heads=_objects(heads, f"{base}: heads"),
         public_key=parse_public_key(get("/transparency/public-key")["public_key"]),
-        manifest=get("/transparency/manifest"),
+        manifest=check_manifest(get("/transparency/manifest"), f"{base}/transparency/manifest"),
         inclusion=lambda index, size: _hashes(
             get("/transparency/proof/inclusion", index=index, size=size)["proof"]
         ),
@@ -124,6 +126,30 @@ def fetch_api(url: str) -> Published:
             get("/transparency/proof/consistency", first=first, second=second)["proof"]
         ),
     )
+
+
+def check_manifest(data: Any, where: str) -> dict[str, Any]:
+    """A deployment manifest with what the verifier reads from it, or a one-line error."""
+
+    def valid() -> bool:
+        if not isinstance(data, dict) or not isinstance(data.get("contracts"), dict):
+            return False
+        if not all(isinstance(data.get(k), int) for k in ("chain_id", "deployed_block")):
+            return False
+        contracts = data["contracts"]
+        return {"TokenFactory", "AssetRegistry"} <= set(contracts) and all(
+            isinstance(c, dict)
+            and str(c.get("address", "")).startswith("0x")
+            and str(c.get("code_hash", "")).startswith("0x")
+            for c in contracts.values()
+        )
+
+    if not valid():
+        raise InvalidInput(
+            f"{where} is not a deployment manifest (chain_id, deployed_block, and contracts "
+            "with address and code_hash, TokenFactory and AssetRegistry among them)"
+        )
+    return dict(data)
 
 
 def _objects(value: Any, what: str) -> list[dict[str, Any]]:
@@ -254,7 +280,7 @@ class Verifier:
         )
         for head in parsed:
             if head.tree_size <= previous:
-                self.add("signature", False, f"head sizes do not increase at {head.tree_size}")
+                self.add("consistency", False, f"head sizes do not increase at {head.tree_size}")
             previous = head.tree_size
             self.heads.append(head)
             if not head.verify(self.public_key):

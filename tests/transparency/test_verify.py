@@ -171,6 +171,13 @@ def test_bad_inputs_are_one_line_errors(published: Published) -> None:
         "verify", "--bundle", published.bundle, "--public-key", "not-a-key", expect=2
     )
     assert "error [invalid-input]: public key 'not-a-key'" in bad_key.stderr
+    manifest = published.bundle.with_name("not-a-manifest.json")
+    manifest.write_text(json.dumps({"chain_id": 31337, "contracts": {"Governance": {}}}))
+    bad_manifest = published.cli.run(
+        "--rpc", published.rpc_url, "verify", "--bundle", published.bundle,
+        "--manifest", manifest, expect=2,
+    )  # fmt: skip
+    assert f"error [invalid-input]: {manifest} is not a deployment manifest" in bad_manifest.stderr
     proof = published.cli.run("log", "proof", "10", "--size", "999999", expect=2)
     assert "tree size 999999 is outside the log" in proof.stderr
     assert base64.b64decode(published.cli.json("log", "public-key")["public_key"])

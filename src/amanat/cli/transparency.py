@@ -255,15 +255,15 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
 
 
 def _manifest(path: Path) -> dict[str, Any]:
+    from amanat.verify import check_manifest
+
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InvalidInput(f"manifest {path} does not exist") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"manifest {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or "contracts" not in data or "chain_id" not in data:
-        raise InvalidInput(f"{path} is not a deployment manifest (no chain_id / contracts)")
-    return data
+    return check_manifest(data, str(path))
 
 
 def _write(out: Path, content: bytes) -> None:
