@@ -237,6 +237,28 @@ ROWS = [
     Row("GET", "/audit", "/audit", OVERSIGHT),
     Row("GET", "/audit/verify", "/audit/verify", OVERSIGHT),
     Row("GET", "/events", "/events", STAFF),
+    # the public transparency log and reconciliation
+    Row("GET", "/transparency/entries", "/transparency/entries", ALL),
+    Row("GET", "/transparency/heads", "/transparency/heads", ALL),
+    Row("GET", "/transparency/head", "/transparency/head", ALL, (200, 404)),
+    Row(
+        "GET",
+        "/transparency/proof/inclusion",
+        "/transparency/proof/inclusion",
+        ALL,
+        request={"params": {"index": 0, "size": 2}},
+    ),
+    Row(
+        "GET",
+        "/transparency/proof/consistency",
+        "/transparency/proof/consistency",
+        ALL,
+        request={"params": {"first": 1, "second": 2}},
+    ),
+    Row("GET", "/transparency/public-key", "/transparency/public-key", ALL),
+    Row("GET", "/transparency/manifest", "/transparency/manifest", ALL),
+    Row("GET", "/reconciliations", "/reconciliations", OVERSIGHT),
+    Row("POST", "/reconciliations", "/reconciliations", OVERSIGHT),
 ]
 
 

@@ -58,7 +58,12 @@ PUBLIC = {
     ("GET", "/auctions/{auction_id}"),
     ("GET", "/distributions"),
     ("GET", "/distributions/{distribution_id}"),
-}
+} | {
+    ("GET", f"/transparency/{path}")
+    for path in (
+        "entries", "heads", "head", "proof/inclusion", "proof/consistency", "public-key", "manifest"
+    )
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

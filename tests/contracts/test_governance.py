@@ -651,6 +651,7 @@ UNGOVERNED = {
     "Settlement": {"instruct", "affirm", "settle", "cancel", "expire"},
     "Auction": {"announce", "commit", "reveal", "settleBid", "reclaim"},
     "Distributor": {"pay", "claim"},
+    "TransparencyAnchor": {"anchor"},
 }
 
 

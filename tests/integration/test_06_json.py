@@ -38,6 +38,7 @@ def test_write_commands_printed_json(
         "AssetRegistry",
         "AssetToken",
         "TokenFactory",
+        "TransparencyAnchor",
     }
     assert all(v.startswith("0x") and len(v) == 42 for v in amanat.deployed.values())
     assert set(registered["tbill"]) == {"asset", "authorisation_sha256"}

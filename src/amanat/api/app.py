@@ -1,4 +1,5 @@
-"""The application factory: API routers, the operator console, problem+json errors, state."""
+"""The application factory: API routers, the operator console, the public portal, problem+json
+errors, state."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def create_app(platform: Platform) -> FastAPI:
     from amanat.api import routes
 
     routes.include(app)
-    from amanat.web import console
+    from amanat.web import console, portal
 
     app.include_router(console.router)
+    app.include_router(portal.router)
     return app

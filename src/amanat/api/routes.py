@@ -64,6 +64,7 @@ def include(app: FastAPI) -> None:
         routes_markets,
         routes_records,
         routes_tokens,
+        routes_transparency,
     )
 
     app.include_router(auth)
@@ -74,6 +75,8 @@ def include(app: FastAPI) -> None:
     app.include_router(routes_tokens.transfers)
     app.include_router(routes_approvals.router)
     app.include_router(routes_markets.router)
+    app.include_router(routes_transparency.router)
+    app.include_router(routes_transparency.reconciliations)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

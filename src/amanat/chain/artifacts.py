@@ -22,6 +22,7 @@ CONTRACT_NAMES = (
     "Settlement",
     "Auction",
     "Distributor",
+    "TransparencyAnchor",
 )
 
 

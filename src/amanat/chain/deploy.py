@@ -82,6 +82,7 @@ class GovernanceSetup:
     cash_name: str = "Pakistan Rupee Deposit Token"
     cash_symbol: str = "PKRT"
     cash_decimals: int = 2
+    publishers: tuple[str, ...] = ()  # who anchors the transparency log's tree heads
 
     def __post_init__(self) -> None:
         if len(set(self.officials)) != len(self.officials):
@@ -104,8 +105,9 @@ def _creation(name: str, constructor_types: list[str], args: list[object]) -> by
 
 
 def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Manifest:
-    """Deploy governance, registries, the token blueprint and factory, the cash token and the
-    settlement contracts (DvP, auction, distributor) in one ordered batch."""
+    """Deploy governance, registries, the token blueprint and factory, the cash token, the
+    settlement contracts (DvP, auction, distributor) and the transparency anchor in one ordered
+    batch."""
     sender = to_checksum_address(deployer.address)
     start_block = chain.block_number()
     nonce = chain.journal.known_nonce(sender)
@@ -171,6 +173,9 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
         _creation("Settlement", ["address", "address"], [assets, cash]),
         _creation("Auction", ["address", "address", "address"], [assets, cash, governance]),
         _creation("Distributor", ["address", "address"], [cash, governance]),
+        _creation(
+            "TransparencyAnchor", ["address", "address[]"], [governance, list(setup.publishers)]
+        ),
     ]
     names = list(CONTRACT_NAMES)
     receipts = chain.transact(

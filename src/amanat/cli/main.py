@@ -126,6 +126,12 @@ def _require_embedded(ctx: Context) -> None:
 @click.option("--valuer", default="valuer", show_default=True)
 @click.option("--reserve-auditor", default="reserve-auditor", show_default=True)
 @click.option(
+    "--publisher",
+    default="publisher",
+    show_default=True,
+    help="Key name or address that anchors the transparency log's tree heads.",
+)
+@click.option(
     "--as", "actor", default="deployer", show_default=True, help="Key name of the deployer."
 )
 @json_option
@@ -138,6 +144,7 @@ def deploy_command(
     issuer: str,
     valuer: str,
     reserve_auditor: str,
+    publisher: str,
     actor: str,
     as_json: bool,
 ) -> None:
@@ -153,6 +160,7 @@ def deploy_command(
         valuers=(platform.address_of(valuer),),
         timelocks={},
         reserve_auditors=(platform.address_of(reserve_auditor),),
+        publishers=(platform.address_of(publisher),),
     )
     manifest = deploy(platform.chain, platform.signer(actor), setup)
     platform.set_manifest(manifest)
@@ -928,7 +936,9 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
 )
 @pass_ctx
 def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
-    """Serve the API and operator console; in embedded mode also run the node and the indexer."""
+    """Serve the API, operator console and public portal (embedded mode: also run the node); in
+    the background index the chain, publish and anchor a tree head each minute and reconcile
+    every ten minutes."""
     from amanat.serve import serve
 
     serve(ctx.settings, host, port, pilot, click.echo)
@@ -940,6 +950,9 @@ for _command in markets.PROPOSALS:
     propose.add_command(_command)
 for _command in markets.ASSET_COMMANDS:
     asset.add_command(_command)
+from amanat.cli import transparency as _transparency  # noqa: E402 - registers on `cli`
+
+_transparency.register(cli, json_option, pass_ctx)
 
 
 def _when(timestamp: int) -> str:

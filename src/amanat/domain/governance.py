@@ -56,6 +56,7 @@ GOVERNED_FUNCTIONS: dict[str, ActionType] = {
     "setIssuer(address,bool)": ActionType.ROLE_CHANGE,
     "setValuer(address,bool)": ActionType.ROLE_CHANGE,
     "setTokenFactory(address)": ActionType.ROLE_CHANGE,
+    "setPublisher(address,bool)": ActionType.ROLE_CHANGE,
     "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": ActionType.TOKENIZE,
     "markMatured()": ActionType.ASSET_STATUS,
     "setReserveAuditor(address,bool)": ActionType.ROLE_CHANGE,

@@ -7,6 +7,7 @@
   hash, the index is rolled back to the last block both agree on and re-read.
 - Holdings are kept as balance ranges [from_block, to_block), so the cap table as of any block is
   one range query.
+- Every event is also appended to the transparency log in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from amanat.chain.abi import Event, checksum, interface
 from amanat.chain.client import Chain
 from amanat.chain.deploy import Manifest
 from amanat.errors import AmanatError
+from amanat.store import log as transparency_log
 from amanat.store.db import Store
 from amanat.store.models import ChainEvent, Holding, IndexedBlock, IndexerState, Token
 
@@ -59,12 +61,19 @@ class _Open:
     from_block: int
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """An event argument as stored (and logged): bytes as 0x-hex, tuples as lists."""
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
+
+
+def _log_item(row: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """A chain event as a transparency-log entry: everything decoded, nothing off chain."""
+    payload = {"type": "chain_event", **{k: v for k, v in row.items() if k != "wallet"}}
+    return "chain_event", f"chain:{row['block']}:{row['log_index']}", payload
 
 
 class Indexer:
@@ -147,6 +156,17 @@ class Indexer:
         session.execute(delete(Token).where(Token.created_block > agreed))
         session.execute(delete(IndexedBlock).where(IndexedBlock.number > agreed))
         session.get(IndexerState, CURSOR).block = agreed  # type: ignore[union-attr]
+        # The transparency log never forgets: it records the rollback, then the events re-read.
+        transparency_log.append(
+            session,
+            [
+                (
+                    "reorganisation",
+                    f"chain:{agreed}",
+                    {"type": "reorganisation", "kept_block": agreed},
+                )
+            ],
+        )
 
     def _index(self, session: Session, logs: list[dict[str, Any]], start: int, end: int) -> int:
         tokens = {t.address.lower(): t.asset_id for t in session.scalars(select(Token))}
@@ -216,12 +236,13 @@ class Indexer:
                     "asset_id": asset_id,
                     "wallet": wallet,
                     "timestamp": timestamps[block],
-                    "args": {k: _jsonable(v) for k, v in args.items()},
+                    "args": {k: jsonable(v) for k, v in args.items()},
                 }
             )
         connection = session.connection()
         if event_rows:
             connection.execute(insert(ChainEvent.__table__), event_rows)  # type: ignore[arg-type]
+            transparency_log.append(session, [_log_item(row) for row in event_rows])
         holdings.flush()
         # The batch's blocks are all above the cursor: new rows, except the end block, which
         # _set_cursor writes.

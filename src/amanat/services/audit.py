@@ -1,4 +1,7 @@
-"""The append-only audit trail of API actions, hash-chained so that a rewritten row is detectable."""
+"""The append-only audit trail of API actions, hash-chained so that a rewritten row is detectable.
+
+Each entry's hash, action, resource and outcome (not the user or any detail) also goes into the
+public transparency log in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from amanat.store import log
 from amanat.store.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -70,6 +74,26 @@ def record(
     )
     session.add(entry)
     session.flush()
+    # The public log gets the entry's hash and what was done, never who or any personal data.
+    log.append(
+        session,
+        [
+            (
+                "audit",
+                f"audit:{entry.id}",
+                {
+                    "type": "audit",
+                    "at": fields["at"],
+                    "role": role,
+                    "action": action,
+                    "resource": resource,
+                    "status": status,
+                    "approval_ref": approval_ref,
+                    "entry_hash": entry.entry_hash,
+                },
+            )
+        ],
+    )
     return entry
 
 

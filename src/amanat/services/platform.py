@@ -32,6 +32,8 @@ DEV_ROLES = {
     "valuer": 6,
     "reserve-auditor": 7,
 }
+# The key that anchors the transparency log's tree heads on chain.
+PUBLISHER_KEY = "publisher"
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Platform:
 
     def deploy_development(self) -> Manifest:
         """Embedded chain: deploy with the development role keys (officials 1-3, 2 approvals,
-        registrar, issuer, valuer, reserve auditor) and record the manifest."""
+        registrar, issuer, valuer, reserve auditor, tree-head publisher) and record the manifest."""
         if not self.settings.embedded:
             raise InvalidInput("development keys are for the embedded chain only")
         setup = GovernanceSetup(
@@ -161,6 +163,7 @@ class Platform:
             valuers=(self.address_of("valuer"),),
             timelocks={},
             reserve_auditors=(self.address_of("reserve-auditor"),),
+            publishers=(self.address_of(PUBLISHER_KEY),),
         )
         self.set_manifest(deploy(self.chain, self.signer("deployer"), setup))
         return self.manifest

@@ -238,3 +238,54 @@ class Holding(Base):
     balance: Mapped[int] = mapped_column(BigInteger)
     from_block: Mapped[int] = mapped_column(BigInteger)
     to_block: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# ------------------------------------------------------------- transparency
+
+
+class LogEntry(Base):
+    """One leaf of the public transparency log: canonical JSON bytes, never changed or deleted."""
+
+    __tablename__ = "log_entries"
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(200))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LogState(Base):
+    """The log's size, one row: appends increment it first, which serialises them (the row
+    lock on PostgreSQL, the write lock on SQLite) so indexes follow commit order with no gap."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class TreeHead(Base):
+    """A signed tree head and, once anchored, the anchoring transaction."""
+
+    __tablename__ = "tree_heads"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(100))
+    anchor_tx: Mapped[str | None] = mapped_column(String(66))
+    anchor_block: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Reconciliation(Base):
+    """One reconciliation run: chain vs index vs registry, and the differences found."""
+
+    __tablename__ = "reconciliations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    block: Mapped[int] = mapped_column(BigInteger)
+    checked: Mapped[int] = mapped_column(Integer)
+    differences: Mapped[list] = mapped_column(JSON)
