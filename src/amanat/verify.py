@@ -15,8 +15,8 @@ Every check is printed; a failed one names what does not match:
 - anchor      each head's root and head hash are the ones anchored on chain at its size
 - chain-log   every chain event in the log is on chain, as logged, and every Amanat event on
               chain up to the last logged block is in the log
-- supply      each token's totalSupply equals the sum of its holders' balances (holders found
-              from Transfer events)
+- supply      each token's totalSupply, and the cash token's, equals the sum of its holders'
+              balances (holders found from Transfer events)
 - cap         supply <= the asset's authorised maximum units (getAsset and mintingTerms)
 - reserve     a commodity token's supply <= the attested reserve (when the registry has it)
 """
@@ -205,6 +205,7 @@ class Verifier:
         self.anchors()
         self.chain_log()
         self.supply()
+        self.cash_supply()
         return self.checks
 
     # ------------------------------------------------------------ the log
@@ -526,6 +527,45 @@ class Verifier:
                 f"{len(claimed)} logged chain events match the chain to block {last_block}",
             )
 
+    def cash_supply(self) -> None:
+        """The cash token's supply equals the sum of its holders' balances."""
+        if "CashToken" not in self.manifest["contracts"]:
+            return
+        cash = self.manifest["contracts"]["CashToken"]["address"]
+        cash_abi = interface("CashToken")
+        transfer = cash_abi.events["Transfer"]
+        logs = self.rpc.call(
+            "eth_getLogs",
+            [
+                {
+                    "address": cash,
+                    "topics": ["0x" + transfer.topic.hex()],
+                    "fromBlock": hex(self.manifest["deployed_block"]),
+                    "toBlock": "latest",
+                }
+            ],
+        )
+        holders: set[str] = set()
+        for log in logs:
+            args = transfer.decode(_topics(log), bytes.fromhex(log["data"][2:]))
+            holders.update(a for a in (args["sender"], args["receiver"]) if a != ZERO)
+        ordered = sorted(holders)
+        replies = self.rpc.batch(
+            [_call(cash, cash_abi.function("totalSupply").encode())]
+            + [_call(cash, cash_abi.function("balanceOf").encode(h)) for h in ordered]
+        )
+        for reply in replies:
+            if isinstance(reply, RpcError):
+                raise reply
+        supply = int(replies[0], 16)
+        total = sum(int(r, 16) for r in replies[1:])
+        self.add(
+            "supply",
+            total == supply,
+            f"cash token: totalSupply {supply:,} {'=' if total == supply else '!='} sum of "
+            f"{len(ordered)} holders' balances {total:,}",
+        )
+
     def supply(self) -> None:
         token_abi = interface("AssetToken")
         registry_abi = interface("AssetRegistry")
@@ -585,11 +625,12 @@ class Verifier:
                 f"{total:,}",
             )
             max_units = asset[-1]
-            cap = min(max_units, authorised)
+            # mintingTerms is the authorisation, or for a commodity the lower of it and the
+            # attested reserve (checked below): never above the authorisation.
             self.add(
                 "cap",
-                supply <= cap and max_units == authorised,
-                f"{symbol}: supply {supply:,} {'<=' if supply <= cap else '>'} authorised "
+                supply <= max_units and authorised <= max_units,
+                f"{symbol}: supply {supply:,} {'<=' if supply <= max_units else '>'} authorised "
                 f"{max_units:,} (mintingTerms {authorised:,})",
             )
             if asset[0] == AssetClass.COMMODITY_RESERVE and has_reserve:
