@@ -40,9 +40,14 @@ def test_hand_worked_auction():
     allocations = {a.bid.bidder: a for a in allocate(1000, bids, Decimal("0.1175"))}
     # N 100 first; A 400 in full; B and C share 500 pro rata: 250 each; D above cut-off: nothing.
     assert {k: a.units for k, a in allocations.items()} == {"N": 100, "A": 400, "B": 250, "C": 250}
-    # Non-competitive pays the weighted average accepted yield: (400*.115 + 500*.1175) / 900
-    assert allocations["N"].yield_rate == Decimal("0.116389")
-    assert allocations["A"].yield_rate == Decimal("0.1175")  # uniform price
+    # Uniform price: every accepted bid, and so their weighted average, is at the cut-off.
+    assert allocations["N"].yield_rate == Decimal("0.1175")
+    assert allocations["A"].yield_rate == Decimal("0.1175")
+    # Multiple price: each pays its own yield; non-competitive the weighted average accepted
+    # yield, (400 x 11.50% + 500 x 11.75%) / 900.
+    multiple = {a.bid.bidder: a for a in allocate(1000, bids, Decimal("0.1175"), False)}
+    assert multiple["A"].yield_rate == Decimal("0.1150")
+    assert multiple["N"].yield_rate == Decimal("0.116389")
 
 
 def test_pro_rata_largest_remainder_tie_goes_to_earlier_bid():

@@ -623,7 +623,7 @@ CASES: dict[str, tuple[int, str | None, tuple[str, ...]]] = {
     "link-underlying-after-approval": (3, "chain-refused", ("sukuk is no longer proposed",)),
     "link-underlying-unknown": (1, "not-found", ("no asset 999",)),
     "issue-cash-unverified-wallet": (
-        2, "invalid-input", (f"{DEAD}", "is not a verified institution: it may not hold cash"),
+        3, "receiver-not-verified", (f"{DEAD}", "is not a verified institution: it may not hold cash"),
     ),
     "issue-cash-zero": (2, "invalid-input", ("must be positive",)),
     "cash-balance-bad-wallet": (2, "invalid-input", ("'0x123' is not a valid address",)),
@@ -631,7 +631,7 @@ CASES: dict[str, tuple[int, str | None, tuple[str, ...]]] = {
     "claim-twice": (3, "chain-refused", ("payout already made",)),
     "claim-by-non-holder": (1, "not-found", ("retail (", "held no units at the record block")),
     "release-held-nothing-held": (1, "not-found", ("nothing is held for inb in distribution ",)),
-    "mature-twice": (2, "invalid-input", ("PKTB6A has already matured",)),
+    "mature-twice": (3, "matured", ("PKTB6A has already matured",)),
     "transfer-after-maturity": (
         3, "matured", ("token has matured", "PKTB6A has matured: its units can only be redeemed"),
     ),
@@ -741,12 +741,13 @@ def test_auction_allocation_preview(auction: dict[str, Any], lc: dict[str, Any])
     assert (inb["units"], kla["units"], ghc["units"]) == (250_000, 100_000, 50_000)
     assert sum(r["units"] for r in rows.values()) == OFFERED
     assert inb["bid_yield"] == "0.119" and ghc["bid_yield"] == "0.1195" and kla["bid_yield"] is None
-    # Uniform price: competitive bids at the cut-off; non-competitive at the weighted average.
+    # Uniform price: competitive bids at the cut-off, and so non-competitive too (the weighted
+    # average of the yields the accepted bids are priced at).
     assert inb["yield"] == ghc["yield"] == CUTOFF
-    assert kla["yield"] == "0.119083"  # (250,000 x 11.90% + 50,000 x 11.95%) / 300,000
+    assert Decimal(kla["yield"]) == Decimal(CUTOFF)
     for row in (inb, ghc):
         assert row["payment_minor"] == _tbill_payment_minor(row["units"], CUTOFF)
-    assert kla["payment_minor"] == _tbill_payment_minor(100_000, "0.119083")
+    assert kla["payment_minor"] == _tbill_payment_minor(100_000, CUTOFF)
     for row in rows.values():
         assert row["payment_minor"] < row["units"] * 100_00  # a discount instrument
         assert row["payment"] == f"PKR {pkr(row['payment_minor'])}"
@@ -820,16 +821,10 @@ def test_dvp_cancel_and_expire_release_both_legs(secondary: dict[str, Any]) -> N
     assert secondary["balance_after"]["balance"] == 250_000 - DVP_UNITS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a transfer of units locked for a DvP is refused as tokens-frozen with "
-    "'frozen 0, unfrozen 250000, requested 230001' (explain() reads getFrozenTokens, which "
-    "leaves out settlementLocked); the reason should name the units locked for settlement",
-)
 def test_transfer_of_units_locked_for_dvp_names_the_lock(secondary: dict[str, Any]) -> None:
     locked = secondary["locked_transfer"]
     assert locked.returncode == 3, locked.describe()
-    assert "locked for settlement" in locked.stderr, locked.describe()
+    assert "locked for settlement 20000" in locked.stderr, locked.describe()
     assert "unfrozen 250000" not in locked.stderr
 
 
@@ -889,12 +884,6 @@ def test_mature_twice_is_a_rule_refusal_and_sends_nothing(refusals: list[dict[st
     assert "PKTB6A has already matured" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inconsistent: `propose mature` on a matured token exits 2 [invalid-input], while "
-    "services.distributions.propose_maturity (unused by the CLI) raises [matured] exit 3, and "
-    "every other refusal under a token rule exits 3",
-)
 def test_mature_twice_names_rule_matured(refusals: list[dict[str, Any]]) -> None:
     result = _result(refusals, "mature-twice")
     assert result.returncode == 3
@@ -929,11 +918,6 @@ def test_held_payout_released(redeemed: dict[str, Any]) -> None:
     assert rent["paid_minor"] + rent["held_minor"] <= rent["total_minor"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `propose distribution --record-date +2d` (a record date in the future) is "
-    "accepted and silently snapshots the holders at the current head block",
-)
 def test_future_record_date_is_refused(amanat: Amanat, redeemed: dict[str, Any]) -> None:
     result = amanat.run(
         "propose", "distribution", "PKSUK", "--kind", "coupon", "--total", "1.00",

@@ -15,7 +15,6 @@ from amanat.cli.common import (
     json_option,
     pass_ctx,
     proposal_options,
-    submit_proposal,
 )
 from amanat.cli.output import emit
 from amanat.domain.auction import parse_yield
@@ -460,10 +459,10 @@ def propose_close_distribution(ctx: Context, distribution_id: int, **options: An
 def propose_mature(ctx: Context, token: str, **options: Any) -> None:
     """Mark a token matured: transfers stop, only redemption remains."""
     platform = ctx.platform()
-    bound = tokens.resolve(platform, token)
-    if bound.read("matured"):
-        raise InvalidInput(f"{bound.read('symbol')} has already matured")
-    submit_proposal(ctx, bound, "markMatured", [], **options)
+    proposal_id = distributions.propose_maturity(
+        platform, options["actor"], tokens.resolve(platform, token)
+    )
+    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
 
 
 # ------------------------------------------------------------ asset register

@@ -2,7 +2,9 @@
 
 Rules:
 - non-competitive bids are filled first, in full, up to the amount offered (if they alone exceed
-  it they are scaled pro rata by the rule below), and pay the weighted-average accepted yield;
+  it they are scaled pro rata by the rule below), and pay the weighted-average accepted yield:
+  the average of the yields the accepted competitive bids are priced at, weighted by units (the
+  cut-off itself in a uniform-price auction);
 - competitive bids with a yield below the cut-off are filled in full;
 - bids at the cut-off share what is left pro rata to their amounts;
 - bids above the cut-off get nothing; the total never exceeds the amount offered.
@@ -89,7 +91,8 @@ def allocate(
     if accepted_units:
         numerator = Fraction(0)
         for bid, units in accepted:
-            numerator += Fraction(bid.yield_rate or 0) * units
+            priced_at = cutoff if uniform_price else bid.yield_rate
+            numerator += Fraction(priced_at or 0) * units
         average = numerator / accepted_units
         weighted = (Decimal(average.numerator) / Decimal(average.denominator)).quantize(
             Decimal("0.000001")

@@ -174,6 +174,7 @@ def reveal(
     platform: Platform, bidder: str, auction_id: int, idempotency_key: str | None = None
 ) -> dict[str, Any]:
     """Open the bidder's sealed bid after the close; its face value in cash is locked."""
+    _terms(platform, auction_id)
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     path = _sealed_path(platform, auction_id, wallet)

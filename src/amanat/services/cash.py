@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from amanat.domain.money import format_pkr
-from amanat.errors import InvalidInput
+from amanat.errors import InvalidInput, RuleViolation
 from amanat.services import governance
 from amanat.services.platform import Platform
 
@@ -32,8 +32,9 @@ def propose_issue(
     cash = platform.contract("CashToken")
     wallet = platform.address_of(receiver)
     if not cash.read("mayHold", wallet):
-        raise InvalidInput(
-            f"{receiver} ({wallet}) is not a verified institution: it may not hold cash"
+        raise RuleViolation(
+            "receiver-not-verified",
+            f"{receiver} ({wallet}) is not a verified institution: it may not hold cash",
         )
     return governance.propose(
         platform,

@@ -9,6 +9,7 @@ remainder one minor unit at a time by largest fractional part, ties to the lower
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -68,8 +69,23 @@ def total_for_per_unit(
 
 
 def record_block_for(platform: Platform, record_time: int) -> int:
-    """The block of record for a record date-time: the last block at or before it."""
+    """The block of record for a record date-time: the last block at or before it. A time
+    after the chain's latest block is refused: its holders of record are not known yet."""
+    latest = platform.chain.block_timestamp()
+    if record_time > latest:
+        raise InvalidInput(
+            f"record date {_utc(record_time)} is after the chain's latest block ({_utc(latest)})"
+        )
+    first = platform.chain.block_timestamp(0)
+    if record_time < first:
+        raise InvalidInput(
+            f"record date {_utc(record_time)} is before the chain's first block ({_utc(first)})"
+        )
     return platform.chain.block_at_or_before(record_time)
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def declaration(
@@ -140,7 +156,7 @@ def propose_declare(
 def _declared(platform: Platform, distribution_id: int) -> dict[str, Any]:
     distributor = platform.contract("Distributor")
     count = distributor.read("distributionCount")
-    if not 1 <= distribution_id <= count:
+    if not 1 <= distribution_id <= count:  # also the existence check of propose_release
         raise NotFound(
             f"no distribution {distribution_id} (there are {count})", distribution=distribution_id
         )
@@ -311,6 +327,7 @@ def propose_release(
     platform: Platform, official: str, distribution_id: int, holder: str, receiver: str
 ) -> int:
     """Propose paying out a held payout (after the wallet is unfrozen, or to a recovery wallet)."""
+    _declared(platform, distribution_id)
     wallet = platform.address_of(holder)
     held = platform.contract("Distributor").read("held", distribution_id, wallet)
     if not held:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -31,7 +32,7 @@ def instruct(
         raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
     now = platform.chain.block_timestamp()
     if deadline <= now:
-        raise InvalidInput(f"deadline {deadline} is not after the chain's time {now}")
+        raise InvalidInput(f"deadline {_utc(deadline)} is not after the chain's time {_utc(now)}")
     signer = platform.signer(seller)
     sender = to_checksum_address(signer.address)
     to = platform.address_of(buyer)
@@ -57,6 +58,10 @@ def instruct(
     )
     (event,) = settlement.events(receipt, "DvPInstructed")
     return show(platform, int(event["instructionId"]))
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _act(

@@ -171,8 +171,10 @@ def explain(
         assert sender is not None
         balance = token.read("balanceOf", sender)
         frozen = token.read("getFrozenTokens", sender)
+        locked = token.read("settlementLocked", sender)
         return (
-            f"balance {balance}, frozen {frozen}, unfrozen {balance - frozen}, requested {amount}"
+            f"balance {balance}, frozen {frozen}, locked for settlement {locked}, "
+            f"available {balance - frozen - locked}, requested {amount}"
         )
     if code is Restriction.CATEGORY_NOT_ELIGIBLE:
         eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
