@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from amanat.chain.artifacts import CONTRACT_NAMES
 from tests.integration.support import CATALOGUE, Amanat, Result
 
 # The read commands (run once by the `catalogue` fixture) -> the JSON type they print.
@@ -32,14 +33,7 @@ def test_write_commands_printed_json(
     """The stage fixtures ran deploy, asset register/document/valuation, institution onboard,
     link-wallet, propose, proposal approve/execute and node advance-time with --json and parsed
     what they printed; check the shapes."""
-    assert set(amanat.deployed) == {
-        "Governance",
-        "IdentityRegistry",
-        "AssetRegistry",
-        "AssetToken",
-        "TokenFactory",
-        "TransparencyAnchor",
-    }
+    assert set(amanat.deployed) == set(CONTRACT_NAMES)
     assert all(v.startswith("0x") and len(v) == 42 for v in amanat.deployed.values())
     assert set(registered["tbill"]) == {"asset", "authorisation_sha256"}
     assert set(registered["document"]) == {"asset", "sha256"}

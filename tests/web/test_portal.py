@@ -46,7 +46,10 @@ def test_english_portal_lists_assets_and_the_signed_head(
     assert response is not None and response.status == 200
     expect(page.locator("html")).to_have_attribute("dir", "ltr")
     rows = page.locator("table.assets tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(5)  # the pilot's three, the auctioned T-bill and the wheat receipt
+    expect(rows.filter(has_text="PASSCO-MUL-WHEAT-01").locator("td.num").first).to_contain_text(
+        "35,000"
+    )
     tbill = rows.filter(has_text="PK0123TB3M26")
     expect(tbill).to_contain_text("t bill")
     expect(tbill).to_contain_text("Ministry of Finance")

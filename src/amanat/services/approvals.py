@@ -348,6 +348,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc_iso(moment: datetime) -> str:
+    """RFC 3339 with its offset: SQLite gives back the stored UTC times without one."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 def view(request: ActionRequest, decisions: list[ActionDecision]) -> dict[str, Any]:
     return {
         "id": request.id,
@@ -360,14 +367,14 @@ def view(request: ActionRequest, decisions: list[ActionDecision]) -> dict[str, A
         "proposal_id": request.proposal_id,
         "proposed_by": request.proposed_by,
         "status": request.status,
-        "created_at": request.created_at.isoformat(),
+        "created_at": _utc_iso(request.created_at),
         "decisions": [
             {
                 "user_id": d.user_id,
                 "decision": d.decision,
                 "reason": d.reason,
                 "tx": d.tx_hash,
-                "at": d.at.isoformat(),
+                "at": _utc_iso(d.at),
             }
             for d in decisions
         ],
