@@ -18,7 +18,7 @@ Every check is printed; a failed one names what does not match:
 - supply      each token's totalSupply, and the cash token's, equals the sum of its holders'
               balances (holders found from Transfer events)
 - cap         supply <= the asset's authorised maximum units (getAsset and mintingTerms)
-- reserve     a commodity token's supply <= the attested reserve (when the registry has it)
+- reserve     a commodity token's supply <= the attested reserve
 """
 
 from __future__ import annotations
@@ -527,18 +527,13 @@ class Verifier:
                 f"{len(claimed)} logged chain events match the chain to block {last_block}",
             )
 
-    def cash_supply(self) -> None:
-        """The cash token's supply equals the sum of its holders' balances."""
-        if "CashToken" not in self.manifest["contracts"]:
-            return
-        cash = self.manifest["contracts"]["CashToken"]["address"]
-        cash_abi = interface("CashToken")
-        transfer = cash_abi.events["Transfer"]
+    def _holders(self, token: str, transfer: Any) -> list[str]:
+        """Every address that ever sent or received the token, from its Transfer events."""
         logs = self.rpc.call(
             "eth_getLogs",
             [
                 {
-                    "address": cash,
+                    "address": token,
                     "topics": ["0x" + transfer.topic.hex()],
                     "fromBlock": hex(self.manifest["deployed_block"]),
                     "toBlock": "latest",
@@ -549,7 +544,15 @@ class Verifier:
         for log in logs:
             args = transfer.decode(_topics(log), bytes.fromhex(log["data"][2:]))
             holders.update(a for a in (args["sender"], args["receiver"]) if a != ZERO)
-        ordered = sorted(holders)
+        return sorted(holders)
+
+    def cash_supply(self) -> None:
+        """The cash token's supply equals the sum of its holders' balances."""
+        if "CashToken" not in self.manifest["contracts"]:
+            return
+        cash = self.manifest["contracts"]["CashToken"]["address"]
+        cash_abi = interface("CashToken")
+        ordered = self._holders(cash, cash_abi.events["Transfer"])
         replies = self.rpc.batch(
             [_call(cash, cash_abi.function("totalSupply").encode())]
             + [_call(cash, cash_abi.function("balanceOf").encode(h)) for h in ordered]
@@ -571,39 +574,20 @@ class Verifier:
         registry_abi = interface("AssetRegistry")
         registry = self.manifest["contracts"]["AssetRegistry"]["address"]
         transfer = token_abi.events["Transfer"]
-        has_reserve = "attestedReserve" in registry_abi.functions
         tokens = self._tokens()
         if not tokens:
             self.add("supply", True, "no tokens yet")
             return
         for token, asset_id in sorted(tokens.items(), key=lambda t: t[1]):
-            logs = self.rpc.call(
-                "eth_getLogs",
-                [
-                    {
-                        "address": token,
-                        "topics": ["0x" + transfer.topic.hex()],
-                        "fromBlock": hex(self.manifest["deployed_block"]),
-                        "toBlock": "latest",
-                    }
-                ],
-            )
-            holders: set[str] = set()
-            for log in logs:
-                args = transfer.decode(_topics(log), bytes.fromhex(log["data"][2:]))
-                holders.update(a for a in (args["sender"], args["receiver"]) if a != ZERO)
-            ordered = sorted(holders)
+            ordered = self._holders(token, transfer)
             calls = [
                 _call(token, token_abi.function("totalSupply").encode()),
                 _call(token, token_abi.function("symbol").encode()),
                 _call(registry, registry_abi.function("getAsset").encode(asset_id)),
                 _call(registry, registry_abi.function("mintingTerms").encode(asset_id)),
                 *(_call(token, token_abi.function("balanceOf").encode(h)) for h in ordered),
+                _call(registry, registry_abi.function("attestedReserve").encode(asset_id)),
             ]
-            if has_reserve:
-                calls.append(
-                    _call(registry, registry_abi.function("attestedReserve").encode(asset_id))
-                )
             replies = self.rpc.batch(calls)
             for reply in replies:
                 if isinstance(reply, RpcError):
@@ -633,7 +617,7 @@ class Verifier:
                 f"{symbol}: supply {supply:,} {'<=' if supply <= max_units else '>'} authorised "
                 f"{max_units:,} (mintingTerms {authorised:,})",
             )
-            if asset[0] == AssetClass.COMMODITY_RESERVE and has_reserve:
+            if asset[0] == AssetClass.COMMODITY_RESERVE:
                 reserve = registry_abi.function("attestedReserve").decode(raw[-1])
                 self.add(
                     "reserve",
