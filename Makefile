@@ -2,7 +2,8 @@
 #
 #   make            -> same as `make build`
 #   make build      compile contracts/*.vy into src/amanat/chain/artifacts/*.json
-#   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`)
+#   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`);
+#                   PORT=8000 for a fixed port
 #   make test       run the test suite (extra pytest args: make test PYTEST_ARGS='-k foo')
 #   make lint       ruff + mypy
 #   make bench      gas and throughput benchmarks
@@ -24,6 +25,8 @@ ANVIL := node_modules/.bin/anvil
 NODE_STAMP := node_modules/.installed
 ARTIFACTS := src/amanat/chain/artifacts
 BUILD_STAMP := $(ARTIFACTS)/.built
+SWAGGER := src/amanat/web/static/swagger
+SWAGGER_STAMP := $(SWAGGER)/.copied
 PYTEST_ARGS ?=
 
 # Make the npm-installed anvil visible to every recipe (and to the tests it runs).
@@ -59,7 +62,13 @@ $(ANVIL): $(NODE_STAMP)
 	@touch $@
 
 # ------------------------------------------------------------------ build
-build: $(BUILD_STAMP)
+build: $(BUILD_STAMP) $(SWAGGER_STAMP)
+
+# Swagger UI for /docs, served by Amanat itself (no CDN), from the pinned npm package.
+$(SWAGGER_STAMP): $(NODE_STAMP)
+	@mkdir -p $(SWAGGER)
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE} $(SWAGGER)/
+	@touch $@
 
 $(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 	$(VPY) -m amanat.chain.build
@@ -68,7 +77,7 @@ $(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 
 # ------------------------------------------------------------- run / test
 run: build
-	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot
+	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot $(if $(PORT),--port $(PORT))
 
 test: build
 	$(VPY) -m pytest $(PYTEST_ARGS)
@@ -83,7 +92,7 @@ bench: build
 
 # ------------------------------------------------------------------ clean
 clean:
-	rm -rf $(ARTIFACTS) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out
+	rm -rf $(ARTIFACTS) $(SWAGGER) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache bench/out
 	find . -path ./.venv -prune -o -path ./node_modules -prune -o \
 		-type d -name __pycache__ -print0 | xargs -0 rm -rf
 

@@ -14,6 +14,8 @@ def create_app(platform: Platform) -> FastAPI:
         title="Amanat",
         version="0.1.0",
         summary="Tokenized state assets, managed in the open.",
+        docs_url=None,  # served by routes_docs with local Swagger UI files
+        redoc_url=None,
         description=(
             "Sign in with POST /auth/token and send `Authorization: Bearer <token>`. "
             "Every POST accepts an `Idempotency-Key` header: a replay returns the first result. "
@@ -25,8 +27,11 @@ def create_app(platform: Platform) -> FastAPI:
     from amanat.api import routes
 
     routes.include(app)
+    from amanat.api import routes_docs
     from amanat.web import console, portal
 
+    app.include_router(routes_docs.router)
     app.include_router(console.router)
     app.include_router(portal.router)
+    app.add_api_route("/", portal.home, include_in_schema=False)
     return app

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from amanat.api.problems import status_of
 from amanat.domain.money import format_pkr
-from amanat.errors import AmanatError
+from amanat.errors import AmanatError, NotFound
 from amanat.services import portal
 from amanat.web import charts
 from amanat.web.session import harden
@@ -290,6 +290,22 @@ def asset_en(request: Request, asset_id: int) -> Response:
 @router.get("/ur/assets/{asset_id}", response_class=HTMLResponse)
 def asset_ur(request: Request, asset_id: int) -> Response:
     return _asset(request, "ur", asset_id)
+
+
+FONTS = {"NotoNastaliqUrdu-Regular.woff2", "NotoNastaliqUrdu-Bold.woff2"}
+
+
+def home() -> RedirectResponse:
+    """`/` leads to the public portal."""
+    return RedirectResponse("/portal", status_code=307)
+
+
+@router.get("/static/fonts/{name}")
+def font(name: str) -> Response:
+    if name not in FONTS:
+        raise NotFound(f"no font {name!r}")
+    data = (HERE / "static" / "fonts" / name).read_bytes()
+    return harden(Response(data, media_type="font/woff2"), cacheable=True)
 
 
 @router.get("/static/portal.css")

@@ -30,7 +30,8 @@ LOGIN_COOKIE = "amanat_console_login"
 LOGIN_PATH = f"{PREFIX}/login"
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 
