@@ -93,6 +93,15 @@ CASES: dict[str, tuple[Any, int, str | None, tuple[str, ...]]] = {
     "unknown-asset": (["asset", "show", 99], 1, "not-found", ("no asset 99",)),
     "unknown-proposal": (["proposal", "show", 999], 1, "not-found", ("no proposal 999",)),
     "unknown-identity": (["institution", "show", 99], 1, "not-found", ("no identity 99",)),
+    # --- a typo never becomes a wallet: only registered institutions and configured roles resolve
+    "unknown-name": (
+        ["token", "transfer", "1", "--as", "inb", "--to", "hbl", "--amount", 5_000],
+        2, "invalid-input", ("no institution, role or key named 'hbl'",),
+    ),
+    "misspelt-name": (
+        ["token", "transfer", "1", "--as", "INB", "--to", "kla", "--amount", 5_000],
+        2, "invalid-input", ("no institution, role or key named 'INB'", "did you mean 'inb'?"),
+    ),
     # --- malformed input
     "bad-address": (
         ["token", "precheck", "1", "--from", "0x123", "--to", "inb", "--amount", 1],

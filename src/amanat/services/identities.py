@@ -62,7 +62,7 @@ def onboard(
     if kyc_expiry <= now and not replay:
         raise InvalidInput(f"KYC expiry {kyc_expiry} is not in the future (chain time {now})")
     identity = platform.contract("IdentityRegistry")
-    addresses = [platform.address_of(w) for w in wallets]
+    addresses = [platform.address_of(w, new=True) for w in wallets]
     for address in addresses if not replay else []:
         if identity.read("walletRecord", address) != 0:
             owner = identity.read("identityNumberOf", address)
@@ -138,7 +138,7 @@ def update(
 def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet: str) -> str:
     _require_identity(platform, identity_number)
     identity = platform.contract("IdentityRegistry")
-    address = platform.address_of(wallet)
+    address = platform.address_of(wallet, new=True)
     platform.chain.transact(
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )

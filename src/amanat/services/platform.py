@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -11,6 +13,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from sqlalchemy import select
 
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
@@ -34,6 +37,8 @@ DEV_ROLES = {
 }
 # The key that anchors the transparency log's tree heads on chain.
 PUBLISHER_KEY = "publisher"
+# Further officials' development keys (official-4, ...): an embedded deployment may add officials.
+DEVELOPMENT_OFFICIAL = re.compile(r"official-[1-9][0-9]?")
 
 
 @dataclass
@@ -200,8 +205,12 @@ class Platform:
             )
         return out
 
-    def signer(self, name: str) -> LocalAccount:
-        """A named key: a Keystore V3 file, or on the embedded chain a development key."""
+    def signer(self, name: str, new: bool = False) -> LocalAccount:
+        """A named key: a Keystore V3 file, or on the embedded chain a development key.
+
+        A development key resolves only for a configured role or a registered name (an
+        institution's wallet or a user's key), so a typo never becomes a wallet; `new` names a
+        key that is being registered now (an institution's wallet at onboarding)."""
         if name in self.keyring.names():
             return self.keyring.unlock(name)
         if not self.settings.embedded:
@@ -211,16 +220,55 @@ class Platform:
             )
         if name in DEV_ROLES:
             return dev_account(DEV_ROLES[name])
+        if not new and not self._registered_name(name):
+            raise InvalidInput(_unknown_name(name, self.known_names()))
         return dev_key_for(name)
 
-    def address_of(self, who: str) -> str:
-        """An address given as 0x… or as a key name."""
+    def address_of(self, who: str, new: bool = False) -> str:
+        """An address given as 0x… or as a key name (see `signer` for which names resolve)."""
         if who.startswith("0x"):
             try:
                 return to_checksum_address(who)
             except ValueError:
                 raise InvalidInput(f"{who!r} is not a valid address") from None
-        return to_checksum_address(self.signer(who).address)
+        return to_checksum_address(self.signer(who, new=new).address)
+
+    def known_names(self) -> list[str]:
+        """Every name a key resolves by: configured roles, key files and registered names."""
+        from amanat.store.models import User, Wallet
+
+        with self.store.session() as session:
+            registered = {
+                *session.scalars(select(Wallet.key_name).where(Wallet.key_name.is_not(None))),
+                *session.scalars(select(User.key_name).where(User.key_name.is_not(None))),
+            }
+        configured = set(DEV_ROLES) | {PUBLISHER_KEY} if self.settings.embedded else set()
+        return sorted({*configured, *self.keyring.names(), *(n for n in registered if n)})
+
+    def _registered_name(self, name: str) -> bool:
+        if name == PUBLISHER_KEY or DEVELOPMENT_OFFICIAL.fullmatch(name):
+            return True
+        from amanat.store.models import User, Wallet
+
+        with self.store.session() as session:
+            return (
+                session.scalar(select(Wallet.address).where(Wallet.key_name == name).limit(1))
+                is not None
+                or session.scalar(select(User.id).where(User.key_name == name).limit(1))
+                is not None
+            )
+
+
+def _unknown_name(name: str, known: list[str]) -> str:
+    """The refusal for a name that is neither a role nor registered, with the closest names."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) or difflib.get_close_matches(
+        name.lower(), [k.lower() for k in known], n=3, cutoff=0.5
+    )
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"no institution, role or key named {name!r}: name a registered institution's wallet, a "
+        f"configured role or a key in the data directory{hint}"
+    )
 
 
 @cache
