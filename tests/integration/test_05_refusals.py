@@ -102,6 +102,16 @@ CASES: dict[str, tuple[Any, int, str | None, tuple[str, ...]]] = {
         ["token", "transfer", "1", "--as", "INB", "--to", "kla", "--amount", 5_000],
         2, "invalid-input", ("no institution, role or key named 'INB'", "did you mean 'inb'?"),
     ),
+    # --- one amount syntax: grouped digits are read, fractions of a unit refused in the CLI's
+    # own error format (not a click usage error)
+    "grouped-amount": (
+        ["token", "precheck", "1", "--from", "kla", "--to", "inb", "--amount", "999,999,999"],
+        3, "insufficient-balance", ("requested 999999999",),
+    ),
+    "fraction-of-a-unit": (
+        ["token", "transfer", "1", "--as", "inb", "--to", "kla", "--amount", "1.5"],
+        2, "invalid-input", ("amount '1.5' must be a whole number",),
+    ),
     # --- malformed input
     "bad-address": (
         ["token", "precheck", "1", "--from", "0x123", "--to", "inb", "--amount", 1],

@@ -11,6 +11,7 @@ import click
 
 from amanat.cli.output import emit
 from amanat.config import Settings
+from amanat.domain.money import parse_units
 from amanat.services import assets as asset_service
 from amanat.services import governance as gov
 from amanat.services.platform import Platform
@@ -48,6 +49,21 @@ def as_option(default: str, role: str) -> Callable[[F], F]:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class UnitsType(click.ParamType):
+    """A positive whole number of units, written as the API and the console take it ('100,000').
+
+    Parsed by `domain.money.parse_units`, so a bad value is the CLI's own
+    `error [invalid-input]: …` line (exit 2), never a click usage error."""
+
+    name = "units"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        return parse_units(value, what=param.name if param and param.name else "units")
+
+
+UNITS = UnitsType()
 
 
 def proposal_options(function: F) -> F:

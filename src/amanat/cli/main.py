@@ -16,6 +16,7 @@ from amanat.chain.deploy import GovernanceSetup, deploy
 from amanat.chain.node import AnvilNode
 from amanat.cli import markets
 from amanat.cli.common import (
+    UNITS,
     Context,
     as_option,
     json_option,
@@ -234,7 +235,7 @@ def asset() -> None:
     "--authorisation", "authorisation_ref", required=True, help="Statutory authorisation reference."
 )
 @click.option("--authorisation-doc", type=click.Path(path_type=Path), required=True)
-@click.option("--max-units", type=click.IntRange(min=1), required=True)
+@click.option("--max-units", type=UNITS, required=True)
 @click.option("--idempotency-key")
 @as_option("issuer", "issuer")
 @json_option
@@ -656,7 +657,7 @@ def propose_tokenize(
 @propose.command("mint")
 @click.argument("token")
 @click.option("--to", "receiver", required=True)
-@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--amount", required=True, type=UNITS)
 @proposal_options
 @pass_ctx
 def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options: Any) -> None:
@@ -673,7 +674,7 @@ def propose_mint(ctx: Context, token: str, receiver: str, amount: int, **options
 @propose.command("burn")
 @click.argument("token")
 @click.option("--wallet", required=True)
-@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--amount", required=True, type=UNITS)
 @proposal_options
 @pass_ctx
 def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: Any) -> None:
@@ -692,7 +693,7 @@ def propose_burn(ctx: Context, token: str, wallet: str, amount: int, **options: 
 @click.argument("token")
 @click.option("--from", "sender", required=True)
 @click.option("--to", "receiver", required=True)
-@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--amount", required=True, type=UNITS)
 @proposal_options
 @pass_ctx
 def propose_forced_transfer(
@@ -712,7 +713,7 @@ def propose_forced_transfer(
 @propose.command("freeze")
 @click.argument("token")
 @click.option("--wallet", required=True)
-@click.option("--amount", type=click.IntRange(min=1), help="Freeze only this many units.")
+@click.option("--amount", type=UNITS, help="Freeze only this many units.")
 @click.option("--release", is_flag=True, help="Unfreeze instead.")
 @proposal_options
 @pass_ctx
@@ -851,7 +852,7 @@ def token_history(ctx: Context, token_ref: str, as_json: bool) -> None:
 @click.argument("token_ref", metavar="TOKEN")
 @click.option("--from", "sender", required=True)
 @click.option("--to", "receiver", required=True)
-@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--amount", required=True, type=UNITS)
 @json_option
 @pass_ctx
 def token_precheck(
@@ -880,7 +881,7 @@ def token_precheck(
 @token.command("transfer")
 @click.argument("token_ref", metavar="TOKEN")
 @click.option("--to", "receiver", required=True)
-@click.option("--amount", required=True, type=click.IntRange(min=1))
+@click.option("--amount", required=True, type=UNITS)
 @click.option("--idempotency-key")
 @click.option("--as", "actor", required=True, help="Key name of the sending institution's wallet.")
 @json_option

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from amanat.cli.common import (
+    UNITS,
     Context,
     as_option,
     json_option,
@@ -104,7 +105,7 @@ def auction_group() -> None:
 
 @auction_group.command("announce")
 @click.argument("token")
-@click.option("--units", required=True, type=click.IntRange(min=1), help="Units offered.")
+@click.option("--units", required=True, type=UNITS, help="Units offered.")
 @click.option("--face", default="100", show_default=True, help="Face value of a unit, PKR.")
 @click.option("--close", "close_at", required=True, help="Bids close: +24h or a UTC date-time.")
 @click.option("--reveal-by", required=True, help="Reveal deadline: +30h or a UTC date-time.")
@@ -143,7 +144,7 @@ def auction_announce(
 
 @auction_group.command("bid")
 @click.argument("auction_id", type=int)
-@click.option("--units", required=True, type=click.IntRange(min=1))
+@click.option("--units", required=True, type=UNITS)
 @click.option("--yield", "rate", help="Bid yield, e.g. 0.1195 or 11.95%.")
 @click.option("--non-competitive", is_flag=True, help="Take the average accepted yield.")
 @as_option("inb", "bidding institution")
@@ -244,7 +245,7 @@ def dvp_group() -> None:
 @dvp_group.command("instruct")
 @click.argument("token")
 @click.option("--to", "buyer", required=True, help="The buyer.")
-@click.option("--units", required=True, type=click.IntRange(min=1))
+@click.option("--units", required=True, type=UNITS)
 @click.option("--cash", "price", required=True, help="PKR the buyer pays, e.g. 1,944,064.00")
 @click.option("--deadline", default="+1d", show_default=True, help="+N(m|h|d) or a date-time.")
 @click.option("--idempotency-key")
