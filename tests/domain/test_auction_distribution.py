@@ -97,3 +97,15 @@ def test_distribution_sums_exactly_and_pays_each_holder_once(balances, total):
     frozen_holder = list(balances)[0]
     if balances[frozen_holder] > 0:
         assert next(p for p in payouts if p.holder == frozen_holder).held
+
+
+def test_distribution_orders_holders_numerically_by_address():
+    """0xa0Ee... is numerically below 0xBcd4..., though "B" < "a" as checksummed text: the
+    payout list and the leftover minor unit follow the numeric order. 100 over three equal
+    holders: 33 each, and the one unit left goes to the numerically lowest address."""
+    lower = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+    higher = "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
+    highest = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    payouts = distribute(100, {highest: 5, higher: 5, lower: 5})
+    assert [p.holder for p in payouts] == [lower, higher, highest]
+    assert [p.amount_minor for p in payouts] == [34, 33, 33]
