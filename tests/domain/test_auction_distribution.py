@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from amanat.domain.auction import Bid, Pricing, allocate, pro_rata, valid_cutoffs
 from amanat.domain.distribution import distribute
