@@ -285,6 +285,7 @@ def commit(auctionId: uint256, commitment: bytes32):
     self.auctions[auctionId].commitSequence = sequence
     deposit: uint256 = 0
     if holder == empty(address):
+        assert self.bids[auctionId][msg.sender].commitment == empty(bytes32), "this wallet has a sealed bid for another identity"
         assert terms.committedCount < MAX_BIDS, "all bid slots of this auction are taken"
         self.auctions[auctionId].committedCount = terms.committedCount + 1
         self.bidderOfIdentity[auctionId][identityNumber] = msg.sender

@@ -722,3 +722,14 @@ def test_weighted_average_yield_rounds_half_even(system: System, w):
                 {w.b0: (1, 98, pair[0]), w.p: (1, 98, pair[1]), w.i: (1, 98, average + 1)},
             )
         auc.settle(pair[1], {w.b0: (1, 98, pair[0]), w.p: (1, 98, pair[1]), w.i: (1, 98, average)})
+
+
+def test_a_relinked_wallet_cannot_take_a_second_slot(system: System, auc: Auctions, w):
+    """A wallet re-linked to another identity after committing cannot commit again under the
+    new identity (its first deposit would be lost track of)."""
+    auc.commit(w.b0, 300, 120_000)
+    with boa.env.prank(system.registrar):
+        system.idreg.unlinkWallet(w.b0)
+        system.idreg.linkWallet(system.pension.number, w.b0)
+    with boa.reverts("this wallet has a sealed bid for another identity"):
+        auc.commit(w.b0, 300, 121_000)
