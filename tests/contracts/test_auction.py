@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import boa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from amanat.domain.auction import (
+    Bid,
+    allocate,
+    from_micro,
+    tbill_payment,
+    valid_cutoffs,
+    yield_micro,
+)
 from amanat.domain.identity import InvestorCategory
 
 from .conftest import BASE_RULES, DAY, EVIDENCE, PK, ZERO32, System, bid_commitment, deploy, h
@@ -694,7 +704,9 @@ def test_multiple_price_each_bid_at_its_own_yield(system: System, w):
     right = {w.b0: (80, 7_850, 118_000), w.p: (20, 1_960, 118_500), w.i: (40, 3_920, 118_100)}
     with boa.reverts("multiple price: a competitive bid is priced at its own yield"):
         auc.settle(118_500, {**right, w.b0: (80, 7_850, 118_500)})
-    with boa.reverts("multiple price: a non-competitive bid is priced at the weighted average accepted yield"):
+    with boa.reverts(
+        "multiple price: a non-competitive bid is priced at the weighted average accepted yield"
+    ):
         auc.settle(118_500, {**right, w.i: (40, 3_920, 118_500)})
     auc.settle(118_500, right)
     settled = {e.bidder: e.yieldMicro for e in system.logs(name="BidSettled")}
@@ -716,7 +728,9 @@ def test_weighted_average_yield_rounds_half_even(system: System, w):
         for wallet in (w.b0, w.p, w.i):
             auc.reveal(wallet)
         auc.to_settlement()
-        with boa.reverts("multiple price: a non-competitive bid is priced at the weighted average accepted yield"):
+        with boa.reverts(
+            "multiple price: a non-competitive bid is priced at the weighted average accepted yield"
+        ):
             auc.settle(
                 pair[1],
                 {w.b0: (1, 98, pair[0]), w.p: (1, 98, pair[1]), w.i: (1, 98, average + 1)},
@@ -733,3 +747,62 @@ def test_a_relinked_wallet_cannot_take_a_second_slot(system: System, auc: Auctio
         system.idreg.linkWallet(system.pension.number, w.b0)
     with boa.reverts("this wallet has a sealed bid for another identity"):
         auc.commit(w.b0, 300, 121_000)
+
+
+# --------------------------------------- the chain accepts what the domain allocates
+
+YIELD_CHOICES = [117_500, 118_000, 118_500, 119_000]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    raw=st.lists(
+        st.tuples(st.integers(1, 300), st.one_of(st.none(), st.sampled_from(YIELD_CHOICES))),
+        min_size=1,
+        max_size=4,
+    ),
+    offered=st.integers(1, 600),
+    pricing=st.sampled_from([UNIFORM, MULTIPLE]),
+    pick=st.integers(0, 10),
+)
+def test_every_allocation_the_domain_computes_settles_on_chain(
+    system: System, w, raw, offered, pricing, pick
+):
+    """Off chain and on chain agree: for random bids, any cut-off the domain accepts gives an
+    allocation (units, yields by the pricing method, payments) the contract settles."""
+    wallets = [w.b0, w.p, w.i, w.g]
+    with boa.env.anchor():
+        for wallet in wallets:
+            system.issue_cash(wallet, 100_000)
+        auc = Auctions(system)
+        auc.announce(offered=offered, pricing=pricing)
+        for wallet, (units, rate) in zip(wallets, raw, strict=False):
+            auc.commit(wallet, units, rate or 0, competitive=rate is not None)
+        auc.to_reveal()
+        for wallet in reversed(list(auc.bids)):  # reveal order differs from commitment order
+            auc.reveal(wallet)
+        auc.to_settlement()
+        bids = [
+            Bid(wallet, units, None if rate is None else from_micro(rate), sequence)
+            for sequence, (wallet, (units, rate)) in enumerate(
+                zip(wallets, raw, strict=False), start=1
+            )
+        ]
+        choices = valid_cutoffs(offered, bids) or [from_micro(YIELD_CHOICES[0])]
+        cutoff = choices[pick % len(choices)]
+        placed = {a.bid.bidder: a for a in allocate(offered, bids, cutoff, pricing == UNIFORM)}
+        allocation = {}
+        for bid in bids:
+            chosen = placed.get(bid.bidder)
+            if chosen is None:
+                allocation[bid.bidder] = (0, 0, 0)
+            else:
+                payment = tbill_payment(chosen.units, FACE, chosen.yield_rate, 91)
+                allocation[bid.bidder] = (chosen.units, payment, yield_micro(chosen.yield_rate))
+        auc.settle(yield_micro(cutoff), allocation)
+        issued = sum(e.units for e in system.logs(name="BidSettled"))
+        assert issued == sum(units for units, _, _ in allocation.values()) <= offered

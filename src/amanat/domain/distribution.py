@@ -45,6 +45,8 @@ def distribute(
     shares = {h: Fraction(total_minor * balances[h], supply) for h in holders}
     amounts = {h: s.numerator // s.denominator for h, s in shares.items()}
     left = total_minor - sum(amounts.values())
-    for holder in sorted(holders, key=lambda h: (-(shares[h] - amounts[h]), address_order(h)))[:left]:
+    for holder in sorted(holders, key=lambda h: (-(shares[h] - amounts[h]), address_order(h)))[
+        :left
+    ]:
         amounts[holder] += 1
     return [Payout(h, balances[h], amounts[h], h in frozen) for h in holders]

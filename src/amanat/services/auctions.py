@@ -283,9 +283,7 @@ def allocation(
         raise RuleViolation("no-bids", f"auction {auction_id} has no revealed bids")
     yield_micro(cutoff)  # the cut-off must be expressible on chain
     uniform = terms["pricing"] == Pricing.UNIFORM.label
-    allocated = {
-        a.bid.bidder: a for a in allocate(terms["offered_units"], bids, cutoff, uniform)
-    }
+    allocated = {a.bid.bidder: a for a in allocate(terms["offered_units"], bids, cutoff, uniform)}
     rows = []
     for b in bids:
         chosen = allocated.get(b.bidder)
