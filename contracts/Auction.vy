@@ -3,18 +3,33 @@
 @title Amanat Primary Auction
 @license Apache-2.0
 @notice Sealed-bid primary auctions of government securities. The issuer
-        announces an auction; eligible institutions commit to sealed bids
-        (a hash) before the close; after the close they reveal them, and the
-        bid's face value in cash is locked. Governance (M-of-N) settles on the
-        settlement date with the allocation computed from the revealed bids:
-        for each bidder, units are issued and cash paid to the treasury in
-        one step, all or nothing; a bidder whose leg fails (e.g. the rules
-        refuse it) is released and the reason is logged.
+        announces an auction with its pricing method (uniform or multiple
+        price) and a deposit per sealed bid; eligible institutions commit to
+        sealed bids (a hash) before the close, each paying the deposit into
+        this contract; after the close they reveal them: the deposit is
+        returned and the bid's face value in cash is locked. A deposit whose
+        bid is not revealed by the deadline is forfeited to the treasury.
+        Governance (M-of-N) settles on the settlement date with the
+        allocation computed from the revealed bids: for each bidder, units
+        are issued and cash paid to the treasury in one step, all or
+        nothing; a bidder whose leg fails (e.g. the rules refuse it) is
+        released and the reason is logged.
 @dev Commitment = keccak256(abi_encode(auctionId, bidder, units, yieldMicro,
-     competitive, salt)); yields are in millionths (0.1234 = 123400). The
-     allocation rule lives off chain (amanat.domain.auction) so anyone can
-     recompute it from the BidRevealed events; on chain, settlement refuses
-     to issue more than offered or to fill a bid above the cut-off.
+     competitive, salt)); yields are in millionths (0.1234 = 123400).
+     One institution (identity), one live sealed bid per auction: a second
+     wallet of the same identity cannot commit, so a bidder cannot hold
+     several sealed bids and reveal only the one that suits it, and the
+     MAX_BIDS slots are taken at commit (each by a distinct identity paying a
+     deposit), never exhausted at reveal. Bids are numbered in commitment
+     order (a replacement takes a new number); ties at the cut-off are
+     broken by that order. The allocation rule lives off chain
+     (amanat.domain.auction) so anyone can recompute it from the events; on
+     chain, settlement refuses to issue more than offered, a cut-off that is
+     not the yield of the marginal accepted bid, a bid below the cut-off
+     filled less than in full, and an allocation yield other than the
+     pricing method's (uniform: the cut-off; multiple: the bid's own yield,
+     non-competitive the units-weighted average of the accepted competitive
+     yields, rounded half-even to a millionth).
 """
 
 interface AssetToken:
@@ -22,6 +37,10 @@ interface AssetToken:
     def detectEligibility(investor: address) -> uint8: view
     def messageForTransferRestriction(code: uint8) -> String[64]: view
     def assetId() -> uint256: view
+    def identityRegistry() -> address: view
+
+interface IdentityRegistry:
+    def identityNumberOf(wallet: address) -> uint256: view
 
 interface AssetRegistry:
     def isIssuer(account: address) -> bool: view
@@ -31,9 +50,16 @@ interface CashToken:
     def lock(wallet: address, amount: uint256): nonpayable
     def unlock(wallet: address, amount: uint256): nonpayable
     def settleLocked(sender: address, receiver: address, amount: uint256): nonpayable
+    def transfer(receiver: address, amount: uint256) -> bool: nonpayable
 
-MAX_BIDS: constant(uint256) = 100
+# ------------------------------------------------------------------ constants
+
+MAX_BIDS: constant(uint256) = 100  # sealed bids (identities) per auction
 RECLAIM_AFTER: constant(uint256) = 7 * 86400
+UNIFORM_PRICE: constant(uint8) = 1  # every accepted bid pays the cut-off yield
+MULTIPLE_PRICE: constant(uint8) = 2  # each accepted bid pays its own yield
+
+# --------------------------------------------------------------------- types
 
 struct AuctionTerms:
     token: address
@@ -42,17 +68,26 @@ struct AuctionTerms:
     closeTime: uint256
     revealDeadline: uint256
     settlementDate: uint256
+    pricing: uint8  # UNIFORM_PRICE or MULTIPLE_PRICE
+    depositMinor: uint256  # cash paid in with each sealed bid, returned at reveal
+    committedCount: uint256  # identities with a sealed bid (slots taken)
+    commitSequence: uint256  # the last commitment number given
     revealedCount: uint256
     settled: bool
 
 struct Bid:
     commitment: bytes32
+    sequence: uint256  # commitment order, from 1 (ties at the cut-off)
+    identityNumber: uint256  # the bidding institution
+    depositHeld: uint256  # deposit this contract holds for the bid (0 once returned or forfeited)
     units: uint256
     yieldMicro: uint256
     competitive: bool
     revealed: bool
     lockedCash: uint256
     done: bool
+
+# -------------------------------------------------------------------- events
 
 event AuctionAnnounced:
     auctionId: indexed(uint256)
@@ -62,12 +97,17 @@ event AuctionAnnounced:
     closeTime: uint256
     revealDeadline: uint256
     settlementDate: uint256
+    pricing: uint8
+    depositMinor: uint256
     issuer: indexed(address)
 
 event BidCommitted:
     auctionId: indexed(uint256)
     bidder: indexed(address)
     commitment: bytes32
+    sequence: uint256
+    identityNumber: uint256
+    deposit: uint256
 
 event BidRevealed:
     auctionId: indexed(uint256)
@@ -76,12 +116,25 @@ event BidRevealed:
     yieldMicro: uint256
     competitive: bool
     lockedCash: uint256
+    sequence: uint256
+
+event DepositReturned:
+    auctionId: indexed(uint256)
+    bidder: indexed(address)
+    amount: uint256
+
+event DepositForfeited:
+    auctionId: indexed(uint256)
+    bidder: indexed(address)
+    amount: uint256
+    treasury: address
 
 event BidSettled:
     auctionId: indexed(uint256)
     bidder: indexed(address)
     units: uint256
     payment: uint256
+    yieldMicro: uint256
 
 event BidRefused:
     auctionId: indexed(uint256)
@@ -100,12 +153,19 @@ event AuctionSettled:
     issuedUnits: uint256
     proceeds: uint256
 
+# ------------------------------------------------------------------- storage
+
 assetRegistry: public(immutable(address))
 cashToken: public(immutable(address))
 governance: public(immutable(address))
 auctionCount: public(uint256)
 auctions: HashMap[uint256, AuctionTerms]
+# auction -> wallet -> its sealed (then revealed) bid
 bids: HashMap[uint256, HashMap[address, Bid]]
+# auction -> identity -> the wallet holding that identity's sealed bid
+bidderOfIdentity: public(HashMap[uint256, HashMap[uint256, address]])
+# auction -> wallets that committed, in order of their first commitment
+committers: HashMap[uint256, DynArray[address, MAX_BIDS]]
 
 
 @deploy
@@ -128,6 +188,8 @@ def announce(
     closeTime: uint256,
     revealDeadline: uint256,
     settlementDate: uint256,
+    pricing: uint8,
+    depositMinor: uint256,
 ) -> uint256:
     """
     @notice Announce an auction of units of a tokenized security. Issuer only.
@@ -137,6 +199,10 @@ def announce(
     @param closeTime Bids can be committed until this unix time.
     @param revealDeadline Bids must be revealed by this unix time.
     @param settlementDate Settlement may not happen before this unix time.
+    @param pricing 1 uniform price (every accepted bid at the cut-off), 2 multiple price
+           (each accepted bid at its own yield).
+    @param depositMinor Cash each sealed bid pays in at commit; returned at reveal,
+           forfeited to the treasury if the bid is not revealed.
     @return The auction id.
     """
     assert staticcall AssetRegistry(assetRegistry).isIssuer(msg.sender), "caller is not an issuer"
@@ -147,6 +213,8 @@ def announce(
     assert closeTime > block.timestamp, "close time has passed"
     assert revealDeadline > closeTime, "reveal deadline must be after the close"
     assert settlementDate >= revealDeadline, "settlement must be after the reveal deadline"
+    assert pricing == UNIFORM_PRICE or pricing == MULTIPLE_PRICE, "pricing must be 1 (uniform) or 2 (multiple)"
+    assert depositMinor > 0, "a sealed bid needs a deposit"
     auctionId: uint256 = self.auctionCount + 1
     self.auctionCount = auctionId
     self.auctions[auctionId] = AuctionTerms(
@@ -156,6 +224,10 @@ def announce(
         closeTime=closeTime,
         revealDeadline=revealDeadline,
         settlementDate=settlementDate,
+        pricing=pricing,
+        depositMinor=depositMinor,
+        committedCount=0,
+        commitSequence=0,
         revealedCount=0,
         settled=False,
     )
@@ -167,6 +239,8 @@ def announce(
         closeTime=closeTime,
         revealDeadline=revealDeadline,
         settlementDate=settlementDate,
+        pricing=pricing,
+        depositMinor=depositMinor,
         issuer=msg.sender,
     )
     return auctionId
@@ -185,6 +259,10 @@ def commit(auctionId: uint256, commitment: bytes32):
     @notice Submit (or replace) a sealed bid before the close. The bidder
             must be eligible to hold the security (verified, category and
             country rules, not frozen); holding limits apply at settlement.
+            One sealed bid per institution: another wallet of the same
+            identity is refused. A first commitment pays the auction's
+            deposit into this contract; a replacement pays nothing more and
+            takes a new place in the commitment order.
     @param auctionId The auction.
     @param commitment keccak256(abi_encode(auctionId, bidder, units, yieldMicro, competitive, salt)).
     """
@@ -199,15 +277,41 @@ def commit(auctionId: uint256, commitment: bytes32):
                 method_id=method_id("Error(string)"),
             )
         )
+    registry: address = staticcall AssetToken(terms.token).identityRegistry()
+    identityNumber: uint256 = staticcall IdentityRegistry(registry).identityNumberOf(msg.sender)
+    holder: address = self.bidderOfIdentity[auctionId][identityNumber]
+    assert holder == empty(address) or holder == msg.sender, "this institution already has a sealed bid in this auction"
+    sequence: uint256 = terms.commitSequence + 1
+    self.auctions[auctionId].commitSequence = sequence
+    deposit: uint256 = 0
+    if holder == empty(address):
+        assert self.bids[auctionId][msg.sender].commitment == empty(bytes32), "this wallet has a sealed bid for another identity"
+        assert terms.committedCount < MAX_BIDS, "all bid slots of this auction are taken"
+        self.auctions[auctionId].committedCount = terms.committedCount + 1
+        self.bidderOfIdentity[auctionId][identityNumber] = msg.sender
+        self.committers[auctionId].append(msg.sender)
+        deposit = terms.depositMinor
+        self.bids[auctionId][msg.sender].identityNumber = identityNumber
+        self.bids[auctionId][msg.sender].depositHeld = deposit
+        extcall CashToken(cashToken).lock(msg.sender, deposit)
+        extcall CashToken(cashToken).settleLocked(msg.sender, self, deposit)
     self.bids[auctionId][msg.sender].commitment = commitment
-    log BidCommitted(auctionId=auctionId, bidder=msg.sender, commitment=commitment)
+    self.bids[auctionId][msg.sender].sequence = sequence
+    log BidCommitted(
+        auctionId=auctionId,
+        bidder=msg.sender,
+        commitment=commitment,
+        sequence=sequence,
+        identityNumber=identityNumber,
+        deposit=deposit,
+    )
 
 
 @external
 def reveal(auctionId: uint256, units: uint256, yieldMicro: uint256, competitive: bool, salt: bytes32):
     """
-    @notice Open a sealed bid after the close; the bid's face value in cash
-            is locked until settlement.
+    @notice Open a sealed bid after the close: the deposit is returned and
+            the bid's face value in cash is locked until settlement.
     @param auctionId The auction.
     @param units Units bid for.
     @param yieldMicro Bid yield in millionths (ignored for a non-competitive bid; pass 0).
@@ -223,10 +327,12 @@ def reveal(auctionId: uint256, units: uint256, yieldMicro: uint256, competitive:
     assert units > 0, "units must be positive"
     assert competitive or yieldMicro == 0, "a non-competitive bid has no yield"
     assert keccak256(abi_encode(auctionId, msg.sender, units, yieldMicro, competitive, salt)) == bid.commitment, "bid does not match its commitment"
-    assert terms.revealedCount < MAX_BIDS, "too many bids"
     locked: uint256 = units * terms.faceMinorPerUnit
     self.bids[auctionId][msg.sender] = Bid(
         commitment=bid.commitment,
+        sequence=bid.sequence,
+        identityNumber=bid.identityNumber,
+        depositHeld=0,
         units=units,
         yieldMicro=yieldMicro,
         competitive=competitive,
@@ -235,6 +341,8 @@ def reveal(auctionId: uint256, units: uint256, yieldMicro: uint256, competitive:
         done=False,
     )
     self.auctions[auctionId].revealedCount = terms.revealedCount + 1
+    extcall CashToken(cashToken).transfer(msg.sender, bid.depositHeld)
+    log DepositReturned(auctionId=auctionId, bidder=msg.sender, amount=bid.depositHeld)
     extcall CashToken(cashToken).lock(msg.sender, locked)
     log BidRevealed(
         auctionId=auctionId,
@@ -243,7 +351,33 @@ def reveal(auctionId: uint256, units: uint256, yieldMicro: uint256, competitive:
         yieldMicro=yieldMicro,
         competitive=competitive,
         lockedCash=locked,
+        sequence=bid.sequence,
     )
+
+
+@internal
+def _forfeit(auctionId: uint256, bidder: address) -> bool:
+    held: uint256 = self.bids[auctionId][bidder].depositHeld
+    if held == 0 or self.bids[auctionId][bidder].revealed:
+        return False
+    self.bids[auctionId][bidder].depositHeld = 0
+    extcall CashToken(cashToken).transfer(governance, held)
+    log DepositForfeited(auctionId=auctionId, bidder=bidder, amount=held, treasury=governance)
+    return True
+
+
+@external
+def forfeitDeposit(auctionId: uint256, bidder: address):
+    """
+    @notice Pay the deposit of a sealed bid that was not revealed by the
+            deadline to the treasury. Anyone, after the reveal deadline
+            (settlement does it for every such bid).
+    @param auctionId The auction.
+    @param bidder The wallet that committed and did not reveal.
+    """
+    terms: AuctionTerms = self._auction(auctionId)
+    assert block.timestamp > terms.revealDeadline, "bids may still be revealed"
+    assert self._forfeit(auctionId, bidder), "no unrevealed deposit from this wallet"
 
 
 @external
@@ -265,24 +399,76 @@ def settleBid(token: address, bidder: address, units: uint256, payment: uint256,
         extcall CashToken(cashToken).unlock(bidder, locked - payment)
 
 
+@internal
+@pure
+def _half_even_div(numerator: uint256, denominator: uint256) -> uint256:
+    quotient: uint256 = numerator // denominator
+    twice: uint256 = 2 * (numerator % denominator)
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        return quotient + 1
+    return quotient
+
+
+@internal
+@view
+def _accepted_yields(
+    auctionId: uint256,
+    cutoffYieldMicro: uint256,
+    bidders: DynArray[address, MAX_BIDS],
+    units: DynArray[uint256, MAX_BIDS],
+) -> uint256:
+    """
+    @dev Checks the cut-off against the accepted competitive bids (it must be
+         the highest accepted yield, every competitive bid below it filled
+         in full, none above it filled) and returns their units-weighted
+         average yield (the cut-off if none is accepted).
+    """
+    acceptedUnits: uint256 = 0
+    weighted: uint256 = 0
+    highest: uint256 = 0
+    for i: uint256 in range(len(bidders), bound=MAX_BIDS):
+        bid: Bid = self.bids[auctionId][bidders[i]]
+        if not bid.competitive:
+            continue
+        assert units[i] == 0 or bid.yieldMicro <= cutoffYieldMicro, "bid above the cut-off allocated"
+        if units[i] > 0:
+            acceptedUnits += units[i]
+            weighted += units[i] * bid.yieldMicro
+            highest = max(highest, bid.yieldMicro)
+    if acceptedUnits == 0:
+        return cutoffYieldMicro
+    assert highest == cutoffYieldMicro, "cut-off is not the yield of the marginal accepted bid"
+    for i: uint256 in range(len(bidders), bound=MAX_BIDS):
+        bid: Bid = self.bids[auctionId][bidders[i]]
+        if bid.competitive and bid.yieldMicro < cutoffYieldMicro:
+            assert units[i] >= bid.units, "a bid below the cut-off must be filled in full"
+    return self._half_even_div(weighted, acceptedUnits)
+
+
 @external
 def settle(
     auctionId: uint256,
     cutoffYieldMicro: uint256,
     bidders: DynArray[address, MAX_BIDS],
     units: DynArray[uint256, MAX_BIDS],
+    yieldsMicro: DynArray[uint256, MAX_BIDS],
     payments: DynArray[uint256, MAX_BIDS],
 ):
     """
     @notice Settle an auction with its allocation: every revealed bidder
             exactly once (0 units to release an unsuccessful bid). Each
-            bidder settles all or nothing. Governance only, within seven
-            days of the settlement date (after that, bidders reclaim).
+            bidder settles all or nothing. The deposits of bids never
+            revealed go to the treasury. Governance only, within seven days
+            of the settlement date (after that, bidders reclaim).
     @param auctionId The auction.
-    @param cutoffYieldMicro The cut-off yield set by the issuer.
+    @param cutoffYieldMicro The cut-off yield: the yield of the marginal accepted bid.
     @param bidders Every bidder that revealed.
     @param units Units allocated to each.
-    @param payments Cash each pays (at most the bid's face value).
+    @param yieldsMicro The yield each allocation is priced at (0 for none): the
+           cut-off in a uniform-price auction; in a multiple-price auction the
+           bid's own yield, and for a non-competitive bid the weighted average
+           accepted competitive yield.
+    @param payments Cash each pays (at most the bid's face value), priced at its yield.
     """
     assert msg.sender == governance, "caller is not governance"
     terms: AuctionTerms = self._auction(auctionId)
@@ -290,8 +476,11 @@ def settle(
     assert block.timestamp >= terms.settlementDate, "settlement date not reached"
     assert block.timestamp <= terms.settlementDate + RECLAIM_AFTER, "settlement window has passed: bidders may reclaim"
     assert len(bidders) == terms.revealedCount, "allocation must list every revealed bidder"
-    assert len(units) == len(bidders) and len(payments) == len(bidders), "allocation lists differ in length"
+    assert len(units) == len(bidders) and len(payments) == len(bidders) and len(yieldsMicro) == len(bidders), "allocation lists differ in length"
     self.auctions[auctionId].settled = True
+    for bidder: address in self.committers[auctionId]:
+        self._forfeit(auctionId, bidder)
+    averageYield: uint256 = self._accepted_yields(auctionId, cutoffYieldMicro, bidders, units)
     allocated: uint256 = 0
     issued: uint256 = 0
     proceeds: uint256 = 0
@@ -300,9 +489,16 @@ def settle(
         bid: Bid = self.bids[auctionId][bidder]
         assert bid.revealed and not bid.done, "bidder listed twice or never revealed"
         assert units[i] <= bid.units, "allocation exceeds the bid"
-        assert units[i] == 0 or not bid.competitive or bid.yieldMicro <= cutoffYieldMicro, "bid above the cut-off allocated"
         assert payments[i] <= units[i] * terms.faceMinorPerUnit, "payment above face value"
         assert units[i] == 0 or payments[i] > 0, "allocated units need a payment"
+        if units[i] == 0:
+            assert yieldsMicro[i] == 0, "an unallocated bid has no yield"
+        elif terms.pricing == UNIFORM_PRICE:
+            assert yieldsMicro[i] == cutoffYieldMicro, "uniform price: every allocation is priced at the cut-off"
+        elif bid.competitive:
+            assert yieldsMicro[i] == bid.yieldMicro, "multiple price: a competitive bid is priced at its own yield"
+        else:
+            assert yieldsMicro[i] == averageYield, "multiple price: a non-competitive bid is priced at the weighted average accepted yield"
         self.bids[auctionId][bidder].done = True
         allocated += units[i]
         if units[i] == 0:
@@ -323,7 +519,7 @@ def settle(
         if success:
             issued += units[i]
             proceeds += payments[i]
-            log BidSettled(auctionId=auctionId, bidder=bidder, units=units[i], payment=payments[i])
+            log BidSettled(auctionId=auctionId, bidder=bidder, units=units[i], payment=payments[i], yieldMicro=yieldsMicro[i])
         else:
             extcall CashToken(cashToken).unlock(bidder, bid.lockedCash)
             log BidRefused(auctionId=auctionId, bidder=bidder, units=units[i], reason=response)

@@ -21,7 +21,7 @@ from amanat.chain.node import AnvilNode
 from amanat.cli.output import table
 from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
-from amanat.domain.auction import tbill_payment
+from amanat.domain.auction import Pricing, tbill_payment
 from amanat.domain.daycount import Calendar
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.instruments import IjaraSukuk
@@ -42,6 +42,7 @@ from amanat.services.platform import Bound, Platform
 
 OFFICIALS = ["official-1", "official-2", "official-3"]
 DAY = 86400
+AUCTION_DEPOSIT_MINOR = 10_000_00  # PKR 10,000 paid in with each sealed bid
 PK = COUNTRY_CODES["PK"]
 
 INSTITUTIONS = [
@@ -523,9 +524,21 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     now = chain.block_timestamp()
     close, reveal_by, settle_at = now + DAY, now + DAY + 6 * 3600, now + 2 * DAY
     auction_id = auctions.announce(
-        platform, "issuer", bill_token, 500_000, 100_00, close, reveal_by, settle_at
+        platform,
+        "issuer",
+        bill_token,
+        500_000,
+        100_00,
+        close,
+        reveal_by,
+        settle_at,
+        Pricing.MULTIPLE,
+        AUCTION_DEPOSIT_MINOR,
     )
-    s.say(f"auction {auction_id}: 500,000 units of PKR 100 face; bids close in 24 h, settle T+2")
+    s.say(
+        f"auction {auction_id}: 500,000 units of PKR 100 face, multiple price; each sealed bid "
+        f"pays a {format_pkr(AUCTION_DEPOSIT_MINOR)} deposit; bids close in 24 h, settle T+2"
+    )
     for key, units, rate in (
         ("inb", 250_000, Decimal("0.1190")),
         ("kla", 150_000, Decimal("0.1195")),
@@ -545,7 +558,8 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
         )
     chain.advance_time(close - chain.block_timestamp())
     s.say(
-        "embedded clock moved to the close; bidders reveal and their face value in PKRT is locked"
+        "embedded clock moved to the close; bidders reveal: deposits come back and the bids' "
+        "face value in PKRT is locked"
     )
     for key in ("inb", "kla", "fepf", "ghc"):
         opened = auctions.reveal(platform, key, auction_id)
@@ -557,8 +571,8 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     cutoff = Decimal("0.1195")
     proposal_id, rows = auctions.propose_settlement(platform, OFFICIALS[0], auction_id, cutoff, 91)
     s.say(
-        f"cut-off yield {cutoff:.2%}; allocation (non-competitive at the weighted average, "
-        "pro rata at the cut-off):"
+        f"cut-off yield {cutoff:.2%}; allocation (multiple price: each accepted bid at its own "
+        "yield, non-competitive at the weighted average, pro rata at the cut-off):"
     )
     s.echo(
         table(

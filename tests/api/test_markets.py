@@ -161,6 +161,51 @@ def test_auction_from_announcement_to_a_maker_checker_settlement(api: Api) -> No
     )
 
 
+def test_ties_at_the_cutoff_go_by_commitment_order_and_the_cutoff_is_the_marginal_yield(
+    api: Api,
+) -> None:
+    """3 units offered, uniform price. KLA commits 2 @ 12% first, INB 2 @ 12% second; INB
+    reveals first. Pro rata 1.5 each: the odd unit goes to KLA, the earlier commitment, not to
+    whoever revealed first. A cut-off of 12.5%, where no bid is, is refused before the chain."""
+    chain = api.platform.chain
+    now = chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 3,
+        "close_time": now + HOUR,
+        "reveal_deadline": now + 2 * HOUR,
+        "settlement_date": now + 2 * HOUR,
+        "pricing": "uniform",
+        "deposit_minor": 500_00,
+    }
+    announced = api.post("/auctions", "treasury", json=terms)
+    assert announced.status_code == 201, announced.text
+    auction = announced.json()["auction"]
+    assert (announced.json()["pricing"], announced.json()["deposit_minor"]) == ("uniform", 500_00)
+    before = cash(api, "kla")["balance_minor"]
+    for who in ("kla", "inb"):
+        sealed = api.post(f"/auctions/{auction}/bids", who, json={"units": 2, "yield": "12%"})
+        assert sealed.status_code == 201, sealed.text
+    assert cash(api, "kla")["balance_minor"] == before - 500_00  # the deposit is paid in
+    chain.advance_time(HOUR)
+    for who in ("inb", "kla"):
+        opened = api.post(f"/auctions/{auction}/reveal", who)
+        assert opened.status_code == 200, opened.text
+    assert cash(api, "kla")["balance_minor"] == before  # and back at reveal
+    shown = api.get(f"/auctions/{auction}", None).json()
+    sequence = {b["bidder"]: b["sequence"] for b in shown["bids"]}
+    assert sequence == {api.address("kla"): 1, api.address("inb"): 2}
+    preview = api.get(f"/auctions/{auction}/allocation", "approver-2", cutoff="12%", days=91)
+    allotted = {row["bidder"]: row["units"] for row in preview.json()["items"]}
+    assert allotted == {api.address("kla"): 2, api.address("inb"): 1}
+    refused = assert_problem(
+        api.get(f"/auctions/{auction}/allocation", "approver-2", cutoff="12.5%", days=91),
+        422,
+        "cutoff-not-marginal",
+    )
+    assert "can be 12.0000%" in refused["detail"]
+
+
 def test_dvp_instruct_affirm_settle_cancel_and_expire(api: Api) -> None:
     chain = api.platform.chain
     deadline = chain.block_timestamp() + 6 * HOUR

@@ -207,7 +207,8 @@ def auction(amanat: Amanat, lc: dict[str, Any]) -> dict[str, Any]:
     the settlement date, then executed on it."""
     announced = amanat.json(
         "auction", "announce", "PKTB6A", "--units", OFFERED, "--face", "100",
-        "--close", "+1d", "--reveal-by", "+30h", "--settle", "+2d", "--as", "issuer",
+        "--close", "+1d", "--reveal-by", "+30h", "--settle", "+2d", "--pricing", "uniform",
+        "--deposit", "10,000", "--as", "issuer",
     )  # fmt: skip
     number = announced["auction"]
     bids = amanat.json_many(

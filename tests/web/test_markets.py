@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from playwright.sync_api import Browser, Page, expect
 
+from amanat.domain.auction import Pricing
 from amanat.services import auctions, distributions, tokens
 from tests.web.support import LiveConsole, sign_in
 
@@ -98,6 +99,8 @@ def test_an_auction_settlement_is_previewed_filed_approved_and_executed(
         now + 3600,
         now + 7200,
         now + 7200,
+        Pricing.UNIFORM,
+        10_000_00,
     )
     auctions.bid(platform, "inb", number, 8_000, Decimal("0.119"))
     auctions.bid(platform, "kla", number, 4_000, Decimal("0.12"))

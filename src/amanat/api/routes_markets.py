@@ -46,7 +46,7 @@ from amanat.api.routes_common import (
     signing_key,
 )
 from amanat.api.routes_tokens import resolve
-from amanat.domain.auction import from_micro, parse_yield
+from amanat.domain.auction import Pricing, from_micro, parse_yield
 from amanat.domain.money import format_pkr
 from amanat.services import auctions, cash, distributions, dvp
 from amanat.services.accounts import Principal
@@ -111,6 +111,16 @@ def cash_balance(
 # ---------------------------------------------------------------- auctions
 
 
+PricingMethod = Annotated[
+    Literal["uniform", "multiple"],
+    Field(
+        description="multiple: each accepted competitive bid pays its own yield, "
+        "non-competitive the weighted average accepted yield (SBP's T-bills and PIBs); "
+        "uniform: every accepted bid pays the cut-off yield"
+    ),
+]
+
+
 class AuctionSummary(BaseModel):
     auction: Id
     token: Address
@@ -120,6 +130,9 @@ class AuctionSummary(BaseModel):
     close_time: Timestamp
     reveal_deadline: Timestamp
     settlement_date: Timestamp
+    pricing: PricingMethod
+    deposit_minor: Amount = Field(description="Paid in with each sealed bid, paisa")
+    sealed_bids: Count = Field(description="Institutions with a sealed bid (one each)")
     revealed_bids: Count
     settled: bool
 
@@ -135,15 +148,19 @@ class AuctionEvent(BaseModel):
 class BidResult(BaseModel):
     bidder: Address
     commitment: Hash | None = Field(description="The sealed bid's hash")
+    sequence: Count | None = Field(description="Commitment order (ties at the cut-off)")
+    deposit: str | None = Field(description="returned at reveal, or forfeited to the treasury")
     revealed_units: Count | None
     bid_yield: str | None = Field(description="Revealed yield; None: non-competitive or unopened")
     competitive: bool | None
     settled_units: Count | None
+    settled_yield: str | None = Field(description="The yield the bidder paid, once settled")
     payment_minor: Minor | None
     refused: str | None = Field(description="Why settlement refused the bidder, if it did")
 
 
 class AuctionOutcome(BaseModel):
+    pricing: PricingMethod
     cutoff_yield: str
     issued_units: Count
     proceeds_minor: Minor
@@ -163,6 +180,12 @@ class AnnounceIn(BaseModel):
     close_time: Timestamp = Field(description="Bids close (unix time, chain clock)")
     reveal_deadline: Timestamp
     settlement_date: Timestamp
+    pricing: PricingMethod = "multiple"
+    deposit_minor: Amount = Field(
+        default=10_000_00,
+        description="Paise each sealed bid pays in; returned at reveal, forfeited to the "
+        "treasury if the bid is not revealed",
+    )
 
 
 class BidIn(BaseModel):
@@ -204,8 +227,10 @@ class AllocationRow(BaseModel):
     bidder: Address
     bid_units: Amount
     bid_yield: str | None
+    sequence: Count = Field(description="Commitment order (ties at the cut-off)")
     units: Count
     allocation_yield: str | None = Field(alias="yield")
+    pricing: PricingMethod
     payment_minor: Minor
     payment: str
 
@@ -237,6 +262,7 @@ def auction_results(shown: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[s
     for e in shown["events"]:
         if e["event"] == "AuctionSettled":
             outcome = {
+                "pricing": shown["pricing"],
                 "cutoff_yield": str(from_micro(e["cutoffYieldMicro"])),
                 "issued_units": e["issuedUnits"],
                 "proceeds_minor": e["proceeds"],
@@ -249,16 +275,25 @@ def auction_results(shown: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[s
             {
                 "bidder": e["bidder"],
                 "commitment": None,
+                "sequence": None,
+                "deposit": None,
                 "revealed_units": None,
                 "bid_yield": None,
                 "competitive": None,
                 "settled_units": None,
+                "settled_yield": None,
                 "payment_minor": None,
                 "refused": None,
             },
         )
         if e["event"] == "BidCommitted":
-            row["commitment"] = e["commitment"]
+            row["commitment"], row["sequence"] = e["commitment"], e["sequence"]
+            if e["deposit"]:
+                row["deposit"] = f"paid {format_pkr(e['deposit'])}"
+        elif e["event"] == "DepositReturned":
+            row["deposit"] = f"returned {format_pkr(e['amount'])}"
+        elif e["event"] == "DepositForfeited":
+            row["deposit"] = f"forfeited {format_pkr(e['amount'])} to the treasury"
         elif e["event"] == "BidRevealed":
             row["revealed_units"] = e["units"]
             row["competitive"] = e["competitive"]
@@ -266,6 +301,7 @@ def auction_results(shown: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[s
                 row["bid_yield"] = str(from_micro(e["yieldMicro"]))
         elif e["event"] == "BidSettled":
             row["settled_units"], row["payment_minor"] = e["units"], e["payment"]
+            row["settled_yield"] = str(from_micro(e["yieldMicro"]))
         elif e["event"] == "BidRefused":
             row["refused"] = e["reason"]
     return list(bids.values()), outcome
@@ -342,6 +378,8 @@ def announce(
             body.close_time,
             body.reveal_deadline,
             body.settlement_date,
+            Pricing.parse(body.pricing),
+            body.deposit_minor,
             idempotency_key=chain_key(who, key),
         )
         return _detail(platform, auction_id)

@@ -18,7 +18,7 @@ from amanat.cli.common import (
     proposal_options,
 )
 from amanat.cli.output import emit
-from amanat.domain.auction import parse_yield
+from amanat.domain.auction import Pricing, parse_yield
 from amanat.domain.money import parse_pkr
 from amanat.errors import InvalidInput
 from amanat.services import assets as asset_service
@@ -110,6 +110,19 @@ def auction_group() -> None:
 @click.option("--close", "close_at", required=True, help="Bids close: +24h or a UTC date-time.")
 @click.option("--reveal-by", required=True, help="Reveal deadline: +30h or a UTC date-time.")
 @click.option("--settle", "settle_at", required=True, help="Settlement date: +2d or a date-time.")
+@click.option(
+    "--pricing",
+    default="multiple",
+    show_default=True,
+    help="multiple: each accepted bid pays its own yield (SBP T-bills, PIBs); uniform: all "
+    "pay the cut-off.",
+)
+@click.option(
+    "--deposit",
+    default="10,000",
+    show_default=True,
+    help="PKR each sealed bid pays in; returned at reveal, forfeited if not revealed.",
+)
 @as_option("issuer", "issuer")
 @json_option
 @pass_ctx
@@ -121,6 +134,8 @@ def auction_announce(
     close_at: str,
     reveal_by: str,
     settle_at: str,
+    pricing: str,
+    deposit: str,
     actor: str,
     as_json: bool,
 ) -> None:
@@ -129,6 +144,10 @@ def auction_announce(
     face_minor = parse_pkr(face)
     if face_minor <= 0:
         raise InvalidInput(f"face value {face!r} must be positive")
+    method = Pricing.parse(pricing)
+    deposit_minor = parse_pkr(deposit)
+    if deposit_minor <= 0:
+        raise InvalidInput(f"deposit {deposit!r} must be positive: a sealed bid is not free")
     auction_id = auctions.announce(
         platform,
         actor,
@@ -138,6 +157,8 @@ def auction_announce(
         parse_when(platform, close_at),
         parse_when(platform, reveal_by),
         parse_when(platform, settle_at),
+        method,
+        deposit_minor,
     )
     emit(auctions.show(platform, auction_id), as_json)
 

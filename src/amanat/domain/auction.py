@@ -1,15 +1,20 @@
-"""Primary auction allocation (uniform cut-off, pro rata at the margin), exact integers.
+"""Primary auction allocation (cut-off, pro rata at the margin), exact integers.
 
 Rules:
+- the cut-off is the yield of the marginal accepted bid: a yield some competitive bid was made
+  at, with that bid at least partly filled (any other cut-off is refused);
 - non-competitive bids are filled first, in full, up to the amount offered (if they alone exceed
   it they are scaled pro rata by the rule below), and pay the weighted-average accepted yield:
-  the average of the yields the accepted competitive bids are priced at, weighted by units (the
-  cut-off itself in a uniform-price auction);
+  the average of the yields the accepted competitive bids are priced at, weighted by units,
+  rounded half-even to a millionth (the cut-off itself in a uniform-price auction);
 - competitive bids with a yield below the cut-off are filled in full;
 - bids at the cut-off share what is left pro rata to their amounts;
 - bids above the cut-off get nothing; the total never exceeds the amount offered.
+- pricing: in a uniform-price auction every accepted bid pays the cut-off yield; in a
+  multiple-price auction (SBP's T-bills and PIBs) each accepted competitive bid pays its own.
 Rounding of a pro-rata share: each bid first gets floor(share); the units left over go one each
-to the bids with the largest fractional remainders, ties broken by earlier bid (lower sequence).
+to the bids with the largest fractional remainders, ties broken by the earlier commitment (the
+lower sequence number the contract gave the sealed bid), never by reveal order.
 
 On chain, bids are sealed as keccak256(abi_encode(auctionId, bidder, units, yieldMicro,
 competitive, salt)) with yields in millionths, and each accepted bid pays units x face x price/100
@@ -20,15 +25,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import IntEnum
 from fractions import Fraction
 
 from eth_abi import encode
 from eth_utils import keccak
 
 from amanat.domain.instruments import round_half_even, tbill_price
-from amanat.errors import InvalidInput
+from amanat.errors import InvalidInput, RuleViolation
 
 YIELD_SCALE = 1_000_000  # on chain, yields are integers in millionths (0.1195 -> 119500)
+
+
+class Pricing(IntEnum):
+    """An auction's pricing method, as the contract stores it."""
+
+    UNIFORM = 1  # every accepted bid pays the cut-off yield
+    MULTIPLE = 2  # each accepted competitive bid pays its own yield
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Pricing:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise InvalidInput(
+                f"pricing {text!r} is not one of: uniform, multiple", pricing=text
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -36,7 +62,7 @@ class Bid:
     bidder: str
     amount: int  # units
     yield_rate: Decimal | None  # None: non-competitive
-    sequence: int  # submission order, for tie-breaks
+    sequence: int  # commitment order on chain, for tie-breaks
 
     @property
     def competitive(self) -> bool:
@@ -64,11 +90,37 @@ def pro_rata(amounts: list[int], available: int) -> list[int]:
     return floors
 
 
+def valid_cutoffs(offered: int, bids: list[Bid]) -> list[Decimal]:
+    """The competitive yields that can be the cut-off: those at which some bid is still (at
+    least partly) filled once the non-competitive bids and every lower bid are served."""
+    demand_below = sum(b.amount for b in bids if not b.competitive)
+    valid = []
+    for rate in sorted({b.yield_rate for b in bids if b.yield_rate is not None}):
+        if demand_below < offered:
+            valid.append(rate)
+        demand_below += sum(b.amount for b in bids if b.yield_rate == rate)
+    return valid
+
+
+def check_cutoff(offered: int, bids: list[Bid], cutoff: Decimal) -> None:
+    """Refuse a cut-off that is not the yield of the marginal accepted bid."""
+    valid = valid_cutoffs(offered, bids)
+    if valid and cutoff not in valid:
+        choices = ", ".join(f"{rate:.4%}" for rate in valid)
+        raise RuleViolation(
+            "cutoff-not-marginal",
+            f"cut-off {cutoff:.4%} is not the yield of the marginal accepted bid; with these "
+            f"bids the cut-off can be {choices}",
+            cutoff=str(cutoff),
+        )
+
+
 def allocate(
     offered: int, bids: list[Bid], cutoff: Decimal, uniform_price: bool = True
 ) -> list[Allocation]:
-    """Allocate `offered` units. With `uniform_price`, every accepted competitive bid pays the
-    cut-off yield; otherwise each pays its own yield (multiple-price auction)."""
+    """Allocate `offered` units at `cutoff` (which must be the marginal accepted yield). With
+    `uniform_price`, every accepted bid pays the cut-off yield; otherwise each competitive bid
+    pays its own yield (multiple-price auction)."""
     if offered <= 0:
         raise InvalidInput(f"amount offered must be positive, got {offered}")
     for bid in bids:
@@ -76,6 +128,7 @@ def allocate(
             raise InvalidInput(
                 f"bid {bid.sequence} by {bid.bidder} has a non-positive amount {bid.amount}"
             )
+    check_cutoff(offered, bids, cutoff)
     non_competitive = sorted((b for b in bids if not b.competitive), key=lambda b: b.sequence)
     competitive = sorted((b for b in bids if b.competitive), key=lambda b: b.sequence)
     nc_units = pro_rata([b.amount for b in non_competitive], offered)
@@ -93,10 +146,7 @@ def allocate(
         for bid, units in accepted:
             priced_at = cutoff if uniform_price else bid.yield_rate
             numerator += Fraction(priced_at or 0) * units
-        average = numerator / accepted_units
-        weighted = (Decimal(average.numerator) / Decimal(average.denominator)).quantize(
-            Decimal("0.000001")
-        )
+        weighted = from_micro(round_half_even(numerator * YIELD_SCALE / accepted_units))
     allocations = [
         Allocation(b, u, cutoff if uniform_price else b.yield_rate)  # type: ignore[arg-type]
         for b, u in accepted

@@ -64,7 +64,7 @@ GOVERNED_FUNCTIONS: dict[str, ActionType] = {
     "setAgent(address,bool)": ActionType.ROLE_CHANGE,
     "issueCash(address,uint256,bytes32)": ActionType.MINT,
     "withdrawCash(address,uint256,bytes32)": ActionType.BURN,
-    "settle(uint256,uint256,address[],uint256[],uint256[])": ActionType.MINT,
+    "settle(uint256,uint256,address[],uint256[],uint256[],uint256[])": ActionType.MINT,
     "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": ActionType.DISTRIBUTION,
     "releaseHeld(uint256,address,address)": ActionType.DISTRIBUTION,
     "closeDistribution(uint256)": ActionType.DISTRIBUTION,

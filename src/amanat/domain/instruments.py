@@ -1,14 +1,20 @@
 """Instrument arithmetic, exact: T-bill discount pricing and fixed-rate bond schedules and prices.
 
 Rates and prices are `Decimal` at the edges and `Fraction` inside, so nothing is lost to binary
-floating point. Prices per 100 of face value are rounded to 4 decimal places, half-even, only
-when returned; cash amounts are integers in minor units (paisa), rounded half-even.
+floating point. Prices per 100 of face value are rounded to 4 decimal places, half-even, once,
+when returned (a clean price is the exact dirty price less the exact accrued interest, then
+rounded); cash amounts are integers in minor units (paisa), rounded half-even.
+
+T-bill tenors are whole days as the auction announces them (SBP: 28, 84, 182, 364 ...), not
+calendar months. Fixed-rate PIBs pay semi-annual coupons of rate / 2 and accrue ACT/ACT ICMA
+(days elapsed over the days of the coupon period), priced at a yield compounded semi-annually
+with the first period's fraction in the same ACT/ACT days, as SBP publishes them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
@@ -16,11 +22,16 @@ from amanat.domain.daycount import Calendar, DayCount, add_months, year_fraction
 from amanat.errors import InvalidInput
 
 PRICE_PLACES = Decimal("0.0001")
-TBILL_TENORS_MONTHS = (3, 6, 12)
+SBP_TBILL_TENORS_DAYS = (28, 84, 182, 364)  # the tenors SBP announces today; others are allowed
+MAX_TBILL_TENOR_DAYS = 366
 
 
 def _dec(value: Fraction, places: Decimal = PRICE_PLACES) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, ROUND_HALF_EVEN)
+    """`value` rounded half-even to `places` (the division carries 60 significant digits)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+        return exact.quantize(places, ROUND_HALF_EVEN)
 
 
 def round_half_even(value: Fraction) -> int:
@@ -50,15 +61,22 @@ def tbill_yield(price: Decimal, days: int) -> Decimal:
     return _dec((Fraction(100) / Fraction(price) - 1) * Fraction(365, days), Decimal("0.00000001"))
 
 
-def tbill_maturity(issue: date, tenor_months: int, calendar: Calendar) -> date:
-    if tenor_months not in TBILL_TENORS_MONTHS:
+def tbill_maturity(issue: date, tenor_days: int) -> date:
+    """The maturity of a T-bill issued on `issue` with a tenor of `tenor_days` as announced
+    (an 84-day bill issued 10 Sep 2020 matures 3 Dec 2020): the announced days are the days
+    priced, so the date is not moved by calendar months or business days."""
+    if not 1 <= tenor_days <= MAX_TBILL_TENOR_DAYS:
         raise InvalidInput(
-            f"T-bill tenor {tenor_months} months is not one of {TBILL_TENORS_MONTHS}"
+            f"T-bill tenor {tenor_days} days must be 1 to {MAX_TBILL_TENOR_DAYS} days "
+            f"(SBP announces {', '.join(map(str, SBP_TBILL_TENORS_DAYS))})"
         )
-    return calendar.modified_following(add_months(issue, tenor_months))
+    return issue + timedelta(days=tenor_days)
 
 
 # -------------------------------------------------------------------- bonds
+
+# Conventions under which a regular coupon is exactly rate / frequency.
+FIXED_REGULAR_COUPON = frozenset({DayCount.THIRTY_360, DayCount.ACT_ACT_ICMA})
 
 
 @dataclass(frozen=True)
@@ -102,13 +120,25 @@ class FixedRateBond:
             for s, e in zip(starts, ends, strict=True)
         ]
 
+    def fraction(self, start: date, end: date, period: CouponPeriod) -> Fraction:
+        """Year fraction from `start` to `end` inside coupon `period`, under the bond's day
+        count: ACT/ACT ICMA against the regular period ending at the period's end."""
+        return year_fraction(
+            start,
+            end,
+            self.day_count,
+            reference_start=add_months(period.end, -12 // self.frequency, end_of_month=True),
+            reference_end=period.end,
+            maturity=self.maturity,
+        )
+
     def coupon_fraction(self, period: CouponPeriod) -> Fraction:
         """The share of the annual rate paid for a period: 1/frequency for a regular period
-        under 30/360, the year fraction under ACT/365 and for irregular periods."""
+        under 30/360 and ACT/ACT ICMA, the year fraction otherwise and for irregular periods."""
         regular = add_months(period.end, -12 // self.frequency, end_of_month=True) == period.start
-        if regular and self.day_count is DayCount.THIRTY_360:
+        if regular and self.day_count in FIXED_REGULAR_COUPON:
             return Fraction(1, self.frequency)
-        return year_fraction(period.start, period.end, self.day_count)
+        return self.fraction(period.start, period.end, period)
 
     def coupon_amount(self, face_minor: int, period: CouponPeriod) -> int:
         """Coupon on `face_minor` for one period, in minor units, half-even."""
@@ -118,22 +148,29 @@ class FixedRateBond:
 
     def accrued(self, face_minor: int, settlement: date, calendar: Calendar) -> int:
         """Accrued interest at `settlement`, in minor units (half-even)."""
+        return round_half_even(face_minor * self._accrued_fraction(settlement, calendar))
+
+    def _accrued_fraction(self, settlement: date, calendar: Calendar) -> Fraction:
+        """Accrued interest per unit of face at `settlement`, exact."""
         for period in self.schedule(calendar):
             if period.start <= settlement < period.end:
-                elapsed = year_fraction(period.start, settlement, self.day_count)
-                return round_half_even(face_minor * Fraction(self.coupon_rate) * elapsed)
-        return 0
+                elapsed = self.fraction(period.start, settlement, period)
+                return Fraction(self.coupon_rate) * elapsed
+        return Fraction(0)
 
     def dirty_price(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Decimal:
         """Price per 100 including accrued: remaining cash flows discounted at `yield_rate`
         compounded `frequency` times a year, fractional first period by the day count."""
+        return _dec(self._dirty(yield_rate, settlement, calendar))
+
+    def _dirty(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Fraction:
         periods = [p for p in self.schedule(calendar) if p.end > settlement]
         if not periods:
             raise InvalidInput(f"settlement {settlement} is on or after maturity {self.maturity}")
         per = 1 + Fraction(yield_rate) / self.frequency
         first = periods[0]
-        to_next = year_fraction(settlement, first.end, self.day_count) / year_fraction(
-            first.start, first.end, self.day_count
+        to_next = self.fraction(settlement, first.end, first) / self.fraction(
+            first.start, first.end, first
         )
         total = Fraction(0)
         for index, period in enumerate(periods):
@@ -142,12 +179,13 @@ class FixedRateBond:
                 cash += 100
             exponent = to_next + index
             total += cash / _power(per, exponent)
-        return _dec(total)
+        return total
 
     def clean_price(self, yield_rate: Decimal, settlement: date, calendar: Calendar) -> Decimal:
-        dirty = self.dirty_price(yield_rate, settlement, calendar)
-        accrued_per_100 = Decimal(self.accrued(100 * 10**8, settlement, calendar)) / Decimal(10**8)
-        return (dirty - accrued_per_100).quantize(PRICE_PLACES, ROUND_HALF_EVEN)
+        """Price per 100 without accrued interest: the exact dirty price less the exact accrued
+        interest, rounded once."""
+        dirty = self._dirty(yield_rate, settlement, calendar)
+        return _dec(dirty - 100 * self._accrued_fraction(settlement, calendar))
 
 
 def _power(base: Fraction, exponent: Fraction) -> Fraction:

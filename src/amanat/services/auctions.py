@@ -2,9 +2,11 @@
 
 A bidder's sealed bid (units, yield, salt) stays with the bidder's own client, in the data
 directory of whoever holds its key, until it reveals after the close: no one else, the issuer
-included, can read it before then. The allocation is computed from the revealed bids on chain
-by `amanat.domain.auction` and settled by an M-of-N proposal: each bidder's units against its
-cash, all or nothing per bidder.
+included, can read it before then. Each institution holds one sealed bid per auction and pays
+the announced deposit with it, returned at reveal and forfeited to the treasury if it never
+reveals. The allocation is computed from the revealed bids on chain by `amanat.domain.auction`
+(ties at the cut-off by commitment order, priced by the announced method) and settled by an
+M-of-N proposal: each bidder's units against its cash, all or nothing per bidder.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from eth_utils import to_checksum_address
 from amanat.chain.abi import decode_revert
 from amanat.domain.auction import (
     Bid,
+    Pricing,
     allocate,
     commitment,
     from_micro,
@@ -36,6 +39,8 @@ AUCTION_EVENTS = (
     "AuctionAnnounced",
     "BidCommitted",
     "BidRevealed",
+    "DepositReturned",
+    "DepositForfeited",
     "BidSettled",
     "BidRefused",
     "BidReleased",
@@ -52,9 +57,14 @@ def announce(
     close_time: int,
     reveal_deadline: int,
     settlement_date: int,
+    pricing: Pricing,
+    deposit_minor: int,
     idempotency_key: str | None = None,
 ) -> int:
-    """Announce an auction (issuer's key); returns its id."""
+    """Announce an auction (issuer's key) with its pricing method and the deposit each sealed
+    bid pays in; returns its id."""
+    if deposit_minor <= 0:
+        raise InvalidInput(f"deposit {deposit_minor} must be positive: a sealed bid is not free")
     auction = platform.contract("Auction")
     (receipt,) = platform.chain.transact(
         platform.signer(issuer),
@@ -67,8 +77,10 @@ def announce(
                 close_time,
                 reveal_deadline,
                 settlement_date,
+                int(pricing),
+                deposit_minor,
                 key=idempotency_key,
-                description=f"announce auction of {offered_units} units",
+                description=f"announce {pricing.label}-price auction of {offered_units} units",
             )
         ],
     )
@@ -91,6 +103,10 @@ def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
         close_time,
         reveal_deadline,
         settlement_date,
+        pricing,
+        deposit,
+        committed_count,
+        _last_sequence,
         revealed_count,
         settled,
     ) = auction.read("getAuction", auction_id)
@@ -102,6 +118,10 @@ def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
         "close_time": close_time,
         "reveal_deadline": reveal_deadline,
         "settlement_date": settlement_date,
+        "pricing": Pricing(pricing).label,
+        "deposit_minor": deposit,
+        "deposit": format_pkr(deposit),
+        "sealed_bids": committed_count,
         "revealed_bids": revealed_count,
         "settled": settled,
     }
@@ -144,6 +164,7 @@ def bid(
     verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)
     if not verdict.allowed:
         raise verdict.refuse()
+    _check_one_bid_and_deposit(platform, auction_id, wallet, terms["deposit_minor"])
     micro = 0 if yield_rate is None else yield_micro(yield_rate)
     salt = secrets.token_bytes(32)
     sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
@@ -168,6 +189,32 @@ def bid(
         json.dump({**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}, handle)
     temporary.replace(path)
     return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
+
+
+def _check_one_bid_and_deposit(
+    platform: Platform, auction_id: int, wallet: str, deposit_minor: int
+) -> None:
+    """Before the chain is asked: one sealed bid per institution, and cash for the deposit of a
+    first bid (a replacement from the same wallet pays none)."""
+    identity = platform.contract("IdentityRegistry").read("identityNumberOf", wallet)
+    holder = platform.contract("Auction").read("bidderOfIdentity", auction_id, identity)
+    if int(holder, 16) == 0:
+        cash = platform.contract("CashToken")
+        available = cash.read("balanceOf", wallet) - cash.read("lockedOf", wallet)
+        if available < deposit_minor:
+            raise RuleViolation(
+                "deposit-not-covered",
+                f"a sealed bid in auction {auction_id} pays a deposit of "
+                f"{format_pkr(deposit_minor)}; {wallet} has {format_pkr(available)} available",
+                auction=auction_id,
+            )
+    elif to_checksum_address(holder) != wallet:
+        raise RuleViolation(
+            "one-bid-per-institution",
+            f"this institution already has a sealed bid in auction {auction_id} from wallet "
+            f"{to_checksum_address(holder)}; replace it from that wallet",
+            auction=auction_id,
+        )
 
 
 def reveal(
@@ -208,6 +255,8 @@ def reveal(
 
 
 def revealed_bids(platform: Platform, auction_id: int) -> list[Bid]:
+    """The revealed bids in reveal order, each numbered by its commitment order on chain (the
+    order ties at the cut-off are broken by)."""
     auction = platform.contract("Auction")
     events = [
         e for e in platform.decoded_logs(auction, ("BidRevealed",)) if e["auctionId"] == auction_id
@@ -217,22 +266,24 @@ def revealed_bids(platform: Platform, auction_id: int) -> list[Bid]:
             bidder=e["bidder"],
             amount=e["units"],
             yield_rate=from_micro(e["yieldMicro"]) if e["competitive"] else None,
-            sequence=i,
+            sequence=e["sequence"],
         )
-        for i, e in enumerate(events)
+        for e in events
     ]
 
 
 def allocation(
     platform: Platform, auction_id: int, cutoff: Decimal, days_to_maturity: int
 ) -> list[dict[str, Any]]:
-    """Every revealed bidder with its allocation (0 if none) and its payment at its yield."""
+    """Every revealed bidder with its allocation (0 if none) and its payment at the yield the
+    auction's pricing method gives it."""
     terms = _terms(platform, auction_id)
     bids = revealed_bids(platform, auction_id)
     if not bids:
         raise RuleViolation("no-bids", f"auction {auction_id} has no revealed bids")
     yield_micro(cutoff)  # the cut-off must be expressible on chain
-    allocated = {a.bid.bidder: a for a in allocate(terms["offered_units"], bids, cutoff)}
+    uniform = terms["pricing"] == Pricing.UNIFORM.label
+    allocated = {a.bid.bidder: a for a in allocate(terms["offered_units"], bids, cutoff, uniform)}
     rows = []
     for b in bids:
         chosen = allocated.get(b.bidder)
@@ -247,8 +298,10 @@ def allocation(
                 "bidder": b.bidder,
                 "bid_units": b.amount,
                 "bid_yield": None if b.yield_rate is None else str(b.yield_rate),
+                "sequence": b.sequence,
                 "units": units,
                 "yield": str(chosen.yield_rate) if chosen else None,
+                "pricing": terms["pricing"],
                 "payment_minor": payment,
                 "payment": format_pkr(payment),
             }
@@ -266,6 +319,7 @@ def settlement(
         yield_micro(cutoff),
         [r["bidder"] for r in rows],
         [r["units"] for r in rows],
+        [yield_micro(Decimal(r["yield"])) if r["units"] else 0 for r in rows],
         [r["payment_minor"] for r in rows],
     ]
     return arguments, rows
