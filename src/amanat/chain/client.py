@@ -30,6 +30,7 @@ from eth_utils import keccak
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
+from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
@@ -112,7 +113,7 @@ class Chain:
         node = AnvilNode(data_dir)
         journal = Journal(data_dir / "journal.sqlite")
         lock_path = data_dir / "chain.lock"
-        with _file_lock(lock_path):
+        with chain_file_lock(lock_path):
             if node.status().running:
                 pass
             elif start:
@@ -121,6 +122,9 @@ class Chain:
                 raise ChainUnavailable("the embedded node is not running: `amanat node start`")
         chain = cls(RpcClient(node.url), journal, lock_path, node, snapshot_every)
         chain.recover()
+        if start:
+            with chain_file_lock(lock_path):
+                node.start_producer()
         return chain
 
     @classmethod
@@ -360,15 +364,11 @@ class Chain:
         with self.locked():
             journal_head = self.journal.head()
             known = journal_head.number if journal_head else 0
-            head = self.block_number()
-            if self.node is not None and head < known:
+            if self.node is not None and self.block_number() < known:
                 self.node.stop()
                 _restore(self.node, self.journal)
-                head = self.block_number()
             if self.node is not None:
-                for number in range(known + 1, head + 1):
-                    block = self.rpc.call("eth_getBlockByNumber", [_hex(number), False])
-                    self.journal.record_block(_journal_block(block))
+                adopt_blocks(self.rpc, self.journal)
             pending = self.journal.pending()
             if pending and self.node is None:
                 replies = self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in pending])
@@ -445,13 +445,7 @@ class Chain:
         remaining = set(expected)
         while remaining or force:
             force = False
-            head = self.journal.head()
-            offset = int(self.journal.get_meta("clock_offset") or 0)
-            timestamp = max(head.timestamp if head else 0, int(time.time()) + offset)
-            self.rpc.call("evm_mine", [{"timestamp": timestamp}])
-            block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
-            journal_block = _journal_block(block)
-            self.journal.record_block(journal_block)
+            journal_block = mine_block(self.rpc, self.journal)
             included = remaining & set(journal_block.tx_hashes)
             if remaining and not included:
                 raise ChainUnavailable(
@@ -505,18 +499,6 @@ class Chain:
         )
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _restore(node: AnvilNode, journal: Journal) -> None:
     """Start anvil from the last snapshot and replay every later journaled block, same timestamps."""
     genesis = journal.get_meta("genesis_timestamp")
@@ -527,28 +509,35 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
     node.start(int(genesis), Path(snapshot[1]) if snapshot else None)
     rpc = RpcClient(node.url)
     for block in journal.blocks_after(snapshot[0] if snapshot else 0):
-        raws = journal.raw_of(block.tx_hashes)
-        for reply in rpc.batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws]):
-            if isinstance(reply, RpcError):
-                raise AmanatError(f"journal replay of block {block.number} failed: {reply.message}")
-        rpc.call("evm_mine", [{"timestamp": block.timestamp}])
-        mined = rpc.call("eth_getBlockByNumber", ["latest", False])
-        if (
-            int(mined["number"], 16) != block.number
-            or tuple(mined["transactions"]) != block.tx_hashes
-        ):
+        _replay_block(rpc, block, journal.raw_of(block.tx_hashes))
+
+
+def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> None:
+    """Rebuild one journaled block exactly: same transactions, same order, same timestamp.
+
+    anvil (`--order fifo`) orders a block by when each transaction became ready in its pool, and
+    a JSON-RPC batch is not admitted in order, so the transactions are sent one request at a time
+    in the block's order. The result is checked against the journaled block hash, which covers
+    order, timestamp and state root."""
+    for raw in raws:
+        try:
+            rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+        except RpcError as exc:
             raise AmanatError(
-                f"journal replay diverged at block {block.number}: the node produced a different block"
-            )
-
-
-def _journal_block(block: dict[str, Any]) -> JournalBlock:
-    return JournalBlock(
-        number=int(block["number"], 16),
-        timestamp=int(block["timestamp"], 16),
-        hash=block["hash"],
-        tx_hashes=tuple(block["transactions"]),
-    )
+                f"journal replay of block {block.number} failed: {exc.message}"
+            ) from None
+    rpc.call("evm_mine", [{"timestamp": block.timestamp}])
+    mined = rpc.call("eth_getBlockByNumber", ["latest", False])
+    if int(mined["number"], 16) != block.number or mined["hash"] != block.hash:
+        order = (
+            "same transactions in the same order"
+            if tuple(mined["transactions"]) == block.tx_hashes
+            else "a different transaction order"
+        )
+        raise AmanatError(
+            f"journal replay diverged at block {block.number}: the node produced block "
+            f"{int(mined['number'], 16)} {mined['hash']} ({order}), the journal has {block.hash}"
+        )
 
 
 def _receipt(raw: dict[str, Any]) -> Receipt:

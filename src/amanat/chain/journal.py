@@ -3,6 +3,8 @@
 A transaction is acknowledged only once its signed bytes are in the journal (SQLite, WAL,
 synchronous=FULL), so an acknowledged transaction survives any crash. Blocks are recorded with
 their timestamps so the embedded node can be rebuilt, transaction for transaction, after it dies.
+Every transaction of every block is journaled, whoever signed it: a holder's own wallet transfer
+is recorded (raw bytes, state 'mined') with the block that included it.
 """
 
 from __future__ import annotations
@@ -228,8 +230,28 @@ class Journal:
 
     # -- blocks -------------------------------------------------------------
 
-    def record_block(self, block: JournalBlock) -> None:
+    def unknown(self, tx_hashes: Iterable[str]) -> list[str]:
+        """Those of `tx_hashes` the journal does not hold (e.g. sent by a wallet, not Amanat)."""
+        hashes = list(tx_hashes)
+        known: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT hash FROM tx WHERE hash IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            known.update(str(row[0]) for row in rows)
+        return [h for h in hashes if h not in known]
+
+    def record_block(self, block: JournalBlock, outside: Iterable[JournalTx] = ()) -> None:
+        """Record a mined block, and in the same write the transactions in it that Amanat did not
+        sign (`outside`, with their raw bytes), so that replay can rebuild the block exactly."""
+        now = time.time()
         with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at,"
+                " state, block) VALUES (?, ?, ?, ?, NULL, ?, 'mined', ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, now, block.number) for t in outside],
+            )
             db.execute(
                 "INSERT INTO block (number, timestamp, hash, tx_hashes) VALUES (?, ?, ?, ?)",
                 (block.number, block.timestamp, block.hash, json.dumps(list(block.tx_hashes))),
