@@ -172,3 +172,21 @@ def test_a_wallets_own_transactions_survive_stop_start_and_sigkill(data_dir):
         assert _rpc(recovered.rpc.url, "eth_getTransactionReceipt", [tx_hash])["status"] == "0x1"
     (receipt,) = recovered.transact(dev_account(1), [_ping(3)])
     assert receipt.status
+
+
+def test_a_wallet_transaction_the_node_died_mining_is_mined_after_recovery(data_dir):
+    """The node dies after the producer journaled the pool and before the block was journaled."""
+    from amanat.chain.producer import journal_pool
+
+    chain = Chain.embedded(data_dir)
+    url = chain.rpc.url
+    with chain.locked():  # the producer waits for the lock, as during a block
+        tx_hash = _wallet_send(url, WALLET_KEY, SINK, data=b"in flight")
+        journal_pool(chain.rpc, chain.journal, own_pending=0)
+        assert chain.journal.tx_state(tx_hash) == ("pending", None, None)
+        assert chain.node is not None
+        chain.node.stop(signal.SIGKILL)
+    recovered = Chain.embedded(data_dir)
+    receipt = _rpc(recovered.rpc.url, "eth_getTransactionReceipt", [tx_hash])
+    assert receipt is not None and receipt["status"] == "0x1"
+    assert recovered.journal.tx_state(tx_hash)[0] == "mined"  # type: ignore[index]

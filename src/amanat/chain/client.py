@@ -30,7 +30,7 @@ from eth_utils import keccak
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
-from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block
+from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block, pending_count
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
@@ -379,9 +379,27 @@ class Chain:
                 }
                 self.journal.mark_mined(included)
                 pending = [t for t in pending if t.hash not in included]
+            if pending and self.node is not None:
+                pending = self._resend_outside(pending)
             if pending:
                 self._send(pending, resend=True)
                 self._produce({t.hash for t in pending})
+
+    def _resend_outside(self, pending: list[JournalTx]) -> list[JournalTx]:
+        """Hand back to the node the wallets' transactions journaled as it was about to mine
+        them (it died first); one the node now refuses is recorded as rejected with its reason.
+        Returns Amanat's own pending transactions (its senders have a journaled nonce)."""
+        own = [t for t in pending if self.journal.known_nonce(t.sender) is not None]
+        outside = [t for t in pending if self.journal.known_nonce(t.sender) is None]
+        for tx in outside:
+            try:
+                self.rpc.call("eth_sendRawTransaction", ["0x" + tx.raw.hex()])
+            except RpcError as exc:
+                if "already" not in exc.message.lower():
+                    self.journal.reject(tx.hash, f"node refused after restart: {exc.message}")
+        if outside and pending_count(self.rpc):
+            mine_block(self.rpc, self.journal)
+        return own
 
     def advance_time(self, seconds: int) -> int:
         """Embedded only: move the chain's clock `seconds` past the latest block and mine a block
@@ -445,7 +463,7 @@ class Chain:
         remaining = set(expected)
         while remaining or force:
             force = False
-            journal_block = mine_block(self.rpc, self.journal)
+            journal_block = mine_block(self.rpc, self.journal, len(remaining))
             included = remaining & set(journal_block.tx_hashes)
             if remaining and not included:
                 raise ChainUnavailable(

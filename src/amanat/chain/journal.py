@@ -242,6 +242,17 @@ class Journal:
             known.update(str(row[0]) for row in rows)
         return [h for h in hashes if h not in known]
 
+    def record_outside(self, txs: Iterable[JournalTx]) -> None:
+        """Journal, as pending, transactions Amanat did not sign that the node is about to mine,
+        so that a crash between mining and journaling the block cannot lose them."""
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, NULL, ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, now) for t in txs],
+            )
+
     def record_block(self, block: JournalBlock, outside: Iterable[JournalTx] = ()) -> None:
         """Record a mined block, and in the same write the transactions in it that Amanat did not
         sign (`outside`, with their raw bytes), so that replay can rebuild the block exactly."""

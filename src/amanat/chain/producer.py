@@ -52,26 +52,39 @@ def journal_block(block: dict[str, Any]) -> JournalBlock:
     )
 
 
+def _outside_txs(rpc: RpcClient, unknown: list[str]) -> list[JournalTx]:
+    """The raw bytes, sender and nonce of transactions the journal does not hold."""
+    if not unknown:
+        return []
+    replies = rpc.batch(
+        [("eth_getRawTransactionByHash", [h]) for h in unknown]
+        + [("eth_getTransactionByHash", [h]) for h in unknown]
+    )
+    for reply in replies:
+        if isinstance(reply, RpcError):
+            raise reply
+    return [
+        JournalTx(tx_hash, tx["from"], int(tx["nonce"], 16), bytes.fromhex(raw[2:]))
+        for tx_hash, raw, tx in zip(
+            unknown, replies[: len(unknown)], replies[len(unknown) :], strict=True
+        )
+    ]
+
+
 def record_block(rpc: RpcClient, journal: Journal, block: JournalBlock) -> None:
     """Journal a block the node mined, with the raw bytes of every transaction in it that
     Amanat did not sign (from `eth_getRawTransactionByHash`)."""
-    unknown = journal.unknown(block.tx_hashes)
-    outside: list[JournalTx] = []
-    if unknown:
-        replies = rpc.batch(
-            [("eth_getRawTransactionByHash", [h]) for h in unknown]
-            + [("eth_getTransactionByHash", [h]) for h in unknown]
-        )
-        for reply in replies:
-            if isinstance(reply, RpcError):
-                raise reply
-        for tx_hash, raw, tx in zip(
-            unknown, replies[: len(unknown)], replies[len(unknown) :], strict=True
-        ):
-            outside.append(
-                JournalTx(tx_hash, tx["from"], int(tx["nonce"], 16), bytes.fromhex(raw[2:]))
-            )
-    journal.record_block(block, outside)
+    journal.record_block(block, _outside_txs(rpc, journal.unknown(block.tx_hashes)))
+
+
+def journal_pool(rpc: RpcClient, journal: Journal, own_pending: int) -> None:
+    """Before mining: journal (as pending) the ready transactions in the node's pool that Amanat
+    did not sign, if there are more ready than Amanat's own `own_pending`."""
+    if pending_count(rpc) <= own_pending:
+        return
+    by_sender = rpc.call("txpool_content").get("pending", {})
+    hashes = [tx["hash"] for txs in by_sender.values() for tx in txs.values()]
+    journal.record_outside(_outside_txs(rpc, journal.unknown(hashes)))
 
 
 def adopt_blocks(rpc: RpcClient, journal: Journal) -> int:
@@ -87,9 +100,11 @@ def adopt_blocks(rpc: RpcClient, journal: Journal) -> int:
     return head
 
 
-def mine_block(rpc: RpcClient, journal: Journal) -> JournalBlock:
+def mine_block(rpc: RpcClient, journal: Journal, own_pending: int = 0) -> JournalBlock:
     """Mine one block at the chain clock (wall time plus any advance, never before the last
-    block) and journal it. The caller holds the chain lock."""
+    block) and journal it; `own_pending` is how many of Amanat's transactions the pool holds.
+    The caller holds the chain lock."""
+    journal_pool(rpc, journal, own_pending)
     head = journal.head()
     offset = int(journal.get_meta("clock_offset") or 0)
     timestamp = max(head.timestamp if head else 0, int(time.time()) + offset)
