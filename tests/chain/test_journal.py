@@ -40,6 +40,7 @@ def test_killed_node_is_rebuilt_from_snapshot_and_journal_to_identical_state(dat
     deploy(chain, dev_account(0), _setup())
     for op in range(10):  # one block each: snapshots at blocks 3, 6, 9 and later
         chain.transact(dev_account(1 + op % 3), [_ping(op)])
+    chain.wait_for_snapshot()
     assert chain.journal.latest_snapshot() is not None
     before = state_fingerprint(chain.rpc)
     head = chain.block_number()

@@ -190,3 +190,21 @@ def test_a_wallet_transaction_the_node_died_mining_is_mined_after_recovery(data_
     receipt = _rpc(recovered.rpc.url, "eth_getTransactionReceipt", [tx_hash])
     assert receipt is not None and receipt["status"] == "0x1"
     assert recovered.journal.tx_state(tx_hash)[0] == "mined"  # type: ignore[index]
+
+
+def test_snapshots_are_taken_by_transactions_and_old_ones_pruned(data_dir):
+    chain = Chain.embedded(data_dir, snapshot_every_transactions=40)
+    op = 0
+    for _ in range(5):  # 50 transactions a block: a snapshot after each
+        chain.submit_batch([(dev_account(1 + i % 5), _ping(op + i)) for i in range(50)])
+        op += 50
+        chain.wait_for_snapshot()
+    before = _fingerprint(chain)
+    snapshots = sorted((data_dir / "node" / "snapshots").glob("state-*.gz"))
+    assert [int(p.stem.split("-")[1]) for p in snapshots] == [4, 5]
+    assert chain.journal.latest_snapshot() == (5, str(snapshots[-1]))
+
+    assert chain.node is not None
+    chain.node.stop(signal.SIGKILL)
+    recovered = Chain.embedded(data_dir, snapshot_every_transactions=40)
+    assert _fingerprint(recovered) == before

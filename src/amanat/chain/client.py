@@ -37,8 +37,13 @@ from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViola
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000
-SNAPSHOT_EVERY_BLOCKS = 1000
+# Snapshots bound the replay after a crash: one is taken after this many journaled transactions,
+# or after this long with any, never by a count of blocks alone (a block may hold 1 or 1,000).
+SNAPSHOT_EVERY_TRANSACTIONS = 10_000
+SNAPSHOT_EVERY_SECONDS = 600
+SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
+LOAD_STATE_TIMEOUT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,13 @@ class Chain:
         journal: Journal,
         lock_path: Path,
         node: AnvilNode | None,
-        snapshot_every: int = SNAPSHOT_EVERY_BLOCKS,
+        snapshot_every: int | None = None,
+        snapshot_every_transactions: int = SNAPSHOT_EVERY_TRANSACTIONS,
     ) -> None:
         self.rpc = rpc
-        self.snapshot_every = snapshot_every
+        self.snapshot_every = snapshot_every  # blocks, in addition to transactions and time
+        self.snapshot_every_transactions = snapshot_every_transactions
+        self._snapshot_writer: threading.Thread | None = None
         self.journal = journal
         self.node = node
         self._lock_path = lock_path
@@ -107,9 +115,16 @@ class Chain:
 
     @classmethod
     def embedded(
-        cls, data_dir: Path, start: bool = True, snapshot_every: int = SNAPSHOT_EVERY_BLOCKS
+        cls,
+        data_dir: Path,
+        start: bool = True,
+        snapshot_every: int | None = None,
+        snapshot_every_transactions: int = SNAPSHOT_EVERY_TRANSACTIONS,
     ) -> Chain:
-        """The embedded anvil chain under `data_dir`, started and made consistent with the journal."""
+        """The embedded anvil chain under `data_dir`, started and made consistent with the journal.
+
+        A snapshot is taken after `snapshot_every_transactions` journaled transactions, after
+        SNAPSHOT_EVERY_SECONDS with any, and (if given) after `snapshot_every` blocks."""
         node = AnvilNode(data_dir)
         journal = Journal(data_dir / "journal.sqlite")
         lock_path = data_dir / "chain.lock"
@@ -120,7 +135,14 @@ class Chain:
                 _restore(node, journal)
             else:
                 raise ChainUnavailable("the embedded node is not running: `amanat node start`")
-        chain = cls(RpcClient(node.url), journal, lock_path, node, snapshot_every)
+        chain = cls(
+            RpcClient(node.url),
+            journal,
+            lock_path,
+            node,
+            snapshot_every,
+            snapshot_every_transactions,
+        )
         chain.recover()
         if start:
             with chain_file_lock(lock_path):
@@ -471,22 +493,54 @@ class Chain:
                     "they stay journaled and will be resent on the next start"
                 )
             remaining -= included
-            if journal_block.number % self.snapshot_every == 0:
+            if self._snapshot_due(journal_block):
                 self._snapshot(journal_block.number)
 
+    def _snapshot_due(self, block: JournalBlock) -> bool:
+        if self._snapshot_writer is not None and self._snapshot_writer.is_alive():
+            return False
+        latest = self.journal.latest_snapshot()
+        since_block = latest[0] if latest else 0
+        if self.snapshot_every is not None and block.number - since_block >= self.snapshot_every:
+            return True
+        transactions = self.journal.transactions_after(since_block)
+        if transactions >= self.snapshot_every_transactions:
+            return True
+        taken_at = self.journal.snapshot_time(since_block) if latest else None
+        if taken_at is None:
+            taken_at = float(self.journal.get_meta("genesis_timestamp") or time.time())
+        return transactions > 0 and time.time() - taken_at >= SNAPSHOT_EVERY_SECONDS
+
     def _snapshot(self, block: int) -> None:
+        """Dump the node's state at `block` (the caller holds the chain lock, so no block is
+        mined meanwhile) and write it in the background: no write waits on the disk."""
         assert self.node is not None
         directory = self.node.dir / "snapshots"
         directory.mkdir(exist_ok=True)
-        state = gzip.decompress(bytes.fromhex(self.rpc.call("anvil_dumpState")[2:]))
-        target = directory / f"state-{block:012d}.json"
+        # 0x + the gzip of the state: written as is, the form anvil_loadState takes back.
+        dumped = self.rpc.call("anvil_dumpState")
+        self._snapshot_writer = threading.Thread(
+            target=self._write_snapshot,
+            args=(directory / f"state-{block:012d}.gz", block, bytes.fromhex(dumped[2:])),
+            name="amanat-snapshot",
+        )
+        self._snapshot_writer.start()
+
+    def _write_snapshot(self, target: Path, block: int, compressed: bytes) -> None:
         temporary = target.with_suffix(".tmp")
         with open(temporary, "wb") as handle:
-            handle.write(state)
+            handle.write(compressed)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
         self.journal.record_snapshot(block, str(target))
+        for old in self.journal.prune_snapshots(keep=SNAPSHOTS_KEPT):
+            Path(old).unlink(missing_ok=True)
+
+    def wait_for_snapshot(self) -> None:
+        """Wait until a snapshot being written in the background is on disk."""
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.join()
 
     def _refusal(self, error: RpcError, request: TxRequest | None = None) -> AmanatError:
         data = error.data
@@ -524,8 +578,11 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
         genesis = str(int(time.time()))
         journal.set_meta("genesis_timestamp", genesis)
     snapshot = journal.latest_snapshot()
-    node.start(int(genesis), Path(snapshot[1]) if snapshot else None)
-    rpc = RpcClient(node.url)
+    legacy = snapshot is not None and snapshot[1].endswith(".json")  # uncompressed, older Amanat
+    node.start(int(genesis), Path(snapshot[1]) if snapshot and legacy else None)
+    rpc = RpcClient(node.url, timeout=LOAD_STATE_TIMEOUT_SECONDS)
+    if snapshot and not legacy:
+        rpc.call("anvil_loadState", ["0x" + Path(snapshot[1]).read_bytes().hex()])
     for block in journal.blocks_after(snapshot[0] if snapshot else 0):
         _replay_block(rpc, block, journal.raw_of(block.tx_hashes))
 

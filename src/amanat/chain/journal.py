@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS tx (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS tx_pending ON tx (state, seq);
+CREATE INDEX IF NOT EXISTS tx_block ON tx (block);
 CREATE TABLE IF NOT EXISTS block (
     number INTEGER PRIMARY KEY,
     timestamp INTEGER NOT NULL,
@@ -296,6 +297,27 @@ class Journal:
                 "INSERT OR REPLACE INTO snapshot (block, path, created_at) VALUES (?, ?, ?)",
                 (block, path, time.time()),
             )
+
+    def snapshot_time(self, block: int) -> float | None:
+        row = self._db.execute(
+            "SELECT created_at FROM snapshot WHERE block = ?", (block,)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def prune_snapshots(self, keep: int) -> list[str]:
+        """Forget all but the `keep` latest snapshots; returns the files to delete."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT block, path FROM snapshot ORDER BY block DESC LIMIT -1 OFFSET ?", (keep,)
+            ).fetchall()
+            db.executemany("DELETE FROM snapshot WHERE block = ?", [(r[0],) for r in rows])
+        return [str(r[1]) for r in rows]
+
+    def transactions_after(self, block: int) -> int:
+        """How many journaled transactions were mined after `block`."""
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM tx WHERE block > ?", (block,)).fetchone()[0]
+        )
 
     def latest_snapshot(self) -> tuple[int, str] | None:
         row = self._db.execute(
