@@ -188,7 +188,11 @@ class AnvilNode:
 
     def start_producer(self) -> None:
         """Start the block producer beside the running node unless one already runs: it mines a
-        block whenever a transaction from anyone is pending, and exits when the node does."""
+        block whenever a transaction from anyone is pending, and exits when the node does.
+
+        AMANAT_BLOCK_PRODUCER=off leaves it out, for tests that mine by hand (e.g. reorgs)."""
+        if os.environ.get("AMANAT_BLOCK_PRODUCER", "on").lower() == "off":
+            return
         anvil = self.pid()
         if anvil is None:
             raise ChainUnavailable("the embedded node is not running: `amanat node start`")
