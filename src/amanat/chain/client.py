@@ -15,6 +15,7 @@ import fcntl
 import gzip
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import rlp
 from eth_account.signers.local import LocalAccount
@@ -591,16 +593,13 @@ def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> Non
     """Rebuild one journaled block exactly: same transactions, same order, same timestamp.
 
     anvil (`--order fifo`) orders a block by when each transaction became ready in its pool, and
-    a JSON-RPC batch is not admitted in order, so the transactions are sent one request at a time
-    in the block's order. The result is checked against the journaled block hash, which covers
-    order, timestamp and state root."""
-    for raw in raws:
-        try:
-            rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
-        except RpcError as exc:
-            raise AmanatError(
-                f"journal replay of block {block.number} failed: {exc.message}"
-            ) from None
+    a JSON-RPC batch is not admitted in order, so the transactions are sent as separate requests
+    in the block's order (pipelined on one connection). The result is checked against the
+    journaled block hash, which covers order, timestamp and state root."""
+    for reply in send_raw_in_order(rpc.url, raws):
+        if "error" in reply:
+            message = reply["error"].get("message", reply["error"])
+            raise AmanatError(f"journal replay of block {block.number} failed: {message}")
     rpc.call("evm_mine", [{"timestamp": block.timestamp}])
     mined = rpc.call("eth_getBlockByNumber", ["latest", False])
     if int(mined["number"], 16) != block.number or mined["hash"] != block.hash:
@@ -613,6 +612,62 @@ def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> Non
             f"journal replay diverged at block {block.number}: the node produced block "
             f"{int(mined['number'], 16)} {mined['hash']} ({order}), the journal has {block.hash}"
         )
+
+
+PIPELINE_DEPTH = 200  # requests in flight on one connection: their replies fit socket buffers
+
+
+def send_raw_in_order(url: str, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+    """`eth_sendRawTransaction` for each transaction, as separate requests pipelined on one
+    HTTP/1.1 connection: the node reads, admits and answers them one after the other, in
+    order, without a round trip between them. Returns the JSON-RPC replies in order."""
+    address = urlsplit(url)
+    replies: list[dict[str, Any]] = []
+    with socket.create_connection(
+        (address.hostname, address.port or 80), timeout=LOAD_STATE_TIMEOUT_SECONDS
+    ) as sock:
+        reader = sock.makefile("rb")
+        for start in range(0, len(raws), PIPELINE_DEPTH):
+            chunk = raws[start : start + PIPELINE_DEPTH]
+            sock.sendall(
+                b"".join(
+                    _http_post(address.netloc, address.path or "/", start + i, raw)
+                    for i, raw in enumerate(chunk)
+                )
+            )
+            replies += [_http_reply(reader) for _ in chunk]
+    return replies
+
+
+def _http_post(host: str, path: str, request_id: int, raw: bytes) -> bytes:
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "eth_sendRawTransaction",
+            "params": ["0x" + raw.hex()],
+        }
+    ).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _http_reply(reader: Any) -> dict[str, Any]:
+    status = reader.readline()
+    if not status.startswith(b"HTTP/1.1 200"):
+        raise ChainUnavailable(f"the node answered {status.decode(errors='replace').strip()!r}")
+    length = None
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    if length is None:
+        raise ChainUnavailable("the node answered without a Content-Length")
+    reply: dict[str, Any] = json.loads(reader.read(length))
+    return reply
 
 
 def _receipt(raw: dict[str, Any]) -> Receipt:
