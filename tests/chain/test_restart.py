@@ -208,3 +208,16 @@ def test_snapshots_are_taken_by_transactions_and_old_ones_pruned(data_dir):
     chain.node.stop(signal.SIGKILL)
     recovered = Chain.embedded(data_dir, snapshot_every_transactions=40)
     assert _fingerprint(recovered) == before
+
+
+def test_the_block_producer_can_be_left_out_and_stops_with_the_node(data_dir, monkeypatch):
+    chain = Chain.embedded(data_dir)
+    assert chain.node is not None
+    producer = chain.node.producer_pid()
+    assert producer is not None
+    chain.node.stop()
+    assert chain.node.producer_pid() is None
+
+    monkeypatch.setenv("AMANAT_BLOCK_PRODUCER", "off")  # for tests that mine by hand
+    again = Chain.embedded(data_dir)
+    assert again.node is not None and again.node.producer_pid() is None
