@@ -40,6 +40,7 @@ def test_killed_node_is_rebuilt_from_snapshot_and_journal_to_identical_state(dat
     deploy(chain, dev_account(0), _setup())
     for op in range(10):  # one block each: snapshots at blocks 3, 6, 9 and later
         chain.transact(dev_account(1 + op % 3), [_ping(op)])
+    chain.wait_for_snapshot()
     assert chain.journal.latest_snapshot() is not None
     before = state_fingerprint(chain.rpc)
     head = chain.block_number()
@@ -168,7 +169,8 @@ def test_manifest_is_checked_on_connect(data_dir, chain):
 
 
 def test_crash_bench_loses_and_duplicates_nothing():
-    """A short run of bench/crash.py: random SIGKILLs of the worker and the node."""
+    """A short run of bench/crash.py: multi-sender batches and a wallet sending over plain
+    JSON-RPC, with random SIGKILLs of the worker and the node."""
     result = subprocess.run(
         [
             sys.executable,
@@ -179,6 +181,8 @@ def test_crash_bench_loses_and_duplicates_nothing():
             "6",
             "--seed",
             "3",
+            "--wallet-ops",
+            "40",
         ],
         capture_output=True,
         text=True,
@@ -186,7 +190,7 @@ def test_crash_bench_loses_and_duplicates_nothing():
         check=True,
     )
     last = result.stdout.strip().splitlines()[-1].split()
-    assert last == ["acked", "400", "lost", "0", "duplicated", "0"], result.stdout + result.stderr
+    assert last == ["acked", "440", "lost", "0", "duplicated", "0"], result.stdout + result.stderr
 
 
 def test_an_idempotency_key_cannot_be_reused_for_another_request(chain):

@@ -15,6 +15,7 @@ import fcntl
 import gzip
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import rlp
 from eth_account.signers.local import LocalAccount
@@ -30,14 +32,20 @@ from eth_utils import keccak
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
+from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block, pending_count
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000
-SNAPSHOT_EVERY_BLOCKS = 1000
+# Snapshots bound the replay after a crash: one is taken after this many journaled transactions,
+# or after this long with any, never by a count of blocks alone (a block may hold 1 or 1,000).
+SNAPSHOT_EVERY_TRANSACTIONS = 10_000
+SNAPSHOT_EVERY_SECONDS = 600
+SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
+LOAD_STATE_TIMEOUT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,13 @@ class Chain:
         journal: Journal,
         lock_path: Path,
         node: AnvilNode | None,
-        snapshot_every: int = SNAPSHOT_EVERY_BLOCKS,
+        snapshot_every: int | None = None,
+        snapshot_every_transactions: int = SNAPSHOT_EVERY_TRANSACTIONS,
     ) -> None:
         self.rpc = rpc
-        self.snapshot_every = snapshot_every
+        self.snapshot_every = snapshot_every  # blocks, in addition to transactions and time
+        self.snapshot_every_transactions = snapshot_every_transactions
+        self._snapshot_writer: threading.Thread | None = None
         self.journal = journal
         self.node = node
         self._lock_path = lock_path
@@ -106,21 +117,38 @@ class Chain:
 
     @classmethod
     def embedded(
-        cls, data_dir: Path, start: bool = True, snapshot_every: int = SNAPSHOT_EVERY_BLOCKS
+        cls,
+        data_dir: Path,
+        start: bool = True,
+        snapshot_every: int | None = None,
+        snapshot_every_transactions: int = SNAPSHOT_EVERY_TRANSACTIONS,
     ) -> Chain:
-        """The embedded anvil chain under `data_dir`, started and made consistent with the journal."""
+        """The embedded anvil chain under `data_dir`, started and made consistent with the journal.
+
+        A snapshot is taken after `snapshot_every_transactions` journaled transactions, after
+        SNAPSHOT_EVERY_SECONDS with any, and (if given) after `snapshot_every` blocks."""
         node = AnvilNode(data_dir)
         journal = Journal(data_dir / "journal.sqlite")
         lock_path = data_dir / "chain.lock"
-        with _file_lock(lock_path):
+        with chain_file_lock(lock_path):
             if node.status().running:
                 pass
             elif start:
                 _restore(node, journal)
             else:
                 raise ChainUnavailable("the embedded node is not running: `amanat node start`")
-        chain = cls(RpcClient(node.url), journal, lock_path, node, snapshot_every)
+        chain = cls(
+            RpcClient(node.url),
+            journal,
+            lock_path,
+            node,
+            snapshot_every,
+            snapshot_every_transactions,
+        )
         chain.recover()
+        if start:
+            with chain_file_lock(lock_path):
+                node.start_producer()
         return chain
 
     @classmethod
@@ -360,15 +388,11 @@ class Chain:
         with self.locked():
             journal_head = self.journal.head()
             known = journal_head.number if journal_head else 0
-            head = self.block_number()
-            if self.node is not None and head < known:
+            if self.node is not None and self.block_number() < known:
                 self.node.stop()
                 _restore(self.node, self.journal)
-                head = self.block_number()
             if self.node is not None:
-                for number in range(known + 1, head + 1):
-                    block = self.rpc.call("eth_getBlockByNumber", [_hex(number), False])
-                    self.journal.record_block(_journal_block(block))
+                adopt_blocks(self.rpc, self.journal)
             pending = self.journal.pending()
             if pending and self.node is None:
                 replies = self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in pending])
@@ -379,9 +403,27 @@ class Chain:
                 }
                 self.journal.mark_mined(included)
                 pending = [t for t in pending if t.hash not in included]
+            if pending and self.node is not None:
+                pending = self._resend_outside(pending)
             if pending:
                 self._send(pending, resend=True)
                 self._produce({t.hash for t in pending})
+
+    def _resend_outside(self, pending: list[JournalTx]) -> list[JournalTx]:
+        """Hand back to the node the wallets' transactions journaled as it was about to mine
+        them (it died first); one the node now refuses is recorded as rejected with its reason.
+        Returns Amanat's own pending transactions (its senders have a journaled nonce)."""
+        own = [t for t in pending if self.journal.known_nonce(t.sender) is not None]
+        outside = [t for t in pending if self.journal.known_nonce(t.sender) is None]
+        for tx in outside:
+            try:
+                self.rpc.call("eth_sendRawTransaction", ["0x" + tx.raw.hex()])
+            except RpcError as exc:
+                if "already" not in exc.message.lower():
+                    self.journal.reject(tx.hash, f"node refused after restart: {exc.message}")
+        if outside and pending_count(self.rpc):
+            mine_block(self.rpc, self.journal)
+        return own
 
     def advance_time(self, seconds: int) -> int:
         """Embedded only: move the chain's clock `seconds` past the latest block and mine a block
@@ -445,13 +487,7 @@ class Chain:
         remaining = set(expected)
         while remaining or force:
             force = False
-            head = self.journal.head()
-            offset = int(self.journal.get_meta("clock_offset") or 0)
-            timestamp = max(head.timestamp if head else 0, int(time.time()) + offset)
-            self.rpc.call("evm_mine", [{"timestamp": timestamp}])
-            block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
-            journal_block = _journal_block(block)
-            self.journal.record_block(journal_block)
+            journal_block = mine_block(self.rpc, self.journal, len(remaining))
             included = remaining & set(journal_block.tx_hashes)
             if remaining and not included:
                 raise ChainUnavailable(
@@ -459,22 +495,54 @@ class Chain:
                     "they stay journaled and will be resent on the next start"
                 )
             remaining -= included
-            if journal_block.number % self.snapshot_every == 0:
+            if self._snapshot_due(journal_block):
                 self._snapshot(journal_block.number)
 
+    def _snapshot_due(self, block: JournalBlock) -> bool:
+        if self._snapshot_writer is not None and self._snapshot_writer.is_alive():
+            return False
+        latest = self.journal.latest_snapshot()
+        since_block = latest[0] if latest else 0
+        if self.snapshot_every is not None and block.number - since_block >= self.snapshot_every:
+            return True
+        transactions = self.journal.transactions_after(since_block)
+        if transactions >= self.snapshot_every_transactions:
+            return True
+        taken_at = self.journal.snapshot_time(since_block) if latest else None
+        if taken_at is None:
+            taken_at = float(self.journal.get_meta("genesis_timestamp") or time.time())
+        return transactions > 0 and time.time() - taken_at >= SNAPSHOT_EVERY_SECONDS
+
     def _snapshot(self, block: int) -> None:
+        """Dump the node's state at `block` (the caller holds the chain lock, so no block is
+        mined meanwhile) and write it in the background: no write waits on the disk."""
         assert self.node is not None
         directory = self.node.dir / "snapshots"
         directory.mkdir(exist_ok=True)
-        state = gzip.decompress(bytes.fromhex(self.rpc.call("anvil_dumpState")[2:]))
-        target = directory / f"state-{block:012d}.json"
+        # 0x + the gzip of the state: written as is, the form anvil_loadState takes back.
+        dumped = self.rpc.call("anvil_dumpState")
+        self._snapshot_writer = threading.Thread(
+            target=self._write_snapshot,
+            args=(directory / f"state-{block:012d}.gz", block, bytes.fromhex(dumped[2:])),
+            name="amanat-snapshot",
+        )
+        self._snapshot_writer.start()
+
+    def _write_snapshot(self, target: Path, block: int, compressed: bytes) -> None:
         temporary = target.with_suffix(".tmp")
         with open(temporary, "wb") as handle:
-            handle.write(state)
+            handle.write(compressed)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
         self.journal.record_snapshot(block, str(target))
+        for old in self.journal.prune_snapshots(keep=SNAPSHOTS_KEPT):
+            Path(old).unlink(missing_ok=True)
+
+    def wait_for_snapshot(self) -> None:
+        """Wait until a snapshot being written in the background is on disk."""
+        if self._snapshot_writer is not None:
+            self._snapshot_writer.join()
 
     def _refusal(self, error: RpcError, request: TxRequest | None = None) -> AmanatError:
         data = error.data
@@ -505,18 +573,6 @@ class Chain:
         )
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _restore(node: AnvilNode, journal: Journal) -> None:
     """Start anvil from the last snapshot and replay every later journaled block, same timestamps."""
     genesis = journal.get_meta("genesis_timestamp")
@@ -524,31 +580,94 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
         genesis = str(int(time.time()))
         journal.set_meta("genesis_timestamp", genesis)
     snapshot = journal.latest_snapshot()
-    node.start(int(genesis), Path(snapshot[1]) if snapshot else None)
-    rpc = RpcClient(node.url)
+    legacy = snapshot is not None and snapshot[1].endswith(".json")  # uncompressed, older Amanat
+    node.start(int(genesis), Path(snapshot[1]) if snapshot and legacy else None)
+    rpc = RpcClient(node.url, timeout=LOAD_STATE_TIMEOUT_SECONDS)
+    if snapshot and not legacy:
+        rpc.call("anvil_loadState", ["0x" + Path(snapshot[1]).read_bytes().hex()])
     for block in journal.blocks_after(snapshot[0] if snapshot else 0):
-        raws = journal.raw_of(block.tx_hashes)
-        for reply in rpc.batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws]):
-            if isinstance(reply, RpcError):
-                raise AmanatError(f"journal replay of block {block.number} failed: {reply.message}")
-        rpc.call("evm_mine", [{"timestamp": block.timestamp}])
-        mined = rpc.call("eth_getBlockByNumber", ["latest", False])
-        if (
-            int(mined["number"], 16) != block.number
-            or tuple(mined["transactions"]) != block.tx_hashes
-        ):
-            raise AmanatError(
-                f"journal replay diverged at block {block.number}: the node produced a different block"
+        _replay_block(rpc, block, journal.raw_of(block.tx_hashes))
+
+
+def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> None:
+    """Rebuild one journaled block exactly: same transactions, same order, same timestamp.
+
+    anvil (`--order fifo`) orders a block by when each transaction became ready in its pool, and
+    a JSON-RPC batch is not admitted in order, so the transactions are sent as separate requests
+    in the block's order (pipelined on one connection). The result is checked against the
+    journaled block hash, which covers order, timestamp and state root."""
+    for reply in send_raw_in_order(rpc.url, raws):
+        if "error" in reply:
+            message = reply["error"].get("message", reply["error"])
+            raise AmanatError(f"journal replay of block {block.number} failed: {message}")
+    rpc.call("evm_mine", [{"timestamp": block.timestamp}])
+    mined = rpc.call("eth_getBlockByNumber", ["latest", False])
+    if int(mined["number"], 16) != block.number or mined["hash"] != block.hash:
+        order = (
+            "same transactions in the same order"
+            if tuple(mined["transactions"]) == block.tx_hashes
+            else "a different transaction order"
+        )
+        raise AmanatError(
+            f"journal replay diverged at block {block.number}: the node produced block "
+            f"{int(mined['number'], 16)} {mined['hash']} ({order}), the journal has {block.hash}"
+        )
+
+
+PIPELINE_DEPTH = 200  # requests in flight on one connection: their replies fit socket buffers
+
+
+def send_raw_in_order(url: str, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+    """`eth_sendRawTransaction` for each transaction, as separate requests pipelined on one
+    HTTP/1.1 connection: the node reads, admits and answers them one after the other, in
+    order, without a round trip between them. Returns the JSON-RPC replies in order."""
+    address = urlsplit(url)
+    replies: list[dict[str, Any]] = []
+    with socket.create_connection(
+        (address.hostname, address.port or 80), timeout=LOAD_STATE_TIMEOUT_SECONDS
+    ) as sock:
+        reader = sock.makefile("rb")
+        for start in range(0, len(raws), PIPELINE_DEPTH):
+            chunk = raws[start : start + PIPELINE_DEPTH]
+            sock.sendall(
+                b"".join(
+                    _http_post(address.netloc, address.path or "/", start + i, raw)
+                    for i, raw in enumerate(chunk)
+                )
             )
+            replies += [_http_reply(reader) for _ in chunk]
+    return replies
 
 
-def _journal_block(block: dict[str, Any]) -> JournalBlock:
-    return JournalBlock(
-        number=int(block["number"], 16),
-        timestamp=int(block["timestamp"], 16),
-        hash=block["hash"],
-        tx_hashes=tuple(block["transactions"]),
+def _http_post(host: str, path: str, request_id: int, raw: bytes) -> bytes:
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "eth_sendRawTransaction",
+            "params": ["0x" + raw.hex()],
+        }
+    ).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
+    return head.encode() + body
+
+
+def _http_reply(reader: Any) -> dict[str, Any]:
+    status = reader.readline()
+    if not status.startswith(b"HTTP/1.1 200"):
+        raise ChainUnavailable(f"the node answered {status.decode(errors='replace').strip()!r}")
+    length = None
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    if length is None:
+        raise ChainUnavailable("the node answered without a Content-Length")
+    reply: dict[str, Any] = json.loads(reader.read(length))
+    return reply
 
 
 def _receipt(raw: dict[str, Any]) -> Receipt:

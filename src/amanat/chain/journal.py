@@ -3,6 +3,8 @@
 A transaction is acknowledged only once its signed bytes are in the journal (SQLite, WAL,
 synchronous=FULL), so an acknowledged transaction survives any crash. Blocks are recorded with
 their timestamps so the embedded node can be rebuilt, transaction for transaction, after it dies.
+Every transaction of every block is journaled, whoever signed it: a holder's own wallet transfer
+is recorded (raw bytes, state 'mined') with the block that included it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS tx (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS tx_pending ON tx (state, seq);
+CREATE INDEX IF NOT EXISTS tx_block ON tx (block);
 CREATE TABLE IF NOT EXISTS block (
     number INTEGER PRIMARY KEY,
     timestamp INTEGER NOT NULL,
@@ -228,8 +231,39 @@ class Journal:
 
     # -- blocks -------------------------------------------------------------
 
-    def record_block(self, block: JournalBlock) -> None:
+    def unknown(self, tx_hashes: Iterable[str]) -> list[str]:
+        """Those of `tx_hashes` the journal does not hold (e.g. sent by a wallet, not Amanat)."""
+        hashes = list(tx_hashes)
+        known: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT hash FROM tx WHERE hash IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            known.update(str(row[0]) for row in rows)
+        return [h for h in hashes if h not in known]
+
+    def record_outside(self, txs: Iterable[JournalTx]) -> None:
+        """Journal, as pending, transactions Amanat did not sign that the node is about to mine,
+        so that a crash between mining and journaling the block cannot lose them."""
+        now = time.time()
         with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, NULL, ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, now) for t in txs],
+            )
+
+    def record_block(self, block: JournalBlock, outside: Iterable[JournalTx] = ()) -> None:
+        """Record a mined block, and in the same write the transactions in it that Amanat did not
+        sign (`outside`, with their raw bytes), so that replay can rebuild the block exactly."""
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at,"
+                " state, block) VALUES (?, ?, ?, ?, NULL, ?, 'mined', ?)",
+                [(t.hash, t.sender, t.nonce, t.raw, now, block.number) for t in outside],
+            )
             db.execute(
                 "INSERT INTO block (number, timestamp, hash, tx_hashes) VALUES (?, ?, ?, ?)",
                 (block.number, block.timestamp, block.hash, json.dumps(list(block.tx_hashes))),
@@ -263,6 +297,27 @@ class Journal:
                 "INSERT OR REPLACE INTO snapshot (block, path, created_at) VALUES (?, ?, ?)",
                 (block, path, time.time()),
             )
+
+    def snapshot_time(self, block: int) -> float | None:
+        row = self._db.execute(
+            "SELECT created_at FROM snapshot WHERE block = ?", (block,)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def prune_snapshots(self, keep: int) -> list[str]:
+        """Forget all but the `keep` latest snapshots; returns the files to delete."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT block, path FROM snapshot ORDER BY block DESC LIMIT -1 OFFSET ?", (keep,)
+            ).fetchall()
+            db.executemany("DELETE FROM snapshot WHERE block = ?", [(r[0],) for r in rows])
+        return [str(r[1]) for r in rows]
+
+    def transactions_after(self, block: int) -> int:
+        """How many journaled transactions were mined after `block`."""
+        return int(
+            self._db.execute("SELECT COUNT(*) FROM tx WHERE block > ?", (block,)).fetchone()[0]
+        )
 
     def latest_snapshot(self) -> tuple[int, str] | None:
         row = self._db.execute(

@@ -1,4 +1,9 @@
-"""Run the embedded anvil node: a child process on 127.0.0.1 with automine off, data in the data dir."""
+"""Run the embedded anvil node: a child process on 127.0.0.1 with automine off, data in the data dir.
+
+Beside anvil runs its block producer (`amanat.chain.producer`): stopping the node stops both, and
+a producer whose node died (killed) exits by itself. Stopping waits until both have exited and
+the port is free, so that the next start can bind it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,18 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amanat.chain.keys import DEV_MNEMONIC
 from amanat.chain.rpc import RpcClient
 from amanat.errors import AmanatError, ChainUnavailable
 
 EMBEDDED_CHAIN_ID = 31337
 BLOCK_GAS_LIMIT = 1_000_000_000
+STOP_WAIT_SECONDS = 60.0  # a node holding a large history takes seconds to release its memory
+PORT_WAIT_SECONDS = 60.0
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -43,7 +50,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -56,6 +63,23 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could bind 127.0.0.1:`port` now (as anvil does, with SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if `pid` is our child (a test or a bench started the node)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 @dataclass
@@ -75,6 +99,8 @@ class AnvilNode:
         self.pid_file = self.dir / "anvil.pid"
         self.port_file = self.dir / "anvil.port"
         self.log_file = self.dir / "anvil.log"
+        self.producer_pid_file = self.dir / "producer.pid"
+        self.producer_log_file = self.dir / "producer.log"
 
     @property
     def port(self) -> int:
@@ -87,10 +113,10 @@ class AnvilNode:
         return f"http://127.0.0.1:{self.port}"
 
     def pid(self) -> int | None:
-        if not self.pid_file.exists():
-            return None
-        pid = int(self.pid_file.read_text())
-        return pid if _alive(pid) else None
+        return _live_pid(self.pid_file)
+
+    def producer_pid(self) -> int | None:
+        return _live_pid(self.producer_pid_file)
 
     def status(self) -> NodeStatus:
         pid = self.pid()
@@ -103,9 +129,14 @@ class AnvilNode:
         return NodeStatus(True, pid, self.url, block)
 
     def start(self, genesis_timestamp: int, load_state: Path | None = None) -> None:
-        """Start anvil (no automine, FIFO ordering, zero gas price) and wait until it answers."""
+        """Start anvil (no automine, FIFO ordering, zero gas price) and wait until it answers.
+
+        Wallets see a zero-fee chain: gas price 0 reported (no minimum priority fee) and accepted."""
         if self.pid() is not None:
             raise AmanatError(f"the embedded node is already running (pid {self.pid()})")
+        self._wait_for_free_port()
+        from amanat.chain.keys import DEV_MNEMONIC  # signing libraries: only when starting
+
         args = [
             anvil_binary(),
             "--host",
@@ -127,6 +158,7 @@ class AnvilNode:
             "0",
             "--gas-price",
             "0",
+            "--disable-min-priority-fee",
             "--gas-limit",
             str(BLOCK_GAS_LIMIT),
             "--no-request-size-limit",
@@ -154,18 +186,78 @@ class AnvilNode:
             time.sleep(0.05)
         raise ChainUnavailable(f"anvil did not answer on {self.url} within 30 s")
 
+    def start_producer(self) -> None:
+        """Start the block producer beside the running node unless one already runs: it mines a
+        block whenever a transaction from anyone is pending, and exits when the node does.
+
+        AMANAT_BLOCK_PRODUCER=off leaves it out, for tests that mine by hand (e.g. reorgs)."""
+        if os.environ.get("AMANAT_BLOCK_PRODUCER", "on").lower() == "off":
+            return
+        anvil = self.pid()
+        if anvil is None:
+            raise ChainUnavailable("the embedded node is not running: `amanat node start`")
+        if self.producer_pid() is not None:
+            return
+        with open(self.producer_log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "amanat.chain.producer", str(self.dir.parent), str(anvil)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.producer_pid_file.write_text(str(process.pid))
+
     def stop(self, sig: int = signal.SIGTERM) -> bool:
-        """Stop the node; SIGKILL simulates a crash. Returns whether it was running."""
+        """Stop the node and its producer; SIGKILL simulates a crash. Returns whether it was
+        running. Returns only once both processes have exited and the port is free."""
         pid = self.pid()
         if pid is None:
+            producer = self.producer_pid()
+            if producer is not None:  # a producer outliving its node stops by itself; help it
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(producer, sig)
+                self._wait_for_exit([producer], STOP_WAIT_SECONDS)
+            self.producer_pid_file.unlink(missing_ok=True)
             return False
-        os.killpg(pid, sig)
-        deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.02)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+        pids = [pid] + [p for p in [self.producer_pid()] if p is not None]
+        for group in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, sig)
+        if not self._wait_for_exit(pids, STOP_WAIT_SECONDS):
+            for group in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGKILL)
+            self._wait_for_exit(pids, STOP_WAIT_SECONDS)
+        self._wait_for_free_port()
         self.pid_file.unlink(missing_ok=True)
+        self.producer_pid_file.unlink(missing_ok=True)
         return True
+
+    def _wait_for_exit(self, pids: list[int], seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for pid in pids:
+                _reap(pid)
+            if not any(process_alive(pid) for pid in pids):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _wait_for_free_port(self) -> None:
+        """A node that has just exited may still hold its port while the kernel frees it."""
+        deadline = time.monotonic() + PORT_WAIT_SECONDS
+        while not port_is_free(self.port):
+            if time.monotonic() > deadline:
+                raise ChainUnavailable(
+                    f"port {self.port} of the embedded node is still in use after "
+                    f"{PORT_WAIT_SECONDS:.0f} s; is another node running there?"
+                )
+            time.sleep(0.05)
+
+
+def _live_pid(pid_file: Path) -> int | None:
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text())
+    return pid if process_alive(pid) else None
