@@ -212,7 +212,7 @@ def announce(
     assert faceMinorPerUnit > 0, "face value must be positive"
     assert closeTime > block.timestamp, "close time has passed"
     assert revealDeadline > closeTime, "reveal deadline must be after the close"
-    assert settlementDate >= revealDeadline, "settlement must be after the reveal deadline"
+    assert settlementDate > revealDeadline, "settlement must be after the reveal deadline"
     assert pricing == UNIFORM_PRICE or pricing == MULTIPLE_PRICE, "pricing must be 1 (uniform) or 2 (multiple)"
     assert depositMinor > 0, "a sealed bid needs a deposit"
     auctionId: uint256 = self.auctionCount + 1
@@ -321,8 +321,11 @@ def reveal(auctionId: uint256, units: uint256, yieldMicro: uint256, competitive:
     terms: AuctionTerms = self._auction(auctionId)
     assert block.timestamp >= terms.closeTime, "auction has not closed"
     assert block.timestamp <= terms.revealDeadline, "reveal deadline has passed"
+    assert not terms.settled, "auction already settled"
     bid: Bid = self.bids[auctionId][msg.sender]
     assert bid.commitment != empty(bytes32), "no sealed bid from this wallet"
+    registry: address = staticcall AssetToken(terms.token).identityRegistry()
+    assert staticcall IdentityRegistry(registry).identityNumberOf(msg.sender) == bid.identityNumber, "wallet was re-linked to another institution since its sealed bid"
     assert not bid.revealed, "bid already revealed"
     assert units > 0, "units must be positive"
     assert competitive or yieldMicro == 0, "a non-competitive bid has no yield"
@@ -421,7 +424,9 @@ def _accepted_yields(
     @dev Checks the cut-off against the accepted competitive bids (it must be
          the highest accepted yield, every competitive bid below it filled
          in full, none above it filled) and returns their units-weighted
-         average yield (the cut-off if none is accepted).
+         average yield (the cut-off if none is accepted; non-competitive
+         bids allocated alone are then priced at the lowest competitive
+         yield bid).
     """
     acceptedUnits: uint256 = 0
     weighted: uint256 = 0
@@ -436,6 +441,19 @@ def _accepted_yields(
             weighted += units[i] * bid.yieldMicro
             highest = max(highest, bid.yieldMicro)
     if acceptedUnits == 0:
+        # Non-competitive bids alone are priced at the best (lowest) competitive yield bid;
+        # with no competitive bid at all nothing prices them, so none may be allocated.
+        lowest: uint256 = max_value(uint256)
+        nonCompetitiveUnits: uint256 = 0
+        for i: uint256 in range(len(bidders), bound=MAX_BIDS):
+            bid: Bid = self.bids[auctionId][bidders[i]]
+            if bid.competitive:
+                lowest = min(lowest, bid.yieldMicro)
+            else:
+                nonCompetitiveUnits += units[i]
+        if nonCompetitiveUnits > 0:
+            assert lowest != max_value(uint256), "no competitive bid prices the non-competitive bids"
+            assert cutoffYieldMicro == lowest, "with no competitive bid accepted the cut-off is the lowest competitive yield"
         return cutoffYieldMicro
     assert highest == cutoffYieldMicro, "cut-off is not the yield of the marginal accepted bid"
     for i: uint256 in range(len(bidders), bound=MAX_BIDS):
@@ -474,6 +492,7 @@ def settle(
     terms: AuctionTerms = self._auction(auctionId)
     assert not terms.settled, "auction already settled"
     assert block.timestamp >= terms.settlementDate, "settlement date not reached"
+    assert block.timestamp > terms.revealDeadline, "bids may still be revealed"
     assert block.timestamp <= terms.settlementDate + RECLAIM_AFTER, "settlement window has passed: bidders may reclaim"
     assert len(bidders) == terms.revealedCount, "allocation must list every revealed bidder"
     assert len(units) == len(bidders) and len(payments) == len(bidders) and len(yieldsMicro) == len(bidders), "allocation lists differ in length"

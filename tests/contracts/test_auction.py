@@ -806,3 +806,51 @@ def test_every_allocation_the_domain_computes_settles_on_chain(
         auc.settle(yield_micro(cutoff), allocation)
         issued = sum(e.units for e in system.logs(name="BidSettled"))
         assert issued == sum(units for units, _, _ in allocation.values()) <= offered
+
+
+# ------------------------------------------------- review findings (hostile review of issue 9.5/15)
+
+
+def test_settlement_must_come_after_the_reveal_deadline(system: System, w):
+    """A settlement date equal to the reveal deadline let governance settle (taking deposits)
+    in the second a bid could still be revealed, whose cash then stayed locked for good."""
+    a, t, now = system.auction, system.token.address, boa.env.timestamp
+    with boa.reverts("settlement must be after the reveal deadline"), boa.env.prank(system.issuer):
+        a.announce(t, 500, FACE, now + DAY, now + 2 * DAY, now + 2 * DAY, UNIFORM, DEPOSIT)
+
+
+def test_a_wallet_relinked_after_its_sealed_bid_cannot_reveal(system: System, auc: Auctions, w):
+    """A bank's wallet re-linked to the pension fund after committing would give the pension
+    fund two live sealed bids to choose from: the moved wallet's bid can no longer be revealed
+    (its deposit is forfeited)."""
+    auc.commit(w.b0, 300, 120_000)
+    with boa.env.prank(system.registrar):
+        system.idreg.unlinkWallet(w.b0)
+        system.idreg.linkWallet(system.pension.number, w.b0)
+    auc.commit(w.p, 200, 130_000)
+    auc.to_reveal()
+    with boa.reverts("wallet was re-linked to another institution since its sealed bid"):
+        auc.reveal(w.b0)
+    auc.reveal(w.p)
+    assert auc.a.getAuction(auc.id).revealedCount == 1
+
+
+def test_non_competitive_bids_alone_are_priced_at_the_lowest_competitive_yield(
+    system: System, w
+):
+    """When non-competitive demand takes the whole amount no competitive bid is accepted:
+    governance may not name any cut-off it likes to price them."""
+    for wallet in (w.b0, w.i):
+        system.issue_cash(wallet, 100_000)
+    a = Auctions(system)
+    a.announce(offered=100)
+    a.commit(w.i, 100, 0, competitive=False)
+    a.commit(w.b0, 50, 120_000)
+    a.to_reveal()
+    a.reveal(w.i)
+    a.reveal(w.b0)
+    a.to_settlement()
+    with boa.reverts("with no competitive bid accepted the cut-off is the lowest competitive yield"):
+        a.settle(990_000, {w.i: (100, 5_000), w.b0: (0, 0)})
+    a.settle(120_000, {w.i: (100, 9_700), w.b0: (0, 0)})
+    assert system.token.balanceOf(w.i) == 100

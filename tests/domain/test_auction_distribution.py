@@ -155,6 +155,10 @@ def test_ties_at_the_cutoff_go_by_commitment_order_not_reveal_order():
 def test_auction_properties(raw, offered, cutoff):
     bids = _bids(raw)
     valid = valid_cutoffs(offered, bids)
+    if not valid and any(b.yield_rate is None for b in bids):
+        with pytest.raises(RuleViolation, match="no competitive yield prices them"):
+            allocate(offered, bids, cutoff)
+        return
     if valid and cutoff not in valid:
         with pytest.raises(RuleViolation):
             allocate(offered, bids, cutoff)
@@ -212,3 +216,16 @@ def test_distribution_orders_holders_numerically_by_address():
     payouts = distribute(100, {highest: 5, higher: 5, lower: 5})
     assert [p.holder for p in payouts] == [lower, higher, highest]
     assert [p.amount_minor for p in payouts] == [34, 33, 33]
+
+
+def test_non_competitive_bids_alone_are_priced_at_the_lowest_competitive_yield() -> None:
+    """Hostile review: with non-competitive demand taking the whole amount, any cut-off was
+    accepted and priced them. 100 offered; A non-competitive 100, B 50 @ 12.00%: the only
+    cut-off is 12.00% (B's yield, the best competitive price), and A pays it."""
+    bids = [Bid("0xA", 100, None, 1), Bid("0xB", 50, Decimal("0.12"), 2)]
+    with pytest.raises(RuleViolation, match="cut-off can be 12.0000%"):
+        allocate(100, bids, Decimal("0.99"))
+    (a,) = [x for x in allocate(100, bids, Decimal("0.12")) if x.units]
+    assert (a.bid.bidder, a.units, a.yield_rate) == ("0xA", 100, Decimal("0.12"))
+    with pytest.raises(RuleViolation, match="no competitive yield prices them"):
+        allocate(100, [Bid("0xA", 100, None, 1)], Decimal("0.12"))

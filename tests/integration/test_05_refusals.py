@@ -102,10 +102,18 @@ CASES: dict[str, tuple[Any, int, str | None, tuple[str, ...]]] = {
         ["token", "transfer", "1", "--as", "INB", "--to", "kla", "--amount", 5_000],
         2, "invalid-input", ("no institution, role or key named 'INB'", "did you mean 'inb'?"),
     ),
+    "role-key-as-new-wallet": (
+        "onboard:--wallet=issuer", 2, "invalid-input",
+        ("'issuer' is a configured role's key, not an institution's wallet",),
+    ),
+    "mistyped-address-as-new-wallet": (
+        "onboard:--wallet=0XAb5801a7D398351b8bE11C439e05C5B3259aeC9B", 2, "invalid-input",
+        ("is neither a 0x address nor a new key name",),
+    ),
     # --- one amount syntax: grouped digits are read, fractions of a unit refused in the CLI's
     # own error format (not a click usage error)
     "grouped-amount": (
-        ["token", "precheck", "1", "--from", "kla", "--to", "inb", "--amount", "999,999,999"],
+        ["token", "transfer", "1", "--as", "kla", "--to", "inb", "--amount", "999,999,999"],
         3, "insufficient-balance", ("requested 999999999",),
     ),
     "fraction-of-a-unit": (

@@ -756,7 +756,7 @@ def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **opti
         ctx,
         tokens.resolve(platform, token),
         "recoveryAddress",
-        [platform.address_of(lost), platform.address_of(new_wallet), "0x" + "00" * 20],
+        [platform.address_of(lost), platform.address_of(new_wallet, new=True), "0x" + "00" * 20],
         **options,
     )
 

@@ -92,10 +92,16 @@ def pro_rata(amounts: list[int], available: int) -> list[int]:
 
 def valid_cutoffs(offered: int, bids: list[Bid]) -> list[Decimal]:
     """The competitive yields that can be the cut-off: those at which some bid is still (at
-    least partly) filled once the non-competitive bids and every lower bid are served."""
+    least partly) filled once the non-competitive bids and every lower bid are served. When
+    the non-competitive bids alone take the whole amount, no competitive bid is accepted and
+    the only cut-off is the lowest competitive yield bid, which prices them (the chain checks
+    the same)."""
     demand_below = sum(b.amount for b in bids if not b.competitive)
+    rates = sorted({b.yield_rate for b in bids if b.yield_rate is not None})
+    if rates and demand_below >= offered:
+        return rates[:1]
     valid = []
-    for rate in sorted({b.yield_rate for b in bids if b.yield_rate is not None}):
+    for rate in rates:
         if demand_below < offered:
             valid.append(rate)
         demand_below += sum(b.amount for b in bids if b.yield_rate == rate)
@@ -103,8 +109,14 @@ def valid_cutoffs(offered: int, bids: list[Bid]) -> list[Decimal]:
 
 
 def check_cutoff(offered: int, bids: list[Bid], cutoff: Decimal) -> None:
-    """Refuse a cut-off that is not the yield of the marginal accepted bid."""
+    """Refuse a cut-off that is not the yield of the marginal accepted bid, and non-competitive
+    bids with no competitive bid to price them."""
     valid = valid_cutoffs(offered, bids)
+    if not valid and any(not b.competitive for b in bids):
+        raise RuleViolation(
+            "no-competitive-price",
+            "only non-competitive bids were revealed: no competitive yield prices them",
+        )
     if valid and cutoff not in valid:
         choices = ", ".join(f"{rate:.4%}" for rate in valid)
         raise RuleViolation(

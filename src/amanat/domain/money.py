@@ -12,6 +12,8 @@ MINOR_PER_RUPEE = 100
 
 # The largest amount any face accepts, in minor units or units: the API's int64 bound.
 MAX_AMOUNT = 2**63 - 1
+# Longer than any amount up to MAX_AMOUNT written with commas and decimals.
+MAX_WRITTEN = 48
 # ASCII digits, optionally grouped by commas in threes, and an optional fraction.
 _AMOUNT = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]+))?")
 
@@ -39,6 +41,8 @@ def parse_amount(
                 raise InvalidInput(f"{what} {text!r} is not a number")
             text = format(text, "f")
         written = text.strip()
+        if len(written) > MAX_WRITTEN:
+            raise InvalidInput(f"{what} {text[:24]!r}… is too long ({len(written)} characters)")
         match = _AMOUNT.fullmatch(written)
         if match is None:
             raise InvalidInput(

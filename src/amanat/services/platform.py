@@ -38,7 +38,9 @@ DEV_ROLES = {
 # The key that anchors the transparency log's tree heads on chain.
 PUBLISHER_KEY = "publisher"
 # Further officials' development keys (official-4, ...): an embedded deployment may add officials.
-DEVELOPMENT_OFFICIAL = re.compile(r"official-[1-9][0-9]?")
+DEVELOPMENT_OFFICIAL = re.compile(r"official-[1-9]")
+# A new development wallet's name (onboarding, linking): never mistaken for an address.
+NEW_KEY_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 @dataclass
@@ -218,9 +220,11 @@ class Platform:
                 f"no key named {name!r} in {self.keyring.directory}: create it with "
                 f"`amanat keys new {name}`"
             )
-        if name in DEV_ROLES:
+        if new:
+            _check_new_key_name(name)
+        elif name in DEV_ROLES:
             return dev_account(DEV_ROLES[name])
-        if not new and not self._registered_name(name):
+        elif not self._registered_name(name):
             raise InvalidInput(_unknown_name(name, self.known_names()))
         return dev_key_for(name)
 
@@ -257,6 +261,17 @@ class Platform:
                 or session.scalar(select(User.id).where(User.key_name == name).limit(1))
                 is not None
             )
+
+
+def _check_new_key_name(name: str) -> None:
+    """A new development key's name: lower-case words, never an address or a role's name."""
+    if not NEW_KEY_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{name!r} is neither a 0x address nor a new key name (lower-case "
+            "letters, digits and '-', starting with a letter)"
+        )
+    if name in DEV_ROLES or name == PUBLISHER_KEY or DEVELOPMENT_OFFICIAL.fullmatch(name):
+        raise InvalidInput(f"{name!r} is a configured role's key, not an institution's wallet")
 
 
 def _unknown_name(name: str, known: list[str]) -> str:
