@@ -317,3 +317,23 @@ def test_clean_price_is_exact_and_rounded_once():
     assert bond.dirty_price(Decimal("0.1210"), date(2026, 5, 1), calendar) == Decimal("101.2338")
     assert bond.clean_price(Decimal("0.1210"), date(2026, 5, 1), calendar) == Decimal("97.8940")
     assert bond.clean_price(Decimal("0.1300"), date(2026, 5, 4), calendar) == Decimal("94.8437")
+
+
+def test_pib_coupon_periods_ending_on_a_month_end_are_regular() -> None:
+    """Hostile review: a PIB maturing on 30 Mar has coupon dates 30 Sep / 30 Mar. The 30 Sep
+    period was measured against a reference start of 31 Mar (the month end before a month
+    end), so it counted as irregular and paid rate/2 x (1 + 1/182). Worked by hand: PKR
+    100,000 at 12% pays PKR 6,000.00 each half year, and on 29 Sep (183 of 184 days of the
+    period 30 Mar - 30 Sep) accrued is 6,000 x 183/184 = PKR 5,967.39."""
+    bond = FixedRateBond(
+        issue=date(2025, 3, 30),
+        maturity=date(2030, 3, 30),
+        coupon_rate=Decimal("0.12"),
+        frequency=2,
+        day_count=DayCount.ACT_ACT_ICMA,
+    )
+    calendar = Calendar()
+    periods = bond.schedule(calendar)
+    assert all(bond.coupon_fraction(p) == Fraction(1, 2) for p in periods)
+    assert bond.coupon_amount(100_000_00, periods[0]) == 600_000
+    assert bond.accrued(100_000_00, date(2025, 9, 29), calendar) == 596_739

@@ -120,6 +120,16 @@ class FixedRateBond:
             for s, e in zip(starts, ends, strict=True)
         ]
 
+    def reference_start(self, end: date) -> date:
+        """The regular period's start for a coupon date `end`: the schedule date before it,
+        rolled from maturity as `schedule` rolls (so a 30 Sep coupon of a bond maturing on
+        30 Mar starts on 30 Mar, not on the month end 31 Mar)."""
+        step = 12 // self.frequency
+        count = 0
+        while add_months(self.maturity, -step * count, end_of_month=True) > end:
+            count += 1
+        return add_months(self.maturity, -step * (count + 1), end_of_month=True)
+
     def fraction(self, start: date, end: date, period: CouponPeriod) -> Fraction:
         """Year fraction from `start` to `end` inside coupon `period`, under the bond's day
         count: ACT/ACT ICMA against the regular period ending at the period's end."""
@@ -127,7 +137,7 @@ class FixedRateBond:
             start,
             end,
             self.day_count,
-            reference_start=add_months(period.end, -12 // self.frequency, end_of_month=True),
+            reference_start=self.reference_start(period.end),
             reference_end=period.end,
             maturity=self.maturity,
         )
@@ -135,7 +145,7 @@ class FixedRateBond:
     def coupon_fraction(self, period: CouponPeriod) -> Fraction:
         """The share of the annual rate paid for a period: 1/frequency for a regular period
         under 30/360 and ACT/ACT ICMA, the year fraction otherwise and for irregular periods."""
-        regular = add_months(period.end, -12 // self.frequency, end_of_month=True) == period.start
+        regular = self.reference_start(period.end) == period.start
         if regular and self.day_count in FIXED_REGULAR_COUPON:
             return Fraction(1, self.frequency)
         return self.fraction(period.start, period.end, period)
