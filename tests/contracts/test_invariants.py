@@ -421,9 +421,9 @@ class TokenMachine(RuleBasedStateMachine):
         amount = max(1, self._amount(wallet, pct))
         if amount > self.balance[wallet]:
             with boa.reverts("insufficient balance"):
-                self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+                self.system.govern(self.tok, "burn", self.addr[wallet], amount, evidence=EVIDENCE)
             return
-        self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+        self.system.govern(self.tok, "burn", self.addr[wallet], amount, evidence=EVIDENCE)
         self.release_frozen(wallet, amount)
         self.supply -= amount
         self.move(wallet, None, amount)
@@ -556,7 +556,7 @@ class TokenMachine(RuleBasedStateMachine):
             "rules": (self.tok, "setRules", 0, 0, 1, 0, 0, PK),
             "threshold": (s.gov, "setThreshold", 1),
         }[kind]
-        evidence = EVIDENCE if kind == "forced" else b""
+        evidence = EVIDENCE if kind in ("forced", "burn") else b""
         pid = s.propose(*call, evidence=evidence, proposer=proposer)
         for official in range(3):
             with boa.reverts("not enough approvals"):
