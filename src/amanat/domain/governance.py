@@ -103,9 +103,14 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
 }
 
 
-def evidence_required(signature: str) -> bool:
-    """Whether a proposal calling this governed function must carry an evidence hash."""
-    return GOVERNED_FUNCTIONS[signature].affects_holder_property
+def affects_holder_property(function: str) -> bool:
+    """Whether the governed function given by name (e.g. 'burn') takes, destroys, freezes or
+    redirects a holder's property, so that its proposal must carry an evidence hash."""
+    return any(
+        governed.affects_holder_property
+        for signature, governed in GOVERNED_FUNCTIONS.items()
+        if function_name(signature) == function
+    )
 
 
 # Seconds between the last approval and execution. Pause and freeze are emergencies: none.
