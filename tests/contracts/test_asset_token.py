@@ -867,8 +867,12 @@ def test_set_address_frozen_events(system, w):
     )
 
 
-def test_frozen_wallet_still_receives_mint(system, w):
+def test_frozen_wallet_is_refused_a_mint(system, w):
+    """As a settlement mint is (issue 9 finding 7): a frozen wallet receives nothing new."""
     system.govern(system.token, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
+    with boa.reverts("receiver wallet is frozen"):
+        system.mint(w.p, 10)
+    system.govern(system.token, "setAddressFrozen", w.p, False, evidence=EVIDENCE)
     system.mint(w.p, 10)
     assert system.token.balanceOf(w.p) == 10
 

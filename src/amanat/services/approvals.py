@@ -402,7 +402,8 @@ def create(
     target, function, args, summary = spec.build(platform, params)
     if not evidence and affects_holder_property(function):
         raise InvalidInput(
-            f"{kind} ({function}) affects a holder's property: give the evidence document's SHA-256"
+            f"{kind} ({function}) affects a holder's property and requires an evidence hash: "
+            "give the evidence document's SHA-256"
         )
     with platform.store.session() as session, session.begin():
         request = ActionRequest(

@@ -59,8 +59,8 @@ def propose(
     """Propose `target.function(*args)`; the proposer's approval counts. Returns the proposal id."""
     if not evidence and affects_holder_property(function):
         raise InvalidInput(
-            f"{function} affects a holder's property: give the evidence hash (SHA-256 of the "
-            "legal basis, e.g. a court order)"
+            f"{function} affects a holder's property and requires an evidence hash (SHA-256 "
+            "of the legal basis, e.g. a court order)"
         )
     governance = platform.contract("Governance")
     call_data = target.encode(function, *args)
