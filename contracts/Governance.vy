@@ -20,7 +20,7 @@
      Approvals carry the official's membership epoch: an official removed
      and re-added must approve again. A timelock belongs to the
      configuration (officials and threshold) it started under: after an
-     official is removed or the threshold changes, a proposal must reach
+     official is removed or the threshold is raised, a proposal must reach
      the threshold again and wait its timelock anew.
 """
 
@@ -159,8 +159,10 @@ def _set_official(official: address, enabled: bool):
 def _set_threshold(threshold_: uint256):
     assert threshold_ >= 1, "threshold must be at least 1"
     assert threshold_ <= self.officialCount, "threshold exceeds the number of officials"
+    if threshold_ > self.threshold:
+        # A raised threshold may leave running timelocks below it.
+        self.configurationEpoch += 1
     self.threshold = threshold_
-    self.configurationEpoch += 1
     log ThresholdSet(threshold=threshold_)
 
 
@@ -205,7 +207,7 @@ def _current_approvals(proposalId: uint256) -> uint256:
 @view
 def _timelock_running(proposalId: uint256, proposal: Proposal) -> bool:
     # A timelock started under another configuration (an official removed or the threshold
-    # changed since) no longer counts: the proposal may have dropped below the threshold.
+    # raised since) no longer counts: the proposal may have dropped below the threshold.
     return proposal.readyAt != 0 and self.timelockEpoch[proposalId] == self.configurationEpoch
 
 
@@ -330,7 +332,7 @@ def startTimelock(proposalId: uint256):
     """
     @notice Start the timelock of a proposal that reached the threshold without a new
             approval (the threshold was lowered after its last approval), or restart it
-            after the officials or the threshold changed since it started.
+            after an official was removed or the threshold raised since it started.
     @param proposalId The proposal.
     """
     assert self.isOfficial[msg.sender], "caller is not an official"
@@ -352,7 +354,7 @@ def execute(proposalId: uint256):
     proposal: Proposal = self._open(proposalId)
     assert self._current_approvals(proposalId) >= self.threshold, "not enough approvals"
     assert proposal.readyAt != 0, "timelock has not started"
-    assert self.timelockEpoch[proposalId] == self.configurationEpoch, "officials or threshold changed: the timelock must restart"
+    assert self.timelockEpoch[proposalId] == self.configurationEpoch, "an official was removed or the threshold raised: the timelock must restart"
     assert block.timestamp >= proposal.readyAt, "timelock has not passed"
     assert (
         proposal.evidence != empty(bytes32) or not self.governedFunction[proposal.selector].affectsHolderProperty
