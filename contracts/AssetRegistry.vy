@@ -15,6 +15,16 @@
      cannot be retired while the sukuk is outstanding. The registry also
      lists the settlement agents (auction, DvP, distributor contracts)
      that asset tokens accept for settlement operations.
+     Decisions on single-key power:
+     - A reserve auditor alone records an attestation, which may raise a
+       commodity's minting cap. It creates no units: every mint is an
+       M-of-N governance action (and settlement mints follow a
+       governance-approved allocation), so the auditor's key can only
+       widen a ceiling that governance still has to choose to use; the
+       statutory authorisation caps it in any case. Kept single-key.
+     - An issuer alone links an underlying to a sukuk, only while the sukuk
+       is proposed: it holds no value then, the link is fixed afterwards and
+       governance sees it when it approves the sukuk. Kept single-key.
 """
 
 interface Supply:

@@ -20,7 +20,17 @@
      Holdings are booked per identity (the registry's identity number when
      a wallet's balance rises from zero), so caps and the holder count are
      per institution, not per wallet. Forced transfers, freezes and recovery
-     must carry the evidence hash of the governance proposal executing them.
+     must carry the evidence hash of the governance proposal executing them;
+     so must a governance burn (units destroyed without the holder's
+     signature). Redemption at maturity goes through a settlement agent.
+     A wallet holding units cannot be unlinked from its identity (the
+     IdentityRegistry refuses), and a change of an identity's country
+     re-books its holding here in the same transaction (`rebookIdentity`),
+     so `foreignHeld` is always exact and a booked identity always matches
+     the wallet's current record.
+     Units locked for a DvP settlement are released for enforcement by
+     governance cancelling the instruction (Settlement.enforceCancel, with
+     evidence); an instruction's deadline is capped by a governed maximum.
      Settlement agents (contracts the AssetRegistry lists: auction, DvP,
      distributor) may lock units for a pending settlement, settle them with
      every rule checked, issue units at a governance-approved primary
@@ -79,6 +89,7 @@ ENFORCE_FREEZE_TOKENS: constant(uint8) = 3
 ENFORCE_UNFREEZE_TOKENS: constant(uint8) = 4
 ENFORCE_FORCED_TRANSFER: constant(uint8) = 5
 ENFORCE_RECOVERY: constant(uint8) = 6
+ENFORCE_BURN: constant(uint8) = 7
 
 event Transfer:
     sender: indexed(address)
@@ -156,6 +167,12 @@ event SettlementUnlocked:
 
 event Matured:
     maturedAt: uint256
+
+event IdentityRebooked:
+    identityNumber: indexed(uint256)
+    country: uint16
+    holding: uint256
+    foreign: bool
 
 event Redeemed:
     wallet: indexed(address)
@@ -410,16 +427,21 @@ def _mint_restriction(receiver: address, amount: uint256) -> (uint8, uint256):
     if supplyAfter > maxUnits or supplyAfter > MASK_96:
         return AUTHORISATION_CAP, toRecord
     rules: uint256 = self._rules
-    if rules & RULES_MATURED != 0:
-        return MATURED, toRecord
+    if rules & RULES_FLAGS != 0:
+        if rules & RULES_MATURED != 0:
+            return MATURED, toRecord
+        return PAUSED, toRecord
     code: uint8 = self._receiver_restriction(rules, toRecord)
     if code != OK:
         return code, toRecord
+    toAccount: uint256 = self._accounts[receiver]
+    if toAccount & WALLET_FROZEN != 0:
+        return RECEIVER_FROZEN, toRecord
     code = self._holding_restriction(
         rules,
         0,
         0,
-        self._booked_identity(self._accounts[receiver], toRecord),
+        self._booked_identity(toAccount, toRecord),
         toRecord,
         amount,
         supplyAfter,
@@ -467,6 +489,11 @@ def _message(code: uint8) -> String[64]:
     if code == MATURED:
         return "token has matured"
     return "unknown restriction"
+
+
+@internal
+def _log_token_information():
+    log UpdatedTokenInformation(newName=self.name, newSymbol=self.symbol, newDecimals=decimals, newVersion=TOKEN_VERSION, newOnchainID=self.onchainID)
 
 
 @internal
@@ -597,6 +624,14 @@ def _burn(wallet: address, amount: uint256):
         amount,
         staticcall IdentityRegistry(identityRegistry).walletRecord(wallet),
         0,
+    )
+
+
+@internal
+def _enforced_burn(wallet: address, amount: uint256, evidence: bytes32):
+    self._burn(wallet, amount)
+    log EnforcementAction(
+        kind=ENFORCE_BURN, wallet=wallet, counterparty=empty(address), amount=amount, evidence=evidence
     )
 
 
@@ -800,8 +835,8 @@ def canTransfer(sender: address, receiver: address, amount: uint256) -> bool:
 @external
 def mint(receiver: address, amount: uint256):
     """
-    @notice Issue units to a verified, eligible wallet within the statutory
-            authorisation. Governance only.
+    @notice Issue units to a verified, eligible, unfrozen wallet within the
+            statutory authorisation, while the token is not paused. Governance only.
     @param receiver The receiving wallet.
     @param amount Units to issue.
     """
@@ -825,26 +860,29 @@ def batchMint(receivers: DynArray[address, MAX_BATCH], amounts: DynArray[uint256
 @external
 def burn(wallet: address, amount: uint256):
     """
-    @notice Cancel units (redemption); frozen tokens are released first if
-            needed. Governance only.
+    @notice Destroy a holder's units without its signature (e.g. a court
+            order); frozen tokens are released first if needed. Governance
+            only, with evidence. Redemption at maturity goes through the
+            Distributor instead.
     @param wallet The wallet debited.
     @param amount Units to burn.
     """
     self._only_governance()
-    self._burn(wallet, amount)
+    self._enforced_burn(wallet, amount, self._evidence())
 
 
 @external
 def batchBurn(wallets: DynArray[address, MAX_BATCH], amounts: DynArray[uint256, MAX_BATCH]):
     """
-    @notice Burn from several wallets. Governance only.
+    @notice Burn from several wallets under one evidence hash. Governance only.
     @param wallets The wallets debited.
     @param amounts Units for each.
     """
     self._only_governance()
     assert len(wallets) == len(amounts), "wallets and amounts differ in length"
+    evidence: bytes32 = self._evidence()
     for i: uint256 in range(len(wallets), bound=MAX_BATCH):
-        self._burn(wallets[i], amounts[i])
+        self._enforced_burn(wallets[i], amounts[i], evidence)
 
 
 @external
@@ -886,7 +924,8 @@ def batchForcedTransfer(
 def recoveryAddress(lostWallet: address, newWallet: address, investorOnchainID: address) -> bool:
     """
     @notice Move a lost wallet's balance, frozen tokens and frozen status to
-            a new wallet of the same identity. Governance only, with evidence.
+            a new wallet of the same identity (with the TokensFrozen and
+            AddressFrozen events of the new wallet). Governance only, with evidence.
     @param lostWallet The wallet whose key was lost.
     @param newWallet A wallet the registrar linked to the same identity.
     @param investorOnchainID Kept for ERC-3643 compatibility; Amanat keeps
@@ -912,8 +951,12 @@ def recoveryAddress(lostWallet: address, newWallet: address, investorOnchainID: 
         newRecord,
     )
     moved: uint256 = self._accounts[newWallet] + (frozenTokens << 96)
-    if lost & WALLET_FROZEN != 0:
+    if frozenTokens != 0:
+        log TokensUnfrozen(userAddress=lostWallet, amount=frozenTokens)
+        log TokensFrozen(userAddress=newWallet, amount=frozenTokens)
+    if lost & WALLET_FROZEN != 0 and moved & WALLET_FROZEN == 0:
         moved = moved | WALLET_FROZEN
+        log AddressFrozen(userAddress=newWallet, isFrozen=True, owner=msg.sender)
     self._accounts[newWallet] = moved
     log RecoverySuccess(lostWallet=lostWallet, newWallet=newWallet, investorOnchainID=investorOnchainID)
     log EnforcementAction(kind=ENFORCE_RECOVERY, wallet=lostWallet, counterparty=newWallet, amount=balance, evidence=evidence)
@@ -1048,9 +1091,13 @@ def setRules(
     @param maxHolders Max number of holding identities (0 = no limit).
     @param lockupUntil No ordinary transfer before this unix time.
     @param countryMode 0 no country rule, 1 allow-list, 2 deny-list.
-    @param domesticCountry ISO-3166 numeric code of the home country.
+    @param domesticCountry ISO-3166 numeric code of the home country (fixed once
+           units are issued, so the foreign total stays exact).
     """
     self._only_governance()
+    assert (
+        self.totalSupply == 0 or convert(domesticCountry, uint256) == (self._rules >> 136) & 65535
+    ), "domestic country cannot change once units are issued"
     self._store_rules(
         convert(eligibleCategories, uint256)
         | (convert(foreignCapBps, uint256) << 16)
@@ -1092,7 +1139,7 @@ def setName(newName: String[64]):
     """
     self._only_governance()
     self.name = newName
-    log UpdatedTokenInformation(newName=newName, newSymbol=self.symbol, newDecimals=decimals, newVersion=TOKEN_VERSION, newOnchainID=self.onchainID)
+    self._log_token_information()
 
 
 @external
@@ -1103,7 +1150,7 @@ def setSymbol(newSymbol: String[32]):
     """
     self._only_governance()
     self.symbol = newSymbol
-    log UpdatedTokenInformation(newName=self.name, newSymbol=newSymbol, newDecimals=decimals, newVersion=TOKEN_VERSION, newOnchainID=self.onchainID)
+    self._log_token_information()
 
 
 @external
@@ -1114,7 +1161,33 @@ def setOnchainID(newOnchainID: address):
     """
     self._only_governance()
     self.onchainID = newOnchainID
-    log UpdatedTokenInformation(newName=self.name, newSymbol=self.symbol, newDecimals=decimals, newVersion=TOKEN_VERSION, newOnchainID=newOnchainID)
+    self._log_token_information()
+
+
+@external
+def rebookIdentity(identityNumber: uint256, country: uint16):
+    """
+    @notice Re-classify an identity's booked holding as foreign or domestic
+            after its country changed, so that `foreignHeld` stays exact.
+            Identity registry only, in the same transaction as the change.
+    @param identityNumber The identity.
+    @param country Its new ISO-3166 numeric country.
+    """
+    assert msg.sender == identityRegistry, "caller is not the identity registry"
+    slot: uint256 = self._holdings[identityNumber]
+    held: uint256 = slot & MASK_128
+    isForeign: bool = convert(country, uint256) != (self._rules >> 136) & 65535
+    if (slot & COUNTED_FOREIGN != 0) == isForeign:
+        return
+    stats: uint256 = self._stats
+    if isForeign:
+        self._holdings[identityNumber] = held | COUNTED_FOREIGN
+        stats += held << 128
+    else:
+        self._holdings[identityNumber] = held
+        stats -= held << 128
+    self._stats = stats
+    log IdentityRebooked(identityNumber=identityNumber, country=country, holding=held, foreign=isForeign)
 
 
 # ------------------------------------------------------ settlement agents
@@ -1185,13 +1258,12 @@ def settlementMint(receiver: address, amount: uint256):
     """
     @notice Issue units at a primary settlement (an auction allocation that
             governance approved), within the statutory authorisation and
-            every rule; a wallet frozen since it bid is refused. Settlement
-            agents only.
+            every rule of a governance mint; a wallet frozen since it bid is
+            refused. Settlement agents only.
     @param receiver The successful bidder's wallet.
     @param amount Units issued.
     """
     self._only_settlement_agent()
-    assert self._accounts[receiver] & WALLET_FROZEN == 0, "receiver wallet is frozen"
     self._mint(receiver, amount)
 
 

@@ -17,6 +17,9 @@
 interface IdentityRegistry:
     def walletRecord(wallet: address) -> uint256: view
 
+interface Governance:
+    def executingEvidence() -> bytes32: view
+
 MASK_64: constant(uint256) = 2**64 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 
@@ -250,12 +253,15 @@ def issueCash(receiver: address, amount: uint256, depositReference: bytes32):
 def withdrawCash(wallet: address, amount: uint256, withdrawalReference: bytes32):
     """
     @notice Cancel cash paid out off chain on the holder's withdrawal
-            instruction. Governance only.
+            instruction. Governance only, with the evidence hash of the
+            executing proposal (the institution's cash leaves without its
+            on-chain signature).
     @param wallet The withdrawing wallet.
     @param amount Minor units withdrawn (unlocked cash only).
     @param withdrawalReference Hash of the holder's withdrawal instruction.
     """
     self._only_governance()
+    assert staticcall Governance(governance).executingEvidence() != empty(bytes32), "withdrawal requires an evidence hash"
     assert amount > 0, "amount must be positive"
     assert withdrawalReference != empty(bytes32), "withdrawal reference is empty"
     account: uint256 = self._accounts[wallet]

@@ -13,6 +13,11 @@
         governance releases it; so is a redemption payout for a holder with
         units frozen by governance. A redemption also cancels the holder's units
         (the token must have matured) in the same step as paying them.
+        A held payout is released to its holder by governance; paying it to
+        anyone else (a recovery wallet, a court-ordered beneficiary) is
+        `redirectHeld` and needs an evidence hash. In a pushed batch a row
+        that cannot be made now (already claimed, or units that can no longer
+        be redeemed) is skipped and logged; the rest of the batch is paid.
 @dev Leaf = keccak256(abi_encode(token, recordBlock, index, holder, units,
      amount)): bound to the snapshot it was computed from, and independent
      of the distribution id, which is only known when the declaration
@@ -28,6 +33,9 @@ interface AssetToken:
     def matured() -> bool: view
     def maturedBlock() -> uint256: view
     def redeem(wallet: address, amount: uint256): nonpayable
+
+interface Governance:
+    def executingEvidence() -> bytes32: view
 
 interface CashToken:
     def transferFrom(sender: address, receiver: address, amount: uint256) -> bool: nonpayable
@@ -80,6 +88,19 @@ event HeldPayoutReleased:
     holder: indexed(address)
     receiver: indexed(address)
     amount: uint256
+
+event HeldPayoutRedirected:
+    distributionId: indexed(uint256)
+    holder: indexed(address)
+    receiver: indexed(address)
+    amount: uint256
+    evidence: bytes32
+
+event PayoutSkipped:
+    distributionId: indexed(uint256)
+    index: indexed(uint256)
+    holder: indexed(address)
+    reason: String[64]
 
 event DistributionClosed:
     distributionId: indexed(uint256)
@@ -178,8 +199,11 @@ def _settle_payout(
     units: uint256,
     amount: uint256,
     proof: DynArray[bytes32, MAX_DEPTH],
-) -> (uint256, uint256):
-    # Proves and pays (or holds) one payout; returns the amounts paid and held.
+    skipUnpayable: bool,
+) -> (bool, uint256, uint256):
+    # Proves and pays (or holds) one payout; returns whether it was made and the amounts paid
+    # and held. With skipUnpayable a payout already made, or a redemption whose units can no
+    # longer be cancelled, is logged as skipped instead of reverting.
     assert index < d.holderCount, "payout index out of range"
     node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holder, units, amount))
     for level: uint256 in range(d.depth, bound=MAX_DEPTH):
@@ -191,6 +215,9 @@ def _settle_payout(
     assert node == d.root, "payout is not in the declared list"
     word: uint256 = self._paidBits[distributionId][index >> 8]
     bit: uint256 = 1 << (index & 255)
+    if word & bit != 0 and skipUnpayable:
+        log PayoutSkipped(distributionId=distributionId, index=index, holder=holder, reason="payout already made")
+        return False, 0, 0
     assert word & bit == 0, "payout already made"
     self._paidBits[distributionId][index >> 8] = word | bit
     # Units frozen by governance (e.g. a court order) are cancelled by a redemption; their
@@ -198,9 +225,20 @@ def _settle_payout(
     frozenUnits: uint256 = 0
     if d.kind == KIND_REDEMPTION:
         frozenUnits = staticcall AssetToken(d.token).getFrozenTokens(holder)
-        extcall AssetToken(d.token).redeem(holder, units)
+        if skipUnpayable:
+            redeemed: bool = raw_call(
+                d.token,
+                abi_encode(holder, units, method_id=method_id("redeem(address,uint256)")),
+                revert_on_failure=False,
+            )
+            if not redeemed:
+                self._paidBits[distributionId][index >> 8] = word
+                log PayoutSkipped(distributionId=distributionId, index=index, holder=holder, reason="units can no longer be redeemed")
+                return False, 0, 0
+        else:
+            extcall AssetToken(d.token).redeem(holder, units)
     if amount == 0:
-        return 0, 0
+        return True, 0, 0
     if frozenUnits == 0 and not staticcall AssetToken(d.token).isFrozen(holder):
         success: bool = raw_call(
             cashToken,
@@ -209,10 +247,10 @@ def _settle_payout(
         )
         if success:
             log PayoutPaid(distributionId=distributionId, holder=holder, amount=amount, units=units)
-            return amount, 0
+            return True, amount, 0
     self.held[distributionId][holder] += amount
     log PayoutHeld(distributionId=distributionId, holder=holder, amount=amount, units=units)
-    return 0, amount
+    return True, 0, amount
 
 
 @internal
@@ -249,7 +287,9 @@ def pay(
 ):
     """
     @notice Push a batch of payouts, each proven against the declared root.
-            Anyone may call (the paying agent); a payout is made only once.
+            Anyone may call (the paying agent); a payout is made only once. A
+            row already made (e.g. claimed first) or a redemption row whose
+            units can no longer be redeemed is skipped with PayoutSkipped.
     @param distributionId The distribution.
     @param indices Each payout's position in the list.
     @param holders Each payout's holder.
@@ -263,16 +303,20 @@ def pay(
     assert len(proofs) == count * d.depth, "proofs do not match the tree depth"
     paid: uint256 = 0
     heldAmount: uint256 = 0
+    made: uint256 = 0
     for i: uint256 in range(count, bound=MAX_BATCH):
         proof: DynArray[bytes32, MAX_DEPTH] = []
         for level: uint256 in range(d.depth, bound=MAX_DEPTH):
             proof.append(proofs[i * d.depth + level])
+        ok: bool = False
         p: uint256 = 0
         k: uint256 = 0
-        p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proof)
+        ok, p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proof, True)
+        if ok:
+            made += 1
         paid += p
         heldAmount += k
-    self._record(distributionId, d, count, paid, heldAmount)
+    self._record(distributionId, d, made, paid, heldAmount)
 
 
 @external
@@ -289,21 +333,15 @@ def claim(
     """
     d: Distribution = self._declared(distributionId)
     assert len(proof) == d.depth, "proof does not match the tree depth"
+    ok: bool = False
     p: uint256 = 0
     k: uint256 = 0
-    p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, proof)
+    ok, p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, proof, False)
     self._record(distributionId, d, 1, p, k)
 
 
-@external
-def releaseHeld(distributionId: uint256, holder: address, receiver: address):
-    """
-    @notice Pay out a held payout once its cause is resolved (wallet
-            unfrozen, KYC renewed, or a recovery wallet). Governance only.
-    @param distributionId The distribution.
-    @param holder The holder whose payout was held.
-    @param receiver The wallet paid (the holder's, or its recovery wallet).
-    """
+@internal
+def _release(distributionId: uint256, holder: address, receiver: address) -> uint256:
     assert msg.sender == governance, "caller is not governance"
     amount: uint256 = self.held[distributionId][holder]
     assert amount > 0, "nothing held for this holder"
@@ -312,6 +350,35 @@ def releaseHeld(distributionId: uint256, holder: address, receiver: address):
     self.distributions[distributionId].paidTotal += amount
     assert extcall CashToken(cashToken).transfer(receiver, amount), "cash transfer failed"
     log HeldPayoutReleased(distributionId=distributionId, holder=holder, receiver=receiver, amount=amount)
+    return amount
+
+
+@external
+def releaseHeld(distributionId: uint256, holder: address):
+    """
+    @notice Pay a held payout to its holder once its cause is resolved (wallet
+            unfrozen, KYC renewed). Governance only.
+    @param distributionId The distribution.
+    @param holder The holder whose payout was held; it is paid.
+    """
+    self._release(distributionId, holder, holder)
+
+
+@external
+def redirectHeld(distributionId: uint256, holder: address, receiver: address):
+    """
+    @notice Pay a held payout to someone other than its holder (its recovery
+            wallet, a court-ordered beneficiary). Governance only, with the
+            evidence hash of the executing proposal.
+    @param distributionId The distribution.
+    @param holder The holder whose payout was held.
+    @param receiver The wallet paid instead of the holder.
+    """
+    evidence: bytes32 = staticcall Governance(governance).executingEvidence()
+    assert evidence != empty(bytes32), "paying a held payout to another wallet requires an evidence hash"
+    assert receiver != holder, "receiver is the holder: use releaseHeld"
+    amount: uint256 = self._release(distributionId, holder, receiver)
+    log HeldPayoutRedirected(distributionId=distributionId, holder=holder, receiver=receiver, amount=amount, evidence=evidence)
 
 
 @external

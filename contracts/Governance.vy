@@ -9,14 +9,28 @@
         action type has passed. The action type is derived from the call's
         function selector, so a proposal cannot dodge the evidence rule or
         timelock by mislabelling itself.
+        Every governed function is one row of one table (`governedFunction`):
+        its action type and whether it affects a holder's property (takes,
+        destroys, freezes or redirects what a holder owns without its
+        signature, or voids the public record of it). Such a function
+        needs an evidence hash when it is proposed and again when it runs.
 @dev While a proposal executes, its evidence hash is readable by the
      target through `executingEvidence()` (transient storage), so tokens
      can refuse enforcement actions that cite no legal basis.
+     Approvals carry the official's membership epoch: an official removed
+     and re-added must approve again. A timelock belongs to the
+     configuration (officials and threshold) it started under: after an
+     official is removed or the threshold is raised, a proposal must reach
+     the threshold again and wait its timelock anew.
 """
 
 MAX_CALLDATA: constant(uint256) = 8192
 MAX_OFFICIALS: constant(uint256) = 32
 MAX_SELECTORS: constant(uint256) = 64
+
+struct GovernedFunction:
+    actionType: uint8
+    affectsHolderProperty: bool
 
 struct Proposal:
     target: address
@@ -73,19 +87,22 @@ event TimelockSet:
 event ActionTypeSet:
     selector: bytes4
     actionType: uint8
-    evidenceRequired: bool
+    affectsHolderProperty: bool
 
 isOfficial: public(HashMap[address, bool])
 officialCount: public(uint256)
 threshold: public(uint256)
 timelock: public(HashMap[uint8, uint256])
-actionTypeOf: public(HashMap[bytes4, uint8])
-evidenceRequired: public(HashMap[uint8, bool])
+governedFunction: public(HashMap[bytes4, GovernedFunction])
 proposalCount: public(uint256)
 proposals: HashMap[uint256, Proposal]
 proposalCallData: HashMap[uint256, Bytes[MAX_CALLDATA]]
 hasApproved: public(HashMap[uint256, HashMap[address, bool]])
 approversOf: HashMap[uint256, DynArray[address, MAX_OFFICIALS]]
+approvalEpoch: HashMap[uint256, HashMap[address, uint256]]
+membershipEpoch: public(HashMap[address, uint256])
+configurationEpoch: public(uint256)
+timelockEpoch: HashMap[uint256, uint256]
 executingEvidence: public(transient(bytes32))
 
 
@@ -95,7 +112,7 @@ def __init__(
     threshold_: uint256,
     selectors: DynArray[bytes4, MAX_SELECTORS],
     actionTypes: DynArray[uint8, MAX_SELECTORS],
-    evidenceTypes: DynArray[uint8, MAX_SELECTORS],
+    affectsHolderProperty: DynArray[bool, MAX_SELECTORS],
     delayTypes: DynArray[uint8, MAX_SELECTORS],
     delaySeconds: DynArray[uint256, MAX_SELECTORS],
 ):
@@ -104,19 +121,20 @@ def __init__(
     @param threshold_ Approvals needed (M), 1 <= M <= N.
     @param selectors Function selectors that may be proposed.
     @param actionTypes The action type (1..255) of each selector.
-    @param evidenceTypes Action types whose proposals must carry evidence.
+    @param affectsHolderProperty For each selector, whether it takes, destroys,
+           freezes or redirects a holder's property without its signature
+           (its proposals must carry evidence).
     @param delayTypes Action types with a timelock (others have none).
     @param delaySeconds The timelock of each of `delayTypes`.
     """
     assert len(selectors) == len(actionTypes), "selectors and action types differ in length"
+    assert len(selectors) == len(affectsHolderProperty), "selectors and property flags differ in length"
     assert len(delayTypes) == len(delaySeconds), "delay types and delays differ in length"
     for official: address in officials:
         self._set_official(official, True)
     self._set_threshold(threshold_)
-    for actionType: uint8 in evidenceTypes:
-        self.evidenceRequired[actionType] = True
     for i: uint256 in range(len(selectors), bound=MAX_SELECTORS):
-        self._set_action_type(selectors[i], actionTypes[i])
+        self._set_action_type(selectors[i], actionTypes[i], affectsHolderProperty[i])
     for i: uint256 in range(len(delayTypes), bound=MAX_SELECTORS):
         self._set_timelock(delayTypes[i], delaySeconds[i])
 
@@ -128,9 +146,12 @@ def _set_official(official: address, enabled: bool):
     self.isOfficial[official] = enabled
     if enabled:
         self.officialCount += 1
+        assert self.officialCount <= MAX_OFFICIALS, "more officials than approvals can hold (32)"
+        self.membershipEpoch[official] += 1
     else:
         self.officialCount -= 1
         assert self.officialCount >= self.threshold, "fewer officials than the threshold"
+        self.configurationEpoch += 1
     log OfficialSet(official=official, enabled=enabled)
 
 
@@ -138,18 +159,23 @@ def _set_official(official: address, enabled: bool):
 def _set_threshold(threshold_: uint256):
     assert threshold_ >= 1, "threshold must be at least 1"
     assert threshold_ <= self.officialCount, "threshold exceeds the number of officials"
+    if threshold_ > self.threshold:
+        # A raised threshold may leave running timelocks below it.
+        self.configurationEpoch += 1
     self.threshold = threshold_
     log ThresholdSet(threshold=threshold_)
 
 
 @internal
-def _set_action_type(selector: bytes4, actionType: uint8):
+def _set_action_type(selector: bytes4, actionType: uint8, affectsHolderProperty: bool):
     assert actionType != 0, "action type 0 is reserved"
-    self.actionTypeOf[selector] = actionType
+    self.governedFunction[selector] = GovernedFunction(
+        actionType=actionType, affectsHolderProperty=affectsHolderProperty
+    )
     log ActionTypeSet(
         selector=selector,
         actionType=actionType,
-        evidenceRequired=self.evidenceRequired[actionType],
+        affectsHolderProperty=affectsHolderProperty,
     )
 
 
@@ -168,25 +194,46 @@ def _only_self():
 @internal
 @view
 def _current_approvals(proposalId: uint256) -> uint256:
-    # Approvals of those who are officials now: a removed official's approval no longer counts.
+    # Approvals of those who are officials now, given in their current membership: a removed
+    # official's approval no longer counts, and does not count again if it is re-added.
     count: uint256 = 0
     for approver: address in self.approversOf[proposalId]:
-        if self.isOfficial[approver]:
+        if self.isOfficial[approver] and self.approvalEpoch[proposalId][approver] == self.membershipEpoch[approver]:
             count += 1
     return count
 
 
 @internal
+@view
+def _timelock_running(proposalId: uint256, proposal: Proposal) -> bool:
+    # A timelock started under another configuration (an official removed or the threshold
+    # raised since) no longer counts: the proposal may have dropped below the threshold.
+    return proposal.readyAt != 0 and self.timelockEpoch[proposalId] == self.configurationEpoch
+
+
+@internal
+def _start_timelock(proposalId: uint256, proposal: Proposal) -> uint256:
+    readyAt: uint256 = block.timestamp + self.timelock[proposal.actionType]
+    self.proposals[proposalId].readyAt = readyAt
+    self.timelockEpoch[proposalId] = self.configurationEpoch
+    log TimelockStarted(proposalId=proposalId, readyAt=readyAt)
+    return readyAt
+
+
+@internal
 def _approve(proposalId: uint256, official: address):
-    assert not self.hasApproved[proposalId][official], "official already approved"
+    epoch: uint256 = self.membershipEpoch[official]
+    alreadyListed: bool = self.hasApproved[proposalId][official]
+    assert not alreadyListed or self.approvalEpoch[proposalId][official] != epoch, "official already approved"
     self.hasApproved[proposalId][official] = True
-    self.approversOf[proposalId].append(official)
+    self.approvalEpoch[proposalId][official] = epoch
+    if not alreadyListed:
+        self.approversOf[proposalId].append(official)
     proposal: Proposal = self.proposals[proposalId]
     approvals: uint256 = proposal.approvals + 1
     readyAt: uint256 = proposal.readyAt
-    if readyAt == 0 and self._current_approvals(proposalId) >= self.threshold:
-        readyAt = block.timestamp + self.timelock[proposal.actionType]
-        self.proposals[proposalId].readyAt = readyAt
+    if not self._timelock_running(proposalId, proposal) and self._current_approvals(proposalId) >= self.threshold:
+        readyAt = self._start_timelock(proposalId, proposal)
     self.proposals[proposalId].approvals = approvals
     log ProposalApproved(
         proposalId=proposalId, official=official, approvals=approvals, readyAt=readyAt
@@ -221,11 +268,12 @@ def propose(
     assert len(callData) >= 4, "call data has no function selector"
     assert lifetimeSeconds > 0, "lifetime must be positive"
     selector: bytes4 = convert(slice(callData, 0, 4), bytes4)
-    actionType: uint8 = self.actionTypeOf[selector]
+    governed: GovernedFunction = self.governedFunction[selector]
+    actionType: uint8 = governed.actionType
     assert actionType != 0, "function is not a governed action"
     assert (
-        evidence != empty(bytes32) or not self.evidenceRequired[actionType]
-    ), "this action requires an evidence hash"
+        evidence != empty(bytes32) or not governed.affectsHolderProperty
+    ), "this action affects a holder's property and requires an evidence hash"
     proposalId: uint256 = self.proposalCount + 1
     self.proposalCount = proposalId
     expiresAt: uint256 = block.timestamp + lifetimeSeconds
@@ -283,30 +331,34 @@ def cancel(proposalId: uint256):
 def startTimelock(proposalId: uint256):
     """
     @notice Start the timelock of a proposal that reached the threshold without a new
-            approval (the threshold was lowered after its last approval).
+            approval (the threshold was lowered after its last approval), or restart it
+            after an official was removed or the threshold raised since it started.
     @param proposalId The proposal.
     """
     assert self.isOfficial[msg.sender], "caller is not an official"
     proposal: Proposal = self._open(proposalId)
-    assert proposal.readyAt == 0, "timelock already started"
+    assert not self._timelock_running(proposalId, proposal), "timelock already started"
     assert self._current_approvals(proposalId) >= self.threshold, "not enough approvals"
-    readyAt: uint256 = block.timestamp + self.timelock[proposal.actionType]
-    self.proposals[proposalId].readyAt = readyAt
-    log TimelockStarted(proposalId=proposalId, readyAt=readyAt)
+    self._start_timelock(proposalId, proposal)
 
 
 @external
 def execute(proposalId: uint256):
     """
     @notice Run an approved proposal once its timelock has passed. Only approvals of current
-            officials count.
+            officials count; a function that affects a holder's property must still carry
+            evidence under the table as it is now.
     @param proposalId The proposal.
     """
     assert self.isOfficial[msg.sender], "caller is not an official"
     proposal: Proposal = self._open(proposalId)
     assert self._current_approvals(proposalId) >= self.threshold, "not enough approvals"
     assert proposal.readyAt != 0, "timelock has not started"
+    assert self.timelockEpoch[proposalId] == self.configurationEpoch, "an official was removed or the threshold raised: the timelock must restart"
     assert block.timestamp >= proposal.readyAt, "timelock has not passed"
+    assert (
+        proposal.evidence != empty(bytes32) or not self.governedFunction[proposal.selector].affectsHolderProperty
+    ), "this action affects a holder's property and requires an evidence hash"
     self.proposals[proposalId].executed = True
     self.executingEvidence = proposal.evidence
     raw_call(proposal.target, self.proposalCallData[proposalId])
@@ -349,15 +401,28 @@ def setTimelock(actionType: uint8, delaySeconds: uint256):
 
 
 @external
-def setActionType(selector: bytes4, actionType: uint8):
+def setActionType(selector: bytes4, actionType: uint8, affectsHolderProperty: bool):
     """
     @notice Classify a function selector as a governed action type. Only
             through an approved proposal.
     @param selector The function selector.
     @param actionType Its action type (non-zero).
+    @param affectsHolderProperty Whether it takes, destroys, freezes or redirects a
+           holder's property without its signature (proposals then need evidence).
     """
     self._only_self()
-    self._set_action_type(selector, actionType)
+    self._set_action_type(selector, actionType, affectsHolderProperty)
+
+
+@external
+@view
+def actionTypeOf(selector: bytes4) -> uint8:
+    """
+    @notice The action type of a governed function (0 if it is not governed).
+    @param selector The function selector.
+    @return The action type.
+    """
+    return self.governedFunction[selector].actionType
 
 
 @external

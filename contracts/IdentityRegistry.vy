@@ -13,9 +13,34 @@
        bits  80..87   investor category
        bits  88..127  identity number (1-based; 0 = unregistered)
      Only registrars (appointed by governance) change identities.
+     Decisions on single-key power (a registrar is one key):
+     - KYC hash and expiry: the registrar alone. Renewing or suspending
+       KYC is routine; a suspension only stops new transfers and moves no
+       units.
+     - Country and category of an identity that holds units of any token:
+       governance only (M-of-N, through `updateIdentity`). Both decide the
+       foreign-ownership cap and eligibility of value already held; the
+       registrar alone may set them while the identity holds nothing. A
+       country change re-books the identity's holding in every token in
+       the same transaction, so each token's foreign total stays exact.
+     - Wallets: a wallet holding units of any token cannot be unlinked
+       (so not re-linked to another identity either); its units leave it
+       only by recovery to another wallet of the same identity or by an
+       evidence-backed governance action. Linking a new, empty wallet to
+       an identity stays with the registrar alone.
 """
 
+interface AssetRegistry:
+    def assetCount() -> uint256: view
+    def tokenOf(assetId: uint256) -> address: view
+
+interface AssetToken:
+    def balanceOf(wallet: address) -> uint256: view
+    def identityHolding(identityNumber: uint256) -> uint256: view
+    def rebookIdentity(identityNumber: uint256, country: uint16): nonpayable
+
 MAX_WALLETS: constant(uint256) = 16
+MAX_ASSETS: constant(uint256) = 1024
 
 struct Identity:
     kycHash: bytes32
@@ -54,6 +79,7 @@ event RegistrarSet:
     enabled: bool
 
 governance: public(immutable(address))
+assetRegistry: public(immutable(address))
 isRegistrar: public(HashMap[address, bool])
 identityCount: public(uint256)
 identities: HashMap[uint256, Identity]
@@ -62,13 +88,16 @@ walletRecord: public(HashMap[address, uint256])
 
 
 @deploy
-def __init__(governance_: address, registrars: DynArray[address, 8]):
+def __init__(governance_: address, registrars: DynArray[address, 8], assetRegistry_: address):
     """
     @param governance_ The M-of-N governance contract that appoints registrars.
     @param registrars The first registrars; later changes go through governance.
+    @param assetRegistry_ The AssetRegistry listing every asset token (its address may be
+           precomputed).
     """
     assert governance_ != empty(address), "governance is the zero address"
     governance = governance_
+    assetRegistry = assetRegistry_
     for registrar: address in registrars:
         self.isRegistrar[registrar] = True
         log RegistrarSet(registrar=registrar, enabled=True)
@@ -104,6 +133,34 @@ def _link(identityNumber: uint256, wallet: address, record: uint256):
     self.walletsOf[identityNumber].append(wallet)
     self.walletRecord[wallet] = record
     log WalletLinked(identityNumber=identityNumber, wallet=wallet, registrar=msg.sender)
+
+
+@internal
+@view
+def _holds_units(identityNumber: uint256, wallet: address) -> bool:
+    # Whether the identity (or, if wallet is set, that wallet) holds units of any asset token.
+    for assetId: uint256 in range(1, MAX_ASSETS + 1):
+        if assetId > staticcall AssetRegistry(assetRegistry).assetCount():
+            break
+        token: address = staticcall AssetRegistry(assetRegistry).tokenOf(assetId)
+        if token == empty(address):
+            continue
+        if wallet != empty(address):
+            if staticcall AssetToken(token).balanceOf(wallet) != 0:
+                return True
+        elif staticcall AssetToken(token).identityHolding(identityNumber) != 0:
+            return True
+    return False
+
+
+@internal
+def _rebook(identityNumber: uint256, country: uint16):
+    for assetId: uint256 in range(1, MAX_ASSETS + 1):
+        if assetId > staticcall AssetRegistry(assetRegistry).assetCount():
+            break
+        token: address = staticcall AssetRegistry(assetRegistry).tokenOf(assetId)
+        if token != empty(address):
+            extcall AssetToken(token).rebookIdentity(identityNumber, country)
 
 
 @external
@@ -164,16 +221,24 @@ def updateIdentity(
     """
     @notice Change an identity's KYC hash, country, category or expiry (a
             past expiry suspends it). Every linked wallet follows at once.
+            A registrar may; a change of country or category of an identity
+            that holds units needs governance. A country change re-books the
+            identity's holding in every asset token.
     @param identityNumber The identity to change.
     @param kycHash Hash of the renewed off-chain KYC record.
     @param country ISO-3166 numeric country code.
     @param category Investor category.
     @param kycExpiry New KYC expiry (unix seconds).
     """
-    self._only_registrar()
+    assert self.isRegistrar[msg.sender] or msg.sender == governance, "caller is not a registrar"
     assert identityNumber > 0 and identityNumber <= self.identityCount, "unknown identity"
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
+    previous: Identity = self.identities[identityNumber]
+    if previous.country != country or previous.category != category:
+        assert msg.sender == governance or not self._holds_units(identityNumber, empty(address)), "identity holds units: a change of country or category needs governance"
+    if previous.country != country:
+        self._rebook(identityNumber, country)
     self.identities[identityNumber] = Identity(
         kycHash=kycHash, country=country, category=category, kycExpiry=kycExpiry
     )
@@ -212,11 +277,14 @@ def linkWallet(identityNumber: uint256, wallet: address):
 def unlinkWallet(wallet: address):
     """
     @notice Remove a wallet from its identity; it can no longer receive or send.
+            A wallet holding units of any asset token cannot be unlinked: its
+            units are recovered to another wallet of the identity first.
     @param wallet The wallet to remove.
     """
     self._only_registrar()
     identityNumber: uint256 = self.walletRecord[wallet] >> 88
     assert identityNumber != 0, "wallet is not linked"
+    assert not self._holds_units(0, wallet), "wallet holds units: recover them to another wallet of its identity first"
     remaining: DynArray[address, MAX_WALLETS] = []
     for linked: address in self.walletsOf[identityNumber]:
         if linked != wallet:

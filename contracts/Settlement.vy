@@ -8,7 +8,12 @@
         transaction with every rule of both tokens checked, or not at all.
         Either party may cancel before settlement; after the deadline anyone
         may expire the instruction. Locked legs are released on cancel and
-        expiry.
+        expiry. Enforcement always wins over a lock: governance may cancel
+        any open instruction with an evidence hash (`enforceCancel`), after
+        which forced transfer, burn, partial freeze and recovery reach the
+        units. A deadline may lie at most `maxDeadlineSeconds` ahead (a
+        governed maximum, 30 days at deployment), and an instruction to a
+        wallet of the seller's own identity is refused.
 """
 
 interface AssetToken:
@@ -19,9 +24,17 @@ interface AssetToken:
     def messageForTransferRestriction(code: uint8) -> String[64]: view
     def assetId() -> uint256: view
     def matured() -> bool: view
+    def identityRegistry() -> address: view
 
 interface AssetRegistry:
     def tokenOf(assetId: uint256) -> address: view
+    def governance() -> address: view
+
+interface IdentityRegistry:
+    def walletRecords(first: address, second: address) -> (uint256, uint256): view
+
+interface Governance:
+    def executingEvidence() -> bytes32: view
 
 interface CashToken:
     def lock(wallet: address, amount: uint256): nonpayable
@@ -34,6 +47,7 @@ STATE_AFFIRMED: constant(uint8) = 2
 STATE_SETTLED: constant(uint8) = 3
 STATE_CANCELLED: constant(uint8) = 4
 STATE_EXPIRED: constant(uint8) = 5
+DEFAULT_MAX_DEADLINE: constant(uint256) = 30 * 86400
 
 struct Instruction:
     seller: address
@@ -72,10 +86,19 @@ event DvPCancelled:
 event DvPExpired:
     instructionId: indexed(uint256)
 
+event DvPEnforcementCancelled:
+    instructionId: indexed(uint256)
+    seller: indexed(address)
+    evidence: bytes32
+
+event MaxDeadlineSet:
+    maxDeadlineSeconds: uint256
+
 assetRegistry: public(immutable(address))
 cashToken: public(immutable(address))
 instructionCount: public(uint256)
 instructions: HashMap[uint256, Instruction]
+maxDeadlineSeconds: public(uint256)
 
 
 @deploy
@@ -86,6 +109,14 @@ def __init__(assetRegistry_: address, cashToken_: address):
     """
     assetRegistry = assetRegistry_
     cashToken = cashToken_
+    self.maxDeadlineSeconds = DEFAULT_MAX_DEADLINE
+    log MaxDeadlineSet(maxDeadlineSeconds=DEFAULT_MAX_DEADLINE)
+
+
+@internal
+@view
+def _governance() -> address:
+    return staticcall AssetRegistry(assetRegistry).governance()
 
 
 @internal
@@ -117,15 +148,23 @@ def instruct(
     @param buyer The buyer's wallet.
     @param units Units delivered.
     @param cashAmount Cash paid, in minor units.
-    @param deadline Unix time after which the instruction can only expire.
+    @param deadline Unix time after which the instruction can only expire; at most
+           `maxDeadlineSeconds` ahead.
     @return The instruction id.
     """
     assert units > 0, "units must be positive"
     assert cashAmount > 0, "cash amount must be positive"
     assert buyer != msg.sender, "buyer and seller are the same wallet"
     assert deadline > block.timestamp, "deadline has passed"
+    assert deadline <= block.timestamp + self.maxDeadlineSeconds, "deadline beyond the maximum settlement period"
     assetId: uint256 = staticcall AssetToken(token).assetId()
     assert staticcall AssetRegistry(assetRegistry).tokenOf(assetId) == token, "not an Amanat asset token"
+    sellerRecord: uint256 = 0
+    buyerRecord: uint256 = 0
+    sellerRecord, buyerRecord = staticcall IdentityRegistry(
+        staticcall AssetToken(token).identityRegistry()
+    ).walletRecords(msg.sender, buyer)
+    assert sellerRecord >> 88 == 0 or sellerRecord >> 88 != buyerRecord >> 88, "buyer is a wallet of the seller's own identity"
     code: uint8 = staticcall AssetToken(token).detectTransferRestriction(msg.sender, buyer, units)
     if code != 0:
         raw_revert(
@@ -228,6 +267,37 @@ def expire(instructionId: uint256):
     assert block.timestamp > instruction.deadline, "deadline has not passed"
     self._release(instructionId, instruction, STATE_EXPIRED)
     log DvPExpired(instructionId=instructionId)
+
+
+@external
+def enforceCancel(instructionId: uint256):
+    """
+    @notice Cancel any open instruction and release both locked legs, so that
+            enforcement (forced transfer, burn, freeze, recovery) reaches the
+            seller's units. Governance only, with the evidence hash of the
+            executing proposal.
+    @param instructionId The instruction.
+    """
+    governance: address = self._governance()
+    assert msg.sender == governance, "caller is not governance"
+    evidence: bytes32 = staticcall Governance(governance).executingEvidence()
+    assert evidence != empty(bytes32), "enforcement action requires an evidence hash"
+    instruction: Instruction = self._open(instructionId)
+    self._release(instructionId, instruction, STATE_CANCELLED)
+    log DvPCancelled(instructionId=instructionId, by=msg.sender)
+    log DvPEnforcementCancelled(instructionId=instructionId, seller=instruction.seller, evidence=evidence)
+
+
+@external
+def setMaxDeadline(maxDeadlineSeconds: uint256):
+    """
+    @notice Set how far ahead an instruction's deadline may lie. Governance only.
+    @param maxDeadlineSeconds The maximum in seconds (1 second to 365 days).
+    """
+    assert msg.sender == self._governance(), "caller is not governance"
+    assert maxDeadlineSeconds > 0 and maxDeadlineSeconds <= 365 * 86400, "maximum settlement period must be 1 second to 365 days"
+    self.maxDeadlineSeconds = maxDeadlineSeconds
+    log MaxDeadlineSet(maxDeadlineSeconds=maxDeadlineSeconds)
 
 
 @external

@@ -26,11 +26,7 @@ from eth_utils import (
 from vyper.compiler.output import build_abi_output
 
 from amanat.chain.artifacts import CONTRACT_NAMES
-from amanat.domain.governance import (
-    EVIDENCE_REQUIRED,
-    GOVERNED_FUNCTIONS,
-    ActionType,
-)
+from amanat.domain.governance import GOVERNED_FUNCTIONS, ActionType
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import TokenRules
@@ -212,8 +208,8 @@ def governance_ctor_args(
         "officials": officials,
         "threshold": threshold,
         "selectors": [selector(s) for s in GOVERNED_FUNCTIONS],
-        "actionTypes": [int(t) for t in GOVERNED_FUNCTIONS.values()],
-        "evidenceTypes": [int(t) for t in EVIDENCE_REQUIRED],
+        "actionTypes": [int(g.action) for g in GOVERNED_FUNCTIONS.values()],
+        "affectsHolderProperty": [g.affects_holder_property for g in GOVERNED_FUNCTIONS.values()],
         "delayTypes": [int(t) for t in timelocks],
         "delaySeconds": list(timelocks.values()),
     }
@@ -249,11 +245,11 @@ class System:
         self.auditor = env.generate_address("auditor")
 
         self.gov = deploy(deployers["Governance"], **governance_ctor_args(self.officials, 2))
-        self.idreg = deploy(deployers["IdentityRegistry"], governance=self.gov.address)
-        # Wired like amanat.chain.deploy: the registry lists the settlement contracts (their
-        # addresses precomputed) as agents; the cash token lists them too and lets the
-        # distributor draw on the treasury (the governance contract).
+        # Wired like amanat.chain.deploy: the identity registry knows the asset registry, which
+        # lists the settlement contracts as agents (addresses precomputed); the cash token lists
+        # them too and lets the distributor draw on the treasury (the governance contract).
         (
+            idreg_at,
             areg_at,
             _blueprint_at,
             _factory_at,
@@ -261,7 +257,11 @@ class System:
             settlement_at,
             auction_at,
             distributor_at,
-        ) = _next_create_addresses(7)
+        ) = _next_create_addresses(8)
+        self.idreg = deploy(
+            deployers["IdentityRegistry"], governance=self.gov.address, assetRegistry=areg_at
+        )
+        assert str(self.idreg.address) == idreg_at, "address prediction"
         self.agents = [settlement_at, auction_at, distributor_at]
         self.areg = deploy(
             deployers["AssetRegistry"],
@@ -443,17 +443,24 @@ class System:
         category: int | None = None,
         expiry: int | None = None,
     ) -> None:
-        """Registrar update; fields not given keep the identity's onboarding values."""
+        """Registrar update; fields not given keep the identity's onboarding values. A change of
+        country or category of an identity holding units of the pilot token goes through
+        governance, as the registry requires."""
         if expiry is None:
             expiry = boa.env.timestamp + YEAR
+        args = (
+            ident.number,
+            h(f"kyc {ident.number} renewed"),
+            ident.country if country is None else country,
+            ident.category if category is None else int(category),
+            expiry,
+        )
+        reclassified = args[2:4] != tuple(self.idreg.identityOf(ident.number))[1:3]
+        if reclassified and self.token.identityHolding(ident.number):
+            self.govern(self.idreg, "updateIdentity", *args)
+            return
         with boa.env.prank(self.registrar):
-            self.idreg.updateIdentity(
-                ident.number,
-                h(f"kyc {ident.number} renewed"),
-                ident.country if country is None else country,
-                ident.category if category is None else int(category),
-                expiry,
-            )
+            self.idreg.updateIdentity(*args)
 
     # ------------------------------------------------------------ cash
 

@@ -291,11 +291,11 @@ def test_sender_not_verified(system, w):
     system.update_identity(system.bank, expiry=boa.env.timestamp)
     system.assert_refused(w.b0, w.p, 10, R.SENDER_NOT_VERIFIED)
     system.assert_refused(w.b1, w.p, 0, R.SENDER_NOT_VERIFIED)
-    # unlinked wallet
+    # unlinked wallet (an empty one: a wallet holding units cannot be unlinked)
     system.update_identity(system.bank)
     with boa.env.prank(system.registrar):
-        system.idreg.unlinkWallet(w.b0)
-    system.assert_refused(w.b0, w.p, 10, R.SENDER_NOT_VERIFIED)
+        system.idreg.unlinkWallet(w.b1)
+    system.assert_refused(w.b1, w.p, 0, R.SENDER_NOT_VERIFIED)
 
 
 def test_receiver_not_verified(system, w):
@@ -506,7 +506,7 @@ def test_authorisation_cap_on_mint(system, w):
     )
     system.mint(w.p, 5)
     # a burn frees room under the cap
-    system.govern(system.token, "burn", w.p, 15)
+    system.govern(system.token, "burn", w.p, 15, evidence=EVIDENCE)
     system.mint(w.b0, 15)
 
 
@@ -520,7 +520,7 @@ def test_authorisation_cap_never_above_96_bits(system, w):
 def test_asset_not_tokenized(system, w, deployers):
     system.mint(w.b0, 10)
     system.govern(system.token, "markMatured")
-    system.govern(system.token, "burn", w.b0, 10)
+    system.govern(system.token, "burn", w.b0, 10, evidence=EVIDENCE)
     system.govern(system.areg, "setStatus", system.asset_id, 4)  # redeemed
     assert_mint_refused(system, w.b0, 1, R.ASSET_NOT_TOKENIZED)
     # a token deployed outside the factory for an approved asset cannot mint either
@@ -585,16 +585,16 @@ def test_batch_mint(system, w):
 
 def test_burn(system, w):
     fund(system, {w.b0: 100, w.g: 50})
-    system.govern(system.token, "burn", w.b0, 40)
+    system.govern(system.token, "burn", w.b0, 40, evidence=EVIDENCE)
     (event,) = system.logs(name="Transfer")
     assert (event.sender, event.receiver, event.value) == (w.b0, ZERO_ADDRESS, 40)
     assert system.token.totalSupply() == 110 and system.token.balanceOf(w.b0) == 60
-    system.govern(system.token, "burn", w.g, 50)
+    system.govern(system.token, "burn", w.g, 50, evidence=EVIDENCE)
     assert system.token.holderCount() == 1 and system.token.foreignHeld() == 0
     with boa.reverts("insufficient balance"):
-        system.govern(system.token, "burn", w.b0, 61)
+        system.govern(system.token, "burn", w.b0, 61, evidence=EVIDENCE)
     with boa.reverts("amount must be positive"):
-        system.govern(system.token, "burn", w.b0, 0)
+        system.govern(system.token, "burn", w.b0, 0, evidence=EVIDENCE)
 
 
 def test_burn_releases_frozen_tokens_and_ignores_freeze_and_pause(system, w):
@@ -602,21 +602,23 @@ def test_burn_releases_frozen_tokens_and_ignores_freeze_and_pause(system, w):
     system.govern(system.token, "freezePartialTokens", w.b0, 80, evidence=EVIDENCE)
     system.govern(system.token, "setAddressFrozen", w.b0, True, evidence=EVIDENCE)
     system.govern(system.token, "pause")
-    system.govern(system.token, "burn", w.b0, 30)  # 20 free, 10 released
+    system.govern(system.token, "burn", w.b0, 30, evidence=EVIDENCE)  # 20 free, 10 released
     logs = system.logs()
     (unfrozen,) = [e for e in logs if type(e).__name__ == "TokensUnfrozen"]
     assert (unfrozen.userAddress, unfrozen.amount) == (w.b0, 10)
     assert system.token.getFrozenTokens(w.b0) == 70
     assert system.token.balanceOf(w.b0) == 70
-    system.govern(system.token, "burn", w.b0, 10)  # all frozen now: released one for one
+    system.govern(
+        system.token, "burn", w.b0, 10, evidence=EVIDENCE
+    )  # all frozen now: released one for one
     assert system.token.getFrozenTokens(w.b0) == 60
 
 
 def test_batch_burn(system, w):
     fund(system, {w.b0: 10, w.p: 10})
     with boa.reverts("wallets and amounts differ in length"):
-        system.govern(system.token, "batchBurn", [w.b0], [1, 2])
-    system.govern(system.token, "batchBurn", [w.b0, w.p], [10, 5])
+        system.govern(system.token, "batchBurn", [w.b0], [1, 2], evidence=EVIDENCE)
+    system.govern(system.token, "batchBurn", [w.b0, w.p], [10, 5], evidence=EVIDENCE)
     assert system.token.totalSupply() == 5 and system.token.holderCount() == 1
 
 
@@ -690,7 +692,7 @@ def test_enforcement_requires_evidence_even_from_governance_address(system, w, f
         boa.env.prank(system.gov.address),
     ):
         getattr(system.token, fn)(*_resolve(args, w))
-    with boa.reverts("this action requires an evidence hash"):
+    with boa.reverts("this action affects a holder's property and requires an evidence hash"):
         system.propose(system.token, fn, *_resolve(args, w))
 
 
@@ -738,20 +740,25 @@ def test_forced_transfer_rejects(system, w):
         system.govern(system.token, "forcedTransfer", w.b0, w.p, 0, evidence=EVIDENCE)
     with boa.reverts("insufficient balance"):
         system.govern(system.token, "forcedTransfer", w.b0, w.p, 101, evidence=EVIDENCE)
-    with boa.reverts("this action requires an evidence hash"):
+    with boa.reverts("this action affects a holder's property and requires an evidence hash"):
         system.propose(system.token, "forcedTransfer", w.b0, w.p, 10)
 
 
-def test_forced_transfer_from_unregistered_wallet(system, w):
-    """Tokens forced onto a wallet that is later unlinked can be forced back out."""
+def test_forced_transfer_empties_a_wallet_that_can_then_be_unlinked(system, w):
+    """A wallet holding units cannot be unlinked; once forced out, it can."""
     fund(system, {w.b0: 100})
-    with boa.env.prank(system.registrar):
+    with (
+        boa.env.prank(system.registrar),
+        boa.reverts("wallet holds units: recover them to another wallet of its identity first"),
+    ):
         system.idreg.unlinkWallet(w.b0)
-    system.assert_refused(w.b0, w.p, 10, R.SENDER_NOT_VERIFIED)
     system.govern(system.token, "forcedTransfer", w.b0, w.p, 100, evidence=EVIDENCE)
     assert system.token.balanceOf(w.p) == 100
     assert system.token.identityHolding(system.bank.number) == 0
     assert system.token.holderCount() == 1
+    with boa.env.prank(system.registrar):
+        system.idreg.unlinkWallet(w.b0)
+    system.assert_refused(w.b0, w.p, 0, R.SENDER_NOT_VERIFIED)
 
 
 def test_batch_forced_transfer(system, w):
@@ -778,13 +785,14 @@ def test_recovery_moves_balance_frozen_tokens_and_status(system, w):
     fund(system, {w.b0: 100})
     system.govern(system.token, "freezePartialTokens", w.b0, 30, evidence=EVIDENCE)
     system.govern(system.token, "setAddressFrozen", w.b0, True, evidence=EVIDENCE)
-    # the registrar retires the lost key and links a new wallet to the same identity
+    # the registrar links a new wallet to the same identity; recovery empties the lost one
     new = boa.env.generate_address()
     with boa.env.prank(system.registrar):
-        system.idreg.unlinkWallet(w.b0)
         system.idreg.linkWallet(system.bank.number, new)
     system.govern(system.token, "recoveryAddress", w.b0, new, ZERO_ADDRESS, evidence=EVIDENCE)
     logs = system.logs()
+    with boa.env.prank(system.registrar):
+        system.idreg.unlinkWallet(w.b0)  # empty now: the registrar retires the lost key
     (transfer,) = [e for e in logs if type(e).__name__ == "Transfer"]
     (recovery,) = [e for e in logs if type(e).__name__ == "RecoverySuccess"]
     (action,) = [e for e in logs if type(e).__name__ == "EnforcementAction"]
@@ -832,7 +840,7 @@ def test_recovery_rejects(system, w):
         system.govern(
             system.token, "recoveryAddress", w.b0, w.b1, system.outsider, evidence=EVIDENCE
         )
-    with boa.reverts("this action requires an evidence hash"):
+    with boa.reverts("this action affects a holder's property and requires an evidence hash"):
         system.propose(system.token, "recoveryAddress", w.b0, w.b1, ZERO_ADDRESS)
 
 
@@ -859,8 +867,12 @@ def test_set_address_frozen_events(system, w):
     )
 
 
-def test_frozen_wallet_still_receives_mint(system, w):
+def test_frozen_wallet_is_refused_a_mint(system, w):
+    """As a settlement mint is (issue 9 finding 7): a frozen wallet receives nothing new."""
     system.govern(system.token, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
+    with boa.reverts("receiver wallet is frozen"):
+        system.mint(w.p, 10)
+    system.govern(system.token, "setAddressFrozen", w.p, False, evidence=EVIDENCE)
     system.mint(w.p, 10)
     assert system.token.balanceOf(w.p) == 10
 
@@ -1053,10 +1065,10 @@ def test_holdings_booked_per_identity(system, w):
     assert tok.holderCount() == 2 and tok.foreignHeld() == 0
 
 
-def test_country_change_is_rebooked_on_next_movement(system, w):
+def test_country_change_is_rebooked_at_once(system, w):
     fund(system, {w.p: 100, w.b0: 100})
     system.update_identity(system.pension, country=AE)
-    assert system.token.foreignHeld() == 0  # not yet re-booked
+    assert system.token.foreignHeld() == 100  # re-booked in the same transaction
     system.transfer(w.p, w.b0, 10)
     assert system.token.foreignHeld() == 90
     system.update_identity(system.pension, country=PK)
@@ -1070,15 +1082,7 @@ def test_country_change_is_rebooked_on_next_movement(system, w):
 def test_foreign_cap_counts_rebooked_receiver_holding(system, w):
     fund(system, {w.p: 600, w.b0: 400})
     system.set_rules(foreign_cap_bps=5000)
-    system.update_identity(system.pension, country=AE)  # 600 booked domestic, now foreign
-    # 1 more unit to the pension fund re-books 601 units as foreign: 60.1 % > 50 %
+    system.update_identity(system.pension, country=AE)  # 600 re-booked as foreign: 60 %
+    assert system.token.foreignHeld() == 600
     system.assert_refused(w.b0, w.p, 1, R.FOREIGN_CAP)
-
-
-def test_burn_from_unlinked_wallet_keeps_identity_domestic(system, w):
-    fund(system, {w.b0: 100, w.b1: 100})
-    with boa.env.prank(system.registrar):
-        system.idreg.unlinkWallet(w.b0)
-    system.govern(system.token, "burn", w.b0, 10)
-    assert system.token.identityHolding(system.bank.number) == 190
-    assert system.token.foreignHeld() == 0
+    system.assert_allowed(w.p, w.b0, 100)  # lowers foreign ownership: allowed above the cap

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boa
 import pytest
 
-from .conftest import YEAR, ZERO32, ZERO_ADDRESS, System, deploy, h
+from .conftest import EVIDENCE, YEAR, ZERO32, ZERO_ADDRESS, System, deploy, h
 
 MAX_UINT = 2**256 - 1
 
@@ -87,7 +87,7 @@ def test_issue_cash_refusals(system: System, w):
 
 def test_withdraw_cash(system: System, w):
     system.issue_cash(w.b0, 5_000)
-    system.govern(system.cash, "withdrawCash", w.b0, 2_000, h("withdrawal"))
+    system.govern(system.cash, "withdrawCash", w.b0, 2_000, h("withdrawal"), evidence=EVIDENCE)
     assert system.cash.balanceOf(w.b0) == 3_000
     assert system.cash.totalSupply() == 3_000
     (event,) = system.logs(name="CashWithdrawn")
@@ -99,14 +99,14 @@ def test_withdraw_cash_refusals(system: System, w):
     with boa.reverts("caller is not governance"), boa.env.prank(w.b0):
         system.cash.withdrawCash(w.b0, 1, h("w"))
     with boa.reverts("amount must be positive"):
-        system.govern(system.cash, "withdrawCash", w.b0, 0, h("w"))
+        system.govern(system.cash, "withdrawCash", w.b0, 0, h("w"), evidence=EVIDENCE)
     with boa.reverts("withdrawal reference is empty"):
-        system.govern(system.cash, "withdrawCash", w.b0, 1, ZERO32)
+        system.govern(system.cash, "withdrawCash", w.b0, 1, ZERO32, evidence=EVIDENCE)
     with boa.env.prank(system.settlement.address):
         system.cash.lock(w.b0, 4_000)
     with boa.reverts("insufficient unlocked cash"):
-        system.govern(system.cash, "withdrawCash", w.b0, 1_001, h("w"))
-    system.govern(system.cash, "withdrawCash", w.b0, 1_000, h("w"))
+        system.govern(system.cash, "withdrawCash", w.b0, 1_001, h("w"), evidence=EVIDENCE)
+    system.govern(system.cash, "withdrawCash", w.b0, 1_000, h("w"), evidence=EVIDENCE)
 
 
 # ---------------------------------------------------------------- ERC-20

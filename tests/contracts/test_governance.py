@@ -8,7 +8,6 @@ from vyper.compiler.output import build_abi_output
 
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
-    EVIDENCE_REQUIRED,
     GOVERNED_FUNCTIONS,
     ActionType,
 )
@@ -48,11 +47,11 @@ def probe():
 
 
 def govern_probe(system: System, probe, action_type: int = CUSTOM_TYPE) -> None:
-    system.govern(system.gov, "setActionType", RECORD, action_type)
+    system.govern(system.gov, "setActionType", RECORD, action_type, False)
 
 
 def first_signature(action: ActionType) -> str:
-    return next(s for s, t in GOVERNED_FUNCTIONS.items() if t == action)
+    return next(s for s, g in GOVERNED_FUNCTIONS.items() if g.action == action)
 
 
 def mint_proposal(system: System, amount: int = 10, proposer: int = 0) -> int:
@@ -67,11 +66,11 @@ def test_constructor_state(system):
     assert gov.officialCount() == 3 and gov.threshold() == 2
     assert all(gov.isOfficial(o) for o in system.officials)
     assert not gov.isOfficial(system.outsider)
-    for signature, action in GOVERNED_FUNCTIONS.items():
-        assert gov.actionTypeOf(selector(signature)) == action
-        assert gov.timelock(int(action)) == 0
-    for action in ActionType:
-        assert gov.evidenceRequired(int(action)) == (action in EVIDENCE_REQUIRED)
+    for signature, governed in GOVERNED_FUNCTIONS.items():
+        row = gov.governedFunction(selector(signature))
+        assert (row.actionType, row.affectsHolderProperty) == governed
+        assert gov.actionTypeOf(selector(signature)) == governed.action
+        assert gov.timelock(int(governed.action)) == 0
     assert gov.actionTypeOf(selector("transfer(address,uint256)")) == 0
     assert gov.executingEvidence() == ZERO32
 
@@ -94,7 +93,15 @@ def test_constructor_with_default_timelocks(deployers, system):
         ({"threshold": 4}, "threshold exceeds the number of officials"),
         ({"officials": "duplicate"}, "official already in that state"),
         ({"officials": "zero"}, "official is the zero address"),
-        ({"selectors": [b"\x12\x34\x56\x78"], "actionTypes": [0]}, "action type 0 is reserved"),
+        (
+            {
+                "selectors": [b"\x12\x34\x56\x78"],
+                "actionTypes": [0],
+                "affectsHolderProperty": [False],
+            },
+            "action type 0 is reserved",
+        ),
+        ({"affectsHolderProperty": [True]}, "selectors and property flags differ in length"),
     ],
 )
 def test_constructor_rejects(deployers, system, change, message):
@@ -195,26 +202,26 @@ def test_propose_rejects(system):
     assert system.gov.proposalCount() == count
 
 
-EVIDENCE_SIGNATURES = [s for s, t in GOVERNED_FUNCTIONS.items() if t in EVIDENCE_REQUIRED]
+EVIDENCE_SIGNATURES = [s for s, g in GOVERNED_FUNCTIONS.items() if g.affects_holder_property]
 
 
 @pytest.mark.parametrize("signature", EVIDENCE_SIGNATURES)
 def test_enforcement_proposals_require_evidence(system, signature):
     calldata = selector(signature) + b"\x00" * 96
     with boa.env.prank(system.officials[0]):
-        with boa.reverts("this action requires an evidence hash"):
+        with boa.reverts("this action affects a holder's property and requires an evidence hash"):
             system.gov.propose(system.token.address, calldata, ZERO32, 3600)
         pid = system.gov.propose(system.token.address, calldata, EVIDENCE, 3600)
     assert system.gov.getProposal(pid).evidence == EVIDENCE
 
 
 @pytest.mark.parametrize(
-    "signature", [s for s, t in GOVERNED_FUNCTIONS.items() if t not in EVIDENCE_REQUIRED]
+    "signature", [s for s, g in GOVERNED_FUNCTIONS.items() if not g.affects_holder_property]
 )
 def test_other_proposals_need_no_evidence(system, signature):
     with boa.env.prank(system.officials[0]):
         pid = system.gov.propose(system.token.address, selector(signature), ZERO32, 3600)
-    assert system.gov.getProposal(pid).actionType == GOVERNED_FUNCTIONS[signature]
+    assert system.gov.getProposal(pid).actionType == GOVERNED_FUNCTIONS[signature].action
 
 
 # ---------------------------------------------------------------- approve / execute, M-of-N
@@ -227,7 +234,7 @@ def test_cannot_execute_with_fewer_approvals(system):
             system.execute(pid, official)
     assert system.token.totalSupply() == 0
     system.approve(pid, 2)
-    (event,) = system.logs()
+    (event,) = system.logs(name="ProposalApproved")
     assert (event.proposalId, event.official, event.approvals, event.readyAt) == (
         pid,
         system.officials[2],
@@ -378,6 +385,7 @@ def test_timelock_enforced_and_zero_timelock_runs_at_once(system):
     system.approve(pause)
     system.execute(pause)
     assert system.token.paused()
+    system.govern(system.token, "unpause")  # a governance mint respects the pause
     boa.env.time_travel(seconds=1)
     system.execute(pid)
     assert system.token.totalSupply() == 10
@@ -409,7 +417,7 @@ def test_ready_at_follows_action_type_timelock(system, timelocked, probe, action
 
 def test_timelocked_governance_end_to_end(system, timelocked, probe):
     """setActionType waits out the 48 h governance timelock, then the probe call runs."""
-    calldata = timelocked.setActionType.prepare_calldata(RECORD, CUSTOM_TYPE)
+    calldata = timelocked.setActionType.prepare_calldata(RECORD, CUSTOM_TYPE, False)
     with boa.env.prank(system.officials[0]):
         pid = timelocked.propose(timelocked.address, calldata, ZERO32, LIFETIME)
     with boa.env.prank(system.officials[1]):
@@ -460,7 +468,7 @@ def test_cancel(system):
         ("setOfficial", ("who", True)),
         ("setThreshold", (1,)),
         ("setTimelock", (1, 0)),
-        ("setActionType", (RECORD, 1)),
+        ("setActionType", (RECORD, 1, False)),
     ],
 )
 def test_self_administration_only_through_proposal(system, fn, args):
@@ -524,7 +532,7 @@ def test_set_action_type(system, probe):
         system.gov.propose(probe.address, RECORD, ZERO32, 3600)
     govern_probe(system, probe)
     (event,) = system.logs(name="ActionTypeSet")
-    assert (event.selector, event.actionType, event.evidenceRequired) == (
+    assert (event.selector, event.actionType, event.affectsHolderProperty) == (
         RECORD,
         CUSTOM_TYPE,
         False,
@@ -537,13 +545,16 @@ def test_set_action_type(system, probe):
     assert probe.calls() == 1
 
     with boa.reverts("action type 0 is reserved"):
-        system.govern(system.gov, "setActionType", RECORD, 0)
+        system.govern(system.gov, "setActionType", RECORD, 0, False)
 
-    # reclassified as a freeze, the selector now needs evidence
-    system.govern(system.gov, "setActionType", RECORD, int(ActionType.FREEZE))
+    # flagged as affecting a holder's property, the selector now needs evidence
+    system.govern(system.gov, "setActionType", RECORD, int(ActionType.FREEZE), True)
     (event,) = system.logs(name="ActionTypeSet")
-    assert event.evidenceRequired is True
-    with boa.reverts("this action requires an evidence hash"), boa.env.prank(system.officials[0]):
+    assert event.affectsHolderProperty is True
+    with (
+        boa.reverts("this action affects a holder's property and requires an evidence hash"),
+        boa.env.prank(system.officials[0]),
+    ):
         system.gov.propose(probe.address, RECORD, ZERO32, 3600)
 
 
@@ -557,6 +568,7 @@ def test_token_refuses_enforcement_when_reclassified_without_evidence(system):
         "setActionType",
         selector("forcedTransfer(address,address,uint256)"),
         int(ActionType.MINT),
+        False,
     )
     with boa.reverts("enforcement action requires an evidence hash"):
         system.govern(system.token, "forcedTransfer", src, dst, 10)
@@ -645,6 +657,7 @@ UNGOVERNED = {
         "settlementTransfer",
         "settlementMint",
         "redeem",
+        "rebookIdentity",
     },
     "TokenFactory": set(),
     "CashToken": {"transfer", "transferFrom", "approve", "lock", "unlock", "settleLocked"},

@@ -1,14 +1,21 @@
 """Stateful property test of AssetToken bookkeeping and compliance against a Python model.
 
 Random sequences of ordinary transfers (direct and through an allowance), mints, burns,
-wallet and partial freezes, forced transfers and recoveries with evidence, KYC expiry and
-country changes by the registrar, rule changes, pauses, time passing and under-approved
-proposals. After every step the token's books must agree with the model:
+wallet and partial freezes, forced transfers and recoveries with evidence, DvP instructions
+that lock units (cancelled by the seller or by governance with evidence), KYC expiry changes
+by the registrar and country changes (by governance once the identity holds units), rule
+changes, pauses, time passing and under-approved proposals. After every step the token's books
+must agree with the model:
 
 * sum of balanceOf over all wallets == totalSupply == sum of identityHolding over identities;
 * holderCount == number of identities with a non-zero holding;
-* foreignHeld == sum of the holdings of identities booked as foreign (an identity is
-  re-classified by its country only when its holding is re-booked, i.e. when it moves);
+* foreignHeld == sum of the holdings of identities whose current country is not domestic
+  (a country change re-books the identity at once);
+* no holder's balance decreases without its own signature (transfer, allowance it granted)
+  or an evidence-backed governance action (burn, forced transfer, recovery);
+* an ordinary transfer or mint never leaves the receiving identity above the holding cap;
+* enforcement is always possible: governance can cancel a holder's DvP instructions and
+  force-transfer every unit it holds (free, frozen or locked), with evidence;
 * frozen tokens <= balance; a frozen wallet never loses tokens in an ordinary transfer;
 * no wallet holds tokens unless it received them while verified and eligible, or through
   an enforcement action (forced transfer, recovery); an unregistered wallet holds nothing;
@@ -41,7 +48,7 @@ from amanat.domain.identity import InvestorCategory
 from amanat.domain.restrictions import REASONS, Restriction
 from amanat.domain.rules import BPS, TokenRules
 
-from .conftest import AE, BASE_RULES, EVIDENCE, GB, PK, YEAR, ZERO_ADDRESS, System, h
+from .conftest import AE, BASE_RULES, DAY, EVIDENCE, GB, PK, YEAR, ZERO_ADDRESS, System, h
 
 R = Restriction
 MAX_UINT = 2**256 - 1
@@ -161,6 +168,12 @@ class TokenMachine(RuleBasedStateMachine):
         self.supply = 0
         self.received_ordinarily: set[str] = set()
         self.received_by_enforcement: set[str] = set()
+        # DvP instructions still open: id -> (seller, units); units locked per wallet
+        self.open_dvps: dict[int, tuple[str, int]] = {}
+        self.locked = dict.fromkeys(WALLETS, 0)
+        # wallets a step may debit (its signature or an evidence-backed governance action)
+        self.debit_allowed: set[str] = set()
+        self.last_balance = dict.fromkeys(WALLETS, 0)
 
     def teardown(self) -> None:
         self._anchor.close()
@@ -274,7 +287,7 @@ class TokenMachine(RuleBasedStateMachine):
         if amount > self.balance[sender]:
             out.add(R.INSUFFICIENT_BALANCE)
             return out  # the contract stops here; holding arithmetic would be meaningless
-        if amount > self.balance[sender] - self.frozen_tokens[sender]:
+        if amount > self.balance[sender] - self.frozen_tokens[sender] - self.locked[sender]:
             out.add(R.TOKENS_FROZEN)
         if self.now < self.rules.lockup_until:
             out.add(R.LOCKED_UP)
@@ -284,6 +297,10 @@ class TokenMachine(RuleBasedStateMachine):
         if self.supply + amount > AUTHORISED:
             return {R.AUTHORISATION_CAP}
         out = self.receiver_violations(receiver)
+        if self.paused:
+            out.add(R.PAUSED)
+        if self.wallet_frozen[receiver]:
+            out.add(R.RECEIVER_FROZEN)
         if self.wallet_ident[receiver] is None:
             return out
         return out | self.holding_violations(None, receiver, amount, self.supply + amount)
@@ -311,9 +328,19 @@ class TokenMachine(RuleBasedStateMachine):
                 self.rebook(to_id, amount, receiver)
 
     def release_frozen(self, w: str, amount: int) -> None:
-        free = self.balance[w] - self.frozen_tokens[w]
+        free = self.balance[w] - self.frozen_tokens[w] - self.locked[w]
         if amount > free:
             self.frozen_tokens[w] -= amount - free
+
+    def reaches_locked(self, w: str, amount: int) -> bool:
+        """Whether taking `amount` from w would need units locked for settlement."""
+        return amount > self.balance[w] - self.locked[w]
+
+    def assert_within_cap(self, receiver: str) -> None:
+        cap = self.rules.holding_cap
+        if cap:
+            held = self.holding[self.booked_identity(receiver)]
+            assert held <= cap, f"an ordinary movement left {receiver} at {held} over cap {cap}"
 
     # ------------------------------------------------------------------ rules
 
@@ -390,7 +417,10 @@ class TokenMachine(RuleBasedStateMachine):
             assert not self.wallet_frozen[sender] and not self.wallet_frozen[receiver]
             if amount:
                 self.received_ordinarily.add(receiver)
+            self.debit_allowed.add(sender)  # its own signature (or the allowance it granted)
             self.move(sender, receiver, amount)
+            if self.booked_identity(sender) != self.booked_identity(receiver):
+                self.assert_within_cap(receiver)
         else:
             assert code in expected | tolerated, f"token refused with {code!r}, model: {expected}"
             with boa.reverts(REASONS[code]):
@@ -411,6 +441,7 @@ class TokenMachine(RuleBasedStateMachine):
             self.received_ordinarily.add(receiver)
             self.supply += amount
             self.move(None, receiver, amount)
+            self.assert_within_cap(receiver)
         else:
             assert code in expected | tolerated, f"mint refused with {code!r}, model: {expected}"
             with boa.reverts(REASONS[code]):
@@ -421,16 +452,21 @@ class TokenMachine(RuleBasedStateMachine):
         amount = max(1, self._amount(wallet, pct))
         if amount > self.balance[wallet]:
             with boa.reverts("insufficient balance"):
-                self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+                self.system.govern(self.tok, "burn", self.addr[wallet], amount, evidence=EVIDENCE)
             return
-        self.system.govern(self.tok, "burn", self.addr[wallet], amount)
+        if self.reaches_locked(wallet, amount):
+            with boa.reverts("tokens are locked for settlement"):
+                self.system.govern(self.tok, "burn", self.addr[wallet], amount, evidence=EVIDENCE)
+            return
+        self.system.govern(self.tok, "burn", self.addr[wallet], amount, evidence=EVIDENCE)
+        self.debit_allowed.add(wallet)
         self.release_frozen(wallet, amount)
         self.supply -= amount
         self.move(wallet, None, amount)
 
     @rule(wallet=st.sampled_from(WALLETS), pct=st.sampled_from((50, 100, 10, 0, 120)))
     def freeze_partial(self, wallet: str, pct: int) -> None:
-        free = self.balance[wallet] - self.frozen_tokens[wallet]
+        free = self.balance[wallet] - self.frozen_tokens[wallet] - self.locked[wallet]
         amount = free * pct // 100
         fn = self.system.govern
         if amount > free:
@@ -467,7 +503,12 @@ class TokenMachine(RuleBasedStateMachine):
             with boa.reverts("insufficient balance"):
                 self.system.govern(*args, evidence=EVIDENCE)
             return
+        if self.reaches_locked(sender, amount):
+            with boa.reverts("tokens are locked for settlement"):
+                self.system.govern(*args, evidence=EVIDENCE)
+            return
         self.system.govern(*args, evidence=EVIDENCE)
+        self.debit_allowed.add(sender)
         self.release_frozen(sender, amount)
         self.move(sender, receiver, amount)
         self.received_by_enforcement.add(receiver)
@@ -476,11 +517,16 @@ class TokenMachine(RuleBasedStateMachine):
     def recovery(self, lost: str) -> None:
         new = "b1" if lost == "b0" else "b0"
         args = (self.tok, "recoveryAddress", self.addr[lost], self.addr[new], ZERO_ADDRESS)
+        if self.locked[lost]:
+            with boa.reverts("lost wallet has units locked for settlement"):
+                self.system.govern(*args, evidence=EVIDENCE)
+            return
         if self.balance[lost] == 0:
             with boa.reverts("lost wallet holds no tokens"):
                 self.system.govern(*args, evidence=EVIDENCE)
             return
         self.system.govern(*args, evidence=EVIDENCE)
+        self.debit_allowed.add(lost)
         frozen = self.frozen_tokens[lost]
         self.frozen_tokens[lost] = 0
         self.move(lost, new, self.balance[lost])
@@ -494,18 +540,107 @@ class TokenMachine(RuleBasedStateMachine):
         expiry=st.sampled_from(("long", "soon", "past")),
     )
     def registrar_update(self, name: str, country: int | None, expiry: str) -> None:
+        """KYC renewal by the registrar; a country change of an identity holding units needs
+        governance (the registrar alone is refused) and re-books it at once."""
         ident = self.ident[name]
-        if country is not None:
-            ident.country = country
-        ident.expiry = {"past": self.now, "soon": self.now + 30, "long": self.now + YEAR}[expiry]
-        with boa.env.prank(self.system.registrar):
-            self.system.idreg.updateIdentity(
-                ident.number,
-                h(f"kyc {name} {self.now}"),
-                ident.country,
-                ident.category,
-                ident.expiry,
-            )
+        expiry_at = {"past": self.now, "soon": self.now + 30, "long": self.now + YEAR}[expiry]
+        changed = country is not None and country != ident.country
+        args = (
+            ident.number,
+            h(f"kyc {name} {self.now}"),
+            country if changed else ident.country,
+            ident.category,
+            expiry_at,
+        )
+        if changed and self.holding[ident.number]:
+            with (
+                boa.reverts(
+                    "identity holds units: a change of country or category needs governance"
+                ),
+                boa.env.prank(self.system.registrar),
+            ):
+                self.system.idreg.updateIdentity(*args)
+            self.system.govern(self.system.idreg, "updateIdentity", *args)
+            _event("identity: country changed by governance")
+        else:
+            with boa.env.prank(self.system.registrar):
+                self.system.idreg.updateIdentity(*args)
+        ident.country, ident.expiry = args[2], expiry_at
+        self.booked_foreign[ident.number] = ident.country != self.rules.domestic_country
+
+    # ------------------------------------------------------------------ settlement locks
+
+    @rule(seller=st.sampled_from(WALLETS), buyer=st.sampled_from(WALLETS), pct=PERCENT)
+    def instruct_dvp(self, seller: str, buyer: str, pct: int) -> None:
+        """The seller locks units in a DvP (its own signature); a deadline beyond the governed
+        maximum is refused, as is a buyer of its own identity."""
+        units = self._amount(seller, pct)
+        src, dst = self.addr[seller], self.addr[buyer]
+        settlement = self.system.settlement
+        if seller != buyer:
+            too_late = self.now + 20 * YEAR
+            with boa.reverts("deadline beyond the maximum settlement period"), boa.env.prank(src):
+                settlement.instruct(self.tok.address, dst, max(units, 1), 1, too_late)
+        seller_ident, buyer_ident = self.wallet_ident[seller], self.wallet_ident[buyer]
+        code = R(self.tok.detectTransferRestriction(src, dst, units))
+        with boa.env.prank(src):
+            if units == 0 or seller == buyer:
+                _event("dvp: refused (no units or same wallet)")
+                with boa.reverts():
+                    settlement.instruct(self.tok.address, dst, units, 1, self.now + DAY)
+                return
+            if seller_ident is not None and seller_ident is buyer_ident:
+                _event("dvp: refused (own identity)")
+                with boa.reverts("buyer is a wallet of the seller's own identity"):
+                    settlement.instruct(self.tok.address, dst, units, 1, self.now + DAY)
+                return
+            if code != R.OK:
+                _event(f"dvp: refused {code.name}")
+                with boa.reverts(REASONS[code]):
+                    settlement.instruct(self.tok.address, dst, units, 1, self.now + DAY)
+                return
+            iid = settlement.instruct(self.tok.address, dst, units, 1, self.now + 30 * DAY)
+        _event("dvp: units locked")
+        self.open_dvps[iid] = (seller, units)
+        self.locked[seller] += units
+
+    @precondition(lambda self: self.open_dvps)
+    @rule(data=st.data(), by_governance=st.booleans())
+    def cancel_dvp(self, data, by_governance: bool) -> None:
+        iid = data.draw(st.sampled_from(sorted(self.open_dvps)))
+        seller, units = self.open_dvps.pop(iid)
+        if by_governance:
+            self.system.govern(self.system.settlement, "enforceCancel", iid, evidence=EVIDENCE)
+        else:
+            with boa.env.prank(self.addr[seller]):
+                self.system.settlement.cancel(iid)
+        self.locked[seller] -= units
+
+    @precondition(lambda self: self.supply > 0)
+    @rule(data=st.data())
+    def enforcement_is_always_possible(self, data) -> None:
+        """Whatever the holder did (locks, freezes, lapsed KYC), governance with evidence can
+        cancel its instructions and force-transfer every unit it holds. Tried, then undone."""
+        holder = data.draw(st.sampled_from([w for w in WALLETS if self.balance[w]]))
+        receiver = next(
+            w
+            for w in WALLETS
+            if self.wallet_ident[w] is not None
+            and self.wallet_ident[w] is not self.wallet_ident[holder]
+        )
+        s = self.system
+        with boa.env.anchor():
+            for iid, (seller, _) in self.open_dvps.items():
+                if seller == holder:
+                    s.govern(s.settlement, "enforceCancel", iid, evidence=EVIDENCE)
+            everything = self.balance[holder]
+            s.govern(
+                self.tok, "forcedTransfer", self.addr[holder], self.addr[receiver], everything,
+                evidence=EVIDENCE,
+            )  # fmt: skip
+            assert self.tok.balanceOf(self.addr[holder]) == 0
+            assert self.tok.settlementLocked(self.addr[holder]) == 0
+        _event("enforcement: every unit reached")
 
     @rule(preset=st.sampled_from([*PRESETS, "toggle-pause"]))
     def change_rules(self, preset: str) -> None:
@@ -556,7 +691,7 @@ class TokenMachine(RuleBasedStateMachine):
             "rules": (self.tok, "setRules", 0, 0, 1, 0, 0, PK),
             "threshold": (s.gov, "setThreshold", 1),
         }[kind]
-        evidence = EVIDENCE if kind == "forced" else b""
+        evidence = EVIDENCE if kind in ("forced", "burn") else b""
         pid = s.propose(*call, evidence=evidence, proposer=proposer)
         for official in range(3):
             with boa.reverts("not enough approvals"):
@@ -588,6 +723,19 @@ class TokenMachine(RuleBasedStateMachine):
         assert holding == self.holding
         assert holders == sum(1 for v in holdings if v)
         assert foreign == sum(v for k, v in holding.items() if self.booked_foreign[k])
+        domestic = self.rules.domestic_country
+        assert foreign == sum(
+            holding[i.number] for i in self.ident.values() if i.country != domestic
+        ), "foreignHeld is not the holdings of identities whose country is not domestic"
+        assert holders == sum(1 for i in self.ident.values() if holding[i.number])
+        locked = {w: tok.settlementLocked(self.addr[w]) for w in WALLETS}
+        assert locked == self.locked
+        # no balance decreases without the holder's signature or evidence-backed governance
+        for w in WALLETS:
+            if balance[w] < self.last_balance[w]:
+                assert w in self.debit_allowed, f"{w} lost units without authority"
+        self.last_balance = dict(balance)
+        self.debit_allowed.clear()
         # freezes
         assert dict(zip(WALLETS, frozen, strict=True)) == self.frozen_tokens
         assert all(f <= b for f, b in zip(frozen, balances, strict=True))

@@ -162,8 +162,10 @@ def test_locked_units_cannot_be_transferred(system: System, locked, w):
 
 def test_locked_units_cannot_be_burned(system: System, locked, w):
     with boa.reverts("tokens are locked for settlement"):
-        system.govern(system.token, "burn", locked, 51)
-    system.govern(system.token, "burn", locked, 50)  # the free 20 and the frozen 30
+        system.govern(system.token, "burn", locked, 51, evidence=EVIDENCE)
+    system.govern(
+        system.token, "burn", locked, 50, evidence=EVIDENCE
+    )  # the free 20 and the frozen 30
     assert system.token.balanceOf(locked) == 50
     assert system.token.getFrozenTokens(locked) == 0
     assert system.token.settlementLocked(locked) == 50
@@ -395,7 +397,7 @@ def test_underlying_cannot_be_retired_while_sukuk_outstanding(system: System, su
     system.govern(token, "markMatured")
     with boa.reverts("units are still outstanding"):
         system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
-    system.govern(token, "burn", w.b0, 10)
+    system.govern(token, "burn", w.b0, 10, evidence=EVIDENCE)
     system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
     assert system.areg.outstandingSukuk(building) == 0
     system.govern(system.areg, "setStatus", sukuk_id, RETIRED)  # no double release

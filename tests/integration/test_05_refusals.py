@@ -75,15 +75,15 @@ CASES: dict[str, tuple[Any, int, str | None, tuple[str, ...]]] = {
     ),
     "forced-transfer-without-evidence": (
         ["propose", "forced-transfer", "1", "--from", "kla", "--to", "inb", "--amount", 1],
-        3, "chain-refused", ("requires an evidence hash",),
+        2, "invalid-input", ("affects a holder's property and requires an evidence hash",),
     ),
     "freeze-without-evidence": (
         ["propose", "freeze", "1", "--wallet", "kla"],
-        3, "chain-refused", ("requires an evidence hash",),
+        2, "invalid-input", ("affects a holder's property and requires an evidence hash",),
     ),
     "recover-without-evidence": (
         ["propose", "recover", "1", "--lost", "kla", "--new", "kla-2"],
-        3, "chain-refused", ("requires an evidence hash",),
+        2, "invalid-input", ("affects a holder's property and requires an evidence hash",),
     ),
     "non-official-proposes": (
         ["propose", "pause", "1", "--as", "registrar"],

@@ -19,7 +19,6 @@ from amanat.chain.artifacts import CONTRACT_NAMES, load
 from amanat.chain.client import Chain, TxRequest
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
-    EVIDENCE_REQUIRED,
     GOVERNED_FUNCTIONS,
     ActionType,
 )
@@ -120,24 +119,27 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
     )
     agents = [addresses[name] for name in ("Settlement", "Auction", "Distributor")]
     selectors = [function_signature_to_4byte_selector(sig) for sig in GOVERNED_FUNCTIONS]
-    action_types = [int(a) for a in GOVERNED_FUNCTIONS.values()]
+    action_types = [int(g.action) for g in GOVERNED_FUNCTIONS.values()]
+    property_flags = [g.affects_holder_property for g in GOVERNED_FUNCTIONS.values()]
     delays = {**DEFAULT_TIMELOCKS, **setup.timelocks}
     creations = [
         _creation(
             "Governance",
-            ["address[]", "uint256", "bytes4[]", "uint8[]", "uint8[]", "uint8[]", "uint256[]"],
+            ["address[]", "uint256", "bytes4[]", "uint8[]", "bool[]", "uint8[]", "uint256[]"],
             [
                 list(setup.officials),
                 setup.threshold,
                 selectors,
                 action_types,
-                [int(a) for a in EVIDENCE_REQUIRED],
+                property_flags,
                 [int(a) for a in delays],
                 list(delays.values()),
             ],
         ),
         _creation(
-            "IdentityRegistry", ["address", "address[]"], [governance, list(setup.registrars)]
+            "IdentityRegistry",
+            ["address", "address[]", "address"],
+            [governance, list(setup.registrars), assets],
         ),
         _creation(
             "AssetRegistry",

@@ -455,10 +455,14 @@ def propose_distribution(
 def propose_release_held(
     ctx: Context, distribution_id: int, holder: str, receiver: str | None, **options: Any
 ) -> None:
-    """Pay out a held payout once its cause is resolved."""
+    """Pay out a held payout once its cause is resolved; to a wallet other than the holder's
+    only with --evidence."""
     platform = ctx.platform()
+    evidence = options["evidence"]
+    if options["evidence_file"] is not None:
+        evidence = asset_service.store_document(platform, options["evidence_file"])
     proposal_id = distributions.propose_release(
-        platform, options["actor"], distribution_id, holder, receiver or holder
+        platform, options["actor"], distribution_id, holder, receiver or holder, evidence
     )
     emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
 

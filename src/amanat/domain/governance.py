@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class ActionType(IntEnum):
@@ -19,67 +20,98 @@ class ActionType(IntEnum):
     TOKENIZE = 11
     GOVERNANCE = 12
     DISTRIBUTION = 13
+    IDENTITY = 14
+    ANCHOR_CORRECTION = 15
 
     @property
     def label(self) -> str:
         return self.name.lower().replace("_", " ")
 
 
-# Every function a proposal may call, by ABI signature. Governance derives the action type
-# from the selector, so a proposal cannot mislabel itself to skip evidence or a timelock.
-GOVERNED_FUNCTIONS: dict[str, ActionType] = {
-    "mint(address,uint256)": ActionType.MINT,
-    "batchMint(address[],uint256[])": ActionType.MINT,
-    "burn(address,uint256)": ActionType.BURN,
-    "batchBurn(address[],uint256[])": ActionType.BURN,
-    "forcedTransfer(address,address,uint256)": ActionType.FORCED_TRANSFER,
-    "batchForcedTransfer(address[],address[],uint256[])": ActionType.FORCED_TRANSFER,
-    "recoveryAddress(address,address,address)": ActionType.RECOVERY,
-    "setAddressFrozen(address,bool)": ActionType.FREEZE,
-    "batchSetAddressFrozen(address[],bool[])": ActionType.FREEZE,
-    "freezePartialTokens(address,uint256)": ActionType.FREEZE,
-    "batchFreezePartialTokens(address[],uint256[])": ActionType.FREEZE,
-    "unfreezePartialTokens(address,uint256)": ActionType.FREEZE,
-    "batchUnfreezePartialTokens(address[],uint256[])": ActionType.FREEZE,
-    "pause()": ActionType.PAUSE,
-    "unpause()": ActionType.PAUSE,
-    "setRules(uint16,uint16,uint32,uint64,uint8,uint16)": ActionType.RULE_CHANGE,
-    "setHoldingLimits(uint256,uint256)": ActionType.RULE_CHANGE,
-    "setCountriesListed(uint16[],bool)": ActionType.RULE_CHANGE,
-    "setName(string)": ActionType.RULE_CHANGE,
-    "setSymbol(string)": ActionType.RULE_CHANGE,
-    "setOnchainID(address)": ActionType.RULE_CHANGE,
-    "acceptValuation(uint256,uint256)": ActionType.VALUATION,
-    "setStatus(uint256,uint8)": ActionType.ASSET_STATUS,
-    "setAuthorisation(uint256,string,bytes32,uint256)": ActionType.ASSET_STATUS,
-    "setRegistrar(address,bool)": ActionType.ROLE_CHANGE,
-    "setIssuer(address,bool)": ActionType.ROLE_CHANGE,
-    "setValuer(address,bool)": ActionType.ROLE_CHANGE,
-    "setTokenFactory(address)": ActionType.ROLE_CHANGE,
-    "setPublisher(address,bool)": ActionType.ROLE_CHANGE,
-    "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": ActionType.TOKENIZE,
-    "markMatured()": ActionType.ASSET_STATUS,
-    "setReserveAuditor(address,bool)": ActionType.ROLE_CHANGE,
-    "setSettlementAgent(address,bool)": ActionType.ROLE_CHANGE,
-    "setAgent(address,bool)": ActionType.ROLE_CHANGE,
-    "issueCash(address,uint256,bytes32)": ActionType.MINT,
-    "withdrawCash(address,uint256,bytes32)": ActionType.BURN,
-    "settle(uint256,uint256,address[],uint256[],uint256[],uint256[])": ActionType.MINT,
-    "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": ActionType.DISTRIBUTION,
-    "releaseHeld(uint256,address,address)": ActionType.DISTRIBUTION,
-    "closeDistribution(uint256)": ActionType.DISTRIBUTION,
-    "setOfficial(address,bool)": ActionType.GOVERNANCE,
-    "setThreshold(uint256)": ActionType.GOVERNANCE,
-    "setTimelock(uint8,uint256)": ActionType.GOVERNANCE,
-    "setActionType(bytes4,uint8)": ActionType.GOVERNANCE,
+class Governed(NamedTuple):
+    """One row of the table of governed functions."""
+
+    action: ActionType
+    # Takes, destroys, freezes or redirects a holder's property without its signature (or voids
+    # the public record of it): the proposal must cite its legal basis by evidence hash, checked
+    # by Governance when it is proposed and again when it runs.
+    affects_holder_property: bool = False
+
+
+PROPERTY = True
+
+# Every function a proposal may call, by ABI signature: the one table Governance is deployed
+# with. Governance derives the action type and the evidence rule from the selector, so a
+# proposal cannot mislabel itself to skip evidence or a timelock.
+GOVERNED_FUNCTIONS: dict[str, Governed] = {
+    "mint(address,uint256)": Governed(ActionType.MINT),
+    "batchMint(address[],uint256[])": Governed(ActionType.MINT),
+    "burn(address,uint256)": Governed(ActionType.BURN, PROPERTY),
+    "batchBurn(address[],uint256[])": Governed(ActionType.BURN, PROPERTY),
+    "forcedTransfer(address,address,uint256)": Governed(ActionType.FORCED_TRANSFER, PROPERTY),
+    "batchForcedTransfer(address[],address[],uint256[])": Governed(
+        ActionType.FORCED_TRANSFER, PROPERTY
+    ),
+    "recoveryAddress(address,address,address)": Governed(ActionType.RECOVERY, PROPERTY),
+    "setAddressFrozen(address,bool)": Governed(ActionType.FREEZE, PROPERTY),
+    "batchSetAddressFrozen(address[],bool[])": Governed(ActionType.FREEZE, PROPERTY),
+    "freezePartialTokens(address,uint256)": Governed(ActionType.FREEZE, PROPERTY),
+    "batchFreezePartialTokens(address[],uint256[])": Governed(ActionType.FREEZE, PROPERTY),
+    "unfreezePartialTokens(address,uint256)": Governed(ActionType.FREEZE, PROPERTY),
+    "batchUnfreezePartialTokens(address[],uint256[])": Governed(ActionType.FREEZE, PROPERTY),
+    "enforceCancel(uint256)": Governed(ActionType.FREEZE, PROPERTY),
+    "pause()": Governed(ActionType.PAUSE),
+    "unpause()": Governed(ActionType.PAUSE),
+    "setRules(uint16,uint16,uint32,uint64,uint8,uint16)": Governed(ActionType.RULE_CHANGE),
+    "setHoldingLimits(uint256,uint256)": Governed(ActionType.RULE_CHANGE),
+    "setCountriesListed(uint16[],bool)": Governed(ActionType.RULE_CHANGE),
+    "setName(string)": Governed(ActionType.RULE_CHANGE),
+    "setSymbol(string)": Governed(ActionType.RULE_CHANGE),
+    "setOnchainID(address)": Governed(ActionType.RULE_CHANGE),
+    "setMaxDeadline(uint256)": Governed(ActionType.RULE_CHANGE),
+    "setMaxTreeGrowth(uint256)": Governed(ActionType.RULE_CHANGE),
+    "acceptValuation(uint256,uint256)": Governed(ActionType.VALUATION),
+    "setStatus(uint256,uint8)": Governed(ActionType.ASSET_STATUS),
+    "setAuthorisation(uint256,string,bytes32,uint256)": Governed(ActionType.ASSET_STATUS),
+    "setRegistrar(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setIssuer(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setValuer(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setTokenFactory(address)": Governed(ActionType.ROLE_CHANGE),
+    "setPublisher(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "voidLatestAnchor()": Governed(ActionType.ANCHOR_CORRECTION, PROPERTY),
+    "updateIdentity(uint256,bytes32,uint16,uint8,uint64)": Governed(ActionType.IDENTITY),
+    "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": Governed(
+        ActionType.TOKENIZE
+    ),
+    "markMatured()": Governed(ActionType.ASSET_STATUS),
+    "setReserveAuditor(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setSettlementAgent(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setAgent(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "issueCash(address,uint256,bytes32)": Governed(ActionType.MINT),
+    "withdrawCash(address,uint256,bytes32)": Governed(ActionType.BURN, PROPERTY),
+    "settle(uint256,uint256,address[],uint256[],uint256[],uint256[])": Governed(ActionType.MINT),
+    "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": Governed(
+        ActionType.DISTRIBUTION
+    ),
+    "releaseHeld(uint256,address)": Governed(ActionType.DISTRIBUTION),
+    "redirectHeld(uint256,address,address)": Governed(ActionType.DISTRIBUTION, PROPERTY),
+    "closeDistribution(uint256)": Governed(ActionType.DISTRIBUTION),
+    "setOfficial(address,bool)": Governed(ActionType.GOVERNANCE),
+    "setThreshold(uint256)": Governed(ActionType.GOVERNANCE),
+    "setTimelock(uint8,uint256)": Governed(ActionType.GOVERNANCE),
+    "setActionType(bytes4,uint8,bool)": Governed(ActionType.GOVERNANCE),
 }
 
-# Enforcement actions must cite their legal basis (court order, notification) by hash.
-EVIDENCE_REQUIRED: tuple[ActionType, ...] = (
-    ActionType.FORCED_TRANSFER,
-    ActionType.RECOVERY,
-    ActionType.FREEZE,
-)
+
+def affects_holder_property(function: str) -> bool:
+    """Whether the governed function given by name (e.g. 'burn') takes, destroys, freezes or
+    redirects a holder's property, so that its proposal must carry an evidence hash."""
+    return any(
+        governed.affects_holder_property
+        for signature, governed in GOVERNED_FUNCTIONS.items()
+        if function_name(signature) == function
+    )
+
 
 # Seconds between the last approval and execution. Pause and freeze are emergencies: none.
 DEFAULT_TIMELOCKS: dict[ActionType, int] = {
@@ -96,6 +128,8 @@ DEFAULT_TIMELOCKS: dict[ActionType, int] = {
     ActionType.TOKENIZE: 3600,
     ActionType.GOVERNANCE: 172800,
     ActionType.DISTRIBUTION: 3600,
+    ActionType.IDENTITY: 3600,
+    ActionType.ANCHOR_CORRECTION: 3600,
 }
 
 
@@ -105,7 +139,7 @@ def function_name(signature: str) -> str:
 
 def action_type_of(function: str) -> ActionType:
     """The action type of a governed function given by name (e.g. 'mint')."""
-    for signature, action in GOVERNED_FUNCTIONS.items():
+    for signature, governed in GOVERNED_FUNCTIONS.items():
         if function_name(signature) == function:
-            return action
+            return governed.action
     raise KeyError(function)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from amanat.domain.assets import AssetStatus
 from amanat.domain.auction import parse_yield
+from amanat.domain.governance import affects_holder_property
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
@@ -302,10 +303,11 @@ def _release_held(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, li
             f"nothing is held for {holder} in distribution {distribution_id}",
             distribution=distribution_id,
         )
+    function, args = distributions.release_call(distribution_id, holder, receiver)
     return (
         distributor,
-        "releaseHeld",
-        [distribution_id, holder, receiver],
+        function,
+        args,
         f"release {format_pkr(held)} held for {holder} in distribution {distribution_id} "
         f"to {receiver}",
     )
@@ -398,6 +400,11 @@ def create(
     if spec.prepare is not None:
         params = spec.prepare(platform, params)
     target, function, args, summary = spec.build(platform, params)
+    if not evidence and affects_holder_property(function):
+        raise InvalidInput(
+            f"{kind} ({function}) affects a holder's property and requires an evidence hash: "
+            "give the evidence document's SHA-256"
+        )
     with platform.store.session() as session, session.begin():
         request = ActionRequest(
             kind=kind,

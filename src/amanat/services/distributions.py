@@ -323,21 +323,32 @@ def claim(
     }
 
 
+def release_call(distribution_id: int, holder: str, receiver: str) -> tuple[str, list[Any]]:
+    """The Distributor call paying a held payout: `releaseHeld` to the holder itself, or
+    `redirectHeld` to another wallet (which must cite evidence)."""
+    if receiver == holder:
+        return "releaseHeld", [distribution_id, holder]
+    return "redirectHeld", [distribution_id, holder, receiver]
+
+
 def propose_release(
-    platform: Platform, official: str, distribution_id: int, holder: str, receiver: str
+    platform: Platform,
+    official: str,
+    distribution_id: int,
+    holder: str,
+    receiver: str,
+    evidence: str | None = None,
 ) -> int:
-    """Propose paying out a held payout (after the wallet is unfrozen, or to a recovery wallet)."""
+    """Propose paying out a held payout (after the wallet is unfrozen; to another wallet, such
+    as a recovery wallet, only with evidence)."""
     _declared(platform, distribution_id)
     wallet = platform.address_of(holder)
     held = platform.contract("Distributor").read("held", distribution_id, wallet)
     if not held:
         raise NotFound(f"nothing is held for {holder} in distribution {distribution_id}")
+    function, args = release_call(distribution_id, wallet, platform.address_of(receiver))
     return governance.propose(
-        platform,
-        official,
-        platform.contract("Distributor"),
-        "releaseHeld",
-        [distribution_id, wallet, platform.address_of(receiver)],
+        platform, official, platform.contract("Distributor"), function, args, evidence
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from amanat.domain.money import format_pkr
-from amanat.errors import InvalidInput, NotFound
+from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import tokens
 from amanat.services.platform import Bound, Platform
 
@@ -33,14 +33,28 @@ def instruct(
     now = platform.chain.block_timestamp()
     if deadline <= now:
         raise InvalidInput(f"deadline {_utc(deadline)} is not after the chain's time {_utc(now)}")
+    settlement = platform.contract("Settlement")
+    longest = settlement.read("maxDeadlineSeconds")
+    if deadline > now + longest:
+        raise InvalidInput(
+            f"deadline {_utc(deadline)} is beyond the maximum settlement period of "
+            f"{longest // 86_400} days (latest {_utc(now + longest)})"
+        )
     signer = platform.signer(seller)
     sender = to_checksum_address(signer.address)
     to = platform.address_of(buyer)
+    registry = platform.contract("IdentityRegistry")
+    seller_identity = registry.read("identityNumberOf", sender)
+    if seller_identity and seller_identity == registry.read("identityNumberOf", to):
+        raise RuleViolation(
+            "own-identity",
+            f"{buyer} is a wallet of the seller's own identity {seller_identity}: a DvP needs "
+            "two institutions",
+        )
     if not platform.chain.seen(idempotency_key):
         verdict = tokens.precheck(platform, token, sender, to, units)
         if not verdict.allowed:
             raise verdict.refuse()
-    settlement = platform.contract("Settlement")
     (receipt,) = platform.chain.transact(
         signer,
         [

@@ -7,7 +7,7 @@ from typing import Any
 
 from amanat.chain.abi import interface
 from amanat.chain.artifacts import CONTRACT_NAMES
-from amanat.domain.governance import ActionType
+from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.platform import Bound, Platform
 
@@ -57,6 +57,11 @@ def propose(
     idempotency_key: str | None = None,
 ) -> int:
     """Propose `target.function(*args)`; the proposer's approval counts. Returns the proposal id."""
+    if not evidence and affects_holder_property(function):
+        raise InvalidInput(
+            f"{function} affects a holder's property and requires an evidence hash (SHA-256 "
+            "of the legal basis, e.g. a court order)"
+        )
     governance = platform.contract("Governance")
     call_data = target.encode(function, *args)
     request = governance.tx(

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from amanat.domain.identity import InvestorCategory, country_label
 from amanat.domain.records import WalletRecord
-from amanat.errors import InvalidInput, NotFound
-from amanat.services.platform import Platform
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services.platform import Bound, Platform
 from amanat.store.models import Institution, Wallet
 
 MAX_WALLETS = 16
@@ -101,6 +101,12 @@ def onboard(
     return number
 
 
+def _asset_tokens(platform: Platform) -> list[Bound]:
+    registry = platform.contract("AssetRegistry")
+    addresses = (registry.read("tokenOf", i) for i in range(1, registry.read("assetCount") + 1))
+    return [platform.token(address) for address in addresses if int(address, 16) != 0]
+
+
 def update(
     platform: Platform,
     registrar: str,
@@ -112,6 +118,21 @@ def update(
 ) -> None:
     _require_identity(platform, identity_number)
     identity = platform.contract("IdentityRegistry")
+    _, current_country, current_category, _ = identity.read("identityOf", identity_number)
+    if (country, int(category)) != (current_country, current_category):
+        held = [
+            token.read("symbol")
+            for token in _asset_tokens(platform)
+            if token.read("identityHolding", identity_number)
+        ]
+        if held:
+            raise RuleViolation(
+                "needs-governance",
+                f"identity {identity_number} holds units of {', '.join(held)}: a change of its "
+                "country or category needs a governance proposal (updateIdentity), not the "
+                "registrar alone",
+                identity=identity_number,
+            )
     platform.chain.transact(
         platform.signer(registrar),
         [
