@@ -30,7 +30,7 @@ from eth_utils import keccak
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
-from amanat.chain.rpc import RpcClient, RpcError
+from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
@@ -124,9 +124,16 @@ class Chain:
         return chain
 
     @classmethod
-    def network(cls, rpc_url: str, data_dir: Path) -> Chain:
-        """Any EVM JSON-RPC network (e.g. Besu QBFT); the journal lives in `data_dir`."""
-        rpc = RpcClient(rpc_url)
+    def network(
+        cls,
+        rpc_url: str,
+        data_dir: Path,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        logs_range: int = DEFAULT_LOGS_RANGE,
+    ) -> Chain:
+        """Any EVM JSON-RPC network (e.g. Besu QBFT); the journal lives in `data_dir`. Batches
+        and log queries stay within the node's limits (`batch_size`, `logs_range`)."""
+        rpc = RpcClient(rpc_url, batch_size=batch_size, logs_range=logs_range)
         if not rpc.is_up():
             raise ChainUnavailable(f"cannot reach the chain at {rpc_url}")
         chain = cls(rpc, Journal(data_dir / "journal.sqlite"), data_dir / "chain.lock", None)
@@ -197,14 +204,13 @@ class Chain:
         from_block: int = 0,
         to_block: int | str = "latest",
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {
-            "topics": topics or [],
-            "fromBlock": _hex(from_block),
-            "toBlock": _hex(to_block) if isinstance(to_block, int) else to_block,
-        }
+        """The logs of `addresses` (all contracts if none) matching `topics`, oldest first; paged
+        by the client's block range so a long-lived chain never exceeds the node's limit."""
+        query: dict[str, Any] = {"topics": topics or []}
         if addresses:  # no addresses: every contract's logs
             query["address"] = list(addresses)
-        return list(self.rpc.call("eth_getLogs", [query]))
+        last = to_block if isinstance(to_block, int) else self.block_number()
+        return self.rpc.get_logs(query, from_block, last)
 
     # ------------------------------------------------------------- writing
 

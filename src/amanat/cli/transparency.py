@@ -189,7 +189,14 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if rpc_url is None:
             raise InvalidInput("no chain to check against: give --rpc URL")
         sizes = (first, second) if first is not None and second is not None else None
-        checks = verify.Verifier(published, rpc_url, key, manifest).run(list(entry_indexes), sizes)
+        checks = verify.Verifier(
+            published,
+            rpc_url,
+            key,
+            manifest,
+            batch_size=ctx.settings.rpc_batch_size,
+            logs_range=ctx.settings.logs_range,
+        ).run(list(entry_indexes), sizes)
         failed = [c for c in checks if not c.ok]
         emit(
             {"ok": not failed, "checks": [c.__dict__ for c in checks]},
