@@ -386,8 +386,12 @@ class Chain:
             time.sleep(0.2)
         receipts = [_receipt(results[h]) for h in tx_hashes]
         if self.node is None:
-            for receipt in receipts:
-                self.journal.settle_nonce(receipt.tx_hash, receipt.tx_hash, receipt.block_number)
+            self.journal.mark_mined({r.tx_hash: r.block_number for r in receipts})
+            for receipt in receipts:  # a nonce with replacements: the mined one wins
+                if len(self.journal.same_nonce(receipt.tx_hash)) > 1:
+                    self.journal.settle_nonce(
+                        receipt.tx_hash, receipt.tx_hash, receipt.block_number
+                    )
         return receipts
 
     # ------------------------------------------------------------ recovery
