@@ -19,6 +19,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 
 from amanat.chain.artifacts import CONTRACT_NAMES, load
 from amanat.chain.client import Chain, TxRequest
+from amanat.chain.rpc import RpcError
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
     EVIDENCE_REQUIRED,
@@ -291,8 +292,13 @@ def verify(chain: Chain, manifest: Manifest) -> None:
             f"connected to chain id {chain.chain_id} but the deployment is on chain id "
             f"{manifest.chain_id}"
         )
-    for name, contract in manifest.contracts.items():
-        code = chain.code(contract.address)
+    replies = chain.rpc.batch(
+        [("eth_getCode", [c.address, "latest"]) for c in manifest.contracts.values()]
+    )
+    for (name, contract), reply in zip(manifest.contracts.items(), replies, strict=True):
+        if isinstance(reply, RpcError):
+            raise reply
+        code = bytes.fromhex(reply[2:])
         if not code:
             raise DeploymentMismatch(f"{name} has no code at {contract.address} on this chain")
         actual = "0x" + keccak(code).hex()

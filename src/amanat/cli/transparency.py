@@ -185,7 +185,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if manifest is None:
             raise InvalidInput("no deployment manifest: give --manifest")
         ctx = click_ctx.obj
-        rpc_url = ctx._rpc or AnvilNode(ctx.settings.data_dir).status().url
+        rpc_url = ctx.settings.rpc_url or AnvilNode(ctx.settings.data_dir).status().url
         if rpc_url is None:
             raise InvalidInput("no chain to check against: give --rpc URL")
         sizes = (first, second) if first is not None and second is not None else None
