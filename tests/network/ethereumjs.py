@@ -165,7 +165,7 @@ def ethereumjs_node(
             "--rpcEngine", "--rpcEngineAddr", "127.0.0.1", "--rpcEnginePort", str(engine_port),
             "--rpcEngineAuth", "false",
             "--isSingleNode", "--maxPeers", "0", "--port", "0",
-            "--logLevel", "warn", "--logFile", "false",
+            "--logLevel", "warn", "--logLevelFile", "error", "--logRotate", "false",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
