@@ -128,6 +128,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
 
 
 # Some fifty CLI processes against a JavaScript EVM: minutes, not seconds, on a loaded machine.
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_lifecycle_on_ethereumjs_within_besu_limits(network: Network, tmp_path: Path):
     cli = network.cli
