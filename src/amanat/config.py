@@ -12,6 +12,10 @@ from amanat.errors import InvalidInput
 DATA_DIR_ENV = "AMANAT_HOME"
 RPC_ENV = "AMANAT_RPC"
 DATABASE_ENV = "AMANAT_DATABASE_URL"
+LOGS_RANGE_ENV = "AMANAT_LOGS_RANGE"
+BATCH_SIZE_ENV = "AMANAT_RPC_BATCH_SIZE"
+DEFAULT_BATCH_SIZE = 500  # requests per JSON-RPC batch; below Besu's 1,024 and geth's 1,000
+DEFAULT_LOGS_RANGE = 5_000  # blocks per eth_getLogs request; Besu's --rpc-max-logs-range default
 CONFIG_FILE = "amanat.toml"
 
 
@@ -20,6 +24,11 @@ class Settings:
     data_dir: Path
     rpc_url: str | None = None
     database_url: str | None = None
+    # The node's request limits (Besu: --rpc-max-logs-range, --rpc-http-max-batch-size).
+    logs_range: int = DEFAULT_LOGS_RANGE
+    rpc_batch_size: int = DEFAULT_BATCH_SIZE
+    # Chain ids of production networks: a staging deployment profile is refused on them.
+    production_chain_ids: tuple[int, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -46,14 +55,54 @@ class Settings:
         url = rpc_url or os.environ.get(RPC_ENV)
         database = database_url or os.environ.get(DATABASE_ENV)
         config = directory / CONFIG_FILE
+        chain: dict[str, object] = {}
         if config.exists():
             try:
                 values = tomllib.loads(config.read_text())
             except tomllib.TOMLDecodeError as exc:
                 raise InvalidInput(f"{config} is not valid TOML: {exc}") from None
+            chain = values.get("chain", {})
             url = url or values.get("chain", {}).get("rpc")
             database = database or values.get("store", {}).get("url")
         if url is not None and not url.startswith(("http://", "https://")):
             raise InvalidInput(f"RPC URL {url!r} must start with http:// or https://")
+        logs_range = _positive(
+            "chain.logs_range",
+            os.environ.get(LOGS_RANGE_ENV) or chain.get("logs_range"),
+            DEFAULT_LOGS_RANGE,
+        )
+        batch_size = _positive(
+            "chain.batch_size",
+            os.environ.get(BATCH_SIZE_ENV) or chain.get("batch_size"),
+            DEFAULT_BATCH_SIZE,
+        )
+        production = chain.get("production_chain_ids", [])
+        if not isinstance(production, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in production
+        ):
+            raise InvalidInput(
+                f"chain.production_chain_ids in {config} must be a list of chain ids, "
+                f"not {production!r}"
+            )
         directory.mkdir(parents=True, exist_ok=True)
-        return cls(data_dir=directory, rpc_url=url, database_url=database)
+        return cls(
+            data_dir=directory,
+            rpc_url=url,
+            database_url=database,
+            logs_range=logs_range,
+            rpc_batch_size=batch_size,
+            production_chain_ids=tuple(production),
+        )
+
+
+def _positive(name: str, value: object, default: int) -> int:
+    """A configured count (from the environment or amanat.toml) as a positive integer."""
+    if value is None:
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number of at least 1, not {value!r}") from None
+    if number < 1:
+        raise InvalidInput(f"{name} must be a whole number of at least 1, not {number}")
+    return number

@@ -35,6 +35,7 @@ from eth_utils import keccak
 
 from amanat.chain.abi import checksum, interface
 from amanat.chain.rpc import RpcClient, RpcError
+from amanat.config import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE
 from amanat.domain import merkle
 from amanat.domain.assets import AssetClass
 from amanat.domain.transparency import TreeHead, canonical_json, parse_hash
@@ -183,10 +184,16 @@ def parse_public_key(text: str) -> bytes:
 
 class Verifier:
     def __init__(
-        self, published: Published, rpc_url: str, public_key: bytes, manifest: dict[str, Any]
+        self,
+        published: Published,
+        rpc_url: str,
+        public_key: bytes,
+        manifest: dict[str, Any],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        logs_range: int = DEFAULT_LOGS_RANGE,
     ) -> None:
         self.published = published
-        self.rpc = RpcClient(rpc_url)
+        self.rpc = RpcClient(rpc_url, batch_size=batch_size, logs_range=logs_range)
         self.public_key = public_key
         self.manifest = manifest
         self.checks: list[Check] = []
@@ -423,6 +430,10 @@ class Verifier:
 
     # ------------------------------------------------------------ the chain
 
+    def _head(self) -> int:
+        """The chain's latest block number (log queries are paged up to it)."""
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
     def _addresses(self) -> dict[str, str]:
         return {
             self.manifest["contracts"][k]["address"].lower(): k
@@ -433,16 +444,13 @@ class Verifier:
     def _tokens(self) -> dict[str, int]:
         """Token address (lower case) -> asset id, from the factory's TokenCreated events."""
         factory = interface("TokenFactory").events["TokenCreated"]
-        logs = self.rpc.call(
-            "eth_getLogs",
-            [
-                {
-                    "address": self.manifest["contracts"]["TokenFactory"]["address"],
-                    "topics": ["0x" + factory.topic.hex()],
-                    "fromBlock": hex(self.manifest["deployed_block"]),
-                    "toBlock": "latest",
-                }
-            ],
+        logs = self.rpc.get_logs(
+            {
+                "address": self.manifest["contracts"]["TokenFactory"]["address"],
+                "topics": ["0x" + factory.topic.hex()],
+            },
+            self.manifest["deployed_block"],
+            self._head(),
         )
         tokens = {}
         for log in logs:
@@ -472,10 +480,7 @@ class Verifier:
         last_block = max(block for block, _ in claimed)
         known = self._addresses()
         tokens = self._tokens()
-        logs = self.rpc.call(
-            "eth_getLogs",
-            [{"fromBlock": hex(self.manifest["deployed_block"]), "toBlock": hex(last_block)}],
-        )
+        logs = self.rpc.get_logs({}, self.manifest["deployed_block"], last_block)
         failures = 0
         seen = set()
         for log in logs:
@@ -529,16 +534,10 @@ class Verifier:
 
     def _holders(self, token: str, transfer: Any) -> list[str]:
         """Every address that ever sent or received the token, from its Transfer events."""
-        logs = self.rpc.call(
-            "eth_getLogs",
-            [
-                {
-                    "address": token,
-                    "topics": ["0x" + transfer.topic.hex()],
-                    "fromBlock": hex(self.manifest["deployed_block"]),
-                    "toBlock": "latest",
-                }
-            ],
+        logs = self.rpc.get_logs(
+            {"address": token, "topics": ["0x" + transfer.topic.hex()]},
+            self.manifest["deployed_block"],
+            self._head(),
         )
         holders: set[str] = set()
         for log in logs:

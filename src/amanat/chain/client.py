@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import rlp
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -33,8 +32,8 @@ from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
 from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block, pending_count
-from amanat.chain.rpc import RpcClient, RpcError
-from amanat.chain.signing import sign_legacy
+from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
+from amanat.chain.signing import decode_signed, sign_dynamic_fee, sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
@@ -46,6 +45,9 @@ SNAPSHOT_EVERY_SECONDS = 600
 SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
 LOAD_STATE_TIMEOUT_SECONDS = 600.0
+REPLACE_AFTER_SECONDS = 15.0  # network: a transaction still unmined this long is resent
+# A replacement must raise both fee fields by at least 10 % (geth and Besu); 1/8 clears it.
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,31 @@ class TxRequest:
     gas: int | None = None
     idempotency_key: str | None = None
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Fees:
+    """The fee fields Amanat signs a batch with: EIP-1559 where the chain has a base fee (then
+    `max_fee` is the cap and `max_priority_fee` the tip), else a legacy gas price (both equal)."""
+
+    max_fee: int
+    max_priority_fee: int
+    dynamic: bool
+
+    def bumped_over(self, old: Fees) -> Fees:
+        """These fees, raised where needed to replace a transaction signed with `old`."""
+
+        def bump(value: int) -> int:
+            return -(-value * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR)
+
+        return Fees(
+            max(self.max_fee, bump(old.max_fee)),
+            max(self.max_priority_fee, bump(old.max_priority_fee)),
+            self.dynamic,
+        )
+
+
+FREE = Fees(0, 0, dynamic=False)
 
 
 @dataclass
@@ -109,9 +136,8 @@ class Chain:
         self._lock_fd: int | None = None
         self._thread_lock = threading.RLock()  # threads of this process, before the file lock
         self.chain_id = int(rpc.call("eth_chainId"), 16)
-        # Permissioned chains run at zero gas price (anvil --base-fee 0, Besu min-gas-price 0);
-        # on the embedded chain institutions' wallets therefore need no funding.
-        self.gas_price = 0 if node is not None else int(rpc.call("eth_gasPrice"), 16)
+        self.replace_after = REPLACE_AFTER_SECONDS
+        self._keys: dict[str, bytes] = {}  # sender -> key this process signed with (fee bumps)
 
     # ------------------------------------------------------------ opening
 
@@ -152,9 +178,16 @@ class Chain:
         return chain
 
     @classmethod
-    def network(cls, rpc_url: str, data_dir: Path) -> Chain:
-        """Any EVM JSON-RPC network (e.g. Besu QBFT); the journal lives in `data_dir`."""
-        rpc = RpcClient(rpc_url)
+    def network(
+        cls,
+        rpc_url: str,
+        data_dir: Path,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        logs_range: int = DEFAULT_LOGS_RANGE,
+    ) -> Chain:
+        """Any EVM JSON-RPC network (e.g. Besu QBFT); the journal lives in `data_dir`. Batches
+        and log queries stay within the node's limits (`batch_size`, `logs_range`)."""
+        rpc = RpcClient(rpc_url, batch_size=batch_size, logs_range=logs_range)
         if not rpc.is_up():
             raise ChainUnavailable(f"cannot reach the chain at {rpc_url}")
         chain = cls(rpc, Journal(data_dir / "journal.sqlite"), data_dir / "chain.lock", None)
@@ -225,14 +258,13 @@ class Chain:
         from_block: int = 0,
         to_block: int | str = "latest",
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {
-            "topics": topics or [],
-            "fromBlock": _hex(from_block),
-            "toBlock": _hex(to_block) if isinstance(to_block, int) else to_block,
-        }
+        """The logs of `addresses` (all contracts if none) matching `topics`, oldest first; paged
+        by the client's block range so a long-lived chain never exceeds the node's limit."""
+        query: dict[str, Any] = {"topics": topics or []}
         if addresses:  # no addresses: every contract's logs
             query["address"] = list(addresses)
-        return list(self.rpc.call("eth_getLogs", [query]))
+        last = to_block if isinstance(to_block, int) else self.block_number()
+        return self.rpc.get_logs(query, from_block, last)
 
     # ------------------------------------------------------------- writing
 
@@ -272,7 +304,10 @@ class Chain:
                 for signer, request in items
                 if request.idempotency_key not in known
             ]
-            gases = self._gas_limits([(sender, request) for _, sender, request in fresh])
+            for signer, sender, _ in fresh:
+                self._keys[sender.lower()] = bytes(signer.key)
+            gases = self._pre_check([(sender, request) for _, sender, request in fresh])
+            fees = self.fees() if fresh else FREE
             counts: dict[str, int] = {}
             for _, sender, _ in fresh:
                 counts[sender] = counts.get(sender, 0) + 1
@@ -285,15 +320,8 @@ class Chain:
                 next_nonce = dict(firsts)
                 signed = []
                 for (signer, sender, request), gas in zip(fresh, gases, strict=True):
-                    raw = sign_legacy(
-                        bytes(signer.key),
-                        nonce=next_nonce[sender],
-                        gas_price=self.gas_price,
-                        gas=gas,
-                        to=bytes.fromhex(request.to[2:]) if request.to else None,
-                        value=0,
-                        data=request.data,
-                        chain_id=self.chain_id,
+                    raw = self._sign(
+                        bytes(signer.key), next_nonce[sender], gas, request.to, request.data, fees
                     )
                     signed.append(
                         JournalTx(
@@ -328,9 +356,9 @@ class Chain:
             if key is None or key not in known:
                 continue
             (raw,) = self.journal.raw_of([known[key]])
-            fields = rlp.decode(raw)
-            to = "0x" + bytes(fields[3]).hex() if fields[3] else None
-            if (to or "").lower() != (request.to or "").lower() or bytes(fields[5]) != request.data:
+            fields = decode_signed(raw)
+            to = fields.to
+            if (to or "").lower() != (request.to or "").lower() or fields.data != request.data:
                 raise IdempotencyConflict(
                     f"idempotency key {key!r} was already used for a different request "
                     f"(transaction {known[key]}); use a new key",
@@ -356,10 +384,18 @@ class Chain:
             for raw in block_receipts or []:
                 if raw["transactionHash"] in wanted:
                     results[raw["transactionHash"]] = raw
+        resend_at = time.monotonic() + self.replace_after
         while len(results) < len(wanted):
             missing = [h for h in tx_hashes if h not in results]
-            replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in missing])
-            for tx_hash, reply in zip(missing, replies, strict=True):
+            # On a network a transaction may have been replaced (higher fee, same nonce): the
+            # receipt of any transaction with its nonce answers for it.
+            candidates = (
+                [(h, c) for h in missing for c in (self.journal.same_nonce(h) or [h])]
+                if self.node is None
+                else [(h, h) for h in missing]
+            )
+            replies = self.rpc.batch([("eth_getTransactionReceipt", [c]) for _, c in candidates])
+            for (tx_hash, _), reply in zip(candidates, replies, strict=True):
                 if isinstance(reply, RpcError):
                     raise reply
                 if reply is not None:
@@ -371,10 +407,19 @@ class Chain:
                     f"{len(missing)} acknowledged transactions not mined after "
                     f"{RECEIPT_TIMEOUT_SECONDS:.0f} s; they stay journaled and will be resent"
                 )
+            if self.node is None and time.monotonic() > resend_at:
+                with self.locked():
+                    self._resend(self.journal.pending())
+                resend_at = time.monotonic() + self.replace_after
             time.sleep(0.2)
         receipts = [_receipt(results[h]) for h in tx_hashes]
         if self.node is None:
             self.journal.mark_mined({r.tx_hash: r.block_number for r in receipts})
+            for receipt in receipts:  # a nonce with replacements: the mined one wins
+                if len(self.journal.same_nonce(receipt.tx_hash)) > 1:
+                    self.journal.settle_nonce(
+                        receipt.tx_hash, receipt.tx_hash, receipt.block_number
+                    )
         return receipts
 
     # ------------------------------------------------------------ recovery
@@ -395,15 +440,9 @@ class Chain:
                 adopt_blocks(self.rpc, self.journal)
             pending = self.journal.pending()
             if pending and self.node is None:
-                replies = self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in pending])
-                included = {
-                    t.hash: int(r["blockNumber"], 16)
-                    for t, r in zip(pending, replies, strict=True)
-                    if isinstance(r, dict)
-                }
-                self.journal.mark_mined(included)
-                pending = [t for t in pending if t.hash not in included]
-            if pending and self.node is not None:
+                self._resend(pending)
+                pending = []
+            if pending:
                 pending = self._resend_outside(pending)
             if pending:
                 self._send(pending, resend=True)
@@ -441,23 +480,133 @@ class Chain:
 
     # ------------------------------------------------------------ internals
 
-    def _gas_limits(self, items: Sequence[tuple[str, TxRequest]]) -> list[int]:
-        """Each request's own gas limit, or the node's estimate plus a margin. A call the chain
-        would refuse fails its estimate, so it is reported here and nothing is sent."""
-        to_estimate = [(sender, r) for sender, r in items if r.gas is None]
-        calls = []
-        for sender, request in to_estimate:
+    def _pre_check(self, items: Sequence[tuple[str, TxRequest]]) -> list[int]:
+        """Run every request as an eth_call first and return each one's gas limit (its own, or
+        the node's estimate plus a margin). A call the chain would refuse is reported here with
+        the contract's reason and nothing is signed: the refusal never depends on the node's
+        eth_estimateGas reverting (some clients return a figure for a call that reverts)."""
+        calls: list[tuple[str, list[Any]]] = []
+        for sender, request in items:
             params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex()}
             if request.to:
                 params["to"] = request.to
-            calls.append(("eth_estimateGas", [params]))
-        by_request: dict[int, int] = {}
-        for (_, request), estimate in zip(to_estimate, self.rpc.batch(calls), strict=True):
-            if isinstance(estimate, RpcError):
-                raise self._refusal(estimate, request)
-            gas = int(estimate, 16)
-            by_request[id(request)] = gas * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED
-        return [r.gas if r.gas is not None else by_request[id(r)] for _, r in items]
+            calls.append(("eth_call", [params, "latest"]))
+            if request.gas is None:
+                calls.append(("eth_estimateGas", [params]))
+        replies = iter(self.rpc.batch(calls))
+        gases = []
+        for _, request in items:
+            outcome = next(replies)
+            estimate = next(replies) if request.gas is None else None
+            for reply in (outcome, estimate):
+                if isinstance(reply, RpcError):
+                    raise self._refusal(reply, request)
+            if request.gas is not None:
+                gases.append(request.gas)
+            else:
+                gases.append(int(str(estimate), 16) * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED)
+        return gases
+
+    def fees(self) -> Fees:
+        """The fees to sign with now. Embedded: zero (a permissioned chain at zero gas price, so
+        institutions' wallets need no funding). Network: EIP-1559 where the latest block has a
+        base fee (cap twice the base fee plus the tip), else the node's gas price."""
+        if self.node is not None:
+            return FREE
+        block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        if block.get("baseFeePerGas") is None:
+            price = int(self.rpc.call("eth_gasPrice"), 16)
+            return Fees(price, price, dynamic=False)
+        base_fee = int(block["baseFeePerGas"], 16)
+        if base_fee == 0:
+            return Fees(0, 0, dynamic=True)  # a zero-base-fee permissioned network: free
+        try:
+            tip = int(self.rpc.call("eth_maxPriorityFeePerGas"), 16)
+        except RpcError:
+            tip = 0
+        return Fees(2 * base_fee + tip, tip, dynamic=True)
+
+    def _sign(
+        self, secret: bytes, nonce: int, gas: int, to: str | None, data: bytes, fees: Fees
+    ) -> bytes:
+        target = bytes.fromhex(to[2:]) if to else None
+        if fees.dynamic:
+            return sign_dynamic_fee(
+                secret,
+                nonce=nonce,
+                max_priority_fee=fees.max_priority_fee,
+                max_fee=fees.max_fee,
+                gas=gas,
+                to=target,
+                value=0,
+                data=data,
+                chain_id=self.chain_id,
+            )
+        return sign_legacy(
+            secret,
+            nonce=nonce,
+            gas_price=fees.max_fee,
+            gas=gas,
+            to=target,
+            value=0,
+            data=data,
+            chain_id=self.chain_id,
+        )
+
+    def _resend(self, pending: Sequence[JournalTx]) -> None:
+        """Network: settle or resend acknowledged transactions that are not known mined.
+
+        A mined one (or a mined replacement) is recorded as such; one whose fee no longer fits
+        the chain is replaced by the same transaction at a bumped fee; the rest are sent again
+        unchanged; one whose nonce was taken by a transaction Amanat did not sign is failed with
+        that reason. Every journal entry thus reaches a terminal state."""
+        if not pending:
+            return
+        replies = self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in pending])
+        unmined = []
+        for tx, reply in zip(pending, replies, strict=True):
+            if isinstance(reply, dict):
+                self.journal.settle_nonce(tx.hash, tx.hash, int(reply["blockNumber"], 16))
+            else:
+                unmined.append(tx)
+        if not unmined:
+            return
+        fees = self.fees()
+        outgoing = []
+        for tx in unmined:
+            fields = decode_signed(tx.raw)
+            signed = Fees(fields.max_fee, fields.max_priority_fee, fields.dynamic)
+            if signed.max_fee >= fees.max_fee and signed.dynamic == fees.dynamic:
+                outgoing.append(tx)
+                continue
+            secret = self._secret_of(tx.sender)
+            if secret is None:
+                outgoing.append(tx)  # no key to re-sign with in this process: resend as is
+                continue
+            raw = self._sign(
+                secret, tx.nonce, fields.gas, fields.to, fields.data, fees.bumped_over(signed)
+            )
+            replacement = JournalTx(
+                "0x" + keccak(raw).hex(), tx.sender, tx.nonce, raw, tx.idempotency_key
+            )
+            self.journal.replace(tx.hash, replacement)
+            outgoing.append(replacement)
+        self._send(outgoing, resend=True)
+
+    def _secret_of(self, sender: str) -> bytes | None:
+        """The private key of `sender` if this process has signed with it."""
+        return self._keys.get(sender.lower())
+
+    def _settle_used_nonce(self, tx: JournalTx) -> None:
+        """A resend answered "nonce too low": the nonce was mined, by this transaction, by one of
+        its replacements, or by a transaction Amanat did not sign."""
+        family = self.journal.same_nonce(tx.hash) or [tx.hash]
+        replies = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in family])
+        for tx_hash, reply in zip(family, replies, strict=True):
+            if isinstance(reply, dict):
+                self.journal.settle_nonce(tx.hash, tx_hash, int(reply["blockNumber"], 16))
+                return
+        self.journal.settle_nonce(tx.hash, None, None)
 
     def _send(self, txs: Sequence[JournalTx], resend: bool = False) -> None:
         replies = self.rpc.batch([("eth_sendRawTransaction", ["0x" + t.raw.hex()]) for t in txs])
@@ -465,6 +614,9 @@ class Chain:
         for tx, reply in zip(txs, replies, strict=True):
             if isinstance(reply, RpcError):
                 message = str(reply.error.get("message", ""))
+                if resend and "nonce too low" in message.lower() and self.node is None:
+                    self._settle_used_nonce(tx)
+                    continue
                 if "already" in message.lower() or (resend and "nonce too low" in message.lower()):
                     continue  # the node has it, or has already mined it
                 refused.append((tx, message))

@@ -1,13 +1,15 @@
 """Deploy Amanat's contracts and keep the deployment manifest (addresses, code hashes, chain id).
 
 The manifest is written on deploy and checked on every connect: a different chain, a missing
-contract or different code on chain is a clear error, never a silent mismatch.
+contract or different code on chain is a clear error, never a silent mismatch. It also states
+the timelock profile the deployment was made with (production, staging, or a file's delays).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import tomllib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import rlp
@@ -17,6 +19,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 
 from amanat.chain.artifacts import CONTRACT_NAMES, load
 from amanat.chain.client import Chain, TxRequest
+from amanat.chain.rpc import RpcError
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
     GOVERNED_FUNCTIONS,
@@ -25,6 +28,11 @@ from amanat.domain.governance import (
 from amanat.errors import DeploymentMismatch, InvalidInput
 
 MANIFEST_VERSION = 1
+PRODUCTION = "production"
+STAGING = "staging"
+# A staging network runs the production flow end to end in minutes: every action that waits in
+# production waits this long (freeze and pause stay immediate). Never on a production chain.
+STAGING_DELAY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class Manifest:
     deployed_block: int
     deployer: str
     contracts: dict[str, DeployedContract]
+    timelock_profile: str = PRODUCTION  # production, staging, or file:<name>
+    timelocks: dict[str, int] = field(default_factory=dict)  # action label -> seconds
 
     def address(self, name: str) -> str:
         return self.contracts[name].address
@@ -66,6 +76,9 @@ class Manifest:
             deployed_block=data["deployed_block"],
             deployer=data["deployer"],
             contracts={k: DeployedContract(**v) for k, v in data["contracts"].items()},
+            # Manifests written before profiles existed were all deployed with production delays.
+            timelock_profile=data.get("timelock_profile", PRODUCTION),
+            timelocks=data.get("timelocks", {}),
         )
 
 
@@ -93,6 +106,62 @@ class GovernanceSetup:
             )
 
 
+def timelock_profile(
+    spec: str, chain_id: int, production_chain_ids: tuple[int, ...] = ()
+) -> tuple[str, dict[ActionType, int]]:
+    """The profile name and every action's delay for `--timelocks SPEC`: `production`, `staging`,
+    or a TOML/JSON FILE of `action = seconds` (other actions keep production's delays).
+
+    Delays shorter than production's are refused on a chain id marked production in the config,
+    so a staging profile can never reach a production register."""
+    if spec == PRODUCTION:
+        name, delays = PRODUCTION, dict(DEFAULT_TIMELOCKS)
+    elif spec == STAGING:
+        name = STAGING
+        delays = {a: (STAGING_DELAY_SECONDS if d else 0) for a, d in DEFAULT_TIMELOCKS.items()}
+    else:
+        name, delays = f"file:{Path(spec).name}", {**DEFAULT_TIMELOCKS, **_delays_from(Path(spec))}
+    shortened = sorted(a.label for a, d in delays.items() if d < DEFAULT_TIMELOCKS[a])
+    if shortened and chain_id in production_chain_ids:
+        raise InvalidInput(
+            f"timelock profile {name!r} shortens the delays of {', '.join(shortened)}, but chain "
+            f"id {chain_id} is marked production (chain.production_chain_ids): deploy with "
+            "--timelocks production"
+        )
+    return name, delays
+
+
+def _delays_from(path: Path) -> dict[ActionType, int]:
+    """Delays from a TOML or JSON file mapping action names (e.g. mint, rule change) to seconds."""
+    if not path.is_file():
+        raise InvalidInput(
+            f"--timelocks {str(path)!r} is neither production, staging nor a readable file"
+        )
+    try:
+        text = path.read_text()
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"timelock file {path} is not valid TOML or JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"timelock file {path} must map action names to seconds")
+    by_name = {a.name.lower(): a for a in ActionType}
+    delays: dict[ActionType, int] = {}
+    for key, seconds in raw.items():
+        action = by_name.get(str(key).lower().replace(" ", "_").replace("-", "_"))
+        if action is None:
+            raise InvalidInput(
+                f"timelock file {path}: unknown action {key!r} "
+                f"(known: {', '.join(sorted(a.label for a in ActionType))})"
+            )
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise InvalidInput(
+                f"timelock file {path}: the delay of {key!r} must be whole seconds >= 0, "
+                f"not {seconds!r}"
+            )
+        delays[action] = seconds
+    return delays
+
+
 def create_address(sender: str, nonce: int) -> str:
     """The address CREATE gives a contract deployed by `sender` at `nonce`."""
     encoded = rlp.encode([bytes.fromhex(sender[2:]), nonce])
@@ -103,10 +172,12 @@ def _creation(name: str, constructor_types: list[str], args: list[object]) -> by
     return load(name).bytecode + encode(constructor_types, args)
 
 
-def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Manifest:
+def deploy(
+    chain: Chain, deployer: LocalAccount, setup: GovernanceSetup, profile: str = PRODUCTION
+) -> Manifest:
     """Deploy governance, registries, the token blueprint and factory, the cash token, the
     settlement contracts (DvP, auction, distributor) and the transparency anchor in one ordered
-    batch."""
+    batch. `profile` names the timelock profile `setup.timelocks` came from, for the manifest."""
     sender = to_checksum_address(deployer.address)
     start_block = chain.block_number()
     nonce = chain.journal.known_nonce(sender)
@@ -200,6 +271,8 @@ def deploy(chain: Chain, deployer: LocalAccount, setup: GovernanceSetup) -> Mani
         chain_id=chain.chain_id,
         deployed_block=start_block + 1,
         deployer=sender,
+        timelock_profile=profile,
+        timelocks={action.label: seconds for action, seconds in delays.items()},
         contracts={
             name: DeployedContract(
                 address=addresses[name],
@@ -221,8 +294,13 @@ def verify(chain: Chain, manifest: Manifest) -> None:
             f"connected to chain id {chain.chain_id} but the deployment is on chain id "
             f"{manifest.chain_id}"
         )
-    for name, contract in manifest.contracts.items():
-        code = chain.code(contract.address)
+    replies = chain.rpc.batch(
+        [("eth_getCode", [c.address, "latest"]) for c in manifest.contracts.values()]
+    )
+    for (name, contract), reply in zip(manifest.contracts.items(), replies, strict=True):
+        if isinstance(reply, RpcError):
+            raise reply
+        code = bytes.fromhex(reply[2:])
         if not code:
             raise DeploymentMismatch(f"{name} has no code at {contract.address} on this chain")
         actual = "0x" + keccak(code).hex()

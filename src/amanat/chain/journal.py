@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS tx (
     raw BLOB NOT NULL,
     idempotency_key TEXT UNIQUE,
     acked_at REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'mined', 'rejected')),
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'mined', 'rejected', 'replaced')),
     block INTEGER,
     reason TEXT
 );
@@ -75,6 +76,7 @@ class Journal:
         self._connections: list[sqlite3.Connection] = []
         self._connections_guard = threading.Lock()
         self._db.executescript(SCHEMA)
+        _allow_replaced_state(self._db)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -185,6 +187,61 @@ class Journal:
                 "UPDATE tx SET state = 'mined', block = ? WHERE hash = ? AND state = 'pending'",
                 [(block, tx_hash) for tx_hash, block in blocks_by_hash.items()],
             )
+
+    def replace(self, old_hash: str, new: JournalTx) -> None:
+        """Record `new` (same sender and nonce, higher fee) as the replacement of the pending
+        `old_hash` in one synced write; the old entry becomes 'replaced' and hands its
+        idempotency key to the new one."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tx SET state = 'replaced', reason = ?, idempotency_key = NULL"
+                " WHERE hash = ? AND state = 'pending'",
+                (f"replaced by {new.hash} (higher fee)", old_hash),
+            )
+            db.execute(
+                "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (new.hash, new.sender, new.nonce, new.raw, new.idempotency_key, time.time()),
+            )
+
+    def same_nonce(self, tx_hash: str) -> list[str]:
+        """Every journaled transaction with the sender and nonce of `tx_hash` (it and its
+        replacements), oldest first; at most one of them can be mined."""
+        rows = self._db.execute(
+            "SELECT other.hash FROM tx AS this JOIN tx AS other"
+            " ON other.sender = this.sender AND other.nonce = this.nonce"
+            " WHERE this.hash = ? ORDER BY other.seq",
+            (tx_hash,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def settle_nonce(self, tx_hash: str, mined: str | None, block: int | None) -> None:
+        """Give every transaction sharing the nonce of `tx_hash` its terminal state: `mined`
+        (a journaled hash, in `block`) is mined and the others replaced by it; with `mined`
+        None the nonce was used by a transaction Amanat did not sign and the others failed."""
+        family = self.same_nonce(tx_hash)
+        with self._transaction() as db:
+            for member in family:
+                if member == mined:
+                    db.execute(
+                        "UPDATE tx SET state = 'mined', block = ?, reason = NULL WHERE hash = ?",
+                        (block, member),
+                    )
+                elif mined is not None:
+                    db.execute(
+                        "UPDATE tx SET state = 'replaced', reason = ?"
+                        " WHERE hash = ? AND state IN ('pending', 'replaced')",
+                        (f"its nonce was mined in {mined}", member),
+                    )
+                else:
+                    db.execute(
+                        "UPDATE tx SET state = 'rejected', reason = ?"
+                        " WHERE hash = ? AND state IN ('pending', 'replaced')",
+                        (
+                            "failed: its nonce was used on chain by a transaction not in the journal",
+                            member,
+                        ),
+                    )
 
     def pending(self) -> list[JournalTx]:
         rows = self._db.execute(
@@ -324,3 +381,26 @@ class Journal:
             "SELECT block, path FROM snapshot ORDER BY block DESC LIMIT 1"
         ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _allow_replaced_state(db: sqlite3.Connection) -> None:
+    """Journals created before fee replacement existed refuse the 'replaced' state in their CHECK
+    constraint: copy their tx table once, atomically, into the current definition."""
+    row = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tx'"
+    ).fetchone()
+    if row is None or "'replaced'" in row[0]:
+        return
+    create_tx = next(s for s in SCHEMA.split(";") if "CREATE TABLE IF NOT EXISTS tx (" in s)
+    columns = "seq, hash, sender, nonce, raw, idempotency_key, acked_at, state, block, reason"
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE tx RENAME TO tx_before_replaced")
+        db.execute(create_tx)
+        db.execute(f"INSERT INTO tx ({columns}) SELECT {columns} FROM tx_before_replaced")
+        db.execute("DROP TABLE tx_before_replaced")
+        db.execute("CREATE INDEX IF NOT EXISTS tx_pending ON tx (state, seq)")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

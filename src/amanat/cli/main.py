@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from amanat.chain.deploy import GovernanceSetup, deploy
+from amanat.chain.deploy import GovernanceSetup, deploy, timelock_profile
 from amanat.chain.node import AnvilNode
 from amanat.cli import markets
 from amanat.cli.common import (
@@ -135,6 +135,15 @@ def _require_embedded(ctx: Context) -> None:
 @click.option(
     "--as", "actor", default="deployer", show_default=True, help="Key name of the deployer."
 )
+@click.option(
+    "--timelocks",
+    "timelocks",
+    default="production",
+    show_default=True,
+    metavar="production|staging|FILE",
+    help="Timelock profile: production delays, staging (10 s; refused on a chain id in "
+    "chain.production_chain_ids), or a TOML/JSON file of action = seconds.",
+)
 @json_option
 @pass_ctx
 def deploy_command(
@@ -147,23 +156,27 @@ def deploy_command(
     reserve_auditor: str,
     publisher: str,
     actor: str,
+    timelocks: str,
     as_json: bool,
 ) -> None:
     """Deploy the contracts and write the deployment manifest."""
     if ctx.settings.manifest_path.exists():
         raise InvalidInput(f"already deployed (manifest {ctx.settings.manifest_path})")
     platform = ctx.platform(require_deployment=False)
+    profile, delays = timelock_profile(
+        timelocks, platform.chain.chain_id, ctx.settings.production_chain_ids
+    )
     setup = GovernanceSetup(
         officials=tuple(platform.address_of(o) for o in officials.split(",")),
         threshold=threshold,
         registrars=(platform.address_of(registrar),),
         issuers=(platform.address_of(issuer),),
         valuers=(platform.address_of(valuer),),
-        timelocks={},
+        timelocks=delays,
         reserve_auditors=(platform.address_of(reserve_auditor),),
         publishers=(platform.address_of(publisher),),
     )
-    manifest = deploy(platform.chain, platform.signer(actor), setup)
+    manifest = deploy(platform.chain, platform.signer(actor), setup, profile)
     platform.set_manifest(manifest)
     emit({name: c.address for name, c in manifest.contracts.items()}, as_json)
 

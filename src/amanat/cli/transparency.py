@@ -185,11 +185,18 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if manifest is None:
             raise InvalidInput("no deployment manifest: give --manifest")
         ctx = click_ctx.obj
-        rpc_url = ctx._rpc or AnvilNode(ctx.settings.data_dir).status().url
+        rpc_url = ctx.settings.rpc_url or AnvilNode(ctx.settings.data_dir).status().url
         if rpc_url is None:
             raise InvalidInput("no chain to check against: give --rpc URL")
         sizes = (first, second) if first is not None and second is not None else None
-        checks = verify.Verifier(published, rpc_url, key, manifest).run(list(entry_indexes), sizes)
+        checks = verify.Verifier(
+            published,
+            rpc_url,
+            key,
+            manifest,
+            batch_size=ctx.settings.rpc_batch_size,
+            logs_range=ctx.settings.logs_range,
+        ).run(list(entry_indexes), sizes)
         failed = [c for c in checks if not c.ok]
         emit(
             {"ok": not failed, "checks": [c.__dict__ for c in checks]},

@@ -124,7 +124,12 @@ class Platform:
             chain = Chain.embedded(settings.data_dir)
         else:
             assert settings.rpc_url is not None
-            chain = Chain.network(settings.rpc_url, settings.data_dir)
+            chain = Chain.network(
+                settings.rpc_url,
+                settings.data_dir,
+                batch_size=settings.rpc_batch_size,
+                logs_range=settings.logs_range,
+            )
         manifest = None
         if require_deployment or settings.manifest_path.exists():
             manifest = Manifest.load(settings.manifest_path)
