@@ -202,11 +202,11 @@ def test_transfer_idempotency(api: Api) -> None:
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert balance(api, "PKTB3M", "kla") == kla_before + 1_000
-    # the same key for another endpoint is bad input
+    # the same key for another endpoint is refused: a key names one request
     assert_problem(
         api.post("/transfers/precheck", "institution", key="settle-2026-001", json=transfer),
-        400,
-        "invalid-input",
+        422,
+        "idempotency-key-reused",
     )
     # a new key is a new transfer
     third = api.post("/transfers", "institution", key="settle-2026-002", json=transfer)

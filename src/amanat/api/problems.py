@@ -42,7 +42,14 @@ def status_of(error: AmanatError) -> int:
     return 400
 
 
-def problem(status: int, rule: str, detail: str, instance: str, **values: Any) -> JSONResponse:
+def problem(
+    status: int,
+    rule: str,
+    detail: str,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> JSONResponse:
     body = {
         "type": f"https://amanat.example/problems/{rule}",
         "title": rule.replace("-", " "),
@@ -52,7 +59,9 @@ def problem(status: int, rule: str, detail: str, instance: str, **values: Any) -
         "rule": rule,
         **values,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -100,4 +109,7 @@ def install(app: FastAPI) -> None:
             404: "not-found",
             405: "method-not-allowed",
         }.get(error.status_code, "http-error")
-        return problem(error.status_code, rule, str(error.detail), request.url.path)
+        # A 405 keeps the Allow header the router computed.
+        return problem(
+            error.status_code, rule, str(error.detail), request.url.path, headers=error.headers
+        )

@@ -375,14 +375,16 @@ def run_post(
     """Run a POST once per idempotency key and audit it.
 
     A replay with the same key returns the first result (header `Idempotent-Replayed: true`)
-    and does nothing else. A refusal (bad input, a rule, a forbidden action) is audited with its
+    and does nothing else; the key with another request (method, route, principal or body) is
+    refused as `idempotency-key-reused`. Concurrent uses of one key wait for each other. A refusal (bad input, a rule, a forbidden action) is audited with its
     status and rule and raised; it is not remembered, so the request may be retried."""
     method_path = f"{request.method} {request.url.path}"
+    request_sha256 = deps.fingerprint(request, who)
     lock = _key_lock(who.username, key)
     if lock is not None:
         lock.acquire()
     try:
-        earlier = deps.replay(platform, who, key, method_path)
+        earlier = deps.replay(platform, who, key, method_path, request_sha256)
         if earlier is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return earlier  # type: ignore[no-any-return]
@@ -393,7 +395,9 @@ def run_post(
             _audit_refusal(request, platform, who, key, error, ref)
             raise
         ref = approval_ref(body) if callable(approval_ref) else approval_ref
-        deps.remember(platform, who, key, method_path, status, body, source_of(request), ref)
+        deps.remember(
+            platform, who, key, method_path, request_sha256, status, body, source_of(request), ref
+        )
         return body
     finally:
         if lock is not None:
@@ -410,7 +414,7 @@ def audit_event(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry to the audit trail in its own transaction."""
-    with deps.AUDIT_LOCK, platform.store.session() as session, session.begin():
+    with platform.store.session() as session, session.begin():
         audit.record(
             session,
             username[:64],

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from amanat.domain.assets import AssetStatus
 from amanat.domain.auction import parse_yield
@@ -442,14 +443,30 @@ def _rebuild(platform: Platform, request: ActionRequest) -> tuple[Bound, str, li
     return target, function, args
 
 
+def _claim(session: Session, request_id: int) -> ActionRequest:
+    """The request, locked for this decision until the transaction ends.
+
+    The lock is taken by a write (a no-op update) before anything is read: on PostgreSQL it
+    holds the row, on SQLite the database's write lock. Decisions on one request are therefore
+    serialized, each seeing the one before it, so the database and the chain stay in step."""
+    claimed = session.execute(
+        update(ActionRequest)
+        .where(ActionRequest.id == request_id)
+        .values(status=ActionRequest.status)
+        .execution_options(synchronize_session=False)
+    )
+    request = session.get(ActionRequest, request_id, populate_existing=True)
+    if claimed.rowcount != 1 or request is None:  # type: ignore[attr-defined]
+        raise NotFound(f"no approval request {request_id}", request=request_id)
+    return request
+
+
 def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
     """Approve with the approver's own key; executes when the threshold and timelock allow."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
             raise Forbidden("a maker cannot approve their own request", request=request_id)
         if request.status != "pending-approvals":
@@ -510,9 +527,7 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
             raise RuleViolation(
                 "not-ready", f"request {request_id} is {request.status}", status=request.status
@@ -529,9 +544,7 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
     if not reason.strip():
         raise InvalidInput("a rejection needs a reason")
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
             raise Forbidden("a maker cannot decide their own request", request=request_id)
         if request.status not in ("pending-approvals", "waiting-timelock"):
