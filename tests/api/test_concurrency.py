@@ -90,7 +90,7 @@ def test_three_approvers_deciding_at_once_keep_database_and_chain_in_step(api: A
         number = filed.json()["id"]
         replies = _all_at_once(
             [
-                (lambda who=who: api.post(f"/approvals/{number}/approve", who))
+                (lambda who=who, number=number: api.post(f"/approvals/{number}/approve", who))
                 for who in approvers
             ]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ from amanat.services.accounts import Throttled, Unauthenticated
 from amanat.services.approvals import Forbidden
 
 PROBLEM = "application/problem+json"
-RESERVED = frozenset({"type", "title", "status", "detail", "instance", "rule"})
+RESERVED = frozenset({"type", "title", "status", "detail", "instance", "rule", "headers"})
 
 
 def status_of(error: AmanatError) -> int:
@@ -47,7 +48,8 @@ def problem(
     rule: str,
     detail: str,
     instance: str,
-    headers: dict[str, str] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
     **values: Any,
 ) -> JSONResponse:
     body = {
@@ -68,17 +70,20 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(AmanatError)
     async def amanat_error(request: Request, error: AmanatError) -> JSONResponse:
+        # A value named like a problem member (e.g. a request's `status`) is renamed.
+        values: dict[str, Any] = {
+            (f"{k}_value" if k in RESERVED else k): v
+            for k, v in error.values.items()
+            if isinstance(v, (str, int, bool, type(None)))
+        }
+        retry = error.values.get("retry_after") if isinstance(error, Throttled) else None
         return problem(
             status_of(error),
             error.rule,
             error.message,
             request.url.path,
-            **{
-                # A value named like a problem member (e.g. a request's `status`) is renamed.
-                (f"{k}_value" if k in RESERVED else k): v
-                for k, v in error.values.items()
-                if isinstance(v, (str, int, bool, type(None)))
-            },
+            headers={"Retry-After": str(retry)} if retry else None,
+            **values,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -11,9 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from amanat.api.deps import PlatformDep
-from amanat.api.problems import status_of
-from amanat.api.routes_common import Problem, audit_event, problems, source_of
-from amanat.errors import AmanatError
+from amanat.api.routes_common import Problem, problems, source_of
 from amanat.services import accounts
 
 auth = APIRouter(prefix="/auth", tags=["auth"], responses=problems(401, 422, 429, 503))
@@ -36,23 +34,13 @@ class TokenOut(BaseModel):
     summary="Sign in and get a bearer token (audited; throttled after repeated failures)",
 )
 def sign_in(credentials: Credentials, request: Request, platform: PlatformDep) -> TokenOut:
-    try:
-        token, expires = accounts.sign_in(
-            platform.store, credentials.username, credentials.password, source_of(request)
-        )
-    except AmanatError as error:
-        audit_event(
-            platform,
-            credentials.username,
-            "-",
-            request,
-            status_of(error),
-            None,
-            {"rule": error.rule},
-        )
-        raise
-    role = accounts.get_user(platform.store, credentials.username).role.value
-    audit_event(platform, credentials.username, role, request, 200)
+    token, expires = accounts.sign_in(
+        platform.store,
+        credentials.username,
+        credentials.password,
+        source_of(request),
+        request.url.path,
+    )
     return TokenOut(access_token=token, expires_at=expires)
 
 

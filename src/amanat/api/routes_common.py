@@ -376,7 +376,8 @@ def run_post(
 
     A replay with the same key returns the first result (header `Idempotent-Replayed: true`)
     and does nothing else; the key with another request (method, route, principal or body) is
-    refused as `idempotency-key-reused`. Concurrent uses of one key wait for each other. A refusal (bad input, a rule, a forbidden action) is audited with its
+    refused as `idempotency-key-reused`. Concurrent uses of one key wait for each other.
+    A refusal (bad input, a rule, a forbidden action) is audited with its
     status and rule and raised; it is not remembered, so the request may be retried."""
     method_path = f"{request.method} {request.url.path}"
     request_sha256 = deps.fingerprint(request, who)

@@ -34,6 +34,7 @@ def record(
     status: int,
     approval_ref: str | None = None,
     detail: dict[str, Any] | None = None,
+    public: bool = True,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction.
 
@@ -70,6 +71,8 @@ def record(
     )
     session.add(entry)
     session.flush()
+    if not public:
+        return entry
     # The public log gets the entry's hash and what was done, never who or any personal data.
     log.append(
         session,

@@ -372,7 +372,7 @@ def login(
     platform = _platform(request)
     try:
         token, expires = accounts.sign_in(
-            platform.store, username, password, sessions.source_of(request)
+            platform.store, username, password, sessions.source_of(request), request.url.path
         )
     except Unauthenticated:
         return _login_page(request, next, "Wrong username or password.", 401)
@@ -381,9 +381,6 @@ def login(
     previous = request.cookies.get(sessions.SESSION_COOKIE)
     if previous:  # signing in again ends the session this browser had
         accounts.sign_out(platform.store, previous)
-    who = accounts.authenticate(platform.store, token)
-    console = Console(request, platform, who, token)
-    _audit(console, request.url.path, 303, detail={"event": "sign-in"})
     response = _redirect(sessions.safe_next(next))
     sessions.set_session(response, request, token, expires)
     return response
