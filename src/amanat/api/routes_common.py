@@ -25,7 +25,42 @@ from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import COUNTRY_ALPHA2, InvestorCategory
 from amanat.errors import AmanatError
 from amanat.services import audit
-from amanat.services.accounts import Principal, Role
+
+# The role sets are the policy layer's, re-exported for the routers.
+from amanat.services.access import (
+    AGENT as AGENT,
+)
+from amanat.services.access import (
+    APPROVER as APPROVER,
+)
+from amanat.services.access import (
+    AUDITOR as AUDITOR,
+)
+from amanat.services.access import (
+    INSTITUTION as INSTITUTION,
+)
+from amanat.services.access import (
+    ISSUER as ISSUER,
+)
+from amanat.services.access import (
+    OVERSIGHT as OVERSIGHT,
+)
+from amanat.services.access import (
+    REGISTRAR as REGISTRAR,
+)
+from amanat.services.access import (
+    REGULATOR as REGULATOR,
+)
+from amanat.services.access import (
+    SIGNED_IN as SIGNED_IN,
+)
+from amanat.services.access import (
+    STAFF as STAFF,
+)
+from amanat.services.access import (
+    VALUER as VALUER,
+)
+from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
@@ -144,19 +179,6 @@ def day_start(day: date) -> int:
 
 # ------------------------------------------------------------------------ roles
 
-ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
-    Role.ISSUER,
-    Role.APPROVER,
-    Role.REGISTRAR,
-    Role.VALUER,
-    Role.AGENT,
-    Role.AUDITOR,
-    Role.REGULATOR,
-    Role.INSTITUTION,
-)
-STAFF = (ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR)
-SIGNED_IN = (*STAFF, INSTITUTION)
-OVERSIGHT = (AUDITOR, REGULATOR)
 
 # ------------------------------------------------------------------- problems
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
-    AUDITOR,
     ERRORS,
     REGISTRAR,
     SIGNED_IN,
@@ -42,6 +41,7 @@ from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.errors import NotFound
 from amanat.indexer import queries
 from amanat.services import identities
+from amanat.services.access import KYC_READERS
 from amanat.services.accounts import Principal
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
@@ -50,7 +50,6 @@ router = APIRouter(tags=["institutions"], responses=ERRORS)
 
 IdentityNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="Identity number")]
 WalletAddress = Annotated[str, Path(alias="address", pattern=r"^0x[0-9a-fA-F]{40}$")]
-KYC_READERS = (AUDITOR, REGISTRAR)
 
 
 class InstitutionOut(BaseModel):

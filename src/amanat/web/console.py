@@ -39,6 +39,7 @@ from amanat.domain.auction import parse_yield
 from amanat.domain.money import format_pkr, parse_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import (
+    access,
     accounts,
     approvals,
     assets,
@@ -51,6 +52,7 @@ from amanat.services import (
     identities,
     tokens,
 )
+from amanat.services.access import ALLOCATION_READERS, KYC_READERS
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform
@@ -73,8 +75,6 @@ MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 # keeps two approvers' clicks on one request from racing in the maker-checker bookkeeping).
 _writes = threading.Lock()
 
-STAFF = tuple(r for r in Role if r is not Role.INSTITUTION)
-KYC_READERS = (Role.AUDITOR, Role.REGISTRAR)
 HASH = re.compile(r"^0x[0-9a-f]{64}$")
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 INLINE_TYPES = {"text/plain", "application/pdf", "image/png", "image/jpeg"}
@@ -1171,7 +1171,9 @@ def transfer_check(
     try:
         bound, to, units = _transfer_inputs(console, token, receiver, other, amount)
         sender = platform.address_of(key)
-        verdict = tokens.precheck(platform, bound, sender, to, units)
+        verdict = tokens.precheck(
+            platform, bound, sender, to, units, access.counterparty_detail(console.who)
+        )
     except Forbidden:
         raise
     except AmanatError as exc:
@@ -1221,13 +1223,28 @@ def transfer_confirm(
     try:
         result = _act(
             console,
-            lambda: tokens.transfer(platform, key, bound, to, units, idempotency_key),
+            lambda: tokens.transfer(
+                platform,
+                key,
+                bound,
+                to,
+                units,
+                idempotency_key,
+                access.counterparty_detail(console.who),
+            ),
             detail=detail,
         )
     except RuleViolation as exc:
         if isinstance(exc, Forbidden):
             raise
-        verdict = tokens.precheck(platform, bound, platform.address_of(key), to, units)
+        verdict = tokens.precheck(
+            platform,
+            bound,
+            platform.address_of(key),
+            to,
+            units,
+            access.counterparty_detail(console.who),
+        )
         return page(
             request,
             "transfer_check.html",
@@ -1255,7 +1272,6 @@ def transfer_confirm(
 
 # ------------------------------------------------------------------- markets
 
-ALLOCATION_READERS = (Role.ISSUER, Role.APPROVER, Role.AUDITOR, Role.REGULATOR)
 
 
 def _cash_rows(platform: Platform, who: Principal) -> list[dict[str, Any]]:
