@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+
+from amanat.services import pilot
+from amanat.web.session import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
 
@@ -81,3 +86,113 @@ def test_a_huge_anonymous_body_is_refused_before_it_is_parsed(api: Api) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert_problem(reply, 413, "body-too-large")
+
+
+def _console(api: Api, username: str) -> tuple[TestClient, str]:
+    """A console session of its own (own cookies) and its CSRF token."""
+    client = TestClient(api.app)
+    nonce = f"nonce-{username}-console"
+    client.cookies.set(LOGIN_COOKIE, nonce)
+    reply = client.post(
+        "/console/login",
+        data={"username": username, "password": pilot.pilot_password(username), "csrf": nonce},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303, reply.text
+    return client, csrf_for(client.cookies[SESSION_COOKIE])
+
+
+def test_console_amounts_that_are_not_whole_numbers_are_refused_not_crashed(api: Api) -> None:
+    client, csrf = _console(api, "inb")
+    kla = api.address("kla")
+    for amount in ("²", "١٠", "1e999", "10" * 20):
+        reply = client.post(
+            "/console/transfer",
+            data={"csrf": csrf, "token": "PKTB3M", "receiver": kla, "amount": amount},
+        )
+        assert reply.status_code == 400, (amount, reply.status_code)
+        assert "whole number" in reply.text or "must be 1.." in reply.text
+    issuer, issuer_csrf = _console(api, "treasury")
+    reply = issuer.post(
+        "/console/approvals/new/mint",
+        data={"csrf": issuer_csrf, "token": "PKTB3M", "to": kla, "amount": "²"},
+    )
+    assert reply.status_code == 400, reply.status_code
+
+
+def test_an_approval_id_too_large_to_exist_is_not_found(api: Api) -> None:
+    client, _csrf = _console(api, "approver-1")
+    assert client.get("/console/approvals/99999999999999999999999").status_code == 404
+    assert_problem(api.get("/approvals/99999999999999999999999", "regulator"), 422, "invalid-input")
+
+
+@pytest.mark.parametrize("amount", [True, "100", 1.5, 1e30])
+def test_api_amounts_are_json_integers(api: Api, amount: Any) -> None:
+    reply = api.post(
+        "/transfers/precheck",
+        "institution",
+        json={"token": "PKTB3M", "to": api.address("kla"), "amount": amount},
+    )
+    assert_problem(reply, 422, "invalid-input")
+
+
+def test_a_mixed_case_address_with_a_wrong_checksum_is_refused(api: Api) -> None:
+    kla = api.address("kla")
+    wrong = "0x" + kla[2:].swapcase()
+    assert wrong[2:] != wrong[2:].lower() and wrong[2:] != wrong[2:].upper()
+    reply = api.post(
+        "/transfers/precheck", "institution", json={"token": "PKTB3M", "to": wrong, "amount": 1}
+    )
+    body = assert_problem(reply, 422, "invalid-input")
+    assert "checksum" in body["detail"]
+    lower = api.post(
+        "/transfers/precheck",
+        "institution",
+        json={"token": "PKTB3M", "to": kla.lower(), "amount": 1},
+    )
+    assert lower.status_code == 200, lower.text
+    assert_problem(api.get(f"/tokens/PKTB3M/balances/{wrong}", "regulator"), 400, "invalid-input")
+
+
+def _institution(name: str, country: str, wallet: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "country": country,
+        "category": "bank",
+        "kyc_expiry": 4_102_444_800,
+        "wallets": [wallet],
+        "kyc": {
+            "legal_name": "Lookalike Bank Limited",
+            "registration_no": "R-1",
+            "country": "PK",
+            "contact": "x",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Indus\u202eknaB lanoitaN",  # right-to-left override
+        "Indus\u200bNational Bank",  # zero-width space
+        "Indus\u0085National Bank",  # C1 next line
+        "Indus National Bank\u2066",  # left-to-right isolate
+    ],
+)
+def test_names_with_hidden_characters_are_refused(api: Api, name: str) -> None:
+    wallet = "0x" + "ab" * 20
+    block = api.platform.chain.block_number()
+    reply = api.post("/institutions", "registrar", json=_institution(name, "PK", wallet))
+    assert_problem(reply, 422, "invalid-input")
+    assert api.platform.chain.block_number() == block
+
+
+def test_a_country_code_that_names_no_country_is_refused(api: Api) -> None:
+    wallet = "0x" + "cd" * 20
+    block = api.platform.chain.block_number()
+    reply = api.post(
+        "/institutions", "registrar", json=_institution("Nowhere Bank", "999", wallet)
+    )
+    body = assert_problem(reply, 400, "invalid-input")
+    assert "999" in body["detail"]
+    assert api.platform.chain.block_number() == block

@@ -22,11 +22,17 @@ def _token(client: TestClient, username: str, password: str) -> Any:
     return client.post("/auth/token", json={"username": username, "password": password})
 
 
+def _from(api: Api, address: str) -> TestClient:
+    """A client signing in from its own address (the suite's other tests share theirs)."""
+    return TestClient(api.app, client=(address, 50_000))
+
+
 def test_concurrent_wrong_passwords_are_counted_atomically(api: Api) -> None:
     username = f"racer-{api.backend}"
     accounts.create_user(api.platform.store, username, "right-password-1", Role.AUDITOR)
+    racer = _from(api, "10.1.0.1")
     with ThreadPoolExecutor(max_workers=20) as pool:
-        replies = list(pool.map(lambda _i: _token(api.client, username, "wrong"), range(20)))
+        replies = list(pool.map(lambda _i: _token(racer, username, "wrong"), range(20)))
     statuses = sorted(r.status_code for r in replies)
     assert statuses == [401] * accounts.THROTTLE_FAILURES + [429] * (
         20 - accounts.THROTTLE_FAILURES
@@ -39,17 +45,18 @@ def test_concurrent_wrong_passwords_are_counted_atomically(api: Api) -> None:
 def test_lock_out_holds_for_one_address_only(api: Api) -> None:
     username = f"lockout-{api.backend}"
     accounts.create_user(api.platform.store, username, "right-password-1", Role.AUDITOR)
+    attacker = _from(api, "10.1.0.2")
     for _ in range(accounts.THROTTLE_FAILURES):
-        assert _token(api.client, username, "wrong").status_code == 401
+        assert _token(attacker, username, "wrong").status_code == 401
     # from the attacking address even the right password waits out the back-off
-    assert _token(api.client, username, "right-password-1").status_code == 429
+    assert _token(attacker, username, "right-password-1").status_code == 429
     # the user, from their own address, is not locked out
-    elsewhere = TestClient(api.app, client=("10.20.30.40", 50_000))
+    elsewhere = _from(api, "10.20.30.40")
     assert _token(elsewhere, username, "right-password-1").status_code == 200
 
 
 def test_one_address_is_limited_across_usernames(api: Api) -> None:
-    spray = TestClient(api.app, client=("10.99.0.1", 50_000))
+    spray = _from(api, "10.99.0.1")
     statuses = [
         _token(spray, f"nobody-{api.backend}-{i}", "guess").status_code
         for i in range(accounts.ADDRESS_FAILURES + 1)
@@ -68,7 +75,7 @@ def test_unknown_and_known_users_cost_the_same_password_check(api: Api) -> None:
     saved = accounts._hasher
     accounts._hasher = CountingHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
-        probe = TestClient(api.app, client=("10.99.0.2", 50_000))
+        probe = _from(api, "10.99.0.2")
         assert _token(probe, f"ghost-{api.backend}", "guess-1").status_code == 401
         assert _token(probe, "auditor", "guess-2").status_code == 401
     finally:
@@ -80,7 +87,7 @@ def test_failed_sign_ins_stay_out_of_the_public_log_and_are_bounded_in_the_trail
     api: Api,
 ) -> None:
     username = f"noisy-{api.backend}"
-    noisy = TestClient(api.app, client=("10.99.0.3", 50_000))
+    noisy = _from(api, "10.99.0.3")
     for _ in range(12):
         _token(noisy, username, "wrong")
     trail = api.get("/audit", "auditor", username=username, limit=500).json()["items"]

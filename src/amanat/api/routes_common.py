@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from eth_utils import to_checksum_address
 from fastapi import Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, func, select
@@ -24,46 +23,24 @@ from amanat.api.problems import PROBLEM, status_of
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import COUNTRY_ALPHA2, InvestorCategory
 from amanat.errors import AmanatError
-from amanat.services import audit
-
-# The role sets are the policy layer's, re-exported for the routers.
-from amanat.services.access import (
-    AGENT as AGENT,
-)
-from amanat.services.access import (
-    APPROVER as APPROVER,
-)
-from amanat.services.access import (
-    AUDITOR as AUDITOR,
-)
-from amanat.services.access import (
-    INSTITUTION as INSTITUTION,
-)
-from amanat.services.access import (
-    ISSUER as ISSUER,
-)
-from amanat.services.access import (
-    OVERSIGHT as OVERSIGHT,
-)
-from amanat.services.access import (
-    REGISTRAR as REGISTRAR,
-)
-from amanat.services.access import (
-    REGULATOR as REGULATOR,
-)
-from amanat.services.access import (
-    SIGNED_IN as SIGNED_IN,
-)
-from amanat.services.access import (
-    STAFF as STAFF,
-)
-from amanat.services.access import (
-    VALUER as VALUER,
-)
+from amanat.services import access, audit, inputs
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
+
+# The role sets of the policy layer (services/access.py), named here for the routers.
+ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
+    access.ISSUER,
+    access.APPROVER,
+    access.REGISTRAR,
+    access.VALUER,
+    access.AGENT,
+    access.AUDITOR,
+    access.REGULATOR,
+    access.INSTITUTION,
+)
+STAFF, SIGNED_IN, OVERSIGHT = access.STAFF, access.SIGNED_IN, access.OVERSIGHT
 
 # ------------------------------------------------------------------ field types
 
@@ -79,13 +56,31 @@ YIELD_PATTERN = r"^0(\.[0-9]{1,6})?$|^(0|[1-9][0-9]?)(\.[0-9]{1,4})?%$"
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1
 
-Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+def _rule(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A services/inputs rule as a pydantic validator (its refusal becomes a 422 naming it)."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except AmanatError as error:
+            raise ValueError(error.message) from None
+
+    return validate
+
+
+# A mixed-case address must carry its EIP-55 checksum; the value is kept as sent.
+Address = Annotated[
+    str,
+    StringConstraints(pattern=ADDRESS_PATTERN),
+    AfterValidator(_rule(lambda value: inputs.checksummed(value) and value)),
+]
 Hash = Annotated[str, StringConstraints(pattern=HASH_PATTERN)]
 TokenRef = Annotated[str, StringConstraints(pattern=TOKEN_REF_PATTERN)]
 Country = Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
 Id = Annotated[int, Field(ge=1, le=MAX_INT32)]
-Amount = Annotated[int, Field(ge=1, le=MAX_INT64)]
-Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
+# Amounts are JSON integers: true, 1.0 and "100" are refused, not read as numbers.
+Amount = Annotated[int, Field(ge=1, le=MAX_INT64, strict=True)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT64, strict=True)]
 Block = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Timestamp = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Yield = Annotated[
@@ -111,8 +106,14 @@ def text(max_bytes: int) -> Any:
     ]
 
 
+def shown_name(max_bytes: int) -> Any:
+    """A name shown to others: `text` without invisible or reordering characters."""
+    return Annotated[text(max_bytes), AfterValidator(_rule(inputs.display_name))]
+
+
 def address(value: str) -> str:
-    return to_checksum_address(value)
+    """The checksummed form of an address given in a path or body (checksum checked)."""
+    return inputs.checksummed(value)
 
 
 def snake(label: str) -> str:

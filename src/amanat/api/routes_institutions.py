@@ -34,6 +34,7 @@ from amanat.api.routes_common import (
     require_own_wallet,
     run_post,
     scope_of,
+    shown_name,
     signing_key,
     text,
 )
@@ -69,7 +70,7 @@ class KycIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    legal_name: text(200)  # type: ignore[valid-type]
+    legal_name: shown_name(200)  # type: ignore[valid-type]
     registration_no: text(64)  # type: ignore[valid-type]
     country: Country
     contact: text(200)  # type: ignore[valid-type]
@@ -96,7 +97,7 @@ class KycOut(BaseModel):
 
 
 class InstitutionIn(BaseModel):
-    name: text(200)  # type: ignore[valid-type]
+    name: shown_name(200)  # type: ignore[valid-type]
     country: Country = Field(description="ISO-3166 alpha-2 (PK) or numeric (586) code")
     category: CategoryName
     kyc_expiry: Timestamp = Field(description="Unix time the KYC must be renewed by")

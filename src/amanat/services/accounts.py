@@ -24,7 +24,7 @@ TOKEN_LIFETIME = timedelta(hours=8)
 # past the limit the address waits BACKOFF_FIRST, doubling per further failure, at most the window.
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_FAILURES = 5
-ADDRESS_FAILURES = 20
+ADDRESS_FAILURES = 50
 BACKOFF_FIRST = timedelta(seconds=30)
 ANY_USER = "*"  # the username of an address's own row (never a valid username)
 _hasher = PasswordHasher()

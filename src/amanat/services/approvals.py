@@ -27,7 +27,7 @@ from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import auctions, cash, distributions, governance, tokens
+from amanat.services import auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import ActionDecision, ActionRequest
@@ -418,6 +418,7 @@ def create(
 
 
 def get(platform: Platform, request_id: int) -> dict[str, Any]:
+    inputs.known_id(request_id, "approval request")
     with platform.store.session() as session:
         request = session.get(ActionRequest, request_id)
         if request is None:
@@ -449,6 +450,7 @@ def _claim(session: Session, request_id: int) -> ActionRequest:
     The lock is taken by a write (a no-op update) before anything is read: on PostgreSQL it
     holds the row, on SQLite the database's write lock. Decisions on one request are therefore
     serialized, each seeing the one before it, so the database and the chain stay in step."""
+    inputs.known_id(request_id, "approval request")
     claimed = session.execute(
         update(ActionRequest)
         .where(ActionRequest.id == request_id)

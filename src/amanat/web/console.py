@@ -50,6 +50,7 @@ from amanat.services import (
     dvp,
     governance,
     identities,
+    inputs,
     tokens,
 )
 from amanat.services.access import ALLOCATION_READERS, KYC_READERS
@@ -853,10 +854,8 @@ def approval_form(request: Request, console: Session, kind: str) -> Response:
 
 
 def _positive(text: str, what: str) -> int:
-    cleaned = text.replace(",", "").replace("_", "").strip()
-    if not cleaned.isdigit() or int(cleaned) <= 0:
-        raise InvalidInput(f"{what} must be a whole number above zero, got {text!r}")
-    return int(cleaned)
+    """A whole number typed in a form (thousands separators allowed), by the services' rule."""
+    return inputs.whole_amount(text.replace(",", "").replace("_", "").strip(), what)
 
 
 def _read_evidence(upload: UploadFile) -> tuple[bytes, str]:
