@@ -3,12 +3,16 @@ refused with a named rule (never a 500), and the headers every JSON answer carri
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from amanat.services import pilot
+from amanat.services import platform as platform_module
+from amanat.store import crypto
+from amanat.store.crypto import KEY_ENV
 from amanat.web.session import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
@@ -196,3 +200,24 @@ def test_a_country_code_that_names_no_country_is_refused(api: Api) -> None:
     body = assert_problem(reply, 400, "invalid-input")
     assert "999" in body["detail"]
     assert api.platform.chain.block_number() == block
+
+
+def test_onboarding_without_a_data_key_leaves_nothing_on_chain(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The KYC record cannot be sealed (no data key): refused before the chain is written, and
+    a retry once the key is back succeeds (no identity was left behind)."""
+    wallet = "0x" + "ef" * 20
+    body = _institution("Keyless Bank", "PK", wallet)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.setattr(api.platform, "_cipher", None)
+    monkeypatch.setattr(
+        platform_module, "load_key", lambda _dir, create: crypto.load_key(tmp_path, create=False)
+    )
+    block = api.platform.chain.block_number()
+    refused = api.post("/institutions", "registrar", json=body)
+    assert refused.status_code == 400 and "no data key" in refused.json()["detail"], refused.text
+    assert api.platform.chain.block_number() == block
+    monkeypatch.undo()
+    retried = api.post("/institutions", "registrar", json=body)
+    assert retried.status_code == 201, retried.text
