@@ -221,3 +221,38 @@ def test_onboarding_without_a_data_key_leaves_nothing_on_chain(
     monkeypatch.undo()
     retried = api.post("/institutions", "registrar", json=body)
     assert retried.status_code == 201, retried.text
+
+
+def _asset(legal_id: str, authorisation_ref: str) -> dict[str, Any]:
+    return {
+        "asset_class": "t_bill",
+        "legal_id": legal_id,
+        "name": "A second registration",
+        "ministry": "Ministry of Finance",
+        "authorisation_ref": authorisation_ref,
+        "authorisation_sha256": "0x" + "12" * 32,
+        "max_units": 1_000,
+    }
+
+
+def test_one_legal_identifier_and_one_authorisation_per_active_asset(api: Api) -> None:
+    existing = api.get("/assets", None).json()["items"][0]
+    legal_id, reference = existing["legal_id"], existing["authorisation"]["reference"]
+    block = api.platform.chain.block_number()
+    same_id = api.post("/assets", "treasury", json=_asset(legal_id, f"{reference}-other"))
+    body = assert_problem(same_id, 422, "duplicate-asset")
+    assert legal_id in body["detail"]
+    same_ref = api.post("/assets", "treasury", json=_asset(f"{legal_id}X", reference))
+    body = assert_problem(same_ref, 422, "duplicate-asset")
+    assert reference in body["detail"]
+    assert api.platform.chain.block_number() == block
+
+
+def test_a_request_for_an_asset_that_does_not_exist_is_refused_when_filed(api: Api) -> None:
+    for kind, params in (
+        ("approve_asset", {"asset": 99_999}),
+        ("tokenize", {"asset": 99_999, "name": "Ghost", "symbol": "GHOST"}),
+        ("accept_valuation", {"asset": 99_999, "index": 0}),
+    ):
+        reply = api.post("/approvals", "treasury", json={"kind": kind, "params": params})
+        assert_problem(reply, 404, "not-found")

@@ -27,7 +27,7 @@ from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import auctions, cash, distributions, governance, inputs, tokens
+from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import ActionDecision, ActionRequest
@@ -150,7 +150,7 @@ def _recover(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[An
 
 def _asset_status(status: AssetStatus) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-        asset = _amount(p, "asset")
+        asset = assets.require_asset(platform, _amount(p, "asset"))
         return (
             platform.contract("AssetRegistry"),
             "setStatus",
@@ -162,7 +162,7 @@ def _asset_status(status: AssetStatus) -> Build:
 
 
 def _accept_valuation(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-    asset, index = _amount(p, "asset"), p.get("index")
+    asset, index = assets.require_asset(platform, _amount(p, "asset")), p.get("index")
     if not isinstance(index, int) or index < 0:
         raise InvalidInput(f"index must be a valuation index, got {index!r}")
     return (
@@ -174,7 +174,7 @@ def _accept_valuation(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str
 
 
 def _tokenize(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-    asset = _amount(p, "asset")
+    asset = assets.require_asset(platform, _amount(p, "asset"))
     rules = TokenRules(
         eligible_categories=frozenset(
             InvestorCategory.parse(c)
