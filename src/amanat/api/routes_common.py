@@ -27,7 +27,6 @@ from amanat.services import access, audit, inputs
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
-from amanat.store.models import Institution, Wallet
 
 # The role sets of the policy layer (services/access.py), named here for the routers.
 ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
@@ -319,44 +318,11 @@ def sql_page(
 
 # ----------------------------------------------------------- institution scope
 
-
-@dataclass(frozen=True)
-class Scope:
-    """What an institution user may see: its identity and wallets (None: staff, sees all)."""
-
-    identity: int | None
-    wallets: frozenset[str]
-
-
-def scope_of(platform: Platform, who: Principal) -> Scope | None:
-    if who.role is not INSTITUTION:
-        return None
-    with platform.store.session() as session:
-        identity = session.scalar(
-            select(Institution.identity_number).where(Institution.id == who.institution_id)
-        )
-        wallets = session.scalars(
-            select(Wallet.address).where(Wallet.institution_id == who.institution_id)
-        )
-        return Scope(identity, frozenset(wallets))
-
-
-def require_own_identity(platform: Platform, who: Principal, identity: int) -> None:
-    scope = scope_of(platform, who)
-    if scope is not None and scope.identity != identity:
-        raise Forbidden(
-            f"an institution sees only its own records (identity {scope.identity})",
-            role=who.role.value,
-        )
-
-
-def require_own_wallet(platform: Platform, who: Principal, wallet: str) -> None:
-    scope = scope_of(platform, who)
-    if scope is not None and address(wallet) not in scope.wallets:
-        raise Forbidden(
-            f"an institution sees only its own wallets; {wallet} is not one of them",
-            role=who.role.value,
-        )
+# The institution scope is the policy layer's (services/access.py), named here for the routers.
+Scope = access.Scope
+scope_of = access.scope_of
+require_own_identity = access.require_own_identity
+require_own_wallet = access.require_own_wallet
 
 
 # ------------------------------------------------------------ POST runner

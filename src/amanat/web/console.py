@@ -522,13 +522,18 @@ def asset_detail(request: Request, console: Session, asset_id: int) -> Response:
 
 @router.get("/institutions")
 def institution_list(request: Request, console: Session) -> Response:
-    rows = identities.list_identities(console.platform)
+    """Every institution for staff; an institution user sees only its own (as in the API)."""
+    platform = console.platform
+    count = platform.contract("IdentityRegistry").read("identityCount")
+    numbers = access.visible_identities(platform, console.who, count)
+    rows = [identities.show(platform, number) for number in numbers]
     return page(request, "institutions.html", institutions=rows)
 
 
 @router.get("/institutions/{identity}")
 def institution_detail(request: Request, console: Session, identity: int) -> Response:
     platform = console.platform
+    access.require_own_identity(platform, console.who, identity)
     record = identities.show(platform, identity)
     kyc = None
     may_read_kyc = console.who.role in KYC_READERS
@@ -1317,6 +1322,13 @@ def markets(request: Request, console: Session) -> Response:
     )
 
 
+def _party_name(console: Console, wallet: str) -> str:
+    """The name behind a wallet, for those the policy lets see it; others read "another party"."""
+    if access.may_see_party(console.platform, console.who, wallet):
+        return identities.name_of(console.platform, wallet)
+    return "another party"
+
+
 def _auction_page(
     request: Request,
     console: Console,
@@ -1330,7 +1342,7 @@ def _auction_page(
     shown = auctions.show(platform, auction_id)
     bids, outcome = auction_results(shown)
     for row in bids:
-        row["name"] = identities.name_of(platform, row["bidder"])
+        row["name"] = _party_name(console, row["bidder"])
     preview = None
     may_preview = console.who.role in ALLOCATION_READERS and not shown["settled"]
     if may_preview and cutoff and days and error is None:
@@ -1338,7 +1350,7 @@ def _auction_page(
             rows = auctions.allocation(
                 platform, auction_id, parse_yield(cutoff), _positive(days, "days")
             )
-            preview = [{**r, "name": identities.name_of(platform, r["bidder"])} for r in rows]
+            preview = [{**r, "name": _party_name(console, r["bidder"])} for r in rows]
         except Forbidden:
             raise
         except AmanatError as exc:
