@@ -256,3 +256,22 @@ def test_a_request_for_an_asset_that_does_not_exist_is_refused_when_filed(api: A
     ):
         reply = api.post("/approvals", "treasury", json={"kind": kind, "params": params})
         assert_problem(reply, 404, "not-found")
+
+
+@pytest.mark.parametrize("amount_pkr", ["1e999", "Infinity", "1e32"])
+def test_a_console_cash_issue_beyond_what_the_api_accepts_is_refused(
+    api: Api, amount_pkr: str
+) -> None:
+    client, csrf = _console(api, "treasury")
+    before = len(api.get("/approvals", "regulator", limit=500).json()["items"])
+    reply = client.post(
+        "/console/approvals/new/issue_cash",
+        data={
+            "csrf": csrf,
+            "to": api.address("inb"),
+            "amount_pkr": amount_pkr,
+            "reference": "DEP-2026-0001",
+        },
+    )
+    assert reply.status_code == 400, (amount_pkr, reply.status_code)
+    assert len(api.get("/approvals", "regulator", limit=500).json()["items"]) == before

@@ -15,6 +15,8 @@ def parse_pkr(text: str | int | Decimal) -> int:
         value = Decimal(str(text).replace(",", "").strip())
     except InvalidOperation:
         raise InvalidInput(f"amount {text!r} is not a number") from None
+    if not value.is_finite():
+        raise InvalidInput(f"amount {text!r} is not a finite number")
     minor = value * MINOR_PER_RUPEE
     if minor != minor.to_integral_value():
         raise InvalidInput(f"amount {text!r} has fractions of a paisa")

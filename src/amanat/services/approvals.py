@@ -54,9 +54,12 @@ class Kind:
 
 
 def _amount(params: dict[str, Any], name: str = "amount") -> int:
+    """A positive integer no larger than any face accepts (the API's and the store's cap)."""
     value = params.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
+    if value > inputs.MAX_AMOUNT:
+        raise InvalidInput(f"{name} must be at most {inputs.MAX_AMOUNT}, got {value}")
     return value
 
 
