@@ -44,11 +44,13 @@ def test_audit_chain_holds_under_concurrent_api_console_and_background_writers(a
         return lambda: _console_sign_in(api, username)
 
     def precheck(amount: int) -> Callable[[], int]:
-        return lambda: api.post(
-            "/transfers/precheck",
-            "institution",
-            json={"token": "PKTB3M", "to": kla, "amount": amount},
-        ).status_code
+        return lambda: (
+            api.post(
+                "/transfers/precheck",
+                "institution",
+                json={"token": "PKTB3M", "to": kla, "amount": amount},
+            ).status_code
+        )
 
     def kyc_read() -> int:
         return int(api.get(f"/institutions/{institution_id}/kyc", "registrar").status_code)
@@ -159,3 +161,26 @@ def test_concurrent_first_uses_of_one_key_execute_once(api: Api) -> None:
         if r.status_code != 201
     ), [r.text for r in replies]
     assert balance() == before + executed[0].json()["amount"]
+
+
+def test_one_approver_approving_three_times_at_once_is_counted_once(api: Api) -> None:
+    api.sign_in("treasury")
+    api.sign_in("approver-1")
+    filed = api.post(
+        "/approvals",
+        "treasury",
+        json={
+            "kind": "mint",
+            "params": {"token": "PKTB3M", "to": api.address("fepf"), "amount": 1},
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["id"]
+    replies = _all_at_once(
+        [lambda: api.post(f"/approvals/{number}/approve", "approver-1") for _ in range(3)]
+    )
+    assert sorted(r.status_code for r in replies) == [200, 422, 422], [r.text for r in replies]
+    assert {r.json()["rule"] for r in replies if r.status_code == 422} == {"already-decided"}
+    request = api.get(f"/approvals/{number}", "regulator").json()
+    assert governance.show(api.platform, request["proposal_id"]).approvals == 1
+    assert len(request["decisions"]) == 1

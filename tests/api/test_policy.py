@@ -194,9 +194,7 @@ def test_names_with_hidden_characters_are_refused(api: Api, name: str) -> None:
 def test_a_country_code_that_names_no_country_is_refused(api: Api) -> None:
     wallet = "0x" + "cd" * 20
     block = api.platform.chain.block_number()
-    reply = api.post(
-        "/institutions", "registrar", json=_institution("Nowhere Bank", "999", wallet)
-    )
+    reply = api.post("/institutions", "registrar", json=_institution("Nowhere Bank", "999", wallet))
     body = assert_problem(reply, 400, "invalid-input")
     assert "999" in body["detail"]
     assert api.platform.chain.block_number() == block
