@@ -13,6 +13,7 @@ from amanat.services import pilot
 from amanat.services import platform as platform_module
 from amanat.store import crypto
 from amanat.store.crypto import KEY_ENV
+from amanat.store.models import IdempotencyRecord
 from amanat.web.session import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
@@ -273,3 +274,16 @@ def test_a_console_cash_issue_beyond_what_the_api_accepts_is_refused(
     )
     assert reply.status_code == 400, (amount_pkr, reply.status_code)
     assert len(api.get("/approvals", "regulator", limit=500).json()["items"]) == before
+
+
+def test_stored_idempotent_results_are_encrypted_at_rest(api: Api) -> None:
+    key = f"sealed-{api.backend}"
+    body = {"token": "PKTB3M", "to": api.address("kla"), "amount": 424_242}
+    first = api.post("/transfers/precheck", "institution", key=key, json=body)
+    assert first.status_code == 200, first.text
+    with api.platform.store.session() as session:
+        stored = session.get(IdempotencyRecord, (key, "inb"))
+        assert stored is not None
+        assert "424242" not in stored.body and api.address("kla") not in stored.body
+    again = api.post("/transfers/precheck", "institution", key=key, json=body)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"

@@ -104,7 +104,25 @@ def replay(
             return None
         if record.method_path != method_path or record.fingerprint != request_sha256:
             raise IdempotencyKeyReused(key, record.method_path)
-        return json.loads(record.body)
+        return _open_result(platform, record.body)
+
+
+def require_data_key(platform: Platform) -> None:
+    """Refuse (before anything is done) when results cannot be sealed: no data key."""
+    platform.cipher.seal({})
+
+
+def _sealed_result(platform: Platform, body: Any) -> str:
+    """A stored result, encrypted with the data key: results can carry what must stay secret
+    (a sealed bid's units, yield and salt until it is revealed)."""
+    plain = json.loads(json.dumps(body, default=str))
+    return platform.cipher.seal({"result": plain}).decode()
+
+
+def _open_result(platform: Platform, stored: str) -> Any:
+    if stored.startswith(("{", "[")):  # stored before results were encrypted
+        return json.loads(stored)
+    return platform.cipher.open(stored.encode())["result"]
 
 
 def remember(
@@ -128,7 +146,7 @@ def remember(
                     method_path=method_path,
                     fingerprint=request_sha256,
                     status=status,
-                    body=json.dumps(body, default=str),
+                    body=_sealed_result(platform, body),
                     at=datetime.now(UTC),
                 )
             )

@@ -374,6 +374,8 @@ def run_post(
     if lock is not None:
         lock.acquire()
     try:
+        if key is not None:  # the result will be sealed: the data key must be there first
+            deps.require_data_key(platform)
         earlier = deps.replay(platform, who, key, method_path, request_sha256)
         if earlier is not None:
             response.headers["Idempotent-Replayed"] = "true"
