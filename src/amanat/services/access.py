@@ -31,6 +31,11 @@ STAFF = (ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR)
 SIGNED_IN = (*STAFF, INSTITUTION)
 # Oversight reads the audit trail, reconciliations and the full transparency entries.
 OVERSIGHT = (AUDITOR, REGULATOR)
+# Approval requests: who reads them, who files them (approvers decide: APPROVER).
+APPROVAL_READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
+APPROVAL_MAKERS = (ISSUER, AGENT)
+# Stored documents (deeds, valuation reports, evidence).
+DOCUMENT_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
 # Personal data (decrypted KYC records): each read is audited.
 KYC_READERS = (AUDITOR, REGISTRAR)
 # Named bidders and their allotments in an auction.

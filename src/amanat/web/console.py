@@ -131,10 +131,9 @@ def _nav(who: Principal) -> list[NavItem]:
     if who.role is Role.INSTITUTION:
         items.append(NavItem(f"{PREFIX}/transfer", "Transfer"))
     else:
-        items += [
-            NavItem(f"{PREFIX}/tokens", "Tokens"),
-            NavItem(f"{PREFIX}/approvals", "Approvals"),
-        ]
+        items.append(NavItem(f"{PREFIX}/tokens", "Tokens"))
+    if who.role in access.APPROVAL_READERS:
+        items.append(NavItem(f"{PREFIX}/approvals", "Approvals"))
     return items
 
 
@@ -492,7 +491,7 @@ def _stored_documents(platform: Platform, hashes: list[str]) -> set[str]:
 
 
 def _can_read_documents(who: Principal) -> bool:
-    return who.role is not Role.INSTITUTION
+    return who.role in access.DOCUMENT_READERS
 
 
 @router.get("/assets")
@@ -779,7 +778,7 @@ def _kinds_for(who: Principal) -> list[tuple[str, FormKind]]:
 def approval_list(
     request: Request, console: Session, done: str = "", request_id: int = 0
 ) -> Response:
-    console.refuse(Role.INSTITUTION, what="see approval requests")
+    console.require(*access.APPROVAL_READERS, what="see approval requests")
     notice = NOTICES[done].format(id=request_id) if done in NOTICES and request_id else None
     return _approvals_page(request, console, notice=notice)
 
@@ -1081,7 +1080,7 @@ def approval_execute(request: Request, console: Posted, request_id: int) -> Resp
 
 @router.get("/approvals/{request_id}")
 def approval_detail(request: Request, console: Session, request_id: int) -> Response:
-    console.refuse(Role.INSTITUTION, what="see approval requests")
+    console.require(*access.APPROVAL_READERS, what="see approval requests")
     platform = console.platform
     item = approvals.get(platform, request_id)
     (row,) = _request_rows(console, [item])
