@@ -48,6 +48,7 @@ class Row:
 ROWS = [
     Row("GET", "/health", "/health", ALL),
     Row("POST", "/auth/token", "/auth/token", ALL, (422,), {"json": {"username": ""}}),
+    Row("POST", "/auth/revoke", "/auth/revoke", SIGNED_IN, INVALID, {"json": {}}),
     # assets
     Row("GET", "/assets", "/assets", ALL),
     Row("GET", "/assets/{asset_id}", "/assets/1", SIGNED_IN),

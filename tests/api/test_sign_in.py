@@ -98,3 +98,22 @@ def test_failed_sign_ins_stay_out_of_the_public_log_and_are_bounded_in_the_trail
     with api.platform.store.session() as session:
         leaves = [json.loads(leaf) for leaf in session.scalars(select(LogEntry.leaf))]
     assert not [leaf for leaf in leaves if leaf.get("entry_hash") in hashes]
+
+
+def test_signing_out_ends_the_bearer_token(api: Api) -> None:
+    token, _expires = accounts.sign_in(
+        api.platform.store, "regulator", "regulator-pilot-pass", "10.3.0.1"
+    )
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/audit/verify", headers=bearer).status_code == 200
+    # another user's token is not ended by someone who merely knows it
+    other, _ = accounts.sign_in(api.platform.store, "auditor", "auditor-pilot-pass", "10.3.0.1")
+    assert api.client.post("/auth/revoke", headers=bearer, json={"token": other}).status_code == 204
+    assert (
+        api.client.get("/audit/verify", headers={"Authorization": f"Bearer {other}"}).status_code
+        == 200
+    )
+    # its own token is ended
+    assert api.client.post("/auth/revoke", headers=bearer, json={"token": token}).status_code == 204
+    ended = api.client.get("/audit/verify", headers=bearer)
+    assert ended.status_code == 401

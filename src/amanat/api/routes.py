@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from amanat.api.deps import PlatformDep
+from amanat.api.deps import PlatformDep, PrincipalDep
 from amanat.api.routes_common import Problem, problems, source_of
 from amanat.services import accounts
 
@@ -42,6 +42,21 @@ def sign_in(credentials: Credentials, request: Request, platform: PlatformDep) -
         request.url.path,
     )
     return TokenOut(access_token=token, expires_at=expires)
+
+
+class RevokeIn(BaseModel):
+    token: str = Field(
+        min_length=1, max_length=256, description="The bearer token to end (usually your own)"
+    )
+
+
+@auth.post(
+    "/revoke",
+    status_code=204,
+    summary="Sign out: end one of your own bearer tokens (audited; 204 whether or not it was live)",
+)
+def revoke(body: RevokeIn, request: Request, platform: PlatformDep, who: PrincipalDep) -> None:
+    accounts.revoke(platform.store, who, body.token, source_of(request), request.url.path)
 
 
 def include(app: FastAPI) -> None:

@@ -255,6 +255,29 @@ def sign_out(store: Store, token: str) -> None:
             session.delete(access)
 
 
+def revoke(store: Store, who: Principal, token: str, source: str, resource: str) -> None:
+    """End one of `who`'s own bearer tokens (another user's token is left alone, and the answer
+    is the same either way, so it tells nothing about other users' tokens); audited."""
+    from amanat.services import audit
+
+    with store.session() as session, session.begin():
+        ended = session.execute(
+            delete(AccessToken).where(
+                AccessToken.token_hash == _digest(token), AccessToken.user_id == who.user_id
+            )
+        )
+        audit.record(
+            session,
+            who.username,
+            who.role.value,
+            "POST",
+            resource,
+            source,
+            204,
+            detail={"event": "sign-out", "ended": bool(ended.rowcount)},  # type: ignore[attr-defined]
+        )
+
+
 def get_user(store: Store, username: str) -> Principal:
     with store.session() as session:
         user = session.scalar(select(User).where(User.username == username))
