@@ -448,6 +448,7 @@ def dashboard(request: Request, console: Session) -> Response:
         request,
         "dashboard.html",
         counts=counts,
+        may_read_approvals=console.who.role in access.APPROVAL_READERS,
         positions=positions,
         block=platform.chain.block_number(),
         chain_time=platform.chain.block_timestamp(),
