@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from amanat.errors import AmanatError, InvalidInput, NotFound
+from amanat.services import audit
 from amanat.store.db import Store
 from amanat.store.models import AccessToken, LoginAttempt, SignInThrottle, User
 
@@ -116,8 +117,6 @@ def sign_in(
     from another. Unknown users cost the same password check as known ones. The trail records
     each counted attempt (a throttled one is not recorded: the limit bounds the trail), and a
     failed sign-in stays out of the public transparency log."""
-    from amanat.services import audit
-
     _count_attempt(store, username, source)
     with store.session() as session:
         user = session.scalar(select(User).where(User.username == username))
@@ -258,8 +257,6 @@ def sign_out(store: Store, token: str) -> None:
 def revoke(store: Store, who: Principal, token: str, source: str, resource: str) -> None:
     """End one of `who`'s own bearer tokens (another user's token is left alone, and the answer
     is the same either way, so it tells nothing about other users' tokens); audited."""
-    from amanat.services import audit
-
     with store.session() as session, session.begin():
         ended = session.execute(
             delete(AccessToken).where(
