@@ -26,7 +26,7 @@ SIGNED_IN = ALL - {"public"}
 STAFF = SIGNED_IN - {"institution"}
 OVERSIGHT = frozenset({"auditor", "regulator"})
 APPROVAL_READERS = frozenset({"issuer", "approver", "agent", "auditor", "regulator"})
-DOCUMENT_READERS = frozenset({"issuer", "approver", "auditor", "regulator"})
+DOCUMENT_READERS = frozenset({"issuer", "approver", "agent", "auditor", "regulator"})
 INVALID = (400, 422)  # a bad body or parameter (problem+json), decided after the role check
 UNKNOWN = 2**31 - 1  # a valid id that no request, auction, instruction or distribution has
 

@@ -325,7 +325,7 @@ def upload_document(
 @router.get(
     "/documents/{sha256}",
     response_class=Response,
-    summary="Download a stored document (issuer, approver, auditor, regulator)",
+    summary="Download a stored document (issuer, approver, agent, auditor, regulator)",
     responses={
         200: {
             "description": "The document's content",

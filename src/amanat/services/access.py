@@ -34,8 +34,9 @@ OVERSIGHT = (AUDITOR, REGULATOR)
 # Approval requests: who reads them, who files them (approvers decide: APPROVER).
 APPROVAL_READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
 APPROVAL_MAKERS = (ISSUER, AGENT)
-# Stored documents (deeds, valuation reports, evidence).
-DOCUMENT_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
+# Stored documents (deeds, valuation reports, evidence): the makers who cite them, the approvers
+# who weigh them, and oversight.
+DOCUMENT_READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
 # Personal data (decrypted KYC records): each read is audited.
 KYC_READERS = (AUDITOR, REGISTRAR)
 # Named bidders and their allotments in an auction.
