@@ -15,15 +15,18 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
 
-from tests.api.conftest import ROLES, Api
+from amanat.services import pilot
+from amanat.web.session import LOGIN_COOKIE
+from tests.api.conftest import ROLE_USERS, ROLES, Api
 
 ALL = frozenset(ROLES)
 SIGNED_IN = ALL - {"public"}
 STAFF = SIGNED_IN - {"institution"}
 OVERSIGHT = frozenset({"auditor", "regulator"})
 APPROVAL_READERS = frozenset({"issuer", "approver", "agent", "auditor", "regulator"})
-DOCUMENT_READERS = frozenset({"issuer", "approver", "auditor", "regulator"})
+DOCUMENT_READERS = frozenset({"issuer", "approver", "agent", "auditor", "regulator"})
 INVALID = (400, 422)  # a bad body or parameter (problem+json), decided after the role check
 UNKNOWN = 2**31 - 1  # a valid id that no request, auction, instruction or distribution has
 
@@ -45,6 +48,7 @@ class Row:
 ROWS = [
     Row("GET", "/health", "/health", ALL),
     Row("POST", "/auth/token", "/auth/token", ALL, (422,), {"json": {"username": ""}}),
+    Row("POST", "/auth/revoke", "/auth/revoke", SIGNED_IN, INVALID, {"json": {}}),
     # assets
     Row("GET", "/assets", "/assets", ALL),
     Row("GET", "/assets/{asset_id}", "/assets/1", SIGNED_IN),
@@ -306,3 +310,59 @@ def test_matrix(api: Api, row: Row, role: str) -> None:
         assert reply.headers["content-type"] == "application/problem+json"
         problem = reply.json()
         assert problem["status"] == reply.status_code and problem["rule"]
+
+
+# ------------------------------------------------------------------ the console, same table
+
+# Console pages and the API row whose access they share: the console grants exactly the roles
+# the API row allows (both read services/access.py), so the allowed set is taken from ROWS.
+CONSOLE = [
+    ("/console/assets/1", "/assets/1"),
+    ("/console/institutions/{own_identity}", "/institutions/{own_identity}"),
+    ("/console/institutions/{other_identity}", "/institutions/{other_identity}"),
+    ("/console/tokens/PKTB3M/holders", "/tokens/PKTB3M/holders"),
+    ("/console/approvals", "/approvals"),
+    ("/console/approvals/1", "/approvals/{request_id}"),
+    ("/console/documents/{document}", "/documents/{document}"),
+]
+_console_clients: dict[tuple[str, str], TestClient] = {}
+
+
+def _console_client(api: Api, role: str) -> TestClient:
+    """A console session for `role` (public: no session), kept for the module."""
+    if (api.backend, role) not in _console_clients:
+        client = TestClient(api.app)
+        if role != "public":
+            username = ROLE_USERS[role]
+            client.cookies.set(LOGIN_COOKIE, "matrix-nonce")
+            reply = client.post(
+                "/console/login",
+                data={
+                    "username": username,
+                    "password": pilot.pilot_password(username),
+                    "csrf": "matrix-nonce",
+                },
+                follow_redirects=False,
+            )
+            assert reply.status_code == 303, reply.text
+        _console_clients[api.backend, role] = client
+    return _console_clients[api.backend, role]
+
+
+def _api_row(path: str) -> Row:
+    matches = [row for row in ROWS if row.method == "GET" and path in (row.path, row.route)]
+    assert matches, f"no API row for {path}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("page", "api_path"), CONSOLE, ids=[page for page, _ in CONSOLE])
+def test_console_matrix(api: Api, page: str, api_path: str, role: str) -> None:
+    allowed = _api_row(api_path).allowed
+    reply = _console_client(api, role).get(page.format(**_values(api)), follow_redirects=False)
+    if role == "public":
+        assert reply.status_code == 303 and "/console/login" in reply.headers["location"]
+    elif role in allowed:
+        assert reply.status_code in (200, 404), f"{role}: {reply.status_code}"
+    else:
+        assert reply.status_code == 403, f"{role}: {reply.status_code}"

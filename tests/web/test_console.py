@@ -185,8 +185,9 @@ def test_transfer_shows_the_precheck_verdict_first_and_sends_only_on_confirm(
     expect(page.get_by_role("heading", level=1)).to_have_text("Pre-check: refused")
     expect(page.locator("#verdict-rule")).to_have_text("category-not-eligible")
     expect(page.locator("#verdict-reason")).to_have_text("receiver investor category not eligible")
+    # an institution is told the token's terms, never the receiver's category
     expect(page.locator("#verdict-detail")).to_contain_text(
-        "Retail investor R-0001 is a retail; PKTB3M admits only:"
+        "the receiver's investor category is not eligible; PKTB3M admits only:"
     )
     expect(page.get_by_role("button", name="Confirm transfer")).to_have_count(0)
     assert platform.chain.journal.count() == sent_before  # nothing was sent

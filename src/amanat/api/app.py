@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from amanat.api import problems
+from amanat.api.guard import RequestGuard
 from amanat.services.platform import Platform
 
 
@@ -23,6 +24,7 @@ def create_app(platform: Platform) -> FastAPI:
         ),
     )
     app.state.platform = platform
+    app.add_middleware(RequestGuard)
     problems.install(app)
     from amanat.api import routes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ from amanat.services.accounts import Throttled, Unauthenticated
 from amanat.services.approvals import Forbidden
 
 PROBLEM = "application/problem+json"
-RESERVED = frozenset({"type", "title", "status", "detail", "instance", "rule"})
+RESERVED = frozenset({"type", "title", "status", "detail", "instance", "rule", "headers"})
 
 
 def status_of(error: AmanatError) -> int:
@@ -42,7 +43,15 @@ def status_of(error: AmanatError) -> int:
     return 400
 
 
-def problem(status: int, rule: str, detail: str, instance: str, **values: Any) -> JSONResponse:
+def problem(
+    status: int,
+    rule: str,
+    detail: str,
+    instance: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **values: Any,
+) -> JSONResponse:
     body = {
         "type": f"https://amanat.example/problems/{rule}",
         "title": rule.replace("-", " "),
@@ -52,24 +61,29 @@ def problem(status: int, rule: str, detail: str, instance: str, **values: Any) -
         "rule": rule,
         **values,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AmanatError)
     async def amanat_error(request: Request, error: AmanatError) -> JSONResponse:
+        # A value named like a problem member (e.g. a request's `status`) is renamed.
+        values: dict[str, Any] = {
+            (f"{k}_value" if k in RESERVED else k): v
+            for k, v in error.values.items()
+            if isinstance(v, (str, int, bool, type(None)))
+        }
+        retry = error.values.get("retry_after") if isinstance(error, Throttled) else None
         return problem(
             status_of(error),
             error.rule,
             error.message,
             request.url.path,
-            **{
-                # A value named like a problem member (e.g. a request's `status`) is renamed.
-                (f"{k}_value" if k in RESERVED else k): v
-                for k, v in error.values.items()
-                if isinstance(v, (str, int, bool, type(None)))
-            },
+            headers={"Retry-After": str(retry)} if retry else None,
+            **values,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -100,4 +114,7 @@ def install(app: FastAPI) -> None:
             404: "not-found",
             405: "method-not-allowed",
         }.get(error.status_code, "http-error")
-        return problem(error.status_code, rule, str(error.detail), request.url.path)
+        # A 405 keeps the Allow header the router computed.
+        return problem(
+            error.status_code, rule, str(error.detail), request.url.path, headers=error.headers
+        )

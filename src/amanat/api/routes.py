@@ -10,10 +10,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from amanat.api.deps import PlatformDep
-from amanat.api.problems import status_of
-from amanat.api.routes_common import Problem, audit_event, problems, source_of
-from amanat.errors import AmanatError
+from amanat.api.deps import PlatformDep, PrincipalDep
+from amanat.api.routes_common import Problem, problems, source_of
 from amanat.services import accounts
 
 auth = APIRouter(prefix="/auth", tags=["auth"], responses=problems(401, 422, 429, 503))
@@ -36,24 +34,29 @@ class TokenOut(BaseModel):
     summary="Sign in and get a bearer token (audited; throttled after repeated failures)",
 )
 def sign_in(credentials: Credentials, request: Request, platform: PlatformDep) -> TokenOut:
-    try:
-        token, expires = accounts.sign_in(
-            platform.store, credentials.username, credentials.password, source_of(request)
-        )
-    except AmanatError as error:
-        audit_event(
-            platform,
-            credentials.username,
-            "-",
-            request,
-            status_of(error),
-            None,
-            {"rule": error.rule},
-        )
-        raise
-    role = accounts.get_user(platform.store, credentials.username).role.value
-    audit_event(platform, credentials.username, role, request, 200)
+    token, expires = accounts.sign_in(
+        platform.store,
+        credentials.username,
+        credentials.password,
+        source_of(request),
+        request.url.path,
+    )
     return TokenOut(access_token=token, expires_at=expires)
+
+
+class RevokeIn(BaseModel):
+    token: str = Field(
+        min_length=1, max_length=256, description="The bearer token to end (usually your own)"
+    )
+
+
+@auth.post(
+    "/revoke",
+    status_code=204,
+    summary="Sign out: end one of your own bearer tokens (audited; 204 whether or not it was live)",
+)
+def revoke(body: RevokeIn, request: Request, platform: PlatformDep, who: PrincipalDep) -> None:
+    accounts.revoke(platform.store, who, body.token, source_of(request), request.url.path)
 
 
 def include(app: FastAPI) -> None:

@@ -17,13 +17,9 @@ from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
-    AGENT,
     APPROVER,
-    AUDITOR,
     ERRORS,
-    ISSUER,
     MAX_INT64,
-    REGULATOR,
     Address,
     Amount,
     Block,
@@ -40,7 +36,7 @@ from amanat.api.routes_common import (
     run_post,
     text,
 )
-from amanat.services import approvals
+from amanat.services import access, approvals
 from amanat.services.accounts import Principal
 from amanat.services.platform import Platform
 from amanat.store.models import User
@@ -48,8 +44,8 @@ from amanat.store.models import User
 router = APIRouter(tags=["approvals"], responses=ERRORS)
 
 ApprovalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Approval request id")]
-READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
-MAKERS = (ISSUER, AGENT)
+READERS = access.APPROVAL_READERS
+MAKERS = access.APPROVAL_MAKERS
 Status = Literal["pending-approvals", "waiting-timelock", "executed", "rejected"]
 
 

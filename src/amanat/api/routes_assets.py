@@ -14,11 +14,8 @@ from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
-    APPROVER,
-    AUDITOR,
     ERRORS,
     ISSUER,
-    REGULATOR,
     SIGNED_IN,
     STAFF,
     VALUER,
@@ -45,7 +42,7 @@ from amanat.api.routes_common import (
 )
 from amanat.domain.assets import AssetClass, DocumentKind
 from amanat.indexer import queries
-from amanat.services import assets
+from amanat.services import access, assets
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -54,7 +51,7 @@ from amanat.store.models import Document
 router = APIRouter(tags=["assets"], responses=ERRORS)
 
 AssetId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Asset id")]
-DOCUMENT_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
+DOCUMENT_READERS = access.DOCUMENT_READERS
 # Shown in the browser; anything else is sent as an attachment of type application/octet-stream.
 INLINE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg"}
 
@@ -328,7 +325,7 @@ def upload_document(
 @router.get(
     "/documents/{sha256}",
     response_class=Response,
-    summary="Download a stored document (issuer, approver, auditor, regulator)",
+    summary="Download a stored document (issuer, approver, agent, auditor, regulator)",
     responses={
         200: {
             "description": "The document's content",

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from eth_utils import to_checksum_address
 from fastapi import Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, func, select
@@ -24,11 +23,23 @@ from amanat.api.problems import PROBLEM, status_of
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import COUNTRY_ALPHA2, InvestorCategory
 from amanat.errors import AmanatError
-from amanat.services import audit
-from amanat.services.accounts import Principal, Role
+from amanat.services import access, audit, inputs
+from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
-from amanat.store.models import Institution, Wallet
+
+# The role sets of the policy layer (services/access.py), named here for the routers.
+ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
+    access.ISSUER,
+    access.APPROVER,
+    access.REGISTRAR,
+    access.VALUER,
+    access.AGENT,
+    access.AUDITOR,
+    access.REGULATOR,
+    access.INSTITUTION,
+)
+STAFF, SIGNED_IN, OVERSIGHT = access.STAFF, access.SIGNED_IN, access.OVERSIGHT
 
 # ------------------------------------------------------------------ field types
 
@@ -44,13 +55,31 @@ YIELD_PATTERN = r"^0(\.[0-9]{1,6})?$|^(0|[1-9][0-9]?)(\.[0-9]{1,4})?%$"
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1
 
-Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+def _rule(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A services/inputs rule as a pydantic validator (its refusal becomes a 422 naming it)."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except AmanatError as error:
+            raise ValueError(error.message) from None
+
+    return validate
+
+
+# A mixed-case address must carry its EIP-55 checksum; the value is kept as sent.
+Address = Annotated[
+    str,
+    StringConstraints(pattern=ADDRESS_PATTERN),
+    AfterValidator(_rule(lambda value: inputs.checksummed(value) and value)),
+]
 Hash = Annotated[str, StringConstraints(pattern=HASH_PATTERN)]
 TokenRef = Annotated[str, StringConstraints(pattern=TOKEN_REF_PATTERN)]
 Country = Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
 Id = Annotated[int, Field(ge=1, le=MAX_INT32)]
-Amount = Annotated[int, Field(ge=1, le=MAX_INT64)]
-Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
+# Amounts are JSON integers: true, 1.0 and "100" are refused, not read as numbers.
+Amount = Annotated[int, Field(ge=1, le=MAX_INT64, strict=True)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT64, strict=True)]
 Block = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Timestamp = Annotated[int, Field(ge=0, le=MAX_INT64)]
 Yield = Annotated[
@@ -76,8 +105,14 @@ def text(max_bytes: int) -> Any:
     ]
 
 
+def shown_name(max_bytes: int) -> Any:
+    """A name shown to others: `text` without invisible or reordering characters."""
+    return Annotated[text(max_bytes), AfterValidator(_rule(inputs.display_name))]
+
+
 def address(value: str) -> str:
-    return to_checksum_address(value)
+    """The checksummed form of an address given in a path or body (checksum checked)."""
+    return inputs.checksummed(value)
 
 
 def snake(label: str) -> str:
@@ -144,19 +179,6 @@ def day_start(day: date) -> int:
 
 # ------------------------------------------------------------------------ roles
 
-ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR, INSTITUTION = (
-    Role.ISSUER,
-    Role.APPROVER,
-    Role.REGISTRAR,
-    Role.VALUER,
-    Role.AGENT,
-    Role.AUDITOR,
-    Role.REGULATOR,
-    Role.INSTITUTION,
-)
-STAFF = (ISSUER, APPROVER, REGISTRAR, VALUER, AGENT, AUDITOR, REGULATOR)
-SIGNED_IN = (*STAFF, INSTITUTION)
-OVERSIGHT = (AUDITOR, REGULATOR)
 
 # ------------------------------------------------------------------- problems
 
@@ -296,44 +318,11 @@ def sql_page(
 
 # ----------------------------------------------------------- institution scope
 
-
-@dataclass(frozen=True)
-class Scope:
-    """What an institution user may see: its identity and wallets (None: staff, sees all)."""
-
-    identity: int | None
-    wallets: frozenset[str]
-
-
-def scope_of(platform: Platform, who: Principal) -> Scope | None:
-    if who.role is not INSTITUTION:
-        return None
-    with platform.store.session() as session:
-        identity = session.scalar(
-            select(Institution.identity_number).where(Institution.id == who.institution_id)
-        )
-        wallets = session.scalars(
-            select(Wallet.address).where(Wallet.institution_id == who.institution_id)
-        )
-        return Scope(identity, frozenset(wallets))
-
-
-def require_own_identity(platform: Platform, who: Principal, identity: int) -> None:
-    scope = scope_of(platform, who)
-    if scope is not None and scope.identity != identity:
-        raise Forbidden(
-            f"an institution sees only its own records (identity {scope.identity})",
-            role=who.role.value,
-        )
-
-
-def require_own_wallet(platform: Platform, who: Principal, wallet: str) -> None:
-    scope = scope_of(platform, who)
-    if scope is not None and address(wallet) not in scope.wallets:
-        raise Forbidden(
-            f"an institution sees only its own wallets; {wallet} is not one of them",
-            role=who.role.value,
-        )
+# The institution scope is the policy layer's (services/access.py), named here for the routers.
+Scope = access.Scope
+scope_of = access.scope_of
+require_own_identity = access.require_own_identity
+require_own_wallet = access.require_own_wallet
 
 
 # ------------------------------------------------------------ POST runner
@@ -375,14 +364,19 @@ def run_post(
     """Run a POST once per idempotency key and audit it.
 
     A replay with the same key returns the first result (header `Idempotent-Replayed: true`)
-    and does nothing else. A refusal (bad input, a rule, a forbidden action) is audited with its
+    and does nothing else; the key with another request (method, route, principal or body) is
+    refused as `idempotency-key-reused`. Concurrent uses of one key wait for each other.
+    A refusal (bad input, a rule, a forbidden action) is audited with its
     status and rule and raised; it is not remembered, so the request may be retried."""
     method_path = f"{request.method} {request.url.path}"
+    request_sha256 = deps.fingerprint(request, who)
     lock = _key_lock(who.username, key)
     if lock is not None:
         lock.acquire()
     try:
-        earlier = deps.replay(platform, who, key, method_path)
+        if key is not None:  # the result will be sealed: the data key must be there first
+            deps.require_data_key(platform)
+        earlier = deps.replay(platform, who, key, method_path, request_sha256)
         if earlier is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return earlier  # type: ignore[no-any-return]
@@ -393,7 +387,9 @@ def run_post(
             _audit_refusal(request, platform, who, key, error, ref)
             raise
         ref = approval_ref(body) if callable(approval_ref) else approval_ref
-        deps.remember(platform, who, key, method_path, status, body, source_of(request), ref)
+        deps.remember(
+            platform, who, key, method_path, request_sha256, status, body, source_of(request), ref
+        )
         return body
     finally:
         if lock is not None:
@@ -410,7 +406,7 @@ def audit_event(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry to the audit trail in its own transaction."""
-    with deps.AUDIT_LOCK, platform.store.session() as session, session.begin():
+    with platform.store.session() as session, session.begin():
         audit.record(
             session,
             username[:64],

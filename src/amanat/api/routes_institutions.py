@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
-    AUDITOR,
     ERRORS,
     REGISTRAR,
     SIGNED_IN,
@@ -35,6 +34,7 @@ from amanat.api.routes_common import (
     require_own_wallet,
     run_post,
     scope_of,
+    shown_name,
     signing_key,
     text,
 )
@@ -42,6 +42,7 @@ from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.errors import NotFound
 from amanat.indexer import queries
 from amanat.services import identities
+from amanat.services.access import KYC_READERS
 from amanat.services.accounts import Principal
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
@@ -50,7 +51,6 @@ router = APIRouter(tags=["institutions"], responses=ERRORS)
 
 IdentityNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="Identity number")]
 WalletAddress = Annotated[str, Path(alias="address", pattern=r"^0x[0-9a-fA-F]{40}$")]
-KYC_READERS = (AUDITOR, REGISTRAR)
 
 
 class InstitutionOut(BaseModel):
@@ -70,7 +70,7 @@ class KycIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    legal_name: text(200)  # type: ignore[valid-type]
+    legal_name: shown_name(200)  # type: ignore[valid-type]
     registration_no: text(64)  # type: ignore[valid-type]
     country: Country
     contact: text(200)  # type: ignore[valid-type]
@@ -97,7 +97,7 @@ class KycOut(BaseModel):
 
 
 class InstitutionIn(BaseModel):
-    name: text(200)  # type: ignore[valid-type]
+    name: shown_name(200)  # type: ignore[valid-type]
     country: Country = Field(description="ISO-3166 alpha-2 (PK) or numeric (586) code")
     category: CategoryName
     kyc_expiry: Timestamp = Field(description="Unix time the KYC must be renewed by")

@@ -17,12 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
     AGENT,
-    APPROVER,
-    AUDITOR,
     ERRORS,
     INSTITUTION,
     ISSUER,
-    REGULATOR,
     SIGNED_IN,
     YIELD_PATTERN,
     Address,
@@ -49,6 +46,7 @@ from amanat.api.routes_tokens import resolve
 from amanat.domain.auction import Pricing, from_micro, parse_yield
 from amanat.domain.money import format_pkr
 from amanat.services import auctions, cash, distributions, dvp
+from amanat.services.access import ALLOCATION_READERS, PAYERS
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -59,8 +57,6 @@ AuctionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Auction id")]
 InstructionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="DvP instruction id")]
 DistributionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Distribution id")]
 WalletAddress = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
-ALLOCATION_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
-PAYERS = (ISSUER, AGENT)
 DvPState = Literal["instructed", "affirmed", "settled", "cancelled", "expired"]
 DistributionKind = Literal["coupon", "rent", "dividend", "redemption"]
 Minor = Annotated[int, Field(ge=0)]

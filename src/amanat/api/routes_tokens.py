@@ -41,7 +41,7 @@ from amanat.api.routes_common import (
 from amanat.errors import InvalidInput, RuleViolation
 from amanat.indexer import queries
 from amanat.indexer.indexer import CURSOR
-from amanat.services import tokens
+from amanat.services import access, tokens
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform, read_many
@@ -372,7 +372,14 @@ def precheck(
         else:
             raise InvalidInput("give the sending wallet in 'from'")
         token = resolve(platform, body.token)
-        verdict = tokens.precheck(platform, token, sender, address(body.to), body.amount)
+        verdict = tokens.precheck(
+            platform,
+            token,
+            sender,
+            address(body.to),
+            body.amount,
+            access.counterparty_detail(who),
+        )
         return {
             **verdict.as_dict(),
             "token": token.address,
@@ -407,6 +414,7 @@ def transfer(
             address(body.to),
             body.amount,
             idempotency_key=chain_key(who, key),
+            counterparty_detail=access.counterparty_detail(who),
         )
         return {**result, "token": token.address, "symbol": token.read("symbol")}
 

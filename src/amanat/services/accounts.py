@@ -10,15 +10,24 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from amanat.errors import AmanatError, InvalidInput, NotFound
+from amanat.services import audit
 from amanat.store.db import Store
-from amanat.store.models import AccessToken, LoginAttempt, User
+from amanat.store.models import AccessToken, LoginAttempt, SignInThrottle, User
 
 TOKEN_LIFETIME = timedelta(hours=8)
+# Failed sign-ins are counted per (username, address) and per address within a quiet window;
+# past the limit the address waits BACKOFF_FIRST, doubling per further failure, at most the window.
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_FAILURES = 5
+ADDRESS_FAILURES = 50
+BACKOFF_FIRST = timedelta(seconds=30)
+ANY_USER = "*"  # the username of an address's own row (never a valid username)
 _hasher = PasswordHasher()
 
 
@@ -97,40 +106,126 @@ def create_user(
         return user.id
 
 
-def sign_in(store: Store, username: str, password: str, source: str) -> tuple[str, datetime]:
-    """A bearer token and its expiry; refuses after too many recent failures."""
-    with store.session() as session, session.begin():
-        since = _now() - THROTTLE_WINDOW
-        failures = session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.username == username,
-                LoginAttempt.succeeded.is_(False),
-                LoginAttempt.at >= since,
-            )
-        )
-        if failures is not None and failures >= THROTTLE_FAILURES:
-            raise Throttled(
-                f"too many failed sign-ins for {username!r}: {failures} in the last "
-                f"{THROTTLE_WINDOW.seconds // 60} minutes; try again later"
-            )
-        user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+def sign_in(
+    store: Store, username: str, password: str, source: str, resource: str = "/auth/token"
+) -> tuple[str, datetime]:
+    """A bearer token and its expiry, for the right password from an address not backing off.
+
+    Each attempt is counted before the password is checked, atomically per (username, address)
+    and per address, so concurrent guesses cannot overrun the limit; past it the address waits a
+    back-off that doubles per failure. A wrong password from one address never locks the user out
+    from another. Unknown users cost the same password check as known ones. The trail records
+    each counted attempt (a throttled one is not recorded: the limit bounds the trail), and a
+    failed sign-in stays out of the public transparency log."""
+    _count_attempt(store, username, source)
+    with store.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        stored_hash = user.password_hash if user is not None else _unknown_user_hash()
+        active_user = user if user is not None and user.active else None
+    try:
+        ok = _hasher.verify(stored_hash, password) and active_user is not None
+    except (VerifyMismatchError, InvalidHashError):
         ok = False
-        if user is not None:
-            try:
-                ok = _hasher.verify(user.password_hash, password)
-            except (VerifyMismatchError, InvalidHashError):
-                ok = False
-        session.add(LoginAttempt(username=username, source=source, at=_now(), succeeded=ok))
-        token = secrets.token_urlsafe(32)
-        expires = _now() + TOKEN_LIFETIME
-        if ok and user is not None:
-            session.add(AccessToken(token_hash=_digest(token), user_id=user.id, expires_at=expires))
-    # Refused only after the transaction commits: the failed attempt must count for throttling.
+    token = secrets.token_urlsafe(32)
+    expires = _now() + TOKEN_LIFETIME
+    with store.session() as session, session.begin():
+        session.add(LoginAttempt(username=username[:64], source=source, at=_now(), succeeded=ok))
+        if ok and active_user is not None:
+            _forgive(session, username, source)
+            session.add(
+                AccessToken(token_hash=_digest(token), user_id=active_user.id, expires_at=expires)
+            )
+        audit.record(
+            session,
+            username[:64],
+            active_user.role if ok and active_user is not None else "-",
+            "POST",
+            resource,
+            source,
+            200 if ok else 401,
+            detail={"event": "sign-in"},
+            public=ok,
+        )
     if not ok:
         raise Unauthenticated("wrong username or password")
     return token, expires
+
+
+def _unknown_user_hash() -> str:
+    """A hash of a random password made by the current hasher, so that an unknown username costs
+    the same check as a known one (no enumeration by timing)."""
+    cached = _UNKNOWN_USER_HASHES.get(id(_hasher))
+    if cached is None:
+        cached = _hasher.hash(secrets.token_urlsafe(16))
+        _UNKNOWN_USER_HASHES[id(_hasher)] = cached
+    return cached
+
+
+_UNKNOWN_USER_HASHES: dict[int, str] = {}
+
+
+def _backoff(failures: int, limit: int) -> timedelta:
+    """The wait after the `failures`-th counted failure: none below the limit, then doubling."""
+    if failures < limit:
+        return timedelta(0)
+    return min(BACKOFF_FIRST * 2 ** (failures - limit), THROTTLE_WINDOW)
+
+
+def _count_attempt(store: Store, username: str, source: str) -> None:
+    """Count one attempt for (username, address) and for the address, in one transaction that
+    holds both rows; refuse (and count nothing) while either is backing off. A success is
+    forgiven afterwards (`_forgive`)."""
+    now = _now()
+    with store.session() as session, session.begin():
+        for who, limit in ((username[:64], THROTTLE_FAILURES), (ANY_USER, ADDRESS_FAILURES)):
+            row = _increment(session, who, source, now)
+            blocked_until = row.blocked_until and _aware(row.blocked_until)
+            if blocked_until and blocked_until > now:  # the transaction rolls back: not counted
+                wait = max(1, int((blocked_until - now).total_seconds() + 0.999))
+                scope = f"{username!r} from {source}" if who != ANY_USER else f"{source}"
+                raise Throttled(
+                    f"too many failed sign-ins for {scope}; try again in {wait} seconds",
+                    retry_after=wait,
+                )
+            backoff = _backoff(row.failures, limit)
+            row.blocked_until = now + backoff if backoff else None
+
+
+def _increment(session: Session, username: str, source: str, now: datetime) -> SignInThrottle:
+    """The throttle row with one more failure (restarting after a quiet window), locked until
+    the transaction ends: the increment is one statement, so concurrent attempts queue on it."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    stale = SignInThrottle.last_failure < now - THROTTLE_WINDOW
+    statement = insert(SignInThrottle).values(
+        username=username, source=source, failures=1, last_failure=now, blocked_until=None
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["username", "source"],
+        set_={
+            "failures": case((stale, 1), else_=SignInThrottle.failures + 1),
+            "last_failure": now,
+            "blocked_until": case((stale, None), else_=SignInThrottle.blocked_until),
+        },
+    )
+    session.execute(statement)
+    row = session.get(SignInThrottle, (username, source), populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _forgive(session: Session, username: str, source: str) -> None:
+    """A right password clears the user's count from this address and takes back its attempt
+    from the address's count."""
+    session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.username == username[:64], SignInThrottle.source == source
+        )
+    )
+    session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.username == ANY_USER, SignInThrottle.source == source)
+        .values(failures=SignInThrottle.failures - 1)
+    )
 
 
 def authenticate(store: Store, token: str) -> Principal:
@@ -157,6 +252,27 @@ def sign_out(store: Store, token: str) -> None:
         access = session.get(AccessToken, _digest(token))
         if access is not None:
             session.delete(access)
+
+
+def revoke(store: Store, who: Principal, token: str, source: str, resource: str) -> None:
+    """End one of `who`'s own bearer tokens (another user's token is left alone, and the answer
+    is the same either way, so it tells nothing about other users' tokens); audited."""
+    with store.session() as session, session.begin():
+        ended = session.execute(
+            delete(AccessToken).where(
+                AccessToken.token_hash == _digest(token), AccessToken.user_id == who.user_id
+            )
+        )
+        audit.record(
+            session,
+            who.username,
+            who.role.value,
+            "POST",
+            resource,
+            source,
+            204,
+            detail={"event": "sign-out", "ended": bool(ended.rowcount)},  # type: ignore[attr-defined]
+        )
 
 
 def get_user(store: Store, username: str) -> Principal:

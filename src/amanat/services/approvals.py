@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from amanat.domain.assets import AssetStatus
 from amanat.domain.auction import parse_yield
@@ -27,7 +28,7 @@ from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import auctions, cash, distributions, governance, tokens
+from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import ActionDecision, ActionRequest
@@ -54,9 +55,12 @@ class Kind:
 
 
 def _amount(params: dict[str, Any], name: str = "amount") -> int:
+    """A positive integer no larger than any face accepts (the API's and the store's cap)."""
     value = params.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
+    if value > inputs.MAX_AMOUNT:
+        raise InvalidInput(f"{name} must be at most {inputs.MAX_AMOUNT}, got {value}")
     return value
 
 
@@ -150,7 +154,7 @@ def _recover(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[An
 
 def _asset_status(status: AssetStatus) -> Build:
     def build(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-        asset = _amount(p, "asset")
+        asset = assets.require_asset(platform, _amount(p, "asset"))
         return (
             platform.contract("AssetRegistry"),
             "setStatus",
@@ -162,7 +166,7 @@ def _asset_status(status: AssetStatus) -> Build:
 
 
 def _accept_valuation(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-    asset, index = _amount(p, "asset"), p.get("index")
+    asset, index = assets.require_asset(platform, _amount(p, "asset")), p.get("index")
     if not isinstance(index, int) or index < 0:
         raise InvalidInput(f"index must be a valuation index, got {index!r}")
     return (
@@ -174,7 +178,7 @@ def _accept_valuation(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str
 
 
 def _tokenize(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
-    asset = _amount(p, "asset")
+    asset = assets.require_asset(platform, _amount(p, "asset"))
     rules = TokenRules(
         eligible_categories=frozenset(
             InvestorCategory.parse(c)
@@ -424,6 +428,7 @@ def create(
 
 
 def get(platform: Platform, request_id: int) -> dict[str, Any]:
+    inputs.known_id(request_id, "approval request")
     with platform.store.session() as session:
         request = session.get(ActionRequest, request_id)
         if request is None:
@@ -449,14 +454,31 @@ def _rebuild(platform: Platform, request: ActionRequest) -> tuple[Bound, str, li
     return target, function, args
 
 
+def _claim(session: Session, request_id: int) -> ActionRequest:
+    """The request, locked for this decision until the transaction ends.
+
+    The lock is taken by a write (a no-op update) before anything is read: on PostgreSQL it
+    holds the row, on SQLite the database's write lock. Decisions on one request are therefore
+    serialized, each seeing the one before it, so the database and the chain stay in step."""
+    inputs.known_id(request_id, "approval request")
+    claimed = session.execute(
+        update(ActionRequest)
+        .where(ActionRequest.id == request_id)
+        .values(status=ActionRequest.status)
+        .execution_options(synchronize_session=False)
+    )
+    request = session.get(ActionRequest, request_id, populate_existing=True)
+    if claimed.rowcount != 1 or request is None:  # type: ignore[attr-defined]
+        raise NotFound(f"no approval request {request_id}", request=request_id)
+    return request
+
+
 def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
     """Approve with the approver's own key; executes when the threshold and timelock allow."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
             raise Forbidden("a maker cannot approve their own request", request=request_id)
         if request.status != "pending-approvals":
@@ -517,9 +539,7 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
             raise RuleViolation(
                 "not-ready", f"request {request_id} is {request.status}", status=request.status
@@ -536,9 +556,7 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
     if not reason.strip():
         raise InvalidInput("a rejection needs a reason")
     with platform.store.session() as session, session.begin():
-        request = session.get(ActionRequest, request_id, with_for_update=True)
-        if request is None:
-            raise NotFound(f"no approval request {request_id}", request=request_id)
+        request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
             raise Forbidden("a maker cannot decide their own request", request=request_id)
         if request.status not in ("pending-approvals", "waiting-timelock"):

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
-from amanat.errors import InvalidInput, NotFound
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import inputs
 from amanat.services.platform import Platform, read_many
 from amanat.store.models import Document
 
@@ -38,9 +39,17 @@ def register(
     max_units: int,
     idempotency_key: str | None = None,
 ) -> int:
+    """Register an asset under its statutory authorisation; returns its id.
+
+    Refused before anything is sent when another active asset (not redeemed or retired) already
+    carries this legal identifier or this authorisation reference: one statutory cap is
+    registered once."""
     if max_units <= 0:
         raise InvalidInput(f"authorised units must be positive, got {max_units}")
+    inputs.display_name(name, "the asset's name")
     registry = platform.contract("AssetRegistry")
+    if not platform.chain.seen(idempotency_key):  # a replay returns the first asset
+        _require_unique(platform, legal_id, authorisation_ref)
     request = registry.tx(
         "registerAsset",
         int(asset_class),
@@ -150,6 +159,43 @@ def _hash32(text: str, what: str) -> bytes:
         return bytes.fromhex(raw)
     except ValueError:
         raise InvalidInput(f"{what} {text!r} is not hexadecimal") from None
+
+
+class DuplicateAsset(RuleViolation):
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__("duplicate-asset", message, **values)
+
+
+_ENDED = (int(AssetStatus.REDEEMED), int(AssetStatus.RETIRED))
+
+
+def _require_unique(platform: Platform, legal_id: str, authorisation_ref: str) -> None:
+    registry = platform.contract("AssetRegistry")
+    count = registry.read("assetCount")
+    for asset_id, asset in enumerate(
+        read_many([(registry, "getAsset", (i,)) for i in range(1, count + 1)]), start=1
+    ):
+        if asset[1] in _ENDED:
+            continue
+        if asset[2] == legal_id:
+            raise DuplicateAsset(
+                f"asset {asset_id} already carries the legal identifier {legal_id}",
+                asset=asset_id,
+                legal_id=legal_id,
+            )
+        if asset[6] == authorisation_ref:
+            raise DuplicateAsset(
+                f"asset {asset_id} is already registered under the authorisation "
+                f"{authorisation_ref}",
+                asset=asset_id,
+                authorisation_ref=authorisation_ref,
+            )
+
+
+def require_asset(platform: Platform, asset_id: int) -> int:
+    """`asset_id` if the register has it (a refusal naming the register's size otherwise)."""
+    _require_asset(platform, asset_id)
+    return asset_id
 
 
 def _require_asset(platform: Platform, asset_id: int) -> None:

@@ -10,15 +10,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from amanat.store import log
-from amanat.store.models import AuditEntry
+from amanat.store.models import AuditEntry, AuditState
 
 GENESIS = "0" * 64
-# PostgreSQL advisory lock held by an append until its transaction ends ("amanat" in ASCII).
-APPEND_LOCK = 0x616D616E6174
 
 
 def _entry_hash(previous: str, fields: dict[str, Any]) -> str:
@@ -36,16 +34,15 @@ def record(
     status: int,
     approval_ref: str | None = None,
     detail: dict[str, Any] | None = None,
+    public: bool = True,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction.
 
-    On PostgreSQL concurrent appends (other processes included) wait for each other until
-    commit, so that each entry chains to the one committed before it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-    last = session.scalar(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
-    )
+    The append first increments the one-row `audit_state` counter: concurrent appends from any
+    writer (API, console, CLI, background jobs; threads or processes; SQLite or PostgreSQL) wait
+    there until the holder commits, so each entry chains to the one committed before it."""
+    session.execute(update(AuditState).where(AuditState.id == 1).values(size=AuditState.size + 1))
+    last = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     previous = last.entry_hash if last else GENESIS
     at = datetime.now(UTC)
     fields = {
@@ -74,6 +71,8 @@ def record(
     )
     session.add(entry)
     session.flush()
+    if not public:
+        return entry
     # The public log gets the entry's hash and what was done, never who or any personal data.
     log.append(
         session,

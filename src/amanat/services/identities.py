@@ -15,9 +15,10 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from amanat.domain.identity import InvestorCategory, country_label
+from amanat.domain.identity import ISO_3166_NUMERIC, InvestorCategory, country_label
 from amanat.domain.records import WalletRecord
 from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import inputs
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import Institution, Wallet
 
@@ -52,7 +53,17 @@ def onboard(
     wallets: list[str],
     idempotency_key: str | None = None,
 ) -> int:
-    """Register an institution with its wallets; returns its identity number."""
+    """Register an institution with its wallets; returns its identity number.
+
+    Every input and prerequisite (the name, the country, the wallets, the data key that seals
+    the KYC record) is checked before the chain is written, so a refusal leaves neither half."""
+    inputs.display_name(name, "the institution's name")
+    if country not in ISO_3166_NUMERIC:
+        raise InvalidInput(
+            f"country code {country} is not an ISO 3166-1 numeric code of a country in use",
+            country=country,
+        )
+    sealed = platform.cipher.seal(kyc_record)
     if not wallets:
         raise InvalidInput("an institution needs at least one wallet")
     if len(wallets) > MAX_WALLETS:
@@ -90,7 +101,7 @@ def onboard(
             lei=kyc_record.get("lei"),
             kyc_hash=kyc_hash(kyc_record),
             kyc_expiry=kyc_expiry,
-            personal_data=platform.cipher.seal(kyc_record),
+            personal_data=sealed,
             created_at=datetime.now(UTC),
         )
         session.add(institution)

@@ -146,12 +146,21 @@ def explain(
     sender: str | None,
     receiver: str,
     amount: int,
+    counterparty_detail: bool = True,
 ) -> str:
-    """The values behind a restriction, read from the chain."""
+    """The values behind a restriction, read from the chain.
+
+    Without `counterparty_detail` (an institution asking) the explanation names the rule, the
+    token's own terms and the asker's own figures, never the receiver's name, holding, category,
+    country or KYC, nor figures that add up other parties' holdings."""
     symbol = token.read("symbol")
     if code is Restriction.OK:
         return f"{amount} {symbol} may move"
     rules = rules_of(token)
+    if not counterparty_detail:
+        redacted = _without_counterparty(rules, code, symbol, receiver)
+        if redacted is not None:
+            return redacted
     to = identities.wallet_record(platform, receiver)
     to_name = identities.name_of(platform, receiver)
     if code is Restriction.PAUSED:
@@ -218,11 +227,52 @@ def explain(
     return code.reason
 
 
-def precheck(platform: Platform, token: Bound, sender: str, receiver: str, amount: int) -> Verdict:
+def _without_counterparty(
+    rules: TokenRules, code: Restriction, symbol: str, receiver: str
+) -> str | None:
+    """The explanation of a refusal caused by another party, told without that party's data;
+    None when the refusal concerns only the asker or the token (told in full)."""
+    if code is Restriction.RECEIVER_NOT_VERIFIED:
+        return f"the receiving wallet {receiver} is not verified for {symbol}"
+    if code is Restriction.RECEIVER_FROZEN:
+        return f"the receiving wallet {receiver} is frozen on {symbol}"
+    if code is Restriction.CATEGORY_NOT_ELIGIBLE:
+        eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
+        return f"the receiver's investor category is not eligible; {symbol} admits only: {eligible}"
+    if code is Restriction.COUNTRY_NOT_ALLOWED:
+        listed = ", ".join(country_label(c) for c in rules.countries) or "none"
+        kind = "allow-list" if rules.country_mode == "allow" else "deny-list"
+        return f"the receiver's country is not allowed; {symbol} {kind}: {listed}"
+    if code is Restriction.HOLDING_CAP:
+        return (
+            f"the receiver would hold more than the cap of {rules.holding_cap} {symbol} "
+            "per institution"
+        )
+    if code is Restriction.MAX_HOLDERS:
+        return f"{symbol} admits at most {rules.max_holders} holders and has reached it"
+    if code is Restriction.FOREIGN_CAP:
+        return (
+            f"foreign holdings of {symbol} would exceed the cap of "
+            f"{_pct(rules.foreign_cap_bps, BPS)} of its supply"
+        )
+    return None
+
+
+def precheck(
+    platform: Platform,
+    token: Bound,
+    sender: str,
+    receiver: str,
+    amount: int,
+    counterparty_detail: bool = True,
+) -> Verdict:
+    """Would this transfer pass every rule; `counterparty_detail` as in `explain`."""
     if amount <= 0:
         raise InvalidInput(f"amount must be positive, got {amount}")
     code = Restriction(token.read("detectTransferRestriction", sender, receiver, amount))
-    return Verdict(code, explain(platform, token, code, sender, receiver, amount))
+    return Verdict(
+        code, explain(platform, token, code, sender, receiver, amount, counterparty_detail)
+    )
 
 
 def mint_precheck(platform: Platform, token: Bound, receiver: str, amount: int) -> Verdict:
@@ -245,13 +295,15 @@ def transfer(
     receiver: str,
     amount: int,
     idempotency_key: str | None = None,
+    counterparty_detail: bool = True,
 ) -> dict[str, Any]:
-    """An ordinary transfer by the holder's own key; refused before sending if a rule forbids it."""
+    """An ordinary transfer by the holder's own key; refused before sending if a rule forbids it
+    (the refusal told with or without counterparty detail, as in `explain`)."""
     signer = platform.signer(holder)
     sender = to_checksum_address(signer.address)
     to = platform.address_of(receiver)
     if not platform.chain.seen(idempotency_key):  # a replay returns the first transaction
-        verdict = precheck(platform, token, sender, to, amount)
+        verdict = precheck(platform, token, sender, to, amount, counterparty_detail)
         if not verdict.allowed:
             raise verdict.refuse()
     (receipt,) = platform.chain.transact(

@@ -48,6 +48,19 @@ class AccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins of one username from one address: counted atomically (one row, updated in
+    place) with a back-off that doubles per failure over the limit."""
+
+    __tablename__ = "sign_in_throttles"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class LoginAttempt(Base):
     __tablename__ = "login_attempts"
 
@@ -156,12 +169,27 @@ class AuditEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditState(Base):
+    """The audit trail's size, one row: every append increments it first, which serialises
+    appends (the row lock on PostgreSQL, the write lock on SQLite) so each entry chains to the
+    entry committed before it."""
+
+    __tablename__ = "audit_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
 class IdempotencyRecord(Base):
+    """A POST's result under its key; `fingerprint` is the SHA-256 of the request it answered
+    (method, route, principal, body), so a key reused for another request is refused."""
+
     __tablename__ = "idempotency_records"
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     method_path: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

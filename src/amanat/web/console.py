@@ -39,6 +39,7 @@ from amanat.domain.auction import parse_yield
 from amanat.domain.money import format_pkr, parse_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import (
+    access,
     accounts,
     approvals,
     assets,
@@ -49,8 +50,10 @@ from amanat.services import (
     dvp,
     governance,
     identities,
+    inputs,
     tokens,
 )
+from amanat.services.access import ALLOCATION_READERS, KYC_READERS
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform
@@ -73,8 +76,6 @@ MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 # keeps two approvers' clicks on one request from racing in the maker-checker bookkeeping).
 _writes = threading.Lock()
 
-STAFF = tuple(r for r in Role if r is not Role.INSTITUTION)
-KYC_READERS = (Role.AUDITOR, Role.REGISTRAR)
 HASH = re.compile(r"^0x[0-9a-f]{64}$")
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 INLINE_TYPES = {"text/plain", "application/pdf", "image/png", "image/jpeg"}
@@ -130,10 +131,9 @@ def _nav(who: Principal) -> list[NavItem]:
     if who.role is Role.INSTITUTION:
         items.append(NavItem(f"{PREFIX}/transfer", "Transfer"))
     else:
-        items += [
-            NavItem(f"{PREFIX}/tokens", "Tokens"),
-            NavItem(f"{PREFIX}/approvals", "Approvals"),
-        ]
+        items.append(NavItem(f"{PREFIX}/tokens", "Tokens"))
+    if who.role in access.APPROVAL_READERS:
+        items.append(NavItem(f"{PREFIX}/approvals", "Approvals"))
     return items
 
 
@@ -372,7 +372,7 @@ def login(
     platform = _platform(request)
     try:
         token, expires = accounts.sign_in(
-            platform.store, username, password, sessions.source_of(request)
+            platform.store, username, password, sessions.source_of(request), request.url.path
         )
     except Unauthenticated:
         return _login_page(request, next, "Wrong username or password.", 401)
@@ -381,9 +381,6 @@ def login(
     previous = request.cookies.get(sessions.SESSION_COOKIE)
     if previous:  # signing in again ends the session this browser had
         accounts.sign_out(platform.store, previous)
-    who = accounts.authenticate(platform.store, token)
-    console = Console(request, platform, who, token)
-    _audit(console, request.url.path, 303, detail={"event": "sign-in"})
     response = _redirect(sessions.safe_next(next))
     sessions.set_session(response, request, token, expires)
     return response
@@ -451,6 +448,7 @@ def dashboard(request: Request, console: Session) -> Response:
         request,
         "dashboard.html",
         counts=counts,
+        may_read_approvals=console.who.role in access.APPROVAL_READERS,
         positions=positions,
         block=platform.chain.block_number(),
         chain_time=platform.chain.block_timestamp(),
@@ -494,7 +492,7 @@ def _stored_documents(platform: Platform, hashes: list[str]) -> set[str]:
 
 
 def _can_read_documents(who: Principal) -> bool:
-    return who.role is not Role.INSTITUTION
+    return who.role in access.DOCUMENT_READERS
 
 
 @router.get("/assets")
@@ -524,13 +522,18 @@ def asset_detail(request: Request, console: Session, asset_id: int) -> Response:
 
 @router.get("/institutions")
 def institution_list(request: Request, console: Session) -> Response:
-    rows = identities.list_identities(console.platform)
+    """Every institution for staff; an institution user sees only its own (as in the API)."""
+    platform = console.platform
+    count = platform.contract("IdentityRegistry").read("identityCount")
+    numbers = access.visible_identities(platform, console.who, count)
+    rows = [identities.show(platform, number) for number in numbers]
     return page(request, "institutions.html", institutions=rows)
 
 
 @router.get("/institutions/{identity}")
 def institution_detail(request: Request, console: Session, identity: int) -> Response:
     platform = console.platform
+    access.require_own_identity(platform, console.who, identity)
     record = identities.show(platform, identity)
     kyc = None
     may_read_kyc = console.who.role in KYC_READERS
@@ -776,7 +779,7 @@ def _kinds_for(who: Principal) -> list[tuple[str, FormKind]]:
 def approval_list(
     request: Request, console: Session, done: str = "", request_id: int = 0
 ) -> Response:
-    console.refuse(Role.INSTITUTION, what="see approval requests")
+    console.require(*access.APPROVAL_READERS, what="see approval requests")
     notice = NOTICES[done].format(id=request_id) if done in NOTICES and request_id else None
     return _approvals_page(request, console, notice=notice)
 
@@ -856,10 +859,8 @@ def approval_form(request: Request, console: Session, kind: str) -> Response:
 
 
 def _positive(text: str, what: str) -> int:
-    cleaned = text.replace(",", "").replace("_", "").strip()
-    if not cleaned.isdigit() or int(cleaned) <= 0:
-        raise InvalidInput(f"{what} must be a whole number above zero, got {text!r}")
-    return int(cleaned)
+    """A whole number typed in a form (thousands separators allowed), by the services' rule."""
+    return inputs.whole_amount(text.strip(), what)
 
 
 def _read_evidence(upload: UploadFile) -> tuple[bytes, str]:
@@ -1080,7 +1081,7 @@ def approval_execute(request: Request, console: Posted, request_id: int) -> Resp
 
 @router.get("/approvals/{request_id}")
 def approval_detail(request: Request, console: Session, request_id: int) -> Response:
-    console.refuse(Role.INSTITUTION, what="see approval requests")
+    console.require(*access.APPROVAL_READERS, what="see approval requests")
     platform = console.platform
     item = approvals.get(platform, request_id)
     (row,) = _request_rows(console, [item])
@@ -1174,7 +1175,9 @@ def transfer_check(
     try:
         bound, to, units = _transfer_inputs(console, token, receiver, other, amount)
         sender = platform.address_of(key)
-        verdict = tokens.precheck(platform, bound, sender, to, units)
+        verdict = tokens.precheck(
+            platform, bound, sender, to, units, access.counterparty_detail(console.who)
+        )
     except Forbidden:
         raise
     except AmanatError as exc:
@@ -1224,13 +1227,28 @@ def transfer_confirm(
     try:
         result = _act(
             console,
-            lambda: tokens.transfer(platform, key, bound, to, units, idempotency_key),
+            lambda: tokens.transfer(
+                platform,
+                key,
+                bound,
+                to,
+                units,
+                idempotency_key,
+                access.counterparty_detail(console.who),
+            ),
             detail=detail,
         )
     except RuleViolation as exc:
         if isinstance(exc, Forbidden):
             raise
-        verdict = tokens.precheck(platform, bound, platform.address_of(key), to, units)
+        verdict = tokens.precheck(
+            platform,
+            bound,
+            platform.address_of(key),
+            to,
+            units,
+            access.counterparty_detail(console.who),
+        )
         return page(
             request,
             "transfer_check.html",
@@ -1258,7 +1276,6 @@ def transfer_confirm(
 
 # ------------------------------------------------------------------- markets
 
-ALLOCATION_READERS = (Role.ISSUER, Role.APPROVER, Role.AUDITOR, Role.REGULATOR)
 
 
 def _cash_rows(platform: Platform, who: Principal) -> list[dict[str, Any]]:
@@ -1305,6 +1322,13 @@ def markets(request: Request, console: Session) -> Response:
     )
 
 
+def _party_name(console: Console, wallet: str) -> str:
+    """The name behind a wallet, for those the policy lets see it; others read "another party"."""
+    if access.may_see_party(console.platform, console.who, wallet):
+        return identities.name_of(console.platform, wallet)
+    return "another party"
+
+
 def _auction_page(
     request: Request,
     console: Console,
@@ -1318,7 +1342,7 @@ def _auction_page(
     shown = auctions.show(platform, auction_id)
     bids, outcome = auction_results(shown)
     for row in bids:
-        row["name"] = identities.name_of(platform, row["bidder"])
+        row["name"] = _party_name(console, row["bidder"])
     preview = None
     may_preview = console.who.role in ALLOCATION_READERS and not shown["settled"]
     if may_preview and cutoff and days and error is None:
@@ -1326,7 +1350,7 @@ def _auction_page(
             rows = auctions.allocation(
                 platform, auction_id, parse_yield(cutoff), _positive(days, "days")
             )
-            preview = [{**r, "name": identities.name_of(platform, r["bidder"])} for r in rows]
+            preview = [{**r, "name": _party_name(console, r["bidder"])} for r in rows]
         except Forbidden:
             raise
         except AmanatError as exc:

@@ -1,0 +1,186 @@
+"""Concurrent writers on one platform, on SQLite and PostgreSQL: the audit trail's hash chain
+never forks, concurrent approvals keep the database and the chain in step, and an idempotency key
+resolves concurrent first uses to exactly one execution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from amanat.indexer.indexer import Indexer
+from amanat.services import governance, pilot, transparency
+from amanat.web.session import LOGIN_COOKIE
+from tests.api.conftest import Api
+
+
+def _all_at_once(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """Run every job on its own thread, all started together; their results in order."""
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: job(), jobs))
+
+
+def _console_sign_in(api: Api, username: str) -> int:
+    nonce = f"nonce-{username}"
+    reply = api.client.post(
+        "/console/login",
+        data={"username": username, "password": pilot.pilot_password(username), "csrf": nonce},
+        headers={"Cookie": f"{LOGIN_COOKIE}={nonce}"},
+        follow_redirects=False,
+    )
+    return reply.status_code
+
+
+def test_audit_chain_holds_under_concurrent_api_console_and_background_writers(api: Api) -> None:
+    kla = api.address("kla")
+    api.sign_in("inb")
+    api.sign_in("registrar")
+    institution_id = api.get("/institutions", "registrar").json()["items"][0]["identity"]
+    transparency.publish(api.platform)  # the tree-head key exists before the race
+    before = api.get("/audit/verify", "auditor").json()
+    assert before["ok"], before
+
+    def console_sign_in(username: str) -> Callable[[], int]:
+        return lambda: _console_sign_in(api, username)
+
+    def precheck(amount: int) -> Callable[[], int]:
+        return lambda: (
+            api.post(
+                "/transfers/precheck",
+                "institution",
+                json={"token": "PKTB3M", "to": kla, "amount": amount},
+            ).status_code
+        )
+
+    def kyc_read() -> int:
+        return int(api.get(f"/institutions/{institution_id}/kyc", "registrar").status_code)
+
+    def index() -> int:
+        Indexer(api.platform.chain, api.platform.manifest, api.platform.store).sync()
+        return 200
+
+    def publish() -> int:
+        transparency.publish(api.platform)
+        return 200
+
+    jobs: list[Callable[[], int]] = []
+    for i in range(20):
+        jobs.append(console_sign_in(("approver-1", "approver-2", "regulator", "valuer")[i % 4]))
+        jobs.append(precheck(1 + i))
+    jobs += [kyc_read for _ in range(12)]
+    jobs += [index, publish, index]
+    statuses = _all_at_once(jobs)
+    assert set(statuses) <= {200, 303}, statuses
+
+    after = api.get("/audit/verify", "auditor").json()
+    assert after["ok"], after
+    assert after["entries"] >= before["entries"] + 52
+
+
+def test_three_approvers_deciding_at_once_keep_database_and_chain_in_step(api: Api) -> None:
+    fepf = api.address("fepf")
+    approvers = ["approver-1", "approver-2", "approver-3"]
+    for username in ["treasury", *approvers]:
+        api.sign_in(username)
+    for round_ in range(20):
+        filed = api.post(
+            "/approvals",
+            "treasury",
+            json={"kind": "mint", "params": {"token": "PKTB3M", "to": fepf, "amount": 1}},
+        )
+        assert filed.status_code == 201, filed.text
+        number = filed.json()["id"]
+        replies = _all_at_once(
+            [
+                (lambda who=who, number=number: api.post(f"/approvals/{number}/approve", who))
+                for who in approvers
+            ]
+        )
+        accepted = [r for r in replies if r.status_code == 200]
+        refused = [r for r in replies if r.status_code != 200]
+        assert len(accepted) == 2, (round_, [r.text for r in replies])
+        assert [(r.status_code, r.json()["rule"]) for r in refused] == [(422, "not-pending")]
+        request = api.get(f"/approvals/{number}", "regulator").json()
+        proposal = governance.show(api.platform, request["proposal_id"])
+        approvals_in_db = [d for d in request["decisions"] if d["decision"] == "approve"]
+        assert len(approvals_in_db) == proposal.approvals == 2, (round_, request, proposal)
+        assert request["status"] == proposal.state == "waiting-timelock"
+
+
+def test_idempotency_key_reused_with_another_request_is_refused(api: Api) -> None:
+    kla = api.address("kla")
+    key = f"reuse-{api.backend}"
+    first = api.post(
+        "/transfers", "institution", key=key, json={"token": "PKTB3M", "to": kla, "amount": 7}
+    )
+    assert first.status_code == 201, first.text
+    other = api.post(
+        "/transfers",
+        "institution",
+        key=key,
+        json={"token": "PKTB3M", "to": api.address("fepf"), "amount": 999},
+    )
+    assert other.status_code == 422, other.text
+    assert other.json()["rule"] == "idempotency-key-reused"
+    assert "Idempotent-Replayed" not in other.headers
+    same = api.post(
+        "/transfers", "institution", key=key, json={"token": "PKTB3M", "to": kla, "amount": 7}
+    )
+    assert same.status_code == 201 and same.headers["idempotent-replayed"] == "true"
+    assert same.json() == first.json()
+
+
+def test_concurrent_first_uses_of_one_key_execute_once(api: Api) -> None:
+    kla = api.address("kla")
+    key = f"race-{api.backend}"
+
+    def balance() -> int:
+        reply = api.get(f"/tokens/PKTB3M/balances/{kla}", "regulator")
+        assert reply.status_code == 200, reply.text
+        return int(reply.json()["balance"])
+
+    before = balance()
+    replies = _all_at_once(
+        [
+            (
+                lambda amount=amount: api.post(
+                    "/transfers",
+                    "institution",
+                    key=key,
+                    json={"token": "PKTB3M", "to": kla, "amount": amount},
+                )
+            )
+            for amount in range(11, 17)
+        ]
+    )
+    executed = [r for r in replies if r.status_code == 201]
+    assert len(executed) == 1, [r.text for r in replies]
+    assert all(
+        r.status_code == 422 and r.json()["rule"] == "idempotency-key-reused"
+        for r in replies
+        if r.status_code != 201
+    ), [r.text for r in replies]
+    assert balance() == before + executed[0].json()["amount"]
+
+
+def test_one_approver_approving_three_times_at_once_is_counted_once(api: Api) -> None:
+    api.sign_in("treasury")
+    api.sign_in("approver-1")
+    filed = api.post(
+        "/approvals",
+        "treasury",
+        json={
+            "kind": "mint",
+            "params": {"token": "PKTB3M", "to": api.address("fepf"), "amount": 1},
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["id"]
+    replies = _all_at_once(
+        [lambda: api.post(f"/approvals/{number}/approve", "approver-1") for _ in range(3)]
+    )
+    assert sorted(r.status_code for r in replies) == [200, 422, 422], [r.text for r in replies]
+    assert {r.json()["rule"] for r in replies if r.status_code == 422} == {"already-decided"}
+    request = api.get(f"/approvals/{number}", "regulator").json()
+    assert governance.show(api.platform, request["proposal_id"]).approvals == 1
+    assert len(request["decisions"]) == 1

@@ -1,0 +1,289 @@
+"""The policy layer as the API shows it: what a refusal may disclose to an institution, inputs
+refused with a named rule (never a 500), and the headers every JSON answer carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from amanat.services import pilot
+from amanat.services import platform as platform_module
+from amanat.store import crypto
+from amanat.store.crypto import KEY_ENV
+from amanat.store.models import IdempotencyRecord
+from amanat.web.session import LOGIN_COOKIE, SESSION_COOKIE, csrf_for
+from tests.api.conftest import Api
+from tests.api.test_workflow import assert_problem
+
+
+def _precheck(api: Api, who: str, body: dict[str, Any]) -> dict[str, Any]:
+    reply = api.post("/transfers/precheck", who, json=body)
+    assert reply.status_code == 200, reply.text
+    verdict: dict[str, Any] = reply.json()
+    return verdict
+
+
+CAP = 600_000  # PKTB3M's holding cap per institution in the pilot
+
+
+def _over_the_cap(api: Api) -> tuple[str, str, int, int]:
+    """(sender, receiver, amount, receiver's holding): a transfer between pilot institutions
+    the sender can afford that takes the receiver over PKTB3M's holding cap."""
+    held = {
+        key: int(
+            api.get(f"/tokens/PKTB3M/balances/{api.address(key)}", "regulator").json()["balance"]
+        )
+        for key in ("inb", "kla", "fepf")
+    }
+    for receiver, has in sorted(held.items(), key=lambda item: -item[1]):
+        for sender, can in held.items():
+            if sender != receiver and has > 0 and can >= CAP + 1 - has:
+                return sender, receiver, CAP + 1 - has, has
+    raise AssertionError(f"no pilot transfer crosses the cap: {held}")
+
+
+def test_a_refusal_shown_to_an_institution_never_names_another_partys_holding(api: Api) -> None:
+    sender, receiver, amount, held = _over_the_cap(api)
+    to = api.address(receiver)
+    name = {"inb": "Indus National Bank", "kla": "Karakoram", "fepf": "Federal Employees"}
+    mine = _precheck(api, sender, {"token": "PKTB3M", "to": to, "amount": amount})
+    assert mine["rule"] == "holding-cap", mine
+    assert name[receiver] not in mine["detail"]
+    assert str(held + amount) not in mine["detail"] and str(held) not in mine["detail"]
+    assert str(CAP) in mine["detail"]  # the rule's own figure stays
+    # staff keep the full detail
+    staff = _precheck(
+        api,
+        "regulator",
+        {"token": "PKTB3M", "from": api.address(sender), "to": to, "amount": amount},
+    )
+    assert name[receiver] in staff["detail"] and str(held + amount) in staff["detail"]
+
+
+def test_a_refused_transfer_by_an_institution_never_names_the_receiver(api: Api) -> None:
+    sender, receiver, amount, held = _over_the_cap(api)
+    reply = api.post(
+        "/transfers",
+        sender,
+        json={"token": "PKTB3M", "to": api.address(receiver), "amount": amount},
+    )
+    body = assert_problem(reply, 422, "holding-cap")
+    assert str(held + amount) not in body["detail"] and str(held) not in body["detail"]
+
+
+def test_api_json_is_not_cached_or_sniffed_and_405_says_allow(api: Api) -> None:
+    reply = api.get("/institutions", "registrar")
+    assert reply.status_code == 200
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    wrong = api.client.put("/auth/token", json={})
+    assert wrong.status_code == 405
+    assert "POST" in wrong.headers["allow"]
+
+
+def test_a_huge_anonymous_body_is_refused_before_it_is_parsed(api: Api) -> None:
+    reply = api.client.post(
+        "/auth/token",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(reply, 413, "body-too-large")
+
+
+def _console(api: Api, username: str) -> tuple[TestClient, str]:
+    """A console session of its own (own cookies) and its CSRF token."""
+    client = TestClient(api.app)
+    nonce = f"nonce-{username}-console"
+    client.cookies.set(LOGIN_COOKIE, nonce)
+    reply = client.post(
+        "/console/login",
+        data={"username": username, "password": pilot.pilot_password(username), "csrf": nonce},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303, reply.text
+    return client, csrf_for(client.cookies[SESSION_COOKIE])
+
+
+def test_console_amounts_that_are_not_whole_numbers_are_refused_not_crashed(api: Api) -> None:
+    client, csrf = _console(api, "inb")
+    kla = api.address("kla")
+    for amount in ("²", "١٠", "1e999", "10" * 20):
+        reply = client.post(
+            "/console/transfer",
+            data={"csrf": csrf, "token": "PKTB3M", "receiver": kla, "amount": amount},
+        )
+        assert reply.status_code == 400, (amount, reply.status_code)
+        assert "whole number" in reply.text or "must be 1.." in reply.text
+    issuer, issuer_csrf = _console(api, "treasury")
+    reply = issuer.post(
+        "/console/approvals/new/mint",
+        data={"csrf": issuer_csrf, "token": "PKTB3M", "to": kla, "amount": "²"},
+    )
+    assert reply.status_code == 400, reply.status_code
+
+
+def test_an_approval_id_too_large_to_exist_is_not_found(api: Api) -> None:
+    client, _csrf = _console(api, "approver-1")
+    assert client.get("/console/approvals/99999999999999999999999").status_code == 404
+    assert_problem(api.get("/approvals/99999999999999999999999", "regulator"), 422, "invalid-input")
+
+
+@pytest.mark.parametrize("amount", [True, "100", 1.5, 1e30])
+def test_api_amounts_are_json_integers(api: Api, amount: Any) -> None:
+    reply = api.post(
+        "/transfers/precheck",
+        "institution",
+        json={"token": "PKTB3M", "to": api.address("kla"), "amount": amount},
+    )
+    assert_problem(reply, 422, "invalid-input")
+
+
+def test_a_mixed_case_address_with_a_wrong_checksum_is_refused(api: Api) -> None:
+    kla = api.address("kla")
+    wrong = "0x" + kla[2:].swapcase()
+    assert wrong[2:] != wrong[2:].lower() and wrong[2:] != wrong[2:].upper()
+    reply = api.post(
+        "/transfers/precheck", "institution", json={"token": "PKTB3M", "to": wrong, "amount": 1}
+    )
+    body = assert_problem(reply, 422, "invalid-input")
+    assert "checksum" in body["detail"]
+    lower = api.post(
+        "/transfers/precheck",
+        "institution",
+        json={"token": "PKTB3M", "to": kla.lower(), "amount": 1},
+    )
+    assert lower.status_code == 200, lower.text
+    assert_problem(api.get(f"/tokens/PKTB3M/balances/{wrong}", "regulator"), 400, "invalid-input")
+
+
+def _institution(name: str, country: str, wallet: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "country": country,
+        "category": "bank",
+        "kyc_expiry": 4_102_444_800,
+        "wallets": [wallet],
+        "kyc": {
+            "legal_name": "Lookalike Bank Limited",
+            "registration_no": "R-1",
+            "country": "PK",
+            "contact": "x",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Indus\u202eknaB lanoitaN",  # right-to-left override
+        "Indus\u200bNational Bank",  # zero-width space
+        "Indus\u0085National Bank",  # C1 next line
+        "Indus National Bank\u2066",  # left-to-right isolate
+    ],
+)
+def test_names_with_hidden_characters_are_refused(api: Api, name: str) -> None:
+    wallet = "0x" + "ab" * 20
+    block = api.platform.chain.block_number()
+    reply = api.post("/institutions", "registrar", json=_institution(name, "PK", wallet))
+    assert_problem(reply, 422, "invalid-input")
+    assert api.platform.chain.block_number() == block
+
+
+def test_a_country_code_that_names_no_country_is_refused(api: Api) -> None:
+    wallet = "0x" + "cd" * 20
+    block = api.platform.chain.block_number()
+    reply = api.post("/institutions", "registrar", json=_institution("Nowhere Bank", "999", wallet))
+    body = assert_problem(reply, 400, "invalid-input")
+    assert "999" in body["detail"]
+    assert api.platform.chain.block_number() == block
+
+
+def test_onboarding_without_a_data_key_leaves_nothing_on_chain(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The KYC record cannot be sealed (no data key): refused before the chain is written, and
+    a retry once the key is back succeeds (no identity was left behind)."""
+    wallet = "0x" + "ef" * 20
+    body = _institution("Keyless Bank", "PK", wallet)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.setattr(api.platform, "_cipher", None)
+    monkeypatch.setattr(
+        platform_module, "load_key", lambda _dir, create: crypto.load_key(tmp_path, create=False)
+    )
+    block = api.platform.chain.block_number()
+    refused = api.post("/institutions", "registrar", json=body)
+    assert refused.status_code == 400 and "no data key" in refused.json()["detail"], refused.text
+    assert api.platform.chain.block_number() == block
+    monkeypatch.undo()
+    retried = api.post("/institutions", "registrar", json=body)
+    assert retried.status_code == 201, retried.text
+
+
+def _asset(legal_id: str, authorisation_ref: str) -> dict[str, Any]:
+    return {
+        "asset_class": "t_bill",
+        "legal_id": legal_id,
+        "name": "A second registration",
+        "ministry": "Ministry of Finance",
+        "authorisation_ref": authorisation_ref,
+        "authorisation_sha256": "0x" + "12" * 32,
+        "max_units": 1_000,
+    }
+
+
+def test_one_legal_identifier_and_one_authorisation_per_active_asset(api: Api) -> None:
+    existing = api.get("/assets", None).json()["items"][0]
+    legal_id, reference = existing["legal_id"], existing["authorisation"]["reference"]
+    block = api.platform.chain.block_number()
+    same_id = api.post("/assets", "treasury", json=_asset(legal_id, f"{reference}-other"))
+    body = assert_problem(same_id, 422, "duplicate-asset")
+    assert legal_id in body["detail"]
+    same_ref = api.post("/assets", "treasury", json=_asset(f"{legal_id}X", reference))
+    body = assert_problem(same_ref, 422, "duplicate-asset")
+    assert reference in body["detail"]
+    assert api.platform.chain.block_number() == block
+
+
+def test_a_request_for_an_asset_that_does_not_exist_is_refused_when_filed(api: Api) -> None:
+    for kind, params in (
+        ("approve_asset", {"asset": 99_999}),
+        ("tokenize", {"asset": 99_999, "name": "Ghost", "symbol": "GHOST"}),
+        ("accept_valuation", {"asset": 99_999, "index": 0}),
+    ):
+        reply = api.post("/approvals", "treasury", json={"kind": kind, "params": params})
+        assert_problem(reply, 404, "not-found")
+
+
+@pytest.mark.parametrize("amount_pkr", ["1e999", "Infinity", "1e32"])
+def test_a_console_cash_issue_beyond_what_the_api_accepts_is_refused(
+    api: Api, amount_pkr: str
+) -> None:
+    client, csrf = _console(api, "treasury")
+    before = len(api.get("/approvals", "regulator", limit=500).json()["items"])
+    reply = client.post(
+        "/console/approvals/new/issue_cash",
+        data={
+            "csrf": csrf,
+            "to": api.address("inb"),
+            "amount_pkr": amount_pkr,
+            "reference": "DEP-2026-0001",
+        },
+    )
+    assert reply.status_code == 400, (amount_pkr, reply.status_code)
+    assert len(api.get("/approvals", "regulator", limit=500).json()["items"]) == before
+
+
+def test_stored_idempotent_results_are_encrypted_at_rest(api: Api) -> None:
+    key = f"sealed-{api.backend}"
+    body = {"token": "PKTB3M", "to": api.address("kla"), "amount": 424_242}
+    first = api.post("/transfers/precheck", "institution", key=key, json=body)
+    assert first.status_code == 200, first.text
+    with api.platform.store.session() as session:
+        stored = session.get(IdempotencyRecord, (key, "inb"))
+        assert stored is not None
+        assert "424242" not in stored.body and api.address("kla") not in stored.body
+    again = api.post("/transfers/precheck", "institution", key=key, json=body)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
