@@ -199,8 +199,8 @@ def test_announce_refusals(system: System, w):
             a.announce(t, 1, 1, now + 1, now + 2, now + 3, 3, DEPOSIT)
         with boa.reverts("a sealed bid needs a deposit"):
             a.announce(t, 1, 1, now + 1, now + 2, now + 3, UNIFORM, 0)
-        # settle on the reveal deadline
-        a.announce(t, 1, 1, now + 1, now + 2, now + 2, MULTIPLE, DEPOSIT)
+        # settlement strictly after the reveal deadline
+        a.announce(t, 1, 1, now + 1, now + 2, now + 3, MULTIPLE, DEPOSIT)
 
 
 # ---------------------------------------------------------------- commit
