@@ -21,10 +21,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rlp
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from amanat.chain.abi import decode_revert
@@ -33,6 +32,9 @@ from amanat.chain.node import AnvilNode
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.chain.signing import sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000

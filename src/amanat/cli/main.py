@@ -8,12 +8,10 @@ import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.chain.deploy import GovernanceSetup, deploy
-from amanat.chain.node import AnvilNode
 from amanat.cli import markets
 from amanat.cli.common import (
     Context,
@@ -23,16 +21,28 @@ from amanat.cli.common import (
     proposal_options,
     submit_proposal,
 )
+from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit, table
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import parse_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import AmanatError, InvalidInput
-from amanat.services import assets as asset_service
-from amanat.services import governance as gov
-from amanat.services import identities, tokens
-from amanat.services.platform import DEV_ROLES
+
+# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
+if TYPE_CHECKING:
+    from amanat.chain import deploy as deployment
+    from amanat.chain import node as chain_node
+    from amanat.services import assets as asset_service
+    from amanat.services import governance as gov
+    from amanat.services import identities, tokens
+else:
+    deployment = lazy_module("amanat.chain.deploy")
+    chain_node = lazy_module("amanat.chain.node")
+    asset_service = lazy_module("amanat.services.assets")
+    gov = lazy_module("amanat.services.governance")
+    identities = lazy_module("amanat.services.identities")
+    tokens = lazy_module("amanat.services.tokens")
 
 
 @click.group()
@@ -60,7 +70,7 @@ def node_start(ctx: Context, as_json: bool) -> None:
     """Start the embedded node, restoring its state from snapshot + journal."""
     _require_embedded(ctx)
     platform = ctx.platform(require_deployment=False)
-    status = AnvilNode(ctx.settings.data_dir).status()
+    status = chain_node.AnvilNode(ctx.settings.data_dir).status()
     emit(
         {
             "running": status.running,
@@ -78,7 +88,7 @@ def node_start(ctx: Context, as_json: bool) -> None:
 def node_stop(ctx: Context, as_json: bool) -> None:
     """Stop the embedded node (its state is kept in the journal)."""
     _require_embedded(ctx)
-    stopped = AnvilNode(ctx.settings.data_dir).stop()
+    stopped = chain_node.AnvilNode(ctx.settings.data_dir).stop()
     emit({"stopped": stopped}, as_json, "stopped" if stopped else "not running")
 
 
@@ -88,7 +98,7 @@ def node_stop(ctx: Context, as_json: bool) -> None:
 def node_status(ctx: Context, as_json: bool) -> None:
     """Whether the embedded node runs, its URL and block height."""
     _require_embedded(ctx)
-    status = AnvilNode(ctx.settings.data_dir).status()
+    status = chain_node.AnvilNode(ctx.settings.data_dir).status()
     emit(status.__dict__, as_json)
     if not status.running:
         sys.exit(1)
@@ -152,7 +162,7 @@ def deploy_command(
     if ctx.settings.manifest_path.exists():
         raise InvalidInput(f"already deployed (manifest {ctx.settings.manifest_path})")
     platform = ctx.platform(require_deployment=False)
-    setup = GovernanceSetup(
+    setup = deployment.GovernanceSetup(
         officials=tuple(platform.address_of(o) for o in officials.split(",")),
         threshold=threshold,
         registrars=(platform.address_of(registrar),),
@@ -162,7 +172,7 @@ def deploy_command(
         reserve_auditors=(platform.address_of(reserve_auditor),),
         publishers=(platform.address_of(publisher),),
     )
-    manifest = deploy(platform.chain, platform.signer(actor), setup)
+    manifest = deployment.deploy(platform.chain, platform.signer(actor), setup)
     platform.set_manifest(manifest)
     emit({name: c.address for name, c in manifest.contracts.items()}, as_json)
 
@@ -205,6 +215,7 @@ def keys_list(ctx: Context, as_json: bool) -> None:
     rows = [{"name": n, "address": keyring.address(n), "kind": "keystore"} for n in keyring.names()]
     if ctx.settings.embedded:
         from amanat.chain.keys import dev_account
+        from amanat.services.platform import DEV_ROLES
 
         rows += [
             {"name": n, "address": dev_account(i).address, "kind": "development (embedded only)"}

@@ -6,20 +6,21 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
-from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account
+from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
 from amanat.errors import AmanatError, InvalidInput
 from amanat.store.crypto import FieldCipher, load_key
 from amanat.store.db import Store
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 # Development role keys on the embedded chain (account index of the dev mnemonic).
 DEV_ROLES = {
@@ -227,4 +228,4 @@ class Platform:
 def dev_key_for(name: str) -> LocalAccount:
     """A development key derived from the dev mnemonic by name (embedded chain only)."""
     index = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 2**31
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/1/{index}")
+    return eth_account_class().from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/1/{index}")
