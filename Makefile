@@ -2,8 +2,11 @@
 #
 #   make            -> same as `make build`
 #   make build      compile contracts/*.vy into src/amanat/chain/artifacts/*.json
-#   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`)
-#   make test       run the test suite (extra pytest args: make test PYTEST_ARGS='-k foo')
+#   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`);
+#                   installs only what running needs (no development extras)
+#   make test       run the test suite on every core (pytest-xdist; TEST_WORKERS=1 for one
+#                   process; extra pytest args: make test PYTEST_ARGS='-k foo'); without
+#                   AMANAT_TEST_DATABASE_URL it starts its own PostgreSQL (pgserver)
 #   make lint       ruff + mypy
 #   make bench      gas and throughput benchmarks
 #   make clean      remove generated artifacts and caches
@@ -19,12 +22,14 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 VENV_STAMP := $(VENV)/.installed
 ANVIL := node_modules/.bin/anvil
 NODE_STAMP := node_modules/.installed
 ARTIFACTS := src/amanat/chain/artifacts
 BUILD_STAMP := $(ARTIFACTS)/.built
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 # Make the npm-installed anvil visible to every recipe (and to the tests it runs).
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
@@ -37,11 +42,16 @@ BUILD_SRC := $(wildcard src/amanat/chain/build.py src/amanat/chain/compile.py)
 all: build
 
 # ---------------------------------------------------------------- python venv
+# Running needs the package's own dependencies only; tests, lint and benches add [dev].
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): pyproject.toml requirements.lock
+$(RUN_STAMP): pyproject.toml requirements.lock
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install -c requirements.lock -e .
+	@touch $@
+
+$(VENV_STAMP): $(RUN_STAMP)
 	$(VPY) -m pip install -c requirements.lock -e '.[dev]'
 	@touch $@
 
@@ -61,7 +71,7 @@ $(ANVIL): $(NODE_STAMP)
 # ------------------------------------------------------------------ build
 build: $(BUILD_STAMP)
 
-$(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
+$(BUILD_STAMP): $(RUN_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 	$(VPY) -m amanat.chain.build
 	@mkdir -p $(ARTIFACTS)
 	@touch $@
@@ -70,14 +80,14 @@ $(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 run: build
 	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot
 
-test: build
-	$(VPY) -m pytest $(PYTEST_ARGS)
+test: build $(VENV_STAMP)
+	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 
-bench: build
+bench: build $(VENV_STAMP)
 	$(VPY) bench/gas.py
 	$(VPY) bench/throughput.py
 
