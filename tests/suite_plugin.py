@@ -54,13 +54,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _start_pgserver() -> None:
     """Start a private PostgreSQL server for this session, if `pgserver` is installed."""
     global _pgserver
-    try:
-        import pgserver
-    except ImportError:
-        return
-    directory = Path(tempfile.mkdtemp(prefix="amanat-pgserver-"))
     with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (harmless)
         warnings.simplefilter("ignore")
+        try:
+            import pgserver
+        except ImportError:
+            return
+        directory = Path(tempfile.mkdtemp(prefix="amanat-pgserver-"))
         _pgserver = pgserver.get_server(directory, cleanup_mode="delete")
     uri = _pgserver.get_uri()  # postgresql://postgres:@/postgres?host=<socket directory>
     os.environ[DATABASE_ENV] = uri.replace("postgresql://", "postgresql+psycopg://", 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from amanat.api import problems
+from amanat.api.read_cache import BlockCache
 from amanat.services.platform import Platform
 
 
@@ -21,6 +22,7 @@ def create_app(platform: Platform) -> FastAPI:
         ),
     )
     app.state.platform = platform
+    app.state.read_cache = BlockCache()
     problems.install(app)
     from amanat.api import routes
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.read_cache import indexed_block
 from amanat.api.routes_common import (
     APPROVER,
     AUDITOR,
@@ -213,12 +214,17 @@ def _detail(platform: Platform, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class AssetPage(Page[AssetSummary]):
+    block: Block = Field(description="The register is as of the end of this block")
+
+
 @router.get(
     "/assets",
-    response_model=Page[AssetSummary],
-    summary="The asset register (public)",
+    response_model=AssetPage,
+    summary="The asset register (public), as of the last indexed block",
 )
 def list_assets(
+    request: Request,
     platform: PlatformDep,
     by: Annotated[
         Listing,
@@ -227,13 +233,23 @@ def list_assets(
     asset_class: AssetClassName | None = None,
     status: AssetStatusName | None = None,
 ) -> dict[str, Any]:
-    rows = [_summary(a) for a in assets.list_assets(platform)]
-    return page_of(
-        rows,
-        by,
-        asset_class=asset_class.value if asset_class else None,
-        status=status.value if status else None,
+    with platform.store.session() as session:
+        block = indexed_block(session)
+    if block is None:  # nothing indexed yet: the chain's head
+        block = platform.chain.block_number()
+    rows = request.app.state.read_cache.get(
+        ("assets", block),
+        lambda: [_summary(a) for a in assets.list_assets(platform, block)],
     )
+    return {
+        **page_of(
+            rows,
+            by,
+            asset_class=asset_class.value if asset_class else None,
+            status=status.value if status else None,
+        ),
+        "block": block,
+    }
 
 
 @router.get(

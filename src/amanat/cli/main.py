@@ -945,14 +945,21 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
     is_flag=True,
     help="Embedded only: load the pilot scenario and users if nothing is deployed.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="Processes serving requests (the background indexer and publisher run once).",
+)
 @pass_ctx
-def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
+def serve_command(ctx: Context, host: str, port: int, pilot: bool, workers: int) -> None:
     """Serve the API, operator console and public portal (embedded mode: also run the node); in
     the background index the chain, publish and anchor a tree head each minute and reconcile
     every ten minutes."""
     from amanat.serve import serve
 
-    serve(ctx.settings, host, port, pilot, click.echo)
+    serve(ctx.settings, host, port, pilot, click.echo, workers)
 
 
 for _group in markets.GROUPS:

@@ -80,17 +80,20 @@ class Bound:
         return found
 
 
-def read_many(calls: Sequence[tuple[Bound, str, tuple[Any, ...]]]) -> list[Any]:
-    """Several contract reads (contract, function, arguments) at the latest block, in one
-    JSON-RPC batch: one round trip instead of one per read."""
+def read_many(
+    calls: Sequence[tuple[Bound, str, tuple[Any, ...]]], block: int | str = "latest"
+) -> list[Any]:
+    """Several contract reads (contract, function, arguments) at `block` (default the latest),
+    in one JSON-RPC batch: one round trip instead of one per read."""
     if not calls:
         return []
     chain = calls[0][0].chain
+    tag = hex(block) if isinstance(block, int) else block
     replies = chain.rpc.batch(
         [
             (
                 "eth_call",
-                [{"to": bound.address, "data": "0x" + bound.encode(fn, *args).hex()}, "latest"],
+                [{"to": bound.address, "data": "0x" + bound.encode(fn, *args).hex()}, tag],
             )
             for bound, fn, args in calls
         ]
