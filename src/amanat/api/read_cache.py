@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from fastapi import Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from amanat.indexer.indexer import CURSOR
@@ -43,6 +45,17 @@ class BlockCache:
             while len(self._results) > self.entries:
                 self._results.popitem(last=False)
         return result
+
+
+def json_body(model: type[BaseModel], body: dict[str, Any]) -> bytes:
+    """`body` checked against `model` and serialised as FastAPI would for a response model. A
+    cached read keeps these bytes, so a hot read skips validation and encoding."""
+    return model.model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+def json_reply(content: bytes) -> Response:
+    """A reply of serialised JSON (a fresh Response per request: middleware may add headers)."""
+    return Response(content, media_type="application/json")
 
 
 def indexed_block(session: Session) -> int | None:

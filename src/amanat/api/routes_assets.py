@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
-from amanat.api.read_cache import indexed_block
+from amanat.api.read_cache import json_body, json_reply
 from amanat.api.routes_common import (
     APPROVER,
     AUDITOR,
@@ -221,7 +221,7 @@ class AssetPage(Page[AssetSummary]):
 @router.get(
     "/assets",
     response_model=AssetPage,
-    summary="The asset register (public), as of the last indexed block",
+    summary="The asset register (public), as of the chain's head block",
 )
 def list_assets(
     request: Request,
@@ -232,24 +232,30 @@ def list_assets(
     ],
     asset_class: AssetClassName | None = None,
     status: AssetStatusName | None = None,
-) -> dict[str, Any]:
-    with platform.store.session() as session:
-        block = indexed_block(session)
-    if block is None:  # nothing indexed yet: the chain's head
-        block = platform.chain.block_number()
-    rows = request.app.state.read_cache.get(
-        ("assets", block),
-        lambda: [_summary(a) for a in assets.list_assets(platform, block)],
+) -> Response:
+    # The register is not in the index: it is read from the chain as of its head block (so a
+    # registration is listed as soon as it is mined), once per block and process.
+    block = platform.chain.block_number()
+    cache = request.app.state.read_cache
+    rows = cache.get(
+        ("assets", block), lambda: [_summary(a) for a in assets.list_assets(platform, block)]
     )
-    return {
-        **page_of(
-            rows,
-            by,
-            asset_class=asset_class.value if asset_class else None,
-            status=status.value if status else None,
+    content: bytes = cache.get(
+        ("assets-page", block, by, asset_class, status),
+        lambda: json_body(
+            AssetPage,
+            {
+                **page_of(
+                    rows,
+                    by,
+                    asset_class=asset_class.value if asset_class else None,
+                    status=status.value if status else None,
+                ),
+                "block": block,
+            },
         ),
-        "block": block,
-    }
+    )
+    return json_reply(content)
 
 
 @router.get(

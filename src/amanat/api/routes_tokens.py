@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
-from amanat.api.read_cache import indexed_block
+from amanat.api.read_cache import indexed_block, json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
     INSTITUTION,
@@ -275,10 +275,11 @@ def holders(
     on: Annotated[
         date | None, Query(alias="date", description="As of the end of this UTC day")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     if block is not None and on is not None:
         raise InvalidInput("give a block or a date, not both")
-    token = resolve(platform, ref)
+    cache = request.app.state.read_cache
+    token: Bound = cache.get(("token", ref), lambda: resolve(platform, ref))  # never changes
     with platform.store.session() as session:
         indexed = indexed_block(session)
         if on is not None:
@@ -292,16 +293,22 @@ def holders(
             )
         else:
             block = block if block is not None else indexed
-        symbol, items = request.app.state.read_cache.get(
-            ("holders", token.address, block),
-            lambda: _cap_table(session, token, block),
+        symbol, items = cache.get(
+            ("holders", token.address, block), lambda: _cap_table(session, token, block)
         )
-    return {
-        **page_of(items, by),
-        "token": token.address,
-        "symbol": symbol or token.read("symbol"),
-        "block": block,
-    }
+    content: bytes = cache.get(
+        ("holders-page", token.address, block, by),
+        lambda: json_body(
+            HoldersPage,
+            {
+                **page_of(items, by),
+                "token": token.address,
+                "symbol": symbol or token.read("symbol"),
+                "block": block,
+            },
+        ),
+    )
+    return json_reply(content)
 
 
 def _cap_table(
