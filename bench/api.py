@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -39,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import psutil
 
 from amanat import demo
 from amanat.chain.node import AnvilNode
@@ -88,6 +90,12 @@ class Server:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server's processes (supervisor and workers)."""
+        processes = [psutil.Process(self.process.pid)]
+        processes += processes[0].children(recursive=True)
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -120,7 +128,16 @@ def sign_in(url: str, username: str) -> str:
     return str(reply.json()["access_token"])
 
 
-def read_load(url: str, token: str, seconds: float) -> tuple[dict[str, list[float]], Counter[int]]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_load(
+    url: str, token: str, seconds: float
+) -> tuple[dict[str, list[float]], Counter[int], float]:
+    """The read phase, in a child process; also returns the CPU seconds the clients used."""
+    began_cpu = cpu_seconds()
     latencies: dict[str, list[float]] = {path: [] for path in READ_PATHS}
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -151,7 +168,7 @@ def read_load(url: str, token: str, seconds: float) -> tuple[dict[str, list[floa
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, statuses
+    return latencies, statuses, cpu_seconds() - began_cpu
 
 
 def transfer_load(
@@ -258,8 +275,12 @@ def main() -> int:
             time.sleep(0.2)
 
         print(f"(a) reads: {READ_CLIENTS} clients for {seconds:.0f} s ...", flush=True)
+        server_cpu = server.cpu_seconds()
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            latencies, statuses = pool.apply(read_load, (server.url, bearer["auditor"], seconds))
+            latencies, statuses, client_cpu = pool.apply(
+                read_load, (server.url, bearer["auditor"], seconds)
+            )
+        server_cpu = server.cpu_seconds() - server_cpu
         every = [v for values in latencies.values() for v in values]
         for path, values in latencies.items():
             print(
@@ -268,6 +289,10 @@ def main() -> int:
             )
         read_rps = len(every) / seconds
         print(f"    all: {len(every)} requests, {read_rps:.0f}/s, statuses {dict(statuses)}")
+        print(
+            f"    CPU per read: server {1000 * server_cpu / len(every):.2f} ms, "
+            f"clients {1000 * client_cpu / len(every):.2f} ms ({os.cpu_count()} cores)"
+        )
 
         print(
             f"(b) API transfers: {len(CYCLE) * TRANSFER_CLIENTS_PER_USER} clients for "
