@@ -26,6 +26,8 @@ DATABASE_ENV = "AMANAT_TEST_DATABASE_URL"
 REQUIRE_ENV = "AMANAT_TEST_REQUIRE_SERVICES"
 # Directories whose session-scoped fixtures build a chain every test of the directory shares.
 SESSION_DIRECTORIES = {"api", "integration", "indexer", "transparency"}
+# Session groups that run longest (the CLI suite runs ~70 tests in real processes), by rank.
+LONGEST_FIRST = {"integration": 0, "api": 1}
 # What a skip reason names, by the service it lacked.
 SERVICES = {
     "PostgreSQL": ("postgresql", DATABASE_ENV.lower(), "psycopg"),
@@ -87,10 +89,18 @@ def _worker_database(url: str, worker: str) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        parts = Path(str(item.path)).parts
-        directory = parts[parts.index("tests") + 1] if "tests" in parts[:-1] else ""
+        directory = _directory(item)
         group = directory if directory in SESSION_DIRECTORIES else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+    # The longest groups first, so that xdist starts them at once rather than last (a stable
+    # sort: the order within a directory is kept).
+    items.sort(key=lambda item: LONGEST_FIRST.get(_directory(item), len(LONGEST_FIRST)))
+
+
+def _directory(item: pytest.Item) -> str:
+    """The directory under tests/ that holds the test ("" if none)."""
+    parts = Path(str(item.path)).parts
+    return parts[parts.index("tests") + 1] if "tests" in parts[:-1] else ""
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
