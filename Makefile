@@ -4,7 +4,10 @@
 #   make build      compile contracts/*.vy into src/amanat/chain/artifacts/*.json
 #   make run        load the pilot scenario and serve API + console (`amanat serve --pilot`);
 #                   PORT=8000 for a fixed port
-#   make test       run the test suite (extra pytest args: make test PYTEST_ARGS='-k foo')
+#                   installs only what running needs (no development extras)
+#   make test       run the test suite on every core (pytest-xdist; TEST_WORKERS=1 for one
+#                   process; extra pytest args: make test PYTEST_ARGS='-k foo'); without
+#                   AMANAT_TEST_DATABASE_URL it starts its own PostgreSQL (pgserver)
 #   make lint       ruff + mypy
 #   make bench      gas and throughput benchmarks
 #   make clean      remove generated artifacts and caches
@@ -20,6 +23,7 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 VENV_STAMP := $(VENV)/.installed
 ANVIL := node_modules/.bin/anvil
 NODE_STAMP := node_modules/.installed
@@ -28,6 +32,7 @@ BUILD_STAMP := $(ARTIFACTS)/.built
 SWAGGER := src/amanat/web/static/swagger
 SWAGGER_STAMP := $(SWAGGER)/.copied
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 # Make the npm-installed anvil visible to every recipe (and to the tests it runs).
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
@@ -40,11 +45,16 @@ BUILD_SRC := $(wildcard src/amanat/chain/build.py src/amanat/chain/compile.py)
 all: build
 
 # ---------------------------------------------------------------- python venv
+# Running needs the package's own dependencies only; tests, lint and benches add [dev].
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): pyproject.toml requirements.lock
+$(RUN_STAMP): pyproject.toml requirements.lock
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install -c requirements.lock -e .
+	@touch $@
+
+$(VENV_STAMP): $(RUN_STAMP)
 	$(VPY) -m pip install -c requirements.lock -e '.[dev]'
 	@touch $@
 
@@ -70,7 +80,7 @@ $(SWAGGER_STAMP): $(NODE_STAMP)
 	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE} $(SWAGGER)/
 	@touch $@
 
-$(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
+$(BUILD_STAMP): $(RUN_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 	$(VPY) -m amanat.chain.build
 	@mkdir -p $(ARTIFACTS)
 	@touch $@
@@ -79,14 +89,14 @@ $(BUILD_STAMP): $(VENV_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 run: build
 	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot $(if $(PORT),--port $(PORT))
 
-test: build
-	$(VPY) -m pytest $(PYTEST_ARGS)
+test: build $(VENV_STAMP)
+	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 
-bench: build
+bench: build $(VENV_STAMP)
 	$(VPY) bench/gas.py
 	$(VPY) bench/throughput.py
 

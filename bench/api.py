@@ -1,28 +1,36 @@
-"""API benchmark: the REST API served by uvicorn over the embedded chain, on loopback only.
+"""API benchmark: the REST API served by `amanat serve --workers N` over the embedded chain, on
+loopback only, against the package path in the same run.
 
-The pilot scenario is played on a fresh embedded chain (`demo.load`), the pilot users are
-created, and the app is served by uvicorn on 127.0.0.1 (a free port) in a background thread,
-with the background indexer running as under `amanat serve`. Then:
+The pilot scenario is played on a fresh embedded chain (`demo.load`) and the pilot users are
+created, on SQLite or (with --database-url) PostgreSQL. Then `amanat serve --workers N` serves
+that data directory on 127.0.0.1 (a free port), its background indexer following the chain. Then:
 
-(a) read latency: 50 concurrent clients (threads, one httpx client each, the auditor's token)
+(a) reads: 50 concurrent clients (threads, one httpx client each, the auditor's token)
     alternate GET /tokens/PKTB3M/holders and GET /assets for ~10 s. The clients run in a child
-    process so that they do not compete with the server for this process's GIL;
-(b) transfer throughput: institution users (inb, kla, fepf, 4 clients each) send compliant
+    process so that they do not compete with this process's GIL;
+(b) API transfers: institution users (inb, kla, fepf, 4 clients each) send compliant
     1,000-unit PKTB3M transfers around a cycle inb -> kla -> fepf -> inb through POST /transfers
     (each with an Idempotency-Key) for ~10 s; every transfer is pre-checked, journaled, mined
-    and audited before its 201.
+    and audited before its 201;
+(c) package transfers: the same cycle through `amanat.services.tokens.transfer_batch` (batches
+    of 250, pre-checked, journaled, mined together and confirmed) for ~10 s, in this process.
 
-Every loop is bounded by time and by a request count. The node is stopped at the end.
-Last line: `api_read_p50_ms X api_read_p99_ms Y api_transfers_per_s Z`.
+Every loop is bounded by time and by a request count. The server and the node are stopped at
+the end. Last line: `api_transfers_per_s X package_transfers_per_s Y ratio R api_read_rps Z
+api_read_p50_ms P api_read_p99_ms W` (ratio = X / Y).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import resource
 import shutil
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,14 +40,12 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import uvicorn
+import psutil
 
 from amanat import demo
-from amanat.api.app import create_app
 from amanat.chain.node import AnvilNode
-from amanat.config import Settings
-from amanat.serve import IndexerThread
-from amanat.services import pilot
+from amanat.config import DATABASE_ENV, Settings
+from amanat.services import pilot, tokens
 from amanat.services.platform import Platform
 
 HOST = "127.0.0.1"
@@ -49,6 +55,9 @@ CYCLE = {"inb": "kla", "kla": "fepf", "fepf": "inb"}  # all PK institutions, PKT
 TRANSFER_CLIENTS_PER_USER = 4
 TRANSFER_AMOUNT = 1_000
 MAX_REQUESTS_PER_CLIENT = 100_000
+PACKAGE_BATCH = 250
+PACKAGE_AMOUNT = 100
+MAX_PACKAGE_BATCHES = 10_000
 
 
 def free_port() -> int:
@@ -63,37 +72,50 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class Server:
-    """uvicorn serving the app in a background thread."""
+    """`amanat serve --workers N` on the data directory, in a child process."""
 
-    def __init__(self, platform: Platform) -> None:
-        self.indexer = IndexerThread(platform)
-        self.app = create_app(platform)
-        self.app.state.indexer = self.indexer
+    def __init__(self, data_dir: Path, workers: int, database_url: str | None) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            self.app, host=HOST, port=self.port, log_level="warning", access_log=False
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
+        if database_url:
+            env[DATABASE_ENV] = database_url
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "amanat.cli.main", "--data-dir", str(data_dir), "serve"]
+            + ["--workers", str(workers), "--port", str(self.port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> None:
-        self.indexer.start()
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server's processes (supervisor and workers)."""
+        processes = [psutil.Process(self.process.pid)]
+        processes += processes[0].children(recursive=True)
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"amanat serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=10).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("amanat serve did not start")
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.indexer.stopped.set()
-        self.indexer.join(timeout=30)
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def sign_in(url: str, username: str) -> str:
@@ -106,7 +128,16 @@ def sign_in(url: str, username: str) -> str:
     return str(reply.json()["access_token"])
 
 
-def read_load(url: str, token: str, seconds: float) -> tuple[dict[str, list[float]], Counter[int]]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_load(
+    url: str, token: str, seconds: float
+) -> tuple[dict[str, list[float]], Counter[int], float]:
+    """The read phase, in a child process; also returns the CPU seconds the clients used."""
+    began_cpu = cpu_seconds()
     latencies: dict[str, list[float]] = {path: [] for path in READ_PATHS}
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -137,7 +168,7 @@ def read_load(url: str, token: str, seconds: float) -> tuple[dict[str, list[floa
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, statuses
+    return latencies, statuses, cpu_seconds() - began_cpu
 
 
 def transfer_load(
@@ -179,61 +210,120 @@ def transfer_load(
     return outcomes["settled"], time.monotonic() - began, outcomes
 
 
+def package_load(platform: Platform, seconds: float) -> tuple[int, float, Counter[str]]:
+    """Compliant transfers around the cycle through `transfer_batch`, in batches, for `seconds`."""
+    token = tokens.resolve(platform, "PKTB3M")
+    users = list(CYCLE)
+    plan = [
+        (users[i % len(users)], token, CYCLE[users[i % len(users)]], PACKAGE_AMOUNT)
+        for i in range(PACKAGE_BATCH)
+    ]
+    outcomes: Counter[str] = Counter()
+    began = time.monotonic()
+    for _ in range(MAX_PACKAGE_BATCHES):
+        if time.monotonic() - began >= seconds:
+            break
+        for result in tokens.transfer_batch(platform, plan):
+            outcomes["settled" if result.get("settled") else f"refused {result.get('rule')}"] += 1
+    return outcomes["settled"], time.monotonic() - began, outcomes
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the benchmark database: drop and recreate its public schema."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
+    parser.add_argument("--workers", type=int, default=2, help="amanat serve --workers")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL for the store (a database for benchmarks only: its public schema is "
+        "dropped first); default SQLite in the data directory",
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 120.0)
+    workers = min(max(args.workers, 1), 16)
 
     work = Path(tempfile.mkdtemp(prefix="amanat-bench-api-"))
     data_dir = work / "data"
     data_dir.mkdir()
     server: Server | None = None
     try:
-        platform = Platform.open(Settings(data_dir), require_deployment=False)
-        print("loading the pilot scenario and users ...", flush=True)
+        if args.database_url:
+            reset_postgres(args.database_url)
+        settings = Settings(data_dir, database_url=args.database_url)
+        platform = Platform.open(settings, require_deployment=False)
+        backend = "postgresql" if args.database_url else "sqlite"
+        print(f"loading the pilot scenario and users ({backend}) ...", flush=True)
         demo.load(platform, lambda _line: None)
         pilot.create_pilot_users(platform)
-        server = Server(platform)
-        server.start()
-        print(f"serving on {server.url}", flush=True)
-        tokens = {user: sign_in(server.url, user) for user in ("auditor", *CYCLE)}
+        server = Server(data_dir, workers, args.database_url)
+        server.wait_ready()
+        print(f"serving on {server.url} with {workers} workers", flush=True)
+        bearer = {user: sign_in(server.url, user) for user in ("auditor", *CYCLE)}
         while httpx.get(f"{server.url}/health").json()["indexer_lag"] not in (0, None):
             time.sleep(0.2)
 
         print(f"(a) reads: {READ_CLIENTS} clients for {seconds:.0f} s ...", flush=True)
+        server_cpu = server.cpu_seconds()
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            latencies, statuses = pool.apply(read_load, (server.url, tokens["auditor"], seconds))
+            latencies, statuses, client_cpu = pool.apply(
+                read_load, (server.url, bearer["auditor"], seconds)
+            )
+        server_cpu = server.cpu_seconds() - server_cpu
         every = [v for values in latencies.values() for v in values]
         for path, values in latencies.items():
             print(
                 f"    GET {path:<24} {len(values):>6} requests  p50 "
                 f"{statistics.median(values):7.1f} ms  p99 {percentile(values, 0.99):7.1f} ms"
             )
+        read_rps = len(every) / seconds
+        print(f"    all: {len(every)} requests, {read_rps:.0f}/s, statuses {dict(statuses)}")
         print(
-            f"    all: {len(every)} requests, {len(every) / seconds:.0f}/s, "
-            f"statuses {dict(statuses)}"
+            f"    CPU per read: server {1000 * server_cpu / len(every):.2f} ms, "
+            f"clients {1000 * client_cpu / len(every):.2f} ms ({os.cpu_count()} cores)"
         )
 
         print(
-            f"(b) transfers: {len(CYCLE) * TRANSFER_CLIENTS_PER_USER} clients for "
+            f"(b) API transfers: {len(CYCLE) * TRANSFER_CLIENTS_PER_USER} clients for "
             f"{seconds:.0f} s ...",
             flush=True,
         )
-        settled, elapsed, outcomes = transfer_load(server.url, platform, tokens, seconds)
+        settled, elapsed, outcomes = transfer_load(server.url, platform, bearer, seconds)
+        api_tps = settled / elapsed
         print(f"    {settled} settled in {elapsed:.1f} s; outcomes {dict(outcomes)}")
         health = httpx.get(f"{server.url}/health").json()
         verify = httpx.get(
             f"{server.url}/audit/verify",
-            headers={"Authorization": f"Bearer {tokens['auditor']}"},
+            headers={"Authorization": f"Bearer {bearer['auditor']}"},
             timeout=120,
         ).json()
         print(f"    health {health}; audit chain ok {verify['ok']} ({verify['entries']} entries)")
 
+        print(f"(c) package transfers (transfer_batch of {PACKAGE_BATCH}) for {seconds:.0f} s ...")
+        package_settled, package_elapsed, package_outcomes = package_load(platform, seconds)
+        package_tps = package_settled / package_elapsed
+        print(
+            f"    {package_settled} settled in {package_elapsed:.1f} s; "
+            f"outcomes {dict(package_outcomes)}"
+        )
+        print(f"    load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
         p50, p99 = statistics.median(every), percentile(every, 0.99)
         print(
-            f"api_read_p50_ms {p50:.1f} api_read_p99_ms {p99:.1f} "
-            f"api_transfers_per_s {settled / elapsed:.1f}"
+            f"api_transfers_per_s {api_tps:.1f} package_transfers_per_s {package_tps:.1f} "
+            f"ratio {api_tps / package_tps if package_tps else 0:.3f} api_read_rps {read_rps:.0f} "
+            f"api_read_p50_ms {p50:.1f} api_read_p99_ms {p99:.1f}"
         )
         return 0
     finally:

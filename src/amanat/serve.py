@@ -1,16 +1,25 @@
 """`amanat serve`: the API, console and public portal over one platform, with background threads
 that follow the chain (indexer), publish signed tree heads of the transparency log and anchor them
-(publisher), and reconcile chain, index and registry (reconciler)."""
+(publisher), and reconcile chain, index and registry (reconciler).
+
+With `--workers N` (N > 1) the app is served by N uvicorn worker processes, each with its own
+platform over the same data directory (the chain gateway's file lock orders their writes; reads
+take no lock); the background threads run once, in the supervising process.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from amanat.api.app import create_app
 from amanat.chain.node import AnvilNode
@@ -24,6 +33,8 @@ from amanat.store.log import size as log_size
 INDEX_INTERVAL_SECONDS = 1.0
 PUBLISH_INTERVAL_SECONDS = 60.0
 RECONCILE_INTERVAL_SECONDS = 600.0
+# The settings handed to worker processes (`worker_app`), as JSON.
+WORKER_SETTINGS_ENV = "AMANAT_SERVE_SETTINGS"
 
 log = logging.getLogger("amanat.serve")
 
@@ -90,8 +101,21 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def worker_app() -> FastAPI:
+    """The app of one worker process of `amanat serve --workers N`: its own platform over the
+    data directory the supervising process serves."""
+    values = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    settings = Settings(Path(values["data_dir"]), values["rpc_url"], values["database_url"])
+    return create_app(Platform.open(settings))
+
+
 def serve(
-    settings: Settings, host: str, port: int, pilot: bool, echo: Callable[[str], None]
+    settings: Settings,
+    host: str,
+    port: int,
+    pilot: bool,
+    echo: Callable[[str], None],
+    workers: int = 1,
 ) -> None:
     platform = Platform.open(settings, require_deployment=not pilot)
     if pilot:
@@ -123,15 +147,32 @@ def serve(
     )
     publisher.start()
     reconciler.start()
-    app = create_app(platform)
-    app.state.indexer = indexer
     port = port or _free_port(host)
     echo(
         f"Amanat serving on http://{host}:{port}  (console /console, public portal /portal, "
-        "API docs /docs); Ctrl-C stops"
+        f"API docs /docs) with {workers} worker{'s' if workers > 1 else ''}; Ctrl-C stops"
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if workers == 1:
+            app = create_app(platform)
+            app.state.indexer = indexer
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        else:
+            os.environ[WORKER_SETTINGS_ENV] = json.dumps(
+                {
+                    "data_dir": str(settings.data_dir),
+                    "rpc_url": settings.rpc_url,
+                    "database_url": settings.database_url,
+                }
+            )
+            uvicorn.run(
+                "amanat.serve:worker_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+            )
     finally:
         for thread in (indexer, publisher, reconciler):
             thread.stopped.set()

@@ -19,9 +19,10 @@ Asset 2 (token ISBG5423, a land parcel): PK only, at most 2 holders, minimum 100
 few days (lifted by the refusal tests with `node advance-time`); inb holds all 10,000 units.
 
 The node is stopped at the end of the session whatever happens, so no anvil is left behind.
-Every command costs a Python start-up (about 1.3 s of CPU, mostly importing eth_account), so the
-suite runs as few as it can: independent commands (reads, refused transfers, the approvals of a
-governance round) run two at a time, and the demo runs in the background from the start.
+Every command costs a Python start-up (the chain and store stacks are imported only when a command
+uses them; test_11_startup.py checks it), so the suite runs as few as it can: independent
+commands (reads, refused transfers, the approvals of a governance round) run two at a time, and
+the demo runs in the background from the start.
 """
 
 from __future__ import annotations

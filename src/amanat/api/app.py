@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from amanat.api import problems
 from amanat.api.guard import RequestGuard
+from amanat.api.read_cache import BlockCache
 from amanat.services.platform import Platform
 
 
@@ -25,6 +26,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     app.add_middleware(RequestGuard)
+    app.state.read_cache = BlockCache()
     problems.install(app)
     from amanat.api import routes
 

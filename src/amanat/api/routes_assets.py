@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.read_cache import json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
     ISSUER,
@@ -210,12 +211,17 @@ def _detail(platform: Platform, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class AssetPage(Page[AssetSummary]):
+    block: Block = Field(description="The register is as of the end of this block")
+
+
 @router.get(
     "/assets",
-    response_model=Page[AssetSummary],
-    summary="The asset register (public)",
+    response_model=AssetPage,
+    summary="The asset register (public), as of the chain's head block",
 )
 def list_assets(
+    request: Request,
     platform: PlatformDep,
     by: Annotated[
         Listing,
@@ -223,14 +229,30 @@ def list_assets(
     ],
     asset_class: AssetClassName | None = None,
     status: AssetStatusName | None = None,
-) -> dict[str, Any]:
-    rows = [_summary(a) for a in assets.list_assets(platform)]
-    return page_of(
-        rows,
-        by,
-        asset_class=asset_class.value if asset_class else None,
-        status=status.value if status else None,
+) -> Response:
+    # The register is not in the index: it is read from the chain as of its head block (so a
+    # registration is listed as soon as it is mined), once per block and process.
+    block = platform.chain.block_number()
+    cache = request.app.state.read_cache
+    rows = cache.get(
+        ("assets", block), lambda: [_summary(a) for a in assets.list_assets(platform, block)]
     )
+    content: bytes = cache.get(
+        ("assets-page", block, by, asset_class, status),
+        lambda: json_body(
+            AssetPage,
+            {
+                **page_of(
+                    rows,
+                    by,
+                    asset_class=asset_class.value if asset_class else None,
+                    status=status.value if status else None,
+                ),
+                "block": block,
+            },
+        ),
+    )
+    return json_reply(content)
 
 
 @router.get(

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.read_cache import indexed_block, json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
     INSTITUTION,
@@ -40,12 +42,11 @@ from amanat.api.routes_common import (
 )
 from amanat.errors import InvalidInput, RuleViolation
 from amanat.indexer import queries
-from amanat.indexer.indexer import CURSOR
 from amanat.services import access, tokens
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform, read_many
-from amanat.store.models import ChainEvent, IndexerState, Institution, Token, Wallet
+from amanat.store.models import ChainEvent, Institution, Token, Wallet
 
 router = APIRouter(tags=["tokens"], responses=ERRORS)
 transfers = APIRouter(tags=["transfers"], responses=ERRORS)
@@ -263,6 +264,7 @@ def get_token(
     summary="The cap table from the index, as of a block or a date (default: latest indexed)",
 )
 def holders(
+    request: Request,
     ref: Ref,
     platform: PlatformDep,
     who: Annotated[Principal, Depends(require(*STAFF))],
@@ -273,35 +275,57 @@ def holders(
     on: Annotated[
         date | None, Query(alias="date", description="As of the end of this UTC day")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     if block is not None and on is not None:
         raise InvalidInput("give a block or a date, not both")
-    token = resolve(platform, ref)
+    cache = request.app.state.read_cache
+    token: Bound = cache.get(("token", ref), lambda: resolve(platform, ref))  # never changes
     with platform.store.session() as session:
-        symbol = session.scalar(select(Token.symbol).where(Token.address == token.address))
-        state = session.get(IndexerState, CURSOR)
-        indexed = state.block if state else None
+        indexed = indexed_block(session)
         if on is not None:
             block = queries.block_at(session, day_end(on))
-            rows = [] if block is None else queries.cap_table(session, token.address, block)
-        else:
-            if block is not None and (indexed is None or block > indexed):
-                raise RuleViolation(
-                    "not-indexed",
-                    f"block {block} is not indexed yet (indexed up to {indexed})",
-                    block=block,
-                    indexed=indexed,
-                )
-            rows = queries.cap_table(session, token.address, block)
-            block = block if block is not None else indexed
-        owners = {
-            wallet: (number, name)
-            for wallet, number, name in session.execute(
-                select(Wallet.address, Institution.identity_number, Institution.legal_name)
-                .join(Institution, Institution.id == Wallet.institution_id)
-                .where(Wallet.address.in_([holder for holder, _ in rows]))
+        elif block is not None and (indexed is None or block > indexed):
+            raise RuleViolation(
+                "not-indexed",
+                f"block {block} is not indexed yet (indexed up to {indexed})",
+                block=block,
+                indexed=indexed,
             )
-        }
+        else:
+            block = block if block is not None else indexed
+        symbol, items = cache.get(
+            ("holders", token.address, block), lambda: _cap_table(session, token, block)
+        )
+    content: bytes = cache.get(
+        ("holders-page", token.address, block, by),
+        lambda: json_body(
+            HoldersPage,
+            {
+                **page_of(items, by),
+                "token": token.address,
+                "symbol": symbol or token.read("symbol"),
+                "block": block,
+            },
+        ),
+    )
+    return json_reply(content)
+
+
+def _cap_table(
+    session: Session, token: Bound, block: int | None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The token's indexed symbol and its holders with their institutions as of `block`
+    (None: nothing indexed, no holders)."""
+    symbol = session.scalar(select(Token.symbol).where(Token.address == token.address))
+    rows = [] if block is None else queries.cap_table(session, token.address, block)
+    owners = {
+        wallet: (number, name)
+        for wallet, number, name in session.execute(
+            select(Wallet.address, Institution.identity_number, Institution.legal_name)
+            .join(Institution, Institution.id == Wallet.institution_id)
+            .where(Wallet.address.in_([holder for holder, _ in rows]))
+        )
+    }
     items = [
         {
             "wallet": holder,
@@ -311,12 +335,7 @@ def holders(
         }
         for holder, balance in rows
     ]
-    return {
-        **page_of(items, by),
-        "token": token.address,
-        "symbol": symbol or token.read("symbol"),
-        "block": block,
-    }
+    return symbol, items
 
 
 @router.get(

@@ -22,10 +22,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from amanat.chain.abi import decode_revert
@@ -35,6 +34,9 @@ from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block, pen
 from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
 from amanat.chain.signing import decode_signed, sign_dynamic_fee, sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000

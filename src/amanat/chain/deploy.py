@@ -11,10 +11,10 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rlp
 from eth_abi import encode
-from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 from amanat.chain.artifacts import CONTRACT_NAMES, load
@@ -26,6 +26,9 @@ from amanat.domain.governance import (
     ActionType,
 )
 from amanat.errors import DeploymentMismatch, InvalidInput
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 MANIFEST_VERSION = 1
 PRODUCTION = "production"

@@ -6,23 +6,32 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING
 
 from amanat.errors import AmanatError, InvalidInput
+
+if TYPE_CHECKING:  # eth_account costs ~0.5 s to import: loaded on first use (see `eth_account_class`)
+    from eth_account import Account as AccountType
+    from eth_account.signers.local import LocalAccount
 
 # Foundry's well-known test mnemonic: DEVELOPMENT ONLY, never for a real network.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 PASSPHRASE_ENV = "AMANAT_KEY_PASSPHRASE"
 
-Account.enable_unaudited_hdwallet_features()
+
+@cache
+def eth_account_class() -> type[AccountType]:
+    """eth_account's Account, imported on first use, with mnemonic derivation enabled."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return Account
 
 
 @cache
 def dev_account(index: int) -> LocalAccount:
     """Account `index` of the development mnemonic (embedded chain only)."""
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return eth_account_class().from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
 
 
 class Keyring:
@@ -46,8 +55,9 @@ class Keyring:
             raise InvalidInput(f"key {name!r} already exists at {path}")
         if len(passphrase) < 8:
             raise InvalidInput("passphrase must be at least 8 characters")
-        account = Account.from_key(private_key) if private_key else Account.create()
-        keystore = Account.encrypt(account.key, passphrase)
+        account_type = eth_account_class()
+        account = account_type.from_key(private_key) if private_key else account_type.create()
+        keystore = account_type.encrypt(account.key, passphrase)
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -70,9 +80,9 @@ class Keyring:
         if secret is None:
             raise AmanatError(f"key {name!r} is encrypted: set {PASSPHRASE_ENV} to its passphrase")
         try:
-            key = Account.decrypt(json.loads(path.read_text()), secret)
+            key = eth_account_class().decrypt(json.loads(path.read_text()), secret)
         except ValueError:
             raise AmanatError(f"wrong passphrase for key {name!r}") from None
-        account = Account.from_key(key)
+        account = eth_account_class().from_key(key)
         self._unlocked[name] = account
         return account

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit
 from amanat.config import Settings
 from amanat.domain.money import parse_units
-from amanat.services import assets as asset_service
-from amanat.services import governance as gov
-from amanat.services.platform import Platform
+
+if TYPE_CHECKING:
+    from amanat.services import assets as asset_service
+    from amanat.services import governance as gov
+    from amanat.services.platform import Platform
+else:
+    asset_service = lazy_module("amanat.services.assets")
+    gov = lazy_module("amanat.services.governance")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +40,8 @@ class Context:
 
     def platform(self, require_deployment: bool = True) -> Platform:
         if self._platform is None:
+            from amanat.services.platform import Platform
+
             self._platform = Platform.open(self.settings, require_deployment)
         return self._platform
 

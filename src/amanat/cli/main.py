@@ -8,12 +8,10 @@ import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.chain.deploy import GovernanceSetup, deploy, timelock_profile
-from amanat.chain.node import AnvilNode
 from amanat.cli import markets
 from amanat.cli.common import (
     UNITS,
@@ -24,16 +22,28 @@ from amanat.cli.common import (
     proposal_options,
     submit_proposal,
 )
+from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit, table
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import parse_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import AmanatError, InvalidInput
-from amanat.services import assets as asset_service
-from amanat.services import governance as gov
-from amanat.services import identities, tokens
-from amanat.services.platform import DEV_ROLES
+
+# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
+if TYPE_CHECKING:
+    from amanat.chain import deploy as deployment
+    from amanat.chain import node as chain_node
+    from amanat.services import assets as asset_service
+    from amanat.services import governance as gov
+    from amanat.services import identities, tokens
+else:
+    deployment = lazy_module("amanat.chain.deploy")
+    chain_node = lazy_module("amanat.chain.node")
+    asset_service = lazy_module("amanat.services.assets")
+    gov = lazy_module("amanat.services.governance")
+    identities = lazy_module("amanat.services.identities")
+    tokens = lazy_module("amanat.services.tokens")
 
 
 @click.group()
@@ -61,7 +71,7 @@ def node_start(ctx: Context, as_json: bool) -> None:
     """Start the embedded node, restoring its state from snapshot + journal."""
     _require_embedded(ctx)
     platform = ctx.platform(require_deployment=False)
-    status = AnvilNode(ctx.settings.data_dir).status()
+    status = chain_node.AnvilNode(ctx.settings.data_dir).status()
     emit(
         {
             "running": status.running,
@@ -79,7 +89,7 @@ def node_start(ctx: Context, as_json: bool) -> None:
 def node_stop(ctx: Context, as_json: bool) -> None:
     """Stop the embedded node (its state is kept in the journal)."""
     _require_embedded(ctx)
-    stopped = AnvilNode(ctx.settings.data_dir).stop()
+    stopped = chain_node.AnvilNode(ctx.settings.data_dir).stop()
     emit({"stopped": stopped}, as_json, "stopped" if stopped else "not running")
 
 
@@ -89,7 +99,7 @@ def node_stop(ctx: Context, as_json: bool) -> None:
 def node_status(ctx: Context, as_json: bool) -> None:
     """Whether the embedded node runs, its URL and block height."""
     _require_embedded(ctx)
-    status = AnvilNode(ctx.settings.data_dir).status()
+    status = chain_node.AnvilNode(ctx.settings.data_dir).status()
     emit(status.__dict__, as_json)
     if not status.running:
         sys.exit(1)
@@ -163,10 +173,10 @@ def deploy_command(
     if ctx.settings.manifest_path.exists():
         raise InvalidInput(f"already deployed (manifest {ctx.settings.manifest_path})")
     platform = ctx.platform(require_deployment=False)
-    profile, delays = timelock_profile(
+    profile, delays = deployment.timelock_profile(
         timelocks, platform.chain.chain_id, ctx.settings.production_chain_ids
     )
-    setup = GovernanceSetup(
+    setup = deployment.GovernanceSetup(
         officials=tuple(platform.address_of(o) for o in officials.split(",")),
         threshold=threshold,
         registrars=(platform.address_of(registrar),),
@@ -176,7 +186,7 @@ def deploy_command(
         reserve_auditors=(platform.address_of(reserve_auditor),),
         publishers=(platform.address_of(publisher),),
     )
-    manifest = deploy(platform.chain, platform.signer(actor), setup, profile)
+    manifest = deployment.deploy(platform.chain, platform.signer(actor), setup, profile)
     platform.set_manifest(manifest)
     emit({name: c.address for name, c in manifest.contracts.items()}, as_json)
 
@@ -219,6 +229,7 @@ def keys_list(ctx: Context, as_json: bool) -> None:
     rows = [{"name": n, "address": keyring.address(n), "kind": "keystore"} for n in keyring.names()]
     if ctx.settings.embedded:
         from amanat.chain.keys import dev_account
+        from amanat.services.platform import DEV_ROLES
 
         rows += [
             {"name": n, "address": dev_account(i).address, "kind": "development (embedded only)"}
@@ -948,14 +959,21 @@ def demo_command(ctx: Context, keep_running: bool, as_json: bool) -> None:
     is_flag=True,
     help="Embedded only: load the pilot scenario and users if nothing is deployed.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="Processes serving requests (the background indexer and publisher run once).",
+)
 @pass_ctx
-def serve_command(ctx: Context, host: str, port: int, pilot: bool) -> None:
+def serve_command(ctx: Context, host: str, port: int, pilot: bool, workers: int) -> None:
     """Serve the API, operator console and public portal (embedded mode: also run the node); in
     the background index the chain, publish and anchor a tree head each minute and reconcile
     every ten minutes."""
     from amanat.serve import serve
 
-    serve(ctx.settings, host, port, pilot, click.echo)
+    serve(ctx.settings, host, port, pilot, click.echo, workers)
 
 
 for _group in markets.GROUPS:

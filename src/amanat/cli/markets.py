@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,14 +17,30 @@ from amanat.cli.common import (
     pass_ctx,
     proposal_options,
 )
+from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit
-from amanat.domain.auction import Pricing, parse_yield
+from amanat.domain.auction import Pricing
+from amanat.domain.distribution import KINDS as DISTRIBUTION_KINDS
+from amanat.domain.distribution import PAY_BATCH
 from amanat.domain.money import parse_pkr
 from amanat.errors import InvalidInput
-from amanat.services import assets as asset_service
-from amanat.services import auctions, cash, distributions, dvp, tokens
-from amanat.services import governance as gov
-from amanat.services.platform import Platform
+
+# Imported on first use (see cli/lazy.py).
+if TYPE_CHECKING:
+    from amanat.domain import auction as auction_terms
+    from amanat.services import assets as asset_service
+    from amanat.services import auctions, cash, distributions, dvp, tokens
+    from amanat.services import governance as gov
+    from amanat.services.platform import Platform
+else:
+    auction_terms = lazy_module("amanat.domain.auction")
+    asset_service = lazy_module("amanat.services.assets")
+    auctions = lazy_module("amanat.services.auctions")
+    cash = lazy_module("amanat.services.cash")
+    distributions = lazy_module("amanat.services.distributions")
+    dvp = lazy_module("amanat.services.dvp")
+    tokens = lazy_module("amanat.services.tokens")
+    gov = lazy_module("amanat.services.governance")
 
 RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
@@ -185,7 +201,7 @@ def auction_bid(
         raise InvalidInput("give either --yield or --non-competitive")
     emit(
         auctions.bid(
-            ctx.platform(), actor, auction_id, units, None if rate is None else parse_yield(rate)
+            ctx.platform(), actor, auction_id, units, None if rate is None else auction_terms.parse_yield(rate)
         ),
         as_json,
     )
@@ -211,7 +227,7 @@ def auction_allocation(
     ctx: Context, auction_id: int, cutoff: str, days: int, as_json: bool
 ) -> None:
     """Preview the allocation and payments at a cut-off yield."""
-    rows = auctions.allocation(ctx.platform(), auction_id, parse_yield(cutoff), days)
+    rows = auctions.allocation(ctx.platform(), auction_id, auction_terms.parse_yield(cutoff), days)
     emit(rows, as_json)
 
 
@@ -248,7 +264,7 @@ def propose_settle_auction(
         platform,
         options["actor"],
         auction_id,
-        parse_yield(cutoff),
+        auction_terms.parse_yield(cutoff),
         days,
         idempotency_key=options["idempotency_key"],
     )
@@ -302,15 +318,13 @@ def dvp_instruct(
 
 
 def _dvp_step(name: str, doc: str, default_actor: str) -> click.Command:
-    action = getattr(dvp, name)
-
     @click.command(name, help=doc)
     @click.argument("instruction_id", type=int)
     @as_option(default_actor, "party")
     @json_option
     @pass_ctx
     def command(ctx: Context, instruction_id: int, actor: str, as_json: bool) -> None:
-        emit(action(ctx.platform(), actor, instruction_id), as_json)
+        emit(getattr(dvp, name)(ctx.platform(), actor, instruction_id), as_json)
 
     return command
 
@@ -352,7 +366,7 @@ def distribution_group() -> None:
 
 @distribution_group.command("pay")
 @click.argument("distribution_id", type=int)
-@click.option("--batch", default=distributions.PAY_BATCH, show_default=True, type=int)
+@click.option("--batch", default=PAY_BATCH, show_default=True, type=int)
 @as_option("issuer", "paying agent")
 @json_option
 @pass_ctx
@@ -394,7 +408,7 @@ def distribution_list(ctx: Context, as_json: bool) -> None:
 @click.command("distribution")
 @click.argument("token")
 @click.option(
-    "--kind", required=True, type=click.Choice(list(distributions.KINDS)), help="What is paid."
+    "--kind", required=True, type=click.Choice(list(DISTRIBUTION_KINDS)), help="What is paid."
 )
 @click.option("--total", help="PKR to distribute in all, e.g. 2,600,000.00")
 @click.option("--per-unit", help="PKR per unit of record instead, e.g. 6.00 (coupon, dividend).")

@@ -6,19 +6,30 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.chain.node import AnvilNode
+from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit, table
 from amanat.errors import AmanatError, InvalidInput
-from amanat.indexer.indexer import Indexer
-from amanat.services import reconcile as reconciliation
-from amanat.services import report as reports
-from amanat.services import transparency
-from amanat.services.platform import Platform
-from amanat.store.log import size as log_size
+
+# Imported on first use (see cli/lazy.py).
+if TYPE_CHECKING:
+    from amanat.chain import node as chain_node
+    from amanat.indexer import indexer as chain_indexer
+    from amanat.services import reconcile as reconciliation
+    from amanat.services import report as reports
+    from amanat.services import transparency
+    from amanat.services.platform import Platform
+    from amanat.store import log as transparency_log
+else:
+    chain_node = lazy_module("amanat.chain.node")
+    chain_indexer = lazy_module("amanat.indexer.indexer")
+    reconciliation = lazy_module("amanat.services.reconcile")
+    reports = lazy_module("amanat.services.report")
+    transparency = lazy_module("amanat.services.transparency")
+    transparency_log = lazy_module("amanat.store.log")
 
 
 class VerificationFailed(AmanatError):
@@ -34,7 +45,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
 
     def synced(ctx: Any) -> Platform:
         platform: Platform = ctx.platform()
-        Indexer(platform.chain, platform.manifest, platform.store).sync()
+        chain_indexer.Indexer(platform.chain, platform.manifest, platform.store).sync()
         return platform
 
     @cli.group("log")
@@ -127,7 +138,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         bundle = transparency.bundle(platform)
         _write(out, (json.dumps(bundle, indent=1, sort_keys=True) + "\n").encode())
         with platform.store.session() as session:
-            size = log_size(session)
+            size = transparency_log.size(session)
         emit({"out": str(out), "entries": size, "heads": len(bundle["heads"])}, as_json)
 
     @cli.command("verify")
@@ -185,7 +196,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if manifest is None:
             raise InvalidInput("no deployment manifest: give --manifest")
         ctx = click_ctx.obj
-        rpc_url = ctx.settings.rpc_url or AnvilNode(ctx.settings.data_dir).status().url
+        rpc_url = ctx.settings.rpc_url or chain_node.AnvilNode(ctx.settings.data_dir).status().url
         if rpc_url is None:
             raise InvalidInput("no chain to check against: give --rpc URL")
         sizes = (first, second) if first is not None and second is not None else None

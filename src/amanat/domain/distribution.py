@@ -18,6 +18,10 @@ from fractions import Fraction
 
 from amanat.errors import InvalidInput
 
+# What a distribution pays, as the Distributor contract numbers it.
+KINDS = {"coupon": 1, "rent": 2, "dividend": 3, "redemption": 4}
+PAY_BATCH = 100  # payouts per transaction (the contract's bound)
+
 
 @dataclass(frozen=True)
 class Payout:

@@ -262,13 +262,16 @@ def _record(
     }
 
 
-def list_assets(platform: Platform) -> list[dict[str, Any]]:
-    count = platform.contract("AssetRegistry").read("assetCount")
-    return show_many(platform, list(range(1, count + 1)))
+def list_assets(platform: Platform, block: int | str = "latest") -> list[dict[str, Any]]:
+    """Every registered asset as of `block` (default the latest)."""
+    count = platform.contract("AssetRegistry").read("assetCount", block=block)
+    return show_many(platform, list(range(1, count + 1)), block)
 
 
-def show_many(platform: Platform, asset_ids: list[int]) -> list[dict[str, Any]]:
-    """`show` of several existing assets, read in two JSON-RPC batches."""
+def show_many(
+    platform: Platform, asset_ids: list[int], block: int | str = "latest"
+) -> list[dict[str, Any]]:
+    """`show` of several existing assets as of `block`, read in two JSON-RPC batches."""
     registry = platform.contract("AssetRegistry")
     heads = read_many(
         [
@@ -283,7 +286,8 @@ def show_many(platform: Platform, asset_ids: list[int]) -> list[dict[str, Any]]:
                 "attestationCount",
                 "underlyingOf",
             )
-        ]
+        ],
+        block,
     )
     per_asset = [heads[i : i + 7] for i in range(0, len(heads), 7)]
     details = read_many(
@@ -296,7 +300,8 @@ def show_many(platform: Platform, asset_ids: list[int]) -> list[dict[str, Any]]:
             (registry, "getValuation", (asset_id, index))
             for asset_id, (_, _, valuations, *_) in zip(asset_ids, per_asset, strict=True)
             for index in range(valuations)
-        ]
+        ],
+        block,
     )
     document_count = sum(row[1] for row in per_asset)
     document_rows = iter(details[:document_count])

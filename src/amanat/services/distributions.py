@@ -14,16 +14,14 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from amanat.domain.distribution import Payout, distribute
+from amanat.domain.distribution import KINDS, PAY_BATCH, Payout, distribute
 from amanat.domain.money import format_pkr
 from amanat.domain.payouts import PayoutTree
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import governance
 from amanat.services.platform import Bound, Platform, read_many
 
-KINDS = {"coupon": 1, "rent": 2, "dividend": 3, "redemption": 4}
 KIND_NAMES = {v: k for k, v in KINDS.items()}
-PAY_BATCH = 100  # payouts per transaction (the contract's bound)
 # Gas ceiling per payout (a first cash payment and a redemption burn cost ~55k and ~80k), so that
 # pay transactions need no estimate each: gas is free on the permissioned chain.
 PAYOUT_GAS = 150_000

@@ -8,21 +8,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
-from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account
+from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
 from amanat.errors import AmanatError, InvalidInput
 from amanat.store.crypto import FieldCipher, load_key
 from amanat.store.db import Store
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 # Development role keys on the embedded chain (account index of the dev mnemonic).
 DEV_ROLES = {
@@ -86,17 +87,20 @@ class Bound:
         return found
 
 
-def read_many(calls: Sequence[tuple[Bound, str, tuple[Any, ...]]]) -> list[Any]:
-    """Several contract reads (contract, function, arguments) at the latest block, in one
-    JSON-RPC batch: one round trip instead of one per read."""
+def read_many(
+    calls: Sequence[tuple[Bound, str, tuple[Any, ...]]], block: int | str = "latest"
+) -> list[Any]:
+    """Several contract reads (contract, function, arguments) at `block` (default the latest),
+    in one JSON-RPC batch: one round trip instead of one per read."""
     if not calls:
         return []
     chain = calls[0][0].chain
+    tag = hex(block) if isinstance(block, int) else block
     replies = chain.rpc.batch(
         [
             (
                 "eth_call",
-                [{"to": bound.address, "data": "0x" + bound.encode(fn, *args).hex()}, "latest"],
+                [{"to": bound.address, "data": "0x" + bound.encode(fn, *args).hex()}, tag],
             )
             for bound, fn, args in calls
         ]
@@ -295,4 +299,4 @@ def _unknown_name(name: str, known: list[str]) -> str:
 def dev_key_for(name: str) -> LocalAccount:
     """A development key derived from the dev mnemonic by name (embedded chain only)."""
     index = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 2**31
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/1/{index}")
+    return eth_account_class().from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/1/{index}")

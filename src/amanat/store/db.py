@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +38,9 @@ MIGRATION_LOCK_KEY = 0x616D616E  # PostgreSQL advisory lock id ("aman")
 
 def migrate(url: str) -> None:
     """Bring the schema to the latest migration; concurrent processes wait for each other."""
+    from alembic import command  # imported here: ~0.5 s that only opening a store needs
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

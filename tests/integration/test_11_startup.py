@@ -1,0 +1,63 @@
+"""The CLI starts at once: `amanat --help`, `--version` and a read command import only what they
+use. Checked by the modules a real `amanat` process has loaded when it finishes (never by timing;
+bench/cli_startup.py measures the time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.support import Amanat
+
+# Runs `amanat ARGS...` in this process, then prints the top-level packages it loaded to stderr.
+HARNESS = """
+import json, sys
+sys.argv = ["amanat", *sys.argv[1:]]
+from amanat.cli.main import main
+try:
+    main()
+finally:
+    print("LOADED " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+# The chain, store, signing and web stacks: a help or version screen needs none of them.
+HEAVY = {"web3", "eth_account", "py_ecc", "alembic", "sqlalchemy", "eth_abi", "eth_utils", "rlp"}
+HEAVY |= {"requests", "fastapi", "uvicorn", "cryptography", "argon2", "psycopg"}
+# A read command reads the chain, but never signs, derives keys or migrates the store.
+SIGNING_AND_MIGRATION = {"web3", "eth_account", "py_ecc", "eth_keyfile", "alembic"}
+
+
+def loaded_by(args: list[str], amanat: Amanat | None = None) -> set[str]:
+    """The top-level packages loaded by `amanat ARGS...` run to completion (exit code 0)."""
+    argv = [*(["--data-dir", str(amanat.data_dir)] if amanat else []), *args]
+    done = subprocess.run(
+        [sys.executable, "-c", HARNESS, *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=amanat.env if amanat else None,
+        cwd=amanat.cwd if amanat else None,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
+    return set(json.loads(line.removeprefix("LOADED ")))
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["token", "--help"], ["propose", "mint", "--help"]]
+)
+def test_help_and_version_import_no_chain_store_signing_or_web_stack(args: list[str]) -> None:
+    assert loaded_by(args) & HEAVY == set()
+
+
+@pytest.mark.parametrize("args", [["asset", "list", "--json"], ["token", "list", "--json"]])
+def test_a_read_command_imports_no_signing_key_derivation_or_migration(
+    amanat: Amanat, args: list[str]
+) -> None:
+    loaded = loaded_by(args, amanat)
+    assert "click" in loaded
+    assert loaded & SIGNING_AND_MIGRATION == set()
