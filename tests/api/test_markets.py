@@ -174,7 +174,7 @@ def test_ties_at_the_cutoff_go_by_commitment_order_and_the_cutoff_is_the_margina
         "offered_units": 3,
         "close_time": now + HOUR,
         "reveal_deadline": now + 2 * HOUR,
-        "settlement_date": now + 2 * HOUR,
+        "settlement_date": now + 3 * HOUR,
         "pricing": "uniform",
         "deposit_minor": 500_00,
     }
@@ -265,7 +265,10 @@ def test_cash_issue_coupon_declared_claimed_paid_and_held_released(api: Api) -> 
         api.post(
             "/approvals",
             "treasury",
-            json={"kind": "issue_cash", "params": {**issue, "to": api.address("nobody")}},
+            json={
+                "kind": "issue_cash",
+                "params": {**issue, "to": api.platform.address_of("nobody", new=True)},
+            },
         ),
         422,
         "may-not-hold-cash",

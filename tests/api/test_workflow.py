@@ -227,9 +227,7 @@ def test_login_throttling(api: Api) -> None:
         assert_problem(wrong, 401, "unauthenticated")
     sixth = client.post("/auth/token", json={"username": username, "password": "wrong"})
     assert_problem(sixth, 429, "throttled")
-    right = client.post(
-        "/auth/token", json={"username": username, "password": "right-password-1"}
-    )
+    right = client.post("/auth/token", json={"username": username, "password": "right-password-1"})
     assert_problem(right, 429, "throttled")
     # only counted attempts are audited: the limit bounds what anyone can write to the trail
     attempts = api.get("/audit", "auditor", username=username, limit=500).json()["items"]
@@ -346,7 +344,7 @@ def test_register_and_value_an_asset(api: Api) -> None:
 
 
 def test_onboard_with_kyc(api: Api) -> None:
-    wallet = api.platform.address_of(f"new-fund-{api.backend}")
+    wallet = api.platform.address_of(f"new-fund-{api.backend}", new=True)
     kyc = {
         "legal_name": "Margalla Mutual Fund",
         "registration_no": "SECP-MF-0042",

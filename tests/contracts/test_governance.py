@@ -662,7 +662,7 @@ UNGOVERNED = {
     "TokenFactory": set(),
     "CashToken": {"transfer", "transferFrom", "approve", "lock", "unlock", "settleLocked"},
     "Settlement": {"instruct", "affirm", "settle", "cancel", "expire"},
-    "Auction": {"announce", "commit", "reveal", "settleBid", "reclaim"},
+    "Auction": {"announce", "commit", "reveal", "settleBid", "reclaim", "forfeitDeposit"},
     "Distributor": {"pay", "claim"},
     "TransparencyAnchor": {"anchor"},
 }

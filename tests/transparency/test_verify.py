@@ -31,7 +31,7 @@ def test_honest_bundle_passes_every_check(published: Published) -> None:
     details = " | ".join(c["detail"] for c in report["checks"])
     assert "PKTB3M (asset 1): totalSupply 800,000 = sum of 4 holders' balances 800,000" in details
     assert "PKWHEAT: supply 35,000 <= attested reserve 40,000" in details
-    assert "cash token: totalSupply 13,500,000,000 = sum of 6 holders' balances" in details
+    assert "cash token: totalSupply 13,500,000,000 = sum of 7 holders' balances" in details
     first, second = (h["tree_size"] for h in published.heads)
     assert f"head {first} is a prefix of head {second}" in details
     assert "2 heads match their on-chain anchors" in details

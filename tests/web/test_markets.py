@@ -98,7 +98,7 @@ def test_an_auction_settlement_is_previewed_filed_approved_and_executed(
         100_00,
         now + 3600,
         now + 7200,
-        now + 7200,
+        now + 7201,
         Pricing.UNIFORM,
         10_000_00,
     )

@@ -19,7 +19,6 @@ from amanat.cli.common import (
 )
 from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit
-from amanat.domain.auction import Pricing
 from amanat.domain.distribution import KINDS as DISTRIBUTION_KINDS
 from amanat.domain.distribution import PAY_BATCH
 from amanat.domain.money import parse_pkr
@@ -160,7 +159,7 @@ def auction_announce(
     face_minor = parse_pkr(face)
     if face_minor <= 0:
         raise InvalidInput(f"face value {face!r} must be positive")
-    method = Pricing.parse(pricing)
+    method = auction_terms.Pricing.parse(pricing)
     deposit_minor = parse_pkr(deposit)
     if deposit_minor <= 0:
         raise InvalidInput(f"deposit {deposit!r} must be positive: a sealed bid is not free")
