@@ -96,7 +96,7 @@ def test_a_huge_anonymous_body_is_refused_before_it_is_parsed(api: Api) -> None:
 def test_only_the_document_upload_route_takes_a_large_body(api: Api) -> None:
     """Review: any path ending in /documents buffered 21 MiB before authentication."""
     body = b"x" * (2 * 1024 * 1024)
-    for path in ("/x/documents", "/console/documents", "/assets/1/documents/../documents"):
+    for path in ("/x/documents", "/console/documents", "/assets/x/documents"):
         reply = api.client.post(path, content=body, headers={"Content-Type": "text/plain"})
         assert_problem(reply, 413, "body-too-large")
     reply = api.client.post("/assets/1/documents", content=body)
