@@ -186,12 +186,9 @@ def explain(
             f"available {balance - frozen - locked}, requested {amount}"
         )
     if code is Restriction.CATEGORY_NOT_ELIGIBLE:
-        eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
-        return f"{to_name} is a {to.category.label}; {symbol} admits only: {eligible}"
+        return f"{to_name} is a {to.category.label}; {symbol} admits only: {_eligible(rules)}"
     if code is Restriction.COUNTRY_NOT_ALLOWED:
-        listed = ", ".join(country_label(c) for c in rules.countries) or "none"
-        kind = "allow-list" if rules.country_mode == "allow" else "deny-list"
-        return f"{to_name} is in {country_label(to.country)}; {symbol} {kind}: {listed}"
+        return f"{to_name} is in {country_label(to.country)}; {symbol} {_country_list(rules)}"
     if code is Restriction.LOCKED_UP:
         return f"{symbol} is locked up until {_fmt_time(rules.lockup_until)}"
     if code is Restriction.HOLDING_CAP:
@@ -227,6 +224,18 @@ def explain(
     return code.reason
 
 
+def _eligible(rules: TokenRules) -> str:
+    """The investor categories a token admits, for a refusal."""
+    return ", ".join(sorted(c.label for c in rules.eligible_categories))
+
+
+def _country_list(rules: TokenRules) -> str:
+    """A token's country allow- or deny-list, for a refusal: 'allow-list: PK (586)'."""
+    listed = ", ".join(country_label(c) for c in rules.countries) or "none"
+    kind = "allow-list" if rules.country_mode == "allow" else "deny-list"
+    return f"{kind}: {listed}"
+
+
 def _without_counterparty(
     rules: TokenRules, code: Restriction, symbol: str, receiver: str
 ) -> str | None:
@@ -237,12 +246,12 @@ def _without_counterparty(
     if code is Restriction.RECEIVER_FROZEN:
         return f"the receiving wallet {receiver} is frozen on {symbol}"
     if code is Restriction.CATEGORY_NOT_ELIGIBLE:
-        eligible = ", ".join(sorted(c.label for c in rules.eligible_categories))
-        return f"the receiver's investor category is not eligible; {symbol} admits only: {eligible}"
+        return (
+            f"the receiver's investor category is not eligible; {symbol} admits only: "
+            f"{_eligible(rules)}"
+        )
     if code is Restriction.COUNTRY_NOT_ALLOWED:
-        listed = ", ".join(country_label(c) for c in rules.countries) or "none"
-        kind = "allow-list" if rules.country_mode == "allow" else "deny-list"
-        return f"the receiver's country is not allowed; {symbol} {kind}: {listed}"
+        return f"the receiver's country is not allowed; {symbol} {_country_list(rules)}"
     if code is Restriction.HOLDING_CAP:
         return (
             f"the receiver would hold more than the cap of {rules.holding_cap} {symbol} "
