@@ -19,6 +19,7 @@ from amanat import demo
 from amanat.api.app import create_app
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
+from amanat.serve import IndexerThread
 from amanat.services.pilot import create_pilot_users, pilot_password
 from amanat.services.platform import Platform
 
@@ -53,16 +54,23 @@ class LiveConsole:
 
 @contextmanager
 def live_console(data_dir: Path) -> Iterator[LiveConsole]:
-    """The pilot scenario on a fresh embedded chain, served on 127.0.0.1:<free port>.
+    """The pilot scenario on a fresh embedded chain, served on 127.0.0.1:<free port> with the
+    indexer following the chain, as `amanat serve` runs it.
 
     The server and the node are stopped on exit, whatever happens."""
     data_dir.mkdir(parents=True, exist_ok=True)
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
+    indexer: IndexerThread | None = None
     try:
         platform = Platform.open(Settings(data_dir=data_dir), require_deployment=False)
         demo.load(platform, lambda _line: None)
         create_pilot_users(platform)
+        # as `amanat serve` does: the index follows the chain in the background; the first
+        # sync is awaited so every page starts from the pilot's complete index
+        indexer = IndexerThread(platform)
+        indexer.indexer.sync()
+        indexer.start()
         app = create_app(platform)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,6 +93,9 @@ def live_console(data_dir: Path) -> Iterator[LiveConsole]:
             server.should_exit = True
         if thread is not None:
             thread.join(timeout=15)
+        if indexer is not None:
+            indexer.stopped.set()
+            indexer.join(timeout=15)
         AnvilNode(data_dir).stop()
 
 
