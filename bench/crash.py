@@ -153,6 +153,8 @@ def _kill_node(data_dir: Path) -> bool:
 def run(
     data_dir: Path, ops: int, wallet_ops: int, kills: int, seed: int
 ) -> tuple[int, int, int, dict[str, int]]:
+    from amanat.chain.node import AnvilNode
+
     rng = random.Random(seed)
     ack_log = data_dir / "acks.log"
     wallet_log = data_dir / "wallet-acks.log"
@@ -182,6 +184,13 @@ def run(
         if process.wait() == 0:
             break
         process = _start_worker(data_dir, ops, ack_log)
+    # The wallet may still be sending after the worker is done. As `amanat serve` would, keep
+    # the node (and its block producer) up for it: a node killed after the worker's last
+    # restart is started again by a worker run that has nothing left to send.
+    while wallet_process.poll() is None and time.monotonic() < deadline:
+        if AnvilNode(data_dir).pid() is None:
+            _start_worker(data_dir, ops, ack_log).wait()
+        time.sleep(0.2)
     wallet_process.wait(timeout=max(1.0, deadline - time.monotonic()))
     acked, wallet_acked = _acked(ack_log), _acked(wallet_log)
     on_chain, wallet_on_chain = _ops_on_chain(data_dir)

@@ -107,11 +107,16 @@ def _rpc(url: str, method: str, params: list[Any]) -> Any:
     return reply["result"]
 
 
-def _wallet_send(url: str, key: bytes, to: str, value: int = 0, data: bytes = b"") -> str:
-    """What a standard wallet does: ask the node for nonce, gas price and chain id, sign, send."""
+def _wallet_send(
+    url: str, key: bytes, to: str, value: int = 0, data: bytes = b"", nonce: int | None = None
+) -> str:
+    """What a standard wallet does: ask the node for nonce (unless it keeps count itself), gas
+    price and chain id, sign, send."""
     account = Account.from_key(key)
+    if nonce is None:
+        nonce = int(_rpc(url, "eth_getTransactionCount", [account.address, "pending"]), 16)
     tx = {
-        "nonce": int(_rpc(url, "eth_getTransactionCount", [account.address, "pending"]), 16),
+        "nonce": nonce,
         "gasPrice": int(_rpc(url, "eth_gasPrice", []), 16),
         "gas": 50_000,
         "to": to_checksum_address(to),
@@ -221,3 +226,58 @@ def test_the_block_producer_can_be_left_out_and_stops_with_the_node(data_dir, mo
     monkeypatch.setenv("AMANAT_BLOCK_PRODUCER", "off")  # for tests that mine by hand
     again = Chain.embedded(data_dir)
     assert again.node is not None and again.node.producer_pid() is None
+
+
+def test_a_wallet_sending_during_replay_changes_no_replayed_block(data_dir, monkeypatch):
+    """A wallet that resends while the node is being rebuilt (the node listens from the first
+    replayed block on) gets its transaction in after the replay, not inside a replayed block;
+    and a node that diverged is never trusted by the next start."""
+    from amanat.chain import client as chain_client
+
+    chain = Chain.embedded(data_dir, snapshot_every=10**9)
+    url = chain.rpc.url
+    chain.transact(dev_account(1), [_ping(1)])
+    first = _wallet_send(url, WALLET_KEY, SINK, data=b"before")
+    _wait_receipt(url, first)
+    chain.transact(dev_account(2), [_ping(2)])
+    before = _fingerprint(chain)
+    assert chain.node is not None
+    chain.node.stop(signal.SIGKILL)
+
+    real_send = chain_client.send_raw_in_order
+    racing: list[str] = []
+
+    def send_with_a_wallet_racing(node_url: str, raws: Any) -> Any:
+        if not racing:  # the wallet's next transaction reaches the node mid-replay
+            racing.append(_wallet_send(node_url, WALLET_KEY, SINK, data=b"during", nonce=1))
+        return real_send(node_url, raws)
+
+    monkeypatch.setattr(chain_client, "send_raw_in_order", send_with_a_wallet_racing)
+    restarted = Chain.embedded(data_dir, snapshot_every=10**9)
+    monkeypatch.undo()
+    hashes, _, _ = _fingerprint(restarted)
+    assert hashes[: len(before[0])] == before[0]  # every replayed block exactly as journaled
+    receipt = _wait_receipt(restarted.rpc.url, racing[0])
+    assert receipt["status"] == "0x1" and int(receipt["blockNumber"], 16) >= len(before[0])
+    assert restarted.journal.tx_state(racing[0])[0] == "mined"  # type: ignore[index]
+    # and after a SIGKILL the wallet's transaction is rebuilt like every other
+    after = _fingerprint(restarted)
+    assert restarted.node is not None
+    restarted.node.stop(signal.SIGKILL)
+    assert _fingerprint(Chain.embedded(data_dir, snapshot_every=10**9)) == after
+
+
+def test_a_node_that_diverged_from_the_journal_is_rebuilt(data_dir):
+    """A node at the journal's height but with another block there (a replay that went wrong,
+    a block mined behind Amanat's back) is not trusted: the next start rebuilds it."""
+    chain = Chain.embedded(data_dir, snapshot_every=10**9)
+    chain.transact(dev_account(1), [_ping(1)])
+    marker = _rpc(chain.rpc.url, "evm_snapshot", [])
+    chain.transact(dev_account(2), [_ping(2)])
+    before = _fingerprint(chain)
+    with chain.locked():  # the node's last block replaced by an empty one at the same height
+        assert _rpc(chain.rpc.url, "evm_revert", [marker]) is True
+        _rpc(chain.rpc.url, "evm_mine", [])
+    assert chain.block_number() == len(before[0]) - 1
+    assert _block_hashes(chain) != before[0]
+    assert _fingerprint(Chain.embedded(data_dir, snapshot_every=10**9)) == before

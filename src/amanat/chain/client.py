@@ -30,7 +30,13 @@ from eth_utils import keccak
 from amanat.chain.abi import decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
-from amanat.chain.producer import adopt_blocks, chain_file_lock, mine_block, pending_count
+from amanat.chain.producer import (
+    adopt_blocks,
+    chain_file_lock,
+    mine_block,
+    outside_txs,
+    pending_count,
+)
 from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
 from amanat.chain.signing import decode_signed, sign_dynamic_fee, sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
@@ -429,13 +435,12 @@ class Chain:
     def recover(self) -> None:
         """Bring the journal and the chain into agreement after any crash.
 
-        Blocks the node produced but the journal missed are adopted; a node that lost blocks is
-        rebuilt from snapshot + journal; acknowledged transactions not yet mined are resent.
+        Blocks the node produced but the journal missed are adopted; a node that lost blocks, or
+        holds another block at the journal's head, is rebuilt from snapshot + journal;
+        acknowledged transactions not yet mined are resent.
         """
         with self.locked():
-            journal_head = self.journal.head()
-            known = journal_head.number if journal_head else 0
-            if self.node is not None and self.block_number() < known:
+            if self.node is not None and not _node_agrees(self.rpc, self.journal.head()):
                 self.node.stop()
                 _restore(self.node, self.journal)
             if self.node is not None:
@@ -727,8 +732,42 @@ class Chain:
         )
 
 
+RESTORE_ATTEMPTS = 3
+
+
+class ReplayDiverged(AmanatError):
+    """The node rebuilt a journaled block differently."""
+
+
+def _node_agrees(rpc: RpcClient, head: JournalBlock | None) -> bool:
+    """Whether the node holds the journal's head block (same number, same hash)."""
+    if head is None:
+        return True
+    block = rpc.call("eth_getBlockByNumber", [hex(head.number), False])
+    return block is not None and block["hash"] == head.hash
+
+
 def _restore(node: AnvilNode, journal: Journal) -> None:
-    """Start anvil from the last snapshot and replay every later journaled block, same timestamps."""
+    """Start anvil from the last snapshot and replay every later journaled block, same timestamps.
+
+    The node listens while it is rebuilt, so a wallet may send to it meanwhile: such a
+    transaction is journaled and set aside (`_set_aside_foreign`), to be resent after the
+    replay. A replay that still diverges (a wallet's transaction slipped in just before a block
+    was mined) stops the node and starts again; a node is never left running diverged."""
+    for attempt in range(1, RESTORE_ATTEMPTS + 1):
+        try:
+            _rebuild(node, journal)
+            return
+        except ReplayDiverged:
+            node.stop()
+            if attempt == RESTORE_ATTEMPTS:
+                raise
+        except BaseException:
+            node.stop()
+            raise
+
+
+def _rebuild(node: AnvilNode, journal: Journal) -> None:
     genesis = journal.get_meta("genesis_timestamp")
     if genesis is None:
         genesis = str(int(time.time()))
@@ -740,10 +779,10 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
     if snapshot and not legacy:
         rpc.call("anvil_loadState", ["0x" + Path(snapshot[1]).read_bytes().hex()])
     for block in journal.blocks_after(snapshot[0] if snapshot else 0):
-        _replay_block(rpc, block, journal.raw_of(block.tx_hashes))
+        _replay_block(rpc, journal, block, journal.raw_of(block.tx_hashes))
 
 
-def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> None:
+def _replay_block(rpc: RpcClient, journal: Journal, block: JournalBlock, raws: list[bytes]) -> None:
     """Rebuild one journaled block exactly: same transactions, same order, same timestamp.
 
     anvil (`--order fifo`) orders a block by when each transaction became ready in its pool, and
@@ -754,6 +793,7 @@ def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> Non
         if "error" in reply:
             message = reply["error"].get("message", reply["error"])
             raise AmanatError(f"journal replay of block {block.number} failed: {message}")
+    _set_aside_foreign(rpc, journal, block)
     rpc.call("evm_mine", [{"timestamp": block.timestamp}])
     mined = rpc.call("eth_getBlockByNumber", ["latest", False])
     if int(mined["number"], 16) != block.number or mined["hash"] != block.hash:
@@ -762,10 +802,32 @@ def _replay_block(rpc: RpcClient, block: JournalBlock, raws: list[bytes]) -> Non
             if tuple(mined["transactions"]) == block.tx_hashes
             else "a different transaction order"
         )
-        raise AmanatError(
+        raise ReplayDiverged(
             f"journal replay diverged at block {block.number}: the node produced block "
             f"{int(mined['number'], 16)} {mined['hash']} ({order}), the journal has {block.hash}"
         )
+
+
+def _set_aside_foreign(rpc: RpcClient, journal: Journal, block: JournalBlock) -> None:
+    """Take out of the pool what a wallet sent during the replay (anything but `block`'s own
+    transactions), journaling it first as pending so that recovery resends it afterwards."""
+    status = rpc.call("txpool_status")
+    if int(status.get("pending", "0x0"), 16) + int(status.get("queued", "0x0"), 16) <= len(
+        block.tx_hashes
+    ):
+        return
+    content = rpc.call("txpool_content")
+    own = set(block.tx_hashes)
+    foreign = [
+        tx["hash"]
+        for part in ("pending", "queued")
+        for by_nonce in content.get(part, {}).values()
+        for tx in by_nonce.values()
+        if tx["hash"] not in own
+    ]
+    journal.record_outside(outside_txs(rpc, journal.unknown(foreign)))
+    for tx_hash in foreign:
+        rpc.call("anvil_dropTransaction", [tx_hash])
 
 
 PIPELINE_DEPTH = 200  # requests in flight on one connection: their replies fit socket buffers

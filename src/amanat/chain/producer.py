@@ -52,7 +52,7 @@ def journal_block(block: dict[str, Any]) -> JournalBlock:
     )
 
 
-def _outside_txs(rpc: RpcClient, unknown: list[str]) -> list[JournalTx]:
+def outside_txs(rpc: RpcClient, unknown: list[str]) -> list[JournalTx]:
     """The raw bytes, sender and nonce of transactions the journal does not hold."""
     if not unknown:
         return []
@@ -74,7 +74,7 @@ def _outside_txs(rpc: RpcClient, unknown: list[str]) -> list[JournalTx]:
 def record_block(rpc: RpcClient, journal: Journal, block: JournalBlock) -> None:
     """Journal a block the node mined, with the raw bytes of every transaction in it that
     Amanat did not sign (from `eth_getRawTransactionByHash`)."""
-    journal.record_block(block, _outside_txs(rpc, journal.unknown(block.tx_hashes)))
+    journal.record_block(block, outside_txs(rpc, journal.unknown(block.tx_hashes)))
 
 
 def journal_pool(rpc: RpcClient, journal: Journal, own_pending: int) -> None:
@@ -84,7 +84,7 @@ def journal_pool(rpc: RpcClient, journal: Journal, own_pending: int) -> None:
         return
     by_sender = rpc.call("txpool_content").get("pending", {})
     hashes = [tx["hash"] for txs in by_sender.values() for tx in txs.values()]
-    journal.record_outside(_outside_txs(rpc, journal.unknown(hashes)))
+    journal.record_outside(outside_txs(rpc, journal.unknown(hashes)))
 
 
 def adopt_blocks(rpc: RpcClient, journal: Journal) -> int:
