@@ -200,3 +200,35 @@ def test_an_idempotency_key_cannot_be_reused_for_another_request(chain):
     with pytest.raises(IdempotencyConflict, match="already used for a different request"):
         chain.submit(dev_account(1), [_ping(9, key="order-8")])
     assert chain.journal.count() == 1
+
+
+def test_concurrent_writers_share_blocks_and_each_gets_its_own_receipt(data_dir, chain):
+    """Writers in threads of one process (an API server's requests) hand their transactions to
+    the node one at a time and then share the next block, each confirmed on its own."""
+    import threading
+
+    writers = 8
+    start = threading.Barrier(writers)
+    outcomes: dict[int, object] = {}
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            outcomes[n] = chain.transact(dev_account(10 + n), [_ping(100 + n, f"share-{n}")])[0]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcomes[n] = exc
+
+    before = chain.block_number()
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    receipts = [outcomes[n] for n in range(writers)]
+    assert all(not isinstance(r, Exception) for r in receipts), receipts
+    blocks = {r.block_number for r in receipts}  # type: ignore[attr-defined]
+    assert len(blocks) < writers  # at least two writers shared a block
+    assert chain.block_number() - before == len(blocks)
+    assert all(r.status for r in receipts)  # type: ignore[attr-defined]
+    for n in range(writers):  # every one journaled under its own key, once
+        assert chain.seen(f"share-{n}")

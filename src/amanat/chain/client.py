@@ -54,6 +54,7 @@ SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
 LOAD_STATE_TIMEOUT_SECONDS = 600.0
 REPLACE_AFTER_SECONDS = 15.0  # network: a transaction still unmined this long is resent
+SHARE_WAIT_SECONDS = 0.05  # the longest a writer about to mine waits for others to join its block
 # A replacement must raise both fee fields by at least 10 % (geth and Besu); 1/8 clears it.
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
@@ -143,6 +144,9 @@ class Chain:
         self._lock_depth = 0
         self._lock_fd: int | None = None
         self._thread_lock = threading.RLock()  # threads of this process, before the file lock
+        self._lock_owner: int | None = None  # the thread holding the chain lock
+        self._senders_waiting = 0  # threads queued to hand transactions to the node
+        self._senders_guard = threading.Lock()
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
         self._keys: dict[str, bytes] = {}  # sender -> key this process signed with (fee bumps)
@@ -203,6 +207,33 @@ class Chain:
         return chain
 
     @contextmanager
+    def _sending(self) -> Iterator[None]:
+        """The chain lock, taken to hand transactions to the node: a writer about to mine lets
+        the writers queued here go first, so that their transactions share its block."""
+        with self._senders_guard:
+            self._senders_waiting += 1
+        entered = False
+        try:
+            with self.locked():
+                entered = True
+                with self._senders_guard:
+                    self._senders_waiting -= 1
+                yield
+        finally:
+            if not entered:
+                with self._senders_guard:
+                    self._senders_waiting -= 1
+
+    def _let_senders_in(self) -> None:
+        """Before mining: wait (at most SHARE_WAIT_SECONDS) while other threads of this process
+        are queued to send, unless this thread holds the chain lock (they could not)."""
+        if self._lock_owner == threading.get_ident():
+            return
+        deadline = time.monotonic() + SHARE_WAIT_SECONDS
+        while self._senders_waiting and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
+    @contextmanager
     def locked(self) -> Iterator[None]:
         """Serialise block production across Amanat processes sharing this data directory,
         and across the threads of this one (a web server's workers)."""
@@ -210,12 +241,14 @@ class Chain:
             if self._lock_depth == 0:
                 self._lock_fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self._lock_owner = threading.get_ident()
             self._lock_depth += 1
             try:
                 yield
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0 and self._lock_fd is not None:
+                    self._lock_owner = None
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                     os.close(self._lock_fd)
                     self._lock_fd = None
@@ -304,7 +337,7 @@ class Chain:
         the earlier transaction's hash and is not sent again. Each sender's transactions keep
         their order; all of them go into as few blocks as the node allows.
         """
-        with self.locked():
+        with self._sending():
             known = self.journal.existing(r.idempotency_key for _, r in items if r.idempotency_key)
             self._check_replays(known, [r for _, r in items])
             fresh = [
@@ -346,7 +379,8 @@ class Chain:
             signed = self.journal.acknowledge(counts, chain_next, sign) if fresh else []
             if signed:
                 self._send(signed)
-                self._produce({t.hash for t in signed})
+        if signed:  # outside the lock, so that concurrent writers share the next block
+            self._produce({t.hash for t in signed})
         fresh_hashes = iter(t.hash for t in signed)
         return [
             known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
@@ -640,22 +674,32 @@ class Chain:
 
     def _produce(self, expected: set[str], force: bool = False) -> None:
         """Embedded: mine blocks until every expected transaction is in one, journaling each block.
-        Network: nothing to do; validators produce blocks and `confirm` waits for them."""
+        Network: nothing to do; validators produce blocks and `confirm` waits for them.
+
+        Blocks are shared (group commit): writers hand their transactions to the node under the
+        chain lock, then release it and queue here for it again; whoever gets it first mines
+        everything pending, so the writers that queued behind find theirs already journaled in
+        a block and return without mining one of their own."""
         if self.node is None or (not expected and not force):
             return
         remaining = set(expected)
         while remaining or force:
-            force = False
-            journal_block = mine_block(self.rpc, self.journal, len(remaining))
-            included = remaining & set(journal_block.tx_hashes)
-            if remaining and not included:
-                raise ChainUnavailable(
-                    f"{len(remaining)} transactions were not included by the node; "
-                    "they stay journaled and will be resent on the next start"
-                )
-            remaining -= included
-            if self._snapshot_due(journal_block):
-                self._snapshot(journal_block.number)
+            self._let_senders_in()
+            with self.locked():
+                remaining = self.journal.still_pending(remaining)
+                if not remaining and not force:
+                    return
+                force = False
+                journal_block = mine_block(self.rpc, self.journal, len(remaining))
+                included = remaining & set(journal_block.tx_hashes)
+                if remaining and not included:
+                    raise ChainUnavailable(
+                        f"{len(remaining)} transactions were not included by the node; "
+                        "they stay journaled and will be resent on the next start"
+                    )
+                remaining -= included
+                if self._snapshot_due(journal_block):
+                    self._snapshot(journal_block.number)
 
     def _snapshot_due(self, block: JournalBlock) -> bool:
         if self._snapshot_writer is not None and self._snapshot_writer.is_alive():

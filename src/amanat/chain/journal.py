@@ -279,6 +279,20 @@ class Journal:
             found.update(int(row[0]) for row in rows)
         return sorted(found)
 
+    def still_pending(self, tx_hashes: Iterable[str]) -> set[str]:
+        """Those of `tx_hashes` journaled as pending (not yet in a journaled block)."""
+        hashes = list(tx_hashes)
+        pending: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT hash FROM tx WHERE state = 'pending' AND hash IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            pending.update(str(row[0]) for row in rows)
+        return pending
+
     def count(self, state: str | None = None) -> int:
         if state is None:
             return int(self._db.execute("SELECT COUNT(*) FROM tx").fetchone()[0])
