@@ -15,7 +15,7 @@ from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.journal import JournalTx
 from amanat.chain.keys import dev_account
 from amanat.chain.signing import sign_legacy
-from amanat.errors import DeploymentMismatch
+from amanat.errors import ChainUnavailable, DeploymentMismatch
 
 SINK = "0x000000000000000000000000000000000000b0b0"
 REPO = Path(__file__).resolve().parents[2]
@@ -232,3 +232,45 @@ def test_concurrent_writers_share_blocks_and_each_gets_its_own_receipt(data_dir,
     assert all(r.status for r in receipts)  # type: ignore[attr-defined]
     for n in range(writers):  # every one journaled under its own key, once
         assert chain.seen(f"share-{n}")
+
+
+def test_an_idempotency_key_whose_transaction_was_rejected_can_be_retried(chain):
+    """A transaction the node refused never took effect: a retry under the same key is sent
+    anew (not answered with the dead transaction's hash), and the refusal stays on record."""
+    (first,) = chain.submit(dev_account(1), [_ping(7, key="retry-me")])
+    chain.confirm([first])
+    (doomed,) = chain.journal.acknowledge(
+        {dev_account(2).address: 1},
+        {dev_account(2).address: 10**6},  # a nonce far ahead: the node would never mine it
+        lambda firsts: [
+            JournalTx("0x" + "ab" * 32, dev_account(2).address, 10**6, b"\x01", "retried-key")
+        ],
+    )
+    chain.journal.reject(doomed.hash, "node refused the transaction")  # as `_send` does
+    chain.journal.release_nonces(dev_account(2).address, 0)
+    assert not chain.seen("retried-key")
+    (retry,) = chain.submit(dev_account(2), [_ping(8, key="retried-key")])
+    assert retry != doomed.hash
+    (receipt,) = chain.confirm([retry])
+    assert receipt.status
+    assert chain.seen("retried-key")
+    state, _, reason = chain.journal.tx_state(doomed.hash)  # type: ignore[misc]
+    assert state == "rejected" and "retried-key" in str(reason)
+
+
+def test_refusals_of_several_senders_in_one_batch_release_each_senders_nonces(chain):
+    """The node refuses two senders' transactions of one batch (intrinsic gas too low): both
+    are recorded as rejected with the node's reason and both senders can send again at once;
+    the accepted sender's transaction is mined."""
+    good, bad_one, bad_two = dev_account(1), dev_account(2), dev_account(3)
+    starved = TxRequest(SINK, b"\x01", gas=20_000)  # below the 21,000 any transaction costs
+    with pytest.raises(ChainUnavailable, match="refused"):
+        chain.submit_batch([(good, _ping(1)), (bad_one, starved), (bad_two, starved)])
+    rejected = chain.journal._db.execute(
+        "SELECT sender, reason FROM tx WHERE state = 'rejected'"
+    ).fetchall()
+    assert {row[0] for row in rejected} == {bad_one.address, bad_two.address}
+    assert all("intrinsic gas too low" in row[1] for row in rejected)
+    receipts = chain.transact(bad_two, [_ping(2)]) + chain.transact(bad_one, [_ping(3)])
+    assert all(r.status for r in receipts)
+    assert chain.journal.count("pending") == 0  # the good sender's transaction was mined too

@@ -662,14 +662,21 @@ class Chain:
                     continue  # the node has it, or has already mined it
                 refused.append((tx, message))
         if refused:
-            first_bad = min(tx.nonce for tx, _ in refused)
-            sender = refused[0][0].sender
+            # per sender: its refused transaction and every later one of its own (they could
+            # only wait behind the gap) are rejected, and its nonces from there on released
+            first_bad: dict[str, tuple[int, str]] = {}
+            for tx, message in refused:
+                if tx.sender not in first_bad or tx.nonce < first_bad[tx.sender][0]:
+                    first_bad[tx.sender] = (tx.nonce, message)
             for tx in txs:
-                if tx.sender == sender and tx.nonce >= first_bad:
-                    self.journal.reject(tx.hash, "node refused the transaction")
+                if tx.sender in first_bad and tx.nonce >= first_bad[tx.sender][0]:
+                    self.journal.reject(
+                        tx.hash, f"node refused the transaction: {first_bad[tx.sender][1]}"
+                    )
                     if self.node is not None:
                         self.rpc.call("anvil_dropTransaction", [tx.hash])
-            self.journal.release_nonces(sender, first_bad)
+            for sender, (nonce, _) in first_bad.items():
+                self.journal.release_nonces(sender, nonce)
             raise ChainUnavailable(f"the node refused a transaction: {refused[0][1]}")
 
     def _produce(self, expected: set[str], force: bool = False) -> None:

@@ -143,6 +143,14 @@ class Journal:
                     (sender, firsts[sender] + count),
                 )
             txs = sign(firsts)
+            # a key retried after its transaction was rejected: the rejected one keeps its
+            # record (reason, hash) and hands the key to the new attempt
+            db.executemany(
+                "UPDATE tx SET idempotency_key = NULL, reason = reason || ' (idempotency key '"
+                " || idempotency_key || ' retried)' WHERE idempotency_key = ?"
+                " AND state = 'rejected'",
+                [(t.idempotency_key,) for t in txs if t.idempotency_key],
+            )
             db.executemany(
                 "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -162,11 +170,12 @@ class Journal:
     # -- transactions -------------------------------------------------------
 
     def existing(self, idempotency_keys: Iterable[str]) -> dict[str, str]:
-        """Hashes of transactions already journaled under these idempotency keys."""
+        """Hashes of transactions journaled under these idempotency keys that are pending or
+        mined; a key whose transaction the node rejected may be used again (`acknowledge`)."""
         found: dict[str, str] = {}
         for key in idempotency_keys:
             row = self._db.execute(
-                "SELECT hash FROM tx WHERE idempotency_key = ?", (key,)
+                "SELECT hash FROM tx WHERE idempotency_key = ? AND state != 'rejected'", (key,)
             ).fetchone()
             if row:
                 found[key] = row[0]
