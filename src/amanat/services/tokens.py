@@ -316,7 +316,17 @@ def transfer(
         if not verdict.allowed:
             raise verdict.refuse()
     (receipt,) = platform.chain.transact(
-        signer, [token.tx("transfer", to, amount, key=idempotency_key, description="transfer")]
+        signer,
+        [
+            token.tx(
+                "transfer",
+                to,
+                amount,
+                key=idempotency_key,
+                description="transfer",
+                gas=TRANSFER_GAS_LIMIT,  # the pre-check's eth_call stands; no estimate needed
+            )
+        ],
     )
     return {
         "tx": receipt.tx_hash,
