@@ -274,3 +274,31 @@ def test_refusals_of_several_senders_in_one_batch_release_each_senders_nonces(ch
     receipts = chain.transact(bad_two, [_ping(2)]) + chain.transact(bad_one, [_ping(3)])
     assert all(r.status for r in receipts)
     assert chain.journal.count("pending") == 0  # the good sender's transaction was mined too
+
+
+def test_a_journaled_nonce_used_meanwhile_by_another_transaction_does_not_wedge_start(
+    data_dir, chain
+):
+    """Amanat journaled a transaction and died before sending it; meanwhile the same key sent
+    another transaction with that nonce outside Amanat (a wallet holding the key). The restart
+    records the journaled one as replaced and goes on, instead of waiting for a block that can
+    never include it."""
+    journaled, _ = _acknowledge_only(chain, 5, b"\x05")
+    account = dev_account(5)
+    outside = sign_legacy(
+        bytes(account.key),
+        nonce=0,
+        gas_price=0,
+        gas=30_000,
+        to=bytes.fromhex(SINK[2:]),
+        value=0,
+        data=b"wallet",
+        chain_id=chain.chain_id,
+    )
+    chain.rpc.call("eth_sendRawTransaction", ["0x" + outside.hex()])
+    chain.transact(dev_account(1), [_ping(1)])  # a block: it takes the wallet's transaction too
+    restarted = Chain.embedded(data_dir)
+    state, _, reason = restarted.journal.tx_state(journaled)  # type: ignore[misc]
+    assert state == "replaced" and "mined in 0x" in str(reason)
+    (receipt,) = restarted.transact(account, [_ping(2)])
+    assert receipt.status

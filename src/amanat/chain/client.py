@@ -655,11 +655,11 @@ class Chain:
         for tx, reply in zip(txs, replies, strict=True):
             if isinstance(reply, RpcError):
                 message = str(reply.error.get("message", ""))
-                if resend and "nonce too low" in message.lower() and self.node is None:
-                    self._settle_used_nonce(tx)
+                if resend and "nonce too low" in message.lower():
+                    self._settle_used_nonce(tx)  # mined: by it, a replacement, or a wallet
                     continue
-                if "already" in message.lower() or (resend and "nonce too low" in message.lower()):
-                    continue  # the node has it, or has already mined it
+                if "already" in message.lower():
+                    continue  # the node has it
                 refused.append((tx, message))
         if refused:
             # per sender: its refused transaction and every later one of its own (they could

@@ -215,10 +215,11 @@ class Journal:
 
     def same_nonce(self, tx_hash: str) -> list[str]:
         """Every journaled transaction with the sender and nonce of `tx_hash` (it and its
-        replacements), oldest first; at most one of them can be mined."""
+        replacements, or a wallet's transaction with that nonce), oldest first; at most one of
+        them can be mined. (A wallet's sender is journaled as the node reports it, lower-case.)"""
         rows = self._db.execute(
             "SELECT other.hash FROM tx AS this JOIN tx AS other"
-            " ON other.sender = this.sender AND other.nonce = this.nonce"
+            " ON lower(other.sender) = lower(this.sender) AND other.nonce = this.nonce"
             " WHERE this.hash = ? ORDER BY other.seq",
             (tx_hash,),
         ).fetchall()
