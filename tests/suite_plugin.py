@@ -32,6 +32,7 @@ LONGEST_FIRST = {"integration": 0, "api": 1}
 SERVICES = {
     "PostgreSQL": ("postgresql", DATABASE_ENV.lower(), "psycopg"),
     "browser": ("chromium", "amanat_chromium", "playwright"),
+    "hardware token": ("softhsm",),
 }
 
 _skipped: dict[str, Counter[str]] = {service: Counter() for service in SERVICES}

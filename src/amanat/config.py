@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from amanat.errors import InvalidInput
 
@@ -17,6 +18,18 @@ BATCH_SIZE_ENV = "AMANAT_RPC_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 500  # requests per JSON-RPC batch; below Besu's 1,024 and geth's 1,000
 DEFAULT_LOGS_RANGE = 5_000  # blocks per eth_getLogs request; Besu's --rpc-max-logs-range default
 CONFIG_FILE = "amanat.toml"
+HSM_PIN_ENV = "AMANAT_HSM_PIN"
+KEY_BACKENDS = ("keystore", "hsm")
+
+
+@dataclass(frozen=True)
+class HsmSettings:
+    """`[hsm]` in amanat.toml: the PKCS#11 module and token; the user PIN is read, when a key
+    is first used, from the environment variable `pin_env` (never from the file)."""
+
+    module: str
+    token: str
+    pin_env: str = HSM_PIN_ENV
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,9 @@ class Settings:
     rpc_batch_size: int = DEFAULT_BATCH_SIZE
     # Chain ids of production networks: a staging deployment profile is refused on them.
     production_chain_ids: tuple[int, ...] = ()
+    # `[keys]`: key names held in the hardware token (`name = "hsm"`), the rest in key files.
+    hsm: HsmSettings | None = None
+    hsm_keys: frozenset[str] = frozenset()
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +72,7 @@ class Settings:
         database = database_url or os.environ.get(DATABASE_ENV)
         config = directory / CONFIG_FILE
         chain: dict[str, object] = {}
+        values: dict[str, Any] = {}
         if config.exists():
             try:
                 values = tomllib.loads(config.read_text())
@@ -84,6 +101,7 @@ class Settings:
                 f"chain.production_chain_ids in {config} must be a list of chain ids, "
                 f"not {production!r}"
             )
+        hsm, hsm_keys = _key_backends(config, values)
         directory.mkdir(parents=True, exist_ok=True)
         return cls(
             data_dir=directory,
@@ -92,7 +110,37 @@ class Settings:
             logs_range=logs_range,
             rpc_batch_size=batch_size,
             production_chain_ids=tuple(production),
+            hsm=hsm,
+            hsm_keys=hsm_keys,
         )
+
+
+def _key_backends(
+    config: Path, values: dict[str, Any]
+) -> tuple[HsmSettings | None, frozenset[str]]:
+    """`[keys]` (name = "keystore" | "hsm") and `[hsm]` (module, token, pin_env)."""
+    keys = values.get("keys", {})
+    if not isinstance(keys, dict) or any(v not in KEY_BACKENDS for v in keys.values()):
+        raise InvalidInput(
+            f"[keys] in {config} maps key names to one of {', '.join(KEY_BACKENDS)}, not {keys!r}"
+        )
+    hsm_keys = frozenset(name for name, backend in keys.items() if backend == "hsm")
+    section = values.get("hsm")
+    if section is None:
+        if hsm_keys:
+            raise InvalidInput(
+                f"{config} names keys held in a token ({', '.join(sorted(hsm_keys))}) "
+                "but has no [hsm] section with module and token"
+            )
+        return None, hsm_keys
+    if not isinstance(section, dict) or not all(
+        isinstance(section.get(field), str) and section.get(field) for field in ("module", "token")
+    ):
+        raise InvalidInput(f"[hsm] in {config} needs module and token (text), not {section!r}")
+    pin_env = section.get("pin_env", HSM_PIN_ENV)
+    if not isinstance(pin_env, str) or not pin_env:
+        raise InvalidInput(f"[hsm] pin_env in {config} must name an environment variable")
+    return HsmSettings(section["module"], section["token"], pin_env), hsm_keys
 
 
 def _positive(name: str, value: object, default: int) -> int:

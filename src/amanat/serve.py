@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -105,7 +104,7 @@ def worker_app() -> FastAPI:
     """The app of one worker process of `amanat serve --workers N`: its own platform over the
     data directory the supervising process serves."""
     values = json.loads(os.environ[WORKER_SETTINGS_ENV])
-    settings = Settings(Path(values["data_dir"]), values["rpc_url"], values["database_url"])
+    settings = Settings.resolve(values["data_dir"], values["rpc_url"], values["database_url"])
     return create_app(Platform.open(settings))
 
 

@@ -38,11 +38,14 @@ from amanat.chain.producer import (
     pending_count,
 )
 from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
-from amanat.chain.signing import decode_signed, sign_dynamic_fee, sign_legacy
+from amanat.chain.signing import DigestSigner, decode_signed, sign_dynamic_fee, sign_legacy
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+
+    # a key Amanat holds (Keystore V3, development) or one it cannot read (a hardware token's)
+    Signer = LocalAccount | DigestSigner
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000
@@ -149,7 +152,8 @@ class Chain:
         self._senders_guard = threading.Lock()
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
-        self._keys: dict[str, bytes] = {}  # sender -> key this process signed with (fee bumps)
+        # sender -> key this process signed with (fee bumps): a secret, or a token's signer
+        self._keys: dict[str, bytes | DigestSigner] = {}
 
     # ------------------------------------------------------------ opening
 
@@ -310,7 +314,7 @@ class Chain:
     # ------------------------------------------------------------- writing
 
     def transact(
-        self, signer: LocalAccount, requests: Sequence[TxRequest], check: bool = True
+        self, signer: Signer, requests: Sequence[TxRequest], check: bool = True
     ) -> list[Receipt]:
         """Sign, journal (acknowledge), submit and confirm `requests` in order.
 
@@ -325,11 +329,11 @@ class Chain:
                     raise self._replay_failure(signer.address, request, receipt)
         return receipts
 
-    def submit(self, signer: LocalAccount, requests: Sequence[TxRequest]) -> list[str]:
+    def submit(self, signer: Signer, requests: Sequence[TxRequest]) -> list[str]:
         """Sign and durably journal `requests` from one signer; see `submit_batch`."""
         return self.submit_batch([(signer, request) for request in requests])
 
-    def submit_batch(self, items: Sequence[tuple[LocalAccount, TxRequest]]) -> list[str]:
+    def submit_batch(self, items: Sequence[tuple[Signer, TxRequest]]) -> list[str]:
         """Sign and durably journal the transactions, then hand them to the node.
 
         Returns their hashes: from this point they are acknowledged and will be mined even if
@@ -346,7 +350,7 @@ class Chain:
                 if request.idempotency_key not in known
             ]
             for signer, sender, _ in fresh:
-                self._keys[sender.lower()] = bytes(signer.key)
+                self._keys[sender.lower()] = _signing_key(signer)
             gases = self._pre_check([(sender, request) for _, sender, request in fresh])
             fees = self.fees() if fresh else FREE
             counts: dict[str, int] = {}
@@ -362,7 +366,12 @@ class Chain:
                 signed = []
                 for (signer, sender, request), gas in zip(fresh, gases, strict=True):
                     raw = self._sign(
-                        bytes(signer.key), next_nonce[sender], gas, request.to, request.data, fees
+                        _signing_key(signer),
+                        next_nonce[sender],
+                        gas,
+                        request.to,
+                        request.data,
+                        fees,
                     )
                     signed.append(
                         JournalTx(
@@ -568,7 +577,13 @@ class Chain:
         return Fees(2 * base_fee + tip, tip, dynamic=True)
 
     def _sign(
-        self, secret: bytes, nonce: int, gas: int, to: str | None, data: bytes, fees: Fees
+        self,
+        secret: bytes | DigestSigner,
+        nonce: int,
+        gas: int,
+        to: str | None,
+        data: bytes,
+        fees: Fees,
     ) -> bytes:
         target = bytes.fromhex(to[2:]) if to else None
         if fees.dynamic:
@@ -634,8 +649,8 @@ class Chain:
             outgoing.append(replacement)
         self._send(outgoing, resend=True)
 
-    def _secret_of(self, sender: str) -> bytes | None:
-        """The private key of `sender` if this process has signed with it."""
+    def _secret_of(self, sender: str) -> bytes | DigestSigner | None:
+        """The key of `sender` if this process has signed with it."""
         return self._keys.get(sender.lower())
 
     def _settle_used_nonce(self, tx: JournalTx) -> None:
@@ -781,6 +796,12 @@ class Chain:
         return TransactionRefused(
             "transaction reverted on chain", tx_hash=receipt.tx_hash, gas_used=receipt.gas_used
         )
+
+
+def _signing_key(signer: Signer) -> bytes | DigestSigner:
+    """What signs for `signer`: its secret when Amanat holds it, else the signer itself."""
+    key = getattr(signer, "key", None)
+    return bytes(key) if key is not None else signer  # type: ignore[return-value]
 
 
 RESTORE_ATTEMPTS = 3

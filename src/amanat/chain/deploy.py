@@ -28,7 +28,7 @@ from amanat.domain.governance import (
 from amanat.errors import DeploymentMismatch, InvalidInput
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
+    from amanat.chain.client import Signer
 
 MANIFEST_VERSION = 1
 PRODUCTION = "production"
@@ -176,7 +176,7 @@ def _creation(name: str, constructor_types: list[str], args: list[object]) -> by
 
 
 def deploy(
-    chain: Chain, deployer: LocalAccount, setup: GovernanceSetup, profile: str = PRODUCTION
+    chain: Chain, deployer: Signer, setup: GovernanceSetup, profile: str = PRODUCTION
 ) -> Manifest:
     """Deploy governance, registries, the token blueprint and factory, the cash token, the
     settlement contracts (DvP, auction, distributor) and the transparency anchor in one ordered

@@ -1,5 +1,6 @@
 """Fast signing of legacy (EIP-155) and fee-market (EIP-1559) transactions with libsecp256k1
-through coincurve, and reading back the fields Amanat needs from a signed transaction.
+through coincurve, or by a key that never leaves a hardware token (`amanat.chain.hsm`), and
+reading back the fields Amanat needs from a signed transaction.
 
 eth-account's general signer validates and normalises every field on each call (about 1.7 ms a
 transaction here); Amanat signs only its own, already well-formed transactions, so it encodes
@@ -10,10 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import rlp
 from coincurve import PrivateKey
 from eth_utils import keccak
+
+
+class DigestSigner(Protocol):
+    """A key Amanat cannot read (a hardware token's): it signs a 32-byte digest and returns
+    (recovery id, r, s) with s in the lower half of the curve order."""
+
+    address: str
+
+    def sign_digest(self, digest: bytes) -> tuple[int, int, int]: ...
 
 
 @cache
@@ -21,8 +32,20 @@ def _private_key(secret: bytes) -> PrivateKey:
     return PrivateKey(secret)
 
 
+def _sign_digest(key: bytes | DigestSigner, digest: bytes) -> tuple[int, int, int]:
+    """(recovery id, r, s): in software for a secret, else by the key's own signer."""
+    if not isinstance(key, bytes):
+        return key.sign_digest(digest)
+    signature = _private_key(key).sign_recoverable(digest, hasher=None)
+    return (
+        signature[64],
+        int.from_bytes(signature[:32], "big"),
+        int.from_bytes(signature[32:64], "big"),
+    )
+
+
 def sign_legacy(
-    secret: bytes,
+    secret: bytes | DigestSigner,
     *,
     nonce: int,
     gas_price: int,
@@ -35,10 +58,8 @@ def sign_legacy(
     """The raw signed transaction (RLP) for an EIP-155 legacy transaction."""
     to_field = to or b""
     unsigned = rlp.encode([nonce, gas_price, gas, to_field, value, data, chain_id, 0, 0])
-    signature = _private_key(secret).sign_recoverable(keccak(unsigned), hasher=None)
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64] + 35 + 2 * chain_id
+    recovery_id, r, s = _sign_digest(secret, keccak(unsigned))
+    v = recovery_id + 35 + 2 * chain_id
     return bytes(rlp.encode([nonce, gas_price, gas, to_field, value, data, v, r, s]))
 
 
@@ -46,7 +67,7 @@ DYNAMIC_FEE_TYPE = 2  # EIP-1559 transaction type byte
 
 
 def sign_dynamic_fee(
-    secret: bytes,
+    secret: bytes | DigestSigner,
     *,
     nonce: int,
     max_priority_fee: int,
@@ -60,10 +81,8 @@ def sign_dynamic_fee(
     """The raw signed transaction (0x02 || RLP) for an EIP-1559 transaction, no access list."""
     fields = [chain_id, nonce, max_priority_fee, max_fee, gas, to or b"", value, data, []]
     payload = bytes([DYNAMIC_FEE_TYPE]) + rlp.encode(fields)
-    signature = _private_key(secret).sign_recoverable(keccak(payload), hasher=None)
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    return bytes([DYNAMIC_FEE_TYPE]) + rlp.encode([*fields, signature[64], r, s])
+    recovery_id, r, s = _sign_digest(secret, keccak(payload))
+    return bytes([DYNAMIC_FEE_TYPE]) + rlp.encode([*fields, recovery_id, r, s])
 
 
 @dataclass(frozen=True)

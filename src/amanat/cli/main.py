@@ -218,6 +218,19 @@ def keys_new(ctx: Context, name: str, passphrase: str, as_json: bool) -> None:
     emit({"name": name, "address": address}, as_json)
 
 
+@keys.command("hsm-new")
+@click.argument("name")
+@json_option
+@pass_ctx
+def keys_hsm_new(ctx: Context, name: str, as_json: bool) -> None:
+    """Generate key NAME inside the hardware token of amanat.toml's [hsm] (it never leaves the
+    token); list NAME under [keys] as "hsm" to sign with it."""
+    from amanat.chain.hsm import generate_key, token_config
+
+    address = generate_key(token_config(ctx.settings), name)
+    emit({"name": name, "address": address, "kind": "hardware token"}, as_json)
+
+
 @keys.command("list")
 @json_option
 @pass_ctx
@@ -227,6 +240,14 @@ def keys_list(ctx: Context, as_json: bool) -> None:
 
     keyring = Keyring(ctx.settings.data_dir / "keys")
     rows = [{"name": n, "address": keyring.address(n), "kind": "keystore"} for n in keyring.names()]
+    if ctx.settings.hsm_keys:
+        from amanat.chain.hsm import HsmSigner, token_config
+
+        config = token_config(ctx.settings)
+        rows += [
+            {"name": n, "address": HsmSigner(config, n).address, "kind": "hardware token"}
+            for n in sorted(ctx.settings.hsm_keys)
+        ]
     if ctx.settings.embedded:
         from amanat.chain.keys import dev_account
         from amanat.services.platform import DEV_ROLES

@@ -25,6 +25,9 @@ from amanat.store.db import Store
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from amanat.chain.client import Signer
+    from amanat.chain.hsm import HsmSigner
+
 # Development role keys on the embedded chain (account index of the dev mnemonic).
 DEV_ROLES = {
     "deployer": 0,
@@ -119,6 +122,7 @@ class Platform:
         self.chain = chain
         self._manifest = manifest
         self.keyring = Keyring(settings.data_dir / "keys")
+        self._hsm_signers: dict[str, HsmSigner] = {}
         self._store: Store | None = None
         self._cipher: FieldCipher | None = None
 
@@ -216,12 +220,15 @@ class Platform:
             )
         return out
 
-    def signer(self, name: str, new: bool = False) -> LocalAccount:
-        """A named key: a Keystore V3 file, or on the embedded chain a development key.
+    def signer(self, name: str, new: bool = False) -> Signer:
+        """A named key: one held in the hardware token (`[keys] name = "hsm"` in amanat.toml), a
+        Keystore V3 file, or on the embedded chain a development key.
 
         A development key resolves only for a configured role or a registered name (an
         institution's wallet or a user's key), so a typo never becomes a wallet; `new` names a
         key that is being registered now (an institution's wallet at onboarding)."""
+        if name in self.settings.hsm_keys:
+            return self.hsm_signer(name)
         if name in self.keyring.names():
             return self.keyring.unlock(name)
         if not self.settings.embedded:
@@ -236,6 +243,14 @@ class Platform:
         elif not self._registered_name(name):
             raise InvalidInput(_unknown_name(name, self.known_names()))
         return dev_key_for(name)
+
+    def hsm_signer(self, label: str) -> HsmSigner:
+        """The token's key labelled `label`, opened once per process."""
+        from amanat.chain.hsm import HsmSigner, token_config
+
+        if label not in self._hsm_signers:
+            self._hsm_signers[label] = HsmSigner(token_config(self.settings), label)
+        return self._hsm_signers[label]
 
     def address_of(self, who: str, new: bool = False) -> str:
         """An address given as 0x… or as a key name (see `signer` for which names resolve)."""
@@ -256,6 +271,7 @@ class Platform:
                 *session.scalars(select(User.key_name).where(User.key_name.is_not(None))),
             }
         configured = set(DEV_ROLES) | {PUBLISHER_KEY} if self.settings.embedded else set()
+        configured |= self.settings.hsm_keys
         return sorted({*configured, *self.keyring.names(), *(n for n in registered if n)})
 
     def _registered_name(self, name: str) -> bool:
@@ -267,8 +283,7 @@ class Platform:
             return (
                 session.scalar(select(Wallet.address).where(Wallet.key_name == name).limit(1))
                 is not None
-                or session.scalar(select(User.id).where(User.key_name == name).limit(1))
-                is not None
+                or session.scalar(select(User.id).where(User.key_name == name).limit(1)) is not None
             )
 
 
