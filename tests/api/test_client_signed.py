@@ -3,10 +3,19 @@ with eth-account (as any outside client would, its key never sent) and submits t
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from eth_account import Account
 
+from amanat.cli import client
+from amanat.cli.main import cli
+from amanat.domain.auction import commitment
+from amanat.errors import RuleViolation
+from amanat.services import pilot
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem, balance
 
@@ -141,3 +150,69 @@ def test_client_signed_approve_transfer_from_and_dvp(api: Api) -> None:
         unsigned = build(api, "kla", action=step, instruction=number)
         reply = api.post("/transactions", "kla", json={"raw": sign(api, "kla", unsigned)})
         assert reply.status_code == 200 and reply.json()["state"] == state, reply.text
+
+
+def test_client_signed_sealed_bid_is_committed_by_its_hash_and_revealed(api: Api) -> None:
+    chain = api.platform.chain
+    now = chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + 2 * HOUR,
+        "reveal_deadline": now + 3 * HOUR,
+        "settlement_date": now + 4 * HOUR,
+    }
+    announced = api.post("/auctions", "treasury", json=terms)
+    assert announced.status_code == 201, announced.text
+    auction, inb = announced.json()["auction"], api.address("inb")
+    # the bid and its salt stay with the bidder: the platform sees only the commitment
+    salt = bytes(range(32))
+    sealed = "0x" + commitment(auction, inb, 100, 118_000, True, salt).hex()
+    unsigned = build(api, "inb", action="auction_commit", auction=auction, commitment=sealed)
+    committed = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert committed.status_code == 200, committed.text
+    assert committed.json() == {"auction": auction, "bidder": inb, "commitment": sealed}
+    kept = api.platform.settings.data_dir / "sealed-bids" / f"auction-{auction}-{inb}.json"
+    assert not kept.exists()
+    chain.advance_time(terms["close_time"] - chain.block_timestamp())
+    reveal = {"units": 100, "yield_micro": 118_000, "competitive": True, "salt": "0x" + salt.hex()}
+    unsigned = build(api, "inb", action="auction_reveal", auction=auction, **reveal)
+    opened = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert opened.status_code == 200, opened.text
+    assert (
+        opened.json()["yield"] == "11.8000%" and opened.json()["locked_cash_minor"] == 100 * 100_00
+    )
+
+
+def test_cli_client_mode_signs_with_the_institutions_keystore(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keystore = tmp_path / "inb.json"
+    secret = api.platform.signer("inb").key
+    keystore.write_text(json.dumps(Account.encrypt(secret, "inb-passphrase", "pbkdf2", 2)))
+    monkeypatch.setenv("AMANAT_KEY_PASSPHRASE", "inb-passphrase")
+    monkeypatch.setenv("AMANAT_API_PASSWORD", pilot.pilot_password("inb"))
+    monkeypatch.setattr(
+        client,
+        "open_client",
+        lambda _url, user, key_file, password: client.InstitutionClient(
+            api.client, user, password, key_file
+        ),
+    )
+    mode = ["--api", "http://testserver", "--as", "inb", "--key", str(keystore)]
+    kla, before = api.address("kla"), balance(api, "PKTB3M", "kla")
+    sent = CliRunner().invoke(
+        cli, [*mode, "token", "transfer", "PKTB3M", "--to", kla, "--amount", "250", "--json"]
+    )
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["amount"] == 250 and json.loads(sent.output)["to"] == kla
+    assert balance(api, "PKTB3M", "kla") == before + 250
+    # a refusal is the API's own rule and text, and nothing is sent
+    retail = api.address("retail-0001")
+    refused = CliRunner().invoke(
+        cli, [*mode, "token", "transfer", "PKTB3M", "--to", retail, "--amount", "5000"]
+    )
+    error = refused.exception
+    assert isinstance(error, RuleViolation) and error.rule == "category-not-eligible"
+    assert error.exit_code == 3 and "admits only" in error.message
+    assert balance(api, "PKTB3M", "kla") == before + 250

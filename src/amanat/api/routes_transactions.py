@@ -16,6 +16,7 @@ from amanat.api.routes_common import (
     Address,
     Amount,
     Count,
+    Hash,
     Id,
     Timestamp,
     TokenRef,
@@ -74,8 +75,33 @@ class ClaimBuild(BaseModel):
     distribution: Id
 
 
+class CommitBuild(BaseModel):
+    action: Literal["auction_commit"]
+    auction: Id
+    commitment: Hash = Field(
+        description="keccak256(auctionId, bidder, units, yieldMicro, competitive, salt): the bid "
+        "itself never reaches the platform"
+    )
+
+
+class RevealBuild(BaseModel):
+    action: Literal["auction_reveal"]
+    auction: Id
+    units: Amount
+    yield_micro: Count = Field(description="The bid's yield in millionths (0: non-competitive)")
+    competitive: bool
+    salt: Hash
+
+
 BuildIn = Annotated[
-    TransferBuild | ApproveBuild | TransferFromBuild | InstructBuild | StepBuild | ClaimBuild,
+    TransferBuild
+    | ApproveBuild
+    | TransferFromBuild
+    | InstructBuild
+    | StepBuild
+    | ClaimBuild
+    | CommitBuild
+    | RevealBuild,
     Field(discriminator="action"),
 ]
 

@@ -389,7 +389,12 @@ class Chain:
         fields = signed.fields
         request = TxRequest(fields.to, fields.data, fields.gas, signed.hash, description)
         with self.locked():
-            if self.journal.tx_state(signed.hash) is None:
+            state = self.journal.tx_state(signed.hash)
+            if state is not None and state[0] == "rejected":
+                raise TransactionRefused(
+                    state[2] or "the node refused the transaction", tx_hash=signed.hash
+                )
+            if state is None:
                 expected = self.next_nonce(sender)
                 if fields.nonce != expected:
                     raise RuleViolation(

@@ -9,6 +9,10 @@ institution's actions (ALLOWED); it rebuilds the action from the decoded argumen
 same service function (same pre-check, same refusal), checks the signed call is exactly that
 action's, journals it durably (its hash is its idempotency key, so the same bytes twice are one
 transaction), sends it and returns the result the action's own route returns.
+
+A sealed bid is committed by its hash alone (`auction_commit`): the bid and its salt stay with
+the bidder until it reveals them (`auction_reveal`), so the platform never holds an unrevealed
+bid.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy import select
 from amanat.chain.abi import checksum, interface
 from amanat.chain.signing import MalformedTransaction, read_signed
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import distributions, dvp, inputs, tokens
+from amanat.services import auctions, distributions, dvp, inputs, tokens
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform, Prepared
@@ -36,6 +40,8 @@ ALLOWED = {
     ("Settlement", "settle"): "dvp_settle",
     ("Settlement", "cancel"): "dvp_cancel",
     ("Distributor", "claim"): "claim",
+    ("Auction", "commit"): "auction_commit",
+    ("Auction", "reveal"): "auction_reveal",
 }
 ACTIONS = tuple(ALLOWED.values())
 
@@ -109,6 +115,20 @@ def prepare(
         return dvp.prepare_step(platform, sender, fields["instruction"], step, key)
     if action == "claim":
         return distributions.prepare_claim(platform, sender, fields["distribution"], key)
+    if action == "auction_commit":
+        sealed = _bytes32(fields["commitment"])
+        return auctions.prepare_commit(platform, sender, fields["auction"], sealed, key)
+    if action == "auction_reveal":
+        return auctions.prepare_reveal(
+            platform,
+            sender,
+            fields["auction"],
+            fields["units"],
+            fields["yield_micro"],
+            fields["competitive"],
+            _bytes32(fields["salt"]),
+            key,
+        )
     raise InvalidInput(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
 
 
@@ -137,10 +157,11 @@ def submit(
         raise InvalidInput(str(exc)) from None
     chain_id = platform.chain.chain_id
     if signed.chain_id != chain_id:
+        signed_for = "without a chain id" if signed.chain_id is None else "for another chain"
         raise RuleViolation(
             "wrong-chain",
-            f"the transaction is signed for chain id {signed.chain_id}, this chain's id is "
-            f"{chain_id}",
+            f"the transaction is signed {signed_for} (chain id {signed.chain_id}); this chain's "
+            f"id is {chain_id}",
             chain_id=signed.chain_id,
             expected=chain_id,
         )
@@ -194,15 +215,28 @@ def decode_call(platform: Platform, to: str | None, data: bytes) -> tuple[str, d
         return action, dict(zip(instruct, args, strict=True))
     if kind == "Settlement":
         return action, {"instruction": args[0]}
+    if action == "auction_commit":
+        return action, {"auction": args[0], "commitment": args[1]}
+    if action == "auction_reveal":
+        reveal = ("auction", "units", "yield_micro", "competitive", "salt")
+        return action, dict(zip(reveal, args, strict=True))
     return action, {"distribution": args[0]}
 
 
+def _bytes32(value: str | bytes) -> bytes:
+    """A 32-byte value given as 0x-hex (a route's field) or as bytes (a decoded call)."""
+    raw = value if isinstance(value, bytes) else bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise InvalidInput(f"{len(raw)} bytes where 32 are expected")
+    return raw
+
+
 def _contract_kind(platform: Platform, to: str | None) -> str | None:
-    """Which of the deployment's contracts `to` is: Settlement, Distributor or one of its
-    AssetTokens; None for anything else."""
+    """Which of the deployment's contracts `to` is: Settlement, Distributor, Auction or one of
+    its AssetTokens; None for anything else."""
     if to is None:
         return None
-    for name in ("Settlement", "Distributor"):
+    for name in ("Settlement", "Distributor", "Auction"):
         if platform.manifest.address(name).lower() == to.lower():
             return name
     try:
