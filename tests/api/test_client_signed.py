@@ -216,3 +216,16 @@ def test_cli_client_mode_signs_with_the_institutions_keystore(
     assert isinstance(error, RuleViolation) and error.rule == "category-not-eligible"
     assert error.exit_code == 3 and "admits only" in error.message
     assert balance(api, "PKTB3M", "kla") == before + 250
+    # a DvP step in client mode: inb, the buyer, affirms and then cancels with its own key
+    sale = {
+        "token": "PKTB3M",
+        "buyer": api.address("inb"),
+        "units": 10,
+        "cash_minor": 970_00,
+        "deadline": api.platform.chain.block_timestamp() + HOUR,
+    }
+    number = api.post("/dvp", "kla", json=sale).json()["instruction"]
+    for step, state in (("affirm", "affirmed"), ("cancel", "cancelled")):
+        done = CliRunner().invoke(cli, [*mode, "dvp", step, str(number), "--json"])
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["state"] == state

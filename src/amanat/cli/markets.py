@@ -323,6 +323,9 @@ def _dvp_step(name: str, doc: str, default_actor: str) -> click.Command:
     @json_option
     @pass_ctx
     def command(ctx: Context, instruction_id: int, actor: str, as_json: bool) -> None:
+        if ctx.api is not None and name != "expire":  # client mode: signed here with --key
+            emit(ctx.client().act(f"dvp_{name}", instruction=instruction_id), as_json)
+            return
         emit(getattr(dvp, name)(ctx.platform(), actor, instruction_id), as_json)
 
     return command
@@ -382,7 +385,10 @@ def distribution_pay(
 @json_option
 @pass_ctx
 def distribution_claim(ctx: Context, distribution_id: int, actor: str, as_json: bool) -> None:
-    """Claim your own payout with its Merkle proof."""
+    """Claim your own payout with its Merkle proof (client mode: signed here with --key)."""
+    if ctx.api is not None:
+        emit(ctx.client().act("claim", distribution=distribution_id), as_json)
+        return
     emit(distributions.claim(ctx.platform(), actor, distribution_id), as_json)
 
 
