@@ -572,8 +572,10 @@ def _step(
         shown = dvp.show(platform, instruction_id)
         if party:
             _own_party(platform, who, shown)
+        key_name = signing_key(who)
+        dvp.check_step(shown, platform.address_of(key_name), step)
         return getattr(dvp, step)(  # type: ignore[no-any-return]
-            platform, signing_key(who), instruction_id, idempotency_key=chain_key(who, key)
+            platform, key_name, instruction_id, idempotency_key=chain_key(who, key)
         )
 
     return run_post(request, response, platform, who, key, 200, action)

@@ -112,6 +112,7 @@ def prepare(
         )
     if action in ("dvp_affirm", "dvp_settle", "dvp_cancel"):
         step = action.removeprefix("dvp_")
+        dvp.check_step(dvp.show(platform, fields["instruction"]), sender, step)
         return dvp.prepare_step(platform, sender, fields["instruction"], step, key)
     if action == "claim":
         return distributions.prepare_claim(platform, sender, fields["distribution"], key)

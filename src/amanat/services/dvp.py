@@ -105,19 +105,19 @@ def _utc(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-STEPS = ("affirm", "settle", "cancel", "expire")
+def check_step(shown: dict[str, Any], sender: str, step: str) -> None:
+    """The platform's own refusal of a step before the chain is asked (the API's, for an
+    institution): only the buyer affirms."""
+    if step == "affirm" and sender != shown["buyer"]:
+        raise Forbidden(f"only the buyer affirms instruction {shown['instruction']}")
 
 
 def prepare_step(
     platform: Platform, sender: str, instruction_id: int, step: str, key: str | None = None
 ) -> Prepared:
-    """A step of an instruction (one of STEPS) by wallet `sender`: only the buyer affirms,
-    only a party settles or cancels, anyone expires (the contract decides when)."""
-    shown = show(platform, instruction_id)
-    if step == "affirm" and sender != shown["buyer"]:
-        raise Forbidden(f"only the buyer affirms instruction {instruction_id}")
-    if step in ("settle", "cancel") and sender not in (shown["seller"], shown["buyer"]):
-        raise Forbidden(f"only the seller or the buyer may {step} instruction {instruction_id}")
+    """A step of an instruction (affirm, settle, cancel or expire) by wallet `sender`; the
+    contract decides who may take it and when."""
+    _require(platform, instruction_id)
     request = platform.contract("Settlement").tx(
         step, instruction_id, key=key, description=f"DvP {step} {instruction_id}"
     )
