@@ -215,7 +215,7 @@ def transfer_load(
 
 def client_signed_load(
     url: str, bearer: str, secret: bytes, receiver: str, seconds: float
-) -> tuple[int, Counter[str]]:
+) -> tuple[int, float, Counter[str]]:
     """One institution's client process: build through the API, sign locally with its own key
     (eth-account, as any outside client) and submit the raw transaction, for `seconds`. One
     process per wallet: a wallet's transactions take consecutive nonces."""
@@ -225,7 +225,8 @@ def client_signed_load(
     body = {"action": "transfer", "token": "PKTB3M", "to": receiver, "amount": TRANSFER_AMOUNT}
     headers = {"Authorization": f"Bearer {bearer}"}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
-        deadline = time.monotonic() + seconds
+        began = time.monotonic()
+        deadline = began + seconds
         for _ in range(MAX_REQUESTS_PER_CLIENT):
             if time.monotonic() >= deadline:
                 break
@@ -240,7 +241,7 @@ def client_signed_load(
                 seen["settled"] += 1
             else:
                 seen[f"{reply.status_code} {reply.json().get('rule')}"] += 1
-    return seen["settled"], seen
+    return seen["settled"], time.monotonic() - began, seen
 
 
 def package_load(platform: Platform, seconds: float) -> tuple[int, float, Counter[str]]:
@@ -344,7 +345,6 @@ def main() -> int:
         print(f"    health {health}; audit chain ok {verify['ok']} ({verify['entries']} entries)")
 
         print(f"(b2) client-signed transfers: {len(CYCLE)} client processes ...", flush=True)
-        began = time.monotonic()
         with multiprocessing.get_context("spawn").Pool(len(CYCLE)) as pool:
             runs = pool.starmap(
                 client_signed_load,
@@ -359,12 +359,12 @@ def main() -> int:
                     for user, receiver in CYCLE.items()
                 ],
             )
-        signed_elapsed = time.monotonic() - began
-        signed_settled = sum(settled for settled, _ in runs)
-        signed_outcomes = sum((seen for _, seen in runs), Counter[str]())
+        signed_elapsed = max(elapsed for _, elapsed, _ in runs)  # the clients' own loops
+        signed_settled = sum(settled for settled, _, _ in runs)
+        signed_outcomes = sum((seen for _, _, seen in runs), Counter[str]())
         client_signed_tps = signed_settled / signed_elapsed
         print(
-            f"    {signed_settled} settled in {signed_elapsed:.1f} s (process start included); "
+            f"    {signed_settled} settled in {signed_elapsed:.1f} s; "
             f"outcomes {dict(signed_outcomes)}"
         )
 
