@@ -229,3 +229,25 @@ def test_cli_client_mode_signs_with_the_institutions_keystore(
         done = CliRunner().invoke(cli, [*mode, "dvp", step, str(number), "--json"])
         assert done.exit_code == 0, done.output
         assert json.loads(done.output)["state"] == state
+    # a sealed bid in client mode: kept in the institution's own data directory, never sent
+    now = api.platform.chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + HOUR,
+        "reveal_deadline": now + 2 * HOUR,
+        "settlement_date": now + 3 * HOUR,
+    }
+    auction = api.post("/auctions", "treasury", json=terms).json()["auction"]
+    own = ["--data-dir", str(tmp_path / "inb-home"), *mode]
+    bid = ["auction", "bid", str(auction), "--units", "50", "--yield", "12%", "--json"]
+    committed = CliRunner().invoke(cli, [*own, *bid])
+    assert committed.exit_code == 0, committed.output
+    kept = tmp_path / "inb-home" / "sealed-bids" / f"auction-{auction}-{api.address('inb')}.json"
+    assert json.loads(kept.read_text())["commitment"] == json.loads(committed.output)["commitment"]
+    server_copy = api.platform.settings.data_dir / "sealed-bids" / kept.name
+    assert not server_copy.exists()
+    api.platform.chain.advance_time(terms["close_time"] - api.platform.chain.block_timestamp())
+    opened = CliRunner().invoke(cli, [*own, "auction", "reveal", str(auction), "--json"])
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.output)["yield"] == "12.0000%"

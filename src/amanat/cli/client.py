@@ -2,18 +2,21 @@
 the platform's API for the action's unsigned transaction, signs it here with the institution's
 Keystore V3 file and submits the signed bytes. The key never leaves this machine; the platform
 runs the same pre-check as for its own route and answers a refusal with the same rule and text.
+A sealed bid and its salt are kept in the institution's own data directory until it reveals.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from amanat.chain.keys import PASSPHRASE_ENV, eth_account_class
+from amanat.domain.auction import commitment
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 
 PASSWORD_ENV = "AMANAT_API_PASSWORD"
@@ -29,6 +32,7 @@ class InstitutionClient:
         self.password = password
         self.key_file = key_file
         self._token: str | None = None
+        self._unlocked: Any = None
 
     def act(self, action: str, **fields: Any) -> dict[str, Any]:
         """Build the action's transaction through the API, sign it locally and submit it;
@@ -44,8 +48,46 @@ class InstitutionClient:
         raw = bytes(account.sign_transaction(transaction).raw_transaction)
         return self._post("/transactions", {"raw": "0x" + raw.hex()})
 
+    def bid(
+        self, auction_id: int, units: int, micro: int, competitive: bool, sealed_dir: Path
+    ) -> dict[str, Any]:
+        """Commit a sealed bid by its hash alone. The bid and its salt are written to
+        `sealed_dir` (this machine) before the commitment is sent, and never reach the API."""
+        wallet = self._account().address
+        salt = secrets.token_bytes(32)
+        sealed = "0x" + commitment(auction_id, wallet, units, micro, competitive, salt).hex()
+        record = {"units": units, "yield_micro": micro, "competitive": competitive}
+        path = sealed_dir / f"auction-{auction_id}-{wallet}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump({**record, "salt": salt.hex(), "commitment": sealed}, handle)
+        temporary.replace(path)
+        return {**self.act("auction_commit", auction=auction_id, commitment=sealed), **record}
+
+    def reveal(self, auction_id: int, sealed_dir: Path) -> dict[str, Any]:
+        """Reveal the sealed bid kept in `sealed_dir` after the close."""
+        path = sealed_dir / f"auction-{auction_id}-{self._account().address}.json"
+        if not path.exists():
+            raise NotFound(f"no sealed bid for auction {auction_id} at {path}")
+        kept = json.loads(path.read_text())
+        return self.act(
+            "auction_reveal",
+            auction=auction_id,
+            units=kept["units"],
+            yield_micro=kept["yield_micro"],
+            competitive=kept["competitive"],
+            salt="0x" + kept["salt"],
+        )
+
     def _account(self) -> Any:
-        """The institution's key, decrypted with AMANAT_KEY_PASSPHRASE."""
+        """The institution's key, decrypted with AMANAT_KEY_PASSPHRASE (once)."""
+        if self._unlocked is None:
+            self._unlocked = self._decrypt()
+        return self._unlocked
+
+    def _decrypt(self) -> Any:
         if not self.key_file.exists():
             raise InvalidInput(f"no key file at {self.key_file}")
         passphrase = os.environ.get(PASSPHRASE_ENV)
