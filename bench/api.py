@@ -12,12 +12,15 @@ that data directory on 127.0.0.1 (a free port), its background indexer following
     1,000-unit PKTB3M transfers around a cycle inb -> kla -> fepf -> inb through POST /transfers
     (each with an Idempotency-Key) for ~10 s; every transfer is pre-checked, journaled, mined
     and audited before its 201;
+(b2) client-signed transfers: one client process per institution (its transactions take
+    consecutive nonces) builds each transfer through POST /transactions/build, signs it locally
+    with eth-account and submits it to POST /transactions, for ~10 s;
 (c) package transfers: the same cycle through `amanat.services.tokens.transfer_batch` (batches
     of 250, pre-checked, journaled, mined together and confirmed) for ~10 s, in this process.
 
 Every loop is bounded by time and by a request count. The server and the node are stopped at
-the end. Last line: `api_transfers_per_s X package_transfers_per_s Y ratio R api_read_rps Z
-api_read_p50_ms P api_read_p99_ms W` (ratio = X / Y).
+the end. Last line: `api_transfers_per_s X client_signed_per_s C package_transfers_per_s Y
+ratio R api_read_rps Z api_read_p50_ms P api_read_p99_ms W` (ratio = X / Y).
 """
 
 from __future__ import annotations
@@ -210,6 +213,37 @@ def transfer_load(
     return outcomes["settled"], time.monotonic() - began, outcomes
 
 
+def client_signed_load(
+    url: str, bearer: str, secret: bytes, receiver: str, seconds: float
+) -> tuple[int, float, Counter[str]]:
+    """One institution's client process: build through the API, sign locally with its own key
+    (eth-account, as any outside client) and submit the raw transaction, for `seconds`. One
+    process per wallet: a wallet's transactions take consecutive nonces."""
+    from eth_account import Account
+
+    seen: Counter[str] = Counter()
+    body = {"action": "transfer", "token": "PKTB3M", "to": receiver, "amount": TRANSFER_AMOUNT}
+    headers = {"Authorization": f"Bearer {bearer}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
+        began = time.monotonic()
+        deadline = began + seconds
+        for _ in range(MAX_REQUESTS_PER_CLIENT):
+            if time.monotonic() >= deadline:
+                break
+            built = http.post("/transactions/build", json=body)
+            if built.status_code != 200:
+                seen[f"build {built.status_code} {built.json().get('rule')}"] += 1
+                continue
+            unsigned = {k: v for k, v in built.json().items() if k not in ("action", "from")}
+            raw = bytes(Account.sign_transaction(unsigned, secret).raw_transaction)
+            reply = http.post("/transactions", json={"raw": "0x" + raw.hex()})
+            if reply.status_code == 200:
+                seen["settled"] += 1
+            else:
+                seen[f"{reply.status_code} {reply.json().get('rule')}"] += 1
+    return seen["settled"], time.monotonic() - began, seen
+
+
 def package_load(platform: Platform, seconds: float) -> tuple[int, float, Counter[str]]:
     """Compliant transfers around the cycle through `transfer_batch`, in batches, for `seconds`."""
     token = tokens.resolve(platform, "PKTB3M")
@@ -310,6 +344,30 @@ def main() -> int:
         ).json()
         print(f"    health {health}; audit chain ok {verify['ok']} ({verify['entries']} entries)")
 
+        print(f"(b2) client-signed transfers: {len(CYCLE)} client processes ...", flush=True)
+        with multiprocessing.get_context("spawn").Pool(len(CYCLE)) as pool:
+            runs = pool.starmap(
+                client_signed_load,
+                [
+                    (
+                        server.url,
+                        bearer[user],
+                        bytes(platform.signer(user).key),
+                        platform.address_of(receiver),
+                        seconds,
+                    )
+                    for user, receiver in CYCLE.items()
+                ],
+            )
+        signed_elapsed = max(elapsed for _, elapsed, _ in runs)  # the clients' own loops
+        signed_settled = sum(settled for settled, _, _ in runs)
+        signed_outcomes = sum((seen for _, _, seen in runs), Counter[str]())
+        client_signed_tps = signed_settled / signed_elapsed
+        print(
+            f"    {signed_settled} settled in {signed_elapsed:.1f} s; "
+            f"outcomes {dict(signed_outcomes)}"
+        )
+
         print(f"(c) package transfers (transfer_batch of {PACKAGE_BATCH}) for {seconds:.0f} s ...")
         package_settled, package_elapsed, package_outcomes = package_load(platform, seconds)
         package_tps = package_settled / package_elapsed
@@ -321,7 +379,8 @@ def main() -> int:
 
         p50, p99 = statistics.median(every), percentile(every, 0.99)
         print(
-            f"api_transfers_per_s {api_tps:.1f} package_transfers_per_s {package_tps:.1f} "
+            f"api_transfers_per_s {api_tps:.1f} client_signed_per_s {client_signed_tps:.1f} "
+            f"package_transfers_per_s {package_tps:.1f} "
             f"ratio {api_tps / package_tps if package_tps else 0:.3f} api_read_rps {read_rps:.0f} "
             f"api_read_p50_ms {p50:.1f} api_read_p99_ms {p99:.1f}"
         )

@@ -110,6 +110,22 @@ ROWS = [
     Row("POST", "/transfers", "/transfers", frozenset({"institution"}), INVALID, {"json": {}}),
     Row("GET", "/transfers", "/transfers", SIGNED_IN),
     Row(
+        "POST",
+        "/transactions/build",
+        "/transactions/build",
+        frozenset({"institution"}),
+        INVALID,
+        {"json": {"action": "mint"}},
+    ),
+    Row(
+        "POST",
+        "/transactions",
+        "/transactions",
+        frozenset({"institution"}),
+        INVALID,
+        {"json": {"raw": "0xc0"}},
+    ),
+    Row(
         "GET",
         "/transfers",
         "/transfers?wallet={other_wallet}",

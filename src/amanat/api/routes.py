@@ -67,6 +67,7 @@ def include(app: FastAPI) -> None:
         routes_markets,
         routes_records,
         routes_tokens,
+        routes_transactions,
         routes_transparency,
     )
 
@@ -76,6 +77,7 @@ def include(app: FastAPI) -> None:
     app.include_router(routes_institutions.router)
     app.include_router(routes_tokens.router)
     app.include_router(routes_tokens.transfers)
+    app.include_router(routes_transactions.router)
     app.include_router(routes_approvals.router)
     app.include_router(routes_markets.router)
     app.include_router(routes_transparency.router)

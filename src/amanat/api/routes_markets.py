@@ -573,10 +573,7 @@ def _step(
         if party:
             _own_party(platform, who, shown)
         key_name = signing_key(who)
-        if step == "affirm" and platform.address_of(key_name) != shown["buyer"]:
-            raise Forbidden(
-                f"only the buyer affirms instruction {instruction_id}", role=who.role.value
-            )
+        dvp.check_step(shown, platform.address_of(key_name), step)
         return getattr(dvp, step)(  # type: ignore[no-any-return]
             platform, key_name, instruction_id, idempotency_key=chain_key(who, key)
         )

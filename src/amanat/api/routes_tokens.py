@@ -425,17 +425,15 @@ def transfer(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        token = resolve(platform, body.token)
-        result = tokens.transfer(
+        return tokens.transfer(
             platform,
             signing_key(who),
-            token,
+            resolve(platform, body.token),
             address(body.to),
             body.amount,
             idempotency_key=chain_key(who, key),
             counterparty_detail=access.counterparty_detail(who),
         )
-        return {**result, "token": token.address, "symbol": token.read("symbol")}
 
     return run_post(request, response, platform, who, key, 201, action)
 

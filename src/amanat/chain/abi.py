@@ -7,6 +7,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 from amanat.chain.artifacts import load
@@ -76,6 +77,17 @@ class Function:
         if fast is not None:
             return self.selector + fast
         return self.selector + encode(list(self.inputs), list(args))
+
+    def decode_arguments(self, data: bytes) -> tuple[Any, ...]:
+        """The arguments of call data to this function (after its selector), addresses in
+        EIP-55 form; ValueError unless `data` is exactly their canonical encoding."""
+        try:
+            values = decode(list(self.inputs), data[4:])
+        except DecodingError as exc:
+            raise ValueError(f"the call data is not a call of {self.signature}: {exc}") from None
+        if data[:4] != self.selector or self.encode(*values) != data:
+            raise ValueError(f"the call data is not a canonical call of {self.signature}")
+        return tuple(_normalise(v, t) for v, t in zip(values, self.inputs, strict=True))
 
     def decode(self, data: bytes) -> Any:
         values = decode(list(self.outputs), data)

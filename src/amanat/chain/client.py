@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from eth_utils import keccak
 
-from amanat.chain.abi import decode_revert
+from amanat.chain.abi import checksum, decode_revert
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
 from amanat.chain.producer import (
@@ -38,7 +38,13 @@ from amanat.chain.producer import (
     pending_count,
 )
 from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
-from amanat.chain.signing import DigestSigner, decode_signed, sign_dynamic_fee, sign_legacy
+from amanat.chain.signing import (
+    DigestSigner,
+    SignedTx,
+    decode_signed,
+    sign_dynamic_fee,
+    sign_legacy,
+)
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 if TYPE_CHECKING:
@@ -395,6 +401,73 @@ class Chain:
             known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
             for _, r in items
         ]
+
+    def next_nonce(self, sender: str) -> int:
+        """The nonce `sender`'s next transaction takes: after those the node holds and those
+        the journal has acknowledged."""
+        pending = int(self.rpc.call("eth_getTransactionCount", [sender, "pending"]), 16)
+        return max(pending, self.journal.known_nonce(sender) or 0)
+
+    def unsigned(self, sender: str, request: TxRequest) -> dict[str, Any]:
+        """The transaction `sender` is to sign itself for `request`, its fields named and written
+        as JSON-RPC does (hex quantities; `type` 0x2 for EIP-1559 only): pre-checked and its
+        gas estimated as Amanat's own are, at the sender's next nonce and the chain's fees now."""
+        (gas,) = self._pre_check([(sender, request)])
+        fees = self.fees()
+        unsigned: dict[str, Any] = {
+            "from": sender,
+            "to": request.to,
+            "data": "0x" + request.data.hex(),
+            "value": "0x0",
+            "nonce": _hex(self.next_nonce(sender)),
+            "gas": _hex(gas),
+            "chainId": _hex(self.chain_id),
+        }
+        if fees.dynamic:
+            unsigned.update(
+                type="0x2",
+                maxFeePerGas=_hex(fees.max_fee),
+                maxPriorityFeePerGas=_hex(fees.max_priority_fee),
+            )
+        else:
+            unsigned["gasPrice"] = _hex(fees.max_fee)  # legacy: no type, as signers expect
+        return unsigned
+
+    def transact_signed(self, signed: SignedTx, raw: bytes, description: str = "") -> Receipt:
+        """Journal (acknowledge), submit and confirm a transaction its sender signed itself; its
+        hash is its idempotency key, so the same bytes again return the first one's receipt.
+
+        Before anything is written it is refused if its nonce is not the sender's next one or
+        if the chain would refuse it (with the contract's reason); a transaction that reverts
+        once mined raises, as in `transact`."""
+        sender = checksum(signed.sender)
+        fields = signed.fields
+        request = TxRequest(fields.to, fields.data, fields.gas, signed.hash, description)
+        with self.locked():
+            state = self.journal.tx_state(signed.hash)
+            if state is not None and state[0] == "rejected":
+                raise TransactionRefused(
+                    state[2] or "the node refused the transaction", tx_hash=signed.hash
+                )
+            if state is None:
+                expected = self.next_nonce(sender)
+                if fields.nonce != expected:
+                    raise RuleViolation(
+                        "nonce-mismatch",
+                        f"the transaction's nonce is {fields.nonce} but the next nonce of "
+                        f"{sender} is {expected}: build it again",
+                        nonce=fields.nonce,
+                        expected=expected,
+                    )
+                self._pre_check([(sender, request)])
+                journaled = JournalTx(signed.hash, sender, fields.nonce, raw, signed.hash)
+                self.journal.acknowledge_signed(journaled)
+                self._send([journaled])
+                self._produce({signed.hash})
+        (receipt,) = self.confirm([signed.hash])
+        if not receipt.status:
+            raise self._replay_failure(sender, request, receipt)
+        return receipt
 
     def seen(self, idempotency_key: str | None) -> bool:
         """Whether a transaction was already journaled under this idempotency key."""

@@ -158,6 +158,21 @@ class Journal:
             )
         return txs
 
+    def acknowledge_signed(self, tx: JournalTx) -> None:
+        """Durably record a transaction its sender signed itself (a client's), in one synced
+        write with the sender's next nonce, so that Amanat never signs over that nonce."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO tx (hash, sender, nonce, raw, idempotency_key, acked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (tx.hash, tx.sender, tx.nonce, tx.raw, tx.idempotency_key, time.time()),
+            )
+            db.execute(
+                "INSERT INTO nonce (sender, next) VALUES (?, ?)"
+                " ON CONFLICT (sender) DO UPDATE SET next = MAX(next, excluded.next)",
+                (tx.sender, tx.nonce + 1),
+            )
+
     def release_nonces(self, sender: str, first: int) -> None:
         """Give back nonces from `first` on (their transactions never reached the node)."""
         with self._transaction() as db:

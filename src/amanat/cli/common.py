@@ -3,6 +3,7 @@ options and submission of M-of-N proposals."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,12 +14,15 @@ from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit
 from amanat.config import Settings
 from amanat.domain.money import parse_units
+from amanat.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from amanat.cli import client as api_client
     from amanat.services import assets as asset_service
     from amanat.services import governance as gov
     from amanat.services.platform import Platform
 else:
+    api_client = lazy_module("amanat.cli.client")
     asset_service = lazy_module("amanat.services.assets")
     gov = lazy_module("amanat.services.governance")
 
@@ -26,11 +30,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    def __init__(self, data_dir: str | None, rpc: str | None) -> None:
+    def __init__(
+        self,
+        data_dir: str | None,
+        rpc: str | None,
+        api: str | None = None,
+        api_user: str | None = None,
+        key_file: Path | None = None,
+    ) -> None:
         self._data_dir = data_dir
         self._rpc = rpc
         self._settings: Settings | None = None
         self._platform: Platform | None = None
+        self.api = api
+        self._api_user = api_user
+        self._key_file = key_file
+        self._client: api_client.InstitutionClient | None = None
+
+    def client(self) -> api_client.InstitutionClient:
+        """Client mode (--api): the institution's API client, signing with its own key file."""
+        if self.api is None or not self._api_user or self._key_file is None:
+            raise InvalidInput("client mode needs --api URL, --as USER and --key FILE together")
+        if self._client is None:
+            password = os.environ.get(api_client.PASSWORD_ENV) or click.prompt(
+                f"API password of {self._api_user}", hide_input=True
+            )
+            self._client = api_client.open_client(
+                self.api, self._api_user, self._key_file, password
+            )
+        return self._client
 
     @property
     def settings(self) -> Settings:

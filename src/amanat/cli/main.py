@@ -49,11 +49,33 @@ else:
 @click.group()
 @click.option("--data-dir", envvar="AMANAT_HOME", help="Data directory (default ./.amanat).")
 @click.option("--rpc", envvar="AMANAT_RPC", help="EVM JSON-RPC URL; embedded anvil if unset.")
+@click.option(
+    "--api",
+    envvar="AMANAT_API",
+    help="Client mode: the platform's API URL. Writes are built there, signed here with --key "
+    "and submitted; the key never leaves this machine.",
+)
+@click.option(
+    "--as", "api_user", help="Client mode: your API user (password: AMANAT_API_PASSWORD)."
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Client mode: your Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE).",
+)
 @click.version_option(package_name="amanat")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: str | None, rpc: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    data_dir: str | None,
+    rpc: str | None,
+    api: str | None,
+    api_user: str | None,
+    key_file: Path | None,
+) -> None:
     """Amanat: tokenize state-owned assets and manage them in the open."""
-    ctx.obj = Context(data_dir, rpc)
+    ctx.obj = Context(data_dir, rpc, api, api_user, key_file)
 
 
 # ---------------------------------------------------------------------- node
@@ -928,7 +950,11 @@ def token_precheck(
 @click.option("--to", "receiver", required=True)
 @click.option("--amount", required=True, type=UNITS)
 @click.option("--idempotency-key")
-@click.option("--as", "actor", required=True, help="Key name of the sending institution's wallet.")
+@click.option(
+    "--as",
+    "actor",
+    help="Key name of the sending institution's wallet (not in client mode: --api).",
+)
 @json_option
 @pass_ctx
 def token_transfer(
@@ -937,10 +963,19 @@ def token_transfer(
     receiver: str,
     amount: int,
     idempotency_key: str | None,
-    actor: str,
+    actor: str | None,
     as_json: bool,
 ) -> None:
-    """Transfer units from your wallet (pre-checked; refused before sending if a rule forbids)."""
+    """Transfer units from your wallet (pre-checked; refused before sending if a rule forbids).
+    In client mode (--api) the transfer is signed here with --key; --to is a 0x address."""
+    if ctx.api is not None:
+        if not receiver.startswith("0x"):
+            raise InvalidInput(f"in client mode give the receiver's 0x address, not {receiver!r}")
+        client = ctx.client()
+        emit(client.act("transfer", token=token_ref, to=receiver, amount=amount), as_json)
+        return
+    if actor is None:
+        raise InvalidInput("name the sending wallet with --as (or use client mode: --api)")
     platform = ctx.platform()
     result = tokens.transfer(
         platform, actor, tokens.resolve(platform, token_ref), receiver, amount, idempotency_key

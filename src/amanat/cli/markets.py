@@ -198,6 +198,11 @@ def auction_bid(
     """Commit a sealed bid (kept in your data directory until you reveal)."""
     if (rate is None) == (not non_competitive):
         raise InvalidInput("give either --yield or --non-competitive")
+    if ctx.api is not None:  # client mode: only the commitment reaches the platform
+        micro = 0 if rate is None else auction_terms.yield_micro(auction_terms.parse_yield(rate))
+        sealed_dir = ctx.settings.data_dir / "sealed-bids"
+        emit(ctx.client().bid(auction_id, units, micro, rate is not None, sealed_dir), as_json)
+        return
     emit(
         auctions.bid(
             ctx.platform(), actor, auction_id, units, None if rate is None else auction_terms.parse_yield(rate)
@@ -213,6 +218,10 @@ def auction_bid(
 @pass_ctx
 def auction_reveal(ctx: Context, auction_id: int, actor: str, as_json: bool) -> None:
     """Reveal your sealed bid after the close; its face value in cash is locked."""
+    if ctx.api is not None:  # client mode: the bid kept in this data directory
+        sealed_dir = ctx.settings.data_dir / "sealed-bids"
+        emit(ctx.client().reveal(auction_id, sealed_dir), as_json)
+        return
     emit(auctions.reveal(ctx.platform(), actor, auction_id), as_json)
 
 
@@ -323,6 +332,9 @@ def _dvp_step(name: str, doc: str, default_actor: str) -> click.Command:
     @json_option
     @pass_ctx
     def command(ctx: Context, instruction_id: int, actor: str, as_json: bool) -> None:
+        if ctx.api is not None and name != "expire":  # client mode: signed here with --key
+            emit(ctx.client().act(f"dvp_{name}", instruction=instruction_id), as_json)
+            return
         emit(getattr(dvp, name)(ctx.platform(), actor, instruction_id), as_json)
 
     return command
@@ -382,7 +394,10 @@ def distribution_pay(
 @json_option
 @pass_ctx
 def distribution_claim(ctx: Context, distribution_id: int, actor: str, as_json: bool) -> None:
-    """Claim your own payout with its Merkle proof."""
+    """Claim your own payout with its Merkle proof (client mode: signed here with --key)."""
+    if ctx.api is not None:
+        emit(ctx.client().act("claim", distribution=distribution_id), as_json)
+        return
     emit(distributions.claim(ctx.platform(), actor, distribution_id), as_json)
 
 

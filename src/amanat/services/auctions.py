@@ -21,6 +21,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from amanat.chain.abi import decode_revert
+from amanat.chain.client import Receipt
 from amanat.domain.auction import (
     Bid,
     Pricing,
@@ -33,7 +34,7 @@ from amanat.domain.auction import (
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import governance, tokens
-from amanat.services.platform import Bound, Platform
+from amanat.services.platform import Bound, Platform, Prepared
 
 AUCTION_EVENTS = (
     "AuctionAnnounced",
@@ -145,11 +146,6 @@ def bid(
         raise InvalidInput(
             f"bid of {units} units is more than the {terms['offered_units']} offered"
         )
-    now = platform.chain.block_timestamp()
-    if now >= terms["close_time"]:
-        raise RuleViolation(
-            "auction-closed", f"auction {auction_id} closed at {terms['close_time']} (now {now})"
-        )
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     path = _sealed_path(platform, auction_id, wallet)
@@ -161,26 +157,10 @@ def bid(
             "commitment": kept["commitment"],
             **{k: kept[k] for k in ("units", "yield_micro", "competitive")},
         }
-    verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)
-    if not verdict.allowed:
-        raise verdict.refuse()
-    _check_one_bid_and_deposit(platform, auction_id, wallet, terms["deposit_minor"])
     micro = 0 if yield_rate is None else yield_micro(yield_rate)
     salt = secrets.token_bytes(32)
     sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
-    auction = platform.contract("Auction")
-    platform.chain.transact(
-        signer,
-        [
-            auction.tx(
-                "commit",
-                auction_id,
-                sealed,
-                key=idempotency_key,
-                description=f"sealed bid in auction {auction_id}",
-            )
-        ],
-    )
+    platform.send(signer, prepare_commit(platform, wallet, auction_id, sealed, idempotency_key))
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
     temporary = path.with_suffix(".tmp")
@@ -189,6 +169,42 @@ def bid(
         json.dump({**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}, handle)
     temporary.replace(path)
     return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
+
+
+def prepare_commit(
+    platform: Platform,
+    wallet: str,
+    auction_id: int,
+    sealed: bytes,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """Wallet `wallet` commits the sealed bid `sealed` (its commitment hash: the bid and its
+    salt stay with the bidder), refused if the auction has closed, the bidder may not hold the
+    token, its institution already bids from another wallet, or it lacks the deposit."""
+    terms = _terms(platform, auction_id)
+    if not platform.chain.seen(idempotency_key):
+        now = platform.chain.block_timestamp()
+        if now >= terms["close_time"]:
+            raise RuleViolation(
+                "auction-closed",
+                f"auction {auction_id} closed at {terms['close_time']} (now {now})",
+            )
+        verdict = tokens.eligibility_precheck(platform, platform.token(terms["token"]), wallet)
+        if not verdict.allowed:
+            raise verdict.refuse()
+        _check_one_bid_and_deposit(platform, auction_id, wallet, terms["deposit_minor"])
+    request = platform.contract("Auction").tx(
+        "commit",
+        auction_id,
+        sealed,
+        key=idempotency_key,
+        description=f"sealed bid in auction {auction_id}",
+    )
+
+    def finish(_receipt: Receipt) -> dict[str, Any]:
+        return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex()}
+
+    return Prepared(wallet, request, finish)
 
 
 def _check_one_bid_and_deposit(
@@ -228,30 +244,56 @@ def reveal(
     if not path.exists():
         raise NotFound(f"no sealed bid of {bidder} for auction {auction_id} in {path.parent}")
     sealed = json.loads(path.read_text())
-    auction = platform.contract("Auction")
-    (receipt,) = platform.chain.transact(
+    return platform.send(
         signer,
-        [
-            auction.tx(
-                "reveal",
-                auction_id,
-                sealed["units"],
-                sealed["yield_micro"],
-                sealed["competitive"],
-                bytes.fromhex(sealed["salt"]),
-                key=idempotency_key,
-                description=f"reveal bid in auction {auction_id}",
-            )
-        ],
+        prepare_reveal(
+            platform,
+            wallet,
+            auction_id,
+            sealed["units"],
+            sealed["yield_micro"],
+            sealed["competitive"],
+            bytes.fromhex(sealed["salt"]),
+            idempotency_key,
+        ),
     )
-    (event,) = auction.events(receipt, "BidRevealed")
-    return {
-        "auction": auction_id,
-        "bidder": wallet,
-        "units": event["units"],
-        "yield": None if not event["competitive"] else f"{from_micro(event['yieldMicro']):.4%}",
-        "locked_cash_minor": event["lockedCash"],
-    }
+
+
+def prepare_reveal(
+    platform: Platform,
+    wallet: str,
+    auction_id: int,
+    units: int,
+    micro: int,
+    competitive: bool,
+    salt: bytes,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """Wallet `wallet` opens its sealed bid (units, yield in millionths, competitive, salt)."""
+    _terms(platform, auction_id)
+    auction = platform.contract("Auction")
+    request = auction.tx(
+        "reveal",
+        auction_id,
+        units,
+        micro,
+        competitive,
+        salt,
+        key=idempotency_key,
+        description=f"reveal bid in auction {auction_id}",
+    )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        (event,) = auction.events(receipt, "BidRevealed")
+        return {
+            "auction": auction_id,
+            "bidder": wallet,
+            "units": event["units"],
+            "yield": None if not event["competitive"] else f"{from_micro(event['yieldMicro']):.4%}",
+            "locked_cash_minor": event["lockedCash"],
+        }
+
+    return Prepared(wallet, request, finish)
 
 
 def revealed_bids(platform: Platform, auction_id: int) -> list[Bid]:

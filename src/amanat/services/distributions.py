@@ -14,12 +14,13 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from amanat.chain.client import Receipt
 from amanat.domain.distribution import KINDS, PAY_BATCH, Payout, distribute
 from amanat.domain.money import format_pkr
 from amanat.domain.payouts import PayoutTree
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import governance
-from amanat.services.platform import Bound, Platform, read_many
+from amanat.services.platform import Bound, Platform, Prepared, read_many
 
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 # Gas ceiling per payout (a first cash payment and a redemption burn cost ~55k and ~80k), so that
@@ -284,41 +285,53 @@ def propose_close(platform: Platform, official: str, distribution_id: int) -> in
     )
 
 
+def prepare_claim(
+    platform: Platform,
+    wallet: str,
+    distribution_id: int,
+    idempotency_key: str | None = None,
+    holder: str | None = None,
+) -> Prepared:
+    """Wallet `wallet` (named `holder` in a refusal, if given) claims its payout with its proof."""
+    declared = _declared(platform, distribution_id)
+    payouts, tree = _tree_of(platform, declared)
+    index = next((i for i, p in enumerate(payouts) if p.holder == wallet), None)
+    if index is None:
+        named = f"{holder} ({wallet})" if holder else wallet
+        raise NotFound(f"{named} held no units at the record block")
+    payout = payouts[index]
+    request = platform.contract("Distributor").tx(
+        "claim",
+        distribution_id,
+        index,
+        payout.units,
+        payout.amount_minor,
+        tree.proof(index),
+        key=idempotency_key,
+        description=f"claim from distribution {distribution_id}",
+    )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "distribution": distribution_id,
+            "holder": wallet,
+            "amount_minor": payout.amount_minor,
+            "tx": receipt.tx_hash,
+            "gas_used": receipt.gas_used,
+        }
+
+    return Prepared(wallet, request, finish)
+
+
 def claim(
     platform: Platform, holder: str, distribution_id: int, idempotency_key: str | None = None
 ) -> dict[str, Any]:
-    """A holder claims its own payout with its proof."""
-    declared = _declared(platform, distribution_id)
-    payouts, tree = _tree_of(platform, declared)
+    """A holder claims its own payout with its proof, by its own key."""
     signer = platform.signer(holder)
     wallet = to_checksum_address(signer.address)
-    index = next((i for i, p in enumerate(payouts) if p.holder == wallet), None)
-    if index is None:
-        raise NotFound(f"{holder} ({wallet}) held no units at the record block")
-    payout = payouts[index]
-    distributor = platform.contract("Distributor")
-    (receipt,) = platform.chain.transact(
-        signer,
-        [
-            distributor.tx(
-                "claim",
-                distribution_id,
-                index,
-                payout.units,
-                payout.amount_minor,
-                tree.proof(index),
-                key=idempotency_key,
-                description=f"claim from distribution {distribution_id}",
-            )
-        ],
+    return platform.send(
+        signer, prepare_claim(platform, wallet, distribution_id, idempotency_key, holder)
     )
-    return {
-        "distribution": distribution_id,
-        "holder": wallet,
-        "amount_minor": payout.amount_minor,
-        "tx": receipt.tx_hash,
-        "gas_used": receipt.gas_used,
-    }
 
 
 def release_call(distribution_id: int, holder: str, receiver: str) -> tuple[str, list[Any]]:

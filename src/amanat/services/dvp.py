@@ -8,13 +8,70 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from amanat.chain.client import Receipt
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import tokens
-from amanat.services.platform import Bound, Platform
+from amanat.services.approvals import Forbidden
+from amanat.services.platform import Bound, Platform, Prepared
 
 STATES = {1: "instructed", 2: "affirmed", 3: "settled", 4: "cancelled", 5: "expired"}
 DVP_EVENTS = ("DvPInstructed", "DvPAffirmed", "DvPSettled", "DvPCancelled", "DvPExpired")
+
+
+def prepare_instruct(
+    platform: Platform,
+    sender: str,
+    token: Bound,
+    to: str,
+    units: int,
+    cash_minor: int,
+    deadline: int,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """The seller's (wallet `sender`) instruction to deliver to wallet `to`; the transfer is
+    pre-checked against the token's rules first."""
+    if units <= 0 or cash_minor <= 0:
+        raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
+    now = platform.chain.block_timestamp()
+    settlement = platform.contract("Settlement")
+    replay = platform.chain.seen(idempotency_key)  # a replay returns the first transaction
+    if deadline <= now and not replay:
+        raise InvalidInput(f"deadline {_utc(deadline)} is not after the chain's time {_utc(now)}")
+    longest = settlement.read("maxDeadlineSeconds")
+    if deadline > now + longest and not replay:
+        raise InvalidInput(
+            f"deadline {_utc(deadline)} is beyond the maximum settlement period of "
+            f"{longest // 86_400} days (latest {_utc(now + longest)})"
+        )
+    registry = platform.contract("IdentityRegistry")
+    seller_identity = registry.read("identityNumberOf", sender)
+    if seller_identity and seller_identity == registry.read("identityNumberOf", to):
+        raise RuleViolation(
+            "own-identity",
+            f"{to} is a wallet of the seller's own identity {seller_identity}: a DvP needs "
+            "two institutions",
+        )
+    if not replay:
+        verdict = tokens.precheck(platform, token, sender, to, units)
+        if not verdict.allowed:
+            raise verdict.refuse()
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        (event,) = settlement.events(receipt, "DvPInstructed")
+        return show(platform, int(event["instructionId"]))
+
+    request = settlement.tx(
+        "instruct",
+        token.address,
+        to,
+        units,
+        cash_minor,
+        deadline,
+        key=idempotency_key,
+        description="DvP instruction",
+    )
+    return Prepared(sender, request, finish)
 
 
 def instruct(
@@ -27,71 +84,54 @@ def instruct(
     deadline: int,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """The seller's instruction; the transfer is pre-checked against the token's rules first."""
-    if units <= 0 or cash_minor <= 0:
-        raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
-    now = platform.chain.block_timestamp()
-    if deadline <= now:
-        raise InvalidInput(f"deadline {_utc(deadline)} is not after the chain's time {_utc(now)}")
-    settlement = platform.contract("Settlement")
-    longest = settlement.read("maxDeadlineSeconds")
-    if deadline > now + longest:
-        raise InvalidInput(
-            f"deadline {_utc(deadline)} is beyond the maximum settlement period of "
-            f"{longest // 86_400} days (latest {_utc(now + longest)})"
-        )
+    """The seller's instruction by its own key (see `prepare_instruct`)."""
     signer = platform.signer(seller)
-    sender = to_checksum_address(signer.address)
-    to = platform.address_of(buyer)
-    registry = platform.contract("IdentityRegistry")
-    seller_identity = registry.read("identityNumberOf", sender)
-    if seller_identity and seller_identity == registry.read("identityNumberOf", to):
-        raise RuleViolation(
-            "own-identity",
-            f"{buyer} is a wallet of the seller's own identity {seller_identity}: a DvP needs "
-            "two institutions",
-        )
-    if not platform.chain.seen(idempotency_key):
-        verdict = tokens.precheck(platform, token, sender, to, units)
-        if not verdict.allowed:
-            raise verdict.refuse()
-    (receipt,) = platform.chain.transact(
+    return platform.send(
         signer,
-        [
-            settlement.tx(
-                "instruct",
-                token.address,
-                to,
-                units,
-                cash_minor,
-                deadline,
-                key=idempotency_key,
-                description="DvP instruction",
-            )
-        ],
+        prepare_instruct(
+            platform,
+            to_checksum_address(signer.address),
+            token,
+            platform.address_of(buyer),
+            units,
+            cash_minor,
+            deadline,
+            idempotency_key,
+        ),
     )
-    (event,) = settlement.events(receipt, "DvPInstructed")
-    return show(platform, int(event["instructionId"]))
 
 
 def _utc(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _act(
-    platform: Platform, who: str, instruction_id: int, function: str, key: str | None
-) -> dict[str, Any]:
+def check_step(shown: dict[str, Any], sender: str, step: str) -> None:
+    """The platform's own refusal of a step before the chain is asked (the API's, for an
+    institution): only the buyer affirms."""
+    if step == "affirm" and sender != shown["buyer"]:
+        raise Forbidden(f"only the buyer affirms instruction {shown['instruction']}")
+
+
+def prepare_step(
+    platform: Platform, sender: str, instruction_id: int, step: str, key: str | None = None
+) -> Prepared:
+    """A step of an instruction (affirm, settle, cancel or expire) by wallet `sender`; the
+    contract decides who may take it and when."""
     _require(platform, instruction_id)
-    settlement = platform.contract("Settlement")
-    platform.chain.transact(
-        platform.signer(who),
-        [
-            settlement.tx(
-                function, instruction_id, key=key, description=f"DvP {function} {instruction_id}"
-            )
-        ],
+    request = platform.contract("Settlement").tx(
+        step, instruction_id, key=key, description=f"DvP {step} {instruction_id}"
     )
-    return show(platform, instruction_id)
+    return Prepared(sender, request, lambda _receipt: show(platform, instruction_id))
+
+
+def _act(
+    platform: Platform, who: str, instruction_id: int, step: str, key: str | None
+) -> dict[str, Any]:
+    signer = platform.signer(who)
+    return platform.send(
+        signer,
+        prepare_step(platform, to_checksum_address(signer.address), instruction_id, step, key),
+    )
 
 
 def affirm(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,17 @@ class Bound:
             if topics and topics[0] == event.topic:
                 found.append(event.decode(topics, bytes.fromhex(log["data"][2:])))
         return found
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A write that passed its pre-check, built but not signed: the wallet that sends it, the
+    transaction, and how its receipt becomes the action's result. The platform signs it with a
+    key it holds (`Platform.send`), or the wallet's owner signs it itself (services/client_tx)."""
+
+    sender: str
+    request: TxRequest
+    finish: Callable[[Receipt], dict[str, Any]]
 
 
 def read_many(
@@ -187,6 +198,12 @@ class Platform:
         )
         self.set_manifest(deploy(self.chain, self.signer("deployer"), setup))
         return self.manifest
+
+    def send(self, signer: Signer, prepared: Prepared) -> dict[str, Any]:
+        """Sign a prepared write with a key the platform holds, send and confirm it, and return
+        the action's result."""
+        (receipt,) = self.chain.transact(signer, [prepared.request])
+        return prepared.finish(receipt)
 
     def contract(self, name: str) -> Bound:
         return Bound(self.chain, interface(name), self.manifest.address(name))

@@ -8,12 +8,13 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from amanat.chain.client import Receipt
 from amanat.domain.identity import country_label
 from amanat.domain.restrictions import Restriction
 from amanat.domain.rules import BPS, TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import identities
-from amanat.services.platform import Bound, Platform
+from amanat.services.platform import Bound, Platform, Prepared
 
 MAX_LISTED_COUNTRIES = 64
 
@@ -297,6 +298,45 @@ def eligibility_precheck(platform: Platform, token: Bound, investor: str) -> Ver
     return Verdict(code, explain(platform, token, code, None, investor, 0))
 
 
+def prepare_transfer(
+    platform: Platform,
+    sender: str,
+    token: Bound,
+    to: str,
+    amount: int,
+    idempotency_key: str | None = None,
+    counterparty_detail: bool = True,
+) -> Prepared:
+    """An ordinary transfer from wallet `sender` to wallet `to`, refused before it is built if a
+    rule forbids it (told with or without counterparty detail, as in `explain`)."""
+    if not platform.chain.seen(idempotency_key):  # a replay returns the first transaction
+        verdict = precheck(platform, token, sender, to, amount, counterparty_detail)
+        if not verdict.allowed:
+            raise verdict.refuse()
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "tx": receipt.tx_hash,
+            "block": receipt.block_number,
+            "gas_used": receipt.gas_used,
+            "token": token.address,
+            "symbol": token.read("symbol"),
+            "from": sender,
+            "to": to,
+            "amount": amount,
+        }
+
+    request = token.tx(
+        "transfer",
+        to,
+        amount,
+        key=idempotency_key,
+        description="transfer",
+        gas=TRANSFER_GAS_LIMIT,  # the pre-check's eth_call stands; no estimate needed
+    )
+    return Prepared(sender, request, finish)
+
+
 def transfer(
     platform: Platform,
     holder: str,
@@ -306,36 +346,79 @@ def transfer(
     idempotency_key: str | None = None,
     counterparty_detail: bool = True,
 ) -> dict[str, Any]:
-    """An ordinary transfer by the holder's own key; refused before sending if a rule forbids it
-    (the refusal told with or without counterparty detail, as in `explain`)."""
+    """An ordinary transfer by the holder's own key (see `prepare_transfer`)."""
     signer = platform.signer(holder)
     sender = to_checksum_address(signer.address)
     to = platform.address_of(receiver)
-    if not platform.chain.seen(idempotency_key):  # a replay returns the first transaction
-        verdict = precheck(platform, token, sender, to, amount, counterparty_detail)
-        if not verdict.allowed:
-            raise verdict.refuse()
-    (receipt,) = platform.chain.transact(
+    return platform.send(
         signer,
-        [
-            token.tx(
-                "transfer",
-                to,
-                amount,
-                key=idempotency_key,
-                description="transfer",
-                gas=TRANSFER_GAS_LIMIT,  # the pre-check's eth_call stands; no estimate needed
-            )
-        ],
+        prepare_transfer(platform, sender, token, to, amount, idempotency_key, counterparty_detail),
     )
-    return {
-        "tx": receipt.tx_hash,
-        "block": receipt.block_number,
-        "gas_used": receipt.gas_used,
-        "from": sender,
-        "to": to,
-        "amount": amount,
-    }
+
+
+def prepare_approve(
+    platform: Platform,
+    owner: str,
+    token: Bound,
+    spender: str,
+    amount: int,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """ERC-20 approve: `spender` may move up to `amount` of the owner's units by transferFrom
+    (each such transfer is pre-checked against every rule as a transfer is)."""
+    if amount < 0:
+        raise InvalidInput(f"an allowance cannot be negative, got {amount}")
+    if spender == owner:
+        raise InvalidInput(f"the spender {spender} is the owner's own wallet")
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "tx": receipt.tx_hash,
+            "block": receipt.block_number,
+            "gas_used": receipt.gas_used,
+            "token": token.address,
+            "symbol": token.read("symbol"),
+            "owner": owner,
+            "spender": spender,
+            "allowance": token.read("allowance", owner, spender),
+        }
+
+    request = token.tx("approve", spender, amount, key=idempotency_key, description="approve")
+    return Prepared(owner, request, finish)
+
+
+def prepare_transfer_from(
+    platform: Platform,
+    spender: str,
+    token: Bound,
+    owner: str,
+    to: str,
+    amount: int,
+    idempotency_key: str | None = None,
+    counterparty_detail: bool = True,
+) -> Prepared:
+    """ERC-20 transferFrom by `spender` out of `owner`'s allowance: refused if the allowance is
+    short, then under the same rules and with the same refusal as a transfer by the owner."""
+    if not platform.chain.seen(idempotency_key):
+        allowed = token.read("allowance", owner, spender)
+        if amount > allowed:
+            raise RuleViolation(
+                "insufficient-allowance",
+                f"{spender} may move {allowed} of {owner}'s units, requested {amount}",
+                allowance=allowed,
+                amount=amount,
+            )
+    prepared = prepare_transfer(
+        platform, owner, token, to, amount, idempotency_key, counterparty_detail
+    )
+    request = token.tx(
+        "transferFrom", owner, to, amount, key=idempotency_key, description="transferFrom"
+    )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        return {**prepared.finish(receipt), "spender": spender}
+
+    return Prepared(spender, request, finish)
 
 
 # An ordinary transfer with every rule active costs at most ~110,000 gas (new holder); a fixed

@@ -1,0 +1,247 @@
+"""Client-signed writes: an institution signs its transactions with its own key, which never
+reaches the platform.
+
+`build` runs the action's own pre-check (the same service function as the action's route, with
+the same refusal) and returns the unsigned transaction with JSON-RPC's field names, so that a
+client needs no ABI. `submit` takes the raw signed bytes: it recovers the sender and refuses a
+wallet that is not the institution's, another chain, or a contract function outside the
+institution's actions (ALLOWED); it rebuilds the action from the decoded arguments through the
+same service function (same pre-check, same refusal), checks the signed call is exactly that
+action's, journals it durably (its hash is its idempotency key, so the same bytes twice are one
+transaction), sends it and returns the result the action's own route returns.
+
+A sealed bid is committed by its hash alone (`auction_commit`): the bid and its salt stay with
+the bidder until it reveals them (`auction_reveal`), so the platform never holds an unrevealed
+bid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from amanat.chain.abi import checksum, interface
+from amanat.chain.signing import MalformedTransaction, read_signed
+from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.services import auctions, distributions, dvp, inputs, tokens
+from amanat.services.accounts import Principal
+from amanat.services.approvals import Forbidden
+from amanat.services.platform import Platform, Prepared
+from amanat.store.models import Wallet
+
+# The contract functions an institution may submit, and the action each one is.
+ALLOWED = {
+    ("AssetToken", "transfer"): "transfer",
+    ("AssetToken", "approve"): "approve",
+    ("AssetToken", "transferFrom"): "transferFrom",
+    ("Settlement", "instruct"): "dvp_instruct",
+    ("Settlement", "affirm"): "dvp_affirm",
+    ("Settlement", "settle"): "dvp_settle",
+    ("Settlement", "cancel"): "dvp_cancel",
+    ("Distributor", "claim"): "claim",
+    ("Auction", "commit"): "auction_commit",
+    ("Auction", "reveal"): "auction_reveal",
+}
+ACTIONS = tuple(ALLOWED.values())
+
+
+def wallet_of(platform: Platform, who: Principal) -> str:
+    """The registered wallet an institution user signs from: the one named by its key, else
+    the institution's only wallet."""
+    with platform.store.session() as session:
+        rows = session.execute(
+            select(Wallet.address, Wallet.key_name).where(
+                Wallet.institution_id == who.institution_id
+            )
+        ).all()
+    named = [wallet for wallet, key_name in rows if who.key_name and key_name == who.key_name]
+    if named or len(rows) == 1:
+        return str((named or [rows[0][0]])[0])
+    raise Forbidden(
+        f"user {who.username} has no wallet of its own among its institution's {len(rows)}",
+        role=who.role.value,
+    )
+
+
+def prepare(
+    platform: Platform,
+    sender: str,
+    action: str,
+    fields: dict[str, Any],
+    key: str | None = None,
+    counterparty_detail: bool = True,
+) -> Prepared:
+    """The action by wallet `sender` with its route's fields, through the action's own service
+    function (its pre-check and refusal); `key` is the journal's idempotency key."""
+    if action in ("transfer", "approve", "transferFrom"):
+        token = tokens.resolve(platform, str(fields["token"]))
+        if action == "transfer":
+            return tokens.prepare_transfer(
+                platform,
+                sender,
+                token,
+                inputs.checksummed(fields["to"]),
+                fields["amount"],
+                key,
+                counterparty_detail,
+            )
+        if action == "approve":
+            spender = inputs.checksummed(fields["spender"])
+            return tokens.prepare_approve(platform, sender, token, spender, fields["amount"], key)
+        return tokens.prepare_transfer_from(
+            platform,
+            sender,
+            token,
+            inputs.checksummed(fields["from"]),
+            inputs.checksummed(fields["to"]),
+            fields["amount"],
+            key,
+            counterparty_detail,
+        )
+    if action == "dvp_instruct":
+        return dvp.prepare_instruct(
+            platform,
+            sender,
+            tokens.resolve(platform, str(fields["token"])),
+            inputs.checksummed(fields["buyer"]),
+            fields["units"],
+            fields["cash_minor"],
+            fields["deadline"],
+            key,
+        )
+    if action in ("dvp_affirm", "dvp_settle", "dvp_cancel"):
+        step = action.removeprefix("dvp_")
+        dvp.check_step(dvp.show(platform, fields["instruction"]), sender, step)
+        return dvp.prepare_step(platform, sender, fields["instruction"], step, key)
+    if action == "claim":
+        return distributions.prepare_claim(platform, sender, fields["distribution"], key)
+    if action == "auction_commit":
+        sealed = _bytes32(fields["commitment"])
+        return auctions.prepare_commit(platform, sender, fields["auction"], sealed, key)
+    if action == "auction_reveal":
+        return auctions.prepare_reveal(
+            platform,
+            sender,
+            fields["auction"],
+            fields["units"],
+            fields["yield_micro"],
+            fields["competitive"],
+            _bytes32(fields["salt"]),
+            key,
+        )
+    raise InvalidInput(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+
+
+def build(
+    platform: Platform,
+    sender: str,
+    action: str,
+    fields: dict[str, Any],
+    counterparty_detail: bool = True,
+) -> dict[str, Any]:
+    """The unsigned transaction of the action by wallet `sender`, pre-checked, with the fields
+    JSON-RPC names (`from`, `to`, `data`, `value`, `nonce`, `gas`, `chainId`, `type` and
+    `gasPrice` or `maxFeePerGas`/`maxPriorityFeePerGas`, as hex quantities)."""
+    prepared = prepare(platform, sender, action, fields, None, counterparty_detail)
+    return {"action": action, **platform.chain.unsigned(sender, prepared.request)}
+
+
+def submit(
+    platform: Platform, wallets: frozenset[str], raw: bytes, counterparty_detail: bool = True
+) -> dict[str, Any]:
+    """Decode, check, journal, send and confirm a transaction signed by one of `wallets`;
+    returns the action's result (the same bytes again: the first transaction's result)."""
+    try:
+        signed = read_signed(raw)
+    except MalformedTransaction as exc:
+        raise InvalidInput(str(exc)) from None
+    chain_id = platform.chain.chain_id
+    if signed.chain_id != chain_id:
+        signed_for = "without a chain id" if signed.chain_id is None else "for another chain"
+        raise RuleViolation(
+            "wrong-chain",
+            f"the transaction is signed {signed_for} (chain id {signed.chain_id}); this chain's "
+            f"id is {chain_id}",
+            chain_id=signed.chain_id,
+            expected=chain_id,
+        )
+    sender = checksum(signed.sender)
+    if sender not in wallets:
+        raise Forbidden(
+            f"the transaction is signed by {sender}, which is not a registered wallet of this "
+            "institution",
+            sender=sender,
+        )
+    if signed.value:
+        raise InvalidInput(f"the transaction sends {signed.value} wei; Amanat's calls send none")
+    action, fields = decode_call(platform, signed.fields.to, signed.fields.data)
+    prepared = prepare(platform, sender, action, fields, signed.hash, counterparty_detail)
+    if prepared.request.data != signed.fields.data:
+        raise RuleViolation(
+            "call-mismatch",
+            f"the signed {action} call's arguments differ from the ones the platform computes "
+            "for it: build it with POST /transactions/build",
+            action=action,
+        )
+    receipt = platform.chain.transact_signed(signed, raw, description=action)
+    return prepared.finish(receipt)
+
+
+def decode_call(platform: Platform, to: str | None, data: bytes) -> tuple[str, dict[str, Any]]:
+    """The institution action of a call (contract `to`, call data), with its route's fields;
+    anything else is refused."""
+    kind = _contract_kind(platform, to)
+    functions = interface(kind).functions.values() if kind else ()
+    function = next((f for f in functions if f.selector == data[:4]), None)
+    action = ALLOWED.get((kind or "", function.name if function else ""))
+    if kind is None or function is None or action is None:
+        called = f"{kind}.{function.name}" if kind and function else f"a call to {to}"
+        raise Forbidden(
+            f"{called} is not an action an institution may submit (allowed: {', '.join(ACTIONS)})",
+            contract=to,
+        )
+    try:
+        args = function.decode_arguments(data)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    assert to is not None
+    if kind == "AssetToken":
+        names = {"transfer": ("to", "amount"), "approve": ("spender", "amount")}.get(
+            function.name, ("from", "to", "amount")
+        )
+        return action, {"token": checksum(to), **dict(zip(names, args, strict=True))}
+    if action == "dvp_instruct":
+        instruct = ("token", "buyer", "units", "cash_minor", "deadline")
+        return action, dict(zip(instruct, args, strict=True))
+    if kind == "Settlement":
+        return action, {"instruction": args[0]}
+    if action == "auction_commit":
+        return action, {"auction": args[0], "commitment": args[1]}
+    if action == "auction_reveal":
+        reveal = ("auction", "units", "yield_micro", "competitive", "salt")
+        return action, dict(zip(reveal, args, strict=True))
+    return action, {"distribution": args[0]}
+
+
+def _bytes32(value: str | bytes) -> bytes:
+    """A 32-byte value given as 0x-hex (a route's field) or as bytes (a decoded call)."""
+    raw = value if isinstance(value, bytes) else bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise InvalidInput(f"{len(raw)} bytes where 32 are expected")
+    return raw
+
+
+def _contract_kind(platform: Platform, to: str | None) -> str | None:
+    """Which of the deployment's contracts `to` is: Settlement, Distributor, Auction or one of
+    its AssetTokens; None for anything else."""
+    if to is None:
+        return None
+    for name in ("Settlement", "Distributor", "Auction"):
+        if platform.manifest.address(name).lower() == to.lower():
+            return name
+    try:
+        tokens.resolve(platform, checksum(to))
+    except NotFound:
+        return None
+    return "AssetToken"

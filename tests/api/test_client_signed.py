@@ -1,0 +1,253 @@
+"""Client-signed writes: an institution builds a transaction through the API, signs it itself
+with eth-account (as any outside client would, its key never sent) and submits the raw bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from eth_account import Account
+
+from amanat.cli import client
+from amanat.cli.main import cli
+from amanat.domain.auction import commitment
+from amanat.errors import RuleViolation
+from amanat.services import pilot
+from tests.api.conftest import Api
+from tests.api.test_workflow import assert_problem, balance
+
+HOUR = 3600
+
+
+def sign(api: Api, key_name: str, unsigned: dict[str, Any], **changes: Any) -> str:
+    """The raw transaction signed locally with the wallet's (development) key."""
+    fields = {k: v for k, v in unsigned.items() if k not in ("action", "from")}
+    fields.update(changes)
+    key = api.platform.signer(key_name).key
+    return "0x" + bytes(Account.sign_transaction(fields, key).raw_transaction).hex()
+
+
+def build(api: Api, who: str, **body: Any) -> dict[str, Any]:
+    reply = api.post("/transactions/build", who, json=body)
+    assert reply.status_code == 200, reply.text
+    unsigned: dict[str, Any] = reply.json()
+    return unsigned
+
+
+def test_transfer_built_signed_by_the_client_and_submitted(api: Api) -> None:
+    kla = api.address("kla")
+    before = balance(api, "PKTB3M", "kla")
+    unsigned = build(api, "inb", action="transfer", token="PKTB3M", to=kla, amount=700)
+    assert unsigned["from"] == api.address("inb") and unsigned["action"] == "transfer"
+    assert {"to", "data", "nonce", "gas", "chainId"} <= unsigned.keys()
+    assert "gasPrice" in unsigned or "maxFeePerGas" in unsigned
+    raw = sign(api, "inb", unsigned)
+    done = api.post("/transactions", "inb", json={"raw": raw})
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["symbol"] == "PKTB3M" and result["from"] == api.address("inb")
+    assert result["to"] == kla and result["amount"] == 700
+    assert balance(api, "PKTB3M", "kla") == before + 700
+    # the same raw transaction again is the same transfer, not a second one
+    again = api.post("/transactions", "inb", json={"raw": raw})
+    assert again.status_code == 200 and again.json() == result
+    assert balance(api, "PKTB3M", "kla") == before + 700
+    # the submission is audited like any write
+    audited = api.get("/audit", "auditor", username="inb", sort="-id").json()["items"][0]
+    assert audited["resource"] == "/transactions" and audited["status"] == 200
+
+    # signed for another chain: refused
+    fresh = build(api, "inb", action="transfer", token="PKTB3M", to=kla, amount=1)
+    other_chain = sign(api, "inb", fresh, chainId=int(fresh["chainId"], 16) + 1)
+    body = assert_problem(
+        api.post("/transactions", "inb", json={"raw": other_chain}), 422, "wrong-chain"
+    )
+    assert body["expected"] == int(fresh["chainId"], 16)
+    # signed by another institution's wallet: refused
+    by_kla = sign(api, "kla", fresh, nonce=hex(0))
+    assert_problem(api.post("/transactions", "inb", json={"raw": by_kla}), 403, "forbidden")
+    # a function no institution may call (mint): refused, whatever the chain would say
+    token = api.platform.token(unsigned["to"])
+    mint = {**fresh, "data": "0x" + token.encode("mint", api.address("inb"), 1).hex()}
+    body = assert_problem(
+        api.post("/transactions", "inb", json={"raw": sign(api, "inb", mint)}), 403, "forbidden"
+    )
+    assert "AssetToken.mint is not an action an institution may submit" in body["detail"]
+    assert balance(api, "PKTB3M", "kla") == before + 700
+
+
+def test_client_signed_transfer_breaking_a_rule_is_refused_as_post_transfer(api: Api) -> None:
+    retail = api.address("retail-0001")
+    transfer = {"token": "PKTB3M", "to": retail, "amount": 5_000}
+    server_side = assert_problem(
+        api.post("/transfers", "institution", json=transfer), 422, "category-not-eligible"
+    )
+    # the build runs the same pre-check and refuses with the same text
+    built = assert_problem(
+        api.post("/transactions/build", "inb", json={"action": "transfer", **transfer}),
+        422,
+        "category-not-eligible",
+    )
+    assert built["detail"] == server_side["detail"]
+    # a client that signs the call without building it gets the same refusal, nothing is sent
+    template = build(api, "inb", action="transfer", token="PKTB3M", to=api.address("kla"), amount=1)
+    token = api.platform.token(template["to"])
+    bad = {**template, "data": "0x" + token.encode("transfer", retail, 5_000).hex()}
+    submitted = assert_problem(
+        api.post("/transactions", "inb", json={"raw": sign(api, "inb", bad)}),
+        422,
+        "category-not-eligible",
+    )
+    assert submitted["detail"] == server_side["detail"]
+
+
+def test_client_signed_approve_transfer_from_and_dvp(api: Api) -> None:
+    chain = api.platform.chain
+    inb, kla = api.address("inb"), api.address("kla")
+    # inb lets kla move 300 of its units; kla moves 200 of them to itself
+    approve = build(api, "inb", action="approve", token="PKTB3M", spender=kla, amount=300)
+    approved = api.post("/transactions", "inb", json={"raw": sign(api, "inb", approve)})
+    assert approved.status_code == 200 and approved.json()["allowance"] == 300, approved.text
+    before = balance(api, "PKTB3M", "kla")
+    pull = {"action": "transferFrom", "token": "PKTB3M", "from": inb, "to": kla}
+    moved = api.post(
+        "/transactions",
+        "kla",
+        json={"raw": sign(api, "kla", build(api, "kla", **pull, amount=200))},
+    )
+    assert moved.status_code == 200 and moved.json()["spender"] == kla, moved.text
+    assert balance(api, "PKTB3M", "kla") == before + 200
+    assert_problem(
+        api.post("/transactions/build", "kla", json={**pull, "amount": 101}),
+        422,
+        "insufficient-allowance",
+    )
+
+    # a DvP instructed by inb and affirmed and settled by kla, each signed by its own key
+    sale = {
+        "token": "PKTB3M",
+        "buyer": kla,
+        "units": 100,
+        "cash_minor": 9_700_00,
+        "deadline": chain.block_timestamp() + 6 * HOUR,
+    }
+    unsigned = build(api, "inb", action="dvp_instruct", **sale)
+    instructed = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert instructed.status_code == 200 and instructed.json()["state"] == "instructed"
+    number = instructed.json()["instruction"]
+    # the seller may not affirm: the same refusal as POST /dvp/{id}/affirm
+    assert_problem(
+        api.post(
+            "/transactions/build", "inb", json={"action": "dvp_affirm", "instruction": number}
+        ),
+        403,
+        "forbidden",
+    )
+    for step, state in (("dvp_affirm", "affirmed"), ("dvp_settle", "settled")):
+        unsigned = build(api, "kla", action=step, instruction=number)
+        reply = api.post("/transactions", "kla", json={"raw": sign(api, "kla", unsigned)})
+        assert reply.status_code == 200 and reply.json()["state"] == state, reply.text
+
+
+def test_client_signed_sealed_bid_is_committed_by_its_hash_and_revealed(api: Api) -> None:
+    chain = api.platform.chain
+    now = chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + 2 * HOUR,
+        "reveal_deadline": now + 3 * HOUR,
+        "settlement_date": now + 4 * HOUR,
+    }
+    announced = api.post("/auctions", "treasury", json=terms)
+    assert announced.status_code == 201, announced.text
+    auction, inb = announced.json()["auction"], api.address("inb")
+    # the bid and its salt stay with the bidder: the platform sees only the commitment
+    salt = bytes(range(32))
+    sealed = "0x" + commitment(auction, inb, 100, 118_000, True, salt).hex()
+    unsigned = build(api, "inb", action="auction_commit", auction=auction, commitment=sealed)
+    committed = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert committed.status_code == 200, committed.text
+    assert committed.json() == {"auction": auction, "bidder": inb, "commitment": sealed}
+    kept = api.platform.settings.data_dir / "sealed-bids" / f"auction-{auction}-{inb}.json"
+    assert not kept.exists()
+    chain.advance_time(terms["close_time"] - chain.block_timestamp())
+    reveal = {"units": 100, "yield_micro": 118_000, "competitive": True, "salt": "0x" + salt.hex()}
+    unsigned = build(api, "inb", action="auction_reveal", auction=auction, **reveal)
+    opened = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert opened.status_code == 200, opened.text
+    assert (
+        opened.json()["yield"] == "11.8000%" and opened.json()["locked_cash_minor"] == 100 * 100_00
+    )
+
+
+def test_cli_client_mode_signs_with_the_institutions_keystore(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keystore = tmp_path / "inb.json"
+    secret = api.platform.signer("inb").key
+    keystore.write_text(json.dumps(Account.encrypt(secret, "inb-passphrase", "pbkdf2", 2)))
+    monkeypatch.setenv("AMANAT_KEY_PASSPHRASE", "inb-passphrase")
+    monkeypatch.setenv("AMANAT_API_PASSWORD", pilot.pilot_password("inb"))
+    monkeypatch.setattr(
+        client,
+        "open_client",
+        lambda _url, user, key_file, password: client.InstitutionClient(
+            api.client, user, password, key_file
+        ),
+    )
+    mode = ["--api", "http://testserver", "--as", "inb", "--key", str(keystore)]
+    kla, before = api.address("kla"), balance(api, "PKTB3M", "kla")
+    sent = CliRunner().invoke(
+        cli, [*mode, "token", "transfer", "PKTB3M", "--to", kla, "--amount", "250", "--json"]
+    )
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["amount"] == 250 and json.loads(sent.output)["to"] == kla
+    assert balance(api, "PKTB3M", "kla") == before + 250
+    # a refusal is the API's own rule and text, and nothing is sent
+    retail = api.address("retail-0001")
+    refused = CliRunner().invoke(
+        cli, [*mode, "token", "transfer", "PKTB3M", "--to", retail, "--amount", "5000"]
+    )
+    error = refused.exception
+    assert isinstance(error, RuleViolation) and error.rule == "category-not-eligible"
+    assert error.exit_code == 3 and "admits only" in error.message
+    assert balance(api, "PKTB3M", "kla") == before + 250
+    # a DvP step in client mode: inb, the buyer, affirms and then cancels with its own key
+    sale = {
+        "token": "PKTB3M",
+        "buyer": api.address("inb"),
+        "units": 10,
+        "cash_minor": 970_00,
+        "deadline": api.platform.chain.block_timestamp() + HOUR,
+    }
+    number = api.post("/dvp", "kla", json=sale).json()["instruction"]
+    for step, state in (("affirm", "affirmed"), ("cancel", "cancelled")):
+        done = CliRunner().invoke(cli, [*mode, "dvp", step, str(number), "--json"])
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["state"] == state
+    # a sealed bid in client mode: kept in the institution's own data directory, never sent
+    now = api.platform.chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + HOUR,
+        "reveal_deadline": now + 2 * HOUR,
+        "settlement_date": now + 3 * HOUR,
+    }
+    auction = api.post("/auctions", "treasury", json=terms).json()["auction"]
+    own = ["--data-dir", str(tmp_path / "inb-home"), *mode]
+    bid = ["auction", "bid", str(auction), "--units", "50", "--yield", "12%", "--json"]
+    committed = CliRunner().invoke(cli, [*own, *bid])
+    assert committed.exit_code == 0, committed.output
+    kept = tmp_path / "inb-home" / "sealed-bids" / f"auction-{auction}-{api.address('inb')}.json"
+    assert json.loads(kept.read_text())["commitment"] == json.loads(committed.output)["commitment"]
+    server_copy = api.platform.settings.data_dir / "sealed-bids" / kept.name
+    assert not server_copy.exists()
+    api.platform.chain.advance_time(terms["close_time"] - api.platform.chain.block_timestamp())
+    opened = CliRunner().invoke(cli, [*own, "auction", "reveal", str(auction), "--json"])
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.output)["yield"] == "12.0000%"
