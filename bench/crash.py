@@ -189,7 +189,7 @@ def run(
     # restart is started again by a worker run that has nothing left to send.
     while wallet_process.poll() is None and time.monotonic() < deadline:
         if AnvilNode(data_dir).pid() is None:
-            _start_worker(data_dir, ops, ack_log).wait()
+            _start_worker(data_dir, ops, ack_log).wait(timeout=120)
         time.sleep(0.2)
     wallet_process.wait(timeout=max(1.0, deadline - time.monotonic()))
     acked, wallet_acked = _acked(ack_log), _acked(wallet_log)

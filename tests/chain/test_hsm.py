@@ -19,7 +19,7 @@ from amanat.chain.client import Chain, TxRequest
 from amanat.chain.hsm import SECP256K1_ORDER, HsmConfig, HsmSigner, generate_key
 from amanat.chain.signing import decode_signed, sign_legacy
 from amanat.config import Settings
-from amanat.errors import InvalidInput
+from amanat.errors import AmanatError, InvalidInput
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN = "amanat-test"
@@ -160,3 +160,19 @@ def test_key_names_are_configured_per_backend_in_amanat_toml(
     (tmp_path / "amanat.toml").write_text('[keys]\npublisher = "usb-stick"\n')
     with pytest.raises(InvalidInput, match="keystore, hsm"):
         Settings.resolve(str(tmp_path))
+
+
+def test_a_lost_session_is_opened_again_and_the_pin_is_never_shown(token: HsmConfig) -> None:
+    from amanat.chain import hsm
+
+    generate_key(token, "publisher-2")
+    signer = HsmSigner(token, "publisher-2")
+    session, _ = hsm._sessions[token]
+    session.close()  # the token restarted or failed over: the session is gone
+    digest = keccak(b"after the failover")
+    recovery_id, r, s = signer.sign_digest(digest)
+    assert Account._recover_hash(digest, vrs=(recovery_id, r, s)) == signer.address
+    assert PIN not in repr(token) and PIN not in str(token)
+    wrong = HsmConfig(MODULE, "no-such-token", PIN)
+    with pytest.raises(AmanatError, match="token 'no-such-token'"):
+        HsmSigner(wrong, "publisher-2")

@@ -279,12 +279,28 @@ def test_refusals_of_several_senders_in_one_batch_release_each_senders_nonces(ch
 def test_a_journaled_nonce_used_meanwhile_by_another_transaction_does_not_wedge_start(
     data_dir, chain
 ):
-    """Amanat journaled a transaction and died before sending it; meanwhile the same key sent
-    another transaction with that nonce outside Amanat (a wallet holding the key). The restart
-    records the journaled one as replaced and goes on, instead of waiting for a block that can
-    never include it."""
-    journaled, _ = _acknowledge_only(chain, 5, b"\x05")
+    """Amanat journaled a request's transaction and died before sending it; meanwhile the same
+    key sent another transaction with that nonce outside Amanat (a wallet holding the key). The
+    restart records the request as failed (its nonce went to the wallet's transaction) and goes
+    on, instead of waiting for a block that can never include it; a retry of the request under
+    its idempotency key is sent anew and runs."""
     account = dev_account(5)
+    raw = sign_legacy(
+        bytes(account.key),
+        nonce=0,
+        gas_price=0,
+        gas=30_000,
+        to=bytes.fromhex(SINK[2:]),
+        value=0,
+        data=(77).to_bytes(4, "big"),
+        chain_id=chain.chain_id,
+    )
+    journaled = "0x" + keccak(raw).hex()
+    chain.journal.acknowledge(
+        {account.address: 1},
+        {account.address: 0},
+        lambda firsts: [JournalTx(journaled, account.address, 0, raw, "request-77")],
+    )
     outside = sign_legacy(
         bytes(account.key),
         nonce=0,
@@ -299,6 +315,8 @@ def test_a_journaled_nonce_used_meanwhile_by_another_transaction_does_not_wedge_
     chain.transact(dev_account(1), [_ping(1)])  # a block: it takes the wallet's transaction too
     restarted = Chain.embedded(data_dir)
     state, _, reason = restarted.journal.tx_state(journaled)  # type: ignore[misc]
-    assert state == "replaced" and "mined in 0x" in str(reason)
-    (receipt,) = restarted.transact(account, [_ping(2)])
-    assert receipt.status
+    assert state == "rejected" and "mined in 0x" in str(reason)
+    assert not restarted.seen("request-77")
+    (receipt,) = restarted.transact(account, [_ping(77, key="request-77")])
+    assert receipt.status and receipt.tx_hash != journaled
+    assert restarted.seen("request-77")

@@ -85,3 +85,35 @@ def test_network_journal_marks_confirmed_transactions_mined(network_url, tmp_pat
     )
     assert chain.journal.tx_state(receipt.tx_hash)[:2] == ("mined", receipt.block_number)  # type: ignore[index]
     assert chain.journal.pending() == []
+
+
+def test_a_refusal_on_a_network_leaves_the_senders_queued_requests_to_run_once(
+    network_url, tmp_path: Path
+):
+    """A network node refuses one of a sender's transactions and keeps its later ones queued:
+    the refused one is rejected (its request may be retried), its nonce is filled by a journaled
+    transfer of nothing, and the queued request runs once, not again on a retry of its key."""
+    from amanat.errors import ChainUnavailable
+
+    chain = Chain.network(network_url, tmp_path)
+    sender, sink = dev_account(3), "0x000000000000000000000000000000000000c0de"
+    requests = [
+        TxRequest(sink, b"A", gas=30_000, idempotency_key="net-A"),
+        TxRequest(sink, b"B", gas=20_000, idempotency_key="net-B"),  # below intrinsic gas
+        TxRequest(sink, b"C", gas=30_000, idempotency_key="net-C"),
+    ]
+    with pytest.raises(ChainUnavailable, match="refused"):
+        chain.submit(sender, requests)
+    assert not chain.seen("net-B") and chain.seen("net-C")
+    (retry_c,) = chain.submit(sender, [requests[2]])  # the queued one, not a second copy
+    (retry_b,) = chain.submit(sender, [TxRequest(sink, b"B", gas=30_000, idempotency_key="net-B")])
+    receipts = chain.confirm([retry_c, retry_b])
+    assert all(r.status for r in receipts)
+    head = int(chain.rpc.call("eth_blockNumber"), 16)
+    calls = [
+        bytes.fromhex(tx["input"][2:])
+        for n in range(1, head + 1)
+        for tx in chain.rpc.call("eth_getBlockByNumber", [hex(n), True])["transactions"]
+        if tx["from"].lower() == sender.address.lower()
+    ]
+    assert sorted(calls) == [b"", b"A", b"B", b"C"]  # the filler, then each request once

@@ -281,3 +281,39 @@ def test_a_node_that_diverged_from_the_journal_is_rebuilt(data_dir):
     assert chain.block_number() == len(before[0]) - 1
     assert _block_hashes(chain) != before[0]
     assert _fingerprint(Chain.embedded(data_dir, snapshot_every=10**9)) == before
+
+
+def test_a_wallet_resending_at_a_nonce_of_a_replayed_block_does_not_stop_the_start(
+    data_dir, monkeypatch
+):
+    """During the rebuild the node reports an earlier nonce, so a wallet may send another
+    transaction at the nonce its own journaled transaction holds in a later block: the replay
+    starts again without it (journaled, then refused after the replay as a used nonce)."""
+    from amanat.chain import client as chain_client
+
+    chain = Chain.embedded(data_dir, snapshot_every=10**9)
+    url = chain.rpc.url
+    chain.transact(dev_account(1), [_ping(1)])
+    first = _wallet_send(url, WALLET_KEY, SINK, data=b"first")  # nonce 0, in block 2
+    _wait_receipt(url, first)
+    chain.transact(dev_account(2), [_ping(2)])
+    before = _fingerprint(chain)
+    assert chain.node is not None
+    chain.node.stop(signal.SIGKILL)
+
+    real_send = chain_client.send_raw_in_order
+    calls: list[int] = []
+    racing: list[str] = []
+
+    def send_with_a_stale_wallet(node_url: str, raws: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2 and not racing:  # block 2 is next: the node says nonce 0 is free
+            racing.append(_wallet_send(node_url, WALLET_KEY, SINK, data=b"stale", nonce=0))
+        return real_send(node_url, raws)
+
+    monkeypatch.setattr(chain_client, "send_raw_in_order", send_with_a_stale_wallet)
+    restarted = Chain.embedded(data_dir, snapshot_every=10**9)
+    monkeypatch.undo()
+    assert _fingerprint(restarted)[0][: len(before[0])] == before[0]
+    state, _, reason = restarted.journal.tx_state(racing[0])  # type: ignore[misc]
+    assert state == "rejected" and "nonce" in str(reason).lower()

@@ -63,6 +63,7 @@ SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
 LOAD_STATE_TIMEOUT_SECONDS = 600.0
 REPLACE_AFTER_SECONDS = 15.0  # network: a transaction still unmined this long is resent
+PLAIN_TRANSFER_GAS = 21_000
 SHARE_WAIT_SECONDS = 0.05  # the longest a writer about to mine waits for others to join its block
 # A replacement must raise both fee fields by at least 10 % (geth and Besu); 1/8 clears it.
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
@@ -749,9 +750,13 @@ class Chain:
                 if "already" in message.lower():
                     continue  # the node has it
                 refused.append((tx, message))
+        if refused and self.node is None:
+            self._fill_refused_nonces(refused)
+            raise ChainUnavailable(f"the node refused a transaction: {refused[0][1]}")
         if refused:
-            # per sender: its refused transaction and every later one of its own (they could
-            # only wait behind the gap) are rejected, and its nonces from there on released
+            # embedded, per sender: its refused transaction and every later one of its own
+            # (they could only wait behind the gap) are rejected and dropped from the node's
+            # pool, and its nonces from there on released
             first_bad: dict[str, tuple[int, str]] = {}
             for tx, message in refused:
                 if tx.sender not in first_bad or tx.nonce < first_bad[tx.sender][0]:
@@ -761,11 +766,30 @@ class Chain:
                     self.journal.reject(
                         tx.hash, f"node refused the transaction: {first_bad[tx.sender][1]}"
                     )
-                    if self.node is not None:
-                        self.rpc.call("anvil_dropTransaction", [tx.hash])
+                    self.rpc.call("anvil_dropTransaction", [tx.hash])
             for sender, (nonce, _) in first_bad.items():
                 self.journal.release_nonces(sender, nonce)
             raise ChainUnavailable(f"the node refused a transaction: {refused[0][1]}")
+
+    def _fill_refused_nonces(self, refused: Sequence[tuple[JournalTx, str]]) -> None:
+        """Network: nothing takes a transaction out of a node's pool (or its peers'), so a
+        sender's later transactions that the node accepted stay queued behind a refused nonce
+        and will run once it is used. They stay journaled as pending (their requests are not
+        free to be retried), each refused transaction is rejected, and its nonce is used by a
+        journaled transfer of nothing from the sender to itself, so that the queue moves on."""
+        fees = self.fees()
+        fillers = []
+        for tx, message in refused:
+            self.journal.reject(tx.hash, f"node refused the transaction: {message}")
+            key = self._secret_of(tx.sender)
+            if key is None:  # not signed by this process: the next start resends and settles
+                continue
+            raw = self._sign(key, tx.nonce, PLAIN_TRANSFER_GAS, tx.sender, b"", fees)
+            filler = JournalTx("0x" + keccak(raw).hex(), tx.sender, tx.nonce, raw)
+            self.journal.acknowledge_signed(filler)
+            fillers.append(filler)
+        if fillers:  # a filler the node refuses too stays pending and is resent on recovery
+            self.rpc.batch([("eth_sendRawTransaction", ["0x" + f.raw.hex()]) for f in fillers])
 
     def _produce(self, expected: set[str], force: bool = False) -> None:
         """Embedded: mine blocks until every expected transaction is in one, journaling each block.
@@ -787,7 +811,7 @@ class Chain:
                 force = False
                 journal_block = mine_block(self.rpc, self.journal, len(remaining))
                 included = remaining & set(journal_block.tx_hashes)
-                if remaining and not included:
+                if remaining and not included and not journal_block.tx_hashes:
                     raise ChainUnavailable(
                         f"{len(remaining)} transactions were not included by the node; "
                         "they stay journaled and will be resent on the next start"
@@ -904,12 +928,26 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
             _rebuild(node, journal)
             return
         except ReplayDiverged:
+            _journal_pool_of(node, journal)  # what wallets sent meanwhile is resent later
             node.stop()
             if attempt == RESTORE_ATTEMPTS:
                 raise
         except BaseException:
             node.stop()
             raise
+
+
+def _journal_pool_of(node: AnvilNode, journal: Journal) -> None:
+    """Journal, as pending, every transaction in the node's pool that the journal lacks."""
+    rpc = RpcClient(node.url, timeout=LOAD_STATE_TIMEOUT_SECONDS)
+    content = rpc.call("txpool_content")
+    hashes = [
+        tx["hash"]
+        for part in ("pending", "queued")
+        for by_nonce in content.get(part, {}).values()
+        for tx in by_nonce.values()
+    ]
+    journal.record_outside(outside_txs(rpc, journal.unknown(hashes)))
 
 
 def _rebuild(node: AnvilNode, journal: Journal) -> None:
@@ -934,14 +972,19 @@ def _replay_block(rpc: RpcClient, journal: Journal, block: JournalBlock, raws: l
     a JSON-RPC batch is not admitted in order, so the transactions are sent as separate requests
     in the block's order (pipelined on one connection). The result is checked against the
     journaled block hash, which covers order, timestamp and state root."""
+    _set_aside_foreign(rpc, journal, block, admitted=0)  # e.g. a wallet's, at this block's nonce
     for reply in send_raw_in_order(rpc.url, raws):
-        if "error" in reply:
-            message = reply["error"].get("message", reply["error"])
-            raise AmanatError(f"journal replay of block {block.number} failed: {message}")
-    _set_aside_foreign(rpc, journal, block)
+        if "error" in reply:  # a wallet's transaction took a nonce of this block meanwhile
+            message = str(reply["error"].get("message", reply["error"]))
+            if "already" in message.lower():
+                continue  # the wallet resent this very transaction: the pool holds it
+            raise ReplayDiverged(f"journal replay of block {block.number} failed: {message}")
+    _set_aside_foreign(rpc, journal, block, admitted=len(raws))
     rpc.call("evm_mine", [{"timestamp": block.timestamp}])
     mined = rpc.call("eth_getBlockByNumber", ["latest", False])
     if int(mined["number"], 16) != block.number or mined["hash"] != block.hash:
+        # what slipped in is journaled before the node is stopped, to be resent after the replay
+        journal.record_outside(outside_txs(rpc, journal.unknown(mined["transactions"])))
         order = (
             "same transactions in the same order"
             if tuple(mined["transactions"]) == block.tx_hashes
@@ -953,13 +996,14 @@ def _replay_block(rpc: RpcClient, journal: Journal, block: JournalBlock, raws: l
         )
 
 
-def _set_aside_foreign(rpc: RpcClient, journal: Journal, block: JournalBlock) -> None:
+def _set_aside_foreign(
+    rpc: RpcClient, journal: Journal, block: JournalBlock, admitted: int
+) -> None:
     """Take out of the pool what a wallet sent during the replay (anything but `block`'s own
-    transactions), journaling it first as pending so that recovery resends it afterwards."""
+    transactions, of which `admitted` were sent), journaling it first as pending so that
+    recovery resends it afterwards."""
     status = rpc.call("txpool_status")
-    if int(status.get("pending", "0x0"), 16) + int(status.get("queued", "0x0"), 16) <= len(
-        block.tx_hashes
-    ):
+    if int(status.get("pending", "0x0"), 16) + int(status.get("queued", "0x0"), 16) <= admitted:
         return
     content = rpc.call("txpool_content")
     own = set(block.tx_hashes)

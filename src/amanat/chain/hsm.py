@@ -12,9 +12,10 @@ per signature, so two signatures of the same digest differ; both verify.)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coincurve import PublicKey
@@ -33,7 +34,7 @@ class HsmConfig:
 
     module: str
     token: str
-    pin: str
+    pin: str = field(repr=False)  # never in a log line or a traceback
 
 
 def token_config(settings: Settings) -> HsmConfig:
@@ -55,20 +56,38 @@ class HsmSigner:
 
     def __init__(self, config: HsmConfig, label: str) -> None:
         self.label = label
-        session, self._lock = _open_session(config)
-        with self._lock:
-            self._private, public = _find_pair(session, label)
-        self.public_key = _uncompressed_point(public)
+        self._config = config
+        self._open()
         self.address: str = to_checksum_address(keccak(self.public_key[1:])[-20:])
+
+    def _open(self, fresh: bool = False) -> None:
+        """Find the key pair in the token's session (a fresh session if `fresh`)."""
+        from pkcs11 import PKCS11Error
+
+        session, self._lock = _open_session(self._config, fresh)
+        try:
+            with self._lock:
+                self._private, public = _find_pair(session, self.label)
+                self.public_key = _uncompressed_point(public)
+        except PKCS11Error as exc:
+            raise _token_error(self._config, exc) from None
 
     def sign_digest(self, digest: bytes) -> tuple[int, int, int]:
         """(recovery id, r, s) of an ECDSA signature of `digest` with s in the lower half."""
-        from pkcs11 import Mechanism
+        from pkcs11 import Mechanism, PKCS11Error
 
         if len(digest) != 32:
             raise AmanatError(f"a transaction digest is 32 bytes, not {len(digest)}")
-        with self._lock:
-            signature = bytes(self._private.sign(digest, mechanism=Mechanism.ECDSA))
+        try:
+            with self._lock:
+                signature = bytes(self._private.sign(digest, mechanism=Mechanism.ECDSA))
+        except PKCS11Error:  # the session was lost: log in again once, then give up
+            self._open(fresh=True)
+            try:
+                with self._lock:
+                    signature = bytes(self._private.sign(digest, mechanism=Mechanism.ECDSA))
+            except PKCS11Error as exc:
+                raise _token_error(self._config, exc) from None
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
         if s > SECP256K1_ORDER // 2:
@@ -84,10 +103,19 @@ class HsmSigner:
 def generate_key(config: HsmConfig, label: str) -> str:
     """Generate a secp256k1 key pair inside the token under `label` (sensitive, never
     extractable) and return its address. A label already in use is refused."""
+    from pkcs11 import PKCS11Error
+
+    session, lock = _open_session(config)
+    try:
+        return _generate(session, lock, config, label)
+    except PKCS11Error as exc:
+        raise _token_error(config, exc) from None
+
+
+def _generate(session: Any, lock: threading.Lock, config: HsmConfig, label: str) -> str:
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    session, lock = _open_session(config)
     with lock:
         if list(
             session.get_objects({Attribute.LABEL: label, Attribute.CLASS: ObjectClass.PRIVATE_KEY})
@@ -111,13 +139,14 @@ def generate_key(config: HsmConfig, label: str) -> str:
     return to_checksum_address(keccak(point[1:])[-20:])
 
 
-_sessions: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
+_sessions: dict[HsmConfig, tuple[Any, threading.Lock]] = {}
 _sessions_guard = threading.Lock()
 
 
-def _open_session(config: HsmConfig) -> tuple[Any, threading.Lock]:
+def _open_session(config: HsmConfig, fresh: bool = False) -> tuple[Any, threading.Lock]:
     """The process's one logged-in session with the token (PKCS#11 logs a user in per process
-    and token, so every key of the token shares it), with the lock that serialises its calls."""
+    and token, so every key of the token shares it), with the lock that serialises its calls;
+    `fresh` replaces a session the token no longer honours (it restarted, failed over)."""
     try:
         import pkcs11
     except ImportError:
@@ -125,17 +154,24 @@ def _open_session(config: HsmConfig) -> tuple[Any, threading.Lock]:
             "hardware-held keys need python-pkcs11: pip install 'amanat[hsm]'"
         ) from None
     with _sessions_guard:
-        key = (config.module, config.token)
-        if key not in _sessions:
+        if fresh and config in _sessions:
+            stale, _ = _sessions.pop(config)
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                stale.close()
+        if config not in _sessions:
             try:
                 token = pkcs11.lib(config.module).get_token(token_label=config.token)
-                _sessions[key] = (token.open(user_pin=config.pin, rw=True), threading.Lock())
+                _sessions[config] = (token.open(user_pin=config.pin, rw=True), threading.Lock())
             except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
-                raise AmanatError(
-                    f"cannot open token {config.token!r} with module {config.module}: "
-                    f"{exc.__class__.__name__} {exc}".strip()
-                ) from None
-        return _sessions[key]
+                raise _token_error(config, exc) from None
+        return _sessions[config]
+
+
+def _token_error(config: HsmConfig, exc: BaseException) -> AmanatError:
+    return AmanatError(
+        f"token {config.token!r} (module {config.module}) failed: "
+        f"{exc.__class__.__name__} {exc}".strip()
+    )
 
 
 def _find_pair(session: Any, label: str) -> tuple[Any, Any]:

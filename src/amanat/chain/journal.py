@@ -242,8 +242,9 @@ class Journal:
 
     def settle_nonce(self, tx_hash: str, mined: str | None, block: int | None) -> None:
         """Give every transaction sharing the nonce of `tx_hash` its terminal state: `mined`
-        (a journaled hash, in `block`) is mined and the others replaced by it; with `mined`
-        None the nonce was used by a transaction Amanat did not sign and the others failed."""
+        (a journaled hash, in `block`) is mined and the others replaced by it (or, if another's
+        request still held its key, failed); with `mined` None the nonce was used by a
+        transaction Amanat did not sign and the others failed."""
         family = self.same_nonce(tx_hash)
         with self._transaction() as db:
             for member in family:
@@ -253,8 +254,12 @@ class Journal:
                         (block, member),
                     )
                 elif mined is not None:
+                    # a fee bump handed its key on and is 'replaced'; the entry still holding
+                    # its request's key lost the nonce to another transaction (a wallet's): its
+                    # request never ran, so it failed and the key may be retried
                     db.execute(
-                        "UPDATE tx SET state = 'replaced', reason = ?"
+                        "UPDATE tx SET reason = ?, state = CASE WHEN idempotency_key IS NULL"
+                        " THEN 'replaced' ELSE 'rejected' END"
                         " WHERE hash = ? AND state IN ('pending', 'replaced')",
                         (f"its nonce was mined in {mined}", member),
                     )

@@ -265,9 +265,13 @@ def keys_list(ctx: Context, as_json: bool) -> None:
     if ctx.settings.hsm_keys:
         from amanat.chain.hsm import HsmSigner, token_config
 
-        config = token_config(ctx.settings)
+        try:
+            config = token_config(ctx.settings)
+            addresses = {n: HsmSigner(config, n).address for n in ctx.settings.hsm_keys}
+        except AmanatError as exc:  # the token is unreachable or its PIN unset: say so
+            addresses = {n: f"unknown ({exc})" for n in ctx.settings.hsm_keys}
         rows += [
-            {"name": n, "address": HsmSigner(config, n).address, "kind": "hardware token"}
+            {"name": n, "address": addresses[n], "kind": "hardware token"}
             for n in sorted(ctx.settings.hsm_keys)
         ]
     if ctx.settings.embedded:
