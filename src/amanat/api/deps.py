@@ -43,6 +43,19 @@ def principal(
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+def reader(
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Who reads a public route: None for the public; a bearer token must still be valid."""
+    if credentials is None:
+        return None
+    return principal(platform, credentials)
+
+
+ReaderDep = Annotated[Principal | None, Depends(reader)]
+
+
 def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting only the given roles (403 otherwise)."""
 
