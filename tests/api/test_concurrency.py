@@ -184,3 +184,36 @@ def test_one_approver_approving_three_times_at_once_is_counted_once(api: Api) ->
     request = api.get(f"/approvals/{number}", "regulator").json()
     assert governance.show(api.platform, request["proposal_id"]).approvals == 1
     assert len(request["decisions"]) == 1
+
+
+def test_concurrent_registrations_of_one_asset_register_it_once(api: Api) -> None:
+    """Four issuers' requests for one legal identifier at the same moment: one asset, and the
+    others a readable refusal (409 while the first is under way, 422 once it is registered)."""
+    legal_id = f"PK-RACE-{api.backend.upper()}"
+    count = api.platform.contract("AssetRegistry").read("assetCount")
+    replies = _all_at_once(
+        [
+            (
+                lambda n=n: api.post(
+                    "/assets",
+                    "issuer",
+                    json={
+                        "asset_class": "t_bill",
+                        "legal_id": legal_id,
+                        "name": f"Race {n}",
+                        "ministry": "Ministry of Finance",
+                        "authorisation_ref": f"SRO-RACE-{api.backend}-{n}",
+                        "authorisation_sha256": "0x" + "34" * 32,
+                        "max_units": 1_000,
+                    },
+                )
+            )
+            for n in range(4)
+        ]
+    )
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses[0] == 201 and set(statuses[1:]) <= {409, 422}, [r.text for r in replies]
+    assert statuses.count(201) == 1, [r.text for r in replies]
+    for refused in (r for r in replies if r.status_code != 201):
+        assert refused.json()["rule"] == "duplicate-asset" and legal_id in refused.json()["detail"]
+    assert api.platform.contract("AssetRegistry").read("assetCount") == count + 1
