@@ -14,7 +14,8 @@ Every check is printed; a failed one names what does not match:
               (RFC 9162 consistency proofs; or between two given sizes)
 - anchor      each head's root and head hash are the ones anchored on chain at its size
 - chain-log   every chain event in the log is on chain, as logged, and every Amanat event on
-              chain up to the last logged block is in the log
+              chain up to the last logged block is in the log (needs the leaves: the public
+              gets chain events by hash only, an auditor's or regulator's token gets them all)
 - supply      each token's totalSupply, and the cash token's, equals the sum of its holders'
               balances (holders found from Transfer events)
 - cap         supply <= the asset's authorised maximum units (getAsset and mintingTerms)
