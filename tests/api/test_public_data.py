@@ -19,6 +19,7 @@ from amanat.domain.money import format_pkr
 from amanat.store.models import Institution, Wallet
 from tests.api.conftest import Api
 from tests.api.test_matrix import ROWS, _values
+from tests.api.test_policy import _console
 
 # The audit trail's public leaves: the entry's hash, what was done, on what, and its outcome.
 AUDIT_LEAF = {"type", "at", "role", "action", "resource", "status", "approval_ref", "entry_hash"}
@@ -150,6 +151,8 @@ def test_oversight_reads_the_full_log_and_staff_the_full_figures(api: Api) -> No
 
 
 def test_portal_pages_name_no_party_and_no_held_share(api: Api) -> None:
+    """The portal for the public, and the console's markets page for an institution, read the
+    distributions through the same rule as the API."""
     parties = _parties(api)
     staff = {d["distribution"]: d for d in api.get("/distributions", "issuer").json()["items"]}
     public = api.get("/distributions", None).json()["items"]
@@ -167,3 +170,9 @@ def test_portal_pages_name_no_party_and_no_held_share(api: Api) -> None:
         assert not [p for p in parties if p in page.text], path
         for d in held:
             assert format_pkr(d["paid_minor"]) not in page.text, (path, d)
+    institution, _csrf = _console(api, "inb")
+    markets = institution.get("/console/markets")
+    assert markets.status_code == 200
+    for d in held:
+        assert format_pkr(d["paid_minor"]) not in markets.text, d
+        assert format_pkr(d["held_minor"]) not in markets.text, d
