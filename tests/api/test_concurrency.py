@@ -5,17 +5,21 @@ resolves concurrent first uses to exactly one execution."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from amanat.api.app import create_app
+from amanat.config import Settings
 from amanat.indexer.indexer import Indexer
 from amanat.services import governance, pilot, transparency
+from amanat.services.platform import Platform
 from amanat.store.models import AuditEntry
 from amanat.web.session import LOGIN_COOKIE
 from tests.api.conftest import Api
@@ -226,67 +230,64 @@ def test_concurrent_registrations_of_one_asset_register_it_once(api: Api) -> Non
     assert api.platform.contract("AssetRegistry").read("assetCount") == count + 1
 
 
-# A second API worker (`amanat serve --workers N` runs several) over the same data directory and
-# database: it waits for each round's gate file, then sends that round's request.
-SECOND_WORKER = """
-import json, sys, time
-from pathlib import Path
-from fastapi.testclient import TestClient
-from amanat.api.app import create_app
-from amanat.config import Settings
-from amanat.services.platform import Platform
-
-data_dir, database_url, token, gates, body = sys.argv[1:6]
-platform = Platform.open(Settings(Path(data_dir), database_url=database_url))
-client = TestClient(create_app(platform))
-bearer = {"Authorization": f"Bearer {token}"}
-client.post("/transfers/precheck", headers=bearer, json=json.loads(body))  # warm, no key
-replies = []
-for gate in gates.split(","):
-    print("ready", flush=True)
-    while not Path(gate).exists():
-        time.sleep(0.0002)
-    headers = {**bearer, "Idempotency-Key": Path(gate).name}
-    reply = client.post("/transfers/precheck", headers=headers, json=json.loads(body))
-    replies.append([reply.status_code, reply.headers.get("idempotent-replayed"), reply.text])
-print(json.dumps(replies), flush=True)
-"""
+def _second_worker(
+    data_dir: Path, store_url: str, token: str, keys: list[str], body: Any, pipe: Connection
+) -> None:
+    """A second API worker (`amanat serve --workers N` runs several) over the same data directory
+    and database, forked from this one: its own platform, store connections and app. For each
+    key it says it is ready, waits for the go, sends the request and returns the reply."""
+    platform = Platform.open(Settings(data_dir, database_url=store_url))
+    client = TestClient(create_app(platform))
+    bearer = {"Authorization": f"Bearer {token}"}
+    client.post("/transfers/precheck", headers=bearer, json=body)  # warm, without a key
+    for key in keys:
+        pipe.send("ready")
+        pipe.recv()
+        try:
+            reply = client.post(
+                "/transfers/precheck", headers={**bearer, "Idempotency-Key": key}, json=body
+            )
+        except Exception as exc:  # noqa: BLE001 - a server error is this worker's answer
+            pipe.send([500, None, json.dumps({"error": repr(exc)})])
+            continue
+        pipe.send([reply.status_code, reply.headers.get("idempotent-replayed"), reply.text])
 
 
-def test_one_key_sent_to_two_workers_at_once_executes_once(api: Api, tmp_path: Path) -> None:
+def test_one_key_sent_to_two_workers_at_once_executes_once(api: Api) -> None:
     """Two API processes over one data directory and database race the same idempotency key,
     round after round: one executes, the other replays its result."""
     body = {"token": "PKTB3M", "to": api.address("kla"), "amount": 5}
-    gates = [tmp_path / f"twin-{api.backend}-{n}" for n in range(4)]
+    keys = [f"twin-{api.backend}-{n}" for n in range(4)]
     settings = api.platform.settings
-    worker = subprocess.Popen(
-        [
-            sys.executable, "-c", SECOND_WORKER, str(settings.data_dir), settings.store_url,
-            api.sign_in("inb"), ",".join(map(str, gates)), json.dumps(body),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    ours_end, theirs_end = multiprocessing.get_context("fork").Pipe()
+    worker = multiprocessing.get_context("fork").Process(
+        target=_second_worker,
+        args=(settings.data_dir, settings.store_url, api.sign_in("inb"), keys, body, theirs_end),
+    )
+    worker.start()
+    theirs_end.close()  # the worker's end is the worker's: its exit ends the pipe
     try:
-        assert worker.stdout is not None
-        ours = []
-        for gate in gates:
-            assert worker.stdout.readline().strip() == "ready"
-            gate.touch()
-            ours.append(api.post("/transfers/precheck", "institution", key=gate.name, json=body))
-        theirs = json.loads(worker.stdout.readline())
-    except BaseException:
-        worker.kill()
-        raise
+        replies = []
+        for key in keys:
+            assert ours_end.poll(120) and ours_end.recv() == "ready"
+            ours_end.send("go")
+            try:
+                mine = api.post("/transfers/precheck", "institution", key=key, json=body)
+            finally:
+                theirs = ours_end.recv()
+            replies.append((key, mine, theirs))
     finally:
-        worker.wait(timeout=60)
+        worker.join(timeout=30)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
     with api.platform.store.session() as session:
         audited = [
             e.detail.get("idempotency_key")
             for e in session.scalars(select(AuditEntry).where(AuditEntry.username == "inb"))
         ]
-    for gate, mine, (status, replayed, text) in zip(gates, ours, theirs, strict=True):
+    for key, mine, (status, replayed, text) in replies:
         assert mine.status_code == status == 200, (mine.text, text)
         assert mine.json() == json.loads(text)
         assert [mine.headers.get("idempotent-replayed"), replayed].count("true") == 1
-        assert audited.count(gate.name) == 1, gate.name
+        assert audited.count(key) == 1, key
