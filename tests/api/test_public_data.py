@@ -146,6 +146,11 @@ def test_oversight_reads_the_full_log_and_staff_the_full_figures(api: Api) -> No
     assert staff and all(d["paid_minor"] is not None for d in staff)
     tokens = api.get("/tokens", "registrar").json()["items"]
     assert any(0 < t["holders"] < DEFAULT_THRESHOLD for t in tokens)
+    # an institution reads a token's aggregates as the public does
+    wheat = next(t for t in tokens if 0 < t["holders"] < DEFAULT_THRESHOLD)
+    seen = api.get(f"/tokens/{wheat['symbol']}", "institution").json()
+    assert seen["holders"] is None and seen["foreign_held"] is None
+    assert api.get(f"/tokens/{wheat['symbol']}", "registrar").json()["foreign_held"] >= 0
     auction = api.get("/auctions/1", "auditor").json()
     assert auction["bids"]
 

@@ -88,7 +88,10 @@ class RulesOut(BaseModel):
 
 
 class TokenDetail(TokenSummary):
-    foreign_held: Count
+    foreign_held: Count | None = Field(
+        description="Units held by foreign holders; null for an institution (it may be one "
+        "holder's)"
+    )
     rules: RulesOut
 
 
@@ -246,7 +249,7 @@ def get_token(
     rules = tokens.rules_of(token)
     return {
         **public.token_summary(_summaries([token])[0], who),
-        "foreign_held": token.read("foreignHeld"),
+        "foreign_held": public.foreign_held(token.read("foreignHeld"), who),
         "rules": {
             "eligible_categories": sorted(c.name.lower() for c in rules.eligible_categories),
             "foreign_cap_bps": rules.foreign_cap_bps,
