@@ -41,6 +41,10 @@ class RuleViolation(AmanatError):
         self.rule = rule
 
 
+class Conflict(RuleViolation):
+    """Another request is doing the same thing at this moment (HTTP 409): retry once it is done."""
+
+
 class ChainUnavailable(AmanatError):
     rule = "chain-unavailable"
 

@@ -4,12 +4,23 @@ resolves concurrent first uses to exactly one execution."""
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from amanat.api.app import create_app
+from amanat.config import Settings
 from amanat.indexer.indexer import Indexer
 from amanat.services import governance, pilot, transparency
+from amanat.services.platform import Platform
+from amanat.store.models import AuditEntry
 from amanat.web.session import LOGIN_COOKIE
 from tests.api.conftest import Api
 
@@ -184,3 +195,99 @@ def test_one_approver_approving_three_times_at_once_is_counted_once(api: Api) ->
     request = api.get(f"/approvals/{number}", "regulator").json()
     assert governance.show(api.platform, request["proposal_id"]).approvals == 1
     assert len(request["decisions"]) == 1
+
+
+def test_concurrent_registrations_of_one_asset_register_it_once(api: Api) -> None:
+    """Four issuers' requests for one legal identifier at the same moment: one asset, and the
+    others a readable refusal (409 while the first is under way, 422 once it is registered)."""
+    legal_id = f"PK-RACE-{api.backend.upper()}"
+    count = api.platform.contract("AssetRegistry").read("assetCount")
+    replies = _all_at_once(
+        [
+            (
+                lambda n=n: api.post(
+                    "/assets",
+                    "issuer",
+                    json={
+                        "asset_class": "t_bill",
+                        "legal_id": legal_id,
+                        "name": f"Race {n}",
+                        "ministry": "Ministry of Finance",
+                        "authorisation_ref": f"SRO-RACE-{api.backend}-{n}",
+                        "authorisation_sha256": "0x" + "34" * 32,
+                        "max_units": 1_000,
+                    },
+                )
+            )
+            for n in range(4)
+        ]
+    )
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses[0] == 201 and set(statuses[1:]) <= {409, 422}, [r.text for r in replies]
+    assert statuses.count(201) == 1, [r.text for r in replies]
+    for refused in (r for r in replies if r.status_code != 201):
+        assert refused.json()["rule"] == "duplicate-asset" and legal_id in refused.json()["detail"]
+    assert api.platform.contract("AssetRegistry").read("assetCount") == count + 1
+
+
+def _second_worker(
+    data_dir: Path, store_url: str, token: str, keys: list[str], body: Any, pipe: Connection
+) -> None:
+    """A second API worker (`amanat serve --workers N` runs several) over the same data directory
+    and database, forked from this one: its own platform, store connections and app. For each
+    key it says it is ready, waits for the go, sends the request and returns the reply."""
+    platform = Platform.open(Settings(data_dir, database_url=store_url))
+    client = TestClient(create_app(platform))
+    bearer = {"Authorization": f"Bearer {token}"}
+    client.post("/transfers/precheck", headers=bearer, json=body)  # warm, without a key
+    for key in keys:
+        pipe.send("ready")
+        pipe.recv()
+        try:
+            reply = client.post(
+                "/transfers/precheck", headers={**bearer, "Idempotency-Key": key}, json=body
+            )
+        except Exception as exc:  # noqa: BLE001 - a server error is this worker's answer
+            pipe.send([500, None, json.dumps({"error": repr(exc)})])
+            continue
+        pipe.send([reply.status_code, reply.headers.get("idempotent-replayed"), reply.text])
+
+
+def test_one_key_sent_to_two_workers_at_once_executes_once(api: Api) -> None:
+    """Two API processes over one data directory and database race the same idempotency key,
+    round after round: one executes, the other replays its result."""
+    body = {"token": "PKTB3M", "to": api.address("kla"), "amount": 5}
+    keys = [f"twin-{api.backend}-{n}" for n in range(4)]
+    settings = api.platform.settings
+    ours_end, theirs_end = multiprocessing.get_context("fork").Pipe()
+    worker = multiprocessing.get_context("fork").Process(
+        target=_second_worker,
+        args=(settings.data_dir, settings.store_url, api.sign_in("inb"), keys, body, theirs_end),
+    )
+    worker.start()
+    theirs_end.close()  # the worker's end is the worker's: its exit ends the pipe
+    try:
+        replies = []
+        for key in keys:
+            assert ours_end.poll(120) and ours_end.recv() == "ready"
+            ours_end.send("go")
+            try:
+                mine = api.post("/transfers/precheck", "institution", key=key, json=body)
+            finally:
+                theirs = ours_end.recv()
+            replies.append((key, mine, theirs))
+    finally:
+        worker.join(timeout=30)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    with api.platform.store.session() as session:
+        audited = [
+            e.detail.get("idempotency_key")
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.username == "inb"))
+        ]
+    for key, mine, (status, replayed, text) in replies:
+        assert mine.status_code == status == 200, (mine.text, text)
+        assert mine.json() == json.loads(text)
+        assert [mine.headers.get("idempotent-replayed"), replayed].count("true") == 1
+        assert audited.count(key) == 1, key

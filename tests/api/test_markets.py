@@ -51,19 +51,25 @@ def test_pilot_markets_as_the_public_and_the_parties_see_them(api: Api) -> None:
     # the pilot's T-bill auction: four revealed bids settled, the retail bid never sealed
     auctions = api.get("/auctions", None, symbol="PKTB3MA").json()
     assert auctions["total"] == 1 and auctions["items"][0]["settled"] is True
-    shown = api.get(f"/auctions/{auctions['items'][0]['auction']}", None).json()
+    number = auctions["items"][0]["auction"]
+    public = api.get(f"/auctions/{number}", None).json()
+    assert public["outcome"]["issued_units"] == 500_000 and public["bids"] == []
+    # named bidders and their allotments are for the issuer, approvers and oversight
+    shown = api.get(f"/auctions/{number}", "auditor").json()
     assert shown["outcome"]["cutoff_yield"] == "0.1195"
     assert shown["outcome"]["issued_units"] == 500_000
     assert len(shown["bids"]) == 4 and all(b["commitment"] for b in shown["bids"])
     assert sum(b["settled_units"] or 0 for b in shown["bids"]) == 500_000
     assert {e["event"] for e in shown["events"]} >= {"BidCommitted", "BidRevealed", "BidSettled"}
     # the sukuk rent (Gulf Horizon's payout held: it is frozen) and the T-bill's redemption
-    rows = {d["kind"]: d for d in api.get("/distributions", None).json()["items"]}
+    rows = {d["kind"]: d for d in api.get("/distributions", "issuer").json()["items"]}
     rent, redemption = rows["rent"], rows["redemption"]
     assert rent["symbol"] == "PKSUK29" and rent["held_minor"] > 0
     assert rent["paid_minor"] + rent["held_minor"] == rent["total_minor"] > 0
     assert redemption["symbol"] == "PKTB3MA" and redemption["complete"] is True
-    assert api.get(f"/distributions/{rent['distribution']}", None).json() == rent
+    assert api.get(f"/distributions/{rent['distribution']}", "issuer").json() == rent
+    # the public is not told declared minus paid: that is the frozen holder's share
+    assert api.get(f"/distributions/{rent['distribution']}", None).json()["held_minor"] is None
     # the secondary DvP: its parties and staff see it, other institutions do not
     instruction = api.get("/dvp/1", "kla").json()
     assert instruction["state"] == "settled" and instruction["buyer"] == api.address("fepf")
@@ -116,9 +122,10 @@ def test_auction_from_announcement_to_a_maker_checker_settlement(api: Api) -> No
     assert_problem(
         api.post(f"/auctions/{auction}/bids", "ghc", json={"units": 1_000}), 422, "invalid-input"
     )
-    public = api.get(f"/auctions/{auction}", None).json()
-    assert len(public["bids"]) == 3 and all(b["revealed_units"] is None for b in public["bids"])
-    assert "6000" not in str(public["events"])  # sealed: only the commitments are public
+    assert api.get(f"/auctions/{auction}", None).json()["bids"] == []
+    sealed = api.get(f"/auctions/{auction}", "auditor").json()
+    assert len(sealed["bids"]) == 3 and all(b["revealed_units"] is None for b in sealed["bids"])
+    assert "6000" not in str(sealed["events"])  # sealed: only the commitments are on chain
 
     # reveals only after the close; a wallet without a sealed bid has nothing to reveal
     early = assert_problem(api.post(f"/auctions/{auction}/reveal", "inb"), 422, "chain-refused")
@@ -151,7 +158,7 @@ def test_auction_from_announcement_to_a_maker_checker_settlement(api: Api) -> No
     assert "10,000 units to 3 of 3 bidders" in filed.json()["summary"]
     chain.advance_time(settle_on - chain.block_timestamp())
     approve_and_execute(api, filed)
-    settled = api.get(f"/auctions/{auction}", None).json()
+    settled = api.get(f"/auctions/{auction}", "auditor").json()
     assert settled["settled"] is True and settled["outcome"]["issued_units"] == 10_000
     assert sum(b["settled_units"] for b in settled["bids"]) == 10_000
     assert_problem(
@@ -192,7 +199,7 @@ def test_ties_at_the_cutoff_go_by_commitment_order_and_the_cutoff_is_the_margina
         opened = api.post(f"/auctions/{auction}/reveal", who)
         assert opened.status_code == 200, opened.text
     assert cash(api, "kla")["balance_minor"] == before  # and back at reveal
-    shown = api.get(f"/auctions/{auction}", None).json()
+    shown = api.get(f"/auctions/{auction}", "auditor").json()
     sequence = {b["bidder"]: b["sequence"] for b in shown["bids"]}
     assert sequence == {api.address("kla"): 1, api.address("inb"): 2}
     preview = api.get(f"/auctions/{auction}/allocation", "approver-2", cutoff="12%", days=91)
@@ -301,7 +308,7 @@ def test_cash_issue_coupon_declared_claimed_paid_and_held_released(api: Api) -> 
     )
     assert "to 1 holders of record" in filed.json()["summary"], filed.text
     approve_and_execute(api, filed)
-    listed = api.get("/distributions", None, symbol="PKWHEAT").json()["items"]
+    listed = api.get("/distributions", "issuer", symbol="PKWHEAT").json()["items"]
     number = listed[-1]["distribution"]
     assert listed[-1]["holders"] == 1 and listed[-1]["payouts_made"] == 0
 
@@ -319,13 +326,15 @@ def test_cash_issue_coupon_declared_claimed_paid_and_held_released(api: Api) -> 
 
     # the rent held for the frozen Gulf Horizon Capital is released by maker-checker
     rent = next(
-        d for d in api.get("/distributions", None, kind="rent").json()["items"] if d["held_minor"]
+        d
+        for d in api.get("/distributions", "issuer", kind="rent").json()["items"]
+        if d["held_minor"]
     )
     release = {"distribution": rent["distribution"], "holder": api.address("ghc")}
     approve_and_execute(
         api, api.post("/approvals", "enforcement", json={"kind": "release_held", "params": release})
     )
-    released = api.get(f"/distributions/{rent['distribution']}", None).json()
+    released = api.get(f"/distributions/{rent['distribution']}", "issuer").json()
     assert released["held_minor"] == 0 and released["paid_minor"] == released["total_minor"]
     assert_problem(
         api.post("/approvals", "treasury", json={"kind": "release_held", "params": release}),

@@ -297,3 +297,17 @@ def test_stored_idempotent_results_are_encrypted_at_rest(api: Api) -> None:
         assert "424242" not in stored.body and api.address("kla") not in stored.body
     again = api.post("/transfers/precheck", "institution", key=key, json=body)
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+
+
+def test_sealed_bids_are_encrypted_at_rest(api: Api) -> None:
+    """The bids kept for their reveal (units, yield, salt) are sealed with the data key: the raw
+    files hold no figure and no salt, and the reveal still opens them."""
+    files = sorted((api.platform.settings.data_dir / "sealed-bids").iterdir())
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        for word in (b"salt", b"units", b"yield", b"commitment"):
+            assert word not in raw, (path.name, word)
+        kept = api.platform.cipher.open(raw)
+        assert kept["salt"].encode() not in raw and len(bytes.fromhex(kept["salt"])) == 32
+        assert kept["units"] > 0

@@ -64,6 +64,21 @@ def test_one_address_is_limited_across_usernames(api: Api) -> None:
     assert statuses == [401] * accounts.ADDRESS_FAILURES + [429]
 
 
+def test_one_user_is_limited_across_addresses(api: Api) -> None:
+    """Guesses spread over many addresses (one each, under every address's own limit) still
+    meet the user's own limit; the user signing in afterwards waits out the same back-off."""
+    username = f"spread-{api.backend}"
+    accounts.create_user(api.platform.store, username, "right-password-1", Role.AUDITOR)
+    statuses = [
+        _token(_from(api, f"10.77.{i // 250}.{i % 250 + 1}"), username, "wrong").status_code
+        for i in range(accounts.USER_FAILURES + 1)
+    ]
+    assert statuses == [401] * accounts.USER_FAILURES + [429], statuses
+    refused = _token(_from(api, "10.78.0.1"), username, "right-password-1")
+    assert refused.status_code == 429 and refused.json()["rule"] == "throttled"
+    assert f"{username!r} from any address" in refused.json()["detail"]
+
+
 def test_unknown_and_known_users_cost_the_same_password_check(api: Api) -> None:
     checked: list[str] = []
 

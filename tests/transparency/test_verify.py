@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from amanat.domain import merkle
 from amanat.domain.transparency import TreeHead
-from amanat.services import transparency
+from amanat.services import accounts, transparency
+from amanat.services.pilot import pilot_password
 from tests.transparency.conftest import Published
 
 CHECKS = {"deployment", "entries", "signature", "root", "inclusion", "consistency", "anchor",
@@ -37,13 +38,27 @@ def test_honest_bundle_passes_every_check(published: Published) -> None:
     assert "2 heads match their on-chain anchors" in details
 
 
+def _auditor_token(published: Published) -> str:
+    token, _expires = accounts.sign_in(
+        published.platform.store, "auditor", pilot_password("auditor"), "10.7.0.1"
+    )
+    return token
+
+
 def test_live_api_passes_with_its_own_proofs(published: Published) -> None:
+    """The public gets chain events by their hashes only: heads, roots, inclusion, consistency
+    and anchors still verify; chain-log needs an auditor's token and then passes too."""
     first, second = (h["tree_size"] for h in published.heads)
     result = published.verify(
         "--api", published.base_url, "--entry", "0", "--entry", str(second - 1),
         "--first", str(first), "--second", str(second),
     )  # fmt: skip
     assert failures(result) == []
+    assert "leaves withheld from the public" in result.stdout
+    assert "ok    chain-log    not checked" in result.stdout
+    audited = published.verify("--api", published.base_url, "--token", _auditor_token(published))
+    assert failures(audited) == []
+    assert "logged chain events match the chain" in audited.stdout
     # inclusion is checked in the latest head (other tests may have published more by now)
     assert f"ok    inclusion    entry {second - 1} is included in the head at size" in result.stdout
     assert f"ok    consistency  head {first} is a prefix of head {second}" in result.stdout
@@ -134,7 +149,9 @@ def test_a_changed_database_row_is_caught_through_the_api(published: Published) 
         assert changed != original
         connection.execute('UPDATE log_entries SET leaf = ? WHERE "index" = 5', (changed,))
     try:
-        result = published.verify("--api", published.base_url, expect=1)
+        result = published.verify(
+            "--api", published.base_url, "--token", _auditor_token(published), expect=1
+        )
     finally:
         with sqlite3.connect(database) as connection:
             connection.execute('UPDATE log_entries SET leaf = ? WHERE "index" = 5', (original,))

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from amanat.api.guard import BODY_SHA256
-from amanat.errors import RuleViolation
-from amanat.services import accounts, audit
+from amanat.services import accounts, audit, idempotency
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
-from amanat.store.models import IdempotencyRecord
 
 
 def platform(request: Request) -> Platform:
@@ -41,6 +37,19 @@ def principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def reader(
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Who reads a public route: None for the public; a bearer token must still be valid."""
+    if credentials is None:
+        return None
+    return principal(platform, credentials)
+
+
+ReaderDep = Annotated[Principal | None, Depends(reader)]
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:
@@ -71,19 +80,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-class IdempotencyKeyReused(RuleViolation):
-    """An idempotency key sent again with another request than the one it first answered."""
-
-    def __init__(self, key: str, first: str) -> None:
-        super().__init__(
-            "idempotency-key-reused",
-            f"idempotency key {key!r} was first used for another request ({first}); "
-            "a key names one request: send a new key for a new request",
-            key=key,
-            first_request=first,
-        )
-
-
 def fingerprint(request: Request, who: Principal) -> str:
     """SHA-256 of what makes a request the same request: method, route, principal and body."""
     body = getattr(request.state, BODY_SHA256, "")
@@ -91,67 +87,21 @@ def fingerprint(request: Request, who: Principal) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def replay(
-    platform: Platform, who: Principal, key: str | None, method_path: str, request_sha256: str
-) -> Any | None:
-    """The stored result of an earlier request with this key, if any; the same key with
-    another request is refused."""
-    if key is None:
-        return None
-    with platform.store.session() as session:
-        record = session.get(IdempotencyRecord, (key, who.username))
-        if record is None:
-            return None
-        # A record stored before fingerprints were kept ("") is matched by method and route.
-        reused = record.fingerprint not in ("", request_sha256)
-        if record.method_path != method_path or reused:
-            raise IdempotencyKeyReused(key, record.method_path)
-        return _open_result(platform, record.body)
-
-
-def require_data_key(platform: Platform) -> None:
-    """Refuse (before anything is done) when results cannot be sealed: no data key."""
-    platform.cipher.seal({})
-
-
-def _sealed_result(platform: Platform, body: Any) -> str:
-    """A stored result, encrypted with the data key: results can carry what must stay secret
-    (a sealed bid's units, yield and salt until it is revealed)."""
-    plain = json.loads(json.dumps(body, default=str))
-    return platform.cipher.seal({"result": plain}).decode()
-
-
-def _open_result(platform: Platform, stored: str) -> Any:
-    if stored.startswith(("{", "[")):  # stored before results were encrypted
-        return json.loads(stored)
-    return platform.cipher.open(stored.encode())["result"]
-
-
 def remember(
     platform: Platform,
     who: Principal,
     key: str | None,
     method_path: str,
-    request_sha256: str,
     status: int,
     body: Any,
     source: str,
     approval_ref: str | None = None,
 ) -> None:
-    """Store a POST's result under its idempotency key and audit it, in one transaction."""
+    """Store a POST's result under its claimed idempotency key and audit it, in one
+    transaction."""
     with platform.store.session() as session, session.begin():
-        if key is not None and session.get(IdempotencyRecord, (key, who.username)) is None:
-            session.add(
-                IdempotencyRecord(
-                    key=key,
-                    username=who.username,
-                    method_path=method_path,
-                    fingerprint=request_sha256,
-                    status=status,
-                    body=_sealed_result(platform, body),
-                    at=datetime.now(UTC),
-                )
-            )
+        if key is not None:
+            idempotency.complete(session, platform, who.username, key, status, body)
         audit.record(
             session,
             who.username,

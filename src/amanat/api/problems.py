@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from amanat.errors import (
     AmanatError,
     ChainUnavailable,
+    Conflict,
     DeploymentMismatch,
     InvalidInput,
     NotFound,
@@ -36,6 +37,8 @@ def status_of(error: AmanatError) -> int:
         return 429
     if isinstance(error, InvalidInput):
         return 400
+    if isinstance(error, Conflict):
+        return 409
     if isinstance(error, RuleViolation):
         return 422
     if isinstance(error, (ChainUnavailable, DeploymentMismatch)):

@@ -36,6 +36,7 @@ from amanat.api.routes_common import (
     day_start,
     listing,
     page_of,
+    problems,
     run_post,
     signing_key,
     snake,
@@ -273,6 +274,7 @@ def get_asset(
     response_model=AssetDetail,
     status_code=201,
     summary="Register an asset with its authorisation (issuer)",
+    responses=problems(409),
 )
 def register_asset(
     body: AssetIn,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -23,7 +22,7 @@ from amanat.api.problems import PROBLEM, status_of
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import COUNTRY_ALPHA2, InvestorCategory
 from amanat.errors import AmanatError
-from amanat.services import access, audit, inputs
+from amanat.services import access, audit, idempotency, inputs
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -327,13 +326,6 @@ require_own_wallet = access.require_own_wallet
 
 # ------------------------------------------------------------ POST runner
 
-_KEY_LOCKS = [threading.Lock() for _ in range(64)]
-
-
-def _key_lock(username: str, key: str | None) -> threading.Lock | None:
-    return None if key is None else _KEY_LOCKS[hash((username, key)) % len(_KEY_LOCKS)]
-
-
 def signing_key(who: Principal) -> str:
     """The key the signed-in user signs chain transactions with."""
     if not who.key_name:
@@ -365,35 +357,31 @@ def run_post(
 
     A replay with the same key returns the first result (header `Idempotent-Replayed: true`)
     and does nothing else; the key with another request (method, route, principal or body) is
-    refused as `idempotency-key-reused`. Concurrent uses of one key wait for each other.
+    refused as `idempotency-key-reused`. Concurrent uses of one key, in this process or another,
+    run once: the others wait for its result (`amanat.services.idempotency`).
     A refusal (bad input, a rule, a forbidden action) is audited with its
     status and rule and raised; it is not remembered, so the request may be retried."""
     method_path = f"{request.method} {request.url.path}"
-    request_sha256 = deps.fingerprint(request, who)
-    lock = _key_lock(who.username, key)
-    if lock is not None:
-        lock.acquire()
-    try:
-        if key is not None:  # the result will be sealed: the data key must be there first
-            deps.require_data_key(platform)
-        earlier = deps.replay(platform, who, key, method_path, request_sha256)
+    if key is not None:  # the result will be sealed: the data key must be there first
+        idempotency.require_data_key(platform)
+        earlier = idempotency.claim(
+            platform, who.username, key, method_path, deps.fingerprint(request, who)
+        )
         if earlier is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return earlier  # type: ignore[no-any-return]
-        try:
-            body = action()
-        except AmanatError as error:
+    try:
+        body = action()
+        ref = approval_ref(body) if callable(approval_ref) else approval_ref
+        deps.remember(platform, who, key, method_path, status, body, source_of(request), ref)
+    except BaseException as error:
+        if key is not None:  # refused or failed: the key may be used again
+            idempotency.release(platform, who.username, key)
+        if isinstance(error, AmanatError):
             ref = approval_ref if isinstance(approval_ref, str) else None
             _audit_refusal(request, platform, who, key, error, ref)
-            raise
-        ref = approval_ref(body) if callable(approval_ref) else approval_ref
-        deps.remember(
-            platform, who, key, method_path, request_sha256, status, body, source_of(request), ref
-        )
-        return body
-    finally:
-        if lock is not None:
-            lock.release()
+        raise
+    return body
 
 
 def audit_event(

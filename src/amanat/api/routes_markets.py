@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
 from amanat.api.routes_common import (
     AGENT,
     ERRORS,
@@ -45,7 +45,7 @@ from amanat.api.routes_common import (
 from amanat.api.routes_tokens import resolve
 from amanat.domain.auction import Pricing, from_micro, parse_yield
 from amanat.domain.money import format_pkr
-from amanat.services import auctions, cash, distributions, dvp
+from amanat.services import auctions, cash, distributions, dvp, public
 from amanat.services.access import ALLOCATION_READERS, PAYERS
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
@@ -303,8 +303,9 @@ def auction_results(shown: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[s
     return list(bids.values()), outcome
 
 
-def _detail(platform: Platform, auction_id: int) -> dict[str, Any]:
+def _detail(platform: Platform, auction_id: int, who: Principal | None) -> dict[str, Any]:
     shown = auctions.show(platform, auction_id)
+    shown["events"] = public.auction_events(platform, who, shown["events"])
     bids, outcome = auction_results(shown)
     fixed = {"event", "block", "tx", "bidder", "auctionId"}
     return {
@@ -346,8 +347,8 @@ def list_auctions(
     response_model=AuctionDetail,
     summary="An auction's terms, sealed commitments, reveals and settlement results (public)",
 )
-def get_auction(auction_id: AuctionId, platform: PlatformDep) -> dict[str, Any]:
-    return _detail(platform, auction_id)
+def get_auction(auction_id: AuctionId, platform: PlatformDep, who: ReaderDep) -> dict[str, Any]:
+    return _detail(platform, auction_id, who)
 
 
 @router.post(
@@ -378,7 +379,7 @@ def announce(
             body.deposit_minor,
             idempotency_key=chain_key(who, key),
         )
-        return _detail(platform, auction_id)
+        return _detail(platform, auction_id, who)
 
     return run_post(request, response, platform, who, key, 201, action)
 
@@ -658,13 +659,19 @@ class DistributionOut(BaseModel):
     total_minor: Minor
     total: str
     root: Hash = Field(description="Merkle root of the payout list")
-    holders: Count = Field(description="Holders of record")
+    holders: Count | None = Field(
+        description="Holders of record; null: withheld, fewer than the disclosure threshold"
+    )
     depth: Count
     payouts_made: Count
-    paid_minor: Minor
-    paid: str
-    held_minor: Minor = Field(description="Payouts to frozen holders, held until released")
-    held: str
+    paid_minor: Minor | None = Field(
+        description="null: withheld from the public, as it would give away a few holders' shares"
+    )
+    paid: str | None
+    held_minor: Minor | None = Field(
+        description="Payouts to frozen holders, held until released; null: withheld"
+    )
+    held: str | None
     complete: bool
 
 
@@ -691,6 +698,7 @@ class ClaimOut(BaseModel):
 )
 def list_distributions(
     platform: PlatformDep,
+    who: ReaderDep,
     by: Annotated[
         Listing, Depends(listing(("distribution", "record_block", "total_minor"), "distribution"))
     ],
@@ -698,7 +706,7 @@ def list_distributions(
     symbol: Annotated[str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,31}$")] = None,
     complete: bool | None = None,
 ) -> dict[str, Any]:
-    rows = distributions.list_distributions(platform)
+    rows = [public.distribution(row, who) for row in distributions.list_distributions(platform)]
     return page_of(rows, by, kind=kind, symbol=symbol, complete=complete)
 
 
@@ -707,8 +715,10 @@ def list_distributions(
     response_model=DistributionOut,
     summary="One distribution and its progress (public)",
 )
-def get_distribution(distribution_id: DistributionId, platform: PlatformDep) -> dict[str, Any]:
-    return distributions.show(platform, distribution_id)
+def get_distribution(
+    distribution_id: DistributionId, platform: PlatformDep, who: ReaderDep
+) -> dict[str, Any]:
+    return public.distribution(distributions.show(platform, distribution_id), who)
 
 
 @router.post(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
 from amanat.api.read_cache import indexed_block, json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
@@ -42,7 +42,7 @@ from amanat.api.routes_common import (
 )
 from amanat.errors import InvalidInput, RuleViolation
 from amanat.indexer import queries
-from amanat.services import access, tokens
+from amanat.services import access, public, tokens
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform, read_many
@@ -69,7 +69,9 @@ class TokenSummary(BaseModel):
     name: str
     decimals: Annotated[int, Field(ge=0, le=255)]
     total_supply: Count
-    holders: Count
+    holders: Count | None = Field(
+        description="null: withheld from the public, fewer than the disclosure threshold"
+    )
     paused: bool
 
 
@@ -86,7 +88,10 @@ class RulesOut(BaseModel):
 
 
 class TokenDetail(TokenSummary):
-    foreign_held: Count
+    foreign_held: Count | None = Field(
+        description="Units held by foreign holders; null for an institution (it may be one "
+        "holder's)"
+    )
     rules: RulesOut
 
 
@@ -217,6 +222,7 @@ def _all_tokens(platform: Platform) -> list[Bound]:
 )
 def list_tokens(
     platform: PlatformDep,
+    who: ReaderDep,
     by: Annotated[
         Listing,
         Depends(listing(("asset", "symbol", "name", "total_supply", "holders"), "asset")),
@@ -225,7 +231,7 @@ def list_tokens(
     asset: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     paused: bool | None = None,
 ) -> dict[str, Any]:
-    rows = _summaries(_all_tokens(platform))
+    rows = [public.token_summary(row, who) for row in _summaries(_all_tokens(platform))]
     return page_of(rows, by, symbol=symbol, asset=asset, paused=paused)
 
 
@@ -242,8 +248,8 @@ def get_token(
     token = resolve(platform, ref)
     rules = tokens.rules_of(token)
     return {
-        **_summaries([token])[0],
-        "foreign_held": token.read("foreignHeld"),
+        **public.token_summary(_summaries([token])[0], who),
+        "foreign_held": public.foreign_held(token.read("foreignHeld"), who),
         "rules": {
             "eligible_categories": sorted(c.name.lower() for c in rules.eligible_categories),
             "foreign_cap_bps": rules.foreign_cap_bps,

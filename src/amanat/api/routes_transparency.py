@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from amanat.api.deps import PlatformDep, require
+from amanat.api.deps import PlatformDep, ReaderDep, require
 from amanat.api.routes_common import ERRORS, OVERSIGHT, Address, Block, Count, Hash, Timestamp
 from amanat.errors import NotFound
-from amanat.services import reconcile, transparency
+from amanat.services import public, reconcile, transparency
 from amanat.services.accounts import Principal
 from amanat.store.log import size as log_size
 
@@ -28,7 +28,10 @@ class EntryOut(BaseModel):
     index: Count
     kind: str
     source: str
-    leaf: str = Field(description="The leaf: canonical JSON, hashed as its UTF-8 bytes")
+    leaf: str | None = Field(
+        description="The leaf: canonical JSON, hashed as its UTF-8 bytes. A chain event's leaf "
+        "is served to auditors and regulators only; others get null and verify by leaf_hash"
+    )
     leaf_hash: Hash
     created_at: datetime
 
@@ -106,14 +109,22 @@ class ReconciliationsOut(BaseModel):
     runs: list[ReconciliationOut]
 
 
-@router.get("/entries", response_model=EntriesOut, summary="A page of log entries (public)")
+@router.get(
+    "/entries",
+    response_model=EntriesOut,
+    summary="A page of log entries (public: by hash; auditor, regulator: in full)",
+)
 def entries(
     platform: PlatformDep,
+    who: ReaderDep,
     start: Index = 0,
     limit: Annotated[int, Query(ge=1, le=transparency.MAX_PAGE)] = 100,
 ) -> dict[str, Any]:
     with platform.store.session() as session:
-        return {"size": log_size(session), "entries": transparency.entries(session, start, limit)}
+        return {
+            "size": log_size(session),
+            "entries": public.log_entries(session, who, start, limit),
+        }
 
 
 @router.get("/heads", response_model=HeadsOut, summary="Every signed tree head (public)")

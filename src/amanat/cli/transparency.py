@@ -144,6 +144,12 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
     @cli.command("verify")
     @click.option("--api", "api_url", help="The platform's public API URL to fetch the log from.")
     @click.option(
+        "--token",
+        envvar="AMANAT_API_TOKEN",
+        help="With --api: an auditor's or regulator's bearer token, to read chain events in full "
+        "and check them against the chain (env AMANAT_API_TOKEN).",
+    )
+    @click.option(
         "--bundle", "bundle_path", type=click.Path(path_type=Path), help="An exported bundle."
     )
     @click.option(
@@ -170,6 +176,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
     def verify_command(
         click_ctx: click.Context,
         api_url: str | None,
+        token: str | None,
         bundle_path: Path | None,
         public_key: str | None,
         manifest_path: Path | None,
@@ -187,7 +194,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if (first is None) != (second is None):
             raise InvalidInput("--first and --second go together")
         published = (
-            verify.fetch_api(api_url) if api_url is not None else verify.load_bundle(bundle_path)  # type: ignore[arg-type]
+            verify.fetch_api(api_url, token) if api_url is not None else verify.load_bundle(bundle_path)  # type: ignore[arg-type]
         )
         key = verify.parse_public_key(public_key) if public_key else published.public_key
         if key is None:

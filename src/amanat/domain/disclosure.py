@@ -62,3 +62,10 @@ def aggregate(
         suppressed_units=sum(g.units for g in hidden) if visible else None,
         total_units=sum(units.values()),
     )
+
+
+def publishable(part: int, whole: int, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Whether a figure summed over `part` of `whole` holders may be published: the part and the
+    rest (which the published total gives away) are each none or at least `threshold` holders."""
+    rest = whole - part
+    return all(n == 0 or n >= threshold for n in (part, rest))

@@ -21,13 +21,17 @@ from amanat.store.db import Store
 from amanat.store.models import AccessToken, LoginAttempt, SignInThrottle, User
 
 TOKEN_LIFETIME = timedelta(hours=8)
-# Failed sign-ins are counted per (username, address) and per address within a quiet window;
-# past the limit the address waits BACKOFF_FIRST, doubling per further failure, at most the window.
+# Failed sign-ins are counted per (username, address), per address and per username (from any
+# address) within a quiet window; past a limit the attempts it counts wait BACKOFF_FIRST, doubling
+# per further failure, at most the window. The per-user limit stops guesses spread over many
+# addresses; it is higher than the per-address one, so one address alone cannot reach it.
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_FAILURES = 5
 ADDRESS_FAILURES = 50
+USER_FAILURES = 20
 BACKOFF_FIRST = timedelta(seconds=30)
 ANY_USER = "*"  # the username of an address's own row (never a valid username)
+ANY_ADDRESS = "*"  # the address of a username's own row (never a client address)
 _hasher = PasswordHasher()
 
 
@@ -172,17 +176,22 @@ def _backoff(failures: int, limit: int) -> timedelta:
 
 
 def _count_attempt(store: Store, username: str, source: str) -> None:
-    """Count one attempt for (username, address) and for the address, in one transaction that
-    holds both rows; refuse (and count nothing) while either is backing off. A success is
-    forgiven afterwards (`_forgive`)."""
+    """Count one attempt for (username, address), for the address and for the username, in one
+    transaction that holds the three rows; refuse (and count nothing) while any is backing off.
+    A success is forgiven afterwards (`_forgive`)."""
     now = _now()
+    name = username[:64]
+    counters = (
+        (name, source, THROTTLE_FAILURES, f"{username!r} from {source}"),
+        (ANY_USER, source, ADDRESS_FAILURES, source),
+        (name, ANY_ADDRESS, USER_FAILURES, f"{username!r} from any address"),
+    )
     with store.session() as session, session.begin():
-        for who, limit in ((username[:64], THROTTLE_FAILURES), (ANY_USER, ADDRESS_FAILURES)):
-            row = _increment(session, who, source, now)
+        for who, where, limit, scope in counters:
+            row = _increment(session, who, where, now)
             blocked_until = row.blocked_until and _aware(row.blocked_until)
             if blocked_until and blocked_until > now:  # the transaction rolls back: not counted
                 wait = max(1, int((blocked_until - now).total_seconds() + 0.999))
-                scope = f"{username!r} from {source}" if who != ANY_USER else f"{source}"
                 raise Throttled(
                     f"too many failed sign-ins for {scope}; try again in {wait} seconds",
                     retry_after=wait,
@@ -215,17 +224,18 @@ def _increment(session: Session, username: str, source: str, now: datetime) -> S
 
 def _forgive(session: Session, username: str, source: str) -> None:
     """A right password clears the user's count from this address and takes back its attempt
-    from the address's count."""
+    from the address's count and from the user's count from any address."""
     session.execute(
         delete(SignInThrottle).where(
             SignInThrottle.username == username[:64], SignInThrottle.source == source
         )
     )
-    session.execute(
-        update(SignInThrottle)
-        .where(SignInThrottle.username == ANY_USER, SignInThrottle.source == source)
-        .values(failures=SignInThrottle.failures - 1)
-    )
+    for who, where in ((ANY_USER, source), (username[:64], ANY_ADDRESS)):
+        session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.username == who, SignInThrottle.source == where)
+            .values(failures=SignInThrottle.failures - 1)
+        )
 
 
 def authenticate(store: Store, token: str) -> Principal:

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
-from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from amanat.services import inputs
 from amanat.services.platform import Platform, read_many
+from amanat.store import claims as store_claims
 from amanat.store.models import Document
 
 
@@ -48,8 +49,6 @@ def register(
         raise InvalidInput(f"authorised units must be positive, got {max_units}")
     inputs.display_name(name, "the asset's name")
     registry = platform.contract("AssetRegistry")
-    if not platform.chain.seen(idempotency_key):  # a replay returns the first asset
-        _require_unique(platform, legal_id, authorisation_ref)
     request = registry.tx(
         "registerAsset",
         int(asset_class),
@@ -62,8 +61,28 @@ def register(
         key=idempotency_key,
         description=f"register asset {legal_id}",
     )
-    (receipt,) = platform.chain.transact(platform.signer(issuer), [request])
-    return int(registry.events(receipt, "AssetRegistered")[0]["assetId"])
+
+    def send() -> int:
+        (receipt,) = platform.chain.transact(platform.signer(issuer), [request])
+        return int(registry.events(receipt, "AssetRegistered")[0]["assetId"])
+
+    if platform.chain.seen(idempotency_key):  # a replay returns the first asset
+        return send()
+    # Registrations of one legal identifier or authorisation at the same moment: one goes on.
+    claims = [("asset-legal-id", legal_id), ("asset-authorisation", authorisation_ref)]
+    try:
+        with store_claims.holding(platform.store, claims):
+            _require_unique(platform, legal_id, authorisation_ref)
+            return send()
+    except store_claims.Taken:
+        raise Conflict(
+            "duplicate-asset",
+            f"another registration of the legal identifier {legal_id} or the authorisation "
+            f"{authorisation_ref} is under way; one asset carries them: look it up before "
+            "retrying",
+            legal_id=legal_id,
+            authorisation_ref=authorisation_ref,
+        ) from None
 
 
 def attach_document(

@@ -1,12 +1,13 @@
 """Primary auctions of T-bills: announce, sealed bids (commit, reveal), allocation, settlement.
 
 A bidder's sealed bid (units, yield, salt) stays with the bidder's own client, in the data
-directory of whoever holds its key, until it reveals after the close: no one else, the issuer
-included, can read it before then. Each institution holds one sealed bid per auction and pays
-the announced deposit with it, returned at reveal and forfeited to the treasury if it never
-reveals. The allocation is computed from the revealed bids on chain by `amanat.domain.auction`
-(ties at the cut-off by commitment order, priced by the announced method) and settled by an
-M-of-N proposal: each bidder's units against its cash, all or nothing per bidder.
+directory of whoever holds its key and encrypted there with the data key, until it reveals after
+the close: no one else, the issuer included, can read it before then. Each institution holds
+one sealed bid per auction and pays the announced deposit with it, returned at reveal and
+forfeited to the treasury if it never reveals. The allocation is computed from the revealed
+bids on chain by `amanat.domain.auction` (ties at the cut-off by commitment order, priced by the
+announced method) and settled by an M-of-N proposal: each bidder's units against its cash, all
+or nothing per bidder.
 """
 
 from __future__ import annotations
@@ -89,7 +90,26 @@ def announce(
 
 
 def _sealed_path(platform: Platform, auction_id: int, wallet: str) -> Path:
-    return platform.settings.data_dir / "sealed-bids" / f"auction-{auction_id}-{wallet}.json"
+    return platform.settings.data_dir / "sealed-bids" / f"auction-{auction_id}-{wallet}.sealed"
+
+
+def _keep_sealed(platform: Platform, path: Path, kept: dict[str, Any]) -> None:
+    """Write a sealed bid (units, yield, salt) encrypted with the data key, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(platform.cipher.seal(kept))
+    temporary.replace(path)
+
+
+def _read_sealed(platform: Platform, path: Path) -> dict[str, Any] | None:
+    """The sealed bid kept at `path`, or None. A bid kept in plaintext before bids were
+    encrypted (`.json` beside it) is still read, so that it can be revealed."""
+    if path.exists():
+        return platform.cipher.open(path.read_bytes())
+    legacy = path.with_suffix(".json")
+    return dict(json.loads(legacy.read_text())) if legacy.exists() else None
 
 
 def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
@@ -149,25 +169,23 @@ def bid(
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     path = _sealed_path(platform, auction_id, wallet)
-    if platform.chain.seen(idempotency_key) and path.exists():
-        kept = json.loads(path.read_text())
+    kept = _read_sealed(platform, path) if platform.chain.seen(idempotency_key) else None
+    if kept is not None:
         return {
             "auction": auction_id,
             "bidder": wallet,
             "commitment": kept["commitment"],
             **{k: kept[k] for k in ("units", "yield_micro", "competitive")},
         }
+    platform.cipher.seal({})  # the bid is kept encrypted: the data key must be there first
     micro = 0 if yield_rate is None else yield_micro(yield_rate)
     salt = secrets.token_bytes(32)
     sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
     platform.send(signer, prepare_commit(platform, wallet, auction_id, sealed, idempotency_key))
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}, handle)
-    temporary.replace(path)
+    _keep_sealed(
+        platform, path, {**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}
+    )
     return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
 
 
@@ -241,9 +259,9 @@ def reveal(
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     path = _sealed_path(platform, auction_id, wallet)
-    if not path.exists():
+    sealed = _read_sealed(platform, path)
+    if sealed is None:
         raise NotFound(f"no sealed bid of {bidder} for auction {auction_id} in {path.parent}")
-    sealed = json.loads(path.read_text())
     return platform.send(
         signer,
         prepare_reveal(

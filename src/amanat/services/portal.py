@@ -15,7 +15,7 @@ from amanat.domain.identity import DOMESTIC_COUNTRY
 from amanat.domain.records import WalletRecord
 from amanat.indexer import queries
 from amanat.services import assets as asset_service
-from amanat.services import transparency
+from amanat.services import public, transparency
 from amanat.services.platform import Platform, read_many
 from amanat.store.models import ChainEvent
 
@@ -60,7 +60,7 @@ def asset_detail(
     with platform.store.session() as session:
         table = queries.cap_table(session, token) if token else []
         declared = _events(session, "DistributionDeclared", token) if token else []
-        paid = _events(session, "PayoutPaid", None) if declared else []
+        paid = _events(session, ("PayoutPaid", "PayoutHeld"), None) if declared else []
     registry = platform.contract("IdentityRegistry")
     words = read_many([(registry, "walletRecord", (holder,)) for holder, _ in table])
     records = [WalletRecord.unpack(w) for w in words]
@@ -77,21 +77,36 @@ def asset_detail(
         threshold,
     )
     paid_by_id: dict[int, int] = {}
+    held_by_id: dict[int, int] = {}
+    paid_count: dict[int, int] = {}
     for event in paid:
         key = int(event.args["distributionId"])
-        paid_by_id[key] = paid_by_id.get(key, 0) + int(event.args["amount"])
-    distributions = [
-        {
-            "id": int(e.args["distributionId"]),
-            "kind": e.args.get("kind"),
-            "record_block": e.args.get("recordBlock"),
-            "total": int(e.args["total"]),
-            "holders": e.args.get("holderCount"),
-            "paid": paid_by_id.get(int(e.args["distributionId"]), 0),
-            "timestamp": e.timestamp,
-        }
-        for e in declared
-    ]
+        sums = held_by_id if event.event == "PayoutHeld" else paid_by_id
+        sums[key] = sums.get(key, 0) + int(event.args["amount"])
+        paid_count[key] = paid_count.get(key, 0) + 1
+    distributions = []
+    for e in declared:
+        number = int(e.args["distributionId"])
+        shown = public.distribution(
+            {
+                "holders": int(e.args["holderCount"]),
+                "payouts_made": paid_count.get(number, 0),
+                "paid_minor": paid_by_id.get(number, 0),
+                "held_minor": held_by_id.get(number, 0),
+            },
+            None,
+        )
+        distributions.append(
+            {
+                "id": number,
+                "kind": e.args.get("kind"),
+                "record_block": e.args.get("recordBlock"),
+                "total": int(e.args["total"]),
+                "holders": shown["holders"],
+                "paid": shown["paid_minor"],
+                "timestamp": e.timestamp,
+            }
+        )
     with platform.store.session() as session:
         head = transparency.latest_head(session)
     return {
@@ -106,10 +121,10 @@ def asset_detail(
     }
 
 
-def _events(session: Any, name: str, token: str | None) -> list[ChainEvent]:
+def _events(session: Any, names: str | tuple[str, ...], token: str | None) -> list[ChainEvent]:
     rows = session.scalars(
         select(ChainEvent)
-        .where(ChainEvent.event == name)
+        .where(ChainEvent.event.in_((names,) if isinstance(names, str) else names))
         .order_by(ChainEvent.block, ChainEvent.log_index)
     )
     return [

@@ -27,6 +27,7 @@ from amanat.domain import merkle
 from amanat.domain.transparency import TreeHead
 from amanat.errors import AmanatError, InvalidInput, NotFound
 from amanat.services.platform import PUBLISHER_KEY, Platform
+from amanat.store.crypto import write_once
 from amanat.store.log import size
 from amanat.store.models import LogEntry
 from amanat.store.models import TreeHead as TreeHeadRow
@@ -226,23 +227,23 @@ def signing_key(platform: Platform) -> Ed25519PrivateKey:
     """The platform's tree-head key; created on first use on the embedded chain only."""
     path = _key_path(platform)
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise AmanatError(f"{path} does not hold an Ed25519 private key")
-        return key
-    if not platform.settings.embedded:
+        pem = path.read_bytes()
+    elif not platform.settings.embedded:
         raise AmanatError(
             f"no transparency signing key: set {KEY_FILE_ENV} or provide {path} (Ed25519, PEM)"
         )
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    else:  # another process may create it at the same moment: one key wins, whole
+        pem = write_once(
+            path,
+            Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AmanatError(f"{path} does not hold an Ed25519 private key")
     return key
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,27 @@ def load_key(data_dir: Path, create: bool) -> bytes:
         return path.read_bytes().strip()
     if not create:
         raise AmanatError(f"no data key: set {KEY_ENV} (Fernet key) or provide {path}")
-    key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    return write_once(path, Fernet.generate_key()).strip()
+
+
+def write_once(path: Path, content: bytes) -> bytes:
+    """Create `path` holding `content` (mode 0600) unless it exists, and return what `path`
+    holds. The file appears whole or not at all (written aside, then linked into place, which
+    fails if the name exists), so of processes creating it at once one wins and every one of
+    them reads the winner's content."""
+    fd, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            return path.read_bytes()
+        return content
+    finally:
+        os.unlink(aside)
 
 
 class FieldCipher:

@@ -48,6 +48,17 @@ class AccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Claim(Base):
+    """A unique value taken by a request while it is under way (`amanat.store.claims`): of two
+    requests for the same value at once, the database lets one through."""
+
+    __tablename__ = "claims"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SignInThrottle(Base):
     """Failed sign-ins of one username from one address: counted atomically (one row, updated in
     place) with a back-off that doubles per failure over the limit."""

@@ -51,6 +51,7 @@ from amanat.services import (
     governance,
     identities,
     inputs,
+    public,
     tokens,
 )
 from amanat.services.access import ALLOCATION_READERS, KYC_READERS
@@ -1316,7 +1317,9 @@ def markets(request: Request, console: Session) -> Response:
         supply=cash.supply(platform),
         auctions=auction_rows,
         instructions=instructions,
-        distributions=distributions.list_distributions(platform),
+        distributions=[
+            public.distribution(d, who) for d in distributions.list_distributions(platform)
+        ],
         balances=_cash_rows(platform, who),
         chain_time=platform.chain.block_timestamp(),
     )

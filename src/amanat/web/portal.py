@@ -59,6 +59,7 @@ TEXT: dict[str, dict[str, str]] = {
         "institutions": "Institutions",
         "share": "Share",
         "suppressed": "Withheld (groups under {n} institutions, combined)",
+        "withheld": "withheld",
         "suppressed_all": "Too few institutions to publish a breakdown without identifying one.",
         "no_holders": "No units are held yet.",
         "head": "Latest signed tree head",
@@ -115,6 +116,7 @@ TEXT: dict[str, dict[str, str]] = {
         "institutions": "ادارے",
         "share": "حصہ",
         "suppressed": "پوشیدہ ({n} سے کم اداروں والے گروہ، یکجا)",
+        "withheld": "پوشیدہ",
         "suppressed_all": "اداروں کی تعداد اتنی کم ہے کہ کسی ادارے کی شناخت کیے بغیر تفصیل شائع "
         "نہیں کی جا سکتی۔",
         "no_holders": "ابھی کوئی اکائی کسی کی ملکیت میں نہیں۔",
@@ -244,7 +246,7 @@ def _asset(request: Request, language: str, asset_id: int) -> Response:
             t["none"],
         )
         distribution_chart = charts.bar_chart(
-            [(f"#{d['id']}", d["paid"]) for d in data["distributions"]],
+            [(f"#{d['id']}", d["paid"]) for d in data["distributions"] if d["paid"] is not None],
             t["distribution_chart"],
             _short_pkr,
             t["no_distributions"],

@@ -1,0 +1,142 @@
+"""Idempotency keys: a request runs once per (user, key), across threads and API processes.
+
+The key is claimed before the work by inserting its record as pending: the database's
+uniqueness lets exactly one of the requests racing for a key (in any process, SQLite or
+PostgreSQL) insert it and run. The others wait for its result and return it as a replay; the
+key with another request (method, route, principal, body) is refused as
+`idempotency-key-reused`. A refused request gives its claim back, so it may be retried; a claim
+left pending by a process that died is taken over after `STALE`. Results are stored encrypted
+with the data key (they can hold a sealed bid before it is revealed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from amanat.errors import Conflict, RuleViolation
+from amanat.services.platform import Platform
+from amanat.store.models import IdempotencyRecord
+
+PENDING = 0  # the status of a claimed key whose request is under way
+STALE = timedelta(minutes=10)  # a pending claim this old was left by a process that died
+WAIT_SECONDS = 120.0  # how long a replay waits for the first request's result
+POLL_SECONDS = 0.02
+
+
+class IdempotencyKeyReused(RuleViolation):
+    """An idempotency key sent again with another request than the one it first answered."""
+
+    def __init__(self, key: str, first: str) -> None:
+        super().__init__(
+            "idempotency-key-reused",
+            f"idempotency key {key!r} was first used for another request ({first}); "
+            "a key names one request: send a new key for a new request",
+            key=key,
+            first_request=first,
+        )
+
+
+class KeyInProgress(Conflict):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "idempotency-key-in-progress",
+            f"the request with idempotency key {key!r} is still under way; retry later for its "
+            "result",
+            key=key,
+        )
+
+
+def require_data_key(platform: Platform) -> None:
+    """Refuse (before anything is done) when results cannot be sealed: no data key."""
+    platform.cipher.seal({})
+
+
+def claim(
+    platform: Platform, username: str, key: str, method_path: str, fingerprint: str
+) -> Any | None:
+    """Claim `key` for this request: None when it is ours to run (then `complete` it in the
+    transaction that records its result, or `release` it on refusal); otherwise the first
+    request's result, waited for while it is under way."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        now = datetime.now(UTC)
+        try:
+            with platform.store.session() as session, session.begin():
+                session.add(
+                    IdempotencyRecord(
+                        key=key,
+                        username=username,
+                        method_path=method_path,
+                        fingerprint=fingerprint,
+                        status=PENDING,
+                        body="",
+                        at=now,
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass
+        with platform.store.session() as session:
+            record = session.get(IdempotencyRecord, (key, username))
+            if record is None:
+                continue  # given back meanwhile: claim it again
+            # A record stored before fingerprints were kept ("") is matched by method and route.
+            reused = record.fingerprint not in ("", fingerprint)
+            if record.method_path != method_path or reused:
+                raise IdempotencyKeyReused(key, record.method_path)
+            if record.status != PENDING:
+                return _open_result(platform, record.body)
+        with platform.store.session() as session, session.begin():
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    *_pending(username, key), IdempotencyRecord.at < now - STALE
+                )
+            )
+        if time.monotonic() > deadline:
+            raise KeyInProgress(key)
+        time.sleep(POLL_SECONDS)
+
+
+def complete(
+    session: Session, platform: Platform, username: str, key: str, status: int, body: Any
+) -> None:
+    """Store the claimed key's result, in the caller's transaction."""
+    session.execute(
+        update(IdempotencyRecord)
+        .where(*_pending(username, key))
+        .values(status=status, body=_sealed_result(platform, body), at=datetime.now(UTC))
+    )
+
+
+def release(platform: Platform, username: str, key: str) -> None:
+    """Give back a claim whose request was refused or failed: it may be retried."""
+    with platform.store.session() as session, session.begin():
+        session.execute(delete(IdempotencyRecord).where(*_pending(username, key)))
+
+
+def _pending(username: str, key: str) -> tuple[Any, ...]:
+    return (
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.username == username,
+        IdempotencyRecord.status == PENDING,
+    )
+
+
+def _sealed_result(platform: Platform, body: Any) -> str:
+    """A stored result, encrypted with the data key: results can carry what must stay secret
+    (a sealed bid's units, yield and salt until it is revealed)."""
+    plain = json.loads(json.dumps(body, default=str))
+    return platform.cipher.seal({"result": plain}).decode()
+
+
+def _open_result(platform: Platform, stored: str) -> Any:
+    if stored.startswith(("{", "[")):  # stored before results were encrypted
+        return json.loads(stored)
+    return platform.cipher.open(stored.encode())["result"]
