@@ -71,6 +71,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+
 class IdempotencyKeyReused(RuleViolation):
     """An idempotency key sent again with another request than the one it first answered."""
 

@@ -223,6 +223,17 @@ class Chain:
         tag = _hex(block) if isinstance(block, int) else block
         return int(self.rpc.call("eth_getBlockByNumber", [tag, False])["timestamp"], 16)
 
+    def block_timestamps(self, blocks: Sequence[int]) -> dict[int, int]:
+        """The timestamps of several blocks, in one JSON-RPC batch."""
+        wanted = sorted(set(blocks))
+        replies = self.rpc.batch([("eth_getBlockByNumber", [_hex(b), False]) for b in wanted])
+        out = {}
+        for block, reply in zip(wanted, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            out[block] = int(reply["timestamp"], 16)
+        return out
+
     def block_at_or_before(self, timestamp: int) -> int:
         """The last block whose timestamp is at or before `timestamp` (binary search)."""
         low, high = 0, self.block_number()

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from amanat.errors import AmanatError, InvalidInput
 
-if TYPE_CHECKING:  # eth_account costs ~0.5 s to import: loaded on first use (see `eth_account_class`)
+if (
+    TYPE_CHECKING
+):  # eth_account costs ~0.5 s to import: loaded on first use (see `eth_account_class`)
     from eth_account import Account as AccountType
     from eth_account.signers.local import LocalAccount
 

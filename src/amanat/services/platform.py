@@ -267,8 +267,7 @@ class Platform:
             return (
                 session.scalar(select(Wallet.address).where(Wallet.key_name == name).limit(1))
                 is not None
-                or session.scalar(select(User.id).where(User.key_name == name).limit(1))
-                is not None
+                or session.scalar(select(User.id).where(User.key_name == name).limit(1)) is not None
             )
 
 
