@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from amanat.cli.common import Context
 from amanat.cli.main import cli
-from amanat.services import approvals, tokens
+from amanat.services import accounts, approvals, governance, tokens
 from amanat.services.pilot import pilot_password
 from amanat.store.models import AuditEntry
 from tests.web.support import LiveConsole, sign_in
@@ -325,3 +326,45 @@ def test_sign_in_is_required_and_wrong_passwords_and_roles_are_refused(
     institution = sign_in(browser, console, "retail-0001")
     response = institution.goto(console.url("/console/approvals"))
     assert response is not None and response.status == 403
+
+
+def test_one_clock_an_idle_hour_of_chain_time_ends_a_timelock_everywhere(
+    browser: Browser, console: LiveConsole, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 14: "now" is the chain's clock (the time the next block will carry), not
+    the latest block's time. The embedded chain mines only for transactions, so after an idle
+    hour the latest block is an hour old: the proposal is executable, the contract would run
+    it, and the services, the console and the CLI must say so and let it run."""
+    platform = console.platform
+    pktb3m = tokens.resolve(platform, "PKTB3M")
+    proposal_id = governance.propose(
+        platform, "official-1", pktb3m, "mint", [platform.address_of("fepf"), 1000]
+    )
+    assert governance.approve(platform, "official-2", proposal_id).state == "waiting-timelock"
+
+    # An hour passes on the chain's clock and no block is mined: the clock offset moves as an
+    # hour of wall time would.
+    journal = platform.chain.journal
+    journal.set_meta("clock_offset", str(int(journal.get_meta("clock_offset") or 0) + 3601))
+    latest = platform.chain.block_timestamp()
+
+    assert governance.show(platform, proposal_id).state == "ready"
+    assert platform.clock.chain_time() >= latest + 3601
+    page = sign_in(browser, console, "approver-1", "/console/proposals")
+    expect(page.locator(f"#proposal-{proposal_id} .timelock")).to_contain_text("executable now")
+    assert governance.execute(platform, "official-1", proposal_id).state == "executed"
+    assert platform.chain.block_timestamp() >= latest + 3601  # stamped by the same clock
+
+    # The wall clock is the clock's other half: injected, the services stamp what people do
+    # with it (here a request's filing time), and the console labels it as wall-clock time.
+    moment = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    monkeypatch.setattr(platform.clock, "wall", lambda: moment)
+    treasury = accounts.get_user(platform.store, "treasury")
+    filed = approvals.create(
+        platform, treasury, "mint", {"token": "PKTB3M", "to": "fepf", "amount": 1000}, None
+    )
+    assert datetime.fromisoformat(filed["created_at"]) == moment
+    page.goto(console.url("/console/approvals"))
+    expect(page.locator(f"#request-{filed['id']} .summary")).to_contain_text(
+        "filed 2026-12-02 09:30 UTC (wall clock)"
+    )

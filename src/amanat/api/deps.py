@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -150,7 +149,7 @@ def remember(
                     fingerprint=request_sha256,
                     status=status,
                     body=_sealed_result(platform, body),
-                    at=datetime.now(UTC),
+                    at=platform.clock.wall_time(),
                 )
             )
         audit.record(

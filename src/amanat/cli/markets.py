@@ -49,7 +49,7 @@ def parse_when(platform: Platform, text: str) -> int:
     'YYYY-MM-DD' / 'YYYY-MM-DDTHH:MM'."""
     relative = RELATIVE.match(text.strip())
     if relative:
-        return platform.chain.block_timestamp() + int(relative[1]) * UNIT_SECONDS[relative[2]]
+        return platform.clock.chain_time() + int(relative[1]) * UNIT_SECONDS[relative[2]]
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -436,7 +436,7 @@ def propose_distribution(
         raise InvalidInput("give either --record-block or --record-date")
     if record_date is not None:
         moment = (
-            platform.chain.block_timestamp()
+            platform.clock.chain_time()
             if record_date == "now"
             else parse_when(platform, record_date)
         )

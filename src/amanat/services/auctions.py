@@ -145,7 +145,7 @@ def bid(
         raise InvalidInput(
             f"bid of {units} units is more than the {terms['offered_units']} offered"
         )
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     if now >= terms["close_time"]:
         raise RuleViolation(
             "auction-closed", f"auction {auction_id} closed at {terms['close_time']} (now {now})"

@@ -30,7 +30,7 @@ def instruct(
     """The seller's instruction; the transfer is pre-checked against the token's rules first."""
     if units <= 0 or cash_minor <= 0:
         raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     if deadline <= now:
         raise InvalidInput(f"deadline {_utc(deadline)} is not after the chain's time {_utc(now)}")
     settlement = platform.contract("Settlement")

@@ -101,7 +101,7 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
     governance = platform.contract("Governance")
     view = show(platform, proposal_id)
     if view.state == "waiting-timelock":
-        remaining = view.ready_at - platform.chain.block_timestamp()
+        remaining = view.ready_at - platform.clock.chain_time()
         raise RuleViolation(
             "timelock",
             f"proposal {proposal_id} ({view.action}) is in its timelock for {remaining} more seconds",
@@ -149,7 +149,7 @@ def show(platform: Platform, proposal_id: int) -> ProposalView:
         proposal_id,
         governance.read("getProposal", proposal_id),
         governance.read("threshold"),
-        platform.chain.block_timestamp(),
+        platform.clock.chain_time(),
     )
 
 
@@ -287,7 +287,7 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     for proposal_id in proposal_ids:
         if not 1 <= proposal_id <= count:
             raise NotFound(f"no proposal {proposal_id} (there are {count})", proposal=proposal_id)
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     replies = read_many(
         [
             (governance, fn, (i,))
@@ -379,5 +379,5 @@ def govern(
             break
         view = approve(platform, official, proposal_id)
     if view.state == "waiting-timelock" and advance_clock:
-        platform.chain.advance_time(view.ready_at - platform.chain.block_timestamp())
+        platform.chain.advance_time(view.ready_at - platform.clock.chain_time())
     return execute(platform, officials[0], proposal_id)

@@ -452,7 +452,7 @@ def dashboard(request: Request, console: Session) -> Response:
         may_read_approvals=console.who.role in access.APPROVAL_READERS,
         positions=positions,
         block=platform.chain.block_number(),
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
         institution=_institution_name(platform, console.who),
     )
 
@@ -768,7 +768,7 @@ def _approvals_page(
         notice=notice,
         error=error,
         can_file=_kinds_for(console.who),
-        chain_time=console.platform.chain.block_timestamp(),
+        chain_time=console.platform.clock.chain_time(),
     )
 
 
@@ -798,7 +798,7 @@ def proposal_list(request: Request, console: Session) -> Response:
         request,
         "proposals.html",
         proposals=governance.describe(platform)[::-1],
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
         embedded=platform.settings.embedded,
         may_read_documents=_can_read_documents(console.who),
     )
@@ -1122,7 +1122,7 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
         "approval.html",
         item=row,
         allocation=allocation,
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
@@ -1337,7 +1337,7 @@ def markets(request: Request, console: Session) -> Response:
         instructions=instructions,
         distributions=distributions.list_distributions(platform),
         balances=_cash_rows(platform, who),
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
@@ -1388,7 +1388,7 @@ def _auction_page(
         cutoff=cutoff,
         days=days,
         error=error,
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
