@@ -104,7 +104,8 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
         remaining = view.ready_at - platform.clock.chain_time()
         raise RuleViolation(
             "timelock",
-            f"proposal {proposal_id} ({view.action}) is in its timelock for {remaining} more seconds",
+            f"proposal {proposal_id} ({view.action}) is in its timelock for {duration(remaining)} "
+            f"more: executable from {utc(view.ready_at)} (chain time)",
             ready_at=view.ready_at,
         )
     if view.state == "collecting-approvals":
@@ -196,11 +197,6 @@ def _view(proposal_id: int, stored: Any, threshold: int, now: int) -> ProposalVi
     )
 
 
-def list_proposals(platform: Platform) -> list[ProposalView]:
-    count = platform.contract("Governance").read("proposalCount")
-    return [show(platform, i) for i in range(1, count + 1)]
-
-
 HISTORY_EVENTS = {
     "ProposalCreated": ("proposed", "proposer"),
     "ProposalApproved": ("approved", "official"),
@@ -287,6 +283,8 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     for proposal_id in proposal_ids:
         if not 1 <= proposal_id <= count:
             raise NotFound(f"no proposal {proposal_id} (there are {count})", proposal=proposal_id)
+    if not proposal_ids:
+        return []
     now = platform.clock.chain_time()
     replies = read_many(
         [
