@@ -5,6 +5,7 @@ from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from amanat.chain.keys import DEV_ADDRESSES, dev_account
 from amanat.chain.signing import sign_legacy
 
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
@@ -43,3 +44,8 @@ def test_sign_legacy_matches_eth_account(nonce, gas_price, gas, to, value, data,
         chain_id=chain_id,
     )
     assert actual == expected
+
+
+def test_the_development_addresses_are_the_mnemonics_first_accounts() -> None:
+    """Reads name the development roles by these addresses without deriving keys."""
+    assert tuple(dev_account(i).address for i in range(len(DEV_ADDRESSES))) == DEV_ADDRESSES

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from amanat.chain.abi import Function, checksum, interface
 from amanat.chain.artifacts import CONTRACT_NAMES
+from amanat.chain.keys import DEV_ADDRESSES
 from amanat.domain.assets import AssetStatus
 from amanat.domain.auction import from_micro
 from amanat.domain.distribution import KINDS as DISTRIBUTION_KINDS
@@ -92,11 +93,12 @@ class Directory:
         self.platform = platform
         self.labels: dict[str, str] = {}
         self.symbols: dict[str, str] = {}
+        # Keys by name, without deriving or unlocking any: key files name their address, and the
+        # development roles' addresses are the mnemonic's well-known first accounts.
+        keys = {name: checksum(platform.keyring.address(name)) for name in platform.keyring.names()}
         if platform.settings.embedded:
-            for role in DEV_ROLES:
-                self.labels[platform.address_of(role)] = role
-        for name in platform.keyring.names():
-            self.labels[checksum(platform.keyring.address(name))] = name
+            keys.update({role: DEV_ADDRESSES[index] for role, index in DEV_ROLES.items()})
+        self.labels.update({address: name for name, address in keys.items()})
         with platform.store.session() as session:
             users = list(session.execute(select(User.username, User.key_name)))
             wallets = list(
@@ -107,8 +109,8 @@ class Directory:
                 )
             )
         for username, key_name in users:
-            if key_name and (platform.settings.embedded or key_name in platform.keyring.names()):
-                self.labels[platform.address_of(key_name)] = username
+            if key_name in keys:
+                self.labels[keys[key_name]] = username
         for address, legal_name in wallets:
             self.labels[checksum(address)] = legal_name
         for name, deployed in platform.manifest.contracts.items():
