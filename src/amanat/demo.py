@@ -89,7 +89,7 @@ class Scenario:
         """A second official approves the proposal; the clock passes its timelock; execute."""
         view = governance.approve(self.platform, OFFICIALS[1], proposal_id)
         if view.state == "waiting-timelock":
-            delay = view.ready_at - self.platform.chain.block_timestamp()
+            delay = view.ready_at - self.platform.clock.chain_time()
             self.platform.chain.advance_time(delay)
             self.say(
                 f"proposal {proposal_id} ({what}): proposed by {OFFICIALS[0]}, approved by "

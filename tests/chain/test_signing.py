@@ -6,6 +6,7 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from amanat.chain.keys import DEV_ADDRESSES, dev_account
 from amanat.chain.signing import MalformedTransaction, read_signed, sign_legacy
 
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
@@ -70,3 +71,8 @@ def test_read_signed_recovers_sender_chain_and_fields_of_any_signer():
     for junk in (b"", b"\x01\xc0", b"\xc0", b"\x02\xc3\x01\x02\x03", b"\xff" * 40):
         with pytest.raises(MalformedTransaction):
             read_signed(junk)
+
+
+def test_the_development_addresses_are_the_mnemonics_first_accounts() -> None:
+    """Reads name the development roles by these addresses without deriving keys."""
+    assert tuple(dev_account(i).address for i in range(len(DEV_ADDRESSES))) == DEV_ADDRESSES

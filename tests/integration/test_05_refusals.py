@@ -6,6 +6,7 @@ click usage error), 1 anything else the user can act on (not found)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,10 @@ def test_proposal_lifecycle_refusals(amanat: Amanat, minted: dict[str, Any]) -> 
     )
     assert in_timelock.stderr.startswith(
         f"error [timelock]: proposal {number} (mint) is in its timelock for "
+    )
+    assert re.search(
+        r"executable from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(chain time\)$",
+        in_timelock.stderr.strip(),
     )
 
     # Withdrawn by its proposer, it can no longer run.

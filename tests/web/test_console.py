@@ -8,17 +8,37 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from amanat.services import tokens
+from amanat.cli.common import Context
+from amanat.cli.main import cli
+from amanat.services import accounts, approvals, governance, tokens
 from amanat.services.pilot import pilot_password
 from amanat.store.models import AuditEntry
 from tests.web.support import LiveConsole, sign_in
 
 FEPF = "Federal Employees Pension Fund"
+# An hour's timelock just started: when (chain time) and what is left.
+TIMELOCK_LEFT = re.compile(
+    r"executable from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(chain time\), "
+    r"in (1 h 0 min|59 min \d+ s)$"
+)
+
+
+def cli_output(monkeypatch: pytest.MonkeyPatch, console: LiveConsole, *args: str) -> str:
+    """What `amanat ARGS` prints, run in this process on the live console's platform."""
+    monkeypatch.setattr(
+        Context, "platform", lambda _self, require_deployment=True: console.platform
+    )
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def holder_balance(page: Page, console: LiveConsole, symbol: str, institution: str) -> int:
@@ -45,7 +65,7 @@ def file_request(page: Page, console: LiveConsole, kind: str, fields: dict[str, 
 
 
 def test_mint_request_is_approved_twice_executed_and_changes_the_holder_list(
-    browser: Browser, console: LiveConsole, tmp_path: Path
+    browser: Browser, console: LiveConsole, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     platform = console.platform
     pktb3m = tokens.resolve(platform, "PKTB3M")
@@ -78,10 +98,34 @@ def test_mint_request_is_approved_twice_executed_and_changes_the_holder_list(
     expect(row).to_have_attribute("data-status", "waiting-timelock")
     execute = row.get_by_role("button", name=f"Execute request {request_id}")
     expect(execute).to_be_disabled()
-    expect(row).to_contain_text("Timelock: executable from")
+    # when it becomes executable, in chain time, and how long is left (issue 15, item 9)
+    expect(row.locator(".timelock")).to_have_text(TIMELOCK_LEFT)
     assert holder_balance(second, console, "PKTB3M", FEPF) == before  # nothing minted yet
 
+    # The CLI decodes the same proposal in words with the same timelock (issue 15, items 8-9).
+    proposal_id = approvals.get(platform, request_id)["proposal_id"]
+    shown = cli_output(monkeypatch, console, "proposal", "show", str(proposal_id))
+    assert f"proposal {proposal_id}: mint, waiting timelock" in shown
+    assert "  call       token PKTB3M: mint(address,uint256)" in shown
+    assert f"    receiver: {FEPF} ({fepf})" in shown
+    assert "    amount: 2,500 PKTB3M units" in shown
+    assert f"  request    request {request_id} (mint): mint 2500 PKTB3M" in shown
+    assert TIMELOCK_LEFT.search(shown.split("  timelock   ", 1)[1].splitlines()[0])
+    assert "on the embedded chain, `amanat node advance-time " in shown
+    listed = cli_output(monkeypatch, console, "proposal", "list")
+    assert re.search(
+        rf"^ *{proposal_id}  waiting-timelock .* token PKTB3M: mint \(receiver {FEPF}; "
+        r"amount 2,500 PKTB3M units\)",
+        listed,
+        re.M,
+    )
+
     platform.chain.advance_time(3601)  # the mint timelock is one hour
+    # The maker sees one state, ready, not "waiting timelock" beside "ready".
+    treasury.goto(console.url("/console/approvals"))
+    row = treasury.locator(f"#request-{request_id}")
+    expect(row.locator(".badge")).to_have_text("ready")
+    expect(row.locator(".timelock")).to_contain_text("executable now (since")
     second.goto(console.url("/console/approvals"))
     second.get_by_role("button", name=f"Execute request {request_id}").click()
     expect(second.get_by_role("status")).to_have_text(
@@ -93,6 +137,25 @@ def test_mint_request_is_approved_twice_executed_and_changes_the_holder_list(
 
     after = holder_balance(second, console, "PKTB3M", FEPF)
     assert after == before + 2500
+
+    # The governance history: every on-chain proposal (the pilot's too) in words, with who
+    # proposed, approved and executed it, when, and the transactions.
+    second.goto(console.url("/console/proposals"))
+    rows = second.locator("#proposals tbody tr[data-proposal]")
+    assert rows.count() == proposal_id
+    row = second.locator(f"#proposal-{proposal_id}")
+    expect(row).to_have_attribute("data-state", "executed")
+    expect(row.locator(".call")).to_contain_text("token PKTB3M: mint")
+    expect(row.locator(".call")).to_contain_text(f"receiver {FEPF} ({fepf})")
+    expect(row.locator(".call")).to_contain_text("amount 2,500 PKTB3M units")
+    history = row.locator(".history li")
+    expect(history.nth(0)).to_contain_text("proposed by approver-1")
+    expect(history.filter(has_text="approved by approver-2")).to_contain_text("(2 of 2)")
+    expect(history.last).to_contain_text("executed by approver-2")
+    expect(history.last.locator("code")).to_have_text(re.compile(r"^0x[0-9a-f]{8}…$"))
+    cash = second.locator("#proposals tr", has_text="CashToken: issueCash").first
+    expect(cash.locator(".call")).to_contain_text("amount PKR ")
+    expect(cash.locator(".call")).to_contain_text("depositReference 0x")
     second.screenshot(path=str(tmp_path / "console-holders.png"), full_page=True)
     assert (tmp_path / "console-approvals.png").stat().st_size > 10_000
     assert (tmp_path / "console-holders.png").stat().st_size > 10_000
@@ -263,3 +326,45 @@ def test_sign_in_is_required_and_wrong_passwords_and_roles_are_refused(
     institution = sign_in(browser, console, "retail-0001")
     response = institution.goto(console.url("/console/approvals"))
     assert response is not None and response.status == 403
+
+
+def test_one_clock_an_idle_hour_of_chain_time_ends_a_timelock_everywhere(
+    browser: Browser, console: LiveConsole, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 14: "now" is the chain's clock (the time the next block will carry), not
+    the latest block's time. The embedded chain mines only for transactions, so after an idle
+    hour the latest block is an hour old: the proposal is executable, the contract would run
+    it, and the services, the console and the CLI must say so and let it run."""
+    platform = console.platform
+    pktb3m = tokens.resolve(platform, "PKTB3M")
+    proposal_id = governance.propose(
+        platform, "official-1", pktb3m, "mint", [platform.address_of("fepf"), 1000]
+    )
+    assert governance.approve(platform, "official-2", proposal_id).state == "waiting-timelock"
+
+    # An hour passes on the chain's clock and no block is mined: the clock offset moves as an
+    # hour of wall time would.
+    journal = platform.chain.journal
+    journal.set_meta("clock_offset", str(int(journal.get_meta("clock_offset") or 0) + 3601))
+    latest = platform.chain.block_timestamp()
+
+    assert governance.show(platform, proposal_id).state == "ready"
+    assert platform.clock.chain_time() >= latest + 3601
+    page = sign_in(browser, console, "approver-1", "/console/proposals")
+    expect(page.locator(f"#proposal-{proposal_id} .timelock")).to_contain_text("executable now")
+    assert governance.execute(platform, "official-1", proposal_id).state == "executed"
+    assert platform.chain.block_timestamp() >= latest + 3601  # stamped by the same clock
+
+    # The wall clock is the clock's other half: injected, the services stamp what people do
+    # with it (here a request's filing time), and the console labels it as wall-clock time.
+    moment = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    monkeypatch.setattr(platform.clock, "wall", lambda: moment)
+    treasury = accounts.get_user(platform.store, "treasury")
+    filed = approvals.create(
+        platform, treasury, "mint", {"token": "PKTB3M", "to": "fepf", "amount": 1000}, None
+    )
+    assert datetime.fromisoformat(filed["created_at"]) == moment
+    page.goto(console.url("/console/approvals"))
+    expect(page.locator(f"#request-{filed['id']} .summary")).to_contain_text(
+        "filed 2026-12-02 09:30 UTC (wall clock)"
+    )

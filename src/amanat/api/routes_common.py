@@ -54,6 +54,7 @@ YIELD_PATTERN = r"^0(\.[0-9]{1,6})?$|^(0|[1-9][0-9]?)(\.[0-9]{1,4})?%$"
 MAX_INT64 = 2**63 - 1
 MAX_INT32 = 2**31 - 1
 
+
 def _rule(check: Callable[[str], str]) -> Callable[[str], str]:
     """A services/inputs rule as a pydantic validator (its refusal becomes a 422 naming it)."""
 

@@ -195,7 +195,7 @@ def list_institutions(
     numbers = range(1, count + 1)
     if scope is not None:
         numbers = range(0) if scope.identity is None else range(scope.identity, scope.identity + 1)
-    names, now = _names(platform), platform.chain.block_timestamp()
+    names, now = _names(platform), platform.clock.chain_time()
     rows = [_institution(platform, n, names, now) for n in numbers]
     return page_of(
         rows,
@@ -218,7 +218,7 @@ def get_institution(
 ) -> dict[str, Any]:
     require_own_identity(platform, who, identity)
     _require_identity(platform, identity)
-    return _institution(platform, identity, _names(platform), platform.chain.block_timestamp())
+    return _institution(platform, identity, _names(platform), platform.clock.chain_time())
 
 
 @router.get(
@@ -270,7 +270,7 @@ def onboard(
             [address(w) for w in body.wallets],
             idempotency_key=chain_key(who, key),
         )
-        return _institution(platform, number, _names(platform), platform.chain.block_timestamp())
+        return _institution(platform, number, _names(platform), platform.clock.chain_time())
 
     return run_post(request, response, platform, who, key, 201, action)
 
@@ -333,5 +333,5 @@ def get_wallet(
         "country_alpha2": alpha2(record.country) if registered else None,
         "category": record.category.name.lower() if registered else None,
         "kyc_expiry": record.kyc_expiry if registered else None,
-        "verified": registered and record.kyc_expiry > platform.chain.block_timestamp(),
+        "verified": registered and record.kyc_expiry > platform.clock.chain_time(),
     }

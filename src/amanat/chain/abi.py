@@ -63,6 +63,7 @@ class Function:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     output_names: tuple[str, ...]
+    input_names: tuple[str, ...] = ()
 
     @property
     def signature(self) -> str:
@@ -88,6 +89,14 @@ class Function:
         if data[:4] != self.selector or self.encode(*values) != data:
             raise ValueError(f"the call data is not a canonical call of {self.signature}")
         return tuple(_normalise(v, t) for v, t in zip(values, self.inputs, strict=True))
+
+    def decode_call(self, call_data: bytes) -> dict[str, Any]:
+        """The arguments of a call to this function (selector first), by parameter name."""
+        values = decode(list(self.inputs), call_data[4:])
+        return {
+            name: _normalise(value, abi_type)
+            for name, value, abi_type in zip(self.input_names, values, self.inputs, strict=True)
+        }
 
     def decode(self, data: bytes) -> Any:
         values = decode(list(self.outputs), data)
@@ -213,6 +222,7 @@ class ContractInterface:
                     inputs=tuple(_type(i) for i in entry["inputs"]),
                     outputs=tuple(_type(o) for o in entry["outputs"]),
                     output_names=tuple(o["name"] for o in entry["outputs"]),
+                    input_names=tuple(i["name"] for i in entry["inputs"]),
                 )
             elif entry["type"] == "event":
                 types = ",".join(_type(i) for i in entry["inputs"])

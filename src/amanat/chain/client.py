@@ -33,6 +33,7 @@ from amanat.chain.node import AnvilNode
 from amanat.chain.producer import (
     adopt_blocks,
     chain_file_lock,
+    clock_time,
     mine_block,
     outside_txs,
     pending_count,
@@ -273,6 +274,47 @@ class Chain:
         tag = _hex(block) if isinstance(block, int) else block
         return int(self.rpc.call("eth_getBlockByNumber", [tag, False])["timestamp"], 16)
 
+    def now(self) -> int:
+        """The chain's clock: the time a transaction sent now runs at, by which every on-chain
+        rule (timelock, maturity, lock-up, KYC expiry, deadline) is judged. Embedded: the time
+        the next block will carry, which runs on between blocks (the node mines only for
+        transactions, so the latest block may be long past). Network: the latest block's time
+        (validators produce blocks continuously)."""
+        if self.node is None:
+            return self.block_timestamp()
+        head = self.journal.head()
+        return clock_time(self.journal, head.timestamp if head else self.block_timestamp())
+
+    def _at(self, tag: str) -> list[Any]:
+        """The block and override arguments of an eth_call or eth_estimateGas at `tag`: on the
+        embedded chain a call at the latest block runs at the chain's clock (`now`), as the
+        transaction it previews will."""
+        if tag != "latest" or self.node is None:
+            return [tag]
+        return [tag, {}, {"time": _hex(self.now())}]
+
+    def call_many(
+        self, calls: Sequence[tuple[str, bytes]], block: int | str = "latest"
+    ) -> list[Any]:
+        """Several eth_calls (address, call data) in one JSON-RPC batch, at `block` as `call`
+        makes them; each result is its bytes or the RpcError."""
+        tag = self._at(_hex(block) if isinstance(block, int) else block)
+        replies = self.rpc.batch(
+            [("eth_call", [{"to": to, "data": "0x" + data.hex()}, *tag]) for to, data in calls]
+        )
+        return [r if isinstance(r, Exception) else bytes.fromhex(r[2:]) for r in replies]
+
+    def block_timestamps(self, blocks: Sequence[int]) -> dict[int, int]:
+        """The timestamps of several blocks, in one JSON-RPC batch."""
+        wanted = sorted(set(blocks))
+        replies = self.rpc.batch([("eth_getBlockByNumber", [_hex(b), False]) for b in wanted])
+        out = {}
+        for block, reply in zip(wanted, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            out[block] = int(reply["timestamp"], 16)
+        return out
+
     def block_at_or_before(self, timestamp: int) -> int:
         """The last block whose timestamp is at or before `timestamp` (binary search)."""
         low, high = 0, self.block_number()
@@ -298,7 +340,7 @@ class Chain:
         if sender:
             params["from"] = sender
         try:
-            result = self.rpc.call("eth_call", [params, tag])
+            result = self.rpc.call("eth_call", [params, *self._at(tag)])
         except RpcError as exc:
             raise self._refusal(exc) from None
         return bytes.fromhex(result[2:])
@@ -589,14 +631,14 @@ class Chain:
         return own
 
     def advance_time(self, seconds: int) -> int:
-        """Embedded only: move the chain's clock `seconds` past the latest block and mine a block
-        there (e.g. past a timelock or to maturity). Returns the new block timestamp."""
+        """Embedded only: move the chain's clock (`now`) `seconds` forward and mine a block there
+        (e.g. past a timelock or to maturity). Returns the new block timestamp."""
         if self.node is None:
             raise AmanatError("the chain clock can only be advanced on the embedded chain")
         if seconds < 0:
             raise AmanatError("the chain clock only moves forward")
         with self.locked():
-            target = self.block_timestamp() + seconds
+            target = self.now() + seconds
             offset = int(self.journal.get_meta("clock_offset") or 0)
             self.journal.set_meta("clock_offset", str(max(offset, target - int(time.time()))))
             self._produce(set(), force=True)
@@ -614,9 +656,12 @@ class Chain:
             params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex()}
             if request.to:
                 params["to"] = request.to
-            calls.append(("eth_call", [params, "latest"]))
+            calls.append(("eth_call", [params, *self._at("latest")]))
             if request.gas is None:
-                calls.append(("eth_estimateGas", [params]))
+                # on the embedded chain at the chain's clock too (a network node takes the
+                # call alone, estimating at its latest block)
+                at = self._at("latest") if self.node is not None else []
+                calls.append(("eth_estimateGas", [params, *at]))
         replies = iter(self.rpc.batch(calls))
         gases = []
         for _, request in items:

@@ -100,14 +100,21 @@ def adopt_blocks(rpc: RpcClient, journal: Journal) -> int:
     return head
 
 
+def clock_time(journal: Journal, latest: int) -> int:
+    """The embedded chain's clock: wall time plus the offset `Chain.advance_time` added, never
+    before the latest block (`latest`). The next block is stamped with it; between blocks it runs
+    on, so it is the time a transaction sent now runs at."""
+    offset = int(journal.get_meta("clock_offset") or 0)
+    return max(latest, int(time.time()) + offset)
+
+
 def mine_block(rpc: RpcClient, journal: Journal, own_pending: int = 0) -> JournalBlock:
     """Mine one block at the chain clock (wall time plus any advance, never before the last
     block) and journal it; `own_pending` is how many of Amanat's transactions the pool holds.
     The caller holds the chain lock."""
     journal_pool(rpc, journal, own_pending)
     head = journal.head()
-    offset = int(journal.get_meta("clock_offset") or 0)
-    timestamp = max(head.timestamp if head else 0, int(time.time()) + offset)
+    timestamp = clock_time(journal, head.timestamp if head else 0)
     rpc.call("evm_mine", [{"timestamp": timestamp}])
     block = journal_block(rpc.call("eth_getBlockByNumber", ["latest", False]))
     record_block(rpc, journal, block)

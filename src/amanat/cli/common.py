@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit
+from amanat.cli.output import emit, table
 from amanat.config import Settings
 from amanat.domain.money import parse_units
 from amanat.errors import InvalidInput
@@ -140,4 +140,48 @@ def submit_proposal(
     proposal_id = gov.propose(
         platform, actor, target, function, args, evidence, idempotency_key=idempotency_key
     )
-    emit(gov.show(platform, proposal_id).as_dict(), as_json)
+    emit_proposal(platform, proposal_id, as_json)
+
+
+def emit_proposal(
+    platform: Platform, proposal_id: int, as_json: bool, extra: dict[str, Any] | None = None
+) -> None:
+    """Print a proposal decoded into words (`extra` adds what the command computed with it)."""
+    (detail,) = gov.describe(platform, [proposal_id])
+    data = {**detail.as_dict(), **(extra or {})}
+    emit(data, as_json, proposal_text(data, platform.settings.embedded, extra or {}))
+
+
+def proposal_text(data: dict[str, Any], embedded: bool, extra: dict[str, Any]) -> str:
+    """A decoded proposal for people: the call in words, evidence, timelock and history."""
+    lines = [
+        f"proposal {data['id']}: {data['action']}, {data['state'].replace('-', ' ')}",
+        f"  call       {data['contract']}: {data['signature']}",
+        *(f"    {a['name']}: {a['value']}" for a in data["arguments"]),
+        f"  evidence   {data['evidence_text']}",
+    ]
+    if data["request"]:
+        lines.append(f"  request    {data['request']}")
+    lines += [
+        f"  approvals  {data['approvals']} of {data['threshold']}",
+        f"  created    {data['created']}; expires {data['expires']}",
+        f"  timelock   {data['timelock']}",
+    ]
+    if embedded and data["state"] == "waiting-timelock":
+        lines.append(
+            f"             on the embedded chain, `amanat node advance-time "
+            f"{data['executable_in']}` moves the clock there"
+        )
+    lines += [
+        "  history:",
+        "    " + table(data["history"], HISTORY_COLUMNS).replace("\n", "\n    "),
+    ]
+    for key, value in extra.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            lines += [f"{key}:", "  " + table(value).replace("\n", "\n  ")]
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+HISTORY_COLUMNS = ["at", "event", "by", "detail", "block", "tx"]

@@ -17,6 +17,7 @@ from amanat.cli.common import (
     UNITS,
     Context,
     as_option,
+    emit_proposal,
     json_option,
     pass_ctx,
     proposal_options,
@@ -563,13 +564,9 @@ def proposal() -> None:
 @json_option
 @pass_ctx
 def proposal_list(ctx: Context, as_json: bool) -> None:
-    """All proposals with their state."""
-    rows = [p.as_dict() for p in gov.list_proposals(ctx.platform())]
-    emit(
-        rows,
-        as_json,
-        table(rows, ["id", "action", "function", "approvals", "threshold", "state", "evidence"]),
-    )
+    """All proposals: the call in words, state, approvals and when each becomes executable."""
+    rows = [p.as_dict() for p in gov.describe(ctx.platform())]
+    emit(rows, as_json, table(rows, ["id", "state", "approvals", "threshold", "call", "timelock"]))
 
 
 @proposal.command("show")
@@ -577,8 +574,8 @@ def proposal_list(ctx: Context, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
-    """One proposal."""
-    emit(gov.show(ctx.platform(), proposal_id).as_dict(), as_json)
+    """One proposal: the call in words, its evidence, timelock and history."""
+    emit_proposal(ctx.platform(), proposal_id, as_json)
 
 
 @proposal.command("approve")
@@ -588,7 +585,9 @@ def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
 @pass_ctx
 def proposal_approve(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
     """Approve a proposal with an official's own key."""
-    emit(gov.approve(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+    platform = ctx.platform()
+    gov.approve(platform, actor, proposal_id)
+    emit_proposal(platform, proposal_id, as_json)
 
 
 @proposal.command("execute")
@@ -598,7 +597,9 @@ def proposal_approve(ctx: Context, proposal_id: int, actor: str, as_json: bool) 
 @pass_ctx
 def proposal_execute(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
     """Execute an approved proposal after its timelock."""
-    emit(gov.execute(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+    platform = ctx.platform()
+    gov.execute(platform, actor, proposal_id)
+    emit_proposal(platform, proposal_id, as_json)
 
 
 @proposal.command("cancel")
@@ -608,7 +609,9 @@ def proposal_execute(ctx: Context, proposal_id: int, actor: str, as_json: bool) 
 @pass_ctx
 def proposal_cancel(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
     """Withdraw your own proposal."""
-    emit(gov.cancel(ctx.platform(), actor, proposal_id).as_dict(), as_json)
+    platform = ctx.platform()
+    gov.cancel(platform, actor, proposal_id)
+    emit_proposal(platform, proposal_id, as_json)
 
 
 # ------------------------------------------------------------------- propose

@@ -13,6 +13,7 @@ from amanat.cli.common import (
     UNITS,
     Context,
     as_option,
+    emit_proposal,
     json_option,
     pass_ctx,
     proposal_options,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from amanat.domain import auction as auction_terms
     from amanat.services import assets as asset_service
     from amanat.services import auctions, cash, distributions, dvp, tokens
-    from amanat.services import governance as gov
     from amanat.services.platform import Platform
 else:
     auction_terms = lazy_module("amanat.domain.auction")
@@ -39,7 +39,6 @@ else:
     distributions = lazy_module("amanat.services.distributions")
     dvp = lazy_module("amanat.services.dvp")
     tokens = lazy_module("amanat.services.tokens")
-    gov = lazy_module("amanat.services.governance")
 
 RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
@@ -50,7 +49,7 @@ def parse_when(platform: Platform, text: str) -> int:
     'YYYY-MM-DD' / 'YYYY-MM-DDTHH:MM'."""
     relative = RELATIVE.match(text.strip())
     if relative:
-        return platform.chain.block_timestamp() + int(relative[1]) * UNIT_SECONDS[relative[2]]
+        return platform.clock.chain_time() + int(relative[1]) * UNIT_SECONDS[relative[2]]
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -107,7 +106,7 @@ def propose_issue_cash(
         reference,
         idempotency_key=options["idempotency_key"],
     )
-    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"])
 
 
 # ------------------------------------------------------------------ auctions
@@ -205,7 +204,11 @@ def auction_bid(
         return
     emit(
         auctions.bid(
-            ctx.platform(), actor, auction_id, units, None if rate is None else auction_terms.parse_yield(rate)
+            ctx.platform(),
+            actor,
+            auction_id,
+            units,
+            None if rate is None else auction_terms.parse_yield(rate),
         ),
         as_json,
     )
@@ -276,7 +279,7 @@ def propose_settle_auction(
         days,
         idempotency_key=options["idempotency_key"],
     )
-    emit({**gov.show(platform, proposal_id).as_dict(), "allocation": rows}, options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"], {"allocation": rows})
 
 
 # ----------------------------------------------------------------------- DvP
@@ -448,7 +451,7 @@ def propose_distribution(
         raise InvalidInput("give either --record-block or --record-date")
     if record_date is not None:
         moment = (
-            platform.chain.block_timestamp()
+            platform.clock.chain_time()
             if record_date == "now"
             else parse_when(platform, record_date)
         )
@@ -471,7 +474,7 @@ def propose_distribution(
         record_block,
         idempotency_key=options["idempotency_key"],
     )
-    emit({**gov.show(platform, proposal_id).as_dict(), "plan": summary}, options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"], {"plan": summary})
 
 
 @click.command("release-held")
@@ -492,7 +495,7 @@ def propose_release_held(
     proposal_id = distributions.propose_release(
         platform, options["actor"], distribution_id, holder, receiver or holder, evidence
     )
-    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"])
 
 
 @click.command("close-distribution")
@@ -503,7 +506,7 @@ def propose_close_distribution(ctx: Context, distribution_id: int, **options: An
     """Close a distribution that cannot complete; the unpaid rest returns to the treasury."""
     platform = ctx.platform()
     proposal_id = distributions.propose_close(platform, options["actor"], distribution_id)
-    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"])
 
 
 @click.command("mature")
@@ -516,7 +519,7 @@ def propose_mature(ctx: Context, token: str, **options: Any) -> None:
     proposal_id = distributions.propose_maturity(
         platform, options["actor"], tokens.resolve(platform, token)
     )
-    emit(gov.show(platform, proposal_id).as_dict(), options["as_json"])
+    emit_proposal(platform, proposal_id, options["as_json"])
 
 
 # ------------------------------------------------------------ asset register

@@ -75,6 +75,20 @@ class TokenRules:
         ]
 
     @classmethod
+    def from_words(cls, rules: int, limits: int) -> TokenRules:
+        """The rules packed by `rules_word` and `limits_word` (as TokenFactory.createToken
+        takes them), without a country list."""
+        fields = (
+            rules & 0xFFFF,
+            rules >> 16 & 0xFFFF,
+            rules >> 32 & 0xFFFFFFFF,
+            rules >> 64 & 0xFFFFFFFFFFFFFFFF,
+            rules >> 128 & 0xFF,
+            rules >> 136 & 0xFFFF,
+        )
+        return cls.from_chain(fields, (limits & (1 << 128) - 1, limits >> 128), (), False)
+
+    @classmethod
     def from_chain(
         cls,
         rules: tuple[int, int, int, int, int, int],

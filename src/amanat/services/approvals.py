@@ -270,7 +270,7 @@ def _record_block(platform: Platform, p: dict[str, Any]) -> dict[str, Any]:
     if len(text) == 10:
         moment = moment.replace(hour=23, minute=59, second=59)
     when = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     if when > now:
         raise RuleViolation(
             "record-date-future",
@@ -350,10 +350,6 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _utc_iso(moment: datetime) -> str:
     """RFC 3339 with its offset: SQLite gives back the stored UTC times without one."""
     if moment.tzinfo is None:
@@ -420,7 +416,7 @@ def create(
             proposal_id=None,
             proposed_by=maker.user_id,
             status="pending-approvals",
-            created_at=_now(),
+            created_at=platform.clock.wall_time(),
         )
         session.add(request)
         session.flush()
@@ -513,7 +509,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
                 decision="approve",
                 reason=None,
                 tx_hash=None,
-                at=_now(),
+                at=platform.clock.wall_time(),
             )
         )
         request.status = _status_after(platform, approver, proposal)
@@ -581,7 +577,7 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
                 decision="reject",
                 reason=reason,
                 tx_hash=None,
-                at=_now(),
+                at=platform.clock.wall_time(),
             )
         )
         request.status = "rejected"

@@ -365,7 +365,7 @@ def store_upload(
                     size=len(content),
                     content=content,
                     uploaded_by=uploaded_by[:64],
-                    uploaded_at=datetime.now(UTC),
+                    uploaded_at=platform.clock.wall_time(),
                 )
             )
     return digest

@@ -201,7 +201,7 @@ def prepare_commit(
     token, its institution already bids from another wallet, or it lacks the deposit."""
     terms = _terms(platform, auction_id)
     if not platform.chain.seen(idempotency_key):
-        now = platform.chain.block_timestamp()
+        now = platform.clock.chain_time()
         if now >= terms["close_time"]:
             raise RuleViolation(
                 "auction-closed",

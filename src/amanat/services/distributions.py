@@ -70,7 +70,7 @@ def total_for_per_unit(
 def record_block_for(platform: Platform, record_time: int) -> int:
     """The block of record for a record date-time: the last block at or before it. A time
     after the chain's latest block is refused: its holders of record are not known yet."""
-    latest = platform.chain.block_timestamp()
+    latest = platform.clock.chain_time()
     if record_time > latest:
         raise InvalidInput(
             f"record date {_utc(record_time)} is after the chain's latest block ({_utc(latest)})"

@@ -33,7 +33,7 @@ def prepare_instruct(
     pre-checked against the token's rules first."""
     if units <= 0 or cash_minor <= 0:
         raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     settlement = platform.contract("Settlement")
     replay = platform.chain.seen(idempotency_key)  # a replay returns the first transaction
     if deadline <= now and not replay:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from amanat.chain.abi import interface
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services.platform import Bound, Platform
+from amanat.services.governed_calls import DecodedCall, Directory, decode, duration, utc
+from amanat.services.platform import Bound, Platform, read_many
+from amanat.store.models import ActionRequest
 
 DEFAULT_LIFETIME_SECONDS = 7 * 86400
 
@@ -97,10 +101,11 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
     governance = platform.contract("Governance")
     view = show(platform, proposal_id)
     if view.state == "waiting-timelock":
-        remaining = view.ready_at - platform.chain.block_timestamp()
+        remaining = view.ready_at - platform.clock.chain_time()
         raise RuleViolation(
             "timelock",
-            f"proposal {proposal_id} ({view.action}) is in its timelock for {remaining} more seconds",
+            f"proposal {proposal_id} ({view.action}) is in its timelock for {duration(remaining)} "
+            f"more: executable from {utc(view.ready_at)} (chain time)",
             ready_at=view.ready_at,
         )
     if view.state == "collecting-approvals":
@@ -141,6 +146,16 @@ def _function_name(target_selector: bytes) -> str:
 def show(platform: Platform, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
+    return _view(
+        proposal_id,
+        governance.read("getProposal", proposal_id),
+        governance.read("threshold"),
+        platform.clock.chain_time(),
+    )
+
+
+def _view(proposal_id: int, stored: Any, threshold: int, now: int) -> ProposalView:
+    """A proposal's view from its stored struct, the threshold and the chain's time."""
     (
         target,
         selector,
@@ -153,9 +168,7 @@ def show(platform: Platform, proposal_id: int) -> ProposalView:
         ready,
         executed,
         cancelled,
-    ) = governance.read("getProposal", proposal_id)
-    threshold = governance.read("threshold")
-    now = platform.chain.block_timestamp()
+    ) = stored
     if executed:
         state = "executed"
     elif cancelled:
@@ -184,9 +197,164 @@ def show(platform: Platform, proposal_id: int) -> ProposalView:
     )
 
 
-def list_proposals(platform: Platform) -> list[ProposalView]:
-    count = platform.contract("Governance").read("proposalCount")
-    return [show(platform, i) for i in range(1, count + 1)]
+HISTORY_EVENTS = {
+    "ProposalCreated": ("proposed", "proposer"),
+    "ProposalApproved": ("approved", "official"),
+    "TimelockStarted": ("timelock started", None),
+    "ProposalExecuted": ("executed", "executor"),
+    "ProposalCancelled": ("cancelled", "official"),
+}
+
+
+@dataclass(frozen=True)
+class ProposalDetail:
+    """A proposal as an approver needs it: its state, the call in words, its evidence with the
+    document it names, when it becomes executable, and its history on chain."""
+
+    view: ProposalView
+    call: DecodedCall
+    evidence_document: str | None
+    evidence_text: str
+    timelock_seconds: int
+    chain_time: int
+    request: str | None
+    history: list[dict[str, Any]]
+
+    @property
+    def executable_in(self) -> int | None:
+        """Seconds until it may be executed: 0 when it may be now, None when it never will
+        (closed) or its timelock has not started (approvals missing)."""
+        view = self.view
+        if view.state == "waiting-timelock":
+            return view.ready_at - self.chain_time
+        return 0 if view.state == "ready" else None
+
+    @property
+    def timelock(self) -> str:
+        """When the proposal becomes executable, in chain time."""
+        view = self.view
+        if view.state == "collecting-approvals":
+            missing = view.threshold - view.approvals
+            return (
+                f"needs {missing} more approval{'s' if missing != 1 else ''}; then a timelock "
+                f"of {duration(self.timelock_seconds)} (chain time)"
+            )
+        if view.state == "waiting-timelock":
+            return (
+                f"executable from {utc(view.ready_at)} (chain time), "
+                f"in {duration(view.ready_at - self.chain_time)}"
+            )
+        if view.state == "ready":
+            return f"executable now (since {utc(view.ready_at)}, chain time)"
+        if view.state == "expired":
+            return f"expired at {utc(view.expires_at)} (chain time)"
+        return view.state
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.view.as_dict(),
+            "contract": self.call.contract,
+            "signature": self.call.function,
+            "call": self.call.summary,
+            "arguments": [{"name": a.name, "value": a.text} for a in self.call.arguments],
+            "affects_holder_property": self.call.affects_holder_property,
+            "evidence_document": self.evidence_document,
+            "evidence_text": self.evidence_text,
+            "request": self.request,
+            "chain_time": self.chain_time,
+            "created": utc(self.view.created_at),
+            "expires": utc(self.view.expires_at),
+            "timelock_seconds": self.timelock_seconds,
+            "executable_in": self.executable_in,
+            "timelock": self.timelock,
+            "history": self.history,
+        }
+
+
+def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[ProposalDetail]:
+    """The proposals (all when `proposal_ids` is None), decoded into words with their history.
+
+    Reads are batched: one JSON-RPC batch for the proposals, one log query for the history and
+    one batch for the blocks' times, whatever the number of proposals."""
+    governance = platform.contract("Governance")
+    count, threshold = read_many([(governance, "proposalCount", ()), (governance, "threshold", ())])
+    if proposal_ids is None:
+        proposal_ids = list(range(1, count + 1))
+    for proposal_id in proposal_ids:
+        if not 1 <= proposal_id <= count:
+            raise NotFound(f"no proposal {proposal_id} (there are {count})", proposal=proposal_id)
+    if not proposal_ids:
+        return []
+    now = platform.clock.chain_time()
+    replies = read_many(
+        [
+            (governance, fn, (i,))
+            for i in proposal_ids
+            for fn in ("getProposal", "getProposalCallData")
+        ]
+    )
+    stored, call_data = replies[0::2], replies[1::2]
+    views = {i: _view(i, raw, threshold, now) for i, raw in zip(proposal_ids, stored, strict=True)}
+    actions = sorted({ActionType(raw[2]) for raw in stored})
+    delays = dict(
+        zip(actions, read_many([(governance, "timelock", (int(a),)) for a in actions]), strict=True)
+    )
+    directory = Directory(platform)
+    directory.load_documents([bytes.fromhex(v.evidence[2:]) for v in views.values()])
+    history = _history(platform, directory, set(proposal_ids), views)
+    with platform.store.session() as session:
+        requests = {
+            row.proposal_id: f"request {row.id} ({row.kind.replace('_', ' ')}): {row.summary}"
+            for row in session.scalars(
+                select(ActionRequest).where(ActionRequest.proposal_id.in_(proposal_ids))
+            )
+        }
+    return [
+        ProposalDetail(
+            view=views[i],
+            call=decode(platform, directory, views[i].target, data),
+            evidence_document=directory.document(bytes.fromhex(views[i].evidence[2:])),
+            evidence_text=directory.hash_text(bytes.fromhex(views[i].evidence[2:])),
+            timelock_seconds=delays[ActionType(raw[2])],
+            chain_time=now,
+            request=requests.get(i),
+            history=history.get(i, []),
+        )
+        for i, raw, data in zip(proposal_ids, stored, call_data, strict=True)
+    ]
+
+
+def _history(
+    platform: Platform, directory: Directory, wanted: set[int], views: dict[int, ProposalView]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each proposal's events, oldest first: who proposed, approved, executed or cancelled it,
+    when (chain time) and in which transaction."""
+    logs = [
+        log
+        for log in platform.decoded_logs(platform.contract("Governance"), list(HISTORY_EVENTS))
+        if log["proposalId"] in wanted
+    ]
+    times = platform.chain.block_timestamps([log["block"] for log in logs])
+    out: dict[int, list[dict[str, Any]]] = {}
+    for log in logs:
+        event, actor = HISTORY_EVENTS[log["event"]]
+        view = views[log["proposalId"]]
+        detail = ""
+        if log["event"] == "ProposalApproved":
+            detail = f"{log['approvals']} of {view.threshold}"
+        elif log["event"] == "TimelockStarted":
+            detail = f"executable from {utc(log['readyAt'])}"
+        out.setdefault(log["proposalId"], []).append(
+            {
+                "event": event,
+                "by": directory.name(log[actor]) if actor else None,
+                "at": utc(times[log["block"]]),
+                "block": log["block"],
+                "tx": log["tx"],
+                "detail": detail,
+            }
+        )
+    return out
 
 
 def govern(
@@ -209,5 +377,5 @@ def govern(
             break
         view = approve(platform, official, proposal_id)
     if view.state == "waiting-timelock" and advance_clock:
-        platform.chain.advance_time(view.ready_at - platform.chain.block_timestamp())
+        platform.chain.advance_time(view.ready_at - platform.clock.chain_time())
     return execute(platform, officials[0], proposal_id)

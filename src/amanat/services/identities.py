@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -69,7 +68,7 @@ def onboard(
     if len(wallets) > MAX_WALLETS:
         raise InvalidInput(f"at most {MAX_WALLETS} wallets per institution, got {len(wallets)}")
     replay = platform.chain.seen(idempotency_key)  # a replay returns the first identity
-    now = platform.chain.block_timestamp()
+    now = platform.clock.chain_time()
     if kyc_expiry <= now and not replay:
         raise InvalidInput(f"KYC expiry {kyc_expiry} is not in the future (chain time {now})")
     identity = platform.contract("IdentityRegistry")
@@ -102,7 +101,7 @@ def onboard(
             kyc_hash=kyc_hash(kyc_record),
             kyc_expiry=kyc_expiry,
             personal_data=sealed,
-            created_at=datetime.now(UTC),
+            created_at=platform.clock.wall_time(),
         )
         session.add(institution)
         session.flush()
@@ -223,7 +222,7 @@ def show(platform: Platform, identity_number: int) -> dict[str, Any]:
         "country": country_label(country),
         "category": InvestorCategory(category).label,
         "kyc_expiry": expiry,
-        "verified": expiry > platform.chain.block_timestamp(),
+        "verified": expiry > platform.clock.chain_time(),
         "wallets": list(wallets),
     }
 

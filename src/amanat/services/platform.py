@@ -19,6 +19,7 @@ from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
 from amanat.errors import AmanatError, InvalidInput
+from amanat.services.clock import Clock
 from amanat.store.crypto import FieldCipher, load_key
 from amanat.store.db import Store
 
@@ -108,22 +109,14 @@ def read_many(
     in one JSON-RPC batch: one round trip instead of one per read."""
     if not calls:
         return []
-    chain = calls[0][0].chain
-    tag = hex(block) if isinstance(block, int) else block
-    replies = chain.rpc.batch(
-        [
-            (
-                "eth_call",
-                [{"to": bound.address, "data": "0x" + bound.encode(fn, *args).hex()}, tag],
-            )
-            for bound, fn, args in calls
-        ]
+    replies = calls[0][0].chain.call_many(
+        [(bound.address, bound.encode(fn, *args)) for bound, fn, args in calls], block
     )
     results = []
     for (bound, fn, _args), reply in zip(calls, replies, strict=True):
         if isinstance(reply, AmanatError):
             raise reply
-        results.append(bound.abi.function(fn).decode(bytes.fromhex(reply[2:])))
+        results.append(bound.abi.function(fn).decode(reply))
     return results
 
 
@@ -131,6 +124,7 @@ class Platform:
     def __init__(self, settings: Settings, chain: Chain, manifest: Manifest | None) -> None:
         self.settings = settings
         self.chain = chain
+        self.clock = Clock(chain)
         self._manifest = manifest
         self.keyring = Keyring(settings.data_dir / "keys")
         self._hsm_signers: dict[str, HsmSigner] = {}

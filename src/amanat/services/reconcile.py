@@ -11,7 +11,7 @@ balances (holders found from Transfer events). Every run is stored with its diff
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from eth_abi import decode, encode
@@ -56,7 +56,7 @@ def run(platform: Platform) -> dict[str, Any]:
     if block >= platform.manifest.deployed_block:
         _tokens(platform, block, indexed, index_tables, found)
     _cash_token(platform, block, found)
-    at = datetime.now(UTC)
+    at = platform.clock.wall_time()
     with platform.store.session() as session, session.begin():
         row = Reconciliation(at=at, block=block, checked=found.checked, differences=found.items)
         session.add(row)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import time
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -159,7 +158,9 @@ def _sign_head(platform: Platform, key: Ed25519PrivateKey) -> None:
         if current == 0:
             raise InvalidInput("the transparency log is empty: nothing to publish yet")
         if latest is None or latest["tree_size"] < current:
-            unsigned = TreeHead(current, root_at(session, current), int(time.time()))
+            unsigned = TreeHead(
+                current, root_at(session, current), int(platform.clock.wall_time().timestamp())
+            )
             signed = TreeHead(
                 unsigned.tree_size,
                 unsigned.root_hash,

@@ -135,6 +135,7 @@ def _nav(who: Principal) -> list[NavItem]:
         items.append(NavItem(f"{PREFIX}/tokens", "Tokens"))
     if who.role in access.APPROVAL_READERS:
         items.append(NavItem(f"{PREFIX}/approvals", "Approvals"))
+        items.append(NavItem(f"{PREFIX}/proposals", "Governance"))
     return items
 
 
@@ -452,7 +453,7 @@ def dashboard(request: Request, console: Session) -> Response:
         may_read_approvals=console.who.role in access.APPROVAL_READERS,
         positions=positions,
         block=platform.chain.block_number(),
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
         institution=_institution_name(platform, console.who),
     )
 
@@ -652,9 +653,10 @@ def _usernames(platform: Platform) -> dict[int, str]:
 
 
 def _actions(
-    who: Principal, item: dict[str, Any], proposal: governance.ProposalView | None, now: int
+    who: Principal, item: dict[str, Any], detail: governance.ProposalDetail | None
 ) -> dict[str, Button]:
     """Which decision buttons this user sees on a request, enabled or with the reason why not."""
+    proposal = detail.view if detail else None
     mine = item["proposed_by"] == who.user_id
     status = item["status"]
     if status not in ("pending-approvals", "waiting-timelock"):
@@ -679,18 +681,13 @@ def _actions(
             buttons["approve"] = Button(False, "The on-chain proposal has expired.")
         else:
             buttons["approve"] = Button(True)
-    if status == "waiting-timelock" and proposal is not None:
-        if proposal.state == "ready":
+    if status == "waiting-timelock" and detail is not None:
+        if detail.view.state == "ready":
             buttons["execute"] = Button(True)
         elif expired:
             buttons["execute"] = Button(False, "The on-chain proposal has expired.")
         else:
-            remaining = max(proposal.ready_at - now, 0)
-            buttons["execute"] = Button(
-                False,
-                f"Timelock: executable from {_utc(proposal.ready_at)} (chain time), "
-                f"in {remaining // 60} min {remaining % 60} s.",
-            )
+            buttons["execute"] = Button(False, f"Timelock: {detail.timelock}.")
     buttons["reject"] = (
         Button(False, "You already decided this request.") if decided else Button(True)
     )
@@ -701,20 +698,27 @@ def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[st
     platform = console.platform
     names = _usernames(platform)
     threshold = platform.contract("Governance").read("threshold")
-    now = platform.chain.block_timestamp()
     stored = (
         _stored_documents(platform, [i["evidence"] for i in items if i["evidence"]])
         if _can_read_documents(console.who)
         else set()
     )
+    details = {
+        d.view.id: d
+        for d in governance.describe(
+            platform,
+            [
+                i["proposal_id"]
+                for i in items
+                if i["status"] in ("pending-approvals", "waiting-timelock")
+                and i["proposal_id"] is not None
+            ],
+        )
+    }
     rows = []
     for item in items:
-        live = item["status"] in ("pending-approvals", "waiting-timelock")
-        proposal = (
-            governance.show(platform, item["proposal_id"])
-            if live and item["proposal_id"] is not None
-            else None
-        )
+        detail = details.get(item["proposal_id"])
+        proposal = detail.view if detail else None
         approvals_given = sum(1 for d in item["decisions"] if d["decision"] == "approve")
         parties = [
             f"{role} {identities.name_of(platform, value)}"
@@ -738,8 +742,9 @@ def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[st
                 "approvals": proposal.approvals if proposal else approvals_given,
                 "threshold": threshold,
                 "proposal": proposal,
+                "detail": detail,
                 "evidence_stored": bool(item["evidence"]) and item["evidence"].lower() in stored,
-                "actions": _actions(console.who, item, proposal, now),
+                "actions": _actions(console.who, item, detail),
             }
         )
     return rows
@@ -764,7 +769,7 @@ def _approvals_page(
         notice=notice,
         error=error,
         can_file=_kinds_for(console.who),
-        chain_time=console.platform.chain.block_timestamp(),
+        chain_time=console.platform.clock.chain_time(),
     )
 
 
@@ -783,6 +788,21 @@ def approval_list(
     console.require(*access.APPROVAL_READERS, what="see approval requests")
     notice = NOTICES[done].format(id=request_id) if done in NOTICES and request_id else None
     return _approvals_page(request, console, notice=notice)
+
+
+@router.get("/proposals")
+def proposal_list(request: Request, console: Session) -> Response:
+    """Every on-chain proposal in words, newest first, with its history (governance record)."""
+    console.require(*access.APPROVAL_READERS, what="see the governance history")
+    platform = console.platform
+    return page(
+        request,
+        "proposals.html",
+        proposals=governance.describe(platform)[::-1],
+        chain_time=platform.clock.chain_time(),
+        embedded=platform.settings.embedded,
+        may_read_documents=_can_read_documents(console.who),
+    )
 
 
 @router.get("/approvals/new")
@@ -1103,7 +1123,7 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
         "approval.html",
         item=row,
         allocation=allocation,
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
@@ -1278,7 +1298,6 @@ def transfer_confirm(
 # ------------------------------------------------------------------- markets
 
 
-
 def _cash_rows(platform: Platform, who: Principal) -> list[dict[str, Any]]:
     """Cash balances: an institution's own wallets; for staff every institution and the
     treasury."""
@@ -1321,7 +1340,7 @@ def markets(request: Request, console: Session) -> Response:
             public.distribution(d, who) for d in distributions.list_distributions(platform)
         ],
         balances=_cash_rows(platform, who),
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
@@ -1372,7 +1391,7 @@ def _auction_page(
         cutoff=cutoff,
         days=days,
         error=error,
-        chain_time=platform.chain.block_timestamp(),
+        chain_time=platform.clock.chain_time(),
     )
 
 
