@@ -78,7 +78,7 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "setValuer(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "setTokenFactory(address)": Governed(ActionType.ROLE_CHANGE),
     "setPublisher(address,bool)": Governed(ActionType.ROLE_CHANGE),
-    "voidLatestAnchor()": Governed(ActionType.ANCHOR_CORRECTION, PROPERTY),
+    "voidAnchorsAbove(uint256)": Governed(ActionType.ANCHOR_CORRECTION, PROPERTY),
     "updateIdentity(uint256,bytes32,uint16,uint8,uint64)": Governed(ActionType.IDENTITY),
     "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": Governed(
         ActionType.TOKENIZE

@@ -1,0 +1,94 @@
+"""Issue 9, second hostile review: the holes found after the first eight findings were closed.
+
+1. A publisher key could anchor `latest + maxTreeGrowth` again and again, and an anchor with
+   honest ones on top could only be voided one proposal per anchor. 2. Governed actions that
+   still ran without evidence or a guard. 3. Enforcement against thousands of DvP instructions
+   needed thousands of proposals. 4. Single registrar-key limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boa
+import pytest
+
+from .conftest import CONTRACTS_DIR, DAY, EVIDENCE, ZERO32, System, h
+
+PROPERTY_RULE = "this action affects a holder's property and requires an evidence hash"
+TOO_FAST = "tree size grows faster than the publisher may anchor"
+CANCELLED = 4
+
+
+def names(entries: list[Any]) -> list[str]:
+    return [type(e).__name__ for e in entries]
+
+
+# ------------------------------------------------------------- 1: anchoring
+
+
+@pytest.fixture
+def anchor(system: System) -> Any:
+    publisher = boa.env.generate_address("publisher")
+    contract = boa.load(
+        str(CONTRACTS_DIR / "TransparencyAnchor.vy"), system.gov.address, [publisher]
+    )
+    contract.test_publisher = publisher
+    return contract
+
+
+def test_a_publisher_cannot_keep_jumping_the_tree_size(anchor):
+    """The allowance is `maxTreeGrowth` per day, not per anchor: a leaked key that anchors
+    `latest + maxTreeGrowth` twice in a row is refused the second time."""
+    growth = anchor.maxTreeGrowth()
+    with boa.env.prank(anchor.test_publisher):
+        anchor.anchor(10, h("root 10"), h("head 10"))
+        anchor.anchor(growth, h("bogus"), h("bogus"))  # the rest of the day's allowance
+        with boa.reverts(TOO_FAST):
+            anchor.anchor(growth + growth, h("bogus"), h("bogus"))
+        with boa.reverts(TOO_FAST):
+            anchor.anchor(growth + 1, h("bogus"), h("bogus"))
+        assert anchor.maxAnchorableSize() == growth
+        boa.env.time_travel(seconds=DAY // 2)
+        assert anchor.maxAnchorableSize() == growth + growth // 2
+        boa.env.time_travel(seconds=10 * DAY)  # the allowance refills up to one day's worth
+        assert anchor.maxAnchorableSize() == growth + growth
+        anchor.anchor(growth + growth, h("root"), h("head"))
+    assert anchor.latest()[0] == 2 * growth
+
+
+def test_governance_voids_every_anchor_above_a_good_head_in_one_proposal(system: System, anchor):
+    """A bogus anchor with anchors on top (honest or not) is voided with them in one
+    evidence-backed proposal; anchoring resumes from the good head."""
+    with boa.env.prank(anchor.test_publisher):
+        anchor.anchor(10, h("root 10"), h("head 10"))
+        anchor.anchor(20, h("bogus root"), h("bogus head"))
+        anchor.anchor(25, h("root 25"), h("head 25"))
+    with boa.reverts(PROPERTY_RULE):
+        system.propose(anchor, "voidAnchorsAbove", 10)
+    with boa.reverts("caller is not governance"), boa.env.prank(anchor.test_publisher):
+        anchor.voidAnchorsAbove(10)
+    with boa.reverts("keep size is not an anchored tree head"):
+        system.govern(anchor, "voidAnchorsAbove", 11, evidence=EVIDENCE)
+    system.govern(anchor, "voidAnchorsAbove", 10, evidence=EVIDENCE)
+    (voided,) = system.logs(name="AnchorsVoided")
+    assert (voided.keptSize, voided.voidedUpTo, voided.count, voided.evidence) == (
+        10,
+        25,
+        2,
+        EVIDENCE,
+    )
+    assert anchor.latest() == (10, h("root 10"), h("head 10"))
+    assert anchor.anchorAt(20) == (ZERO32, ZERO32, 0)
+    assert anchor.anchorAt(25) == (ZERO32, ZERO32, 0)
+    assert anchor.anchorCount() == 1
+    with boa.reverts("nothing anchored above that size"):
+        system.govern(anchor, "voidAnchorsAbove", 10, evidence=EVIDENCE)
+    with boa.env.prank(anchor.test_publisher):
+        anchor.anchor(25, h("root 25"), h("head 25"))  # the honest head, anchored again
+    assert anchor.anchorAt(25)[:2] == (h("root 25"), h("head 25"))
+    assert anchor.anchorAt(20) == (ZERO32, ZERO32, 0)
+    system.govern(anchor, "voidAnchorsAbove", 0, evidence=EVIDENCE)  # everything
+    assert anchor.latest() == (0, ZERO32, ZERO32)
+    assert anchor.anchorAt(10) == (ZERO32, ZERO32, 0)
+    assert anchor.anchorCount() == 0
