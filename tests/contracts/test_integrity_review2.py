@@ -92,3 +92,44 @@ def test_governance_voids_every_anchor_above_a_good_head_in_one_proposal(system:
     assert anchor.latest() == (0, ZERO32, ZERO32)
     assert anchor.anchorAt(10) == (ZERO32, ZERO32, 0)
     assert anchor.anchorCount() == 0
+
+
+# ------------------------------------------------------------- 3: many small instructions
+
+
+def instruct(system: System, seller: str, buyer: str, units: int) -> int:
+    with boa.env.prank(seller):
+        return system.settlement.instruct(
+            system.token.address, buyer, units, 1_000, boa.env.timestamp + DAY
+        )
+
+
+def test_one_proposal_cancels_many_instructions_for_enforcement(system: System, w):
+    """The delay attack: many 1-unit instructions, each needing its own proposal. One
+    evidence-backed batch cancels them all, skipping any the seller closed meanwhile (so the
+    seller cannot make the batch revert), and the forced transfer reaches every unit."""
+    system.mint(w.b0, 10)
+    system.issue_cash(w.p, 5_000)
+    ids = [instruct(system, w.b0, w.p, 1) for _ in range(6)]
+    with boa.env.prank(w.p):
+        system.settlement.affirm(ids[1])
+    assert system.token.settlementLocked(w.b0) == 6
+    with boa.reverts(PROPERTY_RULE):
+        system.propose(system.settlement, "batchEnforceCancel", ids)
+    pid = system.propose(system.settlement, "batchEnforceCancel", ids, evidence=EVIDENCE)
+    system.approve(pid)
+    with boa.env.prank(w.b0):
+        system.settlement.cancel(ids[2])  # the seller closes one first: it is skipped
+    with boa.reverts("caller is not governance"), boa.env.prank(w.b0):
+        system.settlement.batchEnforceCancel(ids)
+    system.execute(pid)
+    events = system.logs()
+    enforced = [e for e in events if type(e).__name__ == "DvPEnforcementCancelled"]
+    assert [e.instructionId for e in enforced] == [i for i in ids if i != ids[2]]
+    assert {e.evidence for e in enforced} == {EVIDENCE}
+    assert names(events).count("DvPCancelled") == 5
+    assert {system.settlement.getInstruction(i).state for i in ids} == {CANCELLED}
+    assert system.token.settlementLocked(w.b0) == 0
+    assert system.cash.lockedOf(w.p) == 0
+    system.govern(system.token, "forcedTransfer", w.b0, w.i, 10, evidence=EVIDENCE)
+    assert system.token.balanceOf(w.i) == 10
