@@ -14,6 +14,7 @@ import boa
 import pytest
 
 from .conftest import CONTRACTS_DIR, DAY, EVIDENCE, ZERO32, System, h
+from .conftest import selector as h_selector
 
 PROPERTY_RULE = "this action affects a holder's property and requires an evidence hash"
 TOO_FAST = "tree size grows faster than the publisher may anchor"
@@ -133,3 +134,72 @@ def test_one_proposal_cancels_many_instructions_for_enforcement(system: System, 
     assert system.cash.lockedOf(w.p) == 0
     system.govern(system.token, "forcedTransfer", w.b0, w.i, 10, evidence=EVIDENCE)
     assert system.token.balanceOf(w.i) == 10
+
+
+# ------------------------------------------------------------- 2: guards of governed actions
+
+
+def test_actions_on_holder_property_need_evidence_and_agents_must_be_contracts(system: System, w):
+    """Marking a token matured (trading stops, only redemption), declaring a redemption (units
+    cancelled at the declared price), closing a distribution (unpaid payouts return to the
+    treasury), listing a settlement agent or setting the token factory (both gain power over
+    holders' units and cash) all need evidence at propose and at execute; an agent and the
+    factory must be contracts, never an ordinary key."""
+    system.mint(w.b0, 10)
+    system.fund_treasury(1_000)
+    key = boa.env.generate_address("ordinary key")
+    root = h("payout root")
+    block = boa.env.evm.patch.block_number
+    boa.env.time_travel(blocks=1)
+    calls = [
+        (system.token, "markMatured", ()),
+        (system.distributor, "closeDistribution", (1,)),
+        (system.areg, "setSettlementAgent", (system.auction.address, True)),
+        (system.areg, "setTokenFactory", (system.factory.address,)),
+        (system.distributor, "declareRedemption", (system.token.address, block, 10, root, 1, 0)),
+    ]
+    for target, fn, args in calls:
+        with boa.reverts(PROPERTY_RULE):
+            system.propose(target, fn, *args)
+    with boa.reverts("settlement agent is not a contract"):
+        system.govern(system.areg, "setSettlementAgent", key, True, evidence=EVIDENCE)
+    system.govern(system.areg, "setSettlementAgent", key, False, evidence=EVIDENCE)  # delisting
+    with boa.reverts("token factory is not a contract"):
+        system.govern(system.areg, "setTokenFactory", key, evidence=EVIDENCE)
+    with boa.reverts("a redemption is declared with declareRedemption"):
+        system.govern(system.distributor, "declare", system.token.address, 4, block, 10, root, 1, 0)
+    with boa.reverts("token has not matured"):
+        system.govern(system.distributor, "declareRedemption", *calls[-1][2], evidence=EVIDENCE)
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
+    block = boa.env.evm.patch.block_number
+    boa.env.time_travel(blocks=1)
+    system.govern(
+        system.distributor, "declareRedemption", system.token.address, block, 10, root, 1, 0,
+        evidence=EVIDENCE,
+    )  # fmt: skip
+    (declared,) = system.logs(name="DistributionDeclared")
+    assert (declared.kind, declared.total) == (4, 10)
+    system.govern(system.distributor, "closeDistribution", 1, evidence=EVIDENCE)
+    assert system.distributor.getDistribution(1).closed
+
+
+@pytest.mark.parametrize(
+    ("target", "signature", "args", "message"),
+    [
+        ("distributor", "closeDistribution(uint256)", (1,),
+         "closing a distribution requires an evidence hash"),
+        ("distributor", "declareRedemption(address,uint256,uint256,bytes32,uint256,uint256)",
+         ("token", 1, 10, h("root"), 1, 0), "declaring a redemption requires an evidence hash"),
+        ("settlement", "batchEnforceCancel(uint256[])", ([1],),
+         "enforcement action requires an evidence hash"),
+    ],
+)  # fmt: skip
+def test_targets_refuse_without_evidence_even_if_the_table_is_changed(
+    system: System, w, target, signature, args, message
+):
+    """Defence in depth: the Distributor and Settlement check the executing proposal's
+    evidence themselves."""
+    system.govern(system.gov, "setActionType", h_selector(signature), 13, False)
+    args = tuple(system.token.address if a == "token" else a for a in args)
+    with boa.reverts(message):
+        system.govern(getattr(system, target), signature.split("(")[0], *args)

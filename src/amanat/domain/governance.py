@@ -77,16 +77,16 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "setRegistrar(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "setIssuer(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "setValuer(address,bool)": Governed(ActionType.ROLE_CHANGE),
-    "setTokenFactory(address)": Governed(ActionType.ROLE_CHANGE),
+    "setTokenFactory(address)": Governed(ActionType.ROLE_CHANGE, PROPERTY),
     "setPublisher(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "voidAnchorsAbove(uint256)": Governed(ActionType.ANCHOR_CORRECTION, PROPERTY),
     "updateIdentity(uint256,bytes32,uint16,uint8,uint64)": Governed(ActionType.IDENTITY),
     "createToken(uint256,string,string,uint8,uint256,uint256,uint16[])": Governed(
         ActionType.TOKENIZE
     ),
-    "markMatured()": Governed(ActionType.ASSET_STATUS),
+    "markMatured()": Governed(ActionType.ASSET_STATUS, PROPERTY),
     "setReserveAuditor(address,bool)": Governed(ActionType.ROLE_CHANGE),
-    "setSettlementAgent(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setSettlementAgent(address,bool)": Governed(ActionType.ROLE_CHANGE, PROPERTY),
     "setAgent(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "issueCash(address,uint256,bytes32)": Governed(ActionType.MINT),
     "withdrawCash(address,uint256,bytes32)": Governed(ActionType.BURN, PROPERTY),
@@ -94,9 +94,12 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "declare(address,uint8,uint256,uint256,bytes32,uint256,uint256)": Governed(
         ActionType.DISTRIBUTION
     ),
+    "declareRedemption(address,uint256,uint256,bytes32,uint256,uint256)": Governed(
+        ActionType.DISTRIBUTION, PROPERTY
+    ),
     "releaseHeld(uint256,address)": Governed(ActionType.DISTRIBUTION),
     "redirectHeld(uint256,address,address)": Governed(ActionType.DISTRIBUTION, PROPERTY),
-    "closeDistribution(uint256)": Governed(ActionType.DISTRIBUTION),
+    "closeDistribution(uint256)": Governed(ActionType.DISTRIBUTION, PROPERTY),
     "setOfficial(address,bool)": Governed(ActionType.GOVERNANCE),
     "setThreshold(uint256)": Governed(ActionType.GOVERNANCE),
     "setTimelock(uint8,uint256)": Governed(ActionType.GOVERNANCE),
