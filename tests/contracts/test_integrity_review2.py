@@ -203,3 +203,32 @@ def test_targets_refuse_without_evidence_even_if_the_table_is_changed(
     args = tuple(system.token.address if a == "token" else a for a in args)
     with boa.reverts(message):
         system.govern(getattr(system, target), signature.split("(")[0], *args)
+
+
+# ------------------------------------------------------------- 4: single registrar key
+
+
+def test_the_registrar_alone_suspends_only_a_few_identities_a_day(system: System, w):
+    """A leaked registrar key cannot suspend every institution's KYC at once: shortening a KYC
+    expiry is limited per day (renewals are not); governance may suspend beyond it."""
+    assert system.idreg.maxSuspensionsPerDay() == 10
+    system.govern(system.idreg, "setMaxSuspensionsPerDay", 2)
+    (event,) = system.logs(name="MaxSuspensionsPerDaySet")
+    assert event.maxSuspensionsPerDay == 2
+    with boa.reverts("caller is not governance"), boa.env.prank(system.registrar):
+        system.idreg.setMaxSuspensionsPerDay(100)
+    now = boa.env.timestamp
+    idents = [system.bank, system.pension, system.insurer]
+    for ident in idents[:2]:
+        system.update_identity(ident, expiry=now)
+    assert system.idreg.suspensionsLeftToday() == 0
+    with boa.reverts("the registrar's suspensions for today are used: governance may suspend more"):
+        system.update_identity(idents[2], expiry=now)
+    system.update_identity(idents[0], expiry=now + 365 * DAY)  # a renewal is not a suspension
+    args = (idents[2].number, h("kyc suspended"), idents[2].country, idents[2].category, now)
+    system.govern(system.idreg, "updateIdentity", *args)
+    assert system.idreg.identityOf(idents[2].number).kycExpiry == now
+    boa.env.time_travel(seconds=DAY)
+    assert system.idreg.suspensionsLeftToday() == 2
+    system.update_identity(system.gulf, expiry=boa.env.timestamp)
+    assert system.idreg.suspensionsLeftToday() == 1

@@ -71,6 +71,7 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "setOnchainID(address)": Governed(ActionType.RULE_CHANGE),
     "setMaxDeadline(uint256)": Governed(ActionType.RULE_CHANGE),
     "setMaxTreeGrowth(uint256)": Governed(ActionType.RULE_CHANGE),
+    "setMaxSuspensionsPerDay(uint256)": Governed(ActionType.RULE_CHANGE),
     "acceptValuation(uint256,uint256)": Governed(ActionType.VALUATION),
     "setStatus(uint256,uint8)": Governed(ActionType.ASSET_STATUS),
     "setAuthorisation(uint256,string,bytes32,uint256)": Governed(ActionType.ASSET_STATUS),
