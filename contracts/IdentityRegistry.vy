@@ -223,7 +223,7 @@ def setMaxSuspensionsPerDay(maxSuspensionsPerDay: uint256):
 
 @external
 @view
-def suspensionsLeftToday() -> uint256:
+def suspensionsLeft() -> uint256:
     """
     @notice How many more KYC expiries a registrar alone may shorten today.
     @return The number left of `maxSuspensionsPerDay` for the current UTC day.

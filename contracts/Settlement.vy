@@ -300,7 +300,7 @@ def enforceCancel(instructionId: uint256):
 
 
 @external
-def batchEnforceCancel(instructionIds: DynArray[uint256, MAX_ENFORCE_BATCH]):
+def enforceCancelMany(instructionIds: DynArray[uint256, MAX_ENFORCE_BATCH]):
     """
     @notice Cancel many open instructions in one enforcement proposal (a holder
             cannot delay enforcement by splitting its units over many small

@@ -116,13 +116,13 @@ def test_one_proposal_cancels_many_instructions_for_enforcement(system: System, 
         system.settlement.affirm(ids[1])
     assert system.token.settlementLocked(w.b0) == 6
     with boa.reverts(PROPERTY_RULE):
-        system.propose(system.settlement, "batchEnforceCancel", ids)
-    pid = system.propose(system.settlement, "batchEnforceCancel", ids, evidence=EVIDENCE)
+        system.propose(system.settlement, "enforceCancelMany", ids)
+    pid = system.propose(system.settlement, "enforceCancelMany", ids, evidence=EVIDENCE)
     system.approve(pid)
     with boa.env.prank(w.b0):
         system.settlement.cancel(ids[2])  # the seller closes one first: it is skipped
     with boa.reverts("caller is not governance"), boa.env.prank(w.b0):
-        system.settlement.batchEnforceCancel(ids)
+        system.settlement.enforceCancelMany(ids)
     system.execute(pid)
     events = system.logs()
     enforced = [e for e in events if type(e).__name__ == "DvPEnforcementCancelled"]
@@ -190,7 +190,7 @@ def test_actions_on_holder_property_need_evidence_and_agents_must_be_contracts(s
          "closing a distribution requires an evidence hash"),
         ("distributor", "declareRedemption(address,uint256,uint256,bytes32,uint256,uint256)",
          ("token", 1, 10, h("root"), 1, 0), "declaring a redemption requires an evidence hash"),
-        ("settlement", "batchEnforceCancel(uint256[])", ([1],),
+        ("settlement", "enforceCancelMany(uint256[])", ([1],),
          "enforcement action requires an evidence hash"),
     ],
 )  # fmt: skip
@@ -221,7 +221,7 @@ def test_the_registrar_alone_suspends_only_a_few_identities_a_day(system: System
     idents = [system.bank, system.pension, system.insurer]
     for ident in idents[:2]:
         system.update_identity(ident, expiry=now)
-    assert system.idreg.suspensionsLeftToday() == 0
+    assert system.idreg.suspensionsLeft() == 0
     with boa.reverts("the registrar's suspensions for today are used: governance may suspend more"):
         system.update_identity(idents[2], expiry=now)
     system.update_identity(idents[0], expiry=now + 365 * DAY)  # a renewal is not a suspension
@@ -229,6 +229,6 @@ def test_the_registrar_alone_suspends_only_a_few_identities_a_day(system: System
     system.govern(system.idreg, "updateIdentity", *args)
     assert system.idreg.identityOf(idents[2].number).kycExpiry == now
     boa.env.time_travel(seconds=DAY)
-    assert system.idreg.suspensionsLeftToday() == 2
+    assert system.idreg.suspensionsLeft() == 2
     system.update_identity(system.gulf, expiry=boa.env.timestamp)
-    assert system.idreg.suspensionsLeftToday() == 1
+    assert system.idreg.suspensionsLeft() == 1

@@ -555,7 +555,7 @@ class TokenMachine(RuleBasedStateMachine):
         # the registrar alone shortens only so many KYC expiries a day (issue 9, review 2)
         quota_used = (
             expiry_at < self.system.idreg.identityOf(ident.number).kycExpiry
-            and self.system.idreg.suspensionsLeftToday() == 0
+            and self.system.idreg.suspensionsLeft() == 0
         )
         if quota_used:
             with (
