@@ -243,12 +243,15 @@ def setReserveAuditor(account: address, enabled: bool):
 def setSettlementAgent(account: address, enabled: bool):
     """
     @notice List or delist a settlement contract that asset tokens accept
-            for locks, delivery, primary issuance and redemption.
-            Governance only.
+            for locks, delivery, primary issuance and redemption (it moves
+            holders' units without their signature: a contract, never an
+            ordinary key). Governance only, with evidence (the table of
+            governed functions).
     @param account The settlement contract.
     @param enabled True to list, false to delist.
     """
     self._only_governance()
+    assert account.is_contract or not enabled, "settlement agent is not a contract"
     self.isSettlementAgent[account] = enabled
     log RoleSet(role="settlementAgent", account=account, enabled=enabled)
 
@@ -256,10 +259,13 @@ def setSettlementAgent(account: address, enabled: bool):
 @external
 def setTokenFactory(factory: address):
     """
-    @notice Set the factory allowed to link tokens to assets. Governance only.
+    @notice Set the factory allowed to link tokens to assets (settlement trusts
+            what it links: a contract, never an ordinary key). Governance only,
+            with evidence (the table of governed functions).
     @param factory The token factory.
     """
     self._only_governance()
+    assert factory.is_contract, "token factory is not a contract"
     self.tokenFactory = factory
     log RoleSet(role="tokenFactory", account=factory, enabled=True)
 

@@ -12,7 +12,9 @@
         asset token, or that may not receive cash, is held here until
         governance releases it; so is a redemption payout for a holder with
         units frozen by governance. A redemption also cancels the holder's units
-        (the token must have matured) in the same step as paying them.
+        (the token must have matured) in the same step as paying them; it is
+        declared with `declareRedemption`, which, like closing a distribution
+        (unpaid payouts are forfeited to the treasury), needs an evidence hash.
         A held payout is released to its holder by governance; paying it to
         anyone else (a recovery wallet, a court-ordered beneficiary) is
         `redirectHeld` and needs an evidence hash. In a pushed batch a row
@@ -129,8 +131,8 @@ def __init__(cashToken_: address, governance_: address):
     governance = governance_
 
 
-@external
-def declare(
+@internal
+def _declare(
     token: address,
     kind: uint8,
     recordBlock: uint256,
@@ -139,28 +141,11 @@ def declare(
     holderCount: uint256,
     depth: uint256,
 ) -> uint256:
-    """
-    @notice Declare a distribution to the holders of record and draw its
-            total from the treasury. Governance only.
-    @param token The asset token whose holders are paid.
-    @param kind 1 coupon, 2 rent, 3 dividend, 4 redemption (token must have matured).
-    @param recordBlock The block of the holders-of-record snapshot (for a
-           redemption, at or after the block in which the token matured).
-    @param total Cash minor units to pay; the payout list sums to exactly this.
-    @param root Merkle root of the payout list.
-    @param holderCount Number of payouts in the list.
-    @param depth Depth of the padded tree (2**depth >= holderCount).
-    @return The distribution id.
-    """
     assert msg.sender == governance, "caller is not governance"
-    assert kind >= KIND_COUPON and kind <= KIND_REDEMPTION, "unknown distribution kind"
     assert recordBlock < block.number, "record block is not in the past"
     assert holderCount > 0, "no holders of record"
     assert depth <= MAX_DEPTH and holderCount <= 1 << depth, "tree depth does not fit the holders"
     assert root != empty(bytes32), "payout root is empty"
-    if kind == KIND_REDEMPTION:
-        assert staticcall AssetToken(token).matured(), "token has not matured"
-        assert recordBlock >= staticcall AssetToken(token).maturedBlock(), "record block is before maturity"
     distributionId: uint256 = self.distributionCount + 1
     self.distributionCount = distributionId
     self.distributions[distributionId] = Distribution(
@@ -188,6 +173,64 @@ def declare(
         holderCount=holderCount,
     )
     return distributionId
+
+
+@external
+def declare(
+    token: address,
+    kind: uint8,
+    recordBlock: uint256,
+    total: uint256,
+    root: bytes32,
+    holderCount: uint256,
+    depth: uint256,
+) -> uint256:
+    """
+    @notice Declare a coupon, rent or dividend to the holders of record and
+            draw its total from the treasury. Governance only. A redemption
+            (which cancels units) is declared with `declareRedemption`.
+    @param token The asset token whose holders are paid.
+    @param kind 1 coupon, 2 rent, 3 dividend.
+    @param recordBlock The block of the holders-of-record snapshot.
+    @param total Cash minor units to pay; the payout list sums to exactly this.
+    @param root Merkle root of the payout list.
+    @param holderCount Number of payouts in the list.
+    @param depth Depth of the padded tree (2**depth >= holderCount).
+    @return The distribution id.
+    """
+    assert kind != KIND_REDEMPTION, "a redemption is declared with declareRedemption"
+    assert kind >= KIND_COUPON and kind <= KIND_DIVIDEND, "unknown distribution kind"
+    return self._declare(token, kind, recordBlock, total, root, holderCount, depth)
+
+
+@external
+def declareRedemption(
+    token: address,
+    recordBlock: uint256,
+    total: uint256,
+    root: bytes32,
+    holderCount: uint256,
+    depth: uint256,
+) -> uint256:
+    """
+    @notice Declare the redemption of a matured token: each payout cancels the
+            holder's units of record against its cash, without the holder's
+            signature. Governance only, with the evidence hash of the
+            executing proposal (the redemption notice).
+    @param token The matured asset token.
+    @param recordBlock The holders-of-record block, at or after the block in
+           which the token matured.
+    @param total Cash minor units to pay; the payout list sums to exactly this.
+    @param root Merkle root of the payout list.
+    @param holderCount Number of payouts in the list.
+    @param depth Depth of the padded tree (2**depth >= holderCount).
+    @return The distribution id.
+    """
+    assert msg.sender == governance, "caller is not governance"
+    assert staticcall Governance(governance).executingEvidence() != empty(bytes32), "declaring a redemption requires an evidence hash"
+    assert staticcall AssetToken(token).matured(), "token has not matured"
+    assert recordBlock >= staticcall AssetToken(token).maturedBlock(), "record block is before maturity"
+    return self._declare(token, KIND_REDEMPTION, recordBlock, total, root, holderCount, depth)
 
 
 @internal
@@ -387,10 +430,12 @@ def closeDistribution(distributionId: uint256):
     @notice Close a distribution that cannot complete (a payout list that
             does not sum to its total, a payout that can never be made) and
             return to the treasury what was neither paid nor held; held
-            payouts stay releasable. Governance only.
+            payouts stay releasable: payouts not yet made are forfeited, so
+            governance only, with the evidence hash of the executing proposal.
     @param distributionId The distribution.
     """
     assert msg.sender == governance, "caller is not governance"
+    assert staticcall Governance(governance).executingEvidence() != empty(bytes32), "closing a distribution requires an evidence hash"
     d: Distribution = self._declared(distributionId)
     assert d.paidCount < d.holderCount, "distribution is complete"
     self.distributions[distributionId].closed = True

@@ -16,7 +16,10 @@
      Decisions on single-key power (a registrar is one key):
      - KYC hash and expiry: the registrar alone. Renewing or suspending
        KYC is routine; a suspension only stops new transfers and moves no
-       units.
+       units. But suspending everyone would stop the market as a pause
+       does (a governed action), so the registrar alone may shorten at
+       most `maxSuspensionsPerDay` KYC expiries per UTC day; governance
+       (which may also call `updateIdentity`) suspends beyond that.
      - Country and category of an identity that holds units of any token:
        governance only (M-of-N, through `updateIdentity`). Both decide the
        foreign-ownership cap and eligibility of value already held; the
@@ -27,7 +30,9 @@
        (so not re-linked to another identity either); its units leave it
        only by recovery to another wallet of the same identity or by an
        evidence-backed governance action. Linking a new, empty wallet to
-       an identity stays with the registrar alone.
+       an identity stays with the registrar alone (the wallet gains
+       nothing: units reach it only with a holder's signature or an
+       evidence-backed recovery, whose proposal names it).
 """
 
 interface AssetRegistry:
@@ -41,6 +46,8 @@ interface AssetToken:
 
 MAX_WALLETS: constant(uint256) = 16
 MAX_ASSETS: constant(uint256) = 1024
+DEFAULT_MAX_SUSPENSIONS_PER_DAY: constant(uint256) = 10
+DAY: constant(uint256) = 86400
 
 struct Identity:
     kycHash: bytes32
@@ -74,6 +81,9 @@ event WalletUnlinked:
     wallet: indexed(address)
     registrar: indexed(address)
 
+event MaxSuspensionsPerDaySet:
+    maxSuspensionsPerDay: uint256
+
 event RegistrarSet:
     registrar: indexed(address)
     enabled: bool
@@ -81,6 +91,9 @@ event RegistrarSet:
 governance: public(immutable(address))
 assetRegistry: public(immutable(address))
 isRegistrar: public(HashMap[address, bool])
+maxSuspensionsPerDay: public(uint256)
+suspensionDay: uint256
+suspensionsOnDay: uint256
 identityCount: public(uint256)
 identities: HashMap[uint256, Identity]
 walletsOf: HashMap[uint256, DynArray[address, MAX_WALLETS]]
@@ -98,9 +111,30 @@ def __init__(governance_: address, registrars: DynArray[address, 8], assetRegist
     assert governance_ != empty(address), "governance is the zero address"
     governance = governance_
     assetRegistry = assetRegistry_
+    self.maxSuspensionsPerDay = DEFAULT_MAX_SUSPENSIONS_PER_DAY
+    log MaxSuspensionsPerDaySet(maxSuspensionsPerDay=DEFAULT_MAX_SUSPENSIONS_PER_DAY)
     for registrar: address in registrars:
         self.isRegistrar[registrar] = True
         log RegistrarSet(registrar=registrar, enabled=True)
+
+
+@internal
+@view
+def _suspensions_left() -> uint256:
+    if self.suspensionDay != block.timestamp // DAY:
+        return self.maxSuspensionsPerDay
+    return self.maxSuspensionsPerDay - min(self.suspensionsOnDay, self.maxSuspensionsPerDay)
+
+
+@internal
+def _count_suspension():
+    # A registrar shortening a KYC expiry: one of its suspensions of the day.
+    assert self._suspensions_left() > 0, "the registrar's suspensions for today are used: governance may suspend more"
+    today: uint256 = block.timestamp // DAY
+    if self.suspensionDay != today:
+        self.suspensionDay = today
+        self.suspensionsOnDay = 0
+    self.suspensionsOnDay += 1
 
 
 @internal
@@ -176,6 +210,28 @@ def setRegistrar(registrar: address, enabled: bool):
 
 
 @external
+def setMaxSuspensionsPerDay(maxSuspensionsPerDay: uint256):
+    """
+    @notice Set how many KYC expiries a registrar alone may shorten (suspend)
+            per UTC day. Governance only.
+    @param maxSuspensionsPerDay The daily number (0: only governance suspends).
+    """
+    assert msg.sender == governance, "caller is not governance"
+    self.maxSuspensionsPerDay = maxSuspensionsPerDay
+    log MaxSuspensionsPerDaySet(maxSuspensionsPerDay=maxSuspensionsPerDay)
+
+
+@external
+@view
+def suspensionsLeft() -> uint256:
+    """
+    @notice How many more KYC expiries a registrar alone may shorten today.
+    @return The number left of `maxSuspensionsPerDay` for the current UTC day.
+    """
+    return self._suspensions_left()
+
+
+@external
 def registerIdentity(
     kycHash: bytes32,
     country: uint16,
@@ -222,8 +278,9 @@ def updateIdentity(
     @notice Change an identity's KYC hash, country, category or expiry (a
             past expiry suspends it). Every linked wallet follows at once.
             A registrar may; a change of country or category of an identity
-            that holds units needs governance. A country change re-books the
-            identity's holding in every asset token.
+            that holds units needs governance, and a registrar shortens at
+            most `maxSuspensionsPerDay` expiries a day. A country change
+            re-books the identity's holding in every asset token.
     @param identityNumber The identity to change.
     @param kycHash Hash of the renewed off-chain KYC record.
     @param country ISO-3166 numeric country code.
@@ -235,6 +292,8 @@ def updateIdentity(
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
     previous: Identity = self.identities[identityNumber]
+    if kycExpiry < previous.kycExpiry and msg.sender != governance:
+        self._count_suspension()
     if previous.country != country or previous.category != category:
         assert msg.sender == governance or not self._holds_units(identityNumber, empty(address)), "identity holds units: a change of country or category needs governance"
     if previous.country != country:

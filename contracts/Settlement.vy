@@ -48,6 +48,7 @@ STATE_SETTLED: constant(uint8) = 3
 STATE_CANCELLED: constant(uint8) = 4
 STATE_EXPIRED: constant(uint8) = 5
 DEFAULT_MAX_DEADLINE: constant(uint256) = 30 * 86400
+MAX_ENFORCE_BATCH: constant(uint256) = 250
 
 struct Instruction:
     seller: address
@@ -269,6 +270,22 @@ def expire(instructionId: uint256):
     log DvPExpired(instructionId=instructionId)
 
 
+@internal
+def _enforcement_evidence() -> bytes32:
+    governance: address = self._governance()
+    assert msg.sender == governance, "caller is not governance"
+    evidence: bytes32 = staticcall Governance(governance).executingEvidence()
+    assert evidence != empty(bytes32), "enforcement action requires an evidence hash"
+    return evidence
+
+
+@internal
+def _enforce_cancel(instructionId: uint256, instruction: Instruction, evidence: bytes32):
+    self._release(instructionId, instruction, STATE_CANCELLED)
+    log DvPCancelled(instructionId=instructionId, by=msg.sender)
+    log DvPEnforcementCancelled(instructionId=instructionId, seller=instruction.seller, evidence=evidence)
+
+
 @external
 def enforceCancel(instructionId: uint256):
     """
@@ -278,14 +295,27 @@ def enforceCancel(instructionId: uint256):
             executing proposal.
     @param instructionId The instruction.
     """
-    governance: address = self._governance()
-    assert msg.sender == governance, "caller is not governance"
-    evidence: bytes32 = staticcall Governance(governance).executingEvidence()
-    assert evidence != empty(bytes32), "enforcement action requires an evidence hash"
-    instruction: Instruction = self._open(instructionId)
-    self._release(instructionId, instruction, STATE_CANCELLED)
-    log DvPCancelled(instructionId=instructionId, by=msg.sender)
-    log DvPEnforcementCancelled(instructionId=instructionId, seller=instruction.seller, evidence=evidence)
+    evidence: bytes32 = self._enforcement_evidence()
+    self._enforce_cancel(instructionId, self._open(instructionId), evidence)
+
+
+@external
+def enforceCancelMany(instructionIds: DynArray[uint256, MAX_ENFORCE_BATCH]):
+    """
+    @notice Cancel many open instructions in one enforcement proposal (a holder
+            cannot delay enforcement by splitting its units over many small
+            instructions). Instructions already closed (settled, cancelled or
+            expired meanwhile) are skipped, so a party cannot make the batch
+            revert. Governance only, with the evidence hash of the executing
+            proposal.
+    @param instructionIds The instructions (at most 250).
+    """
+    evidence: bytes32 = self._enforcement_evidence()
+    for instructionId: uint256 in instructionIds:
+        assert instructionId > 0 and instructionId <= self.instructionCount, "unknown instruction"
+        instruction: Instruction = self.instructions[instructionId]
+        if instruction.state <= STATE_AFFIRMED:
+            self._enforce_cancel(instructionId, instruction, evidence)
 
 
 @external

@@ -707,7 +707,12 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
     s.step("Maturity: PKTB3MA is redeemed at par against PKRT, units burned in the same step")
     chain.advance_time(91 * DAY)
     s.say("embedded clock moved 91 days to maturity")
-    s.govern(bill_token, "markMatured", [], "mark PKTB3MA matured")
+    maturity_notice = s.document(
+        "mof-maturity-notice-pktb3ma.txt",
+        "Ministry of Finance: PKTB3MA (3-month T-bill) reaches maturity and is redeemed at par "
+        "against PKRT to the holders of record.",
+    )
+    s.govern(bill_token, "markMatured", [], "mark PKTB3MA matured", evidence=maturity_notice)
     s.refused_transfer(bill_token, "inb", "kla", 1_000, "matured")
     supply = bill_token.read("totalSupply")
     topup = cash.reference_hash("MoF budget allocation 2026-27/DS-14")
@@ -724,6 +729,7 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
         distributions.KINDS["redemption"],
         supply * 100_00,
         chain.block_number(),
+        evidence=maturity_notice,
     )
     s.carry(proposal_id, f"redeem {supply:,} PKTB3MA at par ({declared['total']})")
     distribution_id = platform.contract("Distributor").read("distributionCount")

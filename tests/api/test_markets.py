@@ -17,6 +17,7 @@ from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
 
 HOUR = 3600
+NOTICE = "0x" + hashlib.sha256(b"maturity notice").hexdigest()
 
 
 def approve_and_execute(api: Api, filed: Any) -> dict[str, Any]:
@@ -346,7 +347,9 @@ def test_cash_issue_coupon_declared_claimed_paid_and_held_released(api: Api) -> 
 def test_maturity_reserve_attestation_and_underlying(api: Api) -> None:
     assert_problem(
         api.post(
-            "/approvals", "treasury", json={"kind": "mature_token", "params": {"token": "PKTB3MA"}}
+            "/approvals",
+            "treasury",
+            json={"kind": "mature_token", "params": {"token": "PKTB3MA"}, "evidence": NOTICE},
         ),
         422,
         "matured",
@@ -429,11 +432,20 @@ def test_maturity_reserve_attestation_and_underlying(api: Api) -> None:
         "not-found",
     )
 
-    # maturity by maker-checker: the wheat receipt stops trading
+    # maturity by maker-checker, citing its notice: the wheat receipt stops trading
+    assert_problem(
+        api.post(
+            "/approvals", "treasury", json={"kind": "mature_token", "params": {"token": "PKWHEAT"}}
+        ),
+        400,
+        "invalid-input",
+    )
     approve_and_execute(
         api,
         api.post(
-            "/approvals", "treasury", json={"kind": "mature_token", "params": {"token": "PKWHEAT"}}
+            "/approvals",
+            "treasury",
+            json={"kind": "mature_token", "params": {"token": "PKWHEAT"}, "evidence": NOTICE},
         ),
     )
     assert_problem(

@@ -307,7 +307,7 @@ class System:
         self.govern(self.idreg, "setRegistrar", self.registrar, True)
         self.govern(self.areg, "setIssuer", self.issuer, True)
         self.govern(self.areg, "setValuer", self.valuer, True)
-        self.govern(self.areg, "setTokenFactory", self.factory.address)
+        self.govern(self.areg, "setTokenFactory", self.factory.address, evidence=EVIDENCE)
 
         # one approved, tokenized asset
         self.asset_id = self.register_asset(legal_id="PK-GIS-2030", max_units=MAX_UNITS)

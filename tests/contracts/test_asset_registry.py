@@ -10,7 +10,7 @@ from eth_utils import keccak
 
 from amanat.domain.assets import AssetStatus
 
-from .conftest import MAX_UNITS, ZERO32, ZERO_ADDRESS, System, deploy, h
+from .conftest import EVIDENCE, MAX_UNITS, ZERO32, ZERO_ADDRESS, System, deploy, h
 
 PROPOSED, APPROVED, TOKENIZED, REDEEMED, RETIRED = (int(s) for s in AssetStatus)
 
@@ -48,7 +48,7 @@ def asset_in_status(system: System, status: int) -> int:
     if status >= TOKENIZED:
         token = system.create_token(aid, symbol=f"LC{aid}")
     if status >= REDEEMED:
-        system.govern(token, "markMatured")
+        system.govern(token, "markMatured", evidence=EVIDENCE)
         system.govern(system.areg, "setStatus", aid, REDEEMED)
     assert system.areg.getAsset(aid).status == status
     return aid
@@ -122,8 +122,8 @@ def test_set_issuer_and_valuer(system, fn, getter, role):
 
 
 def test_set_token_factory(system):
-    new = boa.env.generate_address()
-    system.govern(system.areg, "setTokenFactory", new)
+    new = system.auction.address  # any contract; an ordinary key is refused
+    system.govern(system.areg, "setTokenFactory", new, evidence=EVIDENCE)
     assert system.role_set_events() == [(keccak(b"tokenFactory"), new, True)]
     assert system.areg.tokenFactory() == new
 
@@ -408,7 +408,7 @@ def test_status_transitions(system, current, target):
         token = system.areg.getAsset(aid).token
         with boa.reverts("token has not matured"):
             system.govern(system.areg, "setStatus", aid, target)
-        system.govern(system.d["AssetToken"].at(token), "markMatured")
+        system.govern(system.d["AssetToken"].at(token), "markMatured", evidence=EVIDENCE)
     if (current, target) in ALLOWED:
         system.govern(system.areg, "setStatus", aid, target)
         (event,) = system.logs(name="StatusChanged")
@@ -438,8 +438,8 @@ def test_link_token_only_factory(system):
 
 
 def test_link_token_directly_by_factory_account(system):
-    factory = boa.env.generate_address()
-    system.govern(system.areg, "setTokenFactory", factory)
+    factory = system.auction.address  # a contract, called directly here
+    system.govern(system.areg, "setTokenFactory", factory, evidence=EVIDENCE)
     proposed = asset_in_status(system, PROPOSED)
     approved = asset_in_status(system, APPROVED)
     token = boa.env.generate_address()
@@ -486,7 +486,7 @@ def test_factory_create_token_only_governance(system):
 
 
 def test_factory_without_registry_role_cannot_link(system):
-    system.govern(system.areg, "setTokenFactory", boa.env.generate_address())
+    system.govern(system.areg, "setTokenFactory", system.auction.address, evidence=EVIDENCE)
     aid = asset_in_status(system, APPROVED)
     with boa.reverts("caller is not the token factory"):
         system.create_token(aid, symbol="ORPHAN")

@@ -519,7 +519,7 @@ def test_authorisation_cap_never_above_96_bits(system, w):
 
 def test_asset_not_tokenized(system, w, deployers):
     system.mint(w.b0, 10)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     system.govern(system.token, "burn", w.b0, 10, evidence=EVIDENCE)
     system.govern(system.areg, "setStatus", system.asset_id, 4)  # redeemed
     assert_mint_refused(system, w.b0, 1, R.ASSET_NOT_TOKENIZED)

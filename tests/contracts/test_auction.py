@@ -245,7 +245,7 @@ def test_commit_refusals(system: System, auc: Auctions, w):
     system.govern(system.token, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
     with boa.reverts("receiver wallet is frozen"), boa.env.prank(w.p):
         auc.a.commit(auc.id, h("c"))
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("token has matured"), boa.env.prank(w.b0):
         auc.a.commit(auc.id, h("c"))
     auc.to_reveal()
@@ -482,7 +482,7 @@ def test_settle_bid_is_internal(system: System, w):
 
 
 def test_settlement_of_a_matured_token_refuses_every_bid(system: System, revealed, w):
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     revealed.settle(125_000, {w.b0: (300, 29_400), w.p: (200, 19_500), w.g: (0, 0), w.i: (0, 0)})
     refused = system.logs(name="BidRefused")
     assert [e.bidder for e in refused] == [w.b0, w.p]

@@ -31,17 +31,17 @@ def declare(
     total: int | None = None,
     holder_count: int | None = None,
 ) -> int:
-    system.govern(
-        system.distributor,
-        "declare",
-        tree.token,
-        kind,
+    rest = (
         tree.record_block,
         tree.total if total is None else total,
         tree.root,
         len(tree.payouts) if holder_count is None else holder_count,
         tree.depth,
     )
+    if kind == REDEMPTION:  # cancels units: its own function, with evidence
+        system.govern(system.distributor, "declareRedemption", tree.token, *rest, evidence=EVIDENCE)
+    else:
+        system.govern(system.distributor, "declare", tree.token, kind, *rest)
     return system.distributor.distributionCount()
 
 
@@ -152,8 +152,11 @@ def test_declare_refusals(system: System, coupon, w):
         system.govern(d, "declare", *with_(depth=17, count=1))
     with boa.reverts("payout root is empty"):
         system.govern(d, "declare", *with_(root=ZERO32))
-    with boa.reverts("token has not matured"):
+    with boa.reverts("a redemption is declared with declareRedemption"):
         system.govern(d, "declare", *with_(kind=REDEMPTION))
+    with boa.reverts("token has not matured"):
+        redemption = with_()[:1] + with_()[2:]
+        system.govern(d, "declareRedemption", *redemption, evidence=EVIDENCE)
     with boa.reverts("insufficient unlocked cash"):
         system.govern(d, "declare", *with_(total=1_000_001))
     assert d.distributionCount() == 0
@@ -381,7 +384,7 @@ def test_payout_held_when_holder_may_not_receive_cash(system: System, coupon, w)
 
 def test_redemption_burns_units_and_pays_cash(system: System, holders, w):
     system.govern(system.token, "setAddressFrozen", w.g, True, evidence=EVIDENCE)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     tree = PayoutTree(
         system.token.address, record_block(), [(h_, u, u * 1_000) for h_, u in holders.items()]
     )
@@ -401,7 +404,7 @@ def test_redemption_is_atomic(system: System, holders, w):
     """Units that cannot be cancelled (governance burned some after the record block) refuse
     that payout (skipped and logged in a batch, refused to a claim): no cash moves for it, and
     the rest of the batch is paid."""
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     tree = PayoutTree(
         system.token.address, record_block(), [(h_, u, u * 1_000) for h_, u in holders.items()]
     )
@@ -480,7 +483,7 @@ def test_redemption_of_partly_frozen_units_holds_the_cash(system: System, holder
     coupon_id = declare(system, coupon)
     claim(system, coupon_id, coupon, 0)
     assert system.cash.balanceOf(w.p) == 7_500
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     tree = PayoutTree(system.token.address, record_block(), [(w.p, 300, 300_000)])
     did = declare(system, tree, kind=REDEMPTION)
     claim(system, did, tree, 0)
@@ -503,7 +506,7 @@ def test_close_returns_the_unpaid_rest_and_keeps_held_payouts(system: System, co
     treasury = system.cash.balanceOf(system.gov.address)
     with boa.reverts("caller is not governance"):
         system.distributor.closeDistribution(did)
-    system.govern(system.distributor, "closeDistribution", did)
+    system.govern(system.distributor, "closeDistribution", did, evidence=EVIDENCE)
     assert system.cash.balanceOf(system.gov.address) == treasury + 25_001 - 10_000 - 2_500
     (closed,) = system.logs(name="DistributionClosed")
     assert (closed.distributionId, closed.returned) == (did, 25_001 - 10_000 - 2_500)
@@ -520,16 +523,16 @@ def test_a_complete_or_closed_distribution_cannot_be_closed(system: System, coup
     did = declare(system, coupon)
     pay(system, did, coupon, [0, 1, 2, 3])
     with boa.reverts("distribution is complete"):
-        system.govern(system.distributor, "closeDistribution", did)
+        system.govern(system.distributor, "closeDistribution", did, evidence=EVIDENCE)
     other = declare(system, coupon)
-    system.govern(system.distributor, "closeDistribution", other)
+    system.govern(system.distributor, "closeDistribution", other, evidence=EVIDENCE)
     with boa.reverts("distribution is closed"):
-        system.govern(system.distributor, "closeDistribution", other)
+        system.govern(system.distributor, "closeDistribution", other, evidence=EVIDENCE)
 
 
 def test_redemption_record_block_must_not_precede_maturity(system: System, holders):
     before = record_block()
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     assert system.token.maturedBlock() > before
     early = PayoutTree(system.token.address, before, [(h_, u, u) for h_, u in holders.items()])
     with boa.reverts("record block is before maturity"):

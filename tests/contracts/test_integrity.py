@@ -290,9 +290,10 @@ def anchor(system: System) -> Any:
 def test_one_publisher_key_cannot_end_anchoring(anchor):
     with boa.env.prank(anchor.test_publisher):
         anchor.anchor(10, h("root 10"), h("head 10"))
-        with boa.reverts("tree size grows more than the maximum per anchor"):
+        with boa.reverts("tree size grows faster than the publisher may anchor"):
             anchor.anchor(2**256 - 1, h("bogus"), h("bogus"))
-        anchor.anchor(10 + anchor.maxTreeGrowth(), h("root"), h("head"))
+        anchor.anchor(anchor.maxAnchorableSize(), h("root"), h("head"))
+    assert anchor.latest()[0] == anchor.maxTreeGrowth()
     assert anchor.maxTreeGrowth() == 1_000_000
 
 
@@ -303,16 +304,12 @@ def test_governance_voids_a_bogus_anchor_with_evidence_and_anchoring_resumes(
         anchor.anchor(10, h("root 10"), h("head 10"))
         anchor.anchor(900_000, h("bogus root"), h("bogus head"))  # pre-anchored future size
     with boa.reverts(PROPERTY_RULE):
-        system.propose(anchor, "voidLatestAnchor")
+        system.propose(anchor, "voidAnchorsAbove", 10)
     with boa.reverts("caller is not governance"), boa.env.prank(anchor.test_publisher):
-        anchor.voidLatestAnchor()
-    system.govern(anchor, "voidLatestAnchor", evidence=EVIDENCE)
-    (voided,) = system.logs(name="AnchorVoided")
-    assert (voided.treeSize, voided.rootHash, voided.evidence) == (
-        900_000,
-        h("bogus root"),
-        EVIDENCE,
-    )
+        anchor.voidAnchorsAbove(10)
+    system.govern(anchor, "voidAnchorsAbove", 10, evidence=EVIDENCE)
+    (voided,) = system.logs(name="AnchorsVoided")
+    assert (voided.keptSize, voided.voidedUpTo, voided.evidence) == (10, 900_000, EVIDENCE)
     assert anchor.latest() == (10, h("root 10"), h("head 10"))
     assert anchor.anchorAt(900_000) == (ZERO32, ZERO32, 0)
     assert anchor.anchorCount() == 1
@@ -321,7 +318,7 @@ def test_governance_voids_a_bogus_anchor_with_evidence_and_anchoring_resumes(
     assert anchor.latest()[0] == 12
     system.govern(anchor, "setMaxTreeGrowth", 5)
     with (
-        boa.reverts("tree size grows more than the maximum per anchor"),
+        boa.reverts("tree size grows faster than the publisher may anchor"),
         boa.env.prank(anchor.test_publisher),
     ):
         anchor.anchor(18, h("r"), h("h"))

@@ -552,7 +552,22 @@ class TokenMachine(RuleBasedStateMachine):
             ident.category,
             expiry_at,
         )
-        if changed and self.holding[ident.number]:
+        # the registrar alone shortens only so many KYC expiries a day (issue 9, review 2)
+        quota_used = (
+            expiry_at < self.system.idreg.identityOf(ident.number).kycExpiry
+            and self.system.idreg.suspensionsLeft() == 0
+        )
+        if quota_used:
+            with (
+                boa.reverts(
+                    "the registrar's suspensions for today are used: governance may suspend more"
+                ),
+                boa.env.prank(self.system.registrar),
+            ):
+                self.system.idreg.updateIdentity(*args)
+            self.system.govern(self.system.idreg, "updateIdentity", *args)
+            _event("identity: suspended by governance beyond the registrar's daily quota")
+        elif changed and self.holding[ident.number]:
             with (
                 boa.reverts(
                     "identity holds units: a change of country or category needs governance"

@@ -49,10 +49,14 @@ def test_role_setters(system: System, w, fn):
     getter = {"setReserveAuditor": "isReserveAuditor", "setSettlementAgent": "isSettlementAgent"}[
         fn
     ]
-    system.govern(system.areg, fn, w.out, True)
-    assert getattr(system.areg, getter)(w.out) is True
-    system.govern(system.areg, fn, w.out, False)
-    assert getattr(system.areg, getter)(w.out) is False
+    # an agent moves holders' units: a contract, listed with evidence
+    who, evidence = (
+        (system.factory.address, EVIDENCE) if fn == "setSettlementAgent" else (w.out, b"")
+    )
+    system.govern(system.areg, fn, who, True, evidence=evidence)
+    assert getattr(system.areg, getter)(who) is True
+    system.govern(system.areg, fn, who, False, evidence=evidence)
+    assert getattr(system.areg, getter)(who) is False
     with boa.reverts("caller is not governance"), boa.env.prank(w.out):
         getattr(system.areg, fn)(w.out, True)
 
@@ -109,7 +113,7 @@ def test_settlement_lock_refusals(system: System, agent, w):
         lock(system, agent, w.b0, 1)
     with boa.reverts("amount exceeds units locked for settlement"), boa.env.prank(agent):
         system.token.settlementUnlock(w.b0, 71)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.env.prank(agent):
         system.token.settlementUnlock(w.b0, 70)
     with boa.reverts("token has matured"):
@@ -203,20 +207,20 @@ def test_recovery_refused_while_units_are_locked(system: System, agent, locked, 
 def test_mark_matured(system: System, w):
     system.mint(w.b0, 100)
     assert system.token.matured() is False
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     (event,) = system.logs(name="Matured")
     assert event.maturedAt == boa.env.timestamp
     assert system.token.matured() is True
     assert system.token.paused() is False
     with boa.reverts("token already matured"):
-        system.govern(system.token, "markMatured")
+        system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("caller is not governance (agent)"), boa.env.prank(w.b0):
         system.token.markMatured()
 
 
 def test_matured_token_refuses_transfers_and_mints(system: System, agent, w):
     system.mint(w.b0, 100)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     assert system.token.detectTransferRestriction(w.b0, w.p, 1) == 17
     assert system.token.messageForTransferRestriction(17) == "token has matured"
     assert REASONS[Restriction(17)] == "token has matured"
@@ -240,7 +244,7 @@ def test_redeem(system: System, w):
     system.govern(system.token, "freezePartialTokens", w.b0, 30, evidence=EVIDENCE)
     with boa.reverts("token has not matured"), boa.env.prank(distributor):
         system.token.redeem(w.b0, 10)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.env.prank(distributor):
         system.token.redeem(w.b0, 100)  # frozen units are redeemed too
     logs = system.token.get_logs()
@@ -257,7 +261,7 @@ def test_redeem(system: System, w):
 def test_redeem_cannot_consume_locked_units(system: System, agent, w):
     system.mint(w.b0, 100)
     lock(system, agent, w.b0, 40)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("tokens are locked for settlement"), boa.env.prank(agent):
         system.token.redeem(w.b0, 100)
     with boa.env.prank(agent):
@@ -394,7 +398,7 @@ def test_underlying_cannot_be_retired_while_sukuk_outstanding(system: System, su
         system.govern(system.areg, "setStatus", building, RETIRED)
     with boa.reverts("token has not matured"):
         system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
-    system.govern(token, "markMatured")
+    system.govern(token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("units are still outstanding"):
         system.govern(system.areg, "setStatus", sukuk_id, REDEEMED)
     system.govern(token, "burn", w.b0, 10, evidence=EVIDENCE)
@@ -442,5 +446,5 @@ def test_detect_eligibility(system: System, w):
     assert tok.detectEligibility(w.out) == int(Restriction.RECEIVER_NOT_VERIFIED)
     system.govern(tok, "setAddressFrozen", w.p, True, evidence=EVIDENCE)
     assert tok.detectEligibility(w.p) == int(Restriction.RECEIVER_FROZEN)
-    system.govern(tok, "markMatured")
+    system.govern(tok, "markMatured", evidence=EVIDENCE)
     assert tok.detectEligibility(w.b0) == 17

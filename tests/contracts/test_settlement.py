@@ -98,7 +98,7 @@ def test_instruct_refusals(system: System, dvp, w):
             dvp.instruct(t, w.p, 1_001, CASH, later)
     with boa.reverts("sender is not a verified institution"), boa.env.prank(w.out):
         dvp.instruct(t, w.p, UNITS, CASH, later)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("token has matured"), boa.env.prank(w.b0):
         dvp.instruct(t, w.p, UNITS, CASH, later)
 
@@ -236,7 +236,7 @@ def _make_buyer_ineligible(system: System, w, how: str) -> str:
         system.govern(system.token, "pause")
         return "token is paused"
     if how == "matured":
-        system.govern(system.token, "markMatured")
+        system.govern(system.token, "markMatured", evidence=EVIDENCE)
         return "token has matured"
     raise AssertionError(how)
 
@@ -328,7 +328,7 @@ def test_expire_releases_both_legs(system: System, dvp, w):
 
 def test_expire_releases_a_matured_tokens_units(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     boa.env.time_travel(seconds=DAY + 1)
     dvp.expire(iid)
     assert system.token.settlementLocked(w.b0) == 0
@@ -338,7 +338,7 @@ def test_anyone_may_cancel_once_the_token_has_matured(system: System, dvp, w):
     """A DvP on a matured token can never settle; its locked units must not block redemption."""
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
-    system.govern(system.token, "markMatured")
+    system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.env.prank(w.out):
         dvp.cancel(iid)
     assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
@@ -348,6 +348,6 @@ def test_anyone_may_cancel_once_the_token_has_matured(system: System, dvp, w):
 def test_delisted_agent_cannot_settle(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
-    system.govern(system.areg, "setSettlementAgent", dvp.address, False)
+    system.govern(system.areg, "setSettlementAgent", dvp.address, False, evidence=EVIDENCE)
     with boa.reverts("caller is not a settlement agent"), boa.env.prank(w.b0):
         dvp.settle(iid)

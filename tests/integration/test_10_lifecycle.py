@@ -29,6 +29,7 @@ from tests.integration.support import Amanat, Args, Result
 pytestmark = pytest.mark.timeout(2400)
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
+NOTICE = "0x" + hashlib.sha256(b"MoF maturity notice PKTB6A").hexdigest()
 
 TB_MAX, SUK_MAX, WHEAT_MAX = 2_000_000, 1_000_000, 100_000
 CASH = {"inb": 100_000_000_00, "kla": 50_000_000_00, "ghc": 20_000_000_00}  # PKRT issued, minor
@@ -445,7 +446,7 @@ def payouts(amanat: Amanat, lc: dict[str, Any], secondary: dict[str, Any]) -> di
         [
             ["propose", "distribution", "PKSUK", "--kind", "rent", "--total", RENT,
              "--record-date", "now"],
-            ["propose", "mature", "PKTB6A"],
+            ["propose", "mature", "PKTB6A", "--evidence", NOTICE],
             ["propose", "issue-cash", "--to", amanat.deployed["Governance"],
              "--amount", TOPUP, "--reference", "MoF budget allocation 2026-27/DS-14"],
             ["propose", "set-status", lc["bldg"], "retired"],
@@ -510,7 +511,7 @@ def redeemed(amanat: Amanat, lc: dict[str, Any], payouts: dict[str, Any]) -> dic
         amanat,
         [
             ["propose", "distribution", "PKTB6A", "--kind", "redemption",
-             "--total", pkr(units * 100_00), "--record-date", "now"],
+             "--total", pkr(units * 100_00), "--record-date", "now", "--evidence", NOTICE],
             ["propose", "release-held", payouts["number"], "--holder", "ghc"],
         ],
     )  # fmt: skip

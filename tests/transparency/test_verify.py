@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from amanat.domain import merkle
 from amanat.domain.transparency import TreeHead
-from amanat.services import accounts, transparency
+from amanat.services import accounts, governance, transparency
 from amanat.services.pilot import pilot_password
 from tests.transparency.conftest import Published
 
@@ -258,3 +258,27 @@ def test_many_heads_prove_first_to_latest_and_the_recent_steps(published: Publis
     ]
     # the added heads were never anchored: that, and only that, fails
     assert {line.split()[1] for line in failures(result)} == {"anchor"}
+
+
+def test_heads_whose_anchors_governance_voided_are_anchored_again(published: Published) -> None:
+    """Governance voids every anchor above the first head (issue 9, second review: a bogus
+    anchor and whatever sits on top go in one evidence-backed proposal); the next publish
+    anchors the platform's own heads again and the exported bundle verifies."""
+    platform = published.platform
+    anchor = platform.contract("TransparencyAnchor")
+    first, second = (h["tree_size"] for h in published.heads)
+    governance.govern(
+        platform,
+        ["official-1", "official-2"],
+        anchor,
+        "voidAnchorsAbove",
+        [first],
+        evidence="0x" + "ab" * 32,
+        advance_clock=True,
+    )
+    assert anchor.read("latestTreeSize") == first
+    assert anchor.read("anchorAt", second)[2] == 0
+    transparency.publish(platform)
+    root, head_hash, block = anchor.read("anchorAt", second)
+    assert block != 0 and root == bytes.fromhex(published.heads[1]["root_hash"][2:])
+    published.verify("--bundle", published.bundle)

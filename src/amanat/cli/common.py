@@ -123,6 +123,13 @@ def proposal_options(function: F) -> F:
     return function
 
 
+def proposal_evidence(platform: Any, options: dict[str, Any]) -> str | None:
+    """The evidence hash of a proposal's --evidence, or of its --evidence-file (stored)."""
+    if options["evidence_file"] is not None:
+        return asset_service.store_document(platform, options["evidence_file"])
+    return options["evidence"]
+
+
 def submit_proposal(
     ctx: Context,
     target: Any,
@@ -135,8 +142,7 @@ def submit_proposal(
     as_json: bool,
 ) -> None:
     platform = ctx.platform()
-    if evidence_file is not None:
-        evidence = asset_service.store_document(platform, evidence_file)
+    evidence = proposal_evidence(platform, {"evidence": evidence, "evidence_file": evidence_file})
     proposal_id = gov.propose(
         platform, actor, target, function, args, evidence, idempotency_key=idempotency_key
     )

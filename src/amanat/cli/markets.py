@@ -16,6 +16,7 @@ from amanat.cli.common import (
     emit_proposal,
     json_option,
     pass_ctx,
+    proposal_evidence,
     proposal_options,
 )
 from amanat.cli.lazy import lazy_module
@@ -473,6 +474,7 @@ def propose_distribution(
         total_minor,
         record_block,
         idempotency_key=options["idempotency_key"],
+        evidence=proposal_evidence(platform, options),
     )
     emit_proposal(platform, proposal_id, options["as_json"], {"plan": summary})
 
@@ -489,11 +491,13 @@ def propose_release_held(
     """Pay out a held payout once its cause is resolved; to a wallet other than the holder's
     only with --evidence."""
     platform = ctx.platform()
-    evidence = options["evidence"]
-    if options["evidence_file"] is not None:
-        evidence = asset_service.store_document(platform, options["evidence_file"])
     proposal_id = distributions.propose_release(
-        platform, options["actor"], distribution_id, holder, receiver or holder, evidence
+        platform,
+        options["actor"],
+        distribution_id,
+        holder,
+        receiver or holder,
+        proposal_evidence(platform, options),
     )
     emit_proposal(platform, proposal_id, options["as_json"])
 
@@ -503,9 +507,12 @@ def propose_release_held(
 @proposal_options
 @pass_ctx
 def propose_close_distribution(ctx: Context, distribution_id: int, **options: Any) -> None:
-    """Close a distribution that cannot complete; the unpaid rest returns to the treasury."""
+    """Close a distribution that cannot complete; the unpaid rest returns to the treasury
+    (payouts not made are forfeited: give --evidence)."""
     platform = ctx.platform()
-    proposal_id = distributions.propose_close(platform, options["actor"], distribution_id)
+    proposal_id = distributions.propose_close(
+        platform, options["actor"], distribution_id, proposal_evidence(platform, options)
+    )
     emit_proposal(platform, proposal_id, options["as_json"])
 
 
@@ -514,10 +521,11 @@ def propose_close_distribution(ctx: Context, distribution_id: int, **options: An
 @proposal_options
 @pass_ctx
 def propose_mature(ctx: Context, token: str, **options: Any) -> None:
-    """Mark a token matured: transfers stop, only redemption remains."""
+    """Mark a token matured: transfers stop, only redemption remains (give --evidence: the
+    maturity or early-redemption notice)."""
     platform = ctx.platform()
     proposal_id = distributions.propose_maturity(
-        platform, options["actor"], tokens.resolve(platform, token)
+        platform, options["actor"], tokens.resolve(platform, token), proposal_evidence(platform, options)
     )
     emit_proposal(platform, proposal_id, options["as_json"])
 

@@ -283,12 +283,12 @@ def _record_block(platform: Platform, p: dict[str, Any]) -> dict[str, Any]:
 def _declare(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[Any], str]:
     token, total = _token(platform, p), _amount(p, "total_minor")
     kind = distributions.parse_kind(_text(p, "kind"))
-    arguments, plan = distributions.declaration(
+    function, arguments, plan = distributions.declaration(
         platform, token, kind, total, _count(p, "record_block")
     )
     return (
         platform.contract("Distributor"),
-        "declare",
+        function,
         arguments,
         f"declare {plan['kind']} of {plan['total']} on {plan['symbol']} to {plan['holders']} "
         f"holders of record at block {plan['record_block']} (payout root {plan['root']})",
@@ -346,7 +346,7 @@ KINDS: dict[str, Kind] = {
     "settle_auction": Kind(ISSUER, _settle_auction),
     "declare_distribution": Kind(ISSUER, _declare, prepare=_record_block),
     "release_held": Kind(ISSUER | AGENT, _release_held),
-    "mature_token": Kind(ISSUER, _mature),
+    "mature_token": Kind(ISSUER, _mature, evidence=True),
 }
 
 

@@ -89,9 +89,10 @@ def _utc(timestamp: int) -> str:
 
 def declaration(
     platform: Platform, token: Bound, kind: int, total_minor: int, record_block: int
-) -> tuple[list[Any], dict[str, Any]]:
-    """The checked arguments of `Distributor.declare` for a distribution of `total_minor` to
-    the holders of record at `record_block`, and a summary of the plan."""
+) -> tuple[str, list[Any], dict[str, Any]]:
+    """The checked Distributor call declaring a distribution of `total_minor` to the holders of
+    record at `record_block` (function and arguments), and a summary of the plan. A redemption
+    cancels units: it is `declareRedemption`, which must cite evidence."""
     if total_minor <= 0:
         raise InvalidInput(f"distribution total {total_minor} must be positive")
     symbol = token.read("symbol")
@@ -109,25 +110,25 @@ def declaration(
             total_minor=total_minor,
         )
     payouts, tree = plan(platform, token, total_minor, record_block)
-    arguments = [
-        token.address,
-        kind,
-        record_block,
-        total_minor,
-        tree.root,
-        len(payouts),
-        tree.depth,
-    ]
-    return arguments, {
-        "token": token.address,
-        "symbol": symbol,
-        "kind": KIND_NAMES[kind],
-        "record_block": record_block,
-        "total_minor": total_minor,
-        "total": format_pkr(total_minor),
-        "holders": len(payouts),
-        "root": "0x" + tree.root.hex(),
-    }
+    rest = [record_block, total_minor, tree.root, len(payouts), tree.depth]
+    if kind == KINDS["redemption"]:
+        function, arguments = "declareRedemption", [token.address, *rest]
+    else:
+        function, arguments = "declare", [token.address, kind, *rest]
+    return (
+        function,
+        arguments,
+        {
+            "token": token.address,
+            "symbol": symbol,
+            "kind": KIND_NAMES[kind],
+            "record_block": record_block,
+            "total_minor": total_minor,
+            "total": format_pkr(total_minor),
+            "holders": len(payouts),
+            "root": "0x" + tree.root.hex(),
+        },
+    )
 
 
 def propose_declare(
@@ -138,15 +139,18 @@ def propose_declare(
     total_minor: int,
     record_block: int,
     idempotency_key: str | None = None,
+    evidence: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Propose a distribution of `total_minor` to the holders of record at `record_block`."""
-    arguments, summary = declaration(platform, token, kind, total_minor, record_block)
+    """Propose a distribution of `total_minor` to the holders of record at `record_block` (a
+    redemption with the evidence hash of its notice)."""
+    function, arguments, summary = declaration(platform, token, kind, total_minor, record_block)
     proposal_id = governance.propose(
         platform,
         official,
         platform.contract("Distributor"),
-        "declare",
+        function,
         arguments,
+        evidence,
         idempotency_key=idempotency_key,
     )
     return proposal_id, {"proposal": proposal_id, **summary}
@@ -268,9 +272,12 @@ def _release_locked_units(platform: Platform, agent: str, token: str) -> None:
         )
 
 
-def propose_close(platform: Platform, official: str, distribution_id: int) -> int:
+def propose_close(
+    platform: Platform, official: str, distribution_id: int, evidence: str | None = None
+) -> int:
     """Propose closing a distribution that cannot complete: what was neither paid nor held goes
-    back to the treasury; held payouts stay releasable."""
+    back to the treasury (payouts not made are forfeited, so it cites evidence); held payouts
+    stay releasable."""
     declared = _declared(platform, distribution_id)
     if declared["closed"]:
         raise RuleViolation("closed", f"distribution {distribution_id} is already closed")
@@ -282,6 +289,7 @@ def propose_close(platform: Platform, official: str, distribution_id: int) -> in
         platform.contract("Distributor"),
         "closeDistribution",
         [distribution_id],
+        evidence,
     )
 
 
@@ -363,11 +371,14 @@ def propose_release(
     )
 
 
-def propose_maturity(platform: Platform, official: str, token: Bound) -> int:
-    """Propose marking the token matured: no more transfers, only redemption."""
+def propose_maturity(
+    platform: Platform, official: str, token: Bound, evidence: str | None = None
+) -> int:
+    """Propose marking the token matured: no more transfers, only redemption (it cites the
+    maturity or early-redemption notice as evidence)."""
     if token.read("matured"):
         raise RuleViolation("matured", f"{token.read('symbol')} has already matured")
-    return governance.propose(platform, official, token, "markMatured", [])
+    return governance.propose(platform, official, token, "markMatured", [], evidence)
 
 
 def show(platform: Platform, distribution_id: int) -> dict[str, Any]:

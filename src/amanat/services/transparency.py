@@ -178,9 +178,22 @@ def _sign_head(platform: Platform, key: Ed25519PrivateKey) -> None:
 
 
 def _anchor_pending(platform: Platform) -> None:
+    """Anchor every head not yet anchored, in order, within the publisher's growth allowance
+    (heads beyond it wait for a later publish). Heads whose anchors governance voided (every
+    anchor above a good head goes at once, `voidAnchorsAbove`) are anchored again."""
     if ANCHOR not in platform.manifest.contracts:
         return  # a deployment from before the anchor contract: heads stay unanchored
     anchor = platform.contract(ANCHOR)
+    on_chain = anchor.read("latestTreeSize")
+    with platform.store.session() as session, session.begin():
+        voided = session.scalars(
+            select(TreeHeadRow).where(
+                TreeHeadRow.anchor_tx.is_not(None), TreeHeadRow.tree_size > on_chain
+            )
+        )
+        for row in voided:
+            row.anchor_tx = None
+            row.anchor_block = None
     with platform.store.session() as session:
         pending = list(
             session.scalars(
@@ -189,11 +202,15 @@ def _anchor_pending(platform: Platform) -> None:
                 .order_by(TreeHeadRow.tree_size)
             )
         )
-    on_chain = anchor.read("latestTreeSize")
+    limit = anchor.read("maxAnchorableSize")
+    # A head anchored again after a voiding is a new transaction, not the journalled one.
+    voidings = anchor.read("voidingCount")
     signer = platform.signer(PUBLISHER_KEY)
     for row in pending:
         if row.tree_size <= on_chain:
             continue  # superseded by a larger anchor (sizes only grow on chain)
+        if row.tree_size > limit:
+            break  # beyond the allowance: it refills, a later publish anchors the rest
         head = TreeHead(row.tree_size, bytes.fromhex(row.root_hash[2:]), row.timestamp)
         (receipt,) = platform.chain.transact(
             signer,
@@ -203,7 +220,8 @@ def _anchor_pending(platform: Platform) -> None:
                     row.tree_size,
                     head.root_hash,
                     head.head_hash,
-                    key=f"transparency-anchor-{platform.manifest.address(ANCHOR)}-{row.tree_size}",
+                    key=f"transparency-anchor-{platform.manifest.address(ANCHOR)}-{row.tree_size}"
+                    + (f"-after-voiding-{voidings}" if voidings else ""),
                     description=f"anchor tree head {row.tree_size}",
                 )
             ],
