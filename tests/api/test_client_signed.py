@@ -251,3 +251,24 @@ def test_cli_client_mode_signs_with_the_institutions_keystore(
     opened = CliRunner().invoke(cli, [*own, "auction", "reveal", str(auction), "--json"])
     assert opened.exit_code == 0, opened.output
     assert json.loads(opened.output)["yield"] == "12.0000%"
+
+
+def test_an_institution_takes_no_step_on_an_instruction_it_is_not_party_to(api: Api) -> None:
+    """Client-signed as server-signed: only a party settles or cancels (for any token, matured
+    or not, whatever the contract would let anyone do)."""
+    sale = {
+        "token": "PKTB3M",
+        "buyer": api.address("kla"),
+        "units": 10,
+        "cash_minor": 1_000_00,
+        "deadline": api.platform.clock.chain_time() + 6 * HOUR,
+    }
+    number = api.post("/dvp", "inb", json=sale).json()["instruction"]
+    for step in ("dvp_cancel", "dvp_settle", "dvp_affirm"):
+        body = assert_problem(
+            api.post("/transactions/build", "fepf", json={"action": step, "instruction": number}),
+            403,
+            "forbidden",
+        )
+        assert "party" in body["detail"]
+    assert api.post(f"/dvp/{number}/cancel", "inb").status_code == 200

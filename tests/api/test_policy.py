@@ -311,3 +311,84 @@ def test_sealed_bids_are_encrypted_at_rest(api: Api) -> None:
         kept = api.platform.cipher.open(raw)
         assert kept["salt"].encode() not in raw and len(bytes.fromhex(kept["salt"])) == 32
         assert kept["units"] > 0
+
+
+def test_a_refused_dvp_instruction_never_tells_the_seller_the_buyers_holding(api: Api) -> None:
+    """The DvP pre-check, server- or client-signed, explains a refusal as a transfer's is: the
+    rule and the seller's own figures, never the buyer's holding or name."""
+    sender, receiver, amount, held = _over_the_cap(api)
+    sale = {
+        "token": "PKTB3M",
+        "buyer": api.address(receiver),
+        "units": amount,
+        "cash_minor": 100,
+        "deadline": api.platform.clock.chain_time() + 3_600,
+    }
+    names = ("Indus National Bank", "Karakoram", "Federal Employees")
+    for reply in (
+        api.post("/dvp", sender, json=sale),
+        api.post("/transactions/build", sender, json={"action": "dvp_instruct", **sale}),
+    ):
+        body = assert_problem(reply, 422, "holding-cap")
+        assert str(held + amount) not in body["detail"] and str(held) not in body["detail"]
+        assert not any(name in body["detail"] for name in names), body["detail"]
+
+
+def test_a_spender_is_told_the_rule_on_the_owners_side_never_the_owners_figures(
+    api: Api,
+) -> None:
+    """transferFrom out of another institution's allowance: a refusal on the owner's side (its
+    balance short) names the rule, not the owner's balance, frozen, locked or available units."""
+    owner, spender = "fepf", "kla"
+    have = int(
+        api.get(f"/tokens/PKTB3M/balances/{api.address(owner)}", "regulator").json()["balance"]
+    )
+    approve = {"token": "PKTB3M", "spender": api.address(spender), "amount": have + 5}
+    unsigned = api.post("/transactions/build", owner, json={"action": "approve", **approve})
+    assert unsigned.status_code == 200, unsigned.text
+    from tests.api.test_client_signed import sign
+
+    api.post("/transactions", owner, json={"raw": sign(api, owner, unsigned.json())})
+    pull = {
+        "action": "transferFrom",
+        "token": "PKTB3M",
+        "from": api.address(owner),
+        "to": api.address(spender),
+        "amount": have + 5,
+    }
+    body = assert_problem(
+        api.post("/transactions/build", spender, json=pull), 422, "insufficient-balance"
+    )
+    assert str(have) not in body["detail"] and "available" not in body["detail"], body["detail"]
+
+
+def test_a_distribution_to_fewer_holders_than_the_threshold_tells_nothing_that_counts_them() -> (
+    None
+):
+    """depth (the payout tree's height), payouts made, "complete" and the root (with one holder,
+    that holder's leaf) each count the holders: withheld with the count itself."""
+    from amanat.services import public
+
+    row = {
+        "distribution": 4,
+        "holders": 1,
+        "depth": 0,
+        "payouts_made": 1,
+        "complete": True,
+        "root": "0x" + "11" * 32,
+        "total_minor": 5_000_00,
+        "paid_minor": 5_000_00,
+        "paid": "PKR 5,000.00",
+        "held_minor": 0,
+        "held": "PKR 0.00",
+    }
+    shown = public.distribution(row, None)
+    assert {k: shown[k] for k in ("holders", "depth", "payouts_made", "complete", "root")} == {
+        "holders": None,
+        "depth": None,
+        "payouts_made": None,
+        "complete": None,
+        "root": None,
+    }
+    many = public.distribution({**row, "holders": 12, "depth": 4, "payouts_made": 12}, None)
+    assert many["depth"] == 4 and many["root"] == row["root"]

@@ -45,7 +45,7 @@ from amanat.api.routes_common import (
 from amanat.api.routes_tokens import resolve
 from amanat.domain.auction import Pricing, from_micro, parse_yield
 from amanat.domain.money import format_pkr
-from amanat.services import auctions, cash, distributions, dvp, public
+from amanat.services import access, auctions, cash, distributions, dvp, public
 from amanat.services.access import ALLOCATION_READERS, PAYERS
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
@@ -554,6 +554,7 @@ def instruct(
             body.cash_minor,
             body.deadline,
             chain_key(who, key),
+            counterparty_detail=access.counterparty_detail(who),
         )
 
     return run_post(request, response, platform, who, key, 201, action)
@@ -658,12 +659,14 @@ class DistributionOut(BaseModel):
     record_block: Block
     total_minor: Minor
     total: str
-    root: Hash = Field(description="Merkle root of the payout list")
+    root: Hash | None = Field(
+        description="Merkle root of the payout list; null: withheld with the holder count"
+    )
     holders: Count | None = Field(
         description="Holders of record; null: withheld, fewer than the disclosure threshold"
     )
-    depth: Count
-    payouts_made: Count
+    depth: Count | None = Field(description="null: withheld with the holder count")
+    payouts_made: Count | None = Field(description="null: withheld with the holder count")
     paid_minor: Minor | None = Field(
         description="null: withheld from the public, as it would give away a few holders' shares"
     )
@@ -672,7 +675,7 @@ class DistributionOut(BaseModel):
         description="Payouts to frozen holders, held until released; null: withheld"
     )
     held: str | None
-    complete: bool
+    complete: bool | None = Field(description="null: withheld with the holder count")
 
 
 class PaidOut(DistributionOut):

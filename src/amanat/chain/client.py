@@ -287,11 +287,13 @@ class Chain:
 
     def _at(self, tag: str) -> list[Any]:
         """The block and override arguments of an eth_call or eth_estimateGas at `tag`: on the
-        embedded chain a call at the latest block runs at the chain's clock (`now`), as the
-        transaction it previews will."""
+        embedded chain a call at the latest block runs in the next block, at the chain's clock
+        (`now`), as the transaction it previews will."""
         if tag != "latest" or self.node is None:
             return [tag]
-        return [tag, {}, {"time": _hex(self.now())}]
+        head = self.journal.head()
+        number = (head.number if head else self.block_number()) + 1
+        return [tag, {}, {"number": _hex(number), "time": _hex(self.now())}]
 
     def call_many(
         self, calls: Sequence[tuple[str, bytes]], block: int | str = "latest"

@@ -109,6 +109,7 @@ def prepare(
             fields["cash_minor"],
             fields["deadline"],
             key,
+            counterparty_detail,
         )
     if action in ("dvp_affirm", "dvp_settle", "dvp_cancel"):
         step = action.removeprefix("dvp_")

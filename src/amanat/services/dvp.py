@@ -28,9 +28,11 @@ def prepare_instruct(
     cash_minor: int,
     deadline: int,
     idempotency_key: str | None = None,
+    counterparty_detail: bool = True,
 ) -> Prepared:
     """The seller's (wallet `sender`) instruction to deliver to wallet `to`; the transfer is
-    pre-checked against the token's rules first."""
+    pre-checked against the token's rules first (a refusal told without the buyer's data
+    unless `counterparty_detail`, as in `tokens.explain`)."""
     if units <= 0 or cash_minor <= 0:
         raise InvalidInput(f"units ({units}) and cash ({cash_minor}) must be positive")
     now = platform.clock.chain_time()
@@ -53,7 +55,7 @@ def prepare_instruct(
             "two institutions",
         )
     if not replay:
-        verdict = tokens.precheck(platform, token, sender, to, units)
+        verdict = tokens.precheck(platform, token, sender, to, units, counterparty_detail)
         if not verdict.allowed:
             raise verdict.refuse()
 
@@ -83,6 +85,7 @@ def instruct(
     cash_minor: int,
     deadline: int,
     idempotency_key: str | None = None,
+    counterparty_detail: bool = True,
 ) -> dict[str, Any]:
     """The seller's instruction by its own key (see `prepare_instruct`)."""
     signer = platform.signer(seller)
@@ -97,6 +100,7 @@ def instruct(
             cash_minor,
             deadline,
             idempotency_key,
+            counterparty_detail,
         ),
     )
 
@@ -106,8 +110,15 @@ def _utc(timestamp: int) -> str:
 
 
 def check_step(shown: dict[str, Any], sender: str, step: str) -> None:
-    """The platform's own refusal of a step before the chain is asked (the API's, for an
-    institution): only the buyer affirms."""
+    """The platform's own refusal of an institution's step before the chain is asked (server-
+    or client-signed alike): only a party affirms, settles or cancels, and only the buyer
+    affirms (anyone may expire a lapsed instruction)."""
+    parties = {shown["seller"], shown["buyer"]}
+    if step in ("affirm", "settle", "cancel") and sender not in parties:
+        raise Forbidden(
+            f"an institution takes steps only on DvP instructions it is a party to "
+            f"(instruction {shown['instruction']})"
+        )
     if step == "affirm" and sender != shown["buyer"]:
         raise Forbidden(f"only the buyer affirms instruction {shown['instruction']}")
 

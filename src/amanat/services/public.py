@@ -64,7 +64,7 @@ def distribution(row: dict[str, Any], who: Principal | None) -> dict[str, Any]:
     """A distribution as `who` may read it. A held payout belongs to a few frozen holders, and
     declared minus paid would give their shares away: paid and held are withheld from the
     public while anything is held, and while the payouts made (or not yet made) cover fewer
-    holders than the threshold."""
+    holders than the threshold; below the threshold every figure that counts them is withheld."""
     if sees_register(who):
         return row
     holders = row["holders"]
@@ -72,6 +72,12 @@ def distribution(row: dict[str, Any], who: Principal | None) -> dict[str, Any]:
     redacted = {**row, "holders": holder_count(holders, who)}
     if not shown:
         redacted.update(paid_minor=None, paid=None, held_minor=None, held=None)
+    if redacted["holders"] is None:
+        # the tree's depth, the payouts made, "complete" and (for one holder, its leaf) the root
+        # would each tell how many holders there are, or what one holder is paid
+        redacted.update(
+            {k: None for k in ("depth", "payouts_made", "complete", "root") if k in row}
+        )
     return redacted
 
 

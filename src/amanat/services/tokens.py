@@ -398,7 +398,9 @@ def prepare_transfer_from(
     counterparty_detail: bool = True,
 ) -> Prepared:
     """ERC-20 transferFrom by `spender` out of `owner`'s allowance: refused if the allowance is
-    short, then under the same rules and with the same refusal as a transfer by the owner."""
+    short, then under the same rules and with the same refusal as a transfer by the owner; an
+    institution spending another's units (no `counterparty_detail`) is told the rule on the
+    owner's side, never the owner's figures, name or KYC."""
     if not platform.chain.seen(idempotency_key):
         allowed = token.read("allowance", owner, spender)
         if amount > allowed:
@@ -408,6 +410,12 @@ def prepare_transfer_from(
                 allowance=allowed,
                 amount=amount,
             )
+        if not counterparty_detail:
+            code = Restriction(token.read("detectTransferRestriction", owner, to, amount))
+            if code in OWNER_SIDE:
+                raise Verdict(
+                    code, f"on the owner's side ({owner}); its figures are not shown to a spender"
+                ).refuse()
     prepared = prepare_transfer(
         platform, owner, token, to, amount, idempotency_key, counterparty_detail
     )
@@ -420,6 +428,18 @@ def prepare_transfer_from(
 
     return Prepared(spender, request, finish)
 
+
+# Refusals that concern the wallet units move out of (for transferFrom: the owner, not the asker).
+OWNER_SIDE = frozenset(
+    {
+        Restriction.SENDER_NOT_VERIFIED,
+        Restriction.SENDER_FROZEN,
+        Restriction.INSUFFICIENT_BALANCE,
+        Restriction.TOKENS_FROZEN,
+        Restriction.LOCKED_UP,
+        Restriction.MINIMUM_HOLDING,
+    }
+)
 
 # An ordinary transfer with every rule active costs at most ~110,000 gas (new holder); a fixed
 # ceiling spares one estimate per transfer in batches. Gas is free on a permissioned chain.
