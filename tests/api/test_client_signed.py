@@ -104,6 +104,27 @@ def test_client_signed_transfer_breaking_a_rule_is_refused_as_post_transfer(api:
     assert submitted["detail"] == server_side["detail"]
 
 
+def test_client_signed_gas_limit_is_simulated_and_capped(api: Api) -> None:
+    kla = api.address("kla")
+    before = balance(api, "PKTB3M", "kla")
+    unsigned = build(api, "inb", action="transfer", token="PKTB3M", to=kla, amount=3)
+    # a gas limit far above the call's needs (burning the sender's funds on a network): refused
+    greedy = sign(api, "inb", unsigned, gas=5_000_000)
+    body = assert_problem(
+        api.post("/transactions", "inb", json={"raw": greedy}), 422, "gas-limit-too-high"
+    )
+    assert body["gas"] == 5_000_000 and body["allowed"] < 5_000_000
+    # a gas limit too small to run the call: refused by the pre-check run with that limit
+    starved = sign(api, "inb", unsigned, gas=22_000)
+    refused = api.post("/transactions", "inb", json={"raw": starved})
+    assert refused.status_code == 422, refused.text
+    assert balance(api, "PKTB3M", "kla") == before
+    # the built transaction itself goes through
+    done = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert done.status_code == 200, done.text
+    assert balance(api, "PKTB3M", "kla") == before + 3
+
+
 def test_client_signed_approve_transfer_from_and_dvp(api: Api) -> None:
     chain = api.platform.chain
     inb, kla = api.address("inb"), api.address("kla")
