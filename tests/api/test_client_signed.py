@@ -104,7 +104,7 @@ def test_client_signed_transfer_breaking_a_rule_is_refused_as_post_transfer(api:
     assert submitted["detail"] == server_side["detail"]
 
 
-def test_client_signed_gas_limit_is_simulated_and_capped(api: Api) -> None:
+def test_client_signed_gas_limit_and_fee_are_checked(api: Api) -> None:
     kla = api.address("kla")
     before = balance(api, "PKTB3M", "kla")
     unsigned = build(api, "inb", action="transfer", token="PKTB3M", to=kla, amount=3)
@@ -119,6 +119,26 @@ def test_client_signed_gas_limit_is_simulated_and_capped(api: Api) -> None:
     refused = api.post("/transactions", "inb", json={"raw": starved})
     assert refused.status_code == 422, refused.text
     assert balance(api, "PKTB3M", "kla") == before
+    # on a network (no embedded node) a fee cap below the current base fee is refused
+    chain = api.platform.chain
+    batch = chain.rpc.batch
+
+    def with_base_fee(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        replies = batch(calls)
+        return [
+            {**r, "baseFeePerGas": hex(7)} if m == "eth_getBlockByNumber" else r
+            for (m, _), r in zip(calls, replies, strict=True)
+        ]
+
+    with pytest.MonkeyPatch.context() as network:
+        network.setattr(chain, "node", None)
+        network.setattr(chain.rpc, "batch", with_base_fee)
+        body = assert_problem(
+            api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)}),
+            422,
+            "fee-too-low",
+        )
+    assert body["base_fee"] == 7 and body["fee"] == 0
     # the built transaction itself goes through
     done = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
     assert done.status_code == 200, done.text
