@@ -14,8 +14,8 @@ from eth_account import Account
 from amanat.cli import client
 from amanat.cli.main import cli
 from amanat.domain.auction import commitment
-from amanat.errors import RuleViolation
-from amanat.services import pilot
+from amanat.errors import InvalidInput, RuleViolation
+from amanat.services import pilot, tokens
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem, balance
 
@@ -102,6 +102,47 @@ def test_client_signed_transfer_breaking_a_rule_is_refused_as_post_transfer(api:
         "category-not-eligible",
     )
     assert submitted["detail"] == server_side["detail"]
+
+
+def test_client_signed_gas_limit_and_fee_are_checked(api: Api) -> None:
+    kla = api.address("kla")
+    before = balance(api, "PKTB3M", "kla")
+    unsigned = build(api, "inb", action="transfer", token="PKTB3M", to=kla, amount=3)
+    # a gas limit far above the call's needs (burning the sender's funds on a network): refused
+    greedy = sign(api, "inb", unsigned, gas=5_000_000)
+    body = assert_problem(
+        api.post("/transactions", "inb", json={"raw": greedy}), 422, "gas-limit-too-high"
+    )
+    assert body["gas"] == 5_000_000 and body["allowed"] < 5_000_000
+    # a gas limit too small to run the call: refused by the pre-check run with that limit
+    starved = sign(api, "inb", unsigned, gas=22_000)
+    refused = api.post("/transactions", "inb", json={"raw": starved})
+    assert refused.status_code == 422, refused.text
+    assert balance(api, "PKTB3M", "kla") == before
+    # on a network (no embedded node) a fee cap below the current base fee is refused
+    chain = api.platform.chain
+    batch = chain.rpc.batch
+
+    def with_base_fee(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        replies = batch(calls)
+        return [
+            {**r, "baseFeePerGas": hex(7)} if m == "eth_getBlockByNumber" else r
+            for (m, _), r in zip(calls, replies, strict=True)
+        ]
+
+    with pytest.MonkeyPatch.context() as network:
+        network.setattr(chain, "node", None)
+        network.setattr(chain.rpc, "batch", with_base_fee)
+        body = assert_problem(
+            api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)}),
+            422,
+            "fee-too-low",
+        )
+    assert body["base_fee"] == 7 and body["fee"] == 0
+    # the built transaction itself goes through
+    done = api.post("/transactions", "inb", json={"raw": sign(api, "inb", unsigned)})
+    assert done.status_code == 200, done.text
+    assert balance(api, "PKTB3M", "kla") == before + 3
 
 
 def test_client_signed_approve_transfer_from_and_dvp(api: Api) -> None:
@@ -195,8 +236,8 @@ def test_cli_client_mode_signs_with_the_institutions_keystore(
     monkeypatch.setattr(
         client,
         "open_client",
-        lambda _url, user, key_file, password: client.InstitutionClient(
-            api.client, user, password, key_file
+        lambda _url, user, key_file, password, data_dir, chain_id: client.InstitutionClient(
+            api.client, user, password, key_file, data_dir, chain_id
         ),
     )
     mode = ["--api", "http://testserver", "--as", "inb", "--key", str(keystore)]
@@ -243,11 +284,27 @@ def test_cli_client_mode_signs_with_the_institutions_keystore(
     bid = ["auction", "bid", str(auction), "--units", "50", "--yield", "12%", "--json"]
     committed = CliRunner().invoke(cli, [*own, *bid])
     assert committed.exit_code == 0, committed.output
-    kept = tmp_path / "inb-home" / "sealed-bids" / f"auction-{auction}-{api.address('inb')}.json"
-    assert json.loads(kept.read_text())["commitment"] == json.loads(committed.output)["commitment"]
+    sealed = tmp_path / "inb-home" / "sealed-bids"
+    first = json.loads(committed.output)["commitment"]
+    kept = sealed / f"auction-{auction}-{api.address('inb')}-{first}.json"
+    assert json.loads(kept.read_text())["commitment"] == first
     server_copy = api.platform.settings.data_dir / "sealed-bids" / kept.name
     assert not server_copy.exists()
+    # a replacement the platform refuses: the committed bid's salt is kept, not overwritten
+    submit = client.InstitutionClient._post
+
+    def refusing(self: client.InstitutionClient, path: str, body: dict[str, Any]) -> Any:
+        if path == "/transactions":
+            raise RuleViolation("refused", "refused for the test")
+        return submit(self, path, body)
+
+    monkeypatch.setattr(client.InstitutionClient, "_post", refusing)
+    replaced = CliRunner().invoke(cli, [*own, *bid[:3], "--units", "70", "--yield", "13%"])
+    assert isinstance(replaced.exception, RuleViolation)
+    monkeypatch.setattr(client.InstitutionClient, "_post", submit)
+    assert json.loads(kept.read_text())["units"] == 50 and len(list(sealed.iterdir())) == 2
     api.platform.chain.advance_time(terms["close_time"] - api.platform.chain.block_timestamp())
+    # the reveal opens the bid whose commitment is the one on chain
     opened = CliRunner().invoke(cli, [*own, "auction", "reveal", str(auction), "--json"])
     assert opened.exit_code == 0, opened.output
     assert json.loads(opened.output)["yield"] == "12.0000%"
@@ -272,3 +329,74 @@ def test_an_institution_takes_no_step_on_an_instruction_it_is_not_party_to(api: 
         )
         assert "party" in body["detail"]
     assert api.post(f"/dvp/{number}/cancel", "inb").status_code == 200
+
+
+def test_cli_client_replaces_a_sealed_bid_and_checks_what_it_signs(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = api.platform.signer("inb").key
+    keystore = tmp_path / "inb.json"
+    keystore.write_text(json.dumps(Account.encrypt(secret, "pass", "pbkdf2", 2)))
+    monkeypatch.setenv("AMANAT_KEY_PASSPHRASE", "pass")
+    home = tmp_path / "home"
+    user = client.InstitutionClient(api.client, "inb", pilot.pilot_password("inb"), keystore, home)
+    # a replacement bid that is committed removes the bid it replaces
+    now = api.platform.chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + HOUR,
+        "reveal_deadline": now + 2 * HOUR,
+        "settlement_date": now + 3 * HOUR,
+    }
+    auction = api.post("/auctions", "treasury", json=terms).json()["auction"]
+    user.bid(auction, 40, 120_000, True, home / "bids")
+    second = user.bid(auction, 30, 125_000, True, home / "bids")
+    (kept,) = (home / "bids").iterdir()
+    assert kept.name.endswith(f"-{second['commitment']}.json")
+    api.platform.chain.advance_time(terms["close_time"] - api.platform.chain.block_timestamp())
+    assert user.reveal(auction, home / "bids")["yield"] == "12.5000%"
+    assert (home / "api-chain-id").read_text().strip() == str(api.platform.chain.chain_id)
+
+    # what the API builds is checked before it is signed
+    kla = api.address("kla")
+    build_reply = client.InstitutionClient._post
+    sent: list[str] = []
+
+    def tampered(**changes: Any) -> None:
+        def post(self: client.InstitutionClient, path: str, body: dict[str, Any]) -> Any:
+            sent.append(path)
+            reply = build_reply(self, path, body)
+            return {**reply, **changes} if path == "/transactions/build" else reply
+
+        monkeypatch.setattr(client.InstitutionClient, "_post", post)
+
+    token = tokens.resolve(api.platform, "PKTB3M")
+    other = "0x" + token.encode("transfer", api.address("retail-0001"), 1).hex()
+    refusals = [
+        ({"value": "0x1"}, "unsafe-transaction"),
+        ({"gas": hex(3_000_000)}, "unsafe-transaction"),
+        ({"chainId": hex(api.platform.chain.chain_id + 1)}, "wrong-chain"),
+        ({"data": other}, "call-mismatch"),
+        ({"data": "0x" + token.encode("approve", kla, 1).hex()}, "call-mismatch"),
+    ]
+    before = balance(api, "PKTB3M", "kla")
+    for changes, rule in refusals:
+        tampered(**changes)
+        with pytest.raises(RuleViolation) as refused:
+            user.act("transfer", token="PKTB3M", to=kla, amount=1)
+        assert refused.value.rule == rule, (changes, refused.value.message)
+    assert "/transactions" not in sent and balance(api, "PKTB3M", "kla") == before
+    # a chain id given by the user overrides the one kept
+    other_chain = client.InstitutionClient(
+        api.client, "inb", pilot.pilot_password("inb"), keystore, home, chain_id=1
+    )
+    monkeypatch.setattr(client.InstitutionClient, "_post", build_reply)
+    with pytest.raises(RuleViolation, match="expects 1"):
+        other_chain.act("transfer", token="PKTB3M", to=kla, amount=1)
+    # the API's URL: https, or http to this machine only
+    for url in ("http://api.example.org", "ftp://127.0.0.1"):
+        with pytest.raises(InvalidInput, match="not https"):
+            client.open_client(url, "inb", keystore, "pw", home)
+    for url in ("https://api.example.org", "http://127.0.0.1:8000", "http://localhost"):
+        client.open_client(url, "inb", keystore, "pw", home).http.close()

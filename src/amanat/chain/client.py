@@ -56,6 +56,10 @@ if TYPE_CHECKING:
 
 GAS_MARGIN_NUMERATOR = 5  # estimated gas * 5/4, plus a fixed allowance
 GAS_MARGIN_FIXED = 20_000
+# A client-signed transaction's gas limit may be at most this many times the node's estimate
+# (or SIGNED_GAS_FLOOR, whichever is larger): a sender cannot burn its wallet's funds on gas.
+SIGNED_GAS_FACTOR = 2
+SIGNED_GAS_FLOOR = 100_000
 # Snapshots bound the replay after a crash: one is taken after this many journaled transactions,
 # or after this long with any, never by a count of blocks alone (a block may hold 1 or 1,000).
 SNAPSHOT_EVERY_TRANSACTIONS = 10_000
@@ -478,13 +482,17 @@ class Chain:
             unsigned["gasPrice"] = _hex(fees.max_fee)  # legacy: no type, as signers expect
         return unsigned
 
-    def transact_signed(self, signed: SignedTx, raw: bytes, description: str = "") -> Receipt:
+    def transact_signed(
+        self, signed: SignedTx, raw: bytes, description: str = "", built_gas: int | None = None
+    ) -> Receipt:
         """Journal (acknowledge), submit and confirm a transaction its sender signed itself; its
         hash is its idempotency key, so the same bytes again return the first one's receipt.
 
         Before anything is written it is refused if its nonce is not the sender's next one or
         if the chain would refuse it (with the contract's reason); a transaction that reverts
-        once mined raises, as in `transact`."""
+        once mined raises, as in `transact`; so is a gas limit above twice the node's estimate
+        (at least SIGNED_GAS_FLOOR, or `built_gas`, the limit the platform builds for the call)
+        and, on a network, a fee cap below the current base fee."""
         sender = checksum(signed.sender)
         fields = signed.fields
         request = TxRequest(fields.to, fields.data, fields.gas, signed.hash, description)
@@ -504,7 +512,7 @@ class Chain:
                         nonce=fields.nonce,
                         expected=expected,
                     )
-                self._pre_check([(sender, request)])
+                self._check_signed(sender, request, fields.max_fee, built_gas or 0)
                 journaled = JournalTx(signed.hash, sender, fields.nonce, raw, signed.hash)
                 self.journal.acknowledge_signed(journaled)
                 self._send([journaled])
@@ -677,6 +685,48 @@ class Chain:
             else:
                 gases.append(int(str(estimate), 16) * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED)
         return gases
+
+    def _check_signed(self, sender: str, request: TxRequest, max_fee: int, built_gas: int) -> None:
+        """The pre-check of a client-signed transaction: its call run with its own gas limit,
+        that limit against the node's estimate, and (on a network) its fee against the base fee."""
+        assert request.gas is not None
+        params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex()}
+        if request.to:
+            params["to"] = request.to
+        at = self._at("latest")
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{**params, "gas": hex(request.gas)}, *at]),
+            ("eth_estimateGas", [params, *(at if self.node is not None else [])]),
+        ]
+        if self.node is None:
+            calls.append(("eth_getBlockByNumber", ["latest", False]))
+        replies = self.rpc.batch(calls)
+        for reply in replies[:2]:
+            if isinstance(reply, RpcError):
+                raise self._refusal(reply, request)
+        estimate = int(str(replies[1]), 16)
+        allowed = max(SIGNED_GAS_FACTOR * estimate, SIGNED_GAS_FLOOR, built_gas)
+        if request.gas > allowed:
+            raise RuleViolation(
+                "gas-limit-too-high",
+                f"the transaction's gas limit is {request.gas:,} but the call needs about "
+                f"{estimate:,}; at most {allowed:,} is accepted: build it again",
+                gas=request.gas,
+                allowed=allowed,
+            )
+        if self.node is None:
+            block = replies[2]
+            if isinstance(block, RpcError):
+                raise block
+            base_fee = int(block.get("baseFeePerGas") or "0x0", 16)
+            if max_fee < base_fee:
+                raise RuleViolation(
+                    "fee-too-low",
+                    f"the transaction's fee cap is {max_fee:,} wei per gas, below the current "
+                    f"base fee of {base_fee:,}: build it again",
+                    fee=max_fee,
+                    base_fee=base_fee,
+                )
 
     def fees(self) -> Fees:
         """The fees to sign with now. Embedded: zero (a permissioned chain at zero gas price, so

@@ -37,6 +37,7 @@ class Context:
         api: str | None = None,
         api_user: str | None = None,
         key_file: Path | None = None,
+        chain_id: int | None = None,
     ) -> None:
         self._data_dir = data_dir
         self._rpc = rpc
@@ -45,6 +46,7 @@ class Context:
         self.api = api
         self._api_user = api_user
         self._key_file = key_file
+        self._chain_id = chain_id
         self._client: api_client.InstitutionClient | None = None
 
     def client(self) -> api_client.InstitutionClient:
@@ -56,7 +58,12 @@ class Context:
                 f"API password of {self._api_user}", hide_input=True
             )
             self._client = api_client.open_client(
-                self.api, self._api_user, self._key_file, password
+                self.api,
+                self._api_user,
+                self._key_file,
+                password,
+                self.settings.data_dir,
+                self._chain_id,
             )
         return self._client
 

@@ -65,6 +65,13 @@ else:
     type=click.Path(path_type=Path),
     help="Client mode: your Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE).",
 )
+@click.option(
+    "--chain-id",
+    type=int,
+    envvar="AMANAT_CHAIN_ID",
+    help="Client mode: the chain id to sign for (default: the first one the API reported, kept "
+    "in the data directory).",
+)
 @click.version_option(package_name="amanat")
 @click.pass_context
 def cli(
@@ -74,9 +81,10 @@ def cli(
     api: str | None,
     api_user: str | None,
     key_file: Path | None,
+    chain_id: int | None,
 ) -> None:
     """Amanat: tokenize state-owned assets and manage them in the open."""
-    ctx.obj = Context(data_dir, rpc, api, api_user, key_file)
+    ctx.obj = Context(data_dir, rpc, api, api_user, key_file, chain_id)
 
 
 # ---------------------------------------------------------------------- node

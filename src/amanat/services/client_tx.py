@@ -185,7 +185,9 @@ def submit(
             "for it: build it with POST /transactions/build",
             action=action,
         )
-    receipt = platform.chain.transact_signed(signed, raw, description=action)
+    receipt = platform.chain.transact_signed(
+        signed, raw, description=action, built_gas=prepared.request.gas
+    )
     return prepared.finish(receipt)
 
 

@@ -9,8 +9,10 @@ cent, dates in UTC, hashes with the name of the stored document they identify.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +27,7 @@ from amanat.domain.governance import GOVERNED_FUNCTIONS, ActionType
 from amanat.domain.identity import InvestorCategory
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
+from amanat.errors import AmanatError
 from amanat.services import tokens
 from amanat.services.platform import DEV_ROLES, Platform, read_many
 from amanat.store.models import Document, Institution, User, Wallet
@@ -93,11 +96,22 @@ class Directory:
         self.platform = platform
         self.labels: dict[str, str] = {}
         self.symbols: dict[str, str] = {}
-        # Keys by name, without deriving or unlocking any: key files name their address, and the
-        # development roles' addresses are the mnemonic's well-known first accounts.
-        keys = {name: checksum(platform.keyring.address(name)) for name in platform.keyring.names()}
+        # Keys by name, as Platform.signer resolves them, without unlocking any: the hardware
+        # token's (when it can be opened here), key files (they name their address), and a
+        # development role's well-known address only while the role has no key of either kind:
+        # a development address is anyone's, so it never bears the name of a role held elsewhere.
+        keyring_names = platform.keyring.names()
+        held = set(platform.settings.hsm_keys) | set(keyring_names)
+        keys = {name: checksum(platform.keyring.address(name)) for name in keyring_names}
+        for label in sorted(platform.settings.hsm_keys):
+            try:
+                keys[label] = checksum(platform.hsm_signer(label).address)
+            except (AmanatError, ImportError, OSError):
+                continue  # the token cannot be opened here: its key stays unnamed
         if platform.settings.embedded:
-            keys.update({role: DEV_ADDRESSES[index] for role, index in DEV_ROLES.items()})
+            for role, index in DEV_ROLES.items():
+                if role not in held:
+                    keys[role] = DEV_ADDRESSES[index]
         self.labels.update({address: name for name, address in keys.items()})
         with platform.store.session() as session:
             users = list(session.execute(select(User.username, User.key_name)))
@@ -122,6 +136,11 @@ class Directory:
             self.labels[token.address] = symbol
         self._documents: dict[str, str] = {}
 
+    @cached_property
+    def ambiguous(self) -> set[str]:
+        """The names more than one address bears."""
+        return {label for label, count in Counter(self.labels.values()).items() if count > 1}
+
     def who(self, address: str) -> str:
         """'Indus National Bank (0x…)', or the address alone when nobody here knows it."""
         address = checksum(address)
@@ -129,8 +148,13 @@ class Directory:
         return f"{label} ({address})" if label else address
 
     def name(self, address: str) -> str:
-        """The name alone when known, else the address."""
-        return self.labels.get(checksum(address), checksum(address))
+        """The name alone when known and borne by this address alone, else with the address
+        (two institutions of one legal name, an institution's several wallets)."""
+        address = checksum(address)
+        label = self.labels.get(address)
+        if label is None:
+            return address
+        return f"{label} ({address})" if label in self.ambiguous else label
 
     def load_documents(self, hashes: list[bytes]) -> None:
         """Learn the names of the stored documents among these hashes (one query)."""
@@ -170,23 +194,28 @@ def _contract_name(platform: Platform, directory: Directory, target: str) -> tup
     return "AssetToken", f"token {symbol}" if symbol else f"contract {target}"
 
 
-def _function(abi_name: str, selector: bytes) -> Function | None:
-    """The governed function with this selector: on the target's own ABI first, then on any."""
+def _function(abi_name: str, selector: bytes) -> tuple[str, Function] | None:
+    """The governed function with this selector and the ABI it is on: the target's own ABI
+    first, then any."""
     names = [abi_name, *(n for n in CONTRACT_NAMES if n != abi_name)]
     for name in names:
         for function in interface(name).functions.values():
             if function.selector == selector and function.signature in GOVERNED_FUNCTIONS:
-                return function
+                return name, function
     return None
 
 
 def decode(platform: Platform, directory: Directory, target: str, call_data: bytes) -> DecodedCall:
     """The governed call `call_data` to `target`, in words."""
     abi_name, contract = _contract_name(platform, directory, target)
-    function = _function(abi_name, call_data[:4])
-    if function is None:
+    found = _function(abi_name, call_data[:4])
+    if found is None:
         raw = "0x" + call_data.hex()
         return DecodedCall(contract, raw[:10], "unknown", False, (Argument("call data", raw, raw),))
+    if found[0] != abi_name:
+        # a function of another contract: the target may do anything under that selector
+        contract = f"{contract} (NOT a {abi_name} function: decoded as {found[0]}'s)"
+    abi_name, function = found
     governed = GOVERNED_FUNCTIONS[function.signature]
     values = function.decode_call(call_data)
     directory.load_documents([v for v in values.values() if isinstance(v, bytes) and len(v) == 32])

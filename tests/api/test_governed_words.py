@@ -1,0 +1,68 @@
+"""Proposals in words name an address only by what holds it (review findings on the decoder)."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+from eth_account import Account
+
+from amanat.chain.keys import DEV_ADDRESSES
+from amanat.errors import AmanatError
+from amanat.services import tokens
+from amanat.services.governed_calls import Directory, decode
+from amanat.services.platform import DEV_ROLES
+from tests.api.conftest import Api
+
+
+def test_words_name_an_address_only_by_the_key_that_holds_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = api.platform
+    issuer_file = Account.create().address  # the issuer's real key is a key file here
+    valuer_token = Account.create().address  # the valuer's key is in the hardware token
+    names, address = platform.keyring.names, platform.keyring.address
+    monkeypatch.setattr(platform.keyring, "names", lambda: [*names(), "issuer"])
+    monkeypatch.setattr(
+        platform.keyring, "address", lambda n: issuer_file if n == "issuer" else address(n)
+    )
+
+    def hsm_signer(label: str) -> SimpleNamespace:
+        if label == "registrar":
+            raise AmanatError("the token cannot be opened")
+        return SimpleNamespace(address=valuer_token)
+
+    monkeypatch.setattr(platform, "hsm_signer", hsm_signer)
+    hsm = frozenset({"valuer", "registrar"})
+    monkeypatch.setattr(platform, "settings", dataclasses.replace(platform.settings, hsm_keys=hsm))
+    directory = Directory(platform)
+    dev_issuer = DEV_ADDRESSES[DEV_ROLES["issuer"]]
+    # the issuer's key file's address bears its user's name; development account #5 none
+    assert directory.name(issuer_file) == "treasury" and directory.name(dev_issuer) == dev_issuer
+    assert directory.name(valuer_token) == "valuer"
+    for role in ("valuer", "registrar"):  # the development addresses are no one's here
+        dev = DEV_ADDRESSES[DEV_ROLES[role]]
+        assert directory.name(dev) == dev
+    assert directory.name(DEV_ADDRESSES[DEV_ROLES["official-1"]]) == "approver-1"  # dev key
+
+    # a forced transfer to development account #5 does not read as "to issuer"
+    token = tokens.resolve(platform, "PKTB3M")
+    kla = api.address("kla")
+    call = token.encode("forcedTransfer", kla, dev_issuer, 10)
+    decoded = decode(platform, directory, token.address, call)
+    receiver = next(a for a in decoded.arguments if a.name == "receiver")
+    assert receiver.short == dev_issuer and "issuer" not in receiver.text
+    assert "NOT a" not in decoded.contract
+
+    # one label on two addresses (same legal name): the address is shown beside it
+    sender = next(a for a in decoded.arguments if a.name == "sender")
+    assert sender.short == directory.name(kla) != kla
+    twins = Directory(platform)
+    twins.labels[Account.create().address] = sender.short
+    assert twins.name(kla) == f"{sender.short} ({kla})"
+
+    # a call decoded with another contract's ABI than its target's says so
+    settlement = platform.manifest.address("Settlement")
+    foreign = decode(platform, directory, settlement, call)
+    assert "NOT a Settlement function" in foreign.contract and "NOT a" in foreign.summary
