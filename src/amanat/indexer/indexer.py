@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from amanat.chain.abi import Event, checksum, interface
@@ -27,6 +27,7 @@ from amanat.store.db import Store
 from amanat.store.models import ChainEvent, Holding, IndexedBlock, IndexerState, Token
 
 CURSOR = "chain"
+INDEXER_LOCK_KEY = 0x696E6478  # PostgreSQL advisory lock id ("indx")
 MAX_INDEXED_AMOUNT = 2**63 - 1
 ZERO = "0x0000000000000000000000000000000000000000"
 KINDS = (
@@ -107,6 +108,7 @@ class Indexer:
     def run_once(self, span: int = 2000) -> tuple[int, int]:
         """Index the next batch of at most `span` blocks. Returns (blocks, events) indexed."""
         with self.store.session() as session, session.begin():
+            self._one_writer(session)
             self._undo_reorganisation(session)
             start = self.cursor(session) + 1
             end = min(self.chain.block_number() - self.confirmations, start + span - 1)
@@ -118,6 +120,20 @@ class Indexer:
             return end - start + 1, events
 
     # ------------------------------------------------------------- internals
+
+    def _one_writer(self, session: Session) -> None:
+        """Serialise indexers (serve's thread, `log publish`, a reconciliation) on one store:
+        each waits here for the one indexing to commit, then reads the cursor it left, so two
+        never index the same blocks. PostgreSQL: a transaction-scoped advisory lock; SQLite:
+        a write to the cursor row, which takes the database's write lock at once."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INDEXER_LOCK_KEY})
+        else:
+            session.execute(
+                update(IndexerState)
+                .where(IndexerState.name == CURSOR)
+                .values(block=IndexerState.block)
+            )
 
     def _set_cursor(self, session: Session, block: int) -> None:
         state = session.get(IndexerState, CURSOR)
