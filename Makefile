@@ -90,7 +90,7 @@ run: build
 	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot $(if $(PORT),--port $(PORT))
 
 test: build $(VENV_STAMP)
-	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
+	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -4,9 +4,10 @@
   PyPI) is started for the session, so the PostgreSQL cases run on any machine. Under
   pytest-xdist each worker gets a database of its own (`<database>_<worker>`, created here), since
   the suites drop and recreate the `public` schema of the database they are given.
-- xdist groups: the tests of a directory whose fixtures are session-wide (one pilot chain for all
-  of tests/api, one CLI chain for tests/integration, ...) run on one worker, every other module
-  on one worker, so that no chain is built twice.
+- xdist runs with `--dist loadscope` (the Makefile): every module's tests run on one worker, in
+  order, so a module-scoped chain is built once. (`loadgroup` would keep a whole directory on one
+  worker, but pytest 9 ignores the group suffix xdist 3.8 writes into node ids, so its groups
+  never formed.) The longest directories are handed out first.
 - Skipped PostgreSQL and browser cases are counted and printed with their reasons; when
   AMANAT_TEST_REQUIRE_SERVICES is set (by .ci/run), any such skip fails the run.
 """
@@ -24,9 +25,7 @@ import pytest
 
 DATABASE_ENV = "AMANAT_TEST_DATABASE_URL"
 REQUIRE_ENV = "AMANAT_TEST_REQUIRE_SERVICES"
-# Directories whose session-scoped fixtures build a chain every test of the directory shares.
-SESSION_DIRECTORIES = {"api", "integration", "indexer", "transparency"}
-# Session groups that run longest (the CLI suite runs ~70 tests in real processes), by rank.
+# Directories that run longest (the CLI suite runs ~70 tests in real processes), by rank.
 LONGEST_FIRST = {"integration": 0, "api": 1}
 # What a skip reason names, by the service it lacked.
 SERVICES = {
@@ -89,12 +88,8 @@ def _worker_database(url: str, worker: str) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        directory = _directory(item)
-        group = directory if directory in SESSION_DIRECTORIES else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    # The longest groups first, so that xdist starts them at once rather than last (a stable
-    # sort: the order within a directory is kept).
+    # The longest directories first, so that xdist starts them at once rather than last (a
+    # stable sort: the order within a directory is kept).
     items.sort(key=lambda item: LONGEST_FIRST.get(_directory(item), len(LONGEST_FIRST)))
 
 
