@@ -11,7 +11,6 @@ import pytest
 
 from tests.integration.support import Amanat
 
-
 # What a proposal listing says about the moment it was read (the chain's clock runs on).
 CLOCK_FIELDS = {"chain_time", "executable_in", "timelock"}
 
