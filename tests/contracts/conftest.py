@@ -51,6 +51,16 @@ ELIGIBLE = frozenset(c for c in InvestorCategory if c is not InvestorCategory.RE
 BASE_RULES = TokenRules(eligible_categories=ELIGIBLE)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_storage_traces() -> None:
+    """titanoboa keeps every storage key and hash preimage it has seen, to print a reverting
+    contract's storage; keys left by another module's contracts can make that printing crash
+    inside titanoboa (`'IntegerT' object has no attribute 'key_type'`), so each module starts
+    with empty traces (they serve only that printing)."""
+    boa.env.sha3_trace = {}
+    boa.env.sstore_trace = {}
+
+
 def h(text: str) -> bytes:
     """A 32-byte hash (evidence, KYC record, document) derived from a label."""
     return keccak(text.encode())

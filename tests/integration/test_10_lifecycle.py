@@ -114,10 +114,18 @@ def lc_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def lc(amanat: Amanat, institutions: dict[str, Any], lc_docs: dict[str, Path]) -> dict[str, Any]:
+def lc(
+    amanat: Amanat,
+    institutions: dict[str, Any],
+    lc_docs: dict[str, Path],
+    minted: dict[str, Any],
+) -> dict[str, Any]:
     """Four assets: a T-bill to auction (PKTB6A), an Ijara sukuk (PKSUK) linked to a building
     (not tokenized), a wheat reserve (PKWHEAT) attested at 40,000 tonnes. PKRT issued to inb,
-    kla and ghc; the sukuk minted to inb and ghc, 35,000 PKWHEAT to inb; ghc frozen on PKSUK."""
+    kla and ghc; the sukuk minted to inb and ghc, 35,000 PKWHEAT to inb; ghc frozen on PKSUK.
+
+    The session's own assets (`minted`) are registered first, whichever module a worker runs
+    first: the session's fixtures name them by number (1 and 2)."""
     specs = [
         ("t_bill", "PK0789TB3M27", "3-month T-bill (auction 131)", "tb-auth", TB_MAX),
         ("sukuk", "PK-IJARA-2029-SECC", "Ijara sukuk 2029 (Secretariat C)", "suk-auth", SUK_MAX),
