@@ -234,6 +234,14 @@ def catalogue(amanat: Amanat, minted: dict[str, Any]) -> dict[str, Result]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def session_state_first(request: pytest.FixtureRequest) -> None:
+    """The session's chain state (assets, institutions, mints, the catalogue's snapshot) is made
+    before any module changes the chain: its fixtures name assets and proposals by number and
+    record holder counts, and xdist (--dist loadscope) may start a worker on any module."""
+    request.getfixturevalue("catalogue")
+
+
+@pytest.fixture(scope="session", autouse=True)
 def demo_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any] | None]:
