@@ -37,6 +37,7 @@ from amanat.chain.producer import (
     mine_block,
     outside_txs,
     pending_count,
+    pool_hashes,
 )
 from amanat.chain.rpc import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE, RpcClient, RpcError
 from amanat.chain.signing import (
@@ -1037,14 +1038,7 @@ def _restore(node: AnvilNode, journal: Journal) -> None:
 def _journal_pool_of(node: AnvilNode, journal: Journal) -> None:
     """Journal, as pending, every transaction in the node's pool that the journal lacks."""
     rpc = RpcClient(node.url, timeout=LOAD_STATE_TIMEOUT_SECONDS)
-    content = rpc.call("txpool_content")
-    hashes = [
-        tx["hash"]
-        for part in ("pending", "queued")
-        for by_nonce in content.get(part, {}).values()
-        for tx in by_nonce.values()
-    ]
-    journal.record_outside(outside_txs(rpc, journal.unknown(hashes)))
+    journal.record_outside(outside_txs(rpc, journal.unknown(pool_hashes(rpc))))
 
 
 def _rebuild(node: AnvilNode, journal: Journal) -> None:
@@ -1102,15 +1096,8 @@ def _set_aside_foreign(
     status = rpc.call("txpool_status")
     if int(status.get("pending", "0x0"), 16) + int(status.get("queued", "0x0"), 16) <= admitted:
         return
-    content = rpc.call("txpool_content")
     own = set(block.tx_hashes)
-    foreign = [
-        tx["hash"]
-        for part in ("pending", "queued")
-        for by_nonce in content.get(part, {}).values()
-        for tx in by_nonce.values()
-        if tx["hash"] not in own
-    ]
+    foreign = [h for h in pool_hashes(rpc) if h not in own]
     journal.record_outside(outside_txs(rpc, journal.unknown(foreign)))
     for tx_hash in foreign:
         rpc.call("anvil_dropTransaction", [tx_hash])

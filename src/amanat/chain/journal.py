@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -297,31 +298,28 @@ class Journal:
 
     def blocks_of(self, tx_hashes: Iterable[str]) -> list[int]:
         """The distinct blocks the journal records these transactions in."""
-        hashes = list(tx_hashes)
-        found: set[int] = set()
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            rows = self._db.execute(
-                f"SELECT DISTINCT block FROM tx WHERE block IS NOT NULL AND hash IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            found.update(int(row[0]) for row in rows)
-        return sorted(found)
+        return sorted(
+            {int(b) for b in self._values_for("block", "block IS NOT NULL AND", tx_hashes)}
+        )
 
     def still_pending(self, tx_hashes: Iterable[str]) -> set[str]:
         """Those of `tx_hashes` journaled as pending (not yet in a journaled block)."""
+        return {str(h) for h in self._values_for("hash", "state = 'pending' AND", tx_hashes)}
+
+    def _values_for(self, column: str, condition: str, tx_hashes: Iterable[str]) -> set[Any]:
+        """`column` of the journaled transactions among `tx_hashes` that meet `condition` (an SQL
+        condition ending in AND, or empty), asked 500 hashes at a time."""
         hashes = list(tx_hashes)
-        pending: set[str] = set()
+        found: set[Any] = set()
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             rows = self._db.execute(
-                f"SELECT hash FROM tx WHERE state = 'pending' AND hash IN "
+                f"SELECT DISTINCT {column} FROM tx WHERE {condition} hash IN "
                 f"({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-            pending.update(str(row[0]) for row in rows)
-        return pending
+            found.update(row[0] for row in rows)
+        return found
 
     def count(self, state: str | None = None) -> int:
         if state is None:
@@ -335,13 +333,7 @@ class Journal:
     def unknown(self, tx_hashes: Iterable[str]) -> list[str]:
         """Those of `tx_hashes` the journal does not hold (e.g. sent by a wallet, not Amanat)."""
         hashes = list(tx_hashes)
-        known: set[str] = set()
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            rows = self._db.execute(
-                f"SELECT hash FROM tx WHERE hash IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
-            known.update(str(row[0]) for row in rows)
+        known = self._values_for("hash", "", hashes)
         return [h for h in hashes if h not in known]
 
     def record_outside(self, txs: Iterable[JournalTx]) -> None:

@@ -82,9 +82,19 @@ def journal_pool(rpc: RpcClient, journal: Journal, own_pending: int) -> None:
     did not sign, if there are more ready than Amanat's own `own_pending`."""
     if pending_count(rpc) <= own_pending:
         return
-    by_sender = rpc.call("txpool_content").get("pending", {})
-    hashes = [tx["hash"] for txs in by_sender.values() for tx in txs.values()]
-    journal.record_outside(outside_txs(rpc, journal.unknown(hashes)))
+    journal.record_outside(outside_txs(rpc, journal.unknown(pool_hashes(rpc, ("pending",)))))
+
+
+def pool_hashes(rpc: RpcClient, parts: tuple[str, ...] = ("pending", "queued")) -> list[str]:
+    """The hashes of the transactions in the node's pool: ready ("pending") and waiting behind a
+    nonce gap ("queued")."""
+    content = rpc.call("txpool_content")
+    return [
+        tx["hash"]
+        for part in parts
+        for by_nonce in content.get(part, {}).values()
+        for tx in by_nonce.values()
+    ]
 
 
 def adopt_blocks(rpc: RpcClient, journal: Journal) -> int:
