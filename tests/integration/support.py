@@ -191,8 +191,10 @@ class Amanat:
         executor: str = "official-1",
     ) -> dict[str, Any]:
         """Propose (official-1), approve (official-2), pass the timelock, execute; every step
-        through the CLI. Returns the JSON each step printed."""
-        proposed = self.json_many([[*p, "--as", "official-1"] for p in proposals])
+        through the CLI. Returns the JSON each step printed. The first proposal is made before
+        the others (which are made at once), so it takes the next proposal number."""
+        first, *rest = [[*p, "--as", "official-1"] for p in proposals]
+        proposed = [self.json(*first), *self.json_many(rest)]
         approved = self.json_many(
             [["proposal", "approve", p["id"], "--as", approver] for p in proposed]
         )
