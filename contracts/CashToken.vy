@@ -275,11 +275,15 @@ def withdrawCash(wallet: address, amount: uint256, withdrawalReference: bytes32)
 @external
 def setAgent(agent: address, enabled: bool):
     """
-    @notice List or delist a settlement contract. Governance only.
+    @notice List or delist a settlement contract. Governance only, with
+            evidence: an agent can lock and move any institution's cash.
+    @dev An agent must be a contract (code that can be read and audited),
+         never an ordinary key; delisting is always allowed.
     @param agent The settlement contract.
     @param enabled True to list, false to delist.
     """
     self._only_governance()
+    assert agent.is_contract or not enabled, "cash agent is not a contract"
     self.isAgent[agent] = enabled
     log AgentSet(agent=agent, enabled=enabled)
 

@@ -166,9 +166,9 @@ def test_infinite_allowance_is_not_spent(system: System, w):
 
 
 def test_set_agent(system: System, w):
-    system.govern(system.cash, "setAgent", w.out, True)
-    assert system.cash.isAgent(w.out) is True
-    system.govern(system.cash, "setAgent", system.settlement.address, False)
+    system.govern(system.cash, "setAgent", system.distributor.address, True, evidence=EVIDENCE)
+    assert system.cash.isAgent(system.distributor.address) is True
+    system.govern(system.cash, "setAgent", system.settlement.address, False, evidence=EVIDENCE)
     assert system.cash.isAgent(system.settlement.address) is False
     with boa.reverts("caller is not governance"), boa.env.prank(w.b0):
         system.cash.setAgent(w.b0, True)

@@ -183,6 +183,21 @@ def test_actions_on_holder_property_need_evidence_and_agents_must_be_contracts(s
     assert system.distributor.getDistribution(1).closed
 
 
+def test_a_cash_agent_is_a_contract_listed_on_evidence(system: System, w):
+    """A cash agent can lock and move any institution's PKRT: listing one needs evidence, as a
+    settlement agent does, and it must be a contract, never an ordinary key; delisting is
+    always possible."""
+    key = boa.env.generate_address("ordinary key")
+    with boa.reverts(PROPERTY_RULE):
+        system.propose(system.cash, "setAgent", system.settlement.address, True)
+    with boa.reverts("cash agent is not a contract"):
+        system.govern(system.cash, "setAgent", key, True, evidence=EVIDENCE)
+    assert not system.cash.isAgent(key)
+    system.govern(system.cash, "setAgent", system.settlement.address, False, evidence=EVIDENCE)
+    system.govern(system.cash, "setAgent", system.settlement.address, True, evidence=EVIDENCE)
+    assert system.cash.isAgent(system.settlement.address)
+
+
 @pytest.mark.parametrize(
     ("target", "signature", "args", "message"),
     [

@@ -265,7 +265,7 @@ def test_settle_is_atomic_when_the_cash_leg_fails(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
     before = legs(system, w.b0, w.p)
-    system.govern(system.cash, "setAgent", dvp.address, False)
+    system.govern(system.cash, "setAgent", dvp.address, False, evidence=EVIDENCE)
     with boa.reverts("caller is not a settlement agent"), boa.env.prank(w.p):
         dvp.settle(iid)
     assert legs(system, w.b0, w.p) == before

@@ -88,7 +88,7 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "markMatured()": Governed(ActionType.ASSET_STATUS, PROPERTY),
     "setReserveAuditor(address,bool)": Governed(ActionType.ROLE_CHANGE),
     "setSettlementAgent(address,bool)": Governed(ActionType.ROLE_CHANGE, PROPERTY),
-    "setAgent(address,bool)": Governed(ActionType.ROLE_CHANGE),
+    "setAgent(address,bool)": Governed(ActionType.ROLE_CHANGE, PROPERTY),
     "issueCash(address,uint256,bytes32)": Governed(ActionType.MINT),
     "withdrawCash(address,uint256,bytes32)": Governed(ActionType.BURN, PROPERTY),
     "settle(uint256,uint256,address[],uint256[],uint256[],uint256[])": Governed(ActionType.MINT),
