@@ -28,6 +28,7 @@ from amanat.domain.instruments import (
     tbill_price,
     tbill_yield,
 )
+from amanat.errors import InvalidInput
 
 PRICE_PLACES = Decimal("0.0001")
 
@@ -83,14 +84,17 @@ def tbill_tenors(
 
 
 def auction_mark(
-    timestamp: int,
+    timestamp: int,  # the auction's settlement date
     block: int,
     face_minor_per_unit: int,
     cutoff: Decimal,
     settled: Sequence[SettledBid],
 ) -> Mark:
     """The mark an auction's settlement gives: its cut-off priced over its tenor (recovered from
-    the payments), or else the price per unit paid by the bids settled at the cut-off."""
+    the payments), or else the price per unit paid by the bids settled at the cut-off. An
+    auction that issued nothing observed no price: it gives no mark."""
+    if not settled:
+        raise InvalidInput("an auction with no settled bid paid no price to mark")
     tenors = tbill_tenors(face_minor_per_unit, settled)
     prices = {tbill_price(cutoff, days) for days in tenors}
     if len(prices) == 1:
@@ -105,9 +109,7 @@ def auction_mark(
             days,
         )
     at_cutoff = [b for b in settled if b.yield_rate == cutoff] or list(settled)
-    per_unit = Fraction(
-        sum(b.payment_minor for b in at_cutoff), sum(b.units for b in at_cutoff) or 1
-    )
+    per_unit = Fraction(sum(b.payment_minor for b in at_cutoff), sum(b.units for b in at_cutoff))
     return Mark(timestamp, block, per_unit, face_minor_per_unit, cutoff, None)
 
 

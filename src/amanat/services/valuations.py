@@ -4,7 +4,9 @@ settled secondary DvPs (`amanat.domain.valuation` does the arithmetic).
 
 The latest entry is the asset's current value. A valuer report values the whole asset (the
 units outstanding carry their share of it); a market mark prices one unit (the units
-outstanding are valued at that price). A mark is the price on its own date, not rolled forward.
+outstanding are valued at that price). A mark is the price on its own date, not rolled forward:
+an auction's on its settlement date, over its tenor; a day's DvPs on that day, over the days
+left to the maturity the auction's tenor gives.
 
 Disclosure (docs/public-data.md): everyone sees an auction's mark (its cut-off is a published
 result) and the source of every mark by auction, instruction and block, never a party. A day's
@@ -112,9 +114,10 @@ def _entry(
 
 def _market(platform: Platform, session: Session, token: str) -> list[dict[str, Any]]:
     """The token's market marks from the index, oldest first."""
+    markets = [platform.manifest.address(kind) for kind in ("Auction", "Settlement")]
     rows = session.scalars(
         select(ChainEvent)
-        .where(ChainEvent.event.in_(MARKET_EVENTS))
+        .where(ChainEvent.contract.in_(markets), ChainEvent.event.in_(MARKET_EVENTS))
         .order_by(ChainEvent.block, ChainEvent.log_index)
     )
     mine = token.lower()
@@ -145,11 +148,14 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
     face: int | None = None
     maturity: date | None = None
     for auction_id, done in settled.items():
+        if not bids[auction_id]:  # nothing was issued: no price was paid
+            continue
         terms = announced[auction_id].args
         face = int(terms["faceMinorPerUnit"])
         cutoff = from_micro(int(done.args["cutoffYieldMicro"]))
-        mark = auction_mark(done.timestamp, done.block, face, cutoff, bids[auction_id])
-        maturity = maturity_of(_day(int(terms["settlementDate"])), mark) or maturity
+        issued = int(terms["settlementDate"])  # the auction's price is for this date
+        mark = auction_mark(issued, done.block, face, cutoff, bids[auction_id])
+        maturity = maturity_of(_day(issued), mark) or maturity
         reference = f"auction {auction_id}: cut-off {cutoff:.4%}"
         units = _supply(session, token, done.block)
         marks.append(_entry(mark, "auction", reference, units, True, auction=auction_id))
