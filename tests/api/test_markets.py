@@ -285,6 +285,31 @@ def test_dvp_instruct_affirm_settle_cancel_and_expire(api: Api) -> None:
     done = api.post(f"/dvp/{number}/settle", "inb")
     assert done.status_code == 200 and done.json()["state"] == "settled", done.text
     assert cash(api, "kla")["balance_minor"] == kla_cash - 97_000_00
+    # a resale the same day to a third institution: the day's trades involve three, so its
+    # price (cash over units of both) is published; two parties alone are withheld
+    resale = {**sale, "buyer": api.address("fepf"), "units": 500, "cash_minor": 48_600_00}
+    resold = api.post("/dvp", "kla", json=resale).json()["instruction"]
+    assert api.post(f"/dvp/{resold}/affirm", "fepf").status_code == 200
+    assert api.post(f"/dvp/{resold}/settle", "fepf").json()["state"] == "settled"
+    api.sync()
+    bill = asset_id(api, "PK0123TB3M26")  # never auctioned: no face, so no price per 100
+    marks = [
+        m
+        for m in api.get(f"/assets/{bill}/valuations", "auditor").json()["items"]
+        if {number, resold} & set(m["instructions"])
+    ]
+    public = api.get(f"/assets/{bill}/valuations", None).json()
+    if len(marks) == 1:  # both settled on one UTC day (the chain's clock did not pass midnight)
+        (mark,) = marks
+        assert mark["instructions"] == [number, resold] and mark["public"] is True
+        assert mark["price_per_100"] is None and mark["yield"] is None
+        # (PKR 97,000.00 + PKR 48,600.00) / 1,500 units, times the units outstanding, once
+        assert mark["value_minor"] == round(Fraction(145_600_00, 1_500) * mark["units"])
+        assert public["items"] == [mark] and public["current"]["source"] == "secondary_dvp"
+        assert str(api.address("kla")) not in str(public) and "Karakoram" not in str(public)
+    else:
+        assert len(marks) == 2 and not any(m["public"] for m in marks)
+        assert public["items"] == [] and public["current"] is None
 
     # the token's rules are checked before anything is locked
     assert_problem(
