@@ -53,8 +53,20 @@ def history(
             market = _market(platform, session, asset["token"])
         staff = public.sees_register(who)
         entries += [m for m in market if staff or m["public"]]
-    entries.sort(key=lambda e: (e["date"], e["source"] != "valuer_report", e["block"] or 0))
+    # by date; on one date a report before a market mark, and the report the registry holds
+    # current (the latest accepted of the latest date) after the other reports
+    current_report = asset.get("current_valuation")
+    entries.sort(
+        key=lambda e: (
+            e["date"],
+            e["source"] != "valuer_report",
+            e["index"] == current_report,
+            e["block"] or 0,
+        )
+    )
     marks: list[Mark | None] = [e.pop("_mark", None) for e in entries]
+    for entry in entries:
+        del entry["index"]
     current = None
     if entries:
         latest, mark = entries[-1], marks[-1]
@@ -75,6 +87,7 @@ def history(
 def _report(asset: dict[str, Any], valuation: dict[str, Any]) -> dict[str, Any]:
     return {
         "source": "valuer_report",
+        "index": valuation["index"],
         "date": valuation["date"],
         "block": None,
         "reference": f"valuer report {valuation['report_sha256'][:18]}…",
@@ -96,6 +109,7 @@ def _entry(
     price = mark.price_per_100()
     return {
         "source": source,
+        "index": None,
         "date": _day(mark.timestamp).isoformat(),
         "block": mark.block,
         "reference": reference,
