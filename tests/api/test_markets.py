@@ -11,8 +11,11 @@ DvP instructions and the wheat receipt, and move the embedded clock by hours onl
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
+from amanat.domain.instruments import tbill_price, tbill_yield
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
 
@@ -84,6 +87,48 @@ def test_pilot_markets_as_the_public_and_the_parties_see_them(api: Api) -> None:
     assert own["available_minor"] == own["balance_minor"] - own["locked_minor"]
     assert_problem(api.get(f"/cash/balances/{api.address('kla')}", "inb"), 403, "forbidden")
     assert_problem(api.get("/auctions/999", None), 404, "not-found")
+
+
+def test_a_tbill_is_valued_from_its_auction_and_its_secondary_trades(api: Api) -> None:
+    """The pilot's auctioned T-bill has no valuer report: its value comes from the market. The
+    auction's cut-off priced over the bill's 91 days (SBP's 4-place price), valuing the units
+    then outstanding; the secondary DvP between two institutions marks it again at its own
+    price and yield, for staff only (two parties are under the disclosure threshold). The portal
+    shows the public the auction's mark and its source, no party and no trade."""
+    bill = asset_id(api, "PK0789TB3M27")
+    number = api.get("/auctions", None, symbol="PKTB3MA").json()["items"][0]["auction"]
+    reply = api.get(f"/assets/{bill}/valuations", None)
+    assert reply.status_code == 200, reply.text
+    shown = reply.json()
+    (mark,) = [m for m in shown["items"] if m["auction"] == number]
+    assert mark["source"] == "auction" and mark["yield"] == "0.1195"
+    assert mark["days_to_maturity"] == 91 and mark["price_per_100"] == "97.1069"
+    assert mark["units"] == 500_000 and mark["value_minor"] == 500_000 * 9_710_69 // 100
+    assert mark["block"] > 0 and "auction" in mark["reference"]
+    assert not [m for m in shown["items"] if m["source"] == "secondary_dvp"]
+    assert shown["current"]["units_outstanding"] == 0  # redeemed at maturity
+    # staff see the DvP's mark: its price per unit, and its yield over the days left
+    staff = api.get(f"/assets/{bill}/valuations", "issuer").json()
+    (trade,) = [m for m in staff["items"] if m["instructions"] == [1]]
+    dvp = api.get("/dvp/1", "issuer").json()
+    days = trade["days_to_maturity"]
+    assert trade["source"] == "secondary_dvp" and trade["public"] is False and days in (90, 91)
+    exact = Fraction(dvp["cash_minor"] * 100, dvp["units"] * 100_00)
+    agreed = tbill_price(Decimal("0.1180"), 89)  # the pilot's price: 11.80% over 89 days
+    assert exact == agreed and trade["price_per_100"] == str(agreed)
+    assert trade["yield"] == str(tbill_yield(exact, days))
+    assert trade["value_minor"] == round(trade["units"] * Fraction(dvp["cash_minor"], dvp["units"]))
+    assert dvp["seller"] not in str(staff) and "Karakoram" not in str(staff)
+    # the portal: the auction's mark with its source and date, and no party
+    page = api.client.get(f"/portal/assets/{bill}")
+    assert page.status_code == 200
+    assert f"auction #{number}" in page.text and "97.1069" in page.text
+    assert mark["date"] in page.text and "secondary DvP" not in page.text
+    assert "Karakoram" not in page.text and "Federal Employees" not in page.text
+    # a real asset keeps its accepted valuer report
+    land = api.get(f"/assets/{asset_id(api, 'ISB-G5-1-0423')}/valuations", None).json()
+    assert [m["source"] for m in land["items"]] == ["valuer_report"]
+    assert land["items"][0]["value_minor"] == 1_850_000_000_00
 
 
 def test_auction_from_announcement_to_a_maker_checker_settlement(api: Api) -> None:
@@ -240,6 +285,30 @@ def test_dvp_instruct_affirm_settle_cancel_and_expire(api: Api) -> None:
     done = api.post(f"/dvp/{number}/settle", "inb")
     assert done.status_code == 200 and done.json()["state"] == "settled", done.text
     assert cash(api, "kla")["balance_minor"] == kla_cash - 97_000_00
+    # a resale the same day to a third institution: the day's trades involve three, so its
+    # price (cash over units of both) is published; two parties alone are withheld
+    resale = {**sale, "buyer": api.address("fepf"), "units": 500, "cash_minor": 48_600_00}
+    resold = api.post("/dvp", "kla", json=resale).json()["instruction"]
+    assert api.post(f"/dvp/{resold}/affirm", "fepf").status_code == 200
+    assert api.post(f"/dvp/{resold}/settle", "fepf").json()["state"] == "settled"
+    api.sync()
+    bill = asset_id(api, "PK0123TB3M26")
+    marks = [
+        m
+        for m in api.get(f"/assets/{bill}/valuations", "auditor").json()["items"]
+        if {number, resold} & set(m["instructions"])
+    ]
+    public = api.get(f"/assets/{bill}/valuations", None).json()
+    if len(marks) == 1:  # both settled on one UTC day (the chain's clock did not pass midnight)
+        (mark,) = marks
+        assert mark["instructions"] == [number, resold] and mark["public"] is True
+        # (PKR 97,000.00 + PKR 48,600.00) / 1,500 units, times the units outstanding, once
+        assert mark["value_minor"] == round(Fraction(145_600_00, 1_500) * mark["units"])
+        assert public["items"][-1] == mark and public["current"]["source"] == "secondary_dvp"
+        assert str(api.address("kla")) not in str(public) and "Karakoram" not in str(public)
+    else:
+        assert len(marks) == 2 and not any(m["public"] for m in marks)
+        assert not [m for m in public["items"] if m["source"] == "secondary_dvp"]
 
     # the token's rules are checked before anything is locked
     assert_problem(

@@ -70,6 +70,7 @@ ROWS = [
         INVALID,
         {"json": {"amount_minor": 0}},
     ),
+    Row("GET", "/assets/{asset_id}/valuations", "/assets/5/valuations", ALL),
     Row("GET", "/assets/{asset_id}/history", "/assets/1/history", STAFF),
     # institutions and wallets: an institution sees only its own
     Row("GET", "/institutions", "/institutions", SIGNED_IN),

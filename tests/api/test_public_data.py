@@ -85,6 +85,13 @@ def _auction(api: Api, body: Any) -> None:
     assert body["outcome"] is None or body["outcome"]["issued_units"] >= 0
 
 
+def _valuations(api: Api, body: Any) -> None:
+    # valuer reports and auction cut-offs for all; a day's DvP prices only when that day's
+    # trades involve at least the threshold of institutions (the pilot's one DvP has two)
+    assert body["items"] and all(item["public"] for item in body["items"]), body
+    assert not [item for item in body["items"] if item["source"] == "secondary_dvp"], body
+
+
 def _anything(api: Api, body: Any) -> None:
     """Registers, terms, totals, heads, proofs, keys: public by the document's first row."""
 
@@ -92,6 +99,7 @@ def _anything(api: Api, body: Any) -> None:
 RULES: dict[str, Callable[[Api, Any], None]] = {
     "/health": _anything,
     "/assets": _anything,
+    "/assets/{asset_id}/valuations": _valuations,
     "/tokens": _tokens,
     "/cash/supply": _anything,
     "/auctions": _anything,

@@ -51,6 +51,7 @@ OPERATIONS = sorted({(row.method, row.route) for row in ROWS})
 PUBLIC = {
     ("GET", "/health"),
     ("GET", "/assets"),
+    ("GET", "/assets/{asset_id}/valuations"),
     ("GET", "/tokens"),
     ("POST", "/auth/token"),
     ("GET", "/cash/supply"),

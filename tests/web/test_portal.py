@@ -6,6 +6,7 @@ The pilot scenario is indexed and one tree head published before the pages are o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,6 +110,27 @@ def test_asset_page_charts_valuations_and_withholds_small_groups(
         expect(categories).not_to_contain_text(category)
     for name in INSTITUTIONS:
         expect(page.locator("main")).not_to_contain_text(name)
+
+
+def test_the_auctioned_tbill_is_valued_from_its_auction(page: Page, console: LiveConsole) -> None:
+    """No valuer reports a T-bill: its history is the market's, with the source and date; the
+    pilot's one DvP (two institutions) is not published."""
+    page.goto(console.url("/portal/assets/5"))  # the auctioned 3-month bill, redeemed since
+    section = page.locator("section", has_text="Valuation history")
+    chart = section.locator("svg.chart")
+    expect(chart.locator("rect")).to_have_count(1)
+    assert "PKR 48.55m" in (chart.get_attribute("aria-label") or "")
+    row = section.locator("tr.auction")
+    expect(row).to_have_count(1)
+    for text in ("auction #1", "97.1069", "11.9500%", "500,000", "PKR 48,553,450.00"):
+        expect(row).to_contain_text(text)
+    expect(section).not_to_contain_text("secondary DvP")
+    as_of = re.compile(r"\(as of \d{4}-\d{2}-\d{2}: auction\)")
+    expect(page.locator(".facts").first).to_contain_text(as_of)
+    for name in INSTITUTIONS:
+        expect(page.locator("main")).not_to_contain_text(name)
+    page.goto(console.url("/portal/ur/assets/5"))
+    expect(page.locator("tr.auction")).to_contain_text("نیلامی #1")
 
 
 def test_the_tbill_groups_are_withheld_together(page: Page, console: LiveConsole) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from amanat.api.deps import IdempotencyKey, PlatformDep, require
+from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
 from amanat.api.read_cache import json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
@@ -44,7 +44,7 @@ from amanat.api.routes_common import (
 )
 from amanat.domain.assets import AssetClass, DocumentKind
 from amanat.indexer import queries
-from amanat.services import access, assets
+from amanat.services import access, assets, valuations
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -163,6 +163,40 @@ class ValuationCreated(BaseModel):
     amount_minor: Amount
     date: dt.date
     report_sha256: Hash
+
+
+class ValueEntry(BaseModel):
+    source: Literal["valuer_report", "auction", "secondary_dvp"]
+    date: dt.date
+    block: Block | None = Field(description="The block of the auction's settlement or the trade")
+    reference: str = Field(description="The source in words: which report, auction or trades")
+    auction: Id | None
+    instructions: list[Id] = Field(description="The settled DvP instructions priced")
+    report_sha256: Hash | None
+    yield_: str | None = Field(
+        alias="yield", description="The instrument's yield at this price (decimal), if known"
+    )
+    price_per_100: str | None = Field(description="Price per 100 of face value, 4 places")
+    days_to_maturity: Annotated[int, Field(ge=1)] | None
+    units: Annotated[int, Field(ge=0)] = Field(
+        description="Units valued: those outstanding then (a report: the authorised units)"
+    )
+    value_minor: Annotated[int, Field(ge=0)]
+    public: bool = Field(description="Whether the public sees this entry")
+
+
+class CurrentValue(BaseModel):
+    source: Literal["valuer_report", "auction", "secondary_dvp"]
+    date: dt.date
+    reference: str
+    units_outstanding: Annotated[int, Field(ge=0)]
+    value_outstanding_minor: Annotated[int, Field(ge=0)]
+
+
+class ValueHistory(BaseModel):
+    asset: Id
+    current: CurrentValue | None = Field(description="The latest entry, valuing the units now")
+    items: list[ValueEntry]
 
 
 class HistoryEvent(BaseModel):
@@ -484,6 +518,19 @@ def link_underlying(
         return _detail(platform, assets.show(platform, asset_id))
 
     return run_post(request, response, platform, who, key, 200, action)
+
+
+@router.get(
+    "/assets/{asset_id}/valuations",
+    response_model=ValueHistory,
+    response_model_by_alias=True,
+    summary="The asset's value history: accepted valuer reports, and for debt instruments the "
+    "market's marks (auction cut-offs, secondary DvP prices) with their sources",
+)
+def value_history(asset_id: AssetId, platform: PlatformDep, who: ReaderDep) -> dict[str, Any]:
+    record = assets.show(platform, asset_id)
+    supply = platform.token(record["token"]).read("totalSupply") if record["token"] else 0
+    return valuations.history(platform, record, supply, who)
 
 
 @router.get(

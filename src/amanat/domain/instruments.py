@@ -54,8 +54,9 @@ def tbill_price(yield_rate: Decimal, days: int) -> Decimal:
     return _dec(Fraction(100) / (1 + Fraction(yield_rate) * Fraction(days, 365)))
 
 
-def tbill_yield(price: Decimal, days: int) -> Decimal:
-    """Yield (decimal, 8 places) from a price per 100: (100 / P - 1) * 365 / d."""
+def tbill_yield(price: Decimal | Fraction, days: int) -> Decimal:
+    """Yield (decimal, 8 places) from a price per 100 (exact: a `Fraction` is not rounded
+    first): (100 / P - 1) * 365 / d."""
     if days <= 0 or price <= 0:
         raise InvalidInput(f"price {price} and days {days} must be positive")
     return _dec((Fraction(100) / Fraction(price) - 1) * Fraction(365, days), Decimal("0.00000001"))

@@ -278,6 +278,7 @@ def _record(
         "documents": documents,
         "valuations": valuations,
         "current_value_minor": valuations[latest - 1]["amount_minor"] if latest else None,
+        "current_valuation": latest - 1 if latest else None,  # its index in `valuations`
     }
 
 

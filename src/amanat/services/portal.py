@@ -15,7 +15,7 @@ from amanat.domain.identity import DOMESTIC_COUNTRY
 from amanat.domain.records import WalletRecord
 from amanat.indexer import queries
 from amanat.services import assets as asset_service
-from amanat.services import public, transparency
+from amanat.services import public, transparency, valuations
 from amanat.services.platform import Platform, read_many
 from amanat.store.models import ChainEvent
 
@@ -24,15 +24,19 @@ def overview(platform: Platform) -> dict[str, Any]:
     """Every tokenized asset with its units and value outstanding, and the latest tree head."""
     records = [a for a in asset_service.list_assets(platform) if a["token"]]
     supplies = read_many([(platform.token(a["token"]), "totalSupply", ()) for a in records])
-    rows = [_summary(a, supply) for a, supply in zip(records, supplies, strict=True)]
+    rows = [
+        _summary(a, supply, valuations.history(platform, a, supply, None))
+        for a, supply in zip(records, supplies, strict=True)
+    ]
     with platform.store.session() as session:
         head = transparency.latest_head(session)
     return {"assets": rows, "head": head, "public_key": transparency.public_key_b64(platform)}
 
 
-def _summary(asset: dict[str, Any], supply: int) -> dict[str, Any]:
-    authorised = asset["authorisation"]["max_units"]
-    value = asset["current_value_minor"]
+def _summary(asset: dict[str, Any], supply: int, value: dict[str, Any]) -> dict[str, Any]:
+    """An asset's row; `value` its value history (`valuations.history`): the latest valuer
+    report or market mark values the units outstanding."""
+    current = value["current"]
     return {
         "id": asset["id"],
         "name": asset["name"],
@@ -41,22 +45,22 @@ def _summary(asset: dict[str, Any], supply: int) -> dict[str, Any]:
         "ministry": asset["ministry"],
         "token": asset["token"],
         "units_outstanding": supply,
-        "units_authorised": authorised,
-        # the latest accepted valuation is of the whole asset: outstanding units carry their share
-        "value_outstanding_minor": None if value is None else value * supply // authorised,
-        "valuation_minor": value,
+        "units_authorised": asset["authorisation"]["max_units"],
+        "value_outstanding_minor": None if current is None else current["value_outstanding_minor"],
+        "value_source": None if current is None else current["source"],
+        "value_date": None if current is None else current["date"],
     }
 
 
 def asset_detail(
     platform: Platform, asset_id: int, threshold: int = DEFAULT_THRESHOLD
 ) -> dict[str, Any]:
-    """One asset: its summary, accepted valuations, distributions, aggregated holdings, and the
-    latest tree head."""
+    """One asset: its summary, value history (valuer reports and market marks, as the public
+    reads them), distributions, aggregated holdings, and the latest tree head."""
     asset = asset_service.show(platform, asset_id)
     token = asset["token"]
     supply = platform.token(token).read("totalSupply") if token else 0
-    accepted = [v for v in asset["valuations"] if v["accepted"]]
+    value = valuations.history(platform, asset, supply, None)
     with platform.store.session() as session:
         table = queries.cap_table(session, token) if token else []
         declared = _events(session, "DistributionDeclared", token) if token else []
@@ -110,10 +114,10 @@ def asset_detail(
     with platform.store.session() as session:
         head = transparency.latest_head(session)
     return {
-        "asset": _summary(asset, supply) | {"status": asset["status"]},
+        "asset": _summary(asset, supply, value) | {"status": asset["status"]},
         "head": head,
         "public_key": transparency.public_key_b64(platform),
-        "valuations": accepted,
+        "valuations": value["items"],
         "distributions": distributions,
         "by_category": _plain(by_category),
         "by_residence": _plain(by_residence),

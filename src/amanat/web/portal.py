@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,24 @@ TEXT: dict[str, dict[str, str]] = {
         "units": "Units outstanding",
         "authorised": "Authorised units",
         "value": "Value outstanding",
-        "value_note": "Share of the latest accepted valuation carried by the units outstanding.",
+        "value_note": "The units outstanding valued at the latest accepted valuer report (their "
+        "share of it) or market price (an auction's cut-off, or a day's secondary DvP prices), "
+        "as of its date and from its source.",
+        "as_of": "as of {date}: {source}",
         "none": "None yet.",
-        "no_valuation": "no accepted valuation",
+        "no_valuation": "no valuation or market price",
         "valuations": "Valuation history",
-        "valuation_chart": "Accepted valuations",
+        "valuation_chart": "Valuer reports and market prices",
+        "valuations_note": "A valuer report values the whole asset; a market price values the "
+        "units outstanding on its date. A day's DvP prices are published when that day's trades "
+        "involve at least {n} institutions; no party is named.",
         "date": "Date",
+        "source": "Source",
+        "block": "block",
+        "price": "Price per 100",
+        "yield": "Yield",
+        "valued_units": "Units valued",
+        "value_of": "Value",
         "amount": "Amount",
         "distributions": "Distributions paid",
         "distribution_chart": "Distributions: amount paid",
@@ -97,12 +110,24 @@ TEXT: dict[str, dict[str, str]] = {
         "units": "جاری شدہ اکائیاں",
         "authorised": "منظور شدہ اکائیاں",
         "value": "جاری شدہ مالیت",
-        "value_note": "تازہ ترین منظور شدہ تخمینے میں جاری شدہ اکائیوں کا حصہ۔",
+        "value_note": "جاری شدہ اکائیوں کی مالیت، تازہ ترین منظور شدہ تخمینے (اس میں ان کا حصہ) یا "
+        "بازاری قیمت (نیلامی کی کٹ آف یا کسی دن کی ثانوی DvP قیمتیں) کے مطابق، اس کی تاریخ اور "
+        "ماخذ کے ساتھ۔",
+        "as_of": "{date} تک: {source}",
         "none": "ابھی کچھ نہیں۔",
-        "no_valuation": "کوئی منظور شدہ تخمینہ نہیں",
+        "no_valuation": "کوئی تخمینہ یا بازاری قیمت نہیں",
         "valuations": "تخمینوں کی تاریخ",
-        "valuation_chart": "منظور شدہ تخمینے",
+        "valuation_chart": "تخمینہ کاروں کی رپورٹیں اور بازاری قیمتیں",
+        "valuations_note": "تخمینہ کار کی رپورٹ پورے اثاثے کی مالیت بتاتی ہے؛ بازاری قیمت اپنی "
+        "تاریخ پر جاری شدہ اکائیوں کی مالیت بتاتی ہے۔ کسی دن کی DvP قیمتیں تب شائع ہوتی ہیں جب "
+        "اس دن کے سودوں میں کم از کم {n} ادارے شامل ہوں؛ کسی فریق کا نام نہیں دیا جاتا۔",
         "date": "تاریخ",
+        "source": "ماخذ",
+        "block": "بلاک",
+        "price": "قیمت فی 100",
+        "yield": "شرحِ منافع",
+        "valued_units": "اکائیاں",
+        "value_of": "مالیت",
         "amount": "رقم",
         "distributions": "ادا شدہ تقسیمات",
         "distribution_chart": "تقسیمات: ادا شدہ رقم",
@@ -164,7 +189,11 @@ LABELS: dict[str, dict[str, str]] = {
         "tokenized": "ٹوکن شدہ",
         "redeemed": "واپس شدہ",
         "retired": "ختم شدہ",
+        "valuer_report": "تخمینہ کار کی رپورٹ",
+        "auction": "نیلامی",
+        "secondary_dvp": "ثانوی DvP",
     },
+    "en": {"secondary_dvp": "secondary DvP"},
 }
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -183,6 +212,11 @@ def _utc(timestamp: int | None) -> str:
 
 def _pct(part: int | None, whole: int) -> str:
     return "-" if part is None or not whole else f"{100 * part / whole:.1f}%"
+
+
+def _percent(rate: str | None) -> str:
+    """A yield given as a decimal ('0.1195') as a percentage with 4 places ('11.9500%')."""
+    return "-" if rate is None else f"{Decimal(rate):.4%}"
 
 
 def _render(
@@ -206,6 +240,7 @@ def _render(
             "pkr": format_pkr,
             "utc": _utc,
             "pct": _pct,
+            "percent": _percent,
             **context,
         },
         status_code=status,
@@ -240,7 +275,7 @@ def _asset(request: Request, language: str, asset_id: int) -> Response:
         data = portal.asset_detail(request.app.state.platform, asset_id)
         t = TEXT[language]
         valuation_chart = charts.bar_chart(
-            [(v["date"], v["amount_minor"]) for v in data["valuations"]],
+            [(v["date"], v["value_minor"]) for v in data["valuations"]],
             t["valuation_chart"],
             _short_pkr,
             t["none"],
