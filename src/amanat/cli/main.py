@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.cli import markets
+from amanat.cli import lifecycle, markets
 from amanat.cli.common import (
     UNITS,
     Context,
@@ -1053,6 +1053,12 @@ for _command in markets.PROPOSALS:
     propose.add_command(_command)
 for _command in markets.ASSET_COMMANDS:
     asset.add_command(_command)
+for _command in lifecycle.INSTITUTION_COMMANDS:
+    institution.add_command(_command)
+for _command in lifecycle.PROPOSALS:
+    propose.add_command(_command)
+for _command in lifecycle.PROPOSAL_COMMANDS:
+    proposal.add_command(_command)
 from amanat.cli import transparency as _transparency  # noqa: E402 - registers on `cli`
 
 _transparency.register(cli, json_option, pass_ctx)
