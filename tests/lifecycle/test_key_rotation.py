@@ -67,12 +67,13 @@ def test_wallet_rotation_by_the_institutions_own_transfers(
     govern(platform, token, "setHoldingLimits", [1_000, 0])
     rules = dataclasses.replace(tokens.rules_of(token), max_holders=2)
     govern(platform, token, "setRules", rules.set_rules_args())
-    govern(
-        platform,
-        platform.contract("CashToken"),
-        "issueCash",
-        [old, 250_000, bytes.fromhex("cd" * 32)],
-    )
+    for wallet in (old, small.address("holder-b")):
+        govern(
+            platform,
+            platform.contract("CashToken"),
+            "issueCash",
+            [wallet, 250_000, bytes.fromhex("cd" * 32)],
+        )
     identity = platform.contract("IdentityRegistry").read("identityNumberOf", old)
     before = (token.read("identityHolding", identity), token.read("holderCount"))
     assert before == (1_000, 2)
@@ -131,16 +132,23 @@ def test_lost_key_recovered_by_governance_then_unlinked(small: ChainUnderTest, c
     lost = small.address("holder-b")
     identity = platform.contract("IdentityRegistry").read("identityNumberOf", lost)
     new = cli.json("institution", "link-wallet", identity, "holder-b-2")["wallet"]
-    proposed = cli.json(
-        "propose", "recover", "SMALL", "--lost", "holder-b", "--new", new,
-        "--evidence", EVIDENCE,
-    )  # fmt: skip
-    assert proposed["action"] == "recovery"
-    governance.approve(platform, "official-2", proposed["id"])
-    platform.chain.advance_time(86_400)
-    governance.execute(platform, "official-1", proposed["id"])
+
+    def recover(ref: str) -> None:
+        proposed = cli.json(
+            "propose", "recover", ref, "--lost", "holder-b", "--new", new, "--evidence", EVIDENCE
+        )
+        assert proposed["action"] == "recovery"
+        governance.approve(platform, "official-2", proposed["id"])
+        platform.chain.advance_time(86_400)
+        governance.execute(platform, "official-1", proposed["id"])
+
+    recover("SMALL")
     assert (token.read("balanceOf", lost), token.read("balanceOf", new)) == (0, 500)
     assert token.read("identityHolding", identity) == 500
+    refused = cli.refused("institution", "unlink-wallet", lost, code=3, rule="wallet-not-empty")
+    assert "PKR 2,500.00 of cash" in refused.output and "propose recover PKRT" in refused.output
+    recover("PKRT")
+    assert cash.balance(platform, new)["balance_minor"] == 250_000
     cli.json("institution", "unlink-wallet", lost)
     assert token.read("detectTransferRestriction", lost, new, 0) == Restriction.SENDER_NOT_VERIFIED
     # the lost key, sending on its own past Amanat, is refused by the token and the cash token

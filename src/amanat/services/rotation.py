@@ -47,6 +47,15 @@ def _audit(
 # ------------------------------------------------------------ institution wallets
 
 
+def recovery_target(platform: Platform, ref: str) -> Bound:
+    """What a recovery proposal calls for `ref`: the cash token for its symbol (PKRT), else the
+    asset token by asset id, symbol or address."""
+    cash = platform.contract("CashToken")
+    if ref in (cash.read("symbol"), cash.address):
+        return cash
+    return tokens.resolve(platform, ref)
+
+
 def _identity_of(platform: Platform, address: str) -> int:
     return int(platform.contract("IdentityRegistry").read("identityNumberOf", address))
 
@@ -103,7 +112,8 @@ def unlink_wallet(platform: Platform, registrar: str, wallet: str) -> dict[str, 
             f"wallet {address} of {identities.name_of(platform, address)} (identity {number}) "
             f"still holds {'; '.join(obstacles)}: move them to another wallet of the institution "
             "(`amanat institution move-holdings`), or recover them by governance if its key is "
-            "lost (`amanat propose recover`), then unlink it",
+            "lost (`amanat propose recover TOKEN`, and `amanat propose recover PKRT` for its "
+            "cash), then unlink it",
             wallet=address,
             identity=number,
         )
