@@ -19,8 +19,8 @@ from sqlalchemy import select
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
 from amanat.domain.restrictions import Restriction
-from amanat.errors import RuleViolation
-from amanat.services import cash, dvp, governance, tokens, transparency
+from amanat.errors import InvalidInput, RuleViolation
+from amanat.services import cash, dvp, governance, identities, rotation, tokens, transparency
 from amanat.services.platform import Platform, dev_key_for
 from amanat.store.models import AuditEntry, Wallet
 from tests.indexer.conftest import ChainUnderTest, build_small_chain
@@ -28,6 +28,7 @@ from tests.integration.support import Amanat
 
 OFFICIALS = ["official-1", "official-2"]
 EVIDENCE = "0x" + "ab" * 32
+ZERO = "0x" + "00" * 20
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def test_wallet_rotation_by_the_institutions_own_transfers(
         platform, "holder-a", token, small.address("holder-b"), 100, 10_000, deadline
     )["instruction"]
 
-    new = cli.json("institution", "link-wallet", identity, "holder-a-2")["wallet"]
+    new = identities.link_wallet(platform, "registrar", identity, "holder-a-2")
     refused = cli.refused(
         "institution", "unlink-wallet", "holder-a", code=3, rule="wallet-not-empty"
     )
@@ -99,13 +100,11 @@ def test_wallet_rotation_by_the_institutions_own_transfers(
     # booked to the same identity: its holding, the holder count unchanged
     assert (token.read("identityHolding", identity), token.read("holderCount")) == before
     assert cash.balance(platform, new)["balance_minor"] == 250_000
-    refused = cli.refused(
-        "institution", "unlink-wallet", "holder-a", code=3, rule="wallet-not-empty"
-    )
-    assert "100 SMALL units, 100 of them locked for a settlement" in refused.output
+    with pytest.raises(RuleViolation, match="100 SMALL units, 100 of them locked for a settle"):
+        rotation.unlink_wallet(platform, "registrar", old)
 
     dvp.cancel(platform, "holder-a", instruction)
-    cli.json("institution", "move-holdings", "--as", "holder-a", "--to", new)
+    rotation.move_holdings(platform, "holder-a", new)
     unlinked = cli.json("institution", "unlink-wallet", "holder-a")
     assert unlinked["wallets"] == [new]
     assert (token.read("identityHolding", identity), token.read("holderCount")) == before
@@ -115,8 +114,8 @@ def test_wallet_rotation_by_the_institutions_own_transfers(
     assert token.read("detectMintRestriction", old, 1) == Restriction.RECEIVER_NOT_VERIFIED
     assert not platform.contract("CashToken").read("mayHold", old)
     # its key name no longer names a wallet of the platform
-    cli.refused("institution", "move-holdings", "--as", "holder-a", "--to", new, code=2,
-                rule="invalid-input")  # fmt: skip
+    with pytest.raises(InvalidInput, match="no institution, role or key named 'holder-a'"):
+        rotation.move_holdings(platform, "holder-a", new)
     with platform.store.session() as session:
         assert session.get(Wallet, old) is None
     assert [e.resource for e in audited(platform, "wallet.unlink")] == [
@@ -131,25 +130,22 @@ def test_lost_key_recovered_by_governance_then_unlinked(small: ChainUnderTest, c
     platform, token = small.platform, small.token("SMALL")
     lost = small.address("holder-b")
     identity = platform.contract("IdentityRegistry").read("identityNumberOf", lost)
-    new = cli.json("institution", "link-wallet", identity, "holder-b-2")["wallet"]
-
-    def recover(ref: str) -> None:
-        proposed = cli.json(
-            "propose", "recover", ref, "--lost", "holder-b", "--new", new, "--evidence", EVIDENCE
-        )
-        assert proposed["action"] == "recovery"
-        governance.approve(platform, "official-2", proposed["id"])
-        platform.chain.advance_time(86_400)
-        governance.execute(platform, "official-1", proposed["id"])
-
-    recover("SMALL")
+    new = identities.link_wallet(platform, "registrar", identity, "holder-b-2")
+    govern(platform, token, "recoveryAddress", [lost, new, ZERO], evidence=EVIDENCE)
     assert (token.read("balanceOf", lost), token.read("balanceOf", new)) == (0, 500)
     assert token.read("identityHolding", identity) == 500
-    refused = cli.refused("institution", "unlink-wallet", lost, code=3, rule="wallet-not-empty")
-    assert "PKR 2,500.00 of cash" in refused.output and "propose recover PKRT" in refused.output
-    recover("PKRT")
+    with pytest.raises(RuleViolation, match=r"PKR 2,500.00 of cash.*propose recover PKRT"):
+        rotation.unlink_wallet(platform, "registrar", lost)
+    # the cash is recovered through the CLI
+    proposed = cli.json(
+        "propose", "recover", "PKRT", "--lost", lost, "--new", new, "--evidence", EVIDENCE
+    )
+    assert (proposed["action"], proposed["contract"]) == ("recovery", "CashToken")
+    governance.approve(platform, "official-2", proposed["id"])
+    platform.chain.advance_time(86_400)
+    governance.execute(platform, "official-1", proposed["id"])
     assert cash.balance(platform, new)["balance_minor"] == 250_000
-    cli.json("institution", "unlink-wallet", lost)
+    rotation.unlink_wallet(platform, "registrar", lost)
     assert token.read("detectTransferRestriction", lost, new, 0) == Restriction.SENDER_NOT_VERIFIED
     # the lost key, sending on its own past Amanat, is refused by the token and the cash token
     for contract in (token, platform.contract("CashToken")):
