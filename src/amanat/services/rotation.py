@@ -5,9 +5,10 @@
   signed transfers (`move_holdings`: a move within one identity is booked to the same identity,
   so no holding cap, maximum of holders or foreign cap is touched; a lock-up or a freeze still
   refuses it); the registrar then unlinks the old wallet (`unlink_wallet`), refused while it
-  holds units (locked for a settlement or not), cash, or a sealed bid's deposit. When the key is
-  lost, governance recovers each token's units to the new wallet (`amanat propose recover`,
-  evidence-backed) instead of the institution's own transfer.
+  holds units (locked for a settlement or not), cash, or a sealed bid's deposit (the chain itself
+  refuses units and cash). When the key is lost, governance recovers each token's units and the
+  cash to the new wallet (`amanat propose recover TOKEN|PKRT`, evidence-backed) instead of the
+  institution's own transfers.
 - An official, or the publisher: two governed proposals made together (the contracts add or
   remove one at a time), the new key appointed first, then the old one removed, so the number of
   officials never falls below the threshold and anchoring never stops. Once the old official is
