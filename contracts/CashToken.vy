@@ -16,6 +16,7 @@
 
 interface IdentityRegistry:
     def walletRecord(wallet: address) -> uint256: view
+    def identityNumberOf(wallet: address) -> uint256: view
 
 interface Governance:
     def executingEvidence() -> bytes32: view
@@ -42,6 +43,12 @@ event CashWithdrawn:
     wallet: indexed(address)
     amount: uint256
     withdrawalReference: bytes32
+
+event CashRecovered:
+    lostWallet: indexed(address)
+    newWallet: indexed(address)
+    amount: uint256
+    evidence: bytes32
 
 event CashLocked:
     wallet: indexed(address)
@@ -270,6 +277,37 @@ def withdrawCash(wallet: address, amount: uint256, withdrawalReference: bytes32)
     self.totalSupply -= amount
     log Transfer(sender=wallet, receiver=empty(address), value=amount)
     log CashWithdrawn(wallet=wallet, amount=amount, withdrawalReference=withdrawalReference)
+
+
+@external
+def recoveryAddress(lostWallet: address, newWallet: address, investorOnchainID: address) -> bool:
+    """
+    @notice Move a lost wallet's cash to a new wallet of the same identity
+            (the ERC-3643 recovery of the asset tokens, for the cash leg), so
+            that the lost wallet can be unlinked. Governance only, with the
+            evidence hash of the executing proposal. Refused while any of the
+            lost wallet's cash is locked for a settlement.
+    @param lostWallet The wallet whose key was lost.
+    @param newWallet A wallet the registrar linked to the same identity.
+    @param investorOnchainID Kept for the same signature as the asset tokens'
+           recovery; must be the zero address.
+    @return True.
+    """
+    self._only_governance()
+    evidence: bytes32 = staticcall Governance(governance).executingEvidence()
+    assert evidence != empty(bytes32), "recovery requires an evidence hash"
+    assert investorOnchainID == empty(address), "onchain identity contracts are not used"
+    account: uint256 = self._accounts[lostWallet]
+    assert account >> 128 == 0, "lost wallet has cash locked for settlement"
+    amount: uint256 = account & MASK_128
+    assert amount > 0, "lost wallet holds no cash"
+    identityNumber: uint256 = staticcall IdentityRegistry(identityRegistry).identityNumberOf(lostWallet)
+    assert identityNumber != 0 and staticcall IdentityRegistry(identityRegistry).identityNumberOf(newWallet) == identityNumber, "new wallet belongs to another identity"
+    self._accounts[lostWallet] = 0
+    self._accounts[newWallet] += amount
+    log Transfer(sender=lostWallet, receiver=newWallet, value=amount)
+    log CashRecovered(lostWallet=lostWallet, newWallet=newWallet, amount=amount, evidence=evidence)
+    return True
 
 
 @external

@@ -26,9 +26,12 @@
        registrar alone may set them while the identity holds nothing. A
        country change re-books the identity's holding in every token in
        the same transaction, so each token's foreign total stays exact.
-     - Wallets: a wallet holding units of any token cannot be unlinked
-       (so not re-linked to another identity either); its units leave it
-       only by recovery to another wallet of the same identity or by an
+     - Wallets: a wallet holding units of any token, or cash (the
+       CashToken, locked cash included), cannot be unlinked (so not
+       re-linked to another identity either): an unlinked wallet may
+       neither send nor receive, so what it held would be stranded. Its
+       units and cash leave it by the holder's own transfers to another
+       wallet of the same identity, by recovery to such a wallet, or by an
        evidence-backed governance action. Linking a new, empty wallet to
        an identity stays with the registrar alone (the wallet gains
        nothing: units reach it only with a holder's signature or an
@@ -43,6 +46,9 @@ interface AssetToken:
     def balanceOf(wallet: address) -> uint256: view
     def identityHolding(identityNumber: uint256) -> uint256: view
     def rebookIdentity(identityNumber: uint256, country: uint16): nonpayable
+
+interface CashToken:
+    def balanceOf(wallet: address) -> uint256: view
 
 MAX_WALLETS: constant(uint256) = 16
 MAX_ASSETS: constant(uint256) = 1024
@@ -90,6 +96,7 @@ event RegistrarSet:
 
 governance: public(immutable(address))
 assetRegistry: public(immutable(address))
+cashToken: public(immutable(address))
 isRegistrar: public(HashMap[address, bool])
 maxSuspensionsPerDay: public(uint256)
 suspensionDay: uint256
@@ -101,16 +108,24 @@ walletRecord: public(HashMap[address, uint256])
 
 
 @deploy
-def __init__(governance_: address, registrars: DynArray[address, 8], assetRegistry_: address):
+def __init__(
+    governance_: address,
+    registrars: DynArray[address, 8],
+    assetRegistry_: address,
+    cashToken_: address,
+):
     """
     @param governance_ The M-of-N governance contract that appoints registrars.
     @param registrars The first registrars; later changes go through governance.
     @param assetRegistry_ The AssetRegistry listing every asset token (its address may be
            precomputed).
+    @param cashToken_ The CashToken whose holders' wallets stay linked while they hold cash
+           (its address may be precomputed; the zero address for a deployment without one).
     """
     assert governance_ != empty(address), "governance is the zero address"
     governance = governance_
     assetRegistry = assetRegistry_
+    cashToken = cashToken_
     self.maxSuspensionsPerDay = DEFAULT_MAX_SUSPENSIONS_PER_DAY
     log MaxSuspensionsPerDaySet(maxSuspensionsPerDay=DEFAULT_MAX_SUSPENSIONS_PER_DAY)
     for registrar: address in registrars:
@@ -336,14 +351,16 @@ def linkWallet(identityNumber: uint256, wallet: address):
 def unlinkWallet(wallet: address):
     """
     @notice Remove a wallet from its identity; it can no longer receive or send.
-            A wallet holding units of any asset token cannot be unlinked: its
-            units are recovered to another wallet of the identity first.
+            A wallet holding units of any asset token, or cash, cannot be
+            unlinked: they move to another wallet of the identity first.
     @param wallet The wallet to remove.
     """
     self._only_registrar()
     identityNumber: uint256 = self.walletRecord[wallet] >> 88
     assert identityNumber != 0, "wallet is not linked"
     assert not self._holds_units(0, wallet), "wallet holds units: recover them to another wallet of its identity first"
+    if cashToken != empty(address):
+        assert staticcall CashToken(cashToken).balanceOf(wallet) == 0, "wallet holds cash: recover it to another wallet of its identity first"
     remaining: DynArray[address, MAX_WALLETS] = []
     for linked: address in self.walletsOf[identityNumber]:
         if linked != wallet:

@@ -19,6 +19,8 @@ DEFAULT_BATCH_SIZE = 500  # requests per JSON-RPC batch; below Besu's 1,024 and 
 DEFAULT_LOGS_RANGE = 5_000  # blocks per eth_getLogs request; Besu's --rpc-max-logs-range default
 CONFIG_FILE = "amanat.toml"
 HSM_PIN_ENV = "AMANAT_HSM_PIN"
+PUBLISHER_ENV = "AMANAT_PUBLISHER_KEY"
+DEFAULT_PUBLISHER_KEY = "publisher"
 KEY_BACKENDS = ("keystore", "hsm")
 
 
@@ -45,6 +47,9 @@ class Settings:
     # `[keys]`: key names held in the hardware token (`name = "hsm"`), the rest in key files.
     hsm: HsmSettings | None = None
     hsm_keys: frozenset[str] = frozenset()
+    # The key that anchors the transparency log's tree heads (`[transparency] publisher`): after
+    # governance rotates the publisher, the new key's name goes here.
+    publisher_key: str = DEFAULT_PUBLISHER_KEY
 
     @property
     def embedded(self) -> bool:
@@ -102,6 +107,14 @@ class Settings:
                 f"not {production!r}"
             )
         hsm, hsm_keys = _key_backends(config, values)
+        publisher = os.environ.get(PUBLISHER_ENV) or values.get("transparency", {}).get(
+            "publisher", DEFAULT_PUBLISHER_KEY
+        )
+        if not isinstance(publisher, str) or not publisher:
+            raise InvalidInput(
+                f"transparency.publisher in {config} must name the publisher's key, "
+                f"not {publisher!r}"
+            )
         directory.mkdir(parents=True, exist_ok=True)
         return cls(
             data_dir=directory,
@@ -112,6 +125,7 @@ class Settings:
             production_chain_ids=tuple(production),
             hsm=hsm,
             hsm_keys=hsm_keys,
+            publisher_key=publisher,
         )
 
 

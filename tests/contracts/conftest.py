@@ -269,7 +269,10 @@ class System:
             distributor_at,
         ) = _next_create_addresses(8)
         self.idreg = deploy(
-            deployers["IdentityRegistry"], governance=self.gov.address, assetRegistry=areg_at
+            deployers["IdentityRegistry"],
+            governance=self.gov.address,
+            assetRegistry=areg_at,
+            cashToken=cash_at,
         )
         assert str(self.idreg.address) == idreg_at, "address prediction"
         self.agents = [settlement_at, auction_at, distributor_at]

@@ -738,10 +738,17 @@ def test_weighted_average_yield_rounds_half_even(system: System, w):
         auc.settle(pair[1], {w.b0: (1, 98, pair[0]), w.p: (1, 98, pair[1]), w.i: (1, 98, average)})
 
 
+def empty_cash(system: System, wallet: str, other: str) -> None:
+    """The wallet's holder moves all its cash to another wallet of its identity."""
+    with boa.env.prank(wallet):
+        system.cash.transfer(other, system.cash.balanceOf(wallet))
+
+
 def test_a_relinked_wallet_cannot_take_a_second_slot(system: System, auc: Auctions, w):
     """A wallet re-linked to another identity after committing cannot commit again under the
     new identity (its first deposit would be lost track of)."""
     auc.commit(w.b0, 300, 120_000)
+    empty_cash(system, w.b0, w.b1)  # a wallet holding cash cannot be unlinked
     with boa.env.prank(system.registrar):
         system.idreg.unlinkWallet(w.b0)
         system.idreg.linkWallet(system.pension.number, w.b0)
@@ -826,6 +833,7 @@ def test_a_wallet_relinked_after_its_sealed_bid_cannot_reveal(system: System, au
     fund two live sealed bids to choose from: the moved wallet's bid can no longer be revealed
     (its deposit is forfeited)."""
     auc.commit(w.b0, 300, 120_000)
+    empty_cash(system, w.b0, w.b1)  # a wallet holding cash cannot be unlinked
     with boa.env.prank(system.registrar):
         system.idreg.unlinkWallet(w.b0)
         system.idreg.linkWallet(system.pension.number, w.b0)

@@ -225,3 +225,44 @@ def test_lock_refusals(system: System, w):
         cash.settleLocked(w.b0, w.p, 5_001)
     with boa.reverts("receiver is not a verified institution"), boa.env.prank(agent):
         cash.settleLocked(w.b0, w.out, 5_000)
+
+
+# ---------------------------------------------------------------- key lifecycle
+
+
+def test_a_wallet_holding_cash_stays_linked_until_governance_recovers_its_cash(system: System, w):
+    """A wallet holding cash cannot be unlinked (its cash would be stranded: an unlinked wallet
+    may neither send nor receive); a lost key's cash is recovered by an evidence-backed
+    proposal to a wallet of the same identity, locked cash excepted. Then it can be unlinked."""
+    cash = system.cash
+    system.issue_cash(w.b0, 5_000)
+    with (
+        boa.env.prank(system.registrar),
+        boa.reverts("wallet holds cash: recover it to another wallet of its identity first"),
+    ):
+        system.idreg.unlinkWallet(w.b0)
+    new = boa.env.generate_address()
+    with boa.env.prank(system.registrar):
+        system.idreg.linkWallet(system.bank.number, new)
+    with boa.reverts("this action affects a holder's property and requires an evidence hash"):
+        system.propose(cash, "recoveryAddress", w.b0, new, ZERO_ADDRESS)
+    with boa.reverts("new wallet belongs to another identity"):
+        system.govern(cash, "recoveryAddress", w.b0, w.p, ZERO_ADDRESS, evidence=EVIDENCE)
+    with boa.env.prank(system.settlement.address):
+        cash.lock(w.b0, 1_000)
+    with boa.reverts("lost wallet has cash locked for settlement"):
+        system.govern(cash, "recoveryAddress", w.b0, new, ZERO_ADDRESS, evidence=EVIDENCE)
+    with boa.env.prank(system.settlement.address):
+        cash.unlock(w.b0, 1_000)
+    system.govern(cash, "recoveryAddress", w.b0, new, ZERO_ADDRESS, evidence=EVIDENCE)
+    entries = [e for e in system.logs() if type(e).__name__ in ("Transfer", "CashRecovered")]
+    assert names(entries) == ["Transfer", "CashRecovered"]
+    recovered = entries[1]
+    assert (recovered.lostWallet, recovered.newWallet, recovered.amount) == (w.b0, new, 5_000)
+    assert recovered.evidence == EVIDENCE
+    assert (cash.balanceOf(w.b0), cash.balanceOf(new), cash.totalSupply()) == (0, 5_000, 5_000)
+    with boa.reverts("lost wallet holds no cash"):
+        system.govern(cash, "recoveryAddress", w.b0, new, ZERO_ADDRESS, evidence=EVIDENCE)
+    with boa.env.prank(system.registrar):
+        system.idreg.unlinkWallet(w.b0)
+    assert cash.mayHold(w.b0) is False

@@ -212,8 +212,8 @@ def deploy(
         ),
         _creation(
             "IdentityRegistry",
-            ["address", "address[]", "address"],
-            [governance, list(setup.registrars), assets],
+            ["address", "address[]", "address", "address"],
+            [governance, list(setup.registrars), assets, cash],
         ),
         _creation(
             "AssetRegistry",

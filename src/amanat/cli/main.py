@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.cli import markets
+from amanat.cli import lifecycle, markets
 from amanat.cli.common import (
     UNITS,
     Context,
@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     from amanat.chain import node as chain_node
     from amanat.services import assets as asset_service
     from amanat.services import governance as gov
-    from amanat.services import identities, tokens
+    from amanat.services import identities, rotation, tokens
 else:
     deployment = lazy_module("amanat.chain.deploy")
     chain_node = lazy_module("amanat.chain.node")
     asset_service = lazy_module("amanat.services.assets")
     gov = lazy_module("amanat.services.governance")
     identities = lazy_module("amanat.services.identities")
+    rotation = lazy_module("amanat.services.rotation")
     tokens = lazy_module("amanat.services.tokens")
 
 
@@ -832,11 +833,12 @@ def propose_pause(ctx: Context, token: str, resume: bool, **options: Any) -> Non
 @proposal_options
 @pass_ctx
 def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **options: Any) -> None:
-    """Move a lost wallet's units to the institution's new wallet (evidence required)."""
+    """Move a lost wallet's units (TOKEN: an asset token, or PKRT for its cash) to the
+    institution's new wallet (evidence required)."""
     platform = ctx.platform()
     submit_proposal(
         ctx,
-        tokens.resolve(platform, token),
+        rotation.recovery_target(platform, token),
         "recoveryAddress",
         [platform.address_of(lost), platform.address_of(new_wallet, new=True), "0x" + "00" * 20],
         **options,
@@ -1053,6 +1055,12 @@ for _command in markets.PROPOSALS:
     propose.add_command(_command)
 for _command in markets.ASSET_COMMANDS:
     asset.add_command(_command)
+for _command in lifecycle.INSTITUTION_COMMANDS:
+    institution.add_command(_command)
+for _command in lifecycle.PROPOSALS:
+    propose.add_command(_command)
+for _command in lifecycle.PROPOSAL_COMMANDS:
+    proposal.add_command(_command)
 from amanat.cli import transparency as _transparency  # noqa: E402 - registers on `cli`
 
 _transparency.register(cli, json_option, pass_ctx)

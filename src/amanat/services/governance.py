@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,13 +112,43 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
     if view.state == "collecting-approvals":
         raise RuleViolation(
             "approvals",
-            f"proposal {proposal_id} has {view.approvals} of {view.threshold} approvals",
+            f"proposal {proposal_id} has {view.approvals} of {view.threshold} approvals "
+            "(of current officials: a removed official's approval no longer counts)",
             approvals=view.approvals,
             threshold=view.threshold,
+        )
+    if view.state == "timelock-restart":
+        raise RuleViolation(
+            "timelock-restart",
+            f"proposal {proposal_id} has {view.approvals} of {view.threshold} approvals, but an "
+            "official was removed or the threshold raised since its timelock started: restart "
+            f"it (`amanat proposal restart-timelock {proposal_id}`) and wait it out again",
         )
     platform.chain.transact(
         platform.signer(official),
         [governance.tx("execute", proposal_id, description=f"execute proposal {proposal_id}")],
+    )
+    return show(platform, proposal_id)
+
+
+def restart_timelock(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+    """Start the timelock anew of a proposal that has its approvals but whose timelock an
+    official's removal or a raised threshold stopped (`startTimelock`)."""
+    view = show(platform, proposal_id)
+    if view.state != "timelock-restart":
+        raise RuleViolation(
+            "timelock-running" if view.state in ("waiting-timelock", "ready") else view.state,
+            f"proposal {proposal_id} is {view.state.replace('-', ' ')}: there is no stopped "
+            "timelock to restart",
+        )
+    governance = platform.contract("Governance")
+    platform.chain.transact(
+        platform.signer(official),
+        [
+            governance.tx(
+                "startTimelock", proposal_id, description=f"restart timelock {proposal_id}"
+            )
+        ],
     )
     return show(platform, proposal_id)
 
@@ -151,11 +182,66 @@ def show(platform: Platform, proposal_id: int) -> ProposalView:
         governance.read("getProposal", proposal_id),
         governance.read("threshold"),
         platform.clock.chain_time(),
+        standing(platform)[proposal_id],
     )
 
 
-def _view(proposal_id: int, stored: Any, threshold: int, now: int) -> ProposalView:
-    """A proposal's view from its stored struct, the threshold and the chain's time."""
+@dataclass(frozen=True)
+class Standing:
+    """What Governance counts for a proposal now: the approvals of current officials given in
+    their current membership (a removed official's approval no longer counts, nor counts again
+    if it is re-added), and whether its timelock was started under the current configuration
+    (removing an official or raising the threshold makes every running timelock restart)."""
+
+    approvals: int = 0
+    timelock_current: bool = False
+
+
+def standing(platform: Platform) -> dict[int, Standing]:
+    """Every proposal's standing, replayed from Governance's events in chain order (the
+    contract keeps the membership epochs it compares in storage it does not expose)."""
+    logs = platform.decoded_logs(
+        platform.contract("Governance"),
+        ["OfficialSet", "ThresholdSet", "ProposalApproved", "TimelockStarted"],
+    )
+    member: dict[str, bool] = {}
+    epoch: dict[str, int] = {}
+    configuration = threshold = 0
+    approved: dict[int, dict[str, int]] = {}
+    started: dict[int, int] = {}
+    for log in logs:
+        if log["event"] == "OfficialSet":
+            official = log["official"].lower()
+            member[official] = log["enabled"]
+            if log["enabled"]:
+                epoch[official] = epoch.get(official, 0) + 1
+            else:
+                configuration += 1
+        elif log["event"] == "ThresholdSet":
+            if log["threshold"] > threshold:
+                configuration += 1
+            threshold = log["threshold"]
+        elif log["event"] == "ProposalApproved":
+            official = log["official"].lower()
+            approved.setdefault(log["proposalId"], {})[official] = epoch.get(official, 0)
+        else:
+            started[log["proposalId"]] = configuration
+    out: dict[int, Standing] = defaultdict(Standing)
+    for proposal_id in approved.keys() | started.keys():
+        counted = sum(
+            1
+            for official, given in approved.get(proposal_id, {}).items()
+            if member.get(official) and epoch.get(official) == given
+        )
+        out[proposal_id] = Standing(counted, started.get(proposal_id) == configuration)
+    return out
+
+
+def _view(
+    proposal_id: int, stored: Any, threshold: int, now: int, current: Standing
+) -> ProposalView:
+    """A proposal's view from its stored struct, the threshold, the chain's time and what
+    Governance counts for it now (`current`: the stored approval counter never goes down)."""
     (
         target,
         selector,
@@ -175,8 +261,10 @@ def _view(proposal_id: int, stored: Any, threshold: int, now: int) -> ProposalVi
         state = "cancelled"
     elif now >= expires:
         state = "expired"
-    elif approvals < threshold:
+    elif current.approvals < threshold:
         state = "collecting-approvals"
+    elif not current.timelock_current:
+        state = "timelock-restart"
     elif now < ready:
         state = "waiting-timelock"
     else:
@@ -188,7 +276,7 @@ def _view(proposal_id: int, stored: Any, threshold: int, now: int) -> ProposalVi
         function=_function_name(selector),
         evidence="0x" + evidence.hex(),
         proposer=proposer,
-        approvals=approvals,
+        approvals=current.approvals,
         threshold=threshold,
         created_at=created,
         expires_at=expires,
@@ -246,6 +334,11 @@ class ProposalDetail:
             )
         if view.state == "ready":
             return f"executable now (since {utc(view.ready_at)}, chain time)"
+        if view.state == "timelock-restart":
+            return (
+                "stopped: an official was removed or the threshold raised since it started; "
+                f"restart it for another {duration(self.timelock_seconds)}"
+            )
         if view.state == "expired":
             return f"expired at {utc(view.expires_at)} (chain time)"
         return view.state
@@ -294,7 +387,11 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         ]
     )
     stored, call_data = replies[0::2], replies[1::2]
-    views = {i: _view(i, raw, threshold, now) for i, raw in zip(proposal_ids, stored, strict=True)}
+    current = standing(platform)
+    views = {
+        i: _view(i, raw, threshold, now, current[i])
+        for i, raw in zip(proposal_ids, stored, strict=True)
+    }
     actions = sorted({ActionType(raw[2]) for raw in stored})
     delays = dict(
         zip(actions, read_many([(governance, "timelock", (int(a),)) for a in actions]), strict=True)

@@ -61,12 +61,29 @@ class DecodedCall:
     action: str
     affects_holder_property: bool
     arguments: tuple[Argument, ...]
+    # What a role change does, in a sentence ('appoint official-4 (0x…) as official').
+    meaning: str | None = None
 
     @property
     def summary(self) -> str:
+        if self.meaning is not None:
+            return f"{self.contract}: {self.meaning}"
         words = "; ".join(f"{a.name} {a.short}" for a in self.arguments)
         name = self.function.split("(", 1)[0]
         return f"{self.contract}: {name}" + (f" ({words})" if words else "")
+
+
+# Governed functions that appoint (true) or remove (false) the holder of a role: (address, bool).
+ROLE_SETTERS = {
+    "setOfficial": "official",
+    "setPublisher": "tree-head publisher",
+    "setRegistrar": "registrar",
+    "setIssuer": "issuer",
+    "setValuer": "valuer",
+    "setReserveAuditor": "reserve auditor",
+    "setAgent": "settlement agent",
+    "setSettlementAgent": "settlement agent",
+}
 
 
 def utc(timestamp: int) -> str:
@@ -228,12 +245,18 @@ def decode(platform: Platform, directory: Directory, target: str, call_data: byt
         )
         for name, abi_type in zip(function.input_names, function.inputs, strict=True)
     )
+    role = ROLE_SETTERS.get(function.name)
+    meaning = None
+    if role is not None and function.inputs == ("address", "bool"):
+        holder, enabled = (values[name] for name in function.input_names)
+        meaning = f"{'appoint' if enabled else 'remove'} {directory.who(holder)} as {role}"
     return DecodedCall(
         contract,
         function.signature,
         governed.action.label,
         governed.affects_holder_property,
         arguments,
+        meaning,
     )
 
 

@@ -281,12 +281,18 @@ class Platform:
                 *session.scalars(select(Wallet.key_name).where(Wallet.key_name.is_not(None))),
                 *session.scalars(select(User.key_name).where(User.key_name.is_not(None))),
             }
-        configured = set(DEV_ROLES) | {PUBLISHER_KEY} if self.settings.embedded else set()
+        configured = (
+            set(DEV_ROLES) | {PUBLISHER_KEY, self.settings.publisher_key}
+            if self.settings.embedded
+            else set()
+        )
         configured |= self.settings.hsm_keys
         return sorted({*configured, *self.keyring.names(), *(n for n in registered if n)})
 
     def _registered_name(self, name: str) -> bool:
-        if name == PUBLISHER_KEY or DEVELOPMENT_OFFICIAL.fullmatch(name):
+        if name in (PUBLISHER_KEY, self.settings.publisher_key) or DEVELOPMENT_OFFICIAL.fullmatch(
+            name
+        ):
             return True
         from amanat.store.models import User, Wallet
 

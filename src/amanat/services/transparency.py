@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from amanat.domain import merkle
 from amanat.domain.transparency import TreeHead
-from amanat.errors import AmanatError, InvalidInput, NotFound
-from amanat.services.platform import PUBLISHER_KEY, Platform
+from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
+from amanat.services.platform import Platform
 from amanat.store.crypto import write_once
 from amanat.store.log import size
 from amanat.store.models import LogEntry
@@ -205,7 +205,16 @@ def _anchor_pending(platform: Platform) -> None:
     limit = anchor.read("maxAnchorableSize")
     # A head anchored again after a voiding is a new transaction, not the journalled one.
     voidings = anchor.read("voidingCount")
-    signer = platform.signer(PUBLISHER_KEY)
+    key_name = platform.settings.publisher_key
+    signer = platform.signer(key_name)
+    if pending and not anchor.read("isPublisher", signer.address):
+        raise RuleViolation(
+            "not-a-publisher",
+            f"the publisher key {key_name!r} ({signer.address}) is not an appointed publisher of "
+            "the TransparencyAnchor: name the key governance appointed in amanat.toml "
+            "([transparency] publisher) or AMANAT_PUBLISHER_KEY",
+            key=key_name,
+        )
     for row in pending:
         if row.tree_size <= on_chain:
             continue  # superseded by a larger anchor (sizes only grow on chain)
