@@ -202,7 +202,19 @@ class Bench:
         wait = ready_at - self.chain.block_timestamp()
         if wait > 0:
             self.chain.advance_time(wait)
-        receipts = self.send(OFFICIALS[2], [governance.tx("execute", p.id) for p in proposals])
+        receipts = self.send(
+            OFFICIALS[2],
+            [
+                governance.tx(
+                    "execute",
+                    p.id,
+                    p.target.address,
+                    p.target.encode(p.function, *p.args),
+                    parse_evidence(p.evidence),
+                )
+                for p in proposals
+            ],
+        )
         for p, receipt in zip(proposals, receipts, strict=True):
             p.execute = receipt
         return proposals
