@@ -296,8 +296,12 @@ def _timelock_running(state: uint256, counters: uint256) -> bool:
 @internal
 def _start_timelock(proposalId: uint256, state: uint256, counters: uint256) -> uint256:
     # The state word with the timelock started now under the current configuration.
-    readyAt: uint256 = block.timestamp + self.timelock[convert(self._field(state, ACTION_TYPE, 8), uint8)]
-    assert readyAt <= MAX_TIME, "timelock ends beyond the representable time"
+    # A delay past the representable time (an action type set never to run) ends at MAX_TIME,
+    # some 8.9 million years away.
+    delay: uint256 = self.timelock[convert(self._field(state, ACTION_TYPE, 8), uint8)]
+    readyAt: uint256 = MAX_TIME
+    if delay < MAX_TIME - block.timestamp:
+        readyAt = block.timestamp + delay
     log TimelockStarted(proposalId=proposalId, readyAt=readyAt)
     cleared: uint256 = state & ~(((1 << (TIME_BITS + 64)) - 1) << READY_AT)
     return cleared | (readyAt << READY_AT) | (

@@ -725,3 +725,14 @@ def test_every_privileged_function_is_a_governed_action(deployers, contract):
     governed = {s for s in mutating if s.split("(")[0] not in UNGOVERNED[contract]}
     assert governed <= set(GOVERNED_FUNCTIONS), sorted(governed - set(GOVERNED_FUNCTIONS))
     assert {s.split("(")[0] for s in mutating} >= UNGOVERNED[contract]
+
+
+def test_a_timelock_beyond_the_representable_time_never_ends(system):
+    """The state word keeps times in 48 bits: an action type whose timelock is set past them
+    (never to run) still records approvals, and its proposals never become executable."""
+    system.govern(system.gov, "setTimelock", int(ActionType.MINT), 2**200)
+    pid = mint_proposal(system)
+    system.approve(pid)
+    assert system.gov.getProposal(pid).readyAt == 2**48 - 1
+    with boa.reverts("timelock has not passed"):
+        system.execute(pid)
