@@ -57,7 +57,7 @@ from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.rules import BPS, TokenRules
-from amanat.errors import AmanatError
+from amanat.errors import AmanatError, InvalidInput
 from amanat.services import assets, cash, identities, tokens
 from amanat.services.governance import DEFAULT_LIFETIME_SECONDS, parse_evidence
 from amanat.services.platform import Bound, Platform
@@ -69,6 +69,12 @@ SAMPLES = 5
 BATCH_SAMPLES = 3
 TOKENIZE_SAMPLES = 3
 GOAL_TRANSFER_EXISTING = 70_000
+# Issue 14's goals that this bench measures and meets (the others are in bench/README.md).
+GOALS = {
+    "transfer_existing_holder": GOAL_TRANSFER_EXISTING,
+    "propose": 120_000,
+    "approve_proposal": 60_000,
+}
 DIRECT_GAS_LIMIT = 3_000_000
 
 # Token rules of the benchmarked asset: every rule active.
@@ -159,7 +165,12 @@ class Bench:
 
     def signer(self, name: str) -> LocalAccount:
         if name not in self.signers:
-            self.signers[name] = self.platform.signer(name)
+            # The bench registers its holders on chain itself, not through Amanat's store, so
+            # their names are new development keys to the platform; roles resolve as roles.
+            try:
+                self.signers[name] = self.platform.signer(name)
+            except InvalidInput:
+                self.signers[name] = self.platform.signer(name, new=True)
         return self.signers[name]
 
     def address(self, name: str) -> str:
@@ -202,7 +213,19 @@ class Bench:
         wait = ready_at - self.chain.block_timestamp()
         if wait > 0:
             self.chain.advance_time(wait)
-        receipts = self.send(OFFICIALS[2], [governance.tx("execute", p.id) for p in proposals])
+        receipts = self.send(
+            OFFICIALS[2],
+            [
+                governance.tx(
+                    "execute",
+                    p.id,
+                    p.target.address,
+                    p.target.encode(p.function, *p.args),
+                    parse_evidence(p.evidence),
+                )
+                for p in proposals
+            ],
+        )
         for p, receipt in zip(proposals, receipts, strict=True):
             p.execute = receipt
         return proposals
@@ -597,11 +620,10 @@ def report(results: dict[str, int], samples: dict[str, list[int]], info: dict[st
         table([{"reference": name, "gas": gas} for name, gas in REFERENCES]),
         "",
     ]
-    value = results["transfer_existing_holder"]
-    verdict = "MET" if value <= GOAL_TRANSFER_EXISTING else "NOT MET"
-    lines.append(
-        f"Goal transfer_existing_holder <= {GOAL_TRANSFER_EXISTING:,}: {verdict} ({value:,} gas)"
-    )
+    for key, goal in GOALS.items():
+        value = results[key]
+        verdict = "MET" if value <= goal else "NOT MET"
+        lines.append(f"Goal {key} <= {goal:,}: {verdict} ({value:,} gas)")
     lines.append(
         f"({info['blocks']} blocks, token holders {info['holders']}, supply {info['supply']:,}, "
         f"{info['seconds']:.1f} s)"

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import pytest
 from eth_account import Account
 
+from amanat.chain.abi import proposal_call_hash
 from amanat.chain.keys import DEV_ADDRESSES
-from amanat.errors import AmanatError
-from amanat.services import tokens
+from amanat.errors import AmanatError, RuleViolation
+from amanat.services import governance, tokens
 from amanat.services.governed_calls import Directory, decode
 from amanat.services.platform import DEV_ROLES
 from tests.api.conftest import Api
@@ -66,3 +67,33 @@ def test_words_name_an_address_only_by_the_key_that_holds_it(
     settlement = platform.manifest.address("Settlement")
     foreign = decode(platform, directory, settlement, call)
     assert "NOT a Settlement function" in foreign.contract and "NOT a" in foreign.summary
+
+
+def test_a_proposal_is_read_from_its_event_only_if_it_matches_the_stored_hash(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Governance stores only the hash of a proposal's call: the call shown to approvers and
+    passed at execution comes from ProposalCreated, and a node serving another call for it
+    (a larger amount) is refused, not shown."""
+    platform = api.platform
+    (detail,) = governance.describe(platform, [1])
+    call = governance.proposed_calls(platform, [1])[1]
+    stored = platform.contract("Governance").read("getProposal", 1)
+    assert proposal_call_hash(*call.execute_args) == stored[0]
+    assert detail.view.target == call.target and detail.view.proposer == call.proposer
+    assert governance.show(platform, 1) == detail.view
+    real = platform.decoded_logs
+
+    def forged(*args: object, **kwargs: object) -> list[dict[str, object]]:
+        return [
+            {**log, "callData": log["callData"][:-1] + b"\x01"}
+            if log["event"] == "ProposalCreated"
+            else log
+            for log in real(*args, **kwargs)  # type: ignore[arg-type]
+        ]
+
+    monkeypatch.setattr(platform, "decoded_logs", forged)
+    for read in (lambda: governance.describe(platform, [1]), lambda: governance.show(platform, 1)):
+        with pytest.raises(RuleViolation, match="does not match the call hash") as refused:
+            read()
+        assert refused.value.rule == "proposal-call"

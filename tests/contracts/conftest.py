@@ -247,6 +247,7 @@ class System:
     def __init__(self, deployers: dict[str, Any]):
         env = boa.env
         self.d = deployers
+        self.calls: dict[bytes, tuple[str, bytes, bytes]] = {}  # proposed calls by their hash
         self.officials = [env.generate_address(f"official{i}") for i in range(1, 4)]
         self.outsider = env.generate_address("outsider")
         self.registrar = env.generate_address("registrar")
@@ -347,8 +348,31 @@ class System:
         lifetime: int = LIFETIME,
     ) -> int:
         calldata = getattr(target, fn_name).prepare_calldata(*args)
+        return self.propose_call(target.address, calldata, evidence, proposer, lifetime)
+
+    def propose_call(
+        self,
+        target: str,
+        calldata: bytes,
+        evidence: bytes = b"",
+        proposer: int = 0,
+        lifetime: int = LIFETIME,
+    ) -> int:
+        """Propose raw call data, remembering the call so `execute` can pass it (governance
+        stores only its hash, as `ProposalCreated` records it)."""
+        self.remember_call(target, calldata, evidence)
         with boa.env.prank(self.officials[proposer]):
-            return self.gov.propose(target.address, calldata, evidence or ZERO32, lifetime)
+            return self.gov.propose(target, calldata, evidence or ZERO32, lifetime)
+
+    def remember_call(self, target: str, calldata: bytes, evidence: bytes = b"") -> None:
+        call = (to_checksum_address(target), calldata, evidence or ZERO32)
+        self.calls[keccak(abi_encode(["address", "bytes", "bytes32"], call))] = call
+
+    def call_of(self, proposal_id: int) -> tuple[str, bytes, bytes]:
+        """The call of a proposal made through `propose_call` (any call for an unknown one)."""
+        return self.calls.get(
+            self.gov.getProposal(proposal_id).callHash, (self.gov.address, b"", ZERO32)
+        )
 
     def approve(self, proposal_id: int, official: int = 1) -> None:
         with boa.env.prank(self.officials[official]):
@@ -356,7 +380,7 @@ class System:
 
     def execute(self, proposal_id: int, official: int = 1) -> None:
         with boa.env.prank(self.officials[official]):
-            self.gov.execute(proposal_id)
+            self.gov.execute(proposal_id, *self.call_of(proposal_id))
 
     def govern(self, target: Any, fn_name: str, *args: Any, evidence: bytes = b"") -> int:
         """Official 1 proposes, official 2 approves, wait out the timelock, execute."""

@@ -19,6 +19,8 @@ from amanat.domain.identity import InvestorCategory
 from .conftest import COUNTRY_CODES, DAY, PK, PayoutTree, System
 
 TRANSFER_GOAL = 70_000
+PROPOSE_GOAL = 120_000
+APPROVE_GOAL = 60_000
 
 
 def tx_gas(contract, calldata: bytes) -> int:
@@ -81,6 +83,25 @@ def test_transfer_to_an_existing_holder(system: System, w, exact_gas, ruled):
     gas = measure(system.token, "transfer", w.p, 10, sender=w.b0)
     report(f"AssetToken.transfer (existing holder, {ruled})", gas)
     assert gas <= TRANSFER_GOAL
+
+
+def test_governance_gas(system: System, w, exact_gas):
+    """Propose a mint (the proposer's approval counted) and approve it to the 2-of-3 threshold,
+    which starts the timelock: issue 14's goals, the call stored as a hash and passed at
+    execution (OpenZeppelin Governor's design)."""
+    minted = system.token.balanceOf(w.b0)
+    calldata = system.token.mint.prepare_calldata(w.b0, 10)
+    args = (system.token.address, calldata, b"\x00" * 32, 7 * DAY)
+    system.remember_call(*args[:3])
+    propose = measure(system.gov, "propose", *args, sender=system.officials[0])
+    pid = system.gov.proposalCount()
+    approve = measure(system.gov, "approve", pid, sender=system.officials[1])
+    report("Governance.propose (mint)", propose)
+    report("Governance.approve (reaches the threshold)", approve)
+    system.execute(pid)
+    assert system.token.balanceOf(w.b0) == minted + 10
+    assert propose <= PROPOSE_GOAL
+    assert approve <= APPROVE_GOAL
 
 
 def test_dvp_gas(system: System, w, exact_gas):

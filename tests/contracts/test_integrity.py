@@ -375,7 +375,7 @@ def test_officials_are_capped_at_the_approvals_capacity(system: System, deployer
     with boa.env.prank(officials[0]):
         pid = gov.propose(gov.address, calldata, ZERO32, LIFETIME)
         with boa.reverts("more officials than approvals can hold (32)"):
-            gov.execute(pid)
+            gov.execute(pid, gov.address, calldata, ZERO32)
     assert gov.officialCount() == 32
 
 

@@ -255,3 +255,9 @@ def decode_revert(data: bytes) -> str | None:
     if data[:4] == PANIC_SELECTOR:
         return f"panic 0x{decode(['uint256'], data[4:])[0]:02x} (arithmetic or bounds check)"
     return None
+
+
+def proposal_call_hash(target: str, call_data: bytes, evidence: bytes) -> bytes:
+    """The hash a Governance proposal stores of its call, as `Governance.callHash` computes it:
+    keccak256(abi.encode(target, callData, evidence))."""
+    return keccak(encode(["address", "bytes", "bytes32"], [target, call_data, evidence]))

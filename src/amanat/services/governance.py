@@ -1,14 +1,17 @@
-"""M-of-N governance: propose a privileged call with its evidence, approve, execute, inspect."""
+"""M-of-N governance: propose a privileged call with its evidence, approve, execute, inspect.
+
+Governance stores only the hash of a proposal's call (target, call data, evidence), as
+OpenZeppelin's Governor does; the call itself is read from the proposal's `ProposalCreated` event
+(checked against the stored hash) and passed again at execution."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from amanat.chain.abi import interface
+from amanat.chain.abi import interface, proposal_call_hash
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
@@ -88,6 +91,34 @@ def propose(
     return int(created[0]["proposalId"])
 
 
+@dataclass(frozen=True)
+class ProposedCall:
+    """A proposal's call as its `ProposalCreated` event records it."""
+
+    target: str
+    call_data: bytes
+    evidence: bytes
+    proposer: str
+
+    @property
+    def execute_args(self) -> tuple[str, bytes, bytes]:
+        """The arguments `Governance.execute` takes after the proposal id."""
+        return (self.target, self.call_data, self.evidence)
+
+
+def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, ProposedCall]:
+    """The calls of these proposals, from their `ProposalCreated` events (one log query)."""
+    logs = platform.decoded_logs(
+        platform.contract("Governance"), ["ProposalCreated"], first_indexed=proposal_ids
+    )
+    return {
+        log["proposalId"]: ProposedCall(
+            log["target"], log["callData"], log["evidence"], log["proposer"]
+        )
+        for log in logs
+    }
+
+
 def approve(platform: Platform, official: str, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
@@ -100,7 +131,7 @@ def approve(platform: Platform, official: str, proposal_id: int) -> ProposalView
 
 def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
-    view = show(platform, proposal_id)
+    view, call = _show(platform, proposal_id)
     if view.state == "waiting-timelock":
         remaining = view.ready_at - platform.clock.chain_time()
         raise RuleViolation(
@@ -120,13 +151,21 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
     if view.state == "timelock-restart":
         raise RuleViolation(
             "timelock-restart",
-            f"proposal {proposal_id} has {view.approvals} of {view.threshold} approvals, but an "
-            "official was removed or the threshold raised since its timelock started: restart "
-            f"it (`amanat proposal restart-timelock {proposal_id}`) and wait it out again",
+            f"proposal {proposal_id} has {view.approvals} of {view.threshold} approvals, but its "
+            "timelock is not running (an official was removed or the threshold raised since it "
+            "started, or the threshold was lowered after the last approval): start it "
+            f"(`amanat proposal restart-timelock {proposal_id}`) and wait it out",
         )
     platform.chain.transact(
         platform.signer(official),
-        [governance.tx("execute", proposal_id, description=f"execute proposal {proposal_id}")],
+        [
+            governance.tx(
+                "execute",
+                proposal_id,
+                *call.execute_args,
+                description=f"execute proposal {proposal_id}",
+            )
+        ],
     )
     return show(platform, proposal_id)
 
@@ -175,79 +214,46 @@ def _function_name(target_selector: bytes) -> str:
 
 
 def show(platform: Platform, proposal_id: int) -> ProposalView:
+    return _show(platform, proposal_id)[0]
+
+
+def _show(platform: Platform, proposal_id: int) -> tuple[ProposalView, ProposedCall]:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
-    return _view(
-        proposal_id,
-        governance.read("getProposal", proposal_id),
-        governance.read("threshold"),
-        platform.clock.chain_time(),
-        standing(platform)[proposal_id],
+    stored, threshold, running = read_many(
+        [
+            (governance, "getProposal", (proposal_id,)),
+            (governance, "threshold", ()),
+            (governance, "timelockRunning", (proposal_id,)),
+        ]
     )
+    call = _checked(proposal_id, stored, proposed_calls(platform, [proposal_id]).get(proposal_id))
+    now = platform.clock.chain_time()
+    return _view(proposal_id, stored, call, threshold, now, running), call
 
 
-@dataclass(frozen=True)
-class Standing:
-    """What Governance counts for a proposal now: the approvals of current officials given in
-    their current membership (a removed official's approval no longer counts, nor counts again
-    if it is re-added), and whether its timelock was started under the current configuration
-    (removing an official or raising the threshold makes every running timelock restart)."""
-
-    approvals: int = 0
-    timelock_current: bool = False
-
-
-def standing(platform: Platform) -> dict[int, Standing]:
-    """Every proposal's standing, replayed from Governance's events in chain order (the
-    contract keeps the membership epochs it compares in storage it does not expose)."""
-    logs = platform.decoded_logs(
-        platform.contract("Governance"),
-        ["OfficialSet", "ThresholdSet", "ProposalApproved", "TimelockStarted"],
-    )
-    member: dict[str, bool] = {}
-    epoch: dict[str, int] = {}
-    configuration = threshold = 0
-    approved: dict[int, dict[str, int]] = {}
-    started: dict[int, int] = {}
-    for log in logs:
-        if log["event"] == "OfficialSet":
-            official = log["official"].lower()
-            member[official] = log["enabled"]
-            if log["enabled"]:
-                epoch[official] = epoch.get(official, 0) + 1
-            else:
-                configuration += 1
-        elif log["event"] == "ThresholdSet":
-            if log["threshold"] > threshold:
-                configuration += 1
-            threshold = log["threshold"]
-        elif log["event"] == "ProposalApproved":
-            official = log["official"].lower()
-            approved.setdefault(log["proposalId"], {})[official] = epoch.get(official, 0)
-        else:
-            started[log["proposalId"]] = configuration
-    out: dict[int, Standing] = defaultdict(Standing)
-    for proposal_id in approved.keys() | started.keys():
-        counted = sum(
-            1
-            for official, given in approved.get(proposal_id, {}).items()
-            if member.get(official) and epoch.get(official) == given
+def _checked(proposal_id: int, stored: Any, call: ProposedCall | None) -> ProposedCall:
+    """The proposal's call from its event, refused unless it is the call whose hash the
+    contract stores (a node serving another log cannot change what approvers read)."""
+    if call is None or proposal_call_hash(*call.execute_args) != stored[0]:
+        raise RuleViolation(
+            "proposal-call",
+            f"the chain's ProposalCreated event of proposal {proposal_id} is missing or does not "
+            f"match the call hash the proposal stores (0x{bytes(stored[0]).hex()})",
+            proposal=proposal_id,
         )
-        out[proposal_id] = Standing(counted, started.get(proposal_id) == configuration)
-    return out
+    return call
 
 
 def _view(
-    proposal_id: int, stored: Any, threshold: int, now: int, current: Standing
+    proposal_id: int, stored: Any, call: ProposedCall, threshold: int, now: int, running: bool
 ) -> ProposalView:
-    """A proposal's view from its stored struct, the threshold, the chain's time and what
-    Governance counts for it now (`current`: the stored approval counter never goes down)."""
+    """A proposal's view from its stored struct, its (checked) call, the threshold, the chain's
+    time and whether its timelock runs under the current configuration; `approvals` counts
+    current officials' approvals in their current membership."""
     (
-        target,
-        selector,
+        _call_hash,
         action,
-        evidence,
-        proposer,
         approvals,
         created,
         expires,
@@ -261,9 +267,9 @@ def _view(
         state = "cancelled"
     elif now >= expires:
         state = "expired"
-    elif current.approvals < threshold:
+    elif approvals < threshold:
         state = "collecting-approvals"
-    elif not current.timelock_current:
+    elif not running:
         state = "timelock-restart"
     elif now < ready:
         state = "waiting-timelock"
@@ -271,12 +277,12 @@ def _view(
         state = "ready"
     return ProposalView(
         id=proposal_id,
-        target=target,
+        target=call.target,
         action=ActionType(action).label,
-        function=_function_name(selector),
-        evidence="0x" + evidence.hex(),
-        proposer=proposer,
-        approvals=current.approvals,
+        function=_function_name(call.call_data[:4]),
+        evidence="0x" + call.evidence.hex(),
+        proposer=call.proposer,
+        approvals=approvals,
         threshold=threshold,
         created_at=created,
         expires_at=expires,
@@ -383,22 +389,29 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         [
             (governance, fn, (i,))
             for i in proposal_ids
-            for fn in ("getProposal", "getProposalCallData")
+            for fn in ("getProposal", "timelockRunning")
         ]
     )
-    stored, call_data = replies[0::2], replies[1::2]
-    current = standing(platform)
-    views = {
-        i: _view(i, raw, threshold, now, current[i])
-        for i, raw in zip(proposal_ids, stored, strict=True)
+    stored, running = replies[0::2], replies[1::2]
+    logs = _logs(platform, set(proposal_ids))
+    calls = {
+        log["proposalId"]: ProposedCall(
+            log["target"], log["callData"], log["evidence"], log["proposer"]
+        )
+        for log in logs
+        if log["event"] == "ProposalCreated"
     }
-    actions = sorted({ActionType(raw[2]) for raw in stored})
+    views = {
+        i: _view(i, raw, _checked(i, raw, calls.get(i)), threshold, now, runs)
+        for i, raw, runs in zip(proposal_ids, stored, running, strict=True)
+    }
+    actions = sorted({ActionType(raw[1]) for raw in stored})
     delays = dict(
         zip(actions, read_many([(governance, "timelock", (int(a),)) for a in actions]), strict=True)
     )
     directory = Directory(platform)
     directory.load_documents([bytes.fromhex(v.evidence[2:]) for v in views.values()])
-    history = _history(platform, directory, set(proposal_ids), views)
+    history = _history(platform, directory, logs, views)
     with platform.store.session() as session:
         requests = {
             row.proposal_id: f"request {row.id} ({row.kind.replace('_', ' ')}): {row.summary}"
@@ -409,28 +422,35 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     return [
         ProposalDetail(
             view=views[i],
-            call=decode(platform, directory, views[i].target, data),
+            call=decode(platform, directory, views[i].target, calls[i].call_data),
             evidence_document=directory.document(bytes.fromhex(views[i].evidence[2:])),
             evidence_text=directory.hash_text(bytes.fromhex(views[i].evidence[2:])),
-            timelock_seconds=delays[ActionType(raw[2])],
+            timelock_seconds=delays[ActionType(raw[1])],
             chain_time=now,
             request=requests.get(i),
             history=history.get(i, []),
         )
-        for i, raw, data in zip(proposal_ids, stored, call_data, strict=True)
+        for i, raw in zip(proposal_ids, stored, strict=True)
     ]
 
 
-def _history(
-    platform: Platform, directory: Directory, wanted: set[int], views: dict[int, ProposalView]
-) -> dict[int, list[dict[str, Any]]]:
-    """Each proposal's events, oldest first: who proposed, approved, executed or cancelled it,
-    when (chain time) and in which transaction."""
-    logs = [
+def _logs(platform: Platform, wanted: set[int]) -> list[dict[str, Any]]:
+    """The governance events of these proposals, oldest first (one log query)."""
+    return [
         log
         for log in platform.decoded_logs(platform.contract("Governance"), list(HISTORY_EVENTS))
         if log["proposalId"] in wanted
     ]
+
+
+def _history(
+    platform: Platform,
+    directory: Directory,
+    logs: list[dict[str, Any]],
+    views: dict[int, ProposalView],
+) -> dict[int, list[dict[str, Any]]]:
+    """Each proposal's events, oldest first: who proposed, approved, executed or cancelled it,
+    when (chain time) and in which transaction."""
     times = platform.chain.block_timestamps([log["block"] for log in logs])
     out: dict[int, list[dict[str, Any]]] = {}
     for log in logs:

@@ -1,9 +1,10 @@
 """Governed calls in words: what a proposal will do, written for the approvers who decide it.
 
-The one decoder of every face (CLI, API, console). The call data a Governance proposal stores is
-decoded with the ABI of the contract it targets, for the functions of domain/governance's table of
-governed functions, and each argument is written as an approver reads it: institutions, officials
-and contracts by name, token amounts in units of the token's symbol, cash in PKR, yields in per
+The one decoder of every face (CLI, API, console). The call data of a Governance proposal (as
+its ProposalCreated event records it; the contract stores only its hash) is decoded with the ABI
+of the contract it targets, for the functions of domain/governance's table of governed
+functions, and each argument is written as an approver reads it: institutions, officials and
+contracts by name, token amounts in units of the token's symbol, cash in PKR, yields in per
 cent, dates in UTC, hashes with the name of the stored document they identify.
 """
 

@@ -206,14 +206,22 @@ class Platform:
         return Bound(self.chain, interface("AssetToken"), to_checksum_address(address))
 
     def decoded_logs(
-        self, contract: Bound, names: Sequence[str], to_block: int | str = "latest"
+        self,
+        contract: Bound,
+        names: Sequence[str],
+        to_block: int | str = "latest",
+        first_indexed: Sequence[int] = (),
     ) -> list[dict[str, Any]]:
         """The contract's events of the given names since deployment, decoded, oldest first,
-        each with its event name, block and transaction."""
+        each with its event name, block and transaction; with `first_indexed`, only those whose
+        first indexed argument (an id) is one of these numbers (filtered by the node)."""
         topics = {contract.abi.events[n].topic: contract.abi.events[n] for n in names}
+        filters: list[Any] = [["0x" + t.hex() for t in topics]]
+        if first_indexed:
+            filters.append(["0x" + n.to_bytes(32, "big").hex() for n in first_indexed])
         logs = self.chain.get_logs(
             [contract.address],
-            [["0x" + t.hex() for t in topics]],
+            filters,
             from_block=self.manifest.deployed_block,
             to_block=to_block,
         )
