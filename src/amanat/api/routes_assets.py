@@ -287,7 +287,7 @@ def register_asset(
     def action() -> dict[str, Any]:
         asset_id = assets.register(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             AssetClass[body.asset_class.name],
             body.legal_id,
             body.name,
@@ -326,7 +326,7 @@ def upload_document(
             media_type = "application/octet-stream"
         digest = assets.attach_upload(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             DocumentKind[kind.name],
             content,
@@ -400,7 +400,7 @@ def submit_valuation(
     def action() -> dict[str, Any]:
         index = assets.submit_valuation(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             body.amount_minor,
             day_start(body.date),
@@ -434,7 +434,7 @@ def attest_reserve(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        key_name = signing_key(who)
+        key_name = signing_key(platform, who)
         wallet = platform.address_of(key_name)
         if not platform.contract("AssetRegistry").read("isReserveAuditor", wallet):
             raise Forbidden(
@@ -476,7 +476,7 @@ def link_underlying(
     def action() -> dict[str, Any]:
         assets.link_underlying(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             body.underlying,
             idempotency_key=chain_key(who, key),

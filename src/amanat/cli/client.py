@@ -1,4 +1,5 @@
-"""An institution's client mode: `amanat --api URL --as USER --key FILE token transfer …` asks
+"""An institution's (or an official's) client mode: `amanat --api URL --as USER --key FILE token
+transfer …` (an official: `proposal approve ID --key FILE`) asks
 the platform's API for the action's unsigned transaction, signs it here with the institution's
 Keystore V3 file and submits the signed bytes. The key never leaves this machine; the platform
 runs the same pre-check as for its own route and answers a refusal with the same rule and text.
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from amanat.chain.abi import interface
-from amanat.chain.keys import PASSPHRASE_ENV, eth_account_class
+from amanat.chain.keys import load_keystore
 from amanat.domain.auction import commitment
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 
@@ -54,6 +55,7 @@ CALLS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "reveal",
         ("auction", "units", "yield_micro", "competitive", "salt"),
     ),
+    "proposal_approve": ("Governance", "approve", ("proposal",)),
 }
 
 
@@ -205,17 +207,7 @@ class InstitutionClient:
         return self._unlocked
 
     def _decrypt(self) -> Any:
-        if not self.key_file.exists():
-            raise InvalidInput(f"no key file at {self.key_file}")
-        passphrase = os.environ.get(PASSPHRASE_ENV)
-        if passphrase is None:
-            raise AmanatError(f"{self.key_file} is encrypted: set {PASSPHRASE_ENV}")
-        account_type = eth_account_class()
-        try:
-            key = account_type.decrypt(json.loads(self.key_file.read_text()), passphrase)
-        except ValueError:
-            raise AmanatError(f"wrong passphrase for {self.key_file}") from None
-        return account_type.from_key(key)
+        return load_keystore(self.key_file)
 
     def _sign_in(self) -> str:
         if self._token is None:

@@ -27,7 +27,7 @@ from amanat.domain.governance import affects_holder_property
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
-from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.errors import InvalidInput, NotFound, OwnKeyRequired, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Bound, Platform
@@ -469,10 +469,65 @@ def _claim(session: Session, request_id: int) -> ActionRequest:
     return request
 
 
+def require_server_key(platform: Platform, approver: Principal, verb: str) -> None:
+    """On a network deployment the platform never signs for an official: it approves with its
+    own key on its own machine, and the request records that transaction."""
+    if not platform.settings.embedded:
+        raise OwnKeyRequired(
+            f"on a network deployment the platform holds no official's key and does not {verb} "
+            f"for {approver.username}: sign the approval yourself (`amanat --api URL --as "
+            f"{approver.username} proposal approve PROPOSAL --key YOUR-KEY.json`, or POST "
+            "/transactions/build with action proposal_approve, then POST /transactions)",
+            user=approver.username,
+        )
+
+
+def record_chain_approval(
+    platform: Platform, approver: Principal, proposal_id: int, tx_hash: str
+) -> int | None:
+    """Record an official's own on-chain approval (transaction `tx_hash`, already confirmed) as
+    its decision on the request that proposal `proposal_id` carries; returns the request's id,
+    or None when no request carries that proposal. The same transaction again records nothing
+    more."""
+    with platform.store.session() as session, session.begin():
+        request_id = session.scalar(
+            select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
+        )
+        if request_id is None:
+            return None
+        request = _claim(session, request_id)
+        already = session.scalar(
+            select(ActionDecision).where(
+                ActionDecision.request_id == request_id, ActionDecision.user_id == approver.user_id
+            )
+        )
+        if already is not None:
+            return request_id
+        session.add(
+            ActionDecision(
+                request_id=request_id,
+                user_id=approver.user_id,
+                decision="approve",
+                reason=None,
+                tx_hash=tx_hash,
+                at=platform.clock.wall_time(),
+            )
+        )
+        if request.status == "pending-approvals":
+            state = governance.show(platform, proposal_id).state
+            request.status = {
+                "ready": "waiting-timelock",
+                "waiting-timelock": "waiting-timelock",
+                "executed": "executed",
+            }.get(state, "pending-approvals")
+        return request_id
+
+
 def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
     """Approve with the approver's own key; executes when the threshold and timelock allow."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
+    require_server_key(platform, approver, "approve")
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
@@ -534,6 +589,7 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     """Run a request whose timelock has passed."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
+    require_server_key(platform, approver, "execute")
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
@@ -569,6 +625,7 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
         if request.proposal_id is not None and approver.key_name:
             proposal = governance.show(platform, request.proposal_id)
             if proposal.proposer.lower() == platform.address_of(approver.key_name).lower():
+                require_server_key(platform, approver, "cancel a proposal")
                 governance.cancel(platform, approver.key_name, request.proposal_id)
         session.add(
             ActionDecision(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -12,8 +12,11 @@ from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.governed_calls import DecodedCall, Directory, decode, duration, utc
-from amanat.services.platform import Bound, Platform, read_many
+from amanat.services.platform import Bound, Platform, Prepared, read_many
 from amanat.store.models import ActionRequest
+
+if TYPE_CHECKING:
+    from amanat.chain.client import Receipt, Signer
 
 DEFAULT_LIFETIME_SECONDS = 7 * 86400
 
@@ -50,9 +53,15 @@ def parse_evidence(text: str | None) -> bytes:
         raise InvalidInput(f"evidence hash {text!r} is not hexadecimal") from None
 
 
+def _signer(platform: Platform, official: str | Signer) -> Signer:
+    """An official's key: a key name the platform resolves, or a key the official brought
+    (its own Keystore V3 file, `--key`)."""
+    return platform.signer(official) if isinstance(official, str) else official
+
+
 def propose(
     platform: Platform,
-    official: str,
+    official: str | Signer,
     target: Bound,
     function: str,
     args: list[Any],
@@ -77,7 +86,7 @@ def propose(
         key=idempotency_key,
         description=f"propose {target.abi.name}.{function}",
     )
-    (receipt,) = platform.chain.transact(platform.signer(official), [request])
+    (receipt,) = platform.chain.transact(_signer(platform, official), [request])
     created = governance.events(receipt, "ProposalCreated")
     if not created:
         # An idempotent replay: the earlier transaction's receipt carries the event.
@@ -87,17 +96,53 @@ def propose(
     return int(created[0]["proposalId"])
 
 
-def approve(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def prepare_approve(
+    platform: Platform, official: str, proposal_id: int, idempotency_key: str | None = None
+) -> Prepared:
+    """Official `official` (an address) approves proposal `proposal_id`: refused unless the
+    proposal exists and is open and the address is a current official. Signed by the platform
+    (embedded development keys) or by the official itself (services/client_tx)."""
     governance = platform.contract("Governance")
-    _require_exists(platform, proposal_id)
-    platform.chain.transact(
-        platform.signer(official),
-        [governance.tx("approve", proposal_id, description=f"approve proposal {proposal_id}")],
+    view = show(platform, proposal_id)
+    if view.state in ("executed", "cancelled", "expired"):
+        raise RuleViolation(
+            "proposal-closed",
+            f"proposal {proposal_id} is {view.state}: only an open proposal is approved",
+            proposal=proposal_id,
+            state=view.state,
+        )
+    if not governance.read("isOfficial", official):
+        raise RuleViolation(
+            "not-an-official",
+            f"{official} is not an official of the governance contract",
+            official=official,
+        )
+    request = governance.tx(
+        "approve", proposal_id, key=idempotency_key, description=f"approve proposal {proposal_id}"
     )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        after = show(platform, proposal_id)
+        return {
+            "proposal": proposal_id,
+            "official": official,
+            "approvals": after.approvals,
+            "threshold": after.threshold,
+            "state": after.state,
+            "ready_at": after.ready_at,
+            "tx": receipt.tx_hash,
+        }
+
+    return Prepared(official, request, finish)
+
+
+def approve(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
+    signer = _signer(platform, official)
+    platform.send(signer, prepare_approve(platform, signer.address, proposal_id))
     return show(platform, proposal_id)
 
 
-def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def execute(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     view = show(platform, proposal_id)
     if view.state == "waiting-timelock":
@@ -116,16 +161,16 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
             threshold=view.threshold,
         )
     platform.chain.transact(
-        platform.signer(official),
+        _signer(platform, official),
         [governance.tx("execute", proposal_id, description=f"execute proposal {proposal_id}")],
     )
     return show(platform, proposal_id)
 
 
-def cancel(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def cancel(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
-    platform.chain.transact(platform.signer(official), [governance.tx("cancel", proposal_id)])
+    platform.chain.transact(_signer(platform, official), [governance.tx("cancel", proposal_id)])
     return show(platform, proposal_id)
 
 
@@ -359,7 +404,7 @@ def _history(
 
 def govern(
     platform: Platform,
-    officials: list[str],
+    officials: list[str | Signer],
     target: Bound,
     function: str,
     args: list[Any],

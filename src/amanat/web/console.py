@@ -1124,6 +1124,25 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
         item=row,
         allocation=allocation,
         chain_time=platform.clock.chain_time(),
+        own_key_command=_own_key_command(request, console.who, row),
+    )
+
+
+def _own_key_command(request: Request, who: Principal, row: dict[str, Any]) -> str | None:
+    """The command with which this approver approves the request's open proposal with its own
+    key, signed on its own machine (None when there is nothing for it to approve)."""
+    detail = row["detail"]
+    if (
+        who.role is not Role.APPROVER
+        or detail is None
+        or detail.view.state not in ("collecting-approvals", "waiting-timelock")
+        or any(d["user_id"] == who.user_id for d in row["decisions"])
+    ):
+        return None
+    key = who.key_name if who.key_name and not who.key_name.startswith("0x") else "YOUR-KEY"
+    api = str(request.base_url).rstrip("/")
+    return (
+        f"amanat --api {api} --as {who.username} proposal approve {detail.view.id} --key {key}.json"
     )
 
 
