@@ -1,8 +1,9 @@
 """Network mode: institutions and officials sign on their own machines. After an institution
-transferred and committed a sealed bid through the API, and an official approved a proposal
-with its own key through the API, the server's data directory and database (SQLite, in the data
-directory) hold no institution's or official's private key and no unrevealed bid; the server
-refuses to sign for either, and refuses a key it holds for either (own-key-required)."""
+transferred and committed a sealed bid through the API, and two officials approved a
+maker-checker request with their own keys through the API (the first approval proposing its
+call), the server's data directory and database (SQLite, in the data directory) hold no
+institution's or official's private key and no unrevealed bid; the server refuses to sign for
+either, and refuses a key it holds for either (own-key-required)."""
 
 from __future__ import annotations
 
@@ -105,9 +106,14 @@ def test_the_server_holds_no_institution_key_and_no_unrevealed_bid(
     with platform.store.session() as session:
         bank = session.scalar(select(Wallet.institution_id).where(Wallet.address == inb.address))
     accounts.create_user(platform.store, "inb", "inb-password", Role.INSTITUTION, None, bank)
-    accounts.create_user(
-        platform.store, "approver-2", "approver-password", Role.APPROVER, officials[1].address
-    )
+    for number, official in ((1, officials[0]), (2, officials[1])):
+        accounts.create_user(
+            platform.store,
+            f"approver-{number}",
+            f"approver-password-{number}",
+            Role.APPROVER,
+            official.address,
+        )
     accounts.create_user(platform.store, "treasury", "treasury-password", Role.ISSUER, "issuer")
 
     with TestClient(create_app(platform)) as http:
@@ -121,27 +127,38 @@ def test_the_server_holds_no_institution_key_and_no_unrevealed_bid(
         bank_client.bid(auction, 100, 118_000, True, home / "sealed-bids")
         (sealed,) = (home / "sealed-bids").iterdir()
         salt = bytes.fromhex(json.loads(sealed.read_text())["salt"])
-        # an official approves official-1's proposal with its own key, through the API
-        target, function, args, _ = approvals.KINDS["mint"].build(
-            platform, {"token": "PKTBNM", "to": kla.address, "amount": 5}
-        )
-        proposal = governance.propose(platform, officials[0], target, function, args)
-        official = client.InstitutionClient(
-            http,
-            "approver-2",
-            "approver-password",
-            _keystore(tmp_path / "official-2-home" / "official-2.json", officials[1]),
-            tmp_path / "official-2-home",
-        )
-        approved = official.act("proposal_approve", proposal=proposal)
-        assert approved["approvals"] == 2 and approved["official"] == officials[1].address
 
-        # the server signs for neither: each refusal names the rule
+        # a maker-checker request: officials 1 and 2 approve it with their own keys through
+        # the API (the first approval proposes its call); the request records each transaction
         def bearer(username: str, password: str) -> dict[str, str]:
             body = {"username": username, "password": password}
             token = http.post("/auth/token", json=body).json()["access_token"]
             return {"Authorization": f"Bearer {token}"}
 
+        filed = http.post(
+            "/approvals",
+            json={"kind": "mint", "params": {"token": "PKTBNM", "to": kla.address, "amount": 5}},
+            headers=bearer("treasury", "treasury-password"),
+        )
+        assert filed.status_code == 201, filed.text
+        request_id = filed.json()["id"]
+        for number, account in ((1, officials[0]), (2, officials[1])):
+            home = tmp_path / f"official-{number}-home"
+            official = client.InstitutionClient(
+                http,
+                f"approver-{number}",
+                f"approver-password-{number}",
+                _keystore(home / f"official-{number}.json", account),
+                home,
+            )
+            view = official.approve_request(request_id)
+        assert view["proposal_id"] and view["status"] == "waiting-timelock"
+        assert [d["username"] for d in view["decisions"]] == ["approver-1", "approver-2"]
+        assert all(d["tx"] for d in view["decisions"])
+        shown = governance.show(platform, view["proposal_id"])
+        assert shown.approvals == 2 and shown.proposer == officials[0].address
+
+        # the server signs for neither: each refusal names the rule
         refused = http.post(
             "/transfers",
             json={"token": "PKTBNM", "to": kla.address, "amount": 1},
@@ -157,7 +174,7 @@ def test_the_server_holds_no_institution_key_and_no_unrevealed_bid(
         assert filed.status_code == 201, filed.text
         refused = http.post(
             f"/approvals/{filed.json()['id']}/approve",
-            headers=bearer("approver-2", "approver-password"),
+            headers=bearer("approver-2", "approver-password-2"),
         )
         assert refused.status_code == 403 and refused.json()["rule"] == "own-key-required"
         assert "proposal approve PROPOSAL --key" in refused.json()["detail"]

@@ -99,6 +99,15 @@ class ProposalApproveBuild(BaseModel):
     proposal: Id = Field(description="The open governance proposal the official approves")
 
 
+class RequestApproveBuild(BaseModel):
+    action: Literal["request_approve"]
+    request: Id = Field(
+        description="The maker-checker request the official approves: its proposal if it is "
+        "the first approval, else the approval of its proposal; submit the signed bytes to POST "
+        "/approvals/{request}/approve"
+    )
+
+
 BuildIn = Annotated[
     TransferBuild
     | ApproveBuild
@@ -108,7 +117,8 @@ BuildIn = Annotated[
     | ClaimBuild
     | CommitBuild
     | RevealBuild
-    | ProposalApproveBuild,
+    | ProposalApproveBuild
+    | RequestApproveBuild,
     Field(discriminator="action"),
 ]
 

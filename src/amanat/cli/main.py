@@ -634,6 +634,29 @@ def proposal_approve(
     emit_proposal(platform, proposal_id, as_json)
 
 
+@cli.group()
+def approval() -> None:
+    """Maker-checker requests, approved by an official with its own key (client mode)."""
+
+
+@approval.command("approve")
+@click.argument("request_id", type=int)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the approval is signed "
+    "here.",
+)
+@json_option
+@pass_ctx
+def approval_approve(ctx: Context, request_id: int, key_file: Path | None, as_json: bool) -> None:
+    """Approve a maker-checker request with your own key, through the API (--api URL --as USER):
+    the proposal of its call if yours is the first approval, else the approval of its proposal.
+    What the API built is checked against the request before it is signed."""
+    emit(ctx.client(key_file=key_file).approve_request(request_id), as_json)
+
+
 @proposal.command("execute")
 @click.argument("proposal_id", type=int)
 @click.option("--as", "actor", required=True, help="Key name of an official.")

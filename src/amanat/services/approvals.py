@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,8 +30,11 @@ from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, OwnKeyRequired, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
-from amanat.services.platform import Bound, Platform
+from amanat.services.platform import Bound, Platform, Prepared
 from amanat.store.models import ActionDecision, ActionRequest
+
+if TYPE_CHECKING:
+    from amanat.chain.client import Receipt
 
 
 class Forbidden(RuleViolation):
@@ -514,13 +517,96 @@ def record_chain_approval(
             )
         )
         if request.status == "pending-approvals":
-            state = governance.show(platform, proposal_id).state
-            request.status = {
-                "ready": "waiting-timelock",
-                "waiting-timelock": "waiting-timelock",
-                "executed": "executed",
-            }.get(state, "pending-approvals")
+            request.status = _status_signed(governance.show(platform, proposal_id).state)
         return request_id
+
+
+def _check_decider(session: Session, approver: Principal, request: ActionRequest) -> None:
+    """An approver may approve a request it did not file, that is pending, once."""
+    if request.proposed_by == approver.user_id:
+        raise Forbidden("a maker cannot approve their own request", request=request.id)
+    if request.status != "pending-approvals":
+        raise RuleViolation(
+            "not-pending", f"request {request.id} is {request.status}", status=request.status
+        )
+    already = session.scalar(
+        select(ActionDecision).where(
+            ActionDecision.request_id == request.id, ActionDecision.user_id == approver.user_id
+        )
+    )
+    if already is not None:
+        raise RuleViolation("already-decided", f"you already decided request {request.id}")
+
+
+def _own_approval(platform: Platform, request: ActionRequest, official: str) -> Prepared:
+    """The transaction with which official `official` (an address) approves the request: the
+    proposal of its call (the first approval) or the approval of its proposal."""
+    if request.proposal_id is None:
+        target, function, args = _rebuild(platform, request)
+        return governance.prepare_propose(
+            platform, official, target, function, args, request.evidence
+        )
+    return governance.prepare_approve(platform, official, request.proposal_id)
+
+
+def prepare_own_approval(
+    platform: Platform, approver: Principal, request_id: int, official: str
+) -> Prepared:
+    """What approver `approver` signs, from its governance address `official`, to approve the
+    request itself (checked as a server-signed approval is)."""
+    if approver.role is not Role.APPROVER:
+        raise Forbidden("only approvers may approve", role=approver.role.value)
+    inputs.known_id(request_id, "approval request")
+    with platform.store.session() as session:
+        request = session.get(ActionRequest, request_id)
+        if request is None:
+            raise NotFound(f"no approval request {request_id}", request=request_id)
+        _check_decider(session, approver, request)
+        return _own_approval(platform, request, official)
+
+
+def submit_own_approval(
+    platform: Platform,
+    approver: Principal,
+    request_id: int,
+    official: str,
+    send: Callable[[Prepared], Receipt],
+) -> dict[str, Any]:
+    """Record approver `approver`'s own signed approval of the request: checked as a
+    server-signed one, sent by `send` (which checks the signed transaction is `Prepared`'s)
+    while the request is held, so that two first approvals never propose twice."""
+    if approver.role is not Role.APPROVER:
+        raise Forbidden("only approvers may approve", role=approver.role.value)
+    with platform.store.session() as session, session.begin():
+        request = _claim(session, request_id)
+        _check_decider(session, approver, request)
+        prepared = _own_approval(platform, request, official)
+        receipt = send(prepared)
+        result = prepared.finish(receipt)
+        if request.proposal_id is None:
+            request.proposal_id = result["proposal"]
+        session.add(
+            ActionDecision(
+                request_id=request_id,
+                user_id=approver.user_id,
+                decision="approve",
+                reason=None,
+                tx_hash=receipt.tx_hash,
+                at=platform.clock.wall_time(),
+            )
+        )
+        request.status = _status_signed(result["state"])
+    return get(platform, request_id)
+
+
+def _status_signed(state: str) -> str:
+    """A request's status after an official's own approval: the platform executes nothing for
+    it, so a proposal ready to run is still waiting for an official to execute it."""
+    return {
+        "ready": "waiting-timelock",
+        "waiting-timelock": "waiting-timelock",
+        "executed": "executed",
+    }.get(state, "pending-approvals")
 
 
 def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
@@ -530,19 +616,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
     require_server_key(platform, approver, "approve")
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
-        if request.proposed_by == approver.user_id:
-            raise Forbidden("a maker cannot approve their own request", request=request_id)
-        if request.status != "pending-approvals":
-            raise RuleViolation(
-                "not-pending", f"request {request_id} is {request.status}", status=request.status
-            )
-        already = session.scalar(
-            select(ActionDecision).where(
-                ActionDecision.request_id == request_id, ActionDecision.user_id == approver.user_id
-            )
-        )
-        if already is not None:
-            raise RuleViolation("already-decided", f"you already decided request {request_id}")
+        _check_decider(session, approver, request)
         if request.proposal_id is None:
             target, function, args = _rebuild(platform, request)
             request.proposal_id = governance.propose(

@@ -23,18 +23,21 @@ bid.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from amanat.chain.abi import checksum, interface
-from amanat.chain.signing import MalformedTransaction, read_signed
+from amanat.chain.signing import MalformedTransaction, SignedTx, read_signed
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import approvals, auctions, distributions, dvp, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform, Prepared
 from amanat.store.models import Wallet
+
+if TYPE_CHECKING:
+    from amanat.chain.client import Receipt
 
 # The contract functions an institution may submit, and the action each one is.
 ALLOWED = {
@@ -50,9 +53,11 @@ ALLOWED = {
     ("Auction", "reveal"): "auction_reveal",
 }
 ACTIONS = tuple(ALLOWED.values())
-# The contract functions an official (an approver user) may submit, signed with its own key.
+# The contract functions an official (an approver user) may submit to POST /transactions,
+# signed with its own key; a request's first approval (its proposal) goes to the request's own
+# route (`submit_request_approval`), which binds the proposal to the request.
 OFFICIAL_ALLOWED = {("Governance", "approve"): "proposal_approve"}
-OFFICIAL_ACTIONS = tuple(OFFICIAL_ALLOWED.values())
+OFFICIAL_ACTIONS = ("proposal_approve", "request_approve")
 
 
 def _allowed(who: Principal) -> dict[tuple[str, str], str]:
@@ -180,15 +185,79 @@ def build(
     """The unsigned transaction of `who`'s action, pre-checked, with the fields JSON-RPC names
     (`from`, `to`, `data`, `value`, `nonce`, `gas`, `chainId`, `type` and `gasPrice` or
     `maxFeePerGas`/`maxPriorityFeePerGas`, as hex quantities)."""
-    if action not in _allowed(who).values():
+    allowed = OFFICIAL_ACTIONS if who.role is Role.APPROVER else ACTIONS
+    if action not in allowed:
         raise Forbidden(
-            f"a {who.role.value} may not submit {action} (allowed: "
-            f"{', '.join(_allowed(who).values())})",
+            f"a {who.role.value} may not submit {action} (allowed: {', '.join(allowed)})",
             role=who.role.value,
         )
     sender = sender_of(platform, who)
-    prepared = prepare(platform, sender, action, fields, None, counterparty_detail)
+    if action == "request_approve":
+        prepared = approvals.prepare_own_approval(platform, who, fields["request"], sender)
+    else:
+        prepared = prepare(platform, sender, action, fields, None, counterparty_detail)
     return {"action": action, **platform.chain.unsigned(sender, prepared.request)}
+
+
+def _read(platform: Platform, who: Principal, raw: bytes) -> SignedTx:
+    """The signed transaction, refused unless it is for this chain, sends no value and is
+    signed by the approver's governance address."""
+    try:
+        signed = read_signed(raw)
+    except MalformedTransaction as exc:
+        raise InvalidInput(str(exc)) from None
+    _check_chain(platform, signed)
+    sender = checksum(signed.sender)
+    if sender != governance_address(platform, who):
+        raise Forbidden(
+            f"the transaction is signed by {sender}, which is not the governance address of "
+            f"{who.username}",
+            sender=sender,
+        )
+    if signed.value:
+        raise InvalidInput(f"the transaction sends {signed.value} wei; Amanat's calls send none")
+    return signed
+
+
+def submit_request_approval(
+    platform: Platform, who: Principal, request_id: int, raw: bytes
+) -> dict[str, Any]:
+    """An approver's own signed approval of a maker-checker request (its proposal, if it is the
+    first, else its approval of the proposal), checked to be exactly the transaction the request
+    needs from it, sent and recorded as its decision; the same bytes again: the request as
+    recorded."""
+    signed = _read(platform, who, raw)
+    if platform.chain.seen(signed.hash):
+        platform.chain.transact_signed(signed, raw)
+        return approvals.get(platform, request_id)
+
+    def send(prepared: Prepared) -> Receipt:
+        same_target = (prepared.request.to or "").lower() == (signed.fields.to or "").lower()
+        if not same_target or prepared.request.data != signed.fields.data:
+            raise RuleViolation(
+                "call-mismatch",
+                f"the signed transaction is not the one request {request_id} needs from "
+                f"{who.username}: build it with POST /transactions/build (action request_approve)",
+                request=request_id,
+            )
+        return platform.chain.transact_signed(
+            signed, raw, description=prepared.request.description, built_gas=prepared.request.gas
+        )
+
+    return approvals.submit_own_approval(platform, who, request_id, checksum(signed.sender), send)
+
+
+def _check_chain(platform: Platform, signed: SignedTx) -> None:
+    chain_id = platform.chain.chain_id
+    if signed.chain_id != chain_id:
+        signed_for = "without a chain id" if signed.chain_id is None else "for another chain"
+        raise RuleViolation(
+            "wrong-chain",
+            f"the transaction is signed {signed_for} (chain id {signed.chain_id}); this chain's "
+            f"id is {chain_id}",
+            chain_id=signed.chain_id,
+            expected=chain_id,
+        )
 
 
 def submit(
@@ -205,16 +274,7 @@ def submit(
         signed = read_signed(raw)
     except MalformedTransaction as exc:
         raise InvalidInput(str(exc)) from None
-    chain_id = platform.chain.chain_id
-    if signed.chain_id != chain_id:
-        signed_for = "without a chain id" if signed.chain_id is None else "for another chain"
-        raise RuleViolation(
-            "wrong-chain",
-            f"the transaction is signed {signed_for} (chain id {signed.chain_id}); this chain's "
-            f"id is {chain_id}",
-            chain_id=signed.chain_id,
-            expected=chain_id,
-        )
+    _check_chain(platform, signed)
     sender = checksum(signed.sender)
     if who.role is Role.APPROVER:
         if sender != governance_address(platform, who):

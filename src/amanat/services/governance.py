@@ -70,6 +70,32 @@ def propose(
     idempotency_key: str | None = None,
 ) -> int:
     """Propose `target.function(*args)`; the proposer's approval counts. Returns the proposal id."""
+    signer = _signer(platform, official)
+    prepared = prepare_propose(
+        platform,
+        signer.address,
+        target,
+        function,
+        args,
+        evidence,
+        lifetime_seconds,
+        idempotency_key,
+    )
+    return int(platform.send(signer, prepared)["proposal"])
+
+
+def prepare_propose(
+    platform: Platform,
+    official: str,
+    target: Bound,
+    function: str,
+    args: list[Any],
+    evidence: str | None = None,
+    lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """Official `official` (an address) proposes `target.function(*args)`, signed by the
+    platform (embedded development keys) or by the official itself (services/client_tx)."""
     if not evidence and affects_holder_property(function):
         raise InvalidInput(
             f"{function} affects a holder's property and requires an evidence hash (SHA-256 "
@@ -86,14 +112,27 @@ def propose(
         key=idempotency_key,
         description=f"propose {target.abi.name}.{function}",
     )
-    (receipt,) = platform.chain.transact(_signer(platform, official), [request])
-    created = governance.events(receipt, "ProposalCreated")
-    if not created:
-        # An idempotent replay: the earlier transaction's receipt carries the event.
-        raise RuleViolation(
-            "proposal-missing", "proposal transaction emitted no ProposalCreated event"
-        )
-    return int(created[0]["proposalId"])
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        created = governance.events(receipt, "ProposalCreated")
+        if not created:
+            # An idempotent replay: the earlier transaction's receipt carries the event.
+            raise RuleViolation(
+                "proposal-missing", "proposal transaction emitted no ProposalCreated event"
+            )
+        proposal_id = int(created[0]["proposalId"])
+        after = show(platform, proposal_id)
+        return {
+            "proposal": proposal_id,
+            "official": official,
+            "approvals": after.approvals,
+            "threshold": after.threshold,
+            "state": after.state,
+            "ready_at": after.ready_at,
+            "tx": receipt.tx_hash,
+        }
+
+    return Prepared(official, request, finish)
 
 
 def prepare_approve(
