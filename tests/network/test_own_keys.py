@@ -202,3 +202,10 @@ def test_the_server_holds_no_institution_key_and_no_unrevealed_bid(
         with pytest.raises(OwnKeyRequired, match=f"key '{name}'"):
             platform.signer(name)
     assert platform.signer("issuer").address == operational["issuer"].address
+    # an official's own machine (its own data directory: no users, no institutions) signs with
+    # its own key as before
+    own = tmp_path / "official-3-machine"
+    _keystore(own / "keys" / "official-3.json", officials[2])
+    (own / "deployment.json").write_text((server / "deployment.json").read_text())
+    machine = Platform.open(Settings(own, rpc_url=node_url))
+    assert machine.signer("official-3").address == officials[2].address

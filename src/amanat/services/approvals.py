@@ -570,33 +570,56 @@ def submit_own_approval(
     approver: Principal,
     request_id: int,
     official: str,
+    tx_hash: str,
     send: Callable[[Prepared], Receipt],
 ) -> dict[str, Any]:
-    """Record approver `approver`'s own signed approval of the request: checked as a
-    server-signed one, sent by `send` (which checks the signed transaction is `Prepared`'s)
-    while the request is held, so that two first approvals never propose twice."""
+    """Record approver `approver`'s own signed approval of the request (transaction `tx_hash`):
+    checked as a server-signed one, sent by `send` (which checks the signed transaction is
+    `Prepared`'s) while the request is held, so that two first approvals never propose twice.
+    The same transaction again returns the request as recorded; one sent but not recorded (the
+    store failed) is recorded from its receipt."""
     if approver.role is not Role.APPROVER:
         raise Forbidden("only approvers may approve", role=approver.role.value)
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
-        _check_decider(session, approver, request)
-        prepared = _own_approval(platform, request, official)
-        receipt = send(prepared)
-        result = prepared.finish(receipt)
-        if request.proposal_id is None:
-            request.proposal_id = result["proposal"]
-        session.add(
-            ActionDecision(
-                request_id=request_id,
-                user_id=approver.user_id,
-                decision="approve",
-                reason=None,
-                tx_hash=receipt.tx_hash,
-                at=platform.clock.wall_time(),
+        recorded = session.scalar(
+            select(ActionDecision.id).where(
+                ActionDecision.request_id == request_id,
+                ActionDecision.user_id == approver.user_id,
+                ActionDecision.tx_hash == tx_hash,
             )
         )
-        request.status = _status_signed(result["state"])
+        if recorded is None:
+            _record_own_approval(platform, session, approver, request, official, send)
     return get(platform, request_id)
+
+
+def _record_own_approval(
+    platform: Platform,
+    session: Session,
+    approver: Principal,
+    request: ActionRequest,
+    official: str,
+    send: Callable[[Prepared], Receipt],
+) -> None:
+    """Check, send and record an official's own approval of the claimed request."""
+    _check_decider(session, approver, request)
+    prepared = _own_approval(platform, request, official)
+    receipt = send(prepared)
+    result = prepared.finish(receipt)
+    if request.proposal_id is None:
+        request.proposal_id = result["proposal"]
+    session.add(
+        ActionDecision(
+            request_id=request.id,
+            user_id=approver.user_id,
+            decision="approve",
+            reason=None,
+            tx_hash=receipt.tx_hash,
+            at=platform.clock.wall_time(),
+        )
+    )
+    request.status = _status_signed(result["state"])
 
 
 def _status_signed(state: str) -> str:

@@ -227,9 +227,6 @@ def submit_request_approval(
     needs from it, sent and recorded as its decision; the same bytes again: the request as
     recorded."""
     signed = _read(platform, who, raw)
-    if platform.chain.seen(signed.hash):
-        platform.chain.transact_signed(signed, raw)
-        return approvals.get(platform, request_id)
 
     def send(prepared: Prepared) -> Receipt:
         same_target = (prepared.request.to or "").lower() == (signed.fields.to or "").lower()
@@ -244,7 +241,9 @@ def submit_request_approval(
             signed, raw, description=prepared.request.description, built_gas=prepared.request.gas
         )
 
-    return approvals.submit_own_approval(platform, who, request_id, checksum(signed.sender), send)
+    return approvals.submit_own_approval(
+        platform, who, request_id, checksum(signed.sender), signed.hash, send
+    )
 
 
 def _check_chain(platform: Platform, signed: SignedTx) -> None:

@@ -276,11 +276,20 @@ class Platform:
     def refuse_participant_key(self, name: str, address: str) -> None:
         """On a network deployment the server signs only with the platform's own operational
         keys (deployer, registrar, issuer, valuer, publisher, paying agent): a key it holds for
-        an institution's registered wallet or for a current official is refused."""
-        from amanat.store.models import Wallet
+        an institution's registered wallet or for a current official is refused.
+
+        The server is the data directory whose store holds the platform's users or
+        institutions; an official's own machine (its own data directory, its own key file or
+        token) holds neither, and signs with its own key."""
+        from amanat.store.models import User, Wallet
 
         with self.store.session() as session:
             institution = session.scalar(select(Wallet.address).where(Wallet.address == address))
+            hosts_platform = (
+                institution is not None
+                or session.scalar(select(User.id).limit(1)) is not None
+                or session.scalar(select(Wallet.address).limit(1)) is not None
+            )
         if institution is not None:
             raise OwnKeyRequired(
                 f"on a network deployment the server holds only the platform's operational keys: "
@@ -290,9 +299,8 @@ class Platform:
                 key=name,
                 address=address,
             )
-        if (self._manifest is not None or self.settings.manifest_path.exists()) and self.contract(
-            "Governance"
-        ).read("isOfficial", address):
+        deployed = self._manifest is not None or self.settings.manifest_path.exists()
+        if hosts_platform and deployed and self.contract("Governance").read("isOfficial", address):
             raise OwnKeyRequired(
                 f"on a network deployment the server holds only the platform's operational keys: "
                 f"key {name!r} ({address}) is an official's, and an official signs on its own "
