@@ -15,7 +15,7 @@ from amanat.cli import client
 from amanat.cli.main import cli
 from amanat.domain.auction import commitment
 from amanat.errors import InvalidInput, RuleViolation
-from amanat.services import pilot, tokens
+from amanat.services import governance, pilot, tokens
 from tests.api.conftest import Api
 from tests.api.test_policy import _console
 from tests.api.test_workflow import assert_problem, balance
@@ -522,3 +522,41 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     assert json.loads(approved.output)["approvals"] == 2
     decisions = api.get(f"/approvals/{second}", "auditor").json()["decisions"]
     assert [d["username"] for d in decisions] == ["approver-1", "approver-3"]
+    # a request's first approval, signed by the official itself, proposes the request's call
+    third = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "mint", "params": {"token": "PKTB3M", "to": api.address("kla"), "amount": 9}},
+    ).json()["id"]
+    # an approval signed for another proposal is not what the request needs: refused
+    mismatched = sign(
+        api, "official-2", build(api, "approver-2", action="proposal_approve", proposal=other)
+    )
+    assert_problem(
+        api.post(f"/approvals/{third}/approve", "approver-2", json={"raw": mismatched}),
+        422,
+        "call-mismatch",
+    )
+    proposed = CliRunner().invoke(
+        cli,
+        [
+            *home,
+            "--api",
+            "http://testserver",
+            "--as",
+            "approver-3",
+            "approval",
+            "approve",
+            str(third),
+            "--key",
+            str(keystore),
+            "--json",
+        ],
+    )
+    assert proposed.exit_code == 0, proposed.output
+    view = json.loads(proposed.output)
+    assert view["proposal_id"] and view["status"] == "pending-approvals"
+    (decision,) = view["decisions"]
+    assert decision["username"] == "approver-3" and decision["tx"]
+    proposer = governance.show(api.platform, view["proposal_id"]).proposer
+    assert proposer == api.address("official-3")
