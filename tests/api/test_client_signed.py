@@ -409,7 +409,7 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     """The server never signs for this official: approver-2 builds Governance.approve, signs it
     with official-2's own key and submits it; the maker-checker request records its transaction.
     The CLI does the same with the official's Keystore V3 file (`proposal approve --key`)."""
-    governance = api.platform.manifest.address("Governance")
+    governance_contract = api.platform.manifest.address("Governance")
     filed = api.post(
         "/approvals",
         "treasury",
@@ -427,7 +427,7 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     assert f"--as approver-2 proposal approve {proposal} --key official-2.json" in page
 
     unsigned = build(api, "approver-2", action="proposal_approve", proposal=proposal)
-    assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance
+    assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance_contract
     # signed by a key that is not approver-2's registered governance address: refused
     by_other = sign(api, "official-3", unsigned, nonce=hex(0))
     body = assert_problem(
