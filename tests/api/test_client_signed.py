@@ -425,6 +425,7 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     page = console.get(f"/console/approvals/{request_id}").text
     assert "token PKTB3M: mint" in page and "Karakoram Life Assurance (0x" in page
     assert f"--as approver-2 proposal approve {proposal} --key official-2.json" in page
+    assert "your <strong>development key</strong>, held by the server" in page
 
     unsigned = build(api, "approver-2", action="proposal_approve", proposal=proposal)
     assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance_contract

@@ -33,6 +33,7 @@ from amanat.services import accounts, approvals, assets, auctions, governance, i
 from amanat.services.accounts import Role
 from amanat.services.platform import Platform
 from amanat.store.models import Wallet
+from amanat.web.session import LOGIN_COOKIE
 
 PASSPHRASE = "own keys passphrase"
 PAKISTAN = 586
@@ -142,6 +143,18 @@ def test_the_server_holds_no_institution_key_and_no_unrevealed_bid(
         )
         assert filed.status_code == 201, filed.text
         request_id = filed.json()["id"]
+        # the console shows the command, and its server-signed Approve button is disabled
+        console = TestClient(http.app)
+        console.cookies.set(LOGIN_COOKIE, "nonce-approver-1")
+        login = {
+            "username": "approver-1",
+            "password": "approver-password-1",
+            "csrf": "nonce-approver-1",
+        }
+        assert console.post("/console/login", data=login, follow_redirects=False).status_code == 303
+        page = console.get(f"/console/approvals/{request_id}").text
+        assert f"--as approver-1 approval approve {request_id} --key YOUR-KEY.json" in page
+        assert "platform holds no official&#39;s key" in page and "development key" not in page
         for number, account in ((1, officials[0]), (2, officials[1])):
             home = tmp_path / f"official-{number}-home"
             official = client.InstitutionClient(

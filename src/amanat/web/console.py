@@ -1169,6 +1169,7 @@ def _own_key_command(request: Request, who: Principal, row: dict[str, Any]) -> s
 
 def _holder_key(console: Console) -> str:
     console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
+    access.require_server_key(console.platform, console.who)
     if not console.who.key_name:
         raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
     return console.who.key_name
