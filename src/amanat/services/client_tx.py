@@ -14,7 +14,10 @@ An official signs its own approval of a proposal the same way (`proposal_approve
 action OFFICIAL_ALLOWED lets an approver submit): accepted only from the approver's registered
 governance address (its user's key name, an address on a network deployment), for a proposal
 that exists and is open; the maker-checker request carrying the proposal records the
-transaction as that approver's decision. The platform never signs for the official.
+transaction as that approver's decision. A request's own approval (`request_approve`: its
+proposal when it is the first, else the approval of its proposal) is submitted to the request's
+route (`submit_request_approval`), which binds a new proposal to the request. The platform never
+signs for the official.
 
 A sealed bid is committed by its hash alone (`auction_commit`): the bid and its salt stay with
 the bidder until it reveals them (`auction_reveal`), so the platform never holds an unrevealed
@@ -199,19 +202,29 @@ def build(
     return {"action": action, **platform.chain.unsigned(sender, prepared.request)}
 
 
-def _read(platform: Platform, who: Principal, raw: bytes) -> SignedTx:
-    """The signed transaction, refused unless it is for this chain, sends no value and is
-    signed by the approver's governance address."""
+def _read(
+    platform: Platform, who: Principal, raw: bytes, wallets: frozenset[str] = frozenset()
+) -> SignedTx:
+    """The signed transaction, refused unless it is for this chain, sends no value and is signed
+    by `who`: an approver from its governance address, an institution user from one of its
+    `wallets`."""
     try:
         signed = read_signed(raw)
     except MalformedTransaction as exc:
         raise InvalidInput(str(exc)) from None
     _check_chain(platform, signed)
     sender = checksum(signed.sender)
-    if sender != governance_address(platform, who):
+    if who.role is Role.APPROVER:
+        if sender != governance_address(platform, who):
+            raise Forbidden(
+                f"the transaction is signed by {sender}, which is not the governance address of "
+                f"{who.username}",
+                sender=sender,
+            )
+    elif sender not in wallets:
         raise Forbidden(
-            f"the transaction is signed by {sender}, which is not the governance address of "
-            f"{who.username}",
+            f"the transaction is signed by {sender}, which is not a registered wallet of this "
+            "institution",
             sender=sender,
         )
     if signed.value:
@@ -269,27 +282,8 @@ def submit(
     """Decode, check, journal, send and confirm a transaction `who` signed itself: an
     institution user from one of its `wallets`, an approver from its governance address;
     returns the action's result (the same bytes again: the first transaction's result)."""
-    try:
-        signed = read_signed(raw)
-    except MalformedTransaction as exc:
-        raise InvalidInput(str(exc)) from None
-    _check_chain(platform, signed)
+    signed = _read(platform, who, raw, wallets)
     sender = checksum(signed.sender)
-    if who.role is Role.APPROVER:
-        if sender != governance_address(platform, who):
-            raise Forbidden(
-                f"the transaction is signed by {sender}, which is not the governance address of "
-                f"{who.username}",
-                sender=sender,
-            )
-    elif sender not in wallets:
-        raise Forbidden(
-            f"the transaction is signed by {sender}, which is not a registered wallet of this "
-            "institution",
-            sender=sender,
-        )
-    if signed.value:
-        raise InvalidInput(f"the transaction sends {signed.value} wei; Amanat's calls send none")
     action, fields = decode_call(platform, signed.fields.to, signed.fields.data, _allowed(who))
     prepared = prepare(platform, sender, action, fields, signed.hash, counterparty_detail)
     if prepared.request.data != signed.fields.data:

@@ -143,19 +143,21 @@ def prepare_approve(
     (embedded development keys) or by the official itself (services/client_tx)."""
     governance = platform.contract("Governance")
     view = show(platform, proposal_id)
-    if view.state in ("executed", "cancelled", "expired"):
-        raise RuleViolation(
-            "proposal-closed",
-            f"proposal {proposal_id} is {view.state}: only an open proposal is approved",
-            proposal=proposal_id,
-            state=view.state,
-        )
-    if not governance.read("isOfficial", official):
-        raise RuleViolation(
-            "not-an-official",
-            f"{official} is not an official of the governance contract",
-            official=official,
-        )
+    # sent already (the same approval again): its first result, whatever happened since
+    if not platform.chain.seen(idempotency_key):
+        if view.state in ("executed", "cancelled", "expired"):
+            raise RuleViolation(
+                "proposal-closed",
+                f"proposal {proposal_id} is {view.state}: only an open proposal is approved",
+                proposal=proposal_id,
+                state=view.state,
+            )
+        if not governance.read("isOfficial", official):
+            raise RuleViolation(
+                "not-an-official",
+                f"{official} is not an official of the governance contract",
+                official=official,
+            )
     request = governance.tx(
         "approve", proposal_id, key=idempotency_key, description=f"approve proposal {proposal_id}"
     )
