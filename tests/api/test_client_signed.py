@@ -471,6 +471,16 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
         404,
         "not-found",
     )
+    executed = governance.show(api.platform, 1)  # the pilot's first proposal, executed
+    assert executed.state == "executed"
+    body = assert_problem(
+        api.post(
+            "/transactions/build", "approver-2", json={"action": "proposal_approve", "proposal": 1}
+        ),
+        422,
+        "proposal-closed",
+    )
+    assert "only an open proposal is approved" in body["detail"]
 
     raw = sign(api, "official-2", unsigned)
     done = api.post("/transactions", "approver-2", json={"raw": raw})
