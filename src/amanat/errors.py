@@ -41,6 +41,17 @@ class RuleViolation(AmanatError):
         self.rule = rule
 
 
+class OwnKeyRequired(RuleViolation):
+    """On a network deployment the platform signs only with its own operational keys: an
+    institution or an official signs its own transactions (HTTP 403)."""
+
+    exit_code = 4
+    RULE = "own-key-required"
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(self.RULE, message, **values)
+
+
 class Conflict(RuleViolation):
     """Another request is doing the same thing at this moment (HTTP 409): retry once it is done."""
 

@@ -15,8 +15,9 @@ from amanat.cli import client
 from amanat.cli.main import cli
 from amanat.domain.auction import commitment
 from amanat.errors import InvalidInput, RuleViolation
-from amanat.services import pilot, tokens
+from amanat.services import governance, pilot, tokens
 from tests.api.conftest import Api
+from tests.api.test_policy import _console
 from tests.api.test_workflow import assert_problem, balance
 
 HOUR = 3600
@@ -400,3 +401,173 @@ def test_cli_client_replaces_a_sealed_bid_and_checks_what_it_signs(
             client.open_client(url, "inb", keystore, "pw", home)
     for url in ("https://api.example.org", "http://127.0.0.1:8000", "http://localhost"):
         client.open_client(url, "inb", keystore, "pw", home).http.close()
+
+
+def test_an_official_signs_its_own_approval_and_the_request_records_it(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server never signs for this official: approver-2 builds Governance.approve, signs it
+    with official-2's own key and submits it; the maker-checker request records its transaction.
+    The CLI does the same with the official's Keystore V3 file (`proposal approve --key`)."""
+    governance_contract = api.platform.manifest.address("Governance")
+    filed = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "mint", "params": {"token": "PKTB3M", "to": api.address("kla"), "amount": 7}},
+    )
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()["id"]
+    first = api.post(f"/approvals/{request_id}/approve", "approver-1")  # proposes (pilot keys)
+    assert first.status_code == 200, first.text
+    proposal = first.json()["proposal_id"]
+    # the console shows the call in words and the command with which one approves it oneself
+    console, _csrf = _console(api, "approver-2")
+    page = console.get(f"/console/approvals/{request_id}").text
+    assert "token PKTB3M: mint" in page and "Karakoram Life Assurance (0x" in page
+    assert f"--as approver-2 proposal approve {proposal} --key official-2.json" in page
+    assert "your <strong>development key</strong>, held by the server" in page
+
+    unsigned = build(api, "approver-2", action="proposal_approve", proposal=proposal)
+    assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance_contract
+    # signed by a key that is not approver-2's registered governance address: refused
+    by_other = sign(api, "official-3", unsigned, nonce=hex(0))
+    body = assert_problem(
+        api.post("/transactions", "approver-2", json={"raw": by_other}), 403, "forbidden"
+    )
+    assert "not the governance address of approver-2" in body["detail"]
+    # an official may submit an approval only: not an execute, not an institution's transfer
+    executing = {
+        **unsigned,
+        "data": "0x" + api.platform.contract("Governance").encode("execute", proposal).hex(),
+    }
+    body = assert_problem(
+        api.post("/transactions", "approver-2", json={"raw": sign(api, "official-2", executing)}),
+        403,
+        "forbidden",
+    )
+    assert "Governance.execute is not an action an official may submit" in body["detail"]
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-2",
+            json={"action": "transfer", "token": "PKTB3M", "to": api.address("kla"), "amount": 1},
+        ),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        api.post(
+            "/transactions/build", "inb", json={"action": "proposal_approve", "proposal": proposal}
+        ),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-2",
+            json={"action": "proposal_approve", "proposal": 10**6},
+        ),
+        404,
+        "not-found",
+    )
+    executed = governance.show(api.platform, 1)  # the pilot's first proposal, executed
+    assert executed.state == "executed"
+    body = assert_problem(
+        api.post(
+            "/transactions/build", "approver-2", json={"action": "proposal_approve", "proposal": 1}
+        ),
+        422,
+        "proposal-closed",
+    )
+    assert "only an open proposal is approved" in body["detail"]
+
+    raw = sign(api, "official-2", unsigned)
+    done = api.post("/transactions", "approver-2", json={"raw": raw})
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["proposal"] == proposal and result["approvals"] == 2
+    assert result["request"] == request_id and result["tx"].startswith("0x")
+    again = api.post("/transactions", "approver-2", json={"raw": raw})  # same bytes: one approval
+    assert again.status_code == 200 and again.json() == result
+    view = api.get(f"/approvals/{request_id}", "auditor").json()
+    assert view["status"] == "waiting-timelock"
+    (recorded,) = [d for d in view["decisions"] if d["username"] == "approver-2"]
+    assert recorded["decision"] == "approve" and recorded["tx"] == result["tx"]
+    # an open proposal only: approving again (already approved) is refused before anything is sent
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-2",
+            json={"action": "proposal_approve", "proposal": proposal},
+        ),
+        422,
+        "chain-refused",
+    )
+
+    # the CLI: official-3 approves another proposal with its Keystore V3 file through the API
+    second = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "mint", "params": {"token": "PKTB3M", "to": api.address("kla"), "amount": 8}},
+    ).json()["id"]
+    other = api.post(f"/approvals/{second}/approve", "approver-1").json()["proposal_id"]
+    keystore = tmp_path / "official-3.json"
+    secret = api.platform.signer("official-3").key
+    keystore.write_text(json.dumps(Account.encrypt(secret, "o3-passphrase", "pbkdf2", 2)))
+    monkeypatch.setenv("AMANAT_KEY_PASSPHRASE", "o3-passphrase")
+    monkeypatch.setenv("AMANAT_API_PASSWORD", pilot.pilot_password("approver-3"))
+    monkeypatch.setattr(
+        client,
+        "open_client",
+        lambda _url, user, key_file, password, data_dir, chain_id: client.InstitutionClient(
+            api.client, user, password, key_file, data_dir, chain_id
+        ),
+    )
+    home = ["--data-dir", str(tmp_path / "official-3-home")]
+    approve = ["proposal", "approve", str(other), "--key", str(keystore), "--json"]
+    approved = CliRunner().invoke(
+        cli, [*home, "--api", "http://testserver", "--as", "approver-3", *approve]
+    )
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.output)["approvals"] == 2
+    decisions = api.get(f"/approvals/{second}", "auditor").json()["decisions"]
+    assert [d["username"] for d in decisions] == ["approver-1", "approver-3"]
+    # a request's first approval, signed by the official itself, proposes the request's call
+    third = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "mint", "params": {"token": "PKTB3M", "to": api.address("kla"), "amount": 9}},
+    ).json()["id"]
+    # an approval signed for another proposal is not what the request needs: refused
+    mismatched = sign(
+        api, "official-2", build(api, "approver-2", action="proposal_approve", proposal=other)
+    )
+    assert_problem(
+        api.post(f"/approvals/{third}/approve", "approver-2", json={"raw": mismatched}),
+        422,
+        "call-mismatch",
+    )
+    proposed = CliRunner().invoke(
+        cli,
+        [
+            *home,
+            "--api",
+            "http://testserver",
+            "--as",
+            "approver-3",
+            "approval",
+            "approve",
+            str(third),
+            "--key",
+            str(keystore),
+            "--json",
+        ],
+    )
+    assert proposed.exit_code == 0, proposed.output
+    view = json.loads(proposed.output)
+    assert view["proposal_id"] and view["status"] == "pending-approvals"
+    (decision,) = view["decisions"]
+    assert decision["username"] == "approver-3" and decision["tx"]
+    proposer = governance.show(api.platform, view["proposal_id"]).proposer
+    assert proposer == api.address("official-3")

@@ -5,7 +5,9 @@ range, 20-request batches) so that Amanat's reads cross them.
 
 Covers deploy with staging timelocks, asset, governance, tokenize, onboard, cash, mint, transfer
 and refusal, DvP, a distribution, `log publish`, `reconcile`, `verify`, and `serve`'s indexer
-following the node. Keys are Keystore V3 files (light KDF: the test unlocks many)."""
+following the node. Keys are Keystore V3 files (light KDF: the test unlocks many). The server's
+data directory holds only the platform's operational keys (network mode refuses a key it holds for
+an institution or an official): officials and institutions sign with their own files (`--key`)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from eth_account import Account
 
 from amanat.chain.keys import dev_account
 from amanat.chain.rpc import RpcClient
-from amanat.services.platform import DEV_ROLES, PUBLISHER_KEY, dev_key_for
+from amanat.services.platform import DEV_ROLES, DEVELOPMENT_OFFICIAL, PUBLISHER_KEY, dev_key_for
 from tests.integration.support import Amanat
 from tests.network.ethereumjs import BINARY, BlockDriver, ethereumjs_node
 from tests.network.proxy import Limits, limited
@@ -45,15 +47,19 @@ INSTITUTIONS = {
 }
 
 
-def _keys(directory: Path) -> dict[str, str]:
-    """Keystore V3 files for every role and institution; returns name -> address."""
+def _keys(directory: Path, own: Path) -> dict[str, str]:
+    """Keystore V3 files for every role and institution: the platform's operational keys in the
+    server's `directory`, the officials' and institutions' in their owners' hands (`own`);
+    returns name -> address."""
     accounts = {name: dev_account(index) for name, index in DEV_ROLES.items()}
     accounts[PUBLISHER_KEY] = dev_key_for(PUBLISHER_KEY)
     accounts.update({name: dev_key_for(name) for name in INSTITUTIONS})
     directory.mkdir(parents=True, exist_ok=True)
+    own.mkdir(parents=True, exist_ok=True)
     for name, account in accounts.items():
         keystore = Account.encrypt(account.key, PASSPHRASE, kdf="pbkdf2", iterations=2)
-        path = directory / f"{name}.json"
+        held_by_owner = name in INSTITUTIONS or DEVELOPMENT_OFFICIAL.fullmatch(name)
+        path = (own if held_by_owner else directory) / f"{name}.json"
         path.write_text(json.dumps(keystore))
         path.chmod(0o600)
     return {name: account.address for name, account in accounts.items()}
@@ -69,12 +75,18 @@ class Network:
         driver: BlockDriver,
         limits: Limits,
         addresses: dict[str, str],
+        own: Path,
     ) -> None:
         self.cli = cli
+        self.own = own
         self.addresses = addresses
         self.node = RpcClient(node_url)
         self.driver = driver
         self.limits = limits
+
+    def key(self, name: str) -> list[str]:
+        """The global option with which `name`'s owner signs with its own key file."""
+        return ["--key", str(self.own / f"{name}.json")]
 
     def chain_time(self) -> int:
         return int(self.node.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
@@ -85,9 +97,14 @@ class Network:
     def govern(self, proposals: list[list[Any]]) -> list[dict[str, Any]]:
         """Propose (official-1), approve (official-2), wait out the staging timelock in chain
         time, execute (official-1)."""
-        proposed = self.cli.json_many([[*p, "--as", "official-1"] for p in proposals])
+        proposed = self.cli.json_many(
+            [[*self.key("official-1"), *p, "--as", "official-1"] for p in proposals]
+        )
         approved = self.cli.json_many(
-            [["proposal", "approve", p["id"], "--as", "official-2"] for p in proposed]
+            [
+                [*self.key("official-2"), "proposal", "approve", p["id"], "--as", "official-2"]
+                for p in proposed
+            ]
         )
         ready = max(a.get("ready_at") or 0 for a in approved)
         deadline = time.monotonic() + 120
@@ -96,7 +113,10 @@ class Network:
             assert time.monotonic() < deadline, f"chain time {self.chain_time()} not past {ready}"
             time.sleep(0.5)
         return self.cli.json_many(
-            [["proposal", "execute", p["id"], "--as", "official-1"] for p in proposed]
+            [
+                [*self.key("official-1"), "proposal", "execute", p["id"], "--as", "official-1"]
+                for p in proposed
+            ]
         )
 
 
@@ -104,7 +124,7 @@ class Network:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     root = tmp_path_factory.mktemp("ethereumjs")
     data_dir = root / "data"
-    addresses = _keys(data_dir / "keys")
+    addresses = _keys(data_dir / "keys", root / "own-keys")
     (data_dir / "transparency-key.pem").write_bytes(
         Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
@@ -123,7 +143,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         cli = Amanat(data_dir)
         cli.env["AMANAT_KEY_PASSPHRASE"] = PASSPHRASE
         cli.env["AMANAT_DATA_KEY"] = Fernet.generate_key().decode()
-        yield Network(cli, node_url, driver, limits, addresses)
+        yield Network(cli, node_url, driver, limits, addresses, root / "own-keys")
         assert driver.failure is None, f"the block driver failed: {driver.failure!r}"
 
 
@@ -138,7 +158,8 @@ def test_lifecycle_on_ethereumjs_within_besu_limits(network: Network, tmp_path: 
     authorisation.write_text("Notification F.4(1)-DM/2026-200: 3-month T-bills, 1,000,000 units.")
 
     # --- deployment: staging timelocks, stated in the manifest
-    deployed = cli.json("deploy", "--timelocks", "staging")
+    officials = ",".join(network.addresses[f"official-{i}"] for i in (1, 2, 3))
+    deployed = cli.json("deploy", "--timelocks", "staging", "--officials", officials)
     manifest = json.loads((cli.data_dir / "deployment.json").read_text())
     assert manifest["chain_id"] == CHAIN_ID and manifest["timelock_profile"] == "staging"
     assert manifest["timelocks"]["mint"] == 10
@@ -158,11 +179,11 @@ def test_lifecycle_on_ethereumjs_within_besu_limits(network: Network, tmp_path: 
         onboard.append([
             "institution", "onboard", "--name", name, "--country", country,
             "--category", category, "--kyc-file", kyc, "--kyc-expiry", "2031-12-31",
-            "--wallet", key,
+            "--wallet", network.addresses[key],
         ])  # fmt: skip
     cli.json_many(onboard)
     governance = manifest["contracts"]["Governance"]["address"]
-    cash = {"kla": "5,000,000.00", governance: "100,000.00"}
+    cash = {network.addresses["kla"]: "5,000,000.00", governance: "100,000.00"}
     executed = network.govern(
         [
             ["propose", "approve-asset", asset],
@@ -178,19 +199,22 @@ def test_lifecycle_on_ethereumjs_within_besu_limits(network: Network, tmp_path: 
         [["propose", "tokenize", asset, "--name", "3M T-Bill NM", "--symbol", "PKTBNM"]]
     )
     assert tokenized["state"] == "executed", tokenized
-    minted = network.govern([["propose", "mint", asset, "--to", "inb", "--amount", 500_000]])
+    minted = network.govern(
+        [["propose", "mint", asset, "--to", network.addresses["inb"], "--amount", 500_000]]
+    )
     assert minted[0]["state"] == "executed", minted
 
     # --- transfer and a refusal that sends nothing
     moved = cli.json(
-        "token", "transfer", "PKTBNM", "--as", "inb", "--to", "kla", "--amount", 10_000
-    )
+        *network.key("inb"), "token", "transfer", "PKTBNM", "--as", "inb",
+        "--to", network.addresses["kla"], "--amount", 10_000,
+    )  # fmt: skip
     assert moved["tx"], moved
     nonce_before = network.node.call(
         "eth_getTransactionCount", [network.addresses["inb"], "latest"]
     )
     refused = cli.refused(
-        "token", "transfer", "PKTBNM", "--as", "inb", "--to", UNREGISTERED, "--amount", 5_000,
+        *network.key("inb"), "token", "transfer", "PKTBNM", "--as", "inb", "--to", UNREGISTERED, "--amount", 5_000,
         code=3, rule="receiver-not-verified",
     )  # fmt: skip
     assert "not a verified institution" in refused.output
@@ -201,12 +225,12 @@ def test_lifecycle_on_ethereumjs_within_besu_limits(network: Network, tmp_path: 
 
     # --- DvP: inb sells 1,000 to kla against cash
     opened = cli.json(
-        "dvp", "instruct", "PKTBNM", "--units", 1_000, "--cash", "97,000.00",
-        "--to", "kla", "--as", "inb",
+        *network.key("inb"), "dvp", "instruct", "PKTBNM", "--units", 1_000,
+        "--cash", "97,000.00", "--to", network.addresses["kla"], "--as", "inb",
     )  # fmt: skip
     number = opened["instruction"]
-    cli.json("dvp", "affirm", number, "--as", "kla")
-    settled = cli.json("dvp", "settle", number, "--as", "kla")
+    cli.json(*network.key("kla"), "dvp", "affirm", number, "--as", "kla")
+    settled = cli.json(*network.key("kla"), "dvp", "settle", number, "--as", "kla")
     assert settled, settled
 
     # --- cross the node's log range before the reads that scan history
@@ -263,8 +287,9 @@ def _serve_follows(network: Network) -> None:
         assert found, line
         base = found.group(0)
         later = cli.json(
-            "token", "transfer", "PKTBNM", "--as", "kla", "--to", "inb", "--amount", 500
-        )
+            *network.key("kla"), "token", "transfer", "PKTBNM", "--as", "kla",
+            "--to", network.addresses["inb"], "--amount", 500,
+        )  # fmt: skip
         deadline = time.monotonic() + 180
         # the public log names each chain event's block (its content is for oversight)
         block = f"chain:{later['block']}:"

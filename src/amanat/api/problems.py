@@ -17,6 +17,7 @@ from amanat.errors import (
     DeploymentMismatch,
     InvalidInput,
     NotFound,
+    OwnKeyRequired,
     RuleViolation,
 )
 from amanat.services.accounts import Throttled, Unauthenticated
@@ -29,7 +30,7 @@ RESERVED = frozenset({"type", "title", "status", "detail", "instance", "rule", "
 def status_of(error: AmanatError) -> int:
     if isinstance(error, Unauthenticated):
         return 401
-    if isinstance(error, Forbidden):
+    if isinstance(error, (Forbidden, OwnKeyRequired)):
         return 403
     if isinstance(error, NotFound):
         return 404

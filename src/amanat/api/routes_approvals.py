@@ -36,7 +36,8 @@ from amanat.api.routes_common import (
     run_post,
     text,
 )
-from amanat.services import access, approvals
+from amanat.api.routes_transactions import MAX_RAW_BYTES
+from amanat.services import access, approvals, client_tx
 from amanat.services.accounts import Principal
 from amanat.services.platform import Platform
 from amanat.store.models import User
@@ -370,10 +371,25 @@ def file_request(
     return run_post(request, response, platform, who, key, 201, action, lambda out: ref(out["id"]))
 
 
+class OwnApprovalIn(BaseModel):
+    raw: Annotated[
+        str,
+        Field(
+            pattern=r"^0x([0-9a-fA-F]{2})+$",
+            max_length=2 + 2 * MAX_RAW_BYTES,
+            description="Your approval signed with your own key, as POST /transactions/build "
+            "(action request_approve) built it: the proposal of the request's call if it is the "
+            "first approval, else the approval of its proposal",
+        ),
+    ]
+
+
 @router.post(
     "/approvals/{request_id}/approve",
     response_model=ApprovalOut,
-    summary="Approve with your own key (approvers); the first approval proposes on chain",
+    summary="Approve (approvers): with a body, your own signed transaction, recorded as your "
+    "decision; without one (embedded pilot only) the server signs with your development key. "
+    "The first approval proposes on chain",
 )
 def approve(
     request_id: ApprovalId,
@@ -382,9 +398,15 @@ def approve(
     platform: PlatformDep,
     who: Annotated[Principal, Depends(require(APPROVER))],
     key: IdempotencyKey = None,
+    body: OwnApprovalIn | None = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        return _out(approvals.approve(platform, who, request_id), _usernames(platform))
+        if body is not None:
+            raw = bytes.fromhex(body.raw[2:])
+            view = client_tx.submit_request_approval(platform, who, request_id, raw)
+        else:
+            view = approvals.approve(platform, who, request_id)
+        return _out(view, _usernames(platform))
 
     return run_post(request, response, platform, who, key, 200, action, ref(request_id))
 

@@ -321,7 +321,7 @@ def register_asset(
     def action() -> dict[str, Any]:
         asset_id = assets.register(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             AssetClass[body.asset_class.name],
             body.legal_id,
             body.name,
@@ -360,7 +360,7 @@ def upload_document(
             media_type = "application/octet-stream"
         digest = assets.attach_upload(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             DocumentKind[kind.name],
             content,
@@ -434,7 +434,7 @@ def submit_valuation(
     def action() -> dict[str, Any]:
         index = assets.submit_valuation(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             body.amount_minor,
             day_start(body.date),
@@ -468,7 +468,7 @@ def attest_reserve(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
-        key_name = signing_key(who)
+        key_name = signing_key(platform, who)
         wallet = platform.address_of(key_name)
         if not platform.contract("AssetRegistry").read("isReserveAuditor", wallet):
             raise Forbidden(
@@ -510,7 +510,7 @@ def link_underlying(
     def action() -> dict[str, Any]:
         assets.link_underlying(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             asset_id,
             body.underlying,
             idempotency_key=chain_key(who, key),

@@ -327,8 +327,11 @@ require_own_wallet = access.require_own_wallet
 
 # ------------------------------------------------------------ POST runner
 
-def signing_key(who: Principal) -> str:
-    """The key the signed-in user signs chain transactions with."""
+
+def signing_key(platform: Platform, who: Principal) -> str:
+    """The key the platform signs the signed-in user's chain transactions with; on a network
+    deployment never an institution's or an official's (access.require_server_key)."""
+    access.require_server_key(platform, who)
     if not who.key_name:
         raise Forbidden(f"user {who.username} has no signing key", role=who.role.value)
     return who.key_name

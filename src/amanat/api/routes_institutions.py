@@ -261,7 +261,7 @@ def onboard(
     def action() -> dict[str, Any]:
         number = identities.onboard(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             body.name,
             body.kyc.model_dump(exclude_none=True),
             parse_country(body.country),

@@ -368,7 +368,7 @@ def announce(
     def action() -> dict[str, Any]:
         auction_id = auctions.announce(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             resolve(platform, body.token),
             body.offered_units,
             body.face_minor_per_unit,
@@ -404,7 +404,7 @@ def bid(
         chosen = None if body.bid_yield is None else parse_yield(body.bid_yield)
         return auctions.bid(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             auction_id,
             body.units,
             chosen,
@@ -429,7 +429,7 @@ def reveal(
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         return auctions.reveal(
-            platform, signing_key(who), auction_id, idempotency_key=chain_key(who, key)
+            platform, signing_key(platform, who), auction_id, idempotency_key=chain_key(who, key)
         )
 
     return run_post(request, response, platform, who, key, 200, action)
@@ -547,7 +547,7 @@ def instruct(
     def action() -> dict[str, Any]:
         return dvp.instruct(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             resolve(platform, body.token),
             address(body.buyer),
             body.units,
@@ -574,7 +574,7 @@ def _step(
         shown = dvp.show(platform, instruction_id)
         if party:
             _own_party(platform, who, shown)
-        key_name = signing_key(who)
+        key_name = signing_key(platform, who)
         dvp.check_step(shown, platform.address_of(key_name), step)
         return getattr(dvp, step)(  # type: ignore[no-any-return]
             platform, key_name, instruction_id, idempotency_key=chain_key(who, key)
@@ -742,7 +742,7 @@ def pay(
     batch = (body or PayIn()).batch_size
 
     def action() -> dict[str, Any]:
-        return distributions.pay(platform, signing_key(who), distribution_id, batch)
+        return distributions.pay(platform, signing_key(platform, who), distribution_id, batch)
 
     return run_post(request, response, platform, who, key, 200, action)
 
@@ -762,7 +762,10 @@ def claim(
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         return distributions.claim(
-            platform, signing_key(who), distribution_id, idempotency_key=chain_key(who, key)
+            platform,
+            signing_key(platform, who),
+            distribution_id,
+            idempotency_key=chain_key(who, key),
         )
 
     return run_post(request, response, platform, who, key, 200, action)

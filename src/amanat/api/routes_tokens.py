@@ -42,7 +42,7 @@ from amanat.api.routes_common import (
 )
 from amanat.errors import InvalidInput, RuleViolation
 from amanat.indexer import queries
-from amanat.services import access, public, tokens
+from amanat.services import access, client_tx, public, tokens
 from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform, read_many
@@ -372,7 +372,7 @@ def balance(
 
 
 def _own_wallet(platform: Platform, who: Principal) -> str:
-    return platform.address_of(signing_key(who))
+    return client_tx.wallet_of(platform, who)
 
 
 @transfers.post(
@@ -433,7 +433,7 @@ def transfer(
     def action() -> dict[str, Any]:
         return tokens.transfer(
             platform,
-            signing_key(who),
+            signing_key(platform, who),
             resolve(platform, body.token),
             address(body.to),
             body.amount,

@@ -1,5 +1,5 @@
-"""Client-signed writes (an institution's key never reaches the platform): build an action's
-unsigned transaction, and submit the raw transaction the institution signed itself. The policy
+"""Client-signed writes (an institution's or an official's key never reaches the platform): build
+an action's unsigned transaction, and submit the raw transaction its owner signed itself. The policy
 (decoding, allow-list, pre-checks) is services/client_tx.py's; these routes only translate."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, require
 from amanat.api.routes_common import (
+    APPROVER,
     ERRORS,
     INSTITUTION,
     Address,
@@ -93,6 +94,20 @@ class RevealBuild(BaseModel):
     salt: Hash
 
 
+class ProposalApproveBuild(BaseModel):
+    action: Literal["proposal_approve"]
+    proposal: Id = Field(description="The open governance proposal the official approves")
+
+
+class RequestApproveBuild(BaseModel):
+    action: Literal["request_approve"]
+    request: Id = Field(
+        description="The maker-checker request the official approves: its proposal if it is "
+        "the first approval, else the approval of its proposal; submit the signed bytes to POST "
+        "/approvals/{request}/approve"
+    )
+
+
 BuildIn = Annotated[
     TransferBuild
     | ApproveBuild
@@ -101,7 +116,9 @@ BuildIn = Annotated[
     | StepBuild
     | ClaimBuild
     | CommitBuild
-    | RevealBuild,
+    | RevealBuild
+    | ProposalApproveBuild
+    | RequestApproveBuild,
     Field(discriminator="action"),
 ]
 
@@ -141,22 +158,23 @@ class RawIn(BaseModel):
     response_model=UnsignedOut,
     response_model_exclude_none=True,
     response_model_by_alias=True,
-    summary="The unsigned transaction of an institution action, pre-checked as the action's own "
-    "route is, for the institution to sign with its own key",
+    summary="The unsigned transaction of an institution action (or an official's approval of a "
+    "proposal: proposal_approve), pre-checked as the action's own route is, for its owner to "
+    "sign with its own key",
 )
 def build(
     body: BuildIn,
     request: Request,
     response: Response,
     platform: PlatformDep,
-    who: Annotated[Principal, Depends(require(INSTITUTION))],
+    who: Annotated[Principal, Depends(require(INSTITUTION, APPROVER))],
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         fields = body.model_dump(by_alias=True, exclude={"action"})
         return client_tx.build(
             platform,
-            client_tx.wallet_of(platform, who),
+            who,
             body.action,
             fields,
             access.counterparty_detail(who),
@@ -168,21 +186,23 @@ def build(
 @router.post(
     "/transactions",
     response_model=dict[str, Any],
-    summary="Submit a transaction the institution signed itself: decoded, checked, journaled "
-    "(its hash is its idempotency key) and sent; the result is the action's own route's",
+    summary="Submit a transaction an institution (or an official: its approval of a proposal) "
+    "signed itself: decoded, checked, journaled (its hash is its idempotency key) and sent; the "
+    "result is the action's own route's, and an approval is recorded on the request it carries",
 )
 def submit(
     body: RawIn,
     request: Request,
     response: Response,
     platform: PlatformDep,
-    who: Annotated[Principal, Depends(require(INSTITUTION))],
+    who: Annotated[Principal, Depends(require(INSTITUTION, APPROVER))],
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         scope = scope_of(platform, who)
         return client_tx.submit(
             platform,
+            who,
             scope.wallets if scope else frozenset(),
             bytes.fromhex(body.raw[2:]),
             access.counterparty_detail(who),

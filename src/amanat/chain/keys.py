@@ -48,6 +48,22 @@ def dev_account(index: int) -> LocalAccount:
     return eth_account_class().from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
 
 
+def load_keystore(path: Path) -> LocalAccount:
+    """The key in a Keystore V3 file its owner keeps (`--key FILE`), decrypted with
+    AMANAT_KEY_PASSPHRASE."""
+    if not path.exists():
+        raise InvalidInput(f"no key file at {path}")
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is None:
+        raise AmanatError(f"{path} is encrypted: set {PASSPHRASE_ENV}")
+    account_type = eth_account_class()
+    try:
+        key = account_type.decrypt(json.loads(path.read_text()), passphrase)
+    except ValueError:
+        raise AmanatError(f"wrong passphrase for {path}") from None
+    return account_type.from_key(key)
+
+
 class Keyring:
     """Keystore V3 files in <data dir>/keys/<name>.json, decrypted once per process."""
 

@@ -1,4 +1,5 @@
-"""An institution's client mode: `amanat --api URL --as USER --key FILE token transfer …` asks
+"""An institution's (or an official's) client mode: `amanat --api URL --as USER --key FILE token
+transfer …` (an official: `proposal approve ID --key FILE`) asks
 the platform's API for the action's unsigned transaction, signs it here with the institution's
 Keystore V3 file and submits the signed bytes. The key never leaves this machine; the platform
 runs the same pre-check as for its own route and answers a refusal with the same rule and text.
@@ -25,7 +26,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from amanat.chain.abi import interface
-from amanat.chain.keys import PASSPHRASE_ENV, eth_account_class
+from amanat.chain.artifacts import CONTRACT_NAMES
+from amanat.chain.keys import load_keystore
 from amanat.domain.auction import commitment
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 
@@ -54,6 +56,7 @@ CALLS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "reveal",
         ("auction", "units", "yield_micro", "competitive", "salt"),
     ),
+    "proposal_approve": ("Governance", "approve", ("proposal",)),
 }
 
 
@@ -83,20 +86,76 @@ class InstitutionClient:
         """Build the action's transaction through the API, check it is the requested call,
         sign it locally and submit it; returns what the action's own route returns."""
         unsigned = self._post("/transactions/build", {"action": action, **fields})
+        self._check(action, fields, unsigned)
+        return self._post("/transactions", {"raw": self._sign(unsigned)})
+
+    def approve_request(self, request_id: int) -> dict[str, Any]:
+        """An official approves maker-checker request `request_id` with its own key: the API
+        builds the request's proposal (the first approval) or the approval of its proposal; it
+        is checked against the request as the API shows it, signed here and submitted to the
+        request's route, which records it as this official's decision."""
+        shown = self._call_get(f"/approvals/{request_id}")
+        unsigned = self._post(
+            "/transactions/build", {"action": "request_approve", "request": request_id}
+        )
+        self._check_envelope(unsigned)
+        governance = interface("Governance")
+        data = bytes.fromhex(str(unsigned.get("data", "0x")).removeprefix("0x"))
+        if shown.get("proposal_id") is not None:
+            self._check_call(
+                "Governance", "approve", ("proposal",), {"proposal": shown["proposal_id"]}, data
+            )
+        else:
+            try:
+                target, call, evidence, _lifetime = governance.functions[
+                    "propose"
+                ].decode_arguments(data)
+            except ValueError as exc:
+                raise RuleViolation(
+                    "call-mismatch", f"the API built a call that is not Governance.propose: {exc}"
+                ) from None
+            wanted = bytes.fromhex(str(shown.get("evidence") or "0x" + "00" * 32)[2:])
+            names = {
+                f.name
+                for n in CONTRACT_NAMES
+                for f in interface(n).functions.values()
+                if f.selector == call[:4]
+            }
+            if (
+                target.lower() != str(shown["target"]).lower()
+                or shown["function"] not in names
+                or evidence != wanted
+            ):
+                raise RuleViolation(
+                    "call-mismatch",
+                    f"the API built a proposal of {target} {sorted(names)} with evidence "
+                    f"0x{evidence.hex()}, not request {request_id}'s {shown['function']} on "
+                    f"{shown['target']}",
+                )
+        return self._post(f"/approvals/{request_id}/approve", {"raw": self._sign(unsigned)})
+
+    def _sign(self, unsigned: dict[str, Any]) -> str:
+        """The built transaction signed with this user's key, as 0x-hex."""
         account = self._account()
         if account.address != unsigned["from"]:
             raise InvalidInput(
                 f"the key in {self.key_file} is for {account.address}, but {self.username} "
                 f"sends from {unsigned['from']}"
             )
-        self._check(action, fields, unsigned)
         transaction = {k: v for k, v in unsigned.items() if k not in ("action", "from")}
-        raw = bytes(account.sign_transaction(transaction).raw_transaction)
-        return self._post("/transactions", {"raw": "0x" + raw.hex()})
+        return "0x" + bytes(account.sign_transaction(transaction).raw_transaction).hex()
 
     def _check(self, action: str, fields: dict[str, Any], unsigned: dict[str, Any]) -> None:
         """Refuse to sign a built transaction that is not the requested call on the expected
         chain, or that sends value or allows more than MAX_GAS."""
+        self._check_envelope(unsigned)
+        contract, name, argument_names = CALLS[action]
+        data = bytes.fromhex(str(unsigned.get("data", "0x")).removeprefix("0x"))
+        self._check_call(contract, name, argument_names, fields, data)
+
+    def _check_envelope(self, unsigned: dict[str, Any]) -> None:
+        """Refuse a built transaction that sends value, allows more than MAX_GAS or is for
+        another chain than the expected one."""
         value, gas = _quantity(unsigned.get("value", 0)), _quantity(unsigned.get("gas", 0))
         if value:
             raise RuleViolation(
@@ -116,9 +175,17 @@ class InstitutionClient:
                 f"the API built a transaction for chain id {chain_id}; this client expects "
                 f"{expected} (--chain-id, or kept in {self.data_dir / CHAIN_ID_FILE})",
             )
-        contract, name, argument_names = CALLS[action]
+
+    def _check_call(
+        self,
+        contract: str,
+        name: str,
+        argument_names: tuple[str, ...],
+        fields: dict[str, Any],
+        data: bytes,
+    ) -> None:
+        """Refuse call data that is not `contract.name` with the requested arguments."""
         function = interface(contract).functions[name]
-        data = bytes.fromhex(str(unsigned.get("data", "0x")).removeprefix("0x"))
         try:
             arguments = function.decode_arguments(data)
         except ValueError as exc:
@@ -205,17 +272,7 @@ class InstitutionClient:
         return self._unlocked
 
     def _decrypt(self) -> Any:
-        if not self.key_file.exists():
-            raise InvalidInput(f"no key file at {self.key_file}")
-        passphrase = os.environ.get(PASSPHRASE_ENV)
-        if passphrase is None:
-            raise AmanatError(f"{self.key_file} is encrypted: set {PASSPHRASE_ENV}")
-        account_type = eth_account_class()
-        try:
-            key = account_type.decrypt(json.loads(self.key_file.read_text()), passphrase)
-        except ValueError:
-            raise AmanatError(f"wrong passphrase for {self.key_file}") from None
-        return account_type.from_key(key)
+        return load_keystore(self.key_file)
 
     def _sign_in(self) -> str:
         if self._token is None:

@@ -49,18 +49,23 @@ class Context:
         self._chain_id = chain_id
         self._client: api_client.InstitutionClient | None = None
 
-    def client(self) -> api_client.InstitutionClient:
-        """Client mode (--api): the institution's API client, signing with its own key file."""
-        if self.api is None or not self._api_user or self._key_file is None:
+    def client(
+        self, api: str | None = None, user: str | None = None, key_file: Path | None = None
+    ) -> api_client.InstitutionClient:
+        """Client mode (--api): the user's API client, signing with its own key file (a
+        command's own --api, --as and --key, else the global ones)."""
+        api, user = api or self.api, user or self._api_user
+        key_file = key_file or self._key_file
+        if api is None or not user or key_file is None:
             raise InvalidInput("client mode needs --api URL, --as USER and --key FILE together")
         if self._client is None:
             password = os.environ.get(api_client.PASSWORD_ENV) or click.prompt(
-                f"API password of {self._api_user}", hide_input=True
+                f"API password of {user}", hide_input=True
             )
             self._client = api_client.open_client(
-                self.api,
-                self._api_user,
-                self._key_file,
+                api,
+                user,
+                key_file,
                 password,
                 self.settings.data_dir,
                 self._chain_id,
@@ -78,6 +83,11 @@ class Context:
             from amanat.services.platform import Platform
 
             self._platform = Platform.open(self.settings, require_deployment)
+            if self._key_file is not None and self.api is None:
+                # the user's own key (--key FILE without --api): it signs for its file's name
+                from amanat.chain.keys import load_keystore
+
+                self._platform.provide_key(self._key_file.stem, load_keystore(self._key_file))
         return self._platform
 
 

@@ -34,12 +34,14 @@ from amanat.errors import AmanatError, InvalidInput
 # Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
 if TYPE_CHECKING:
     from amanat.chain import deploy as deployment
+    from amanat.chain import keys as keys_module
     from amanat.chain import node as chain_node
     from amanat.services import assets as asset_service
     from amanat.services import governance as gov
     from amanat.services import identities, rotation, tokens
 else:
     deployment = lazy_module("amanat.chain.deploy")
+    keys_module = lazy_module("amanat.chain.keys")
     chain_node = lazy_module("amanat.chain.node")
     asset_service = lazy_module("amanat.services.assets")
     gov = lazy_module("amanat.services.governance")
@@ -589,14 +591,71 @@ def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
 
 @proposal.command("approve")
 @click.argument("proposal_id", type=int)
-@click.option("--as", "actor", required=True, help="Key name of the approving official.")
+@click.option(
+    "--as",
+    "actor",
+    help="Key name of the approving official; in client mode (--api) your API user.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the approval is signed "
+    "here.",
+)
+@click.option(
+    "--api",
+    help="Client mode: build the approval through the platform's API, sign it here with --key "
+    "and submit it there (it records it on the request the proposal carries).",
+)
 @json_option
 @pass_ctx
-def proposal_approve(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
+def proposal_approve(
+    ctx: Context,
+    proposal_id: int,
+    actor: str | None,
+    key_file: Path | None,
+    api: str | None,
+    as_json: bool,
+) -> None:
     """Approve a proposal with an official's own key."""
+    if api or ctx.api:
+        client = ctx.client(api=api, user=actor, key_file=key_file)
+        emit(client.act("proposal_approve", proposal=proposal_id), as_json)
+        return
     platform = ctx.platform()
-    gov.approve(platform, actor, proposal_id)
+    if key_file is not None:
+        gov.approve(platform, keys_module.load_keystore(key_file), proposal_id)
+    elif actor:
+        gov.approve(platform, actor, proposal_id)
+    else:
+        raise InvalidInput(
+            "name the approving official's key with --as, or sign with your own key file: --key"
+        )
     emit_proposal(platform, proposal_id, as_json)
+
+
+@cli.group()
+def approval() -> None:
+    """Maker-checker requests, approved by an official with its own key (client mode)."""
+
+
+@approval.command("approve")
+@click.argument("request_id", type=int)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the approval is signed "
+    "here.",
+)
+@json_option
+@pass_ctx
+def approval_approve(ctx: Context, request_id: int, key_file: Path | None, as_json: bool) -> None:
+    """Approve a maker-checker request with your own key, through the API (--api URL --as USER):
+    the proposal of its call if yours is the first approval, else the approval of its proposal.
+    What the API built is checked against the request before it is signed."""
+    emit(ctx.client(key_file=key_file).approve_request(request_id), as_json)
 
 
 @proposal.command("execute")

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from amanat.errors import OwnKeyRequired
 from amanat.services import inputs
 from amanat.services.accounts import Principal, Role
 from amanat.services.approvals import Forbidden
+from amanat.services.approvals import require_server_key as require_no_official_key
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
 
@@ -57,6 +59,24 @@ class Scope:
 
     identity: int | None
     wallets: frozenset[str]
+
+
+def require_server_key(platform: Platform, who: Principal) -> None:
+    """The platform signs for `who` with a key it holds only on the embedded chain (development
+    keys), or for the platform's own operational roles; on a network deployment an institution
+    signs its own transactions and an official its own approvals."""
+    if platform.settings.embedded:
+        return
+    if who.role is APPROVER:
+        require_no_official_key(platform, who, "sign")
+    if who.role is INSTITUTION:
+        raise OwnKeyRequired(
+            f"on a network deployment the platform holds no institution's key and does not "
+            f"sign for {who.username}: sign the transaction yourself (POST /transactions/build, "
+            f"then POST /transactions with the signed bytes, or `amanat --api URL --as "
+            f"{who.username} --key YOUR-KEY.json ...`)",
+            user=who.username,
+        )
 
 
 def scope_of(platform: Platform, who: Principal) -> Scope | None:

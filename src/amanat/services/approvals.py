@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,11 +27,14 @@ from amanat.domain.governance import affects_holder_property
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
-from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.errors import InvalidInput, NotFound, OwnKeyRequired, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
-from amanat.services.platform import Bound, Platform
+from amanat.services.platform import Bound, Platform, Prepared
 from amanat.store.models import ActionDecision, ActionRequest
+
+if TYPE_CHECKING:
+    from amanat.chain.client import Receipt
 
 
 class Forbidden(RuleViolation):
@@ -469,25 +472,174 @@ def _claim(session: Session, request_id: int) -> ActionRequest:
     return request
 
 
-def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
-    """Approve with the approver's own key; executes when the threshold and timelock allow."""
-    if approver.role is not Role.APPROVER or not approver.key_name:
-        raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
+def require_server_key(platform: Platform, approver: Principal, verb: str) -> None:
+    """On a network deployment the platform never signs for an official: it approves with its
+    own key on its own machine, and the request records that transaction."""
+    if not platform.settings.embedded:
+        raise OwnKeyRequired(
+            f"on a network deployment the platform holds no official's key and does not {verb} "
+            f"for {approver.username}: sign the approval yourself (`amanat --api URL --as "
+            f"{approver.username} proposal approve PROPOSAL --key YOUR-KEY.json`, or POST "
+            "/transactions/build with action proposal_approve, then POST /transactions)",
+            user=approver.username,
+        )
+
+
+def record_chain_approval(
+    platform: Platform, approver: Principal, proposal_id: int, tx_hash: str
+) -> int | None:
+    """Record an official's own on-chain approval (transaction `tx_hash`, already confirmed) as
+    its decision on the request that proposal `proposal_id` carries; returns the request's id,
+    or None when no request carries that proposal. The same transaction again records nothing
+    more."""
     with platform.store.session() as session, session.begin():
+        request_id = session.scalar(
+            select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
+        )
+        if request_id is None:
+            return None
         request = _claim(session, request_id)
-        if request.proposed_by == approver.user_id:
-            raise Forbidden("a maker cannot approve their own request", request=request_id)
-        if request.status != "pending-approvals":
-            raise RuleViolation(
-                "not-pending", f"request {request_id} is {request.status}", status=request.status
-            )
         already = session.scalar(
             select(ActionDecision).where(
                 ActionDecision.request_id == request_id, ActionDecision.user_id == approver.user_id
             )
         )
         if already is not None:
-            raise RuleViolation("already-decided", f"you already decided request {request_id}")
+            return request_id
+        session.add(
+            ActionDecision(
+                request_id=request_id,
+                user_id=approver.user_id,
+                decision="approve",
+                reason=None,
+                tx_hash=tx_hash,
+                at=platform.clock.wall_time(),
+            )
+        )
+        if request.status == "pending-approvals":
+            request.status = _status_signed(governance.show(platform, proposal_id).state)
+        return request_id
+
+
+def _check_decider(session: Session, approver: Principal, request: ActionRequest) -> None:
+    """An approver may approve a request it did not file, that is pending, once."""
+    if request.proposed_by == approver.user_id:
+        raise Forbidden("a maker cannot approve their own request", request=request.id)
+    if request.status != "pending-approvals":
+        raise RuleViolation(
+            "not-pending", f"request {request.id} is {request.status}", status=request.status
+        )
+    already = session.scalar(
+        select(ActionDecision).where(
+            ActionDecision.request_id == request.id, ActionDecision.user_id == approver.user_id
+        )
+    )
+    if already is not None:
+        raise RuleViolation("already-decided", f"you already decided request {request.id}")
+
+
+def _own_approval(platform: Platform, request: ActionRequest, official: str) -> Prepared:
+    """The transaction with which official `official` (an address) approves the request: the
+    proposal of its call (the first approval) or the approval of its proposal."""
+    if request.proposal_id is None:
+        target, function, args = _rebuild(platform, request)
+        return governance.prepare_propose(
+            platform, official, target, function, args, request.evidence
+        )
+    return governance.prepare_approve(platform, official, request.proposal_id)
+
+
+def prepare_own_approval(
+    platform: Platform, approver: Principal, request_id: int, official: str
+) -> Prepared:
+    """What approver `approver` signs, from its governance address `official`, to approve the
+    request itself (checked as a server-signed approval is)."""
+    if approver.role is not Role.APPROVER:
+        raise Forbidden("only approvers may approve", role=approver.role.value)
+    inputs.known_id(request_id, "approval request")
+    with platform.store.session() as session:
+        request = session.get(ActionRequest, request_id)
+        if request is None:
+            raise NotFound(f"no approval request {request_id}", request=request_id)
+        _check_decider(session, approver, request)
+        return _own_approval(platform, request, official)
+
+
+def submit_own_approval(
+    platform: Platform,
+    approver: Principal,
+    request_id: int,
+    official: str,
+    tx_hash: str,
+    send: Callable[[Prepared], Receipt],
+) -> dict[str, Any]:
+    """Record approver `approver`'s own signed approval of the request (transaction `tx_hash`):
+    checked as a server-signed one, sent by `send` (which checks the signed transaction is
+    `Prepared`'s) while the request is held, so that two first approvals never propose twice.
+    The same transaction again returns the request as recorded; one sent but not recorded (the
+    store failed) is recorded from its receipt."""
+    if approver.role is not Role.APPROVER:
+        raise Forbidden("only approvers may approve", role=approver.role.value)
+    with platform.store.session() as session, session.begin():
+        request = _claim(session, request_id)
+        recorded = session.scalar(
+            select(ActionDecision.id).where(
+                ActionDecision.request_id == request_id,
+                ActionDecision.user_id == approver.user_id,
+                ActionDecision.tx_hash == tx_hash,
+            )
+        )
+        if recorded is None:
+            _record_own_approval(platform, session, approver, request, official, send)
+    return get(platform, request_id)
+
+
+def _record_own_approval(
+    platform: Platform,
+    session: Session,
+    approver: Principal,
+    request: ActionRequest,
+    official: str,
+    send: Callable[[Prepared], Receipt],
+) -> None:
+    """Check, send and record an official's own approval of the claimed request."""
+    _check_decider(session, approver, request)
+    prepared = _own_approval(platform, request, official)
+    receipt = send(prepared)
+    result = prepared.finish(receipt)
+    if request.proposal_id is None:
+        request.proposal_id = result["proposal"]
+    session.add(
+        ActionDecision(
+            request_id=request.id,
+            user_id=approver.user_id,
+            decision="approve",
+            reason=None,
+            tx_hash=receipt.tx_hash,
+            at=platform.clock.wall_time(),
+        )
+    )
+    request.status = _status_signed(result["state"])
+
+
+def _status_signed(state: str) -> str:
+    """A request's status after an official's own approval: the platform executes nothing for
+    it, so a proposal ready to run is still waiting for an official to execute it."""
+    return {
+        "ready": "waiting-timelock",
+        "waiting-timelock": "waiting-timelock",
+        "executed": "executed",
+    }.get(state, "pending-approvals")
+
+
+def approve(platform: Platform, approver: Principal, request_id: int) -> dict[str, Any]:
+    """Approve with the approver's own key; executes when the threshold and timelock allow."""
+    if approver.role is not Role.APPROVER or not approver.key_name:
+        raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
+    require_server_key(platform, approver, "approve")
+    with platform.store.session() as session, session.begin():
+        request = _claim(session, request_id)
+        _check_decider(session, approver, request)
         if request.proposal_id is None:
             target, function, args = _rebuild(platform, request)
             request.proposal_id = governance.propose(
@@ -534,6 +686,7 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     """Run a request whose timelock has passed."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
+    require_server_key(platform, approver, "execute")
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
@@ -569,6 +722,7 @@ def reject(platform: Platform, approver: Principal, request_id: int, reason: str
         if request.proposal_id is not None and approver.key_name:
             proposal = governance.show(platform, request.proposal_id)
             if proposal.proposer.lower() == platform.address_of(approver.key_name).lower():
+                require_server_key(platform, approver, "cancel a proposal")
                 governance.cancel(platform, approver.key_name, request.proposal_id)
         session.add(
             ActionDecision(

@@ -7,7 +7,7 @@ OpenZeppelin's Governor does; the call itself is read from the proposal's `Propo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -16,8 +16,11 @@ from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.governed_calls import DecodedCall, Directory, decode, duration, utc
-from amanat.services.platform import Bound, Platform, read_many
+from amanat.services.platform import Bound, Platform, Prepared, read_many
 from amanat.store.models import ActionRequest
+
+if TYPE_CHECKING:
+    from amanat.chain.client import Receipt, Signer
 
 DEFAULT_LIFETIME_SECONDS = 7 * 86400
 
@@ -54,9 +57,15 @@ def parse_evidence(text: str | None) -> bytes:
         raise InvalidInput(f"evidence hash {text!r} is not hexadecimal") from None
 
 
+def _signer(platform: Platform, official: str | Signer) -> Signer:
+    """An official's key: a key name the platform resolves, or a key the official brought
+    (its own Keystore V3 file, `--key`)."""
+    return platform.signer(official) if isinstance(official, str) else official
+
+
 def propose(
     platform: Platform,
-    official: str,
+    official: str | Signer,
     target: Bound,
     function: str,
     args: list[Any],
@@ -65,6 +74,32 @@ def propose(
     idempotency_key: str | None = None,
 ) -> int:
     """Propose `target.function(*args)`; the proposer's approval counts. Returns the proposal id."""
+    signer = _signer(platform, official)
+    prepared = prepare_propose(
+        platform,
+        signer.address,
+        target,
+        function,
+        args,
+        evidence,
+        lifetime_seconds,
+        idempotency_key,
+    )
+    return int(platform.send(signer, prepared)["proposal"])
+
+
+def prepare_propose(
+    platform: Platform,
+    official: str,
+    target: Bound,
+    function: str,
+    args: list[Any],
+    evidence: str | None = None,
+    lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS,
+    idempotency_key: str | None = None,
+) -> Prepared:
+    """Official `official` (an address) proposes `target.function(*args)`, signed by the
+    platform (embedded development keys) or by the official itself (services/client_tx)."""
     if not evidence and affects_holder_property(function):
         raise InvalidInput(
             f"{function} affects a holder's property and requires an evidence hash (SHA-256 "
@@ -81,14 +116,27 @@ def propose(
         key=idempotency_key,
         description=f"propose {target.abi.name}.{function}",
     )
-    (receipt,) = platform.chain.transact(platform.signer(official), [request])
-    created = governance.events(receipt, "ProposalCreated")
-    if not created:
-        # An idempotent replay: the earlier transaction's receipt carries the event.
-        raise RuleViolation(
-            "proposal-missing", "proposal transaction emitted no ProposalCreated event"
-        )
-    return int(created[0]["proposalId"])
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        created = governance.events(receipt, "ProposalCreated")
+        if not created:
+            # An idempotent replay: the earlier transaction's receipt carries the event.
+            raise RuleViolation(
+                "proposal-missing", "proposal transaction emitted no ProposalCreated event"
+            )
+        proposal_id = int(created[0]["proposalId"])
+        after = show(platform, proposal_id)
+        return {
+            "proposal": proposal_id,
+            "official": official,
+            "approvals": after.approvals,
+            "threshold": after.threshold,
+            "state": after.state,
+            "ready_at": after.ready_at,
+            "tx": receipt.tx_hash,
+        }
+
+    return Prepared(official, request, finish)
 
 
 @dataclass(frozen=True)
@@ -119,17 +167,55 @@ def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, Pro
     }
 
 
-def approve(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def prepare_approve(
+    platform: Platform, official: str, proposal_id: int, idempotency_key: str | None = None
+) -> Prepared:
+    """Official `official` (an address) approves proposal `proposal_id`: refused unless the
+    proposal exists and is open and the address is a current official. Signed by the platform
+    (embedded development keys) or by the official itself (services/client_tx)."""
     governance = platform.contract("Governance")
-    _require_exists(platform, proposal_id)
-    platform.chain.transact(
-        platform.signer(official),
-        [governance.tx("approve", proposal_id, description=f"approve proposal {proposal_id}")],
+    view = show(platform, proposal_id)
+    # sent already (the same approval again): its first result, whatever happened since
+    if not platform.chain.seen(idempotency_key):
+        if view.state in ("executed", "cancelled", "expired"):
+            raise RuleViolation(
+                "proposal-closed",
+                f"proposal {proposal_id} is {view.state}: only an open proposal is approved",
+                proposal=proposal_id,
+                state=view.state,
+            )
+        if not governance.read("isOfficial", official):
+            raise RuleViolation(
+                "not-an-official",
+                f"{official} is not an official of the governance contract",
+                official=official,
+            )
+    request = governance.tx(
+        "approve", proposal_id, key=idempotency_key, description=f"approve proposal {proposal_id}"
     )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        after = show(platform, proposal_id)
+        return {
+            "proposal": proposal_id,
+            "official": official,
+            "approvals": after.approvals,
+            "threshold": after.threshold,
+            "state": after.state,
+            "ready_at": after.ready_at,
+            "tx": receipt.tx_hash,
+        }
+
+    return Prepared(official, request, finish)
+
+
+def approve(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
+    signer = _signer(platform, official)
+    platform.send(signer, prepare_approve(platform, signer.address, proposal_id))
     return show(platform, proposal_id)
 
 
-def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def execute(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     view, call = _show(platform, proposal_id)
     if view.state == "waiting-timelock":
@@ -157,7 +243,7 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
             f"(`amanat proposal restart-timelock {proposal_id}`) and wait it out",
         )
     platform.chain.transact(
-        platform.signer(official),
+        _signer(platform, official),
         [
             governance.tx(
                 "execute",
@@ -170,7 +256,7 @@ def execute(platform: Platform, official: str, proposal_id: int) -> ProposalView
     return show(platform, proposal_id)
 
 
-def restart_timelock(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def restart_timelock(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
     """Start the timelock anew of a proposal that has its approvals but whose timelock an
     official's removal or a raised threshold stopped (`startTimelock`)."""
     view = show(platform, proposal_id)
@@ -182,7 +268,7 @@ def restart_timelock(platform: Platform, official: str, proposal_id: int) -> Pro
         )
     governance = platform.contract("Governance")
     platform.chain.transact(
-        platform.signer(official),
+        _signer(platform, official),
         [
             governance.tx(
                 "startTimelock", proposal_id, description=f"restart timelock {proposal_id}"
@@ -192,10 +278,10 @@ def restart_timelock(platform: Platform, official: str, proposal_id: int) -> Pro
     return show(platform, proposal_id)
 
 
-def cancel(platform: Platform, official: str, proposal_id: int) -> ProposalView:
+def cancel(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
     governance = platform.contract("Governance")
     _require_exists(platform, proposal_id)
-    platform.chain.transact(platform.signer(official), [governance.tx("cancel", proposal_id)])
+    platform.chain.transact(_signer(platform, official), [governance.tx("cancel", proposal_id)])
     return show(platform, proposal_id)
 
 
@@ -476,7 +562,7 @@ def _history(
 
 def govern(
     platform: Platform,
-    officials: list[str],
+    officials: list[str | Signer],
     target: Bound,
     function: str,
     args: list[Any],

@@ -18,7 +18,7 @@ from amanat.chain.client import Chain, Receipt, TxRequest
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
-from amanat.errors import AmanatError, InvalidInput
+from amanat.errors import AmanatError, InvalidInput, OwnKeyRequired
 from amanat.services.clock import Clock
 from amanat.store.crypto import FieldCipher, load_key
 from amanat.store.db import Store
@@ -128,6 +128,8 @@ class Platform:
         self._manifest = manifest
         self.keyring = Keyring(settings.data_dir / "keys")
         self._hsm_signers: dict[str, HsmSigner] = {}
+        # Keys their owners brought to this process (`--key FILE`), by name and by address.
+        self._provided: dict[str, Signer] = {}
         self._store: Store | None = None
         self._cipher: FieldCipher | None = None
 
@@ -239,17 +241,33 @@ class Platform:
             )
         return out
 
+    def provide_key(self, name: str, key: Signer) -> None:
+        """A key its owner brought to this process (its own Keystore V3 file, `--key FILE`): it
+        signs for `name` and for its address, and is never written to the data directory."""
+        self._provided[name] = key
+        self._provided[to_checksum_address(key.address)] = key
+
     def signer(self, name: str, new: bool = False) -> Signer:
-        """A named key: one held in the hardware token (`[keys] name = "hsm"` in amanat.toml), a
-        Keystore V3 file, or on the embedded chain a development key.
+        """A named key: one its owner brought (`provide_key`), one held in the hardware token
+        (`[keys] name = "hsm"` in amanat.toml), a Keystore V3 file, or on the embedded chain a
+        development key.
 
         A development key resolves only for a configured role or a registered name (an
         institution's wallet or a user's key), so a typo never becomes a wallet; `new` names a
-        key that is being registered now (an institution's wallet at onboarding)."""
+        key that is being registered now (an institution's wallet at onboarding). On a network
+        deployment a key the server holds is refused for an institution's wallet or an official
+        (`refuse_participant_key`)."""
+        if name in self._provided:
+            return self._provided[name]
+        held: Signer | None = None
         if name in self.settings.hsm_keys:
-            return self.hsm_signer(name)
-        if name in self.keyring.names():
-            return self.keyring.unlock(name)
+            held = self.hsm_signer(name)
+        elif name in self.keyring.names():
+            held = self.keyring.unlock(name)
+        if held is not None:
+            if not self.settings.embedded:
+                self.refuse_participant_key(name, to_checksum_address(held.address))
+            return held
         if not self.settings.embedded:
             raise InvalidInput(
                 f"no key named {name!r} in {self.keyring.directory}: create it with "
@@ -262,6 +280,43 @@ class Platform:
         elif not self._registered_name(name):
             raise InvalidInput(_unknown_name(name, self.known_names()))
         return dev_key_for(name)
+
+    def refuse_participant_key(self, name: str, address: str) -> None:
+        """On a network deployment the server signs only with the platform's own operational
+        keys (deployer, registrar, issuer, valuer, publisher, paying agent): a key it holds for
+        an institution's registered wallet or for a current official is refused.
+
+        The server is the data directory whose store holds the platform's users or
+        institutions; an official's own machine (its own data directory, its own key file or
+        token) holds neither, and signs with its own key."""
+        from amanat.store.models import User, Wallet
+
+        with self.store.session() as session:
+            institution = session.scalar(select(Wallet.address).where(Wallet.address == address))
+            hosts_platform = (
+                institution is not None
+                or session.scalar(select(User.id).limit(1)) is not None
+                or session.scalar(select(Wallet.address).limit(1)) is not None
+            )
+        if institution is not None:
+            raise OwnKeyRequired(
+                f"on a network deployment the server holds only the platform's operational keys: "
+                f"key {name!r} ({address}) is an institution's wallet, and an institution signs "
+                "its own transactions (POST /transactions, or `amanat --api URL --as USER --key "
+                "FILE ...`); remove it from the server",
+                key=name,
+                address=address,
+            )
+        deployed = self._manifest is not None or self.settings.manifest_path.exists()
+        if hosts_platform and deployed and self.contract("Governance").read("isOfficial", address):
+            raise OwnKeyRequired(
+                f"on a network deployment the server holds only the platform's operational keys: "
+                f"key {name!r} ({address}) is an official's, and an official signs on its own "
+                "machine (`amanat proposal approve ID --key FILE [--api URL]`, or `--key FILE` on "
+                "any governance command); remove it from the server",
+                key=name,
+                address=address,
+            )
 
     def hsm_signer(self, label: str) -> HsmSigner:
         """The token's key labelled `label`, opened once per process."""

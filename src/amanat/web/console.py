@@ -652,10 +652,21 @@ def _usernames(platform: Platform) -> dict[int, str]:
         return {row.id: row.username for row in session.execute(select(User.id, User.username))}
 
 
+OWN_KEY_ONLY = (
+    "On a network deployment the platform holds no official's key: approve with your own key, "
+    "signed on your own machine (the command is on the request's page)."
+)
+
+
 def _actions(
-    who: Principal, item: dict[str, Any], detail: governance.ProposalDetail | None
+    who: Principal,
+    item: dict[str, Any],
+    detail: governance.ProposalDetail | None,
+    embedded: bool = True,
 ) -> dict[str, Button]:
-    """Which decision buttons this user sees on a request, enabled or with the reason why not."""
+    """Which decision buttons this user sees on a request, enabled or with the reason why not.
+    The buttons sign with the approver's key held by the server: on the embedded pilot its
+    development key; on a network deployment they are disabled (approvals.require_server_key)."""
     proposal = detail.view if detail else None
     mine = item["proposed_by"] == who.user_id
     status = item["status"]
@@ -691,6 +702,10 @@ def _actions(
     buttons["reject"] = (
         Button(False, "You already decided this request.") if decided else Button(True)
     )
+    if not embedded:
+        for name in ("approve", "execute"):
+            if name in buttons and buttons[name].enabled:
+                buttons[name] = Button(False, OWN_KEY_ONLY)
     return buttons
 
 
@@ -744,7 +759,7 @@ def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[st
                 "proposal": proposal,
                 "detail": detail,
                 "evidence_stored": bool(item["evidence"]) and item["evidence"].lower() in stored,
-                "actions": _actions(console.who, item, detail),
+                "actions": _actions(console.who, item, detail, platform.settings.embedded),
             }
         )
     return rows
@@ -1124,7 +1139,29 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
         item=row,
         allocation=allocation,
         chain_time=platform.clock.chain_time(),
+        own_key_command=_own_key_command(request, console.who, row),
+        development_keys=platform.settings.embedded,
     )
+
+
+def _own_key_command(request: Request, who: Principal, row: dict[str, Any]) -> str | None:
+    """The command with which this approver approves the request with its own key, signed on
+    its own machine: the proposal of its call if it is the first approval, else the approval of
+    its proposal (None when there is nothing for it to approve)."""
+    detail = row["detail"]
+    if (
+        who.role is not Role.APPROVER
+        or row["status"] != "pending-approvals"
+        or row["proposed_by"] == who.user_id
+        or any(d["user_id"] == who.user_id for d in row["decisions"])
+        or (detail is not None and detail.view.state != "collecting-approvals")
+    ):
+        return None
+    key = who.key_name if who.key_name and not who.key_name.startswith("0x") else "YOUR-KEY"
+    client = f"amanat --api {str(request.base_url).rstrip('/')} --as {who.username}"
+    if detail is None:
+        return f"{client} approval approve {row['id']} --key {key}.json"
+    return f"{client} proposal approve {detail.view.id} --key {key}.json"
 
 
 # ------------------------------------------------------------------ transfer
@@ -1132,6 +1169,7 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
 
 def _holder_key(console: Console) -> str:
     console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
+    access.require_server_key(console.platform, console.who)
     if not console.who.key_name:
         raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
     return console.who.key_name
