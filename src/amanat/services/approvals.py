@@ -30,6 +30,7 @@ from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
+from amanat.services.governed_calls import utc
 from amanat.services.platform import Bound, Platform
 from amanat.store.models import ActionDecision, ActionRequest
 
@@ -477,7 +478,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
         request = _claim(session, request_id)
         if request.proposed_by == approver.user_id:
             raise Forbidden("a maker cannot approve their own request", request=request_id)
-        if request.status != "pending-approvals":
+        if request.status != "pending-approvals" and not _short_of_approvals(platform, request):
             raise RuleViolation(
                 "not-pending", f"request {request_id} is {request.status}", status=request.status
             )
@@ -534,15 +535,46 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     """Run a request whose timelock has passed."""
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
+    refusal: RuleViolation | None = None
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
             raise RuleViolation(
                 "not-ready", f"request {request_id} is {request.status}", status=request.status
             )
-        governance.execute(platform, approver.key_name, request.proposal_id)
-        request.status = "executed"
+        try:
+            governance.execute(platform, approver.key_name, request.proposal_id)
+            request.status = "executed"
+        except RuleViolation as refused:
+            # an official was removed or the threshold raised since the approvals
+            if refused.rule == "approvals":  # the request collects approvals again
+                request.status = "pending-approvals"
+                refusal = refused
+            elif refused.rule == "timelock-restart":  # it still has them: wait out a new timelock
+                view = governance.restart_timelock(platform, approver.key_name, request.proposal_id)
+                refusal = RuleViolation(
+                    "timelock",
+                    f"request {request_id}: an official was removed or the threshold raised "
+                    f"since its timelock started; its timelock was restarted (proposal "
+                    f"{view.id}): executable from {utc(view.ready_at)} (chain time)",
+                    ready_at=view.ready_at,
+                )
+            else:
+                raise
+    if refusal is not None:
+        raise refusal
     return get(platform, request_id)
+
+
+def _short_of_approvals(platform: Platform, request: ActionRequest) -> bool:
+    """Whether a request waiting out its timelock no longer has its approvals: an approving
+    official was removed, or the threshold raised, since (Governance counts current officials'
+    approvals only). Such a request takes approvals again."""
+    return (
+        request.status == "waiting-timelock"
+        and request.proposal_id is not None
+        and governance.show(platform, request.proposal_id).state == "collecting-approvals"
+    )
 
 
 def reject(platform: Platform, approver: Principal, request_id: int, reason: str) -> dict[str, Any]:
