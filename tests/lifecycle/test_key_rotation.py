@@ -186,7 +186,13 @@ def test_lost_key_recovered_by_governance_then_unlinked(small: ChainUnderTest, c
     assert token.read("identityHolding", identity) == 500
     with pytest.raises(RuleViolation, match=r"PKR 2,500.00 of cash.*propose recover PKRT"):
         rotation.unlink_wallet(platform, "registrar", lost)
-    # the cash is recovered through the CLI
+    # the cash is recovered through the CLI; to another institution's wallet it is refused
+    # before anything is proposed (the contract would refuse it only once approved)
+    count = platform.contract("Governance").read("proposalCount")
+    elsewhere = small.address("holder-a-3")
+    cli.refused("propose", "recover", "PKRT", "--lost", lost, "--new", elsewhere,
+                "--evidence", EVIDENCE, code=3, rule="wallet-of-another-institution")  # fmt: skip
+    assert platform.contract("Governance").read("proposalCount") == count
     proposed = cli.json(
         "propose", "recover", "PKRT", "--lost", lost, "--new", new, "--evidence", EVIDENCE
     )
