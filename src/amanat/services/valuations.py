@@ -11,7 +11,8 @@ left to the maturity the auction's tenor gives.
 Disclosure (docs/public-data.md): everyone sees an auction's mark (its cut-off is a published
 result) and the source of every mark by auction, instruction and block, never a party. A day's
 DvP price is the terms two parties agreed: the public and institutions see it only when that
-day's trades involve at least `DEFAULT_THRESHOLD` institutions; staff see every mark.
+day's trades involve at least `DEFAULT_THRESHOLD` institutions and no party can subtract its own
+trades to learn the terms of fewer others (`valuation.day_publishable`); staff see every mark.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from sqlalchemy.orm import Session
 from amanat.domain.assets import AssetClass
 from amanat.domain.auction import from_micro
 from amanat.domain.disclosure import DEFAULT_THRESHOLD
-from amanat.domain.valuation import Mark, SettledBid, auction_mark, maturity_of, trade_mark
+from amanat.domain.valuation import (
+    Mark,
+    SettledBid,
+    auction_mark,
+    day_publishable,
+    maturity_of,
+    trade_mark,
+)
 from amanat.indexer import queries
 from amanat.services import public
 from amanat.services.accounts import Principal
@@ -190,7 +198,7 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
             day,
         )
         ids = [int(e.args["instructionId"]) for e in group]
-        involved = {institution(w, e) for e in group for w in (e.args["seller"], e.args["buyer"])}
+        pairs = [(institution(e.args["seller"], e), institution(e.args["buyer"], e)) for e in group]
         reference = "secondary DvP " + ", ".join(f"#{i}" for i in ids)
         if mark.yield_rate is not None:
             reference += f": yield {mark.yield_rate:.4%}"
@@ -200,7 +208,7 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
                 "secondary_dvp",
                 reference,
                 _supply(session, token, mark.block),
-                len(involved) >= DEFAULT_THRESHOLD,
+                day_publishable(pairs, DEFAULT_THRESHOLD),
                 instructions=ids,
             )
         )
