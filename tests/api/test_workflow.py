@@ -112,6 +112,48 @@ def test_maker_checker_mint(api: Api) -> None:
     assert verify["ok"] is True and verify["broken"] == [] and verify["entries"] >= len(trail)
 
 
+def test_a_waiting_request_whose_approvals_no_longer_suffice_is_approved_again(api: Api) -> None:
+    """A request waiting out its timelock loses its standing when the officials change (here
+    the threshold is raised to 3; removing an approving official does the same): executing it
+    is refused under the approvals rule and puts it back to pending approvals, and the next
+    approver's approval starts its timelock anew; a request that kept its approvals but whose
+    timelock stopped has it restarted by the approver executing it. Neither is stranded."""
+    platform = api.platform
+    gov = platform.contract("Governance")
+    params = {"token": "PKTB3M", "to": api.address("fepf"), "amount": 10}
+    number = api.post("/approvals", "treasury", json={"kind": "mint", "params": params}).json()[
+        "id"
+    ]
+    for approver in ("approver-1", "approver-2"):
+        assert api.post(f"/approvals/{number}/approve", approver).status_code == 200
+    governance.govern(platform, ["official-1", "official-2"], gov, "setThreshold", [3],
+                      advance_clock=True)  # fmt: skip
+    try:
+        refused = assert_problem(api.post(f"/approvals/{number}/execute", "approver-3"), 422,
+                                 "approvals")  # fmt: skip
+        assert "2 of 3 approvals" in refused["detail"]
+        assert api.get(f"/approvals/{number}", "auditor").json()["status"] == "pending-approvals"
+        again = api.post(f"/approvals/{number}/approve", "approver-3")
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "waiting-timelock"
+        # the threshold lowered and raised again: three approvals stand, the timelock stopped
+        officials = ["official-1", "official-2", "official-3"]
+        for threshold in (2, 3):
+            governance.govern(platform, officials, gov, "setThreshold", [threshold],
+                              advance_clock=True)  # fmt: skip
+        restarted = assert_problem(api.post(f"/approvals/{number}/execute", "approver-3"), 422,
+                                   "timelock")  # fmt: skip
+        assert restarted["ready_at"] > platform.chain.block_timestamp()
+        assert governance.show(platform, again.json()["proposal_id"]).state == "waiting-timelock"
+        platform.chain.advance_time(restarted["ready_at"] - platform.chain.block_timestamp() + 1)
+        done = api.post(f"/approvals/{number}/execute", "approver-1")
+        assert done.status_code == 200 and done.json()["status"] == "executed", done.text
+    finally:
+        officials = ["official-1", "official-2", "official-3"]
+        governance.govern(platform, officials, gov, "setThreshold", [2], advance_clock=True)
+    assert gov.read("threshold") == 2
+
+
 def test_reject_with_reason(api: Api) -> None:
     filed = api.post(
         "/approvals",

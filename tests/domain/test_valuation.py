@@ -14,6 +14,7 @@ from amanat.domain.instruments import tbill_yield
 from amanat.domain.valuation import (
     SettledBid,
     auction_mark,
+    day_publishable,
     maturity_of,
     tbill_tenors,
     trade_mark,
@@ -68,3 +69,18 @@ def test_a_days_trades_are_one_volume_weighted_price_rounded_once() -> None:
     # no known maturity or face: a price a unit, no yield
     bare = trade_mark([(100, 5, 4, 400_00)], None, None, date(2027, 3, 5))
     assert bare.per_unit == 100_00 and bare.yield_rate is None and bare.price_per_100() is None
+
+
+def test_a_days_dvp_price_is_public_only_if_no_party_can_subtract_its_way_to_two_others() -> None:
+    """Three institutions are not enough when one of them can take its own trades out of the
+    day's total and be left with a trade of two others: A and B's large trade plus a one-unit
+    trade between C and D is A and B's price to 4 places, and C knows the rest."""
+    big, tiny = (1, 10, 1_000_000, 971_069 * 10_000), (2, 11, 1, 9_999)
+    mark = trade_mark([big, tiny], FACE, date(2027, 3, 1), date(2026, 12, 2))
+    assert mark.price_per_100() == trade_mark([big], FACE, None, date(2026, 12, 2)).price_per_100()
+    assert not day_publishable([("A", "B"), ("C", "D")], 3)
+    assert not day_publishable([("A", "B"), ("B", "C")], 3)  # A learns B and C's terms
+    assert not day_publishable([("A", "B"), ("B", "C"), ("C", "A")], 3)
+    assert not day_publishable([("A", "B")], 3)
+    assert day_publishable([("A", "B"), ("A", "C"), ("A", "D")], 3)  # B sees A, C and D's sum
+    assert day_publishable([("A", "B"), ("C", "D"), ("E", "F")], 3)

@@ -20,7 +20,19 @@ from amanat.chain.node import AnvilNode
 from amanat.config import Settings
 from amanat.domain.restrictions import Restriction
 from amanat.errors import InvalidInput, RuleViolation
-from amanat.services import cash, dvp, governance, identities, rotation, tokens, transparency
+from amanat.indexer.indexer import Indexer
+from amanat.services import (
+    assets,
+    cash,
+    dvp,
+    governance,
+    identities,
+    rotation,
+    tokens,
+    transparency,
+    valuations,
+)
+from amanat.services.accounts import Principal, Role
 from amanat.services.platform import Platform, dev_key_for
 from amanat.store.models import AuditEntry, Wallet
 from tests.indexer.conftest import ChainUnderTest, build_small_chain
@@ -124,6 +136,44 @@ def test_wallet_rotation_by_the_institutions_own_transfers(
     assert len(audited(platform, "wallet.move-holdings")) == 2
 
 
+def test_a_rotated_wallet_still_counts_as_its_institution_in_the_dvp_disclosure(
+    small: ChainUnderTest,
+) -> None:
+    """A day's DvP price is public only once three institutions traded that day. Two
+    institutions trading twice (holder-a from one wallet, back to another of its wallets) stay
+    two after holder-a rotates away from the first wallet and the registrar unlinks it: the
+    unlinked wallet is still holder-a's for the trades it made, never an institution alone."""
+    platform, token = small.platform, small.token("SMALL")
+    seller, buyer = small.address("holder-a-2"), small.address("holder-b")
+    identity = platform.contract("IdentityRegistry").read("identityNumberOf", seller)
+    third = identities.link_wallet(platform, "registrar", identity, "holder-a-3")
+    govern(
+        platform,
+        platform.contract("CashToken"),
+        "issueCash",
+        [third, 10_000, bytes.fromhex("cd" * 32)],
+    )
+    deadline = platform.clock.chain_time() + 86_400
+    for sell, buy, by in (("holder-a-2", buyer, "holder-b"), ("holder-b", third, "holder-a-3")):
+        number = dvp.instruct(platform, sell, token, buy, 10, 9_700, deadline)["instruction"]
+        dvp.affirm(platform, by, number)
+        dvp.settle(platform, by, number)
+    rotation.move_holdings(platform, "holder-a-2", third)
+    rotation.unlink_wallet(platform, "registrar", seller)
+    Indexer(platform.chain, platform.manifest, platform.store).sync()
+    record = assets.show(platform, token.read("assetId"))
+    supply = token.read("totalSupply")
+    public = valuations.history(platform, record, supply, None)
+    assert [m for m in public["items"] if m["source"] == "secondary_dvp"] == []
+    auditor = Principal(0, "auditor", Role.AUDITOR, None, None)
+    (trade,) = [
+        m
+        for m in valuations.history(platform, record, supply, auditor)["items"]
+        if m["source"] == "secondary_dvp"
+    ]
+    assert trade["public"] is False and trade["value_minor"] == supply * 970
+
+
 def test_lost_key_recovered_by_governance_then_unlinked(small: ChainUnderTest, cli: Amanat) -> None:
     """holder-b lost its key: link a new wallet, recover by an evidence-backed proposal, unlink
     the lost wallet; its key can then neither send nor take anything back."""
@@ -136,7 +186,13 @@ def test_lost_key_recovered_by_governance_then_unlinked(small: ChainUnderTest, c
     assert token.read("identityHolding", identity) == 500
     with pytest.raises(RuleViolation, match=r"PKR 2,500.00 of cash.*propose recover PKRT"):
         rotation.unlink_wallet(platform, "registrar", lost)
-    # the cash is recovered through the CLI
+    # the cash is recovered through the CLI; to another institution's wallet it is refused
+    # before anything is proposed (the contract would refuse it only once approved)
+    count = platform.contract("Governance").read("proposalCount")
+    elsewhere = small.address("holder-a-3")
+    cli.refused("propose", "recover", "PKRT", "--lost", lost, "--new", elsewhere,
+                "--evidence", EVIDENCE, code=3, rule="wallet-of-another-institution")  # fmt: skip
+    assert platform.contract("Governance").read("proposalCount") == count
     proposed = cli.json(
         "propose", "recover", "PKRT", "--lost", lost, "--new", new, "--evidence", EVIDENCE
     )

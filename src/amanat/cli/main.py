@@ -895,11 +895,15 @@ def propose_recover(ctx: Context, token: str, lost: str, new_wallet: str, **opti
     """Move a lost wallet's units (TOKEN: an asset token, or PKRT for its cash) to the
     institution's new wallet (evidence required)."""
     platform = ctx.platform()
+    target = rotation.recovery_target(platform, token)
+    lost_address, new_address = platform.address_of(lost), platform.address_of(new_wallet, new=True)
+    if options["evidence"] or options["evidence_file"] is not None:  # else refused for that
+        rotation.check_recovery(platform, target, lost_address, new_address)
     submit_proposal(
         ctx,
-        rotation.recovery_target(platform, token),
+        target,
         "recoveryAddress",
-        [platform.address_of(lost), platform.address_of(new_wallet, new=True), "0x" + "00" * 20],
+        [lost_address, new_address, "0x" + "00" * 20],
         **options,
     )
 

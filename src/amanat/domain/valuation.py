@@ -15,7 +15,7 @@ price times a number of units, rounded half-even once, at the end.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -144,3 +144,21 @@ def trade_mark(
         rate,
         days if days is not None and days > 0 else None,
     )
+
+
+def day_publishable(trades: Sequence[tuple[Hashable, Hashable]], threshold: int) -> bool:
+    """Whether a day's DvP mark (its cash over its units) may be published, each trade given as
+    its seller's and buyer's institutions: at least `threshold` institutions traded, and none
+    of them, knowing its own trades, can subtract them from the published total to learn the
+    terms of trades among fewer than `threshold` others (for each institution, the trades it
+    is not a party to involve no institution or at least `threshold`). Without the second rule
+    one party's trade with anyone, even of one unit, would publish the price two others agreed,
+    and the exact price (the value of the units outstanding gives it) their units and cash."""
+    involved = {party for pair in trades for party in pair}
+    if len(involved) < threshold:
+        return False
+    for party in involved:
+        others = {other for pair in trades if party not in pair for other in pair}
+        if 0 < len(others) < threshold:
+            return False
+    return True

@@ -30,6 +30,7 @@ from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput, NotFound, OwnKeyRequired, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
+from amanat.services.governed_calls import utc
 from amanat.services.platform import Bound, Platform, Prepared
 from amanat.store.models import ActionDecision, ActionRequest
 
@@ -521,11 +522,14 @@ def record_chain_approval(
         return request_id
 
 
-def _check_decider(session: Session, approver: Principal, request: ActionRequest) -> None:
-    """An approver may approve a request it did not file, that is pending, once."""
+def _check_decider(
+    platform: Platform, session: Session, approver: Principal, request: ActionRequest
+) -> None:
+    """An approver may approve a request it did not file, that is pending (or waiting out a
+    timelock though it no longer has its approvals), once."""
     if request.proposed_by == approver.user_id:
         raise Forbidden("a maker cannot approve their own request", request=request.id)
-    if request.status != "pending-approvals":
+    if request.status != "pending-approvals" and not _short_of_approvals(platform, request):
         raise RuleViolation(
             "not-pending", f"request {request.id} is {request.status}", status=request.status
         )
@@ -561,7 +565,7 @@ def prepare_own_approval(
         request = session.get(ActionRequest, request_id)
         if request is None:
             raise NotFound(f"no approval request {request_id}", request=request_id)
-        _check_decider(session, approver, request)
+        _check_decider(platform, session, approver, request)
         return _own_approval(platform, request, official)
 
 
@@ -603,7 +607,7 @@ def _record_own_approval(
     send: Callable[[Prepared], Receipt],
 ) -> None:
     """Check, send and record an official's own approval of the claimed request."""
-    _check_decider(session, approver, request)
+    _check_decider(platform, session, approver, request)
     prepared = _own_approval(platform, request, official)
     receipt = send(prepared)
     result = prepared.finish(receipt)
@@ -639,7 +643,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
     require_server_key(platform, approver, "approve")
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
-        _check_decider(session, approver, request)
+        _check_decider(platform, session, approver, request)
         if request.proposal_id is None:
             target, function, args = _rebuild(platform, request)
             request.proposal_id = governance.propose(
@@ -687,15 +691,46 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers may execute", role=approver.role.value)
     require_server_key(platform, approver, "execute")
+    refusal: RuleViolation | None = None
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         if request.status != "waiting-timelock" or request.proposal_id is None:
             raise RuleViolation(
                 "not-ready", f"request {request_id} is {request.status}", status=request.status
             )
-        governance.execute(platform, approver.key_name, request.proposal_id)
-        request.status = "executed"
+        try:
+            governance.execute(platform, approver.key_name, request.proposal_id)
+            request.status = "executed"
+        except RuleViolation as refused:
+            # an official was removed or the threshold raised since the approvals
+            if refused.rule == "approvals":  # the request collects approvals again
+                request.status = "pending-approvals"
+                refusal = refused
+            elif refused.rule == "timelock-restart":  # it still has them: wait out a new timelock
+                view = governance.restart_timelock(platform, approver.key_name, request.proposal_id)
+                refusal = RuleViolation(
+                    "timelock",
+                    f"request {request_id}: an official was removed or the threshold raised "
+                    f"since its timelock started; its timelock was restarted (proposal "
+                    f"{view.id}): executable from {utc(view.ready_at)} (chain time)",
+                    ready_at=view.ready_at,
+                )
+            else:
+                raise
+    if refusal is not None:
+        raise refusal
     return get(platform, request_id)
+
+
+def _short_of_approvals(platform: Platform, request: ActionRequest) -> bool:
+    """Whether a request waiting out its timelock no longer has its approvals: an approving
+    official was removed, or the threshold raised, since (Governance counts current officials'
+    approvals only). Such a request takes approvals again."""
+    return (
+        request.status == "waiting-timelock"
+        and request.proposal_id is not None
+        and governance.show(platform, request.proposal_id).state == "collecting-approvals"
+    )
 
 
 def reject(platform: Platform, approver: Principal, request_id: int, reason: str) -> dict[str, Any]:

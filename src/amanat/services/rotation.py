@@ -57,6 +57,49 @@ def recovery_target(platform: Platform, ref: str) -> Bound:
     return tokens.resolve(platform, ref)
 
 
+def check_recovery(platform: Platform, target: Bound, lost: str, new: str) -> None:
+    """Refuse, before anything is proposed, a recovery of `target` (an asset token or the cash
+    token) that its `recoveryAddress` would refuse once approved and timelocked: a lost wallet
+    linked to no institution or holding nothing there, units or cash of it locked for a
+    settlement, or a new wallet that is not another wallet of the same institution."""
+    if lost == new:
+        raise InvalidInput(f"the lost and the new wallet are the same wallet ({new})")
+    registry = platform.contract("IdentityRegistry")
+    cash = target.address == platform.contract("CashToken").address
+    number, new_number, held, locked, symbol = read_many(
+        [
+            (registry, "identityNumberOf", (lost,)),
+            (registry, "identityNumberOf", (new,)),
+            (target, "balanceOf", (lost,)),
+            (target, "lockedOf" if cash else "settlementLocked", (lost,)),
+            (target, "symbol", ()),
+        ]
+    )
+    if number == 0:
+        raise NotFound(f"lost wallet {lost} is not linked to any institution", wallet=lost)
+    if new_number != number:
+        linked = f"belongs to identity {new_number}" if new_number else "is not linked"
+        raise RuleViolation(
+            "wallet-of-another-institution",
+            f"new wallet {new} {linked}, not to identity {number} of the lost wallet {lost}: "
+            f"a recovery goes to another wallet of the same institution (the registrar links it "
+            f"first: `amanat institution link-wallet {number} WALLET`)",
+            wallet=new,
+            identity=number,
+        )
+    if not held:
+        raise RuleViolation(
+            "nothing-to-recover", f"lost wallet {lost} holds no {symbol}", wallet=lost
+        )
+    if locked:
+        raise RuleViolation(
+            "locked-for-settlement",
+            f"lost wallet {lost} has {format_pkr(locked) if cash else f'{locked:,} units'} of "
+            f"{symbol} locked for a settlement: it completes, is cancelled or expires first",
+            wallet=lost,
+        )
+
+
 def _identity_of(platform: Platform, address: str) -> int:
     return int(platform.contract("IdentityRegistry").read("identityNumberOf", address))
 

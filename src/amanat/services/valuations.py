@@ -11,12 +11,15 @@ left to the maturity the auction's tenor gives.
 Disclosure (docs/public-data.md): everyone sees an auction's mark (its cut-off is a published
 result) and the source of every mark by auction, instruction and block, never a party. A day's
 DvP price is the terms two parties agreed: the public and institutions see it only when that
-day's trades involve at least `DEFAULT_THRESHOLD` institutions; staff see every mark.
+day's trades involve at least `DEFAULT_THRESHOLD` institutions and no party can subtract its own
+trades to learn the terms of fewer others (`valuation.day_publishable`); staff see every mark.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,11 +29,18 @@ from sqlalchemy.orm import Session
 from amanat.domain.assets import AssetClass
 from amanat.domain.auction import from_micro
 from amanat.domain.disclosure import DEFAULT_THRESHOLD
-from amanat.domain.valuation import Mark, SettledBid, auction_mark, maturity_of, trade_mark
+from amanat.domain.valuation import (
+    Mark,
+    SettledBid,
+    auction_mark,
+    day_publishable,
+    maturity_of,
+    trade_mark,
+)
 from amanat.indexer import queries
 from amanat.services import public
 from amanat.services.accounts import Principal
-from amanat.services.platform import Platform, read_many
+from amanat.services.platform import Platform
 from amanat.store.models import ChainEvent
 
 DEBT_CLASSES = frozenset({AssetClass.T_BILL.label, AssetClass.BOND.label, AssetClass.SUKUK.label})
@@ -176,9 +186,7 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
     by_day: dict[date, list[ChainEvent]] = defaultdict(list)
     for e in trades:
         by_day[_day(e.timestamp)].append(e)
-    parties = _institutions(
-        platform, {w for e in trades for w in (e.args["seller"], e.args["buyer"])}
-    )
+    institution = _institutions(platform, session)
     for day, group in by_day.items():
         mark = trade_mark(
             (
@@ -190,7 +198,7 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
             day,
         )
         ids = [int(e.args["instructionId"]) for e in group]
-        involved = {parties[w] for e in group for w in (e.args["seller"], e.args["buyer"])}
+        pairs = [(institution(e.args["seller"], e), institution(e.args["buyer"], e)) for e in group]
         reference = "secondary DvP " + ", ".join(f"#{i}" for i in ids)
         if mark.yield_rate is not None:
             reference += f": yield {mark.yield_rate:.4%}"
@@ -200,7 +208,7 @@ def _market(platform: Platform, session: Session, token: str) -> list[dict[str, 
                 "secondary_dvp",
                 reference,
                 _supply(session, token, mark.block),
-                len(involved) >= DEFAULT_THRESHOLD,
+                day_publishable(pairs, DEFAULT_THRESHOLD),
                 instructions=ids,
             )
         )
@@ -211,9 +219,27 @@ def _supply(session: Session, token: str, block: int) -> int:
     return sum(balance for _holder, balance in queries.cap_table(session, token, block))
 
 
-def _institutions(platform: Platform, wallets: set[str]) -> dict[str, Any]:
-    """Each wallet's institution (its identity number; a wallet with none counts alone)."""
-    ordered = sorted(wallets)
-    registry = platform.contract("IdentityRegistry")
-    numbers = read_many([(registry, "identityNumberOf", (w,)) for w in ordered])
-    return {w: n or w for w, n in zip(ordered, numbers, strict=True)}
+def _institutions(platform: Platform, session: Session) -> Callable[[str, ChainEvent], Any]:
+    """Who `wallet` traded for in `trade`: the identity it was linked to when the trade settled
+    (its last `WalletLinked` before it), read from the index, so that a wallet unlinked since,
+    or unlinked and re-linked to another identity, still counts for the institution it traded
+    for; a wallet never linked counts alone."""
+    links: dict[str, list[tuple[tuple[int, int], int]]] = defaultdict(list)
+    for e in session.scalars(
+        select(ChainEvent)
+        .where(
+            ChainEvent.contract == platform.manifest.address("IdentityRegistry"),
+            ChainEvent.event == "WalletLinked",
+        )
+        .order_by(ChainEvent.block, ChainEvent.log_index)
+    ):
+        links[str(e.args["wallet"]).lower()].append(
+            ((e.block, e.log_index), int(e.args["identityNumber"]))
+        )
+
+    def institution(wallet: str, trade: ChainEvent) -> Any:
+        history = links.get(str(wallet).lower(), [])
+        at = bisect_right(history, ((trade.block, trade.log_index), float("inf")))
+        return history[at - 1][1] if at else str(wallet).lower()
+
+    return institution
