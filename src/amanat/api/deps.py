@@ -66,10 +66,11 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
+        alias=IDEMPOTENCY_KEY,
         min_length=1,
         max_length=128,
         pattern=r"^[!-~]+$",

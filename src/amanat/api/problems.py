@@ -113,6 +113,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         rule = {
+            400: "malformed-body",  # a body that cannot be read (not UTF-8, a broken form)
             401: "unauthenticated",
             403: "forbidden",
             404: "not-found",

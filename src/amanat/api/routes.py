@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from amanat.api.deps import PlatformDep, PrincipalDep
-from amanat.api.routes_common import Problem, problems, source_of
+from amanat.api.routes_common import Problem, document_shared_statuses, problems, source_of
 from amanat.services import accounts
 
 auth = APIRouter(prefix="/auth", tags=["auth"], responses=problems(401, 422, 429, 503))
@@ -71,17 +71,21 @@ def include(app: FastAPI) -> None:
         routes_transparency,
     )
 
-    app.include_router(auth)
-    app.include_router(routes_records.router)
-    app.include_router(routes_assets.router)
-    app.include_router(routes_institutions.router)
-    app.include_router(routes_tokens.router)
-    app.include_router(routes_tokens.transfers)
-    app.include_router(routes_transactions.router)
-    app.include_router(routes_approvals.router)
-    app.include_router(routes_markets.router)
-    app.include_router(routes_transparency.router)
-    app.include_router(routes_transparency.reconciliations)
+    for router in (
+        auth,
+        routes_records.router,
+        routes_assets.router,
+        routes_institutions.router,
+        routes_tokens.router,
+        routes_tokens.transfers,
+        routes_transactions.router,
+        routes_approvals.router,
+        routes_markets.router,
+        routes_transparency.router,
+        routes_transparency.reconciliations,
+    ):
+        document_shared_statuses(router.routes)
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -201,7 +202,9 @@ _DESCRIPTIONS = {
     401: "Not signed in, or the bearer token expired",
     403: "The signed-in role may not do this",
     404: "No such resource",
-    409: "Conflicts with the resource's state",
+    409: "Conflicts with the resource's state, or the request with this Idempotency-Key is "
+    "still under way",
+    413: "The request body is larger than this route accepts",
     422: "Invalid request, or refused under a named rule with its values",
     429: "Throttled: too many attempts",
     503: "The chain is unavailable",
@@ -218,6 +221,27 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 ERRORS = problems(400, 401, 403, 404, 422, 503)
+
+
+def document_shared_statuses(routes: Iterable[Any]) -> None:
+    """Add to each API route the problems the layers every request passes through may answer,
+    so that its OpenAPI lists every status it returns: a POST refuses a body larger than its
+    limit (413, api/guard.py), a route that reads a body refuses one that does not parse (400,
+    `malformed-body`), and a route taking an Idempotency-Key answers 409 while the key's first
+    request is under way (services/idempotency.py)."""
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        shared: list[int] = []
+        if route.body_field is not None:
+            shared.append(400)
+        if "POST" in (route.methods or ()) or route.body_field is not None:
+            shared.append(413)
+        if any(param.alias == deps.IDEMPOTENCY_KEY for param in route.dependant.header_params):
+            shared.append(409)
+        for code, response in problems(*shared).items():
+            route.responses.setdefault(code, response)
+
 
 # ---------------------------------------------------------------- list pages
 
