@@ -408,7 +408,10 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
 ) -> None:
     """The server never signs for this official: approver-2 builds Governance.approve, signs it
     with official-2's own key and submits it; the maker-checker request records its transaction.
-    The CLI does the same with the official's Keystore V3 file (`proposal approve --key`)."""
+    Once the timelock has passed it executes the same way (the proposed call filled in, checked
+    whole), and the request records who executed it and by which transaction. The CLI does the
+    same with the official's Keystore V3 file (`proposal approve|execute --key`, `approval
+    approve|execute --key`)."""
     governance_contract = api.platform.manifest.address("Governance")
     filed = api.post(
         "/approvals",

@@ -12,7 +12,8 @@ sender is the key's address, no value is sent, the chain id is the one the user 
 (`--chain-id`, else the first one seen, kept in the data directory), the gas limit is at most
 MAX_GAS and the call data is exactly the requested contract function with the requested
 arguments. What it still trusts: which contract the API sends it to (the token behind a
-symbol, the deployment's Settlement, Distributor and Auction).
+symbol, the deployment's Settlement, Distributor, Auction and Governance), and for an official's
+execute the call filled in (Governance runs it only if it hashes to the call proposed).
 """
 
 from __future__ import annotations
