@@ -520,6 +520,12 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     api.platform.chain.advance_time(ready_at - api.platform.clock.chain_time())
     page = console.get(f"/console/approvals/{request_id}").text
     assert f"--as approver-2 approval execute {request_id} --key official-2.json" in page
+    with pytest.MonkeyPatch.context() as network:  # the server-signed route: refused there
+        network.setattr(type(api.platform.settings), "embedded", property(lambda _: False))
+        body = assert_problem(
+            api.post(f"/approvals/{request_id}/execute", "approver-2"), 403, "own-key-required"
+        )
+    assert "proposal execute PROPOSAL --key YOUR-KEY.json" in body["detail"]
     unsigned = build(api, "approver-2", **execute)
     assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance_contract
     by_request = build(api, "approver-2", action="request_execute", request=request_id)
