@@ -408,7 +408,10 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
 ) -> None:
     """The server never signs for this official: approver-2 builds Governance.approve, signs it
     with official-2's own key and submits it; the maker-checker request records its transaction.
-    The CLI does the same with the official's Keystore V3 file (`proposal approve --key`)."""
+    Once the timelock has passed it executes the same way (the proposed call filled in, checked
+    whole), and the request records who executed it and by which transaction. The CLI does the
+    same with the official's Keystore V3 file (`proposal approve|execute --key`, `approval
+    approve|execute --key`)."""
     governance_contract = api.platform.manifest.address("Governance")
     filed = api.post(
         "/approvals",
@@ -435,17 +438,17 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
         api.post("/transactions", "approver-2", json={"raw": by_other}), 403, "forbidden"
     )
     assert "not the governance address of approver-2" in body["detail"]
-    # an official may submit an approval only: not an execute, not an institution's transfer
-    executing = {
+    # an official may submit an approval or an execute only: not a cancel, not a transfer
+    cancelling = {
         **unsigned,
-        "data": "0x" + api.platform.contract("Governance").encode("execute", proposal).hex(),
+        "data": "0x" + api.platform.contract("Governance").encode("cancel", proposal).hex(),
     }
     body = assert_problem(
-        api.post("/transactions", "approver-2", json={"raw": sign(api, "official-2", executing)}),
+        api.post("/transactions", "approver-2", json={"raw": sign(api, "official-2", cancelling)}),
         403,
         "forbidden",
     )
-    assert "Governance.execute is not an action an official may submit" in body["detail"]
+    assert "Governance.cancel is not an action an official may submit" in body["detail"]
     assert_problem(
         api.post(
             "/transactions/build",
@@ -503,6 +506,72 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
         ),
         422,
         "chain-refused",
+    )
+
+    # the execute, signed by the official too: refused while the timelock runs, then built with
+    # the proposed call filled in; the request records the execution by its transaction
+    execute = {"action": "proposal_execute", "proposal": proposal}
+    body = assert_problem(
+        api.post("/transactions/build", "approver-2", json=execute), 422, "timelock"
+    )
+    assert f"proposal {proposal} (mint) is in its timelock" in body["detail"]
+    assert_problem(api.post("/transactions/build", "inb", json=execute), 403, "forbidden")
+    ready_at = governance.show(api.platform, proposal).ready_at
+    api.platform.chain.advance_time(ready_at - api.platform.clock.chain_time())
+    page = console.get(f"/console/approvals/{request_id}").text
+    assert f"--as approver-2 approval execute {request_id} --key official-2.json" in page
+    with pytest.MonkeyPatch.context() as network:  # the server-signed route: refused there
+        network.setattr(type(api.platform.settings), "embedded", property(lambda _: False))
+        body = assert_problem(
+            api.post(f"/approvals/{request_id}/execute", "approver-2"), 403, "own-key-required"
+        )
+    assert "proposal execute PROPOSAL --key YOUR-KEY.json" in body["detail"]
+    unsigned = build(api, "approver-2", **execute)
+    assert unsigned["from"] == api.address("official-2") and unsigned["to"] == governance_contract
+    by_request = build(api, "approver-2", action="request_execute", request=request_id)
+    assert by_request["data"] == unsigned["data"] and by_request["action"] == "request_execute"
+    target, call_data, evidence = governance.proposed_calls(api.platform, [proposal])[
+        proposal
+    ].execute_args
+    token = tokens.resolve(api.platform, "PKTB3M")
+    other_call = token.encode("mint", api.address("inb"), 7)
+    tampered = api.platform.contract("Governance").encode(
+        "execute", proposal, target, other_call, evidence
+    )
+    body = assert_problem(
+        api.post(
+            "/transactions",
+            "approver-2",
+            json={"raw": sign(api, "official-2", unsigned, data="0x" + tampered.hex())},
+        ),
+        422,
+        "call-mismatch",
+    )
+    assert call_data != other_call
+    before = balance(api, "PKTB3M", "kla")
+    raw = sign(api, "official-2", unsigned)
+    done = api.post("/transactions", "approver-2", json={"raw": raw})
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["proposal"] == proposal and result["state"] == "executed"
+    assert result["request"] == request_id and result["official"] == api.address("official-2")
+    assert balance(api, "PKTB3M", "kla") == before + 7
+    again = api.post("/transactions", "approver-2", json={"raw": raw})  # same bytes: one execute
+    assert again.status_code == 200 and again.json() == result
+    view = api.get(f"/approvals/{request_id}", "auditor").json()
+    assert view["status"] == "executed" and view["executed_tx"] == result["tx"]
+    assert view["executed_by_username"] == "approver-2"
+    assert_problem(
+        api.post("/transactions/build", "approver-2", json=execute), 422, "proposal-closed"
+    )
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-2",
+            json={"action": "request_execute", "request": request_id},
+        ),
+        422,
+        "not-ready",
     )
 
     # the CLI: official-3 approves another proposal with its Keystore V3 file through the API
@@ -571,3 +640,26 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     assert decision["username"] == "approver-3" and decision["tx"]
     proposer = governance.show(api.platform, view["proposal_id"]).proposer
     assert proposer == api.address("official-3")
+    # official-3 executes with the same key, once the timelock has passed: the second request's
+    # proposal (`proposal execute`), then the third request (`approval execute`)
+    ready_at = governance.show(api.platform, other).ready_at
+    api.platform.chain.advance_time(ready_at - api.platform.clock.chain_time())
+    execute_cli = ["proposal", "execute", str(other), "--key", str(keystore), "--json"]
+    executed = CliRunner().invoke(
+        cli, [*home, "--api", "http://testserver", "--as", "approver-3", *execute_cli]
+    )
+    assert executed.exit_code == 0, executed.output
+    assert json.loads(executed.output)["state"] == "executed"
+    shown = api.get(f"/approvals/{second}", "auditor").json()
+    assert shown["status"] == "executed" and shown["executed_by_username"] == "approver-3"
+    assert api.post(f"/approvals/{third}/approve", "approver-2").status_code == 200
+    ready_at = governance.show(api.platform, view["proposal_id"]).ready_at
+    api.platform.chain.advance_time(ready_at - api.platform.clock.chain_time())
+    execute_cli = ["approval", "execute", str(third), "--key", str(keystore), "--json"]
+    executed = CliRunner().invoke(
+        cli, [*home, "--api", "http://testserver", "--as", "approver-3", *execute_cli]
+    )
+    assert executed.exit_code == 0, executed.output
+    shown = json.loads(executed.output)
+    assert shown["status"] == "executed" and shown["executed_tx"].startswith("0x")
+    assert shown["executed_by_username"] == "approver-3"

@@ -297,6 +297,9 @@ class ApprovalOut(BaseModel):
     proposed_by_username: str | None
     status: Status
     created_at: datetime
+    executed_by: Id | None = Field(description="The official who executed the request's proposal")
+    executed_by_username: str | None
+    executed_tx: Hash | None = Field(description="The transaction that executed it")
     decisions: list[Decision]
 
 
@@ -314,6 +317,7 @@ def _out(view: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
         **view,
         "ref": ref(view["id"]),
         "proposed_by_username": names.get(view["proposed_by"]),
+        "executed_by_username": names.get(view["executed_by"]) if view["executed_by"] else None,
         "decisions": [{**d, "username": names.get(d["user_id"])} for d in view["decisions"]],
     }
 

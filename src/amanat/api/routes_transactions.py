@@ -108,6 +108,22 @@ class RequestApproveBuild(BaseModel):
     )
 
 
+class ProposalExecuteBuild(BaseModel):
+    action: Literal["proposal_execute"]
+    proposal: Id = Field(
+        description="The approved proposal, its timelock run, that the official executes (with "
+        "the call its ProposalCreated event recorded)"
+    )
+
+
+class RequestExecuteBuild(BaseModel):
+    action: Literal["request_execute"]
+    request: Id = Field(
+        description="The maker-checker request waiting to be executed: the execute of its "
+        "proposal; submit the signed bytes to POST /transactions, which records it on the request"
+    )
+
+
 BuildIn = Annotated[
     TransferBuild
     | ApproveBuild
@@ -118,7 +134,9 @@ BuildIn = Annotated[
     | CommitBuild
     | RevealBuild
     | ProposalApproveBuild
-    | RequestApproveBuild,
+    | RequestApproveBuild
+    | ProposalExecuteBuild
+    | RequestExecuteBuild,
     Field(discriminator="action"),
 ]
 
@@ -158,8 +176,8 @@ class RawIn(BaseModel):
     response_model=UnsignedOut,
     response_model_exclude_none=True,
     response_model_by_alias=True,
-    summary="The unsigned transaction of an institution action (or an official's approval of a "
-    "proposal: proposal_approve), pre-checked as the action's own route is, for its owner to "
+    summary="The unsigned transaction of an institution action (or an official's approval or "
+    "execute of a proposal or request), pre-checked as the action's own route is, for its owner to "
     "sign with its own key",
 )
 def build(
@@ -186,9 +204,10 @@ def build(
 @router.post(
     "/transactions",
     response_model=dict[str, Any],
-    summary="Submit a transaction an institution (or an official: its approval of a proposal) "
-    "signed itself: decoded, checked, journaled (its hash is its idempotency key) and sent; the "
-    "result is the action's own route's, and an approval is recorded on the request it carries",
+    summary="Submit a transaction an institution (or an official: its approval or execute of a "
+    "proposal) signed itself: decoded, checked, journaled (its hash is its idempotency key) and "
+    "sent; the result is the action's own route's, and an approval or execute is recorded on the "
+    "request the proposal carries",
 )
 def submit(
     body: RawIn,

@@ -1,5 +1,6 @@
 """An institution's (or an official's) client mode: `amanat --api URL --as USER --key FILE token
-transfer …` (an official: `proposal approve ID --key FILE`) asks
+transfer …` (an official: `proposal approve ID --key FILE`, `proposal execute ID --key FILE`,
+`approval approve|execute REQUEST --key FILE`) asks
 the platform's API for the action's unsigned transaction, signs it here with the institution's
 Keystore V3 file and submits the signed bytes. The key never leaves this machine; the platform
 runs the same pre-check as for its own route and answers a refusal with the same rule and text.
@@ -11,7 +12,8 @@ sender is the key's address, no value is sent, the chain id is the one the user 
 (`--chain-id`, else the first one seen, kept in the data directory), the gas limit is at most
 MAX_GAS and the call data is exactly the requested contract function with the requested
 arguments. What it still trusts: which contract the API sends it to (the token behind a
-symbol, the deployment's Settlement, Distributor and Auction).
+symbol, the deployment's Settlement, Distributor, Auction and Governance), and for an official's
+execute the call filled in (Governance runs it only if it hashes to the call proposed).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ CALLS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("auction", "units", "yield_micro", "competitive", "salt"),
     ),
     "proposal_approve": ("Governance", "approve", ("proposal",)),
+    # the call executed is the contract's to check: it must hash to the one proposed
+    "proposal_execute": ("Governance", "execute", ("proposal", "target", "call", "evidence")),
 }
 
 
@@ -133,6 +137,26 @@ class InstitutionClient:
                     f"{shown['target']}",
                 )
         return self._post(f"/approvals/{request_id}/approve", {"raw": self._sign(unsigned)})
+
+    def execute_request(self, request_id: int) -> dict[str, Any]:
+        """An official executes maker-checker request `request_id` with its own key: the API
+        builds the execute of the request's proposal, checked to be that proposal's execute,
+        signed here and submitted; returns the request as recorded (its execution)."""
+        shown = self._call_get(f"/approvals/{request_id}")
+        unsigned = self._post(
+            "/transactions/build", {"action": "request_execute", "request": request_id}
+        )
+        self._check_envelope(unsigned)
+        data = bytes.fromhex(str(unsigned.get("data", "0x")).removeprefix("0x"))
+        contract, name, argument_names = CALLS["proposal_execute"]
+        wanted = {"proposal": shown.get("proposal_id")}
+        if wanted["proposal"] is None:
+            raise RuleViolation(
+                "not-ready", f"request {request_id} has no proposal to execute ({shown['status']})"
+            )
+        self._check_call(contract, name, argument_names, wanted, data)
+        self._post("/transactions", {"raw": self._sign(unsigned)})
+        return self._call_get(f"/approvals/{request_id}")
 
     def _sign(self, unsigned: dict[str, Any]) -> str:
         """The built transaction signed with this user's key, as 0x-hex."""

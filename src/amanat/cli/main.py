@@ -637,7 +637,8 @@ def proposal_approve(
 
 @cli.group()
 def approval() -> None:
-    """Maker-checker requests, approved by an official with its own key (client mode)."""
+    """Maker-checker requests, approved and executed by an official with its own key (client
+    mode)."""
 
 
 @approval.command("approve")
@@ -658,15 +659,67 @@ def approval_approve(ctx: Context, request_id: int, key_file: Path | None, as_js
     emit(ctx.client(key_file=key_file).approve_request(request_id), as_json)
 
 
-@proposal.command("execute")
-@click.argument("proposal_id", type=int)
-@click.option("--as", "actor", required=True, help="Key name of an official.")
+@approval.command("execute")
+@click.argument("request_id", type=int)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the execute is signed "
+    "here.",
+)
 @json_option
 @pass_ctx
-def proposal_execute(ctx: Context, proposal_id: int, actor: str, as_json: bool) -> None:
-    """Execute an approved proposal after its timelock."""
+def approval_execute(ctx: Context, request_id: int, key_file: Path | None, as_json: bool) -> None:
+    """Execute a maker-checker request whose timelock has passed, with your own key, through the
+    API (--api URL --as USER): the execute of its proposal, checked before it is signed; the
+    request records it."""
+    emit(ctx.client(key_file=key_file).execute_request(request_id), as_json)
+
+
+@proposal.command("execute")
+@click.argument("proposal_id", type=int)
+@click.option(
+    "--as",
+    "actor",
+    help="Key name of an official; in client mode (--api) your API user.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the execute is signed "
+    "here.",
+)
+@click.option(
+    "--api",
+    help="Client mode: build the execute through the platform's API, sign it here with --key "
+    "and submit it there (it records it on the request the proposal carries).",
+)
+@json_option
+@pass_ctx
+def proposal_execute(
+    ctx: Context,
+    proposal_id: int,
+    actor: str | None,
+    key_file: Path | None,
+    api: str | None,
+    as_json: bool,
+) -> None:
+    """Execute an approved proposal after its timelock, with an official's own key."""
+    if api or ctx.api:
+        client = ctx.client(api=api, user=actor, key_file=key_file)
+        emit(client.act("proposal_execute", proposal=proposal_id), as_json)
+        return
     platform = ctx.platform()
-    gov.execute(platform, actor, proposal_id)
+    if key_file is not None:
+        gov.execute(platform, keys_module.load_keystore(key_file), proposal_id)
+    elif actor:
+        gov.execute(platform, actor, proposal_id)
+    else:
+        raise InvalidInput(
+            "name the executing official's key with --as, or sign with your own key file: --key"
+        )
     emit_proposal(platform, proposal_id, as_json)
 
 

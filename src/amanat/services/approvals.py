@@ -374,6 +374,8 @@ def view(request: ActionRequest, decisions: list[ActionDecision]) -> dict[str, A
         "proposed_by": request.proposed_by,
         "status": request.status,
         "created_at": _utc_iso(request.created_at),
+        "executed_by": request.executed_by,
+        "executed_tx": request.executed_tx,
         "decisions": [
             {
                 "user_id": d.user_id,
@@ -476,12 +478,13 @@ def _claim(session: Session, request_id: int) -> ActionRequest:
 def require_server_key(platform: Platform, approver: Principal, verb: str) -> None:
     """On a network deployment the platform never signs for an official: it approves with its
     own key on its own machine, and the request records that transaction."""
+    command = "execute" if verb == "execute" else "approve"
     if not platform.settings.embedded:
         raise OwnKeyRequired(
             f"on a network deployment the platform holds no official's key and does not {verb} "
-            f"for {approver.username}: sign the approval yourself (`amanat --api URL --as "
-            f"{approver.username} proposal approve PROPOSAL --key YOUR-KEY.json`, or POST "
-            "/transactions/build with action proposal_approve, then POST /transactions)",
+            f"for {approver.username}: sign it yourself (`amanat --api URL --as "
+            f"{approver.username} proposal {command} PROPOSAL --key YOUR-KEY.json`, or POST "
+            f"/transactions/build with action proposal_{command}, then POST /transactions)",
             user=approver.username,
         )
 
@@ -520,6 +523,56 @@ def record_chain_approval(
         if request.status == "pending-approvals":
             request.status = _status_signed(governance.show(platform, proposal_id).state)
         return request_id
+
+
+def record_chain_execution(
+    platform: Platform, official: Principal, proposal_id: int, tx_hash: str
+) -> int | None:
+    """Record an official's own execution of proposal `proposal_id` (transaction `tx_hash`,
+    already confirmed) on the request that carries it; returns the request's id, or None when
+    no request carries that proposal. The same transaction again changes nothing."""
+    with platform.store.session() as session, session.begin():
+        request_id = session.scalar(
+            select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
+        )
+        if request_id is None:
+            return None
+        request = _claim(session, request_id)
+        if request.executed_tx is None:
+            _record_execution(request, official, tx_hash)
+        return request_id
+
+
+def _record_execution(request: ActionRequest, official: Principal, tx_hash: str) -> None:
+    request.status = "executed"
+    request.executed_by = official.user_id
+    request.executed_tx = tx_hash
+
+
+def prepare_own_execution(
+    platform: Platform, official: Principal, request_id: int, address: str
+) -> Prepared:
+    """What official `official` signs, from its governance address `address`, to execute the
+    request's proposal (checked as a server-signed execution is: the request waits for it and
+    its proposal is ready). Submitted to POST /transactions, which records it on the request."""
+    if official.role is not Role.APPROVER:
+        raise Forbidden("only approvers may execute", role=official.role.value)
+    inputs.known_id(request_id, "approval request")
+    with platform.store.session() as session:
+        request = session.get(ActionRequest, request_id)
+        if request is None:
+            raise NotFound(f"no approval request {request_id}", request=request_id)
+        proposal_id = _executable(request)
+    return governance.prepare_execute(platform, address, proposal_id)
+
+
+def _executable(request: ActionRequest) -> int:
+    """The proposal of a request that waits to be executed; refused for any other request."""
+    if request.status != "waiting-timelock" or request.proposal_id is None:
+        raise RuleViolation(
+            "not-ready", f"request {request.id} is {request.status}", status=request.status
+        )
+    return request.proposal_id
 
 
 def _check_decider(
@@ -668,17 +721,25 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
                 at=platform.clock.wall_time(),
             )
         )
-        request.status = _status_after(platform, approver, proposal)
+        if proposal.state == "ready":
+            _execute_with_server_key(platform, approver, request)
+        else:
+            request.status = _status_after(proposal)
     return get(platform, request_id)
 
 
-def _status_after(
-    platform: Platform, approver: Principal, proposal: governance.ProposalView
-) -> str:
-    if proposal.state == "ready":
-        assert approver.key_name is not None
-        governance.execute(platform, approver.key_name, proposal.id)
-        return "executed"
+def _execute_with_server_key(
+    platform: Platform, approver: Principal, request: ActionRequest
+) -> None:
+    """Execute the request's proposal with the approver's key the platform holds and record
+    the execution (embedded development keys only: `require_server_key`)."""
+    assert approver.key_name is not None and request.proposal_id is not None
+    signer = platform.signer(approver.key_name)
+    prepared = governance.prepare_execute(platform, signer.address, request.proposal_id)
+    _record_execution(request, approver, platform.send(signer, prepared)["tx"])
+
+
+def _status_after(proposal: governance.ProposalView) -> str:
     if proposal.state == "waiting-timelock":
         return "waiting-timelock"
     if proposal.state == "executed":
@@ -694,20 +755,16 @@ def execute(platform: Platform, approver: Principal, request_id: int) -> dict[st
     refusal: RuleViolation | None = None
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
-        if request.status != "waiting-timelock" or request.proposal_id is None:
-            raise RuleViolation(
-                "not-ready", f"request {request_id} is {request.status}", status=request.status
-            )
+        proposal_id = _executable(request)
         try:
-            governance.execute(platform, approver.key_name, request.proposal_id)
-            request.status = "executed"
+            _execute_with_server_key(platform, approver, request)
         except RuleViolation as refused:
             # an official was removed or the threshold raised since the approvals
             if refused.rule == "approvals":  # the request collects approvals again
                 request.status = "pending-approvals"
                 refusal = refused
             elif refused.rule == "timelock-restart":  # it still has them: wait out a new timelock
-                view = governance.restart_timelock(platform, approver.key_name, request.proposal_id)
+                view = governance.restart_timelock(platform, approver.key_name, proposal_id)
                 refusal = RuleViolation(
                     "timelock",
                     f"request {request_id}: an official was removed or the threshold raised "

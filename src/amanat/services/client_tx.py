@@ -10,11 +10,14 @@ same service function (same pre-check, same refusal), checks the signed call is 
 action's, journals it durably (its hash is its idempotency key, so the same bytes twice are one
 transaction), sends it and returns the result the action's own route returns.
 
-An official signs its own approval of a proposal the same way (`proposal_approve`, the only
-action OFFICIAL_ALLOWED lets an approver submit): accepted only from the approver's registered
-governance address (its user's key name, an address on a network deployment), for a proposal
-that exists and is open; the maker-checker request carrying the proposal records the
-transaction as that approver's decision. A request's own approval (`request_approve`: its
+An official signs its own approval of a proposal the same way (`proposal_approve`), and its
+execution (`proposal_execute`, or `request_execute` naming a maker-checker request): the only
+actions OFFICIAL_ALLOWED lets an approver submit. Accepted only from the approver's registered
+governance address (its user's key name, an address on a network deployment); an approval for
+a proposal that exists and is open, an execute for a proposal that is ready (approved, its
+timelock run) and with exactly the call its `ProposalCreated` event recorded. The maker-checker
+request carrying the proposal records the approval as that approver's decision, the execute as
+its execution, each by its transaction. A request's own approval (`request_approve`: its
 proposal when it is the first, else the approval of its proposal) is submitted to the request's
 route (`submit_request_approval`), which binds a new proposal to the request. The platform never
 signs for the official.
@@ -59,8 +62,11 @@ ACTIONS = tuple(ALLOWED.values())
 # The contract functions an official (an approver user) may submit to POST /transactions,
 # signed with its own key; a request's first approval (its proposal) goes to the request's own
 # route (`submit_request_approval`), which binds the proposal to the request.
-OFFICIAL_ALLOWED = {("Governance", "approve"): "proposal_approve"}
-OFFICIAL_ACTIONS = ("proposal_approve", "request_approve")
+OFFICIAL_ALLOWED = {
+    ("Governance", "approve"): "proposal_approve",
+    ("Governance", "execute"): "proposal_execute",
+}
+OFFICIAL_ACTIONS = ("proposal_approve", "proposal_execute", "request_approve", "request_execute")
 
 
 def _allowed(who: Principal) -> dict[tuple[str, str], str]:
@@ -163,6 +169,8 @@ def prepare(
         return auctions.prepare_commit(platform, sender, fields["auction"], sealed, key)
     if action == "proposal_approve":
         return governance.prepare_approve(platform, sender, fields["proposal"], key)
+    if action == "proposal_execute":
+        return governance.prepare_execute(platform, sender, fields["proposal"], key)
     if action == "auction_reveal":
         return auctions.prepare_reveal(
             platform,
@@ -197,6 +205,8 @@ def build(
     sender = sender_of(platform, who)
     if action == "request_approve":
         prepared = approvals.prepare_own_approval(platform, who, fields["request"], sender)
+    elif action == "request_execute":
+        prepared = approvals.prepare_own_execution(platform, who, fields["request"], sender)
     else:
         prepared = prepare(platform, sender, action, fields, None, counterparty_detail)
     return {"action": action, **platform.chain.unsigned(sender, prepared.request)}
@@ -301,6 +311,10 @@ def submit(
         result["request"] = approvals.record_chain_approval(
             platform, who, fields["proposal"], receipt.tx_hash
         )
+    elif action == "proposal_execute":
+        result["request"] = approvals.record_chain_execution(
+            platform, who, fields["proposal"], receipt.tx_hash
+        )
     return result
 
 
@@ -343,7 +357,8 @@ def decode_call(
     if action == "auction_reveal":
         reveal = ("auction", "units", "yield_micro", "competitive", "salt")
         return action, dict(zip(reveal, args, strict=True))
-    if action == "proposal_approve":
+    if action in ("proposal_approve", "proposal_execute"):
+        # an execute's call is checked whole: rebuilt from the proposal's event, compared
         return action, {"proposal": args[0]}
     return action, {"distribution": args[0]}
 

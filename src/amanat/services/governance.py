@@ -216,8 +216,62 @@ def approve(platform: Platform, official: str | Signer, proposal_id: int) -> Pro
 
 
 def execute(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
+    """Execute proposal `proposal_id` with an official's key (a key name the platform holds, or
+    the official's own key file)."""
+    signer = _signer(platform, official)
+    platform.send(signer, prepare_execute(platform, signer.address, proposal_id))
+    return show(platform, proposal_id)
+
+
+def prepare_execute(
+    platform: Platform, official: str, proposal_id: int, idempotency_key: str | None = None
+) -> Prepared:
+    """Official `official` (an address) executes proposal `proposal_id` with the call its
+    `ProposalCreated` event recorded (checked against the stored hash): refused, before anything
+    is signed, unless the proposal is ready (approved, its timelock run) and the address is a
+    current official. Signed by the platform (embedded development keys) or by the official
+    itself (services/client_tx)."""
     governance = platform.contract("Governance")
     view, call = _show(platform, proposal_id)
+    # sent already (the same execute again): its first result, whatever happened since
+    if not platform.chain.seen(idempotency_key):
+        _require_ready(platform, view)
+        if not governance.read("isOfficial", official):
+            raise RuleViolation(
+                "not-an-official",
+                f"{official} is not an official of the governance contract",
+                official=official,
+            )
+    request = governance.tx(
+        "execute",
+        proposal_id,
+        *call.execute_args,
+        key=idempotency_key,
+        description=f"execute proposal {proposal_id}",
+    )
+
+    def finish(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "proposal": proposal_id,
+            "official": official,
+            "action": view.action,
+            "state": show(platform, proposal_id).state,
+            "tx": receipt.tx_hash,
+        }
+
+    return Prepared(official, request, finish)
+
+
+def _require_ready(platform: Platform, view: ProposalView) -> None:
+    """Refuse to execute a proposal that is not ready, saying what it still waits for."""
+    proposal_id = view.id
+    if view.state in ("executed", "cancelled", "expired"):
+        raise RuleViolation(
+            "proposal-closed",
+            f"proposal {proposal_id} is {view.state}: only an approved open proposal is executed",
+            proposal=proposal_id,
+            state=view.state,
+        )
     if view.state == "waiting-timelock":
         remaining = view.ready_at - platform.clock.chain_time()
         raise RuleViolation(
@@ -242,18 +296,6 @@ def execute(platform: Platform, official: str | Signer, proposal_id: int) -> Pro
             "started, or the threshold was lowered after the last approval): start it "
             f"(`amanat proposal restart-timelock {proposal_id}`) and wait it out",
         )
-    platform.chain.transact(
-        _signer(platform, official),
-        [
-            governance.tx(
-                "execute",
-                proposal_id,
-                *call.execute_args,
-                description=f"execute proposal {proposal_id}",
-            )
-        ],
-    )
-    return show(platform, proposal_id)
 
 
 def restart_timelock(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:

@@ -143,6 +143,9 @@ class ActionRequest(Base):
     proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # who executed the request's proposal, and by which transaction
+    executed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    executed_tx: Mapped[str | None] = mapped_column(String(66))
 
 
 class ActionDecision(Base):

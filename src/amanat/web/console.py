@@ -653,8 +653,8 @@ def _usernames(platform: Platform) -> dict[int, str]:
 
 
 OWN_KEY_ONLY = (
-    "On a network deployment the platform holds no official's key: approve with your own key, "
-    "signed on your own machine (the command is on the request's page)."
+    "On a network deployment the platform holds no official's key: approve or execute with "
+    "your own key, signed on your own machine (the command is on the request's page)."
 )
 
 
@@ -1145,20 +1145,24 @@ def approval_detail(request: Request, console: Session, request_id: int) -> Resp
 
 
 def _own_key_command(request: Request, who: Principal, row: dict[str, Any]) -> str | None:
-    """The command with which this approver approves the request with its own key, signed on
+    """The command with which this approver acts on the request with its own key, signed on
     its own machine: the proposal of its call if it is the first approval, else the approval of
-    its proposal (None when there is nothing for it to approve)."""
+    its proposal; the execute of a request whose proposal is ready (None when there is nothing
+    for it to do)."""
     detail = row["detail"]
+    if who.role is not Role.APPROVER:
+        return None
+    key = who.key_name if who.key_name and not who.key_name.startswith("0x") else "YOUR-KEY"
+    client = f"amanat --api {str(request.base_url).rstrip('/')} --as {who.username}"
+    if row["status"] == "waiting-timelock" and detail is not None and detail.view.state == "ready":
+        return f"{client} approval execute {row['id']} --key {key}.json"
     if (
-        who.role is not Role.APPROVER
-        or row["status"] != "pending-approvals"
+        row["status"] != "pending-approvals"
         or row["proposed_by"] == who.user_id
         or any(d["user_id"] == who.user_id for d in row["decisions"])
         or (detail is not None and detail.view.state != "collecting-approvals")
     ):
         return None
-    key = who.key_name if who.key_name and not who.key_name.startswith("0x") else "YOUR-KEY"
-    client = f"amanat --api {str(request.base_url).rstrip('/')} --as {who.username}"
     if detail is None:
         return f"{client} approval approve {row['id']} --key {key}.json"
     return f"{client} proposal approve {detail.view.id} --key {key}.json"
