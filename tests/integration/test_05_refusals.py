@@ -267,7 +267,10 @@ def test_proposal_lifecycle_refusals(amanat: Amanat, minted: dict[str, Any]) -> 
         expect=3,
     )
     assert twice.stderr.strip() == "error [chain-refused]: official already approved"
-    assert too_few.stderr.strip() == f"error [approvals]: proposal {number} has 1 of 2 approvals"
+    assert too_few.stderr.strip() == (
+        f"error [approvals]: proposal {number} has 1 of 2 approvals (of current officials: a "
+        "removed official's approval no longer counts)"
+    )
 
     approved = amanat.json("proposal", "approve", number, "--as", "official-2")
     assert (approved["state"], approved["approvals"]) == ("waiting-timelock", 2)
