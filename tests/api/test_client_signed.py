@@ -663,3 +663,25 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     shown = json.loads(executed.output)
     assert shown["status"] == "executed" and shown["executed_tx"].startswith("0x")
     assert shown["executed_by_username"] == "approver-3"
+
+
+def test_an_officials_signed_first_approval_is_not_replayed_onto_a_twin_request(api: Api) -> None:
+    """Two requests for the same call (two identical mints) build the same proposal transaction:
+    approver-2's signed first approval of one, submitted again to the other, is refused with a
+    clear rule, and the twin keeps no proposal and no decision (review r2)."""
+    params = {"token": "PKTB3M", "to": api.address("kla"), "amount": 11}
+    first, twin = (
+        api.post("/approvals", "treasury", json={"kind": "mint", "params": params}).json()["id"]
+        for _ in range(2)
+    )
+    raw = sign(api, "official-2", build(api, "approver-2", action="request_approve", request=first))
+    done = api.post(f"/approvals/{first}/approve", "approver-2", json={"raw": raw})
+    assert done.status_code == 200, done.text
+    body = assert_problem(
+        api.post(f"/approvals/{twin}/approve", "approver-2", json={"raw": raw}),
+        422,
+        "tx-replayed",
+    )
+    assert f"request {first}" in body["detail"]
+    view = api.get(f"/approvals/{twin}", "auditor").json()
+    assert view["proposal_id"] is None and view["decisions"] == []

@@ -647,8 +647,27 @@ def submit_own_approval(
             )
         )
         if recorded is None:
+            _refuse_replay(session, request_id, tx_hash)
             _record_own_approval(platform, session, approver, request, official, send)
     return get(platform, request_id)
+
+
+def _refuse_replay(session: Session, request_id: int, tx_hash: str) -> None:
+    """Refuse a signed approval already recorded on another request: two requests for the same
+    call build the same proposal transaction, and its bytes again return its first receipt."""
+    other = session.scalar(
+        select(ActionDecision.request_id).where(
+            ActionDecision.tx_hash == tx_hash, ActionDecision.request_id != request_id
+        )
+    )
+    if other is not None:
+        raise RuleViolation(
+            "tx-replayed",
+            f"transaction {tx_hash} is already recorded as an approval of request {other}: build "
+            f"request {request_id}'s own with POST /transactions/build (action request_approve)",
+            request=request_id,
+            recorded_on=other,
+        )
 
 
 def _record_own_approval(
@@ -665,6 +684,18 @@ def _record_own_approval(
     receipt = send(prepared)
     result = prepared.finish(receipt)
     if request.proposal_id is None:
+        bound = session.scalar(
+            select(ActionRequest.id).where(ActionRequest.proposal_id == result["proposal"])
+        )
+        if bound is not None:  # a proposal sent for another request, its bytes replayed here
+            raise RuleViolation(
+                "tx-replayed",
+                f"transaction {receipt.tx_hash} proposed proposal {result['proposal']}, which "
+                f"request {bound} carries: build request {request.id}'s own with POST "
+                "/transactions/build (action request_approve)",
+                request=request.id,
+                recorded_on=bound,
+            )
         request.proposal_id = result["proposal"]
     session.add(
         ActionDecision(
