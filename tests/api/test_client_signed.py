@@ -685,3 +685,39 @@ def test_an_officials_signed_first_approval_is_not_replayed_onto_a_twin_request(
     assert f"request {first}" in body["detail"]
     view = api.get(f"/approvals/{twin}", "auditor").json()
     assert view["proposal_id"] is None and view["decisions"] == []
+
+
+def test_a_rejected_requests_proposal_is_not_approved_through_signed_transactions(
+    api: Api,
+) -> None:
+    """approver-2 rejects a request approver-1 proposed (its proposal stays open on chain, as only
+    its proposer cancels): approver-3's own signed approval of that proposal, built before the
+    rejection, is refused before it is sent, as the server-signed approval is, and the request
+    stays rejected with no decision of approver-3 (review r2)."""
+    params = {"token": "PKTB3M", "to": api.address("kla"), "amount": 12}
+    request_id = api.post("/approvals", "treasury", json={"kind": "mint", "params": params}).json()[
+        "id"
+    ]
+    proposal = api.post(f"/approvals/{request_id}/approve", "approver-1").json()["proposal_id"]
+    unsigned = build(api, "approver-3", action="proposal_approve", proposal=proposal)
+    rejected = api.post(f"/approvals/{request_id}/reject", "approver-2", json={"reason": "no"})
+    assert rejected.status_code == 200, rejected.text
+    assert governance.show(api.platform, proposal).state == "collecting-approvals"
+    raw = sign(api, "official-3", unsigned)
+    body = assert_problem(
+        api.post("/transactions", "approver-3", json={"raw": raw}), 422, "request-rejected"
+    )
+    assert f"request {request_id}" in body["detail"]
+    assert governance.show(api.platform, proposal).approvals == 1
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-3",
+            json={"action": "proposal_approve", "proposal": proposal},
+        ),
+        422,
+        "request-rejected",
+    )
+    view = api.get(f"/approvals/{request_id}", "auditor").json()
+    assert view["status"] == "rejected"
+    assert [d["username"] for d in view["decisions"]] == ["approver-1", "approver-2"]

@@ -489,6 +489,24 @@ def require_server_key(platform: Platform, approver: Principal, verb: str) -> No
         )
 
 
+def require_not_rejected(platform: Platform, proposal_id: int) -> None:
+    """Refuse an official's own approval or execute of a proposal whose maker-checker request
+    was rejected: its proposal may stay open on chain (only its proposer cancels it), but
+    Amanat takes no more approvals for it, as the server-signed approval does not."""
+    with platform.store.session() as session:
+        request = session.scalar(
+            select(ActionRequest).where(ActionRequest.proposal_id == proposal_id)
+        )
+        if request is not None and request.status == "rejected":
+            raise RuleViolation(
+                "request-rejected",
+                f"proposal {proposal_id} carries request {request.id}, which was rejected: "
+                "it is approved and executed no further",
+                request=request.id,
+                proposal=proposal_id,
+            )
+
+
 def record_chain_approval(
     platform: Platform, approver: Principal, proposal_id: int, tx_hash: str
 ) -> int | None:
