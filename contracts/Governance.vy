@@ -461,9 +461,9 @@ def startTimelock(proposalId: uint256):
 def execute(proposalId: uint256, target: address, callData: Bytes[MAX_CALLDATA], evidence: bytes32):
     """
     @notice Run an approved proposal once its timelock has passed, given its call as
-            `ProposalCreated` recorded it. Only approvals of current officials count; a
-            function that affects a holder's property must still carry evidence under the
-            table as it is now.
+            `ProposalCreated` recorded it. Only approvals of current officials count; under
+            the table as it is now, the function must still have the action type it was
+            proposed with, and carry evidence if it affects a holder's property.
     @param proposalId The proposal.
     @param target The contract to call, as proposed.
     @param callData The ABI-encoded call, as proposed.
@@ -480,9 +480,12 @@ def execute(proposalId: uint256, target: address, callData: Bytes[MAX_CALLDATA],
     assert readyAt != 0, "timelock has not started"
     assert self._timelock_running(state, counters), "an official was removed or the threshold raised: the timelock must restart"
     assert block.timestamp >= readyAt, "timelock has not passed"
+    row: uint256 = self.governedRow[convert(slice(callData, 0, 4), bytes4)]
+    # Its timelock was its action type's when proposed: a function moved to another type since
+    # (perhaps one with a longer timelock) runs only as a new proposal.
+    assert row & BYTE == self._field(state, ACTION_TYPE, 8), "function reclassified since it was proposed: propose it again"
     assert (
-        evidence != empty(bytes32)
-        or self.governedRow[convert(slice(callData, 0, 4), bytes4)] & AFFECTS_HOLDER_PROPERTY == 0
+        evidence != empty(bytes32) or row & AFFECTS_HOLDER_PROPERTY == 0
     ), "this action affects a holder's property and requires an evidence hash"
     self.proposalState[proposalId] = state | (1 << EXECUTED)
     self.executingEvidence = evidence

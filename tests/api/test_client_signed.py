@@ -663,3 +663,61 @@ def test_an_official_signs_its_own_approval_and_the_request_records_it(
     shown = json.loads(executed.output)
     assert shown["status"] == "executed" and shown["executed_tx"].startswith("0x")
     assert shown["executed_by_username"] == "approver-3"
+
+
+def test_an_officials_signed_first_approval_is_not_replayed_onto_a_twin_request(api: Api) -> None:
+    """Two requests for the same call (two identical mints) build the same proposal transaction:
+    approver-2's signed first approval of one, submitted again to the other, is refused with a
+    clear rule, and the twin keeps no proposal and no decision (review r2)."""
+    params = {"token": "PKTB3M", "to": api.address("kla"), "amount": 11}
+    first, twin = (
+        api.post("/approvals", "treasury", json={"kind": "mint", "params": params}).json()["id"]
+        for _ in range(2)
+    )
+    raw = sign(api, "official-2", build(api, "approver-2", action="request_approve", request=first))
+    done = api.post(f"/approvals/{first}/approve", "approver-2", json={"raw": raw})
+    assert done.status_code == 200, done.text
+    body = assert_problem(
+        api.post(f"/approvals/{twin}/approve", "approver-2", json={"raw": raw}),
+        422,
+        "tx-replayed",
+    )
+    assert f"request {first}" in body["detail"]
+    view = api.get(f"/approvals/{twin}", "auditor").json()
+    assert view["proposal_id"] is None and view["decisions"] == []
+
+
+def test_a_rejected_requests_proposal_is_not_approved_through_signed_transactions(
+    api: Api,
+) -> None:
+    """approver-2 rejects a request approver-1 proposed (its proposal stays open on chain, as only
+    its proposer cancels): approver-3's own signed approval of that proposal, built before the
+    rejection, is refused before it is sent, as the server-signed approval is, and the request
+    stays rejected with no decision of approver-3 (review r2)."""
+    params = {"token": "PKTB3M", "to": api.address("kla"), "amount": 12}
+    request_id = api.post("/approvals", "treasury", json={"kind": "mint", "params": params}).json()[
+        "id"
+    ]
+    proposal = api.post(f"/approvals/{request_id}/approve", "approver-1").json()["proposal_id"]
+    unsigned = build(api, "approver-3", action="proposal_approve", proposal=proposal)
+    rejected = api.post(f"/approvals/{request_id}/reject", "approver-2", json={"reason": "no"})
+    assert rejected.status_code == 200, rejected.text
+    assert governance.show(api.platform, proposal).state == "collecting-approvals"
+    raw = sign(api, "official-3", unsigned)
+    body = assert_problem(
+        api.post("/transactions", "approver-3", json={"raw": raw}), 422, "request-rejected"
+    )
+    assert f"request {request_id}" in body["detail"]
+    assert governance.show(api.platform, proposal).approvals == 1
+    assert_problem(
+        api.post(
+            "/transactions/build",
+            "approver-3",
+            json={"action": "proposal_approve", "proposal": proposal},
+        ),
+        422,
+        "request-rejected",
+    )
+    view = api.get(f"/approvals/{request_id}", "auditor").json()
+    assert view["status"] == "rejected"
+    assert [d["username"] for d in view["decisions"]] == ["approver-1", "approver-2"]

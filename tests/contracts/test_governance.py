@@ -736,3 +736,22 @@ def test_a_timelock_beyond_the_representable_time_never_ends(system):
     assert system.gov.getProposal(pid).readyAt == 2**48 - 1
     with boa.reverts("timelock has not passed"):
         system.execute(pid)
+
+
+def test_a_proposal_of_a_function_reclassified_since_does_not_run_on_its_old_timelock(
+    system, probe
+):
+    """A proposal keeps the action type its function had when it was proposed: reclassified
+    since into a type with a 30-day timelock, it reaches the threshold afterwards and would run
+    at once on its old type's timelock (none). Governance refuses to run it (review r2)."""
+    govern_probe(system, probe)  # CUSTOM_TYPE: no timelock
+    slow = CUSTOM_TYPE + 1
+    system.govern(system.gov, "setTimelock", slow, 30 * 86400)
+    with boa.env.prank(system.officials[0]):
+        pid = system.propose_call(probe.address, RECORD, ZERO32)
+    system.govern(system.gov, "setActionType", RECORD, slow, False)
+    system.approve(pid)
+    assert system.gov.getProposal(pid).actionType == CUSTOM_TYPE
+    with boa.reverts("function reclassified since it was proposed: propose it again"):
+        system.execute(pid)
+    assert probe.calls() == 0

@@ -489,6 +489,24 @@ def require_server_key(platform: Platform, approver: Principal, verb: str) -> No
         )
 
 
+def require_not_rejected(platform: Platform, proposal_id: int) -> None:
+    """Refuse an official's own approval or execute of a proposal whose maker-checker request
+    was rejected: its proposal may stay open on chain (only its proposer cancels it), but
+    Amanat takes no more approvals for it, as the server-signed approval does not."""
+    with platform.store.session() as session:
+        request = session.scalar(
+            select(ActionRequest).where(ActionRequest.proposal_id == proposal_id)
+        )
+        if request is not None and request.status == "rejected":
+            raise RuleViolation(
+                "request-rejected",
+                f"proposal {proposal_id} carries request {request.id}, which was rejected: "
+                "it is approved and executed no further",
+                request=request.id,
+                proposal=proposal_id,
+            )
+
+
 def record_chain_approval(
     platform: Platform, approver: Principal, proposal_id: int, tx_hash: str
 ) -> int | None:
@@ -647,8 +665,27 @@ def submit_own_approval(
             )
         )
         if recorded is None:
+            _refuse_replay(session, request_id, tx_hash)
             _record_own_approval(platform, session, approver, request, official, send)
     return get(platform, request_id)
+
+
+def _refuse_replay(session: Session, request_id: int, tx_hash: str) -> None:
+    """Refuse a signed approval already recorded on another request: two requests for the same
+    call build the same proposal transaction, and its bytes again return its first receipt."""
+    other = session.scalar(
+        select(ActionDecision.request_id).where(
+            ActionDecision.tx_hash == tx_hash, ActionDecision.request_id != request_id
+        )
+    )
+    if other is not None:
+        raise RuleViolation(
+            "tx-replayed",
+            f"transaction {tx_hash} is already recorded as an approval of request {other}: build "
+            f"request {request_id}'s own with POST /transactions/build (action request_approve)",
+            request=request_id,
+            recorded_on=other,
+        )
 
 
 def _record_own_approval(
@@ -665,6 +702,18 @@ def _record_own_approval(
     receipt = send(prepared)
     result = prepared.finish(receipt)
     if request.proposal_id is None:
+        bound = session.scalar(
+            select(ActionRequest.id).where(ActionRequest.proposal_id == result["proposal"])
+        )
+        if bound is not None:  # a proposal sent for another request, its bytes replayed here
+            raise RuleViolation(
+                "tx-replayed",
+                f"transaction {receipt.tx_hash} proposed proposal {result['proposal']}, which "
+                f"request {bound} carries: build request {request.id}'s own with POST "
+                "/transactions/build (action request_approve)",
+                request=request.id,
+                recorded_on=bound,
+            )
         request.proposal_id = result["proposal"]
     session.add(
         ActionDecision(

@@ -167,6 +167,8 @@ def prepare(
     if action == "auction_commit":
         sealed = _bytes32(fields["commitment"])
         return auctions.prepare_commit(platform, sender, fields["auction"], sealed, key)
+    if action in ("proposal_approve", "proposal_execute") and not platform.chain.seen(key):
+        approvals.require_not_rejected(platform, fields["proposal"])
     if action == "proposal_approve":
         return governance.prepare_approve(platform, sender, fields["proposal"], key)
     if action == "proposal_execute":
