@@ -101,6 +101,18 @@ def as_option(default: str, role: str) -> Callable[[F], F]:
     )  # type: ignore[return-value]
 
 
+def own_key_option(signed: str) -> Callable[[F], F]:
+    """--key: the user's own Keystore V3 file, with which `signed` (e.g. 'the approval') is
+    signed on this machine."""
+    return click.option(
+        "--key",
+        "key_file",
+        type=click.Path(path_type=Path),
+        help=f"Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): {signed} is signed "
+        "here.",
+    )  # type: ignore[return-value]
+
+
 pass_ctx = click.make_pass_decorator(Context)
 
 

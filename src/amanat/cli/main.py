@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -19,6 +20,7 @@ from amanat.cli.common import (
     as_option,
     emit_proposal,
     json_option,
+    own_key_option,
     pass_ctx,
     proposal_options,
     submit_proposal,
@@ -589,6 +591,41 @@ def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
     emit_proposal(ctx.platform(), proposal_id, as_json)
 
 
+class OfficialStep(NamedTuple):
+    """An official's step on a proposal: its API action, its service and who takes it."""
+
+    action: str
+    run: Callable[[Any, Any, int], Any]
+    taker: str
+
+
+def _official_step(
+    ctx: Context,
+    step: OfficialStep,
+    proposal_id: int,
+    actor: str | None,
+    key_file: Path | None,
+    api: str | None,
+    as_json: bool,
+) -> None:
+    """Take `step` on a proposal: in client mode built through the API and signed here; else
+    signed with the official's own key file (--key) or the key named by --as."""
+    if api or ctx.api:
+        client = ctx.client(api=api, user=actor, key_file=key_file)
+        emit(client.act(step.action, proposal=proposal_id), as_json)
+        return
+    platform = ctx.platform()
+    if key_file is not None:
+        step.run(platform, keys_module.load_keystore(key_file), proposal_id)
+    elif actor:
+        step.run(platform, actor, proposal_id)
+    else:
+        raise InvalidInput(
+            f"name the {step.taker} official's key with --as, or sign with your own key file: --key"
+        )
+    emit_proposal(platform, proposal_id, as_json)
+
+
 @proposal.command("approve")
 @click.argument("proposal_id", type=int)
 @click.option(
@@ -596,13 +633,7 @@ def proposal_show(ctx: Context, proposal_id: int, as_json: bool) -> None:
     "actor",
     help="Key name of the approving official; in client mode (--api) your API user.",
 )
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the approval is signed "
-    "here.",
-)
+@own_key_option("the approval")
 @click.option(
     "--api",
     help="Client mode: build the approval through the platform's API, sign it here with --key "
@@ -619,20 +650,8 @@ def proposal_approve(
     as_json: bool,
 ) -> None:
     """Approve a proposal with an official's own key."""
-    if api or ctx.api:
-        client = ctx.client(api=api, user=actor, key_file=key_file)
-        emit(client.act("proposal_approve", proposal=proposal_id), as_json)
-        return
-    platform = ctx.platform()
-    if key_file is not None:
-        gov.approve(platform, keys_module.load_keystore(key_file), proposal_id)
-    elif actor:
-        gov.approve(platform, actor, proposal_id)
-    else:
-        raise InvalidInput(
-            "name the approving official's key with --as, or sign with your own key file: --key"
-        )
-    emit_proposal(platform, proposal_id, as_json)
+    step = OfficialStep("proposal_approve", gov.approve, "approving")
+    _official_step(ctx, step, proposal_id, actor, key_file, api, as_json)
 
 
 @cli.group()
@@ -643,13 +662,7 @@ def approval() -> None:
 
 @approval.command("approve")
 @click.argument("request_id", type=int)
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the approval is signed "
-    "here.",
-)
+@own_key_option("the approval")
 @json_option
 @pass_ctx
 def approval_approve(ctx: Context, request_id: int, key_file: Path | None, as_json: bool) -> None:
@@ -661,13 +674,7 @@ def approval_approve(ctx: Context, request_id: int, key_file: Path | None, as_js
 
 @approval.command("execute")
 @click.argument("request_id", type=int)
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the execute is signed "
-    "here.",
-)
+@own_key_option("the execute")
 @json_option
 @pass_ctx
 def approval_execute(ctx: Context, request_id: int, key_file: Path | None, as_json: bool) -> None:
@@ -684,13 +691,7 @@ def approval_execute(ctx: Context, request_id: int, key_file: Path | None, as_js
     "actor",
     help="Key name of an official; in client mode (--api) your API user.",
 )
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    help="Your own Keystore V3 file (passphrase: AMANAT_KEY_PASSPHRASE): the execute is signed "
-    "here.",
-)
+@own_key_option("the execute")
 @click.option(
     "--api",
     help="Client mode: build the execute through the platform's API, sign it here with --key "
@@ -707,20 +708,8 @@ def proposal_execute(
     as_json: bool,
 ) -> None:
     """Execute an approved proposal after its timelock, with an official's own key."""
-    if api or ctx.api:
-        client = ctx.client(api=api, user=actor, key_file=key_file)
-        emit(client.act("proposal_execute", proposal=proposal_id), as_json)
-        return
-    platform = ctx.platform()
-    if key_file is not None:
-        gov.execute(platform, keys_module.load_keystore(key_file), proposal_id)
-    elif actor:
-        gov.execute(platform, actor, proposal_id)
-    else:
-        raise InvalidInput(
-            "name the executing official's key with --as, or sign with your own key file: --key"
-        )
-    emit_proposal(platform, proposal_id, as_json)
+    step = OfficialStep("proposal_execute", gov.execute, "executing")
+    _official_step(ctx, step, proposal_id, actor, key_file, api, as_json)
 
 
 @proposal.command("cancel")

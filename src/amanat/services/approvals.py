@@ -528,16 +528,7 @@ def record_chain_approval(
         )
         if already is not None:
             return request_id
-        session.add(
-            ActionDecision(
-                request_id=request_id,
-                user_id=approver.user_id,
-                decision="approve",
-                reason=None,
-                tx_hash=tx_hash,
-                at=platform.clock.wall_time(),
-            )
-        )
+        session.add(_approval_decision(platform, request_id, approver, tx_hash))
         if request.status == "pending-approvals":
             request.status = _status_signed(governance.show(platform, proposal_id).state)
         return request_id
@@ -591,6 +582,21 @@ def _executable(request: ActionRequest) -> int:
             "not-ready", f"request {request.id} is {request.status}", status=request.status
         )
     return request.proposal_id
+
+
+def _approval_decision(
+    platform: Platform, request_id: int, approver: Principal, tx_hash: str | None
+) -> ActionDecision:
+    """Approver `approver`'s approval of the request, now (wall time), by its transaction when
+    the approver signed it itself."""
+    return ActionDecision(
+        request_id=request_id,
+        user_id=approver.user_id,
+        decision="approve",
+        reason=None,
+        tx_hash=tx_hash,
+        at=platform.clock.wall_time(),
+    )
 
 
 def _check_decider(
@@ -715,16 +721,7 @@ def _record_own_approval(
                 recorded_on=bound,
             )
         request.proposal_id = result["proposal"]
-    session.add(
-        ActionDecision(
-            request_id=request.id,
-            user_id=approver.user_id,
-            decision="approve",
-            reason=None,
-            tx_hash=receipt.tx_hash,
-            at=platform.clock.wall_time(),
-        )
-    )
+    session.add(_approval_decision(platform, request.id, approver, receipt.tx_hash))
     request.status = _status_signed(result["state"])
 
 
@@ -760,16 +757,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
             proposal = governance.show(platform, request.proposal_id)
         else:
             proposal = governance.approve(platform, approver.key_name, request.proposal_id)
-        session.add(
-            ActionDecision(
-                request_id=request_id,
-                user_id=approver.user_id,
-                decision="approve",
-                reason=None,
-                tx_hash=None,
-                at=platform.clock.wall_time(),
-            )
-        )
+        session.add(_approval_decision(platform, request_id, approver, None))
         if proposal.state == "ready":
             _execute_with_server_key(platform, approver, request)
         else:

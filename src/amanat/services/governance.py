@@ -125,16 +125,7 @@ def prepare_propose(
                 "proposal-missing", "proposal transaction emitted no ProposalCreated event"
             )
         proposal_id = int(created[0]["proposalId"])
-        after = show(platform, proposal_id)
-        return {
-            "proposal": proposal_id,
-            "official": official,
-            "approvals": after.approvals,
-            "threshold": after.threshold,
-            "state": after.state,
-            "ready_at": after.ready_at,
-            "tx": receipt.tx_hash,
-        }
+        return _signed_result(platform, proposal_id, official, receipt)
 
     return Prepared(official, request, finish)
 
@@ -195,18 +186,26 @@ def prepare_approve(
     )
 
     def finish(receipt: Receipt) -> dict[str, Any]:
-        after = show(platform, proposal_id)
-        return {
-            "proposal": proposal_id,
-            "official": official,
-            "approvals": after.approvals,
-            "threshold": after.threshold,
-            "state": after.state,
-            "ready_at": after.ready_at,
-            "tx": receipt.tx_hash,
-        }
+        return _signed_result(platform, proposal_id, official, receipt)
 
     return Prepared(official, request, finish)
+
+
+def _signed_result(
+    platform: Platform, proposal_id: int, official: str, receipt: Receipt
+) -> dict[str, Any]:
+    """What a proposal or an approval returns: the proposal's standing after it, and its
+    transaction."""
+    after = show(platform, proposal_id)
+    return {
+        "proposal": proposal_id,
+        "official": official,
+        "approvals": after.approvals,
+        "threshold": after.threshold,
+        "state": after.state,
+        "ready_at": after.ready_at,
+        "tx": receipt.tx_hash,
+    }
 
 
 def approve(platform: Platform, official: str | Signer, proposal_id: int) -> ProposalView:
