@@ -507,6 +507,14 @@ def require_not_rejected(platform: Platform, proposal_id: int) -> None:
             )
 
 
+def _claim_carrier(session: Session, proposal_id: int) -> ActionRequest | None:
+    """The request that carries proposal `proposal_id`, claimed (see `_claim`), or None."""
+    request_id = session.scalar(
+        select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
+    )
+    return None if request_id is None else _claim(session, request_id)
+
+
 def record_chain_approval(
     platform: Platform, approver: Principal, proposal_id: int, tx_hash: str
 ) -> int | None:
@@ -515,12 +523,10 @@ def record_chain_approval(
     or None when no request carries that proposal. The same transaction again records nothing
     more."""
     with platform.store.session() as session, session.begin():
-        request_id = session.scalar(
-            select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
-        )
-        if request_id is None:
+        request = _claim_carrier(session, proposal_id)
+        if request is None:
             return None
-        request = _claim(session, request_id)
+        request_id = request.id
         already = session.scalar(
             select(ActionDecision).where(
                 ActionDecision.request_id == request_id, ActionDecision.user_id == approver.user_id
@@ -541,12 +547,10 @@ def record_chain_execution(
     already confirmed) on the request that carries it; returns the request's id, or None when
     no request carries that proposal. The same transaction again changes nothing."""
     with platform.store.session() as session, session.begin():
-        request_id = session.scalar(
-            select(ActionRequest.id).where(ActionRequest.proposal_id == proposal_id)
-        )
-        if request_id is None:
+        request = _claim_carrier(session, proposal_id)
+        if request is None:
             return None
-        request = _claim(session, request_id)
+        request_id = request.id
         if request.executed_tx is None:
             _record_execution(request, official, tx_hash)
         return request_id

@@ -32,6 +32,21 @@ from amanat.services.platform import Bound, Platform, read_many
 from amanat.store.models import Wallet
 
 
+def _require_same_institution(
+    label: str, wallet: str, wallet_number: int, of: str, number: int, remedy: str
+) -> None:
+    """Refuse a move of an institution's holdings to `wallet` (identity `wallet_number`, 0 if
+    unlinked) unless it is linked to the same identity `number` (described by `of`)."""
+    if wallet_number != number:
+        linked = f"belongs to identity {wallet_number}" if wallet_number else "is not linked"
+        raise RuleViolation(
+            "wallet-of-another-institution",
+            f"{label} {wallet} {linked}, not to {of}: {remedy}",
+            wallet=wallet,
+            identity=number,
+        )
+
+
 def _audit(
     platform: Platform,
     who: str,
@@ -77,16 +92,15 @@ def check_recovery(platform: Platform, target: Bound, lost: str, new: str) -> No
     )
     if number == 0:
         raise NotFound(f"lost wallet {lost} is not linked to any institution", wallet=lost)
-    if new_number != number:
-        linked = f"belongs to identity {new_number}" if new_number else "is not linked"
-        raise RuleViolation(
-            "wallet-of-another-institution",
-            f"new wallet {new} {linked}, not to identity {number} of the lost wallet {lost}: "
-            f"a recovery goes to another wallet of the same institution (the registrar links it "
-            f"first: `amanat institution link-wallet {number} WALLET`)",
-            wallet=new,
-            identity=number,
-        )
+    _require_same_institution(
+        "new wallet",
+        new,
+        new_number,
+        f"identity {number} of the lost wallet {lost}",
+        number,
+        "a recovery goes to another wallet of the same institution (the registrar links it "
+        f"first: `amanat institution link-wallet {number} WALLET`)",
+    )
     if not held:
         raise RuleViolation(
             "nothing-to-recover", f"lost wallet {lost} holds no {symbol}", wallet=lost
@@ -208,15 +222,14 @@ def move_holdings(platform: Platform, holder: str, new_wallet: str) -> dict[str,
     number, new_number = _identity_of(platform, old), _identity_of(platform, new)
     if number == 0:
         raise NotFound(f"wallet {old} ({holder}) is not linked to any institution", wallet=old)
-    if new_number != number:
-        linked = f"belongs to identity {new_number}" if new_number else "is not linked"
-        raise RuleViolation(
-            "wallet-of-another-institution",
-            f"wallet {new} {linked}, not to identity {number} of {old}: the registrar links it "
-            f"first (`amanat institution link-wallet {number} {new_wallet}`)",
-            wallet=new,
-            identity=number,
-        )
+    _require_same_institution(
+        "wallet",
+        new,
+        new_number,
+        f"identity {number} of {old}",
+        number,
+        f"the registrar links it first (`amanat institution link-wallet {number} {new_wallet}`)",
+    )
     moves: list[_Move] = []
     staying: list[str] = []
     for token in tokens.all_tokens(platform):
