@@ -1,500 +1,67 @@
-"""Operator console: server-rendered pages over the same services as the JSON API.
-
-Markets pages show auctions (with their bids, allocation preview and settlement), DvP
-instructions, distributions with their paid and held totals, and cash balances; settling an
-auction, issuing cash, declaring a distribution, releasing a held payout and marking a token
-matured are approval requests like any other.
-
-Every page needs a session (see `amanat.web.session`) except the sign-in page. Every state change
-is a POST carrying the session's CSRF token, calls the service the API calls, and writes an audit
-entry. Errors, refusals and missing permissions render as a readable page, never a traceback.
-"""
+"""The console pages not yet moved to a module of their own area:
+assets, institutions, tokens, approvals, markets."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import secrets
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
+from fastapi import File, Form, Request, UploadFile
+from fastapi.responses import Response
 from sqlalchemy import select
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amanat.api.problems import status_of
 from amanat.api.routes_markets import auction_results
 from amanat.domain.auction import parse_yield
-from amanat.domain.money import format_pkr, parse_pkr
+from amanat.domain.money import parse_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import (
     access,
-    accounts,
     approvals,
     assets,
     auctions,
-    audit,
     cash,
     distributions,
     dvp,
     governance,
     identities,
-    inputs,
     public,
     tokens,
 )
 from amanat.services.access import ALLOCATION_READERS, KYC_READERS
-from amanat.services.accounts import Principal, Role, Unauthenticated
+from amanat.services.accounts import Principal, Role
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform
-from amanat.store.models import Document, Institution, User, Wallet
+from amanat.store.models import Institution, User, Wallet
 from amanat.web import session as sessions
-from amanat.web.session import PREFIX, Console, LoginRequired
+from amanat.web.console.common import (
+    HASH,
+    Posted,
+    Session,
+    act,
+    area_router,
+    can_read_documents,
+    explain,
+    form_options,
+    own_wallets,
+    page,
+    positive,
+    record_audit,
+    redirect,
+    stored_documents,
+)
+from amanat.web.session import PREFIX, Console
 
-log = logging.getLogger("amanat.web")
-
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
-STATIC = {
-    path.name: path
-    for path in (HERE / "static").iterdir()
-    if path.is_file() and path.suffix in (".css", ".svg")
-}
-MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
-
-# Console users change state one at a time (chain transactions are serialised anyway; this also
-# keeps two approvers' clicks on one request from racing in the maker-checker bookkeeping).
-_writes = threading.Lock()
-
-HASH = re.compile(r"^0x[0-9a-f]{64}$")
-NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 INLINE_TYPES = {"text/plain", "application/pdf", "image/png", "image/jpeg"}
+NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
-
-# ------------------------------------------------------------------ templates
-
-
-def _utc(timestamp: int | None) -> str:
-    if not timestamp:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _iso(text: str | None) -> str:
-    if not text:
-        return "-"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _number(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _percent(rate: str | None, places: int = 2) -> str:
-    """A yield kept as a decimal fraction ('0.1195') shown as a percentage ('11.95%')."""
-    return "-" if rate is None else f"{Decimal(rate):.{places}%}"
-
-
-templates.env.filters["utc"] = _utc
-templates.env.filters["percent"] = _percent
-templates.env.filters["iso"] = _iso
-templates.env.filters["num"] = _number
-templates.env.filters["pkr"] = lambda minor: "-" if minor is None else format_pkr(minor)
-
-
-@dataclass(frozen=True)
-class NavItem:
-    href: str
-    label: str
-
-
-def _nav(who: Principal) -> list[NavItem]:
-    items = [
-        NavItem(f"{PREFIX}/", "Dashboard"),
-        NavItem(f"{PREFIX}/assets", "Assets"),
-        NavItem(f"{PREFIX}/institutions", "Institutions"),
-        NavItem(f"{PREFIX}/markets", "Markets"),
-    ]
-    if who.role is Role.INSTITUTION:
-        items.append(NavItem(f"{PREFIX}/transfer", "Transfer"))
-    else:
-        items.append(NavItem(f"{PREFIX}/tokens", "Tokens"))
-    if who.role in access.APPROVAL_READERS:
-        items.append(NavItem(f"{PREFIX}/approvals", "Approvals"))
-        items.append(NavItem(f"{PREFIX}/proposals", "Governance"))
-    return items
-
-
-def _current(request: Request, item: NavItem) -> bool:
-    path = request.url.path
-    if item.href == f"{PREFIX}/":
-        return path in (PREFIX, f"{PREFIX}/")
-    return path == item.href or path.startswith(item.href + "/")
-
-
-def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    console: Console | None = getattr(request.state, "console", None)
-    who = console.who if console else None
-    nav = _nav(who) if who else []
-    context.update(
-        who=who,
-        csrf=console.csrf if console else "",
-        nav=[(item, _current(request, item)) for item in nav],
-        prefix=PREFIX,
-    )
-    return templates.TemplateResponse(request, template, context, status_code=status)
-
-
-def _error_page(request: Request, status: int, rule: str, message: str) -> HTMLResponse:
-    titles = {
-        400: "The request could not be processed",
-        401: "Sign-in needed",
-        403: "Not allowed",
-        404: "Not found",
-        405: "Not allowed here",
-        409: "Conflict",
-        422: "Refused by a rule",
-        429: "Too many attempts",
-        503: "The chain is unavailable",
-    }
-    return page(
-        request,
-        "error.html",
-        status=status,
-        title=titles.get(status, "Something went wrong"),
-        rule=rule,
-        message=message,
-        code=status,
-    )
-
-
-# ------------------------------------------------------------ the route class
-
-
-class ConsoleRoute(APIRoute):
-    """Renders every failure of a console route as a page, and hardens every response."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def console_handler(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except LoginRequired as exc:
-                target = f"{sessions.LOGIN_PATH}?next={quote(exc.next_path, safe='/')}"
-                response = RedirectResponse(target, status_code=303)
-                sessions.clear_session(response, request)
-            except AmanatError as exc:
-                response = _error_page(request, status_of(exc), exc.rule, exc.message)
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {"loc": [], "msg": "invalid request"}
-                where = ".".join(
-                    str(p) for p in first.get("loc", []) if p not in ("body", "query", "path")
-                )
-                response = _error_page(
-                    request, 400, "invalid-input", f"{where}: {first.get('msg')}"
-                )
-            except StarletteHTTPException as exc:
-                response = _error_page(request, exc.status_code, "http-error", str(exc.detail))
-            except Exception:
-                reference = secrets.token_hex(6)
-                log.exception("console error %s on %s %s", reference, request.method, request.url)
-                response = _error_page(
-                    request,
-                    500,
-                    "internal-error",
-                    f"An unexpected error occurred (reference {reference}); nothing more is "
-                    "shown here. The operators can find the details in the server log.",
-                )
-            static = request.url.path.startswith(f"{PREFIX}/static/")
-            return sessions.harden(response, cacheable=static and response.status_code == 200)
-
-        return console_handler
-
-
-router = APIRouter(prefix=PREFIX, include_in_schema=False, route_class=ConsoleRoute)
-
-
-# ---------------------------------------------------------------- dependencies
-
-
-def _platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
-
-
-def signed_in(request: Request) -> Console:
-    token = request.cookies.get(sessions.SESSION_COOKIE)
-    here = request.url.path if request.method == "GET" else f"{PREFIX}/"
-    if not token:
-        raise LoginRequired(here)
-    platform = _platform(request)
-    try:
-        who = accounts.authenticate(platform.store, token)
-    except Unauthenticated:
-        raise LoginRequired(here) from None
-    console = Console(request, platform, who, token)
-    request.state.console = console
-    return console
-
-
-async def posted(request: Request, console: Annotated[Console, Depends(signed_in)]) -> Console:
-    """A signed-in form submission: same origin and this session's CSRF token."""
-    sessions.check_origin(request)
-    form = await request.form()
-    if not sessions.same(form.get("csrf"), console.csrf):
-        raise Forbidden(
-            "the form's security token does not match your session (it may be stale, or it was "
-            "not sent from this console); reload the page and try again",
-        )
-    return console
-
-
-Session = Annotated[Console, Depends(signed_in)]
-Posted = Annotated[Console, Depends(posted)]
-
-
-def _audit(
-    console: Console,
-    resource: str,
-    status: int,
-    approval_ref: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    with console.platform.store.session() as session, session.begin():
-        audit.record(
-            session,
-            console.who.username,
-            console.who.role.value,
-            console.request.method,
-            resource,
-            console.source,
-            status,
-            approval_ref,
-            {"via": "console", **(detail or {})},
-        )
-
-
-def _act(
-    console: Console,
-    action: Callable[[], Any],
-    approval_ref: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> Any:
-    """Run a state change under the write lock and audit it, whether it succeeds or is refused."""
-    resource = console.request.url.path
-    with _writes:
-        try:
-            result = action()
-        except AmanatError as exc:
-            _audit(
-                console,
-                resource,
-                status_of(exc),
-                approval_ref,
-                {**(detail or {}), "refused": exc.rule, "message": exc.message[:500]},
-            )
-            raise
-    _audit(console, resource, 303, approval_ref, detail)
-    return result
-
-
-def _explain(error: AmanatError) -> str:
-    """An error for a form: the readable message, and the rule that refused it."""
-    if isinstance(error, RuleViolation):
-        return f"{error.message} (rule: {error.rule})"
-    return error.message
-
-
-def _redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
-
-# -------------------------------------------------------------------- sign-in
-
-
-@router.get("/login")
-def login_form(request: Request, next: str = "") -> Response:
-    token = request.cookies.get(sessions.SESSION_COOKIE)
-    if token:
-        try:
-            accounts.authenticate(_platform(request).store, token)
-            return _redirect(sessions.safe_next(next))
-        except Unauthenticated:
-            pass
-    return _login_page(request, next, None, 200)
-
-
-def _login_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
-    nonce = request.cookies.get(sessions.LOGIN_COOKIE) or sessions.new_nonce()
-    response = page(
-        request,
-        "login.html",
-        status=status,
-        next=sessions.safe_next(next_path),
-        login_csrf=nonce,
-        error=error,
-    )
-    sessions.set_login_nonce(response, request, nonce)
-    return response
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    csrf: Annotated[str, Form(max_length=128)] = "",
-    next: Annotated[str, Form(max_length=512)] = "",
-) -> Response:
-    sessions.check_origin(request)
-    expected = request.cookies.get(sessions.LOGIN_COOKIE)
-    if not expected or not sessions.same(csrf, expected):
-        return _login_page(
-            request,
-            next,
-            "The sign-in form expired or did not come from this console; please try again.",
-            403,
-        )
-    if not username or not password:
-        return _login_page(request, next, "Enter your username and password.", 400)
-    platform = _platform(request)
-    try:
-        token, expires = accounts.sign_in(
-            platform.store, username, password, sessions.source_of(request), request.url.path
-        )
-    except Unauthenticated:
-        return _login_page(request, next, "Wrong username or password.", 401)
-    except AmanatError as exc:  # throttled
-        return _login_page(request, next, exc.message, status_of(exc))
-    previous = request.cookies.get(sessions.SESSION_COOKIE)
-    if previous:  # signing in again ends the session this browser had
-        accounts.sign_out(platform.store, previous)
-    response = _redirect(sessions.safe_next(next))
-    sessions.set_session(response, request, token, expires)
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, console: Posted) -> Response:
-    _audit(console, request.url.path, 303, detail={"event": "sign-out"})
-    accounts.sign_out(console.platform.store, console.token)
-    response = _redirect(sessions.LOGIN_PATH)
-    sessions.clear_session(response, request)
-    return response
-
-
-# -------------------------------------------------------------------- static
-
-
-@router.get("/static/{name}")
-def static(name: str) -> Response:
-    path = STATIC.get(name)
-    if path is None:
-        raise NotFound(f"no static file {name!r}")
-    return Response(path.read_bytes(), media_type=MEDIA_TYPES[path.suffix])
-
-
-# ----------------------------------------------------------------- dashboard
-
-
-@router.get("")
-def console_root() -> Response:
-    return _redirect(f"{PREFIX}/")
-
-
-@router.get("/")
-def dashboard(request: Request, console: Session) -> Response:
-    platform = console.platform
-    requests = approvals.list_requests(platform)
-    by_status: dict[str, int] = {}
-    for item in requests:
-        by_status[item["status"]] = by_status.get(item["status"], 0) + 1
-    all_tokens = tokens.all_tokens(platform)
-    positions = []
-    if console.who.role is Role.INSTITUTION:
-        for wallet in _own_wallets(platform, console.who):
-            for token in all_tokens:
-                balance = token.read("balanceOf", wallet)
-                if balance:
-                    positions.append(
-                        {
-                            "symbol": token.read("symbol"),
-                            "name": token.read("name"),
-                            "wallet": wallet,
-                            "balance": balance,
-                        }
-                    )
-    counts = {
-        "assets": platform.contract("AssetRegistry").read("assetCount"),
-        "tokens": len(all_tokens),
-        "institutions": platform.contract("IdentityRegistry").read("identityCount"),
-        "pending": by_status.get("pending-approvals", 0),
-        "waiting": by_status.get("waiting-timelock", 0),
-        "executed": by_status.get("executed", 0),
-    }
-    return page(
-        request,
-        "dashboard.html",
-        counts=counts,
-        may_read_approvals=console.who.role in access.APPROVAL_READERS,
-        positions=positions,
-        block=platform.chain.block_number(),
-        chain_time=platform.clock.chain_time(),
-        institution=_institution_name(platform, console.who),
-    )
-
-
-def _own_wallets(platform: Platform, who: Principal) -> list[str]:
-    if who.institution_id is None:
-        return []
-    with platform.store.session() as session:
-        return list(
-            session.scalars(
-                select(Wallet.address).where(Wallet.institution_id == who.institution_id)
-            )
-        )
-
-
-def _institution_name(platform: Platform, who: Principal) -> str | None:
-    if who.institution_id is None:
-        return None
-    with platform.store.session() as session:
-        return session.scalar(
-            select(Institution.legal_name).where(Institution.id == who.institution_id)
-        )
+router = area_router()
 
 
 # -------------------------------------------------------------------- assets
-
-
-def _stored_documents(platform: Platform, hashes: list[str]) -> set[str]:
-    """Which of these 0x-hashes have their document kept by the platform."""
-    wanted = {h.lower() for h in hashes if h and HASH.match(h.lower())}
-    if not wanted:
-        return set()
-    with platform.store.session() as session:
-        found = set(session.scalars(select(Document.sha256).where(Document.sha256.in_(wanted))))
-    folder = platform.settings.data_dir / "documents"
-    found |= {h for h in wanted if (folder / h[2:]).is_file()}
-    return found
-
-
-def _can_read_documents(who: Principal) -> bool:
-    return who.role in access.DOCUMENT_READERS
 
 
 @router.get("/assets")
@@ -515,8 +82,42 @@ def asset_detail(request: Request, console: Session, asset_id: int) -> Response:
     hashes = [asset["authorisation"]["document_sha256"]]
     hashes += [d["sha256"] for d in asset["documents"]]
     hashes += [v["report_sha256"] for v in asset["valuations"]]
-    stored = _stored_documents(platform, hashes) if _can_read_documents(console.who) else set()
+    stored = stored_documents(platform, hashes) if can_read_documents(console.who) else set()
     return page(request, "asset.html", asset=asset, token=token, stored=stored)
+
+
+# ----------------------------------------------------------------- documents
+
+
+@router.get("/documents/{sha256}")
+def document(console: Session, sha256: str) -> Response:
+    if not can_read_documents(console.who):
+        raise Forbidden(f"{sessions.a(console.who.role)} may not open stored documents")
+    digest = sha256.lower()
+    if not HASH.match(digest):
+        raise InvalidInput(f"{sha256!r} is not a SHA-256 hash (0x and 64 hex digits)")
+    content, filename, media_type = assets.load_document(console.platform, digest)
+    if media_type == "application/octet-stream":  # kept by path (CLI, demo): no type recorded
+        try:
+            content.decode("utf-8")
+            media_type = "text/plain"
+        except UnicodeDecodeError:
+            pass
+    # Only inert types are shown in the browser; anything else (HTML included) is downloaded,
+    # and the sandbox policy keeps a document from running anything on the console's origin.
+    base_type = media_type.split(";")[0].strip().lower()
+    inline = base_type in INLINE_TYPES
+    if not inline:
+        base_type = "application/octet-stream"
+    elif base_type == "text/plain":
+        base_type = "text/plain; charset=utf-8"
+    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "document"
+    headers = {
+        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{safe_name}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Document-SHA256": digest,
+    }
+    return Response(content, media_type=base_type, headers=headers)
 
 
 # -------------------------------------------------------------- institutions
@@ -541,7 +142,7 @@ def institution_detail(request: Request, console: Session, identity: int) -> Res
     may_read_kyc = console.who.role in KYC_READERS
     if may_read_kyc:
         kyc = identities.kyc_record(platform, identity)
-        _audit(console, request.url.path, 200, detail={"personal_data": "kyc record viewed"})
+        record_audit(console, request.url.path, 200, detail={"personal_data": "kyc record viewed"})
     return page(request, "institution.html", institution=record, kyc=kyc, may_read_kyc=may_read_kyc)
 
 
@@ -572,38 +173,173 @@ def token_holders(request: Request, console: Session, ref: str) -> Response:
     )
 
 
-# ----------------------------------------------------------------- documents
+# ------------------------------------------------------------------ transfer
 
 
-@router.get("/documents/{sha256}")
-def document(console: Session, sha256: str) -> Response:
-    if not _can_read_documents(console.who):
-        raise Forbidden(f"{sessions.a(console.who.role)} may not open stored documents")
-    digest = sha256.lower()
-    if not HASH.match(digest):
-        raise InvalidInput(f"{sha256!r} is not a SHA-256 hash (0x and 64 hex digits)")
-    content, filename, media_type = assets.load_document(console.platform, digest)
-    if media_type == "application/octet-stream":  # kept by path (CLI, demo): no type recorded
-        try:
-            content.decode("utf-8")
-            media_type = "text/plain"
-        except UnicodeDecodeError:
-            pass
-    # Only inert types are shown in the browser; anything else (HTML included) is downloaded,
-    # and the sandbox policy keeps a document from running anything on the console's origin.
-    base_type = media_type.split(";")[0].strip().lower()
-    inline = base_type in INLINE_TYPES
-    if not inline:
-        base_type = "application/octet-stream"
-    elif base_type == "text/plain":
-        base_type = "text/plain; charset=utf-8"
-    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "document"
-    headers = {
-        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{safe_name}"',
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-        "X-Document-SHA256": digest,
-    }
-    return Response(content, media_type=base_type, headers=headers)
+def _holder_key(console: Console) -> str:
+    console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
+    access.require_server_key(console.platform, console.who)
+    if not console.who.key_name:
+        raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
+    return console.who.key_name
+
+
+def _transfer_form(
+    request: Request, console: Console, values: dict[str, str], error: str | None, status: int
+) -> Response:
+    platform = console.platform
+    mine = set(own_wallets(platform, console.who))
+    options = form_options(platform)
+    sender = platform.address_of(_holder_key(console))
+    for option in options["tokens"]:
+        option["balance"] = platform.token(option["address"]).read("balanceOf", sender)
+    receivers = [w for w in options["wallets"] if w["address"] not in mine]
+    return page(
+        request,
+        "transfer.html",
+        status=status,
+        tokens=options["tokens"],
+        receivers=receivers,
+        sender=sender,
+        values=values,
+        error=error,
+    )
+
+
+@router.get("/transfer")
+def transfer_form(request: Request, console: Session) -> Response:
+    _holder_key(console)
+    return _transfer_form(request, console, {}, None, 200)
+
+
+def _transfer_inputs(
+    console: Console, token: str, receiver: str, other: str, amount: str
+) -> tuple[Bound, str, int]:
+    if not token:
+        raise InvalidInput("choose a token")
+    bound = tokens.resolve(console.platform, token)
+    target = other.strip() or receiver
+    if not target:
+        raise InvalidInput("choose a receiver or give a receiving address")
+    if not target.startswith("0x"):
+        raise InvalidInput(f"the receiver must be a 0x address, got {target!r}")
+    address = console.platform.address_of(target)
+    return bound, address, positive(amount, "amount")
+
+
+@router.post("/transfer")
+def transfer_check(
+    request: Request,
+    console: Posted,
+    token: Annotated[str, Form(max_length=64)] = "",
+    receiver: Annotated[str, Form(max_length=64)] = "",
+    other: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """The pre-check verdict first; only an allowed transfer gets a confirm button."""
+    key = _holder_key(console)
+    values = {"token": token, "receiver": receiver, "other": other, "amount": amount}
+    platform = console.platform
+    try:
+        bound, to, units = _transfer_inputs(console, token, receiver, other, amount)
+        sender = platform.address_of(key)
+        verdict = tokens.precheck(
+            platform, bound, sender, to, units, access.counterparty_detail(console.who)
+        )
+    except Forbidden:
+        raise
+    except AmanatError as exc:
+        return _transfer_form(request, console, values, explain(exc), status_of(exc))
+    return page(
+        request,
+        "transfer_check.html",
+        verdict=verdict,
+        symbol=bound.read("symbol"),
+        token=bound.address,
+        sender=sender,
+        receiver=to,
+        receiver_name=identities.name_of(platform, to),
+        amount=units,
+        nonce=sessions.new_nonce(),
+    )
+
+
+@router.post("/transfer/confirm")
+def transfer_confirm(
+    request: Request,
+    console: Posted,
+    token: Annotated[str, Form(max_length=64)] = "",
+    receiver: Annotated[str, Form(max_length=64)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    nonce: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    key = _holder_key(console)
+    platform = console.platform
+    if not NONCE.match(nonce):
+        raise InvalidInput("the confirmation form is incomplete; start the transfer again")
+    idempotency_key = f"console-transfer-{console.who.username}-{nonce}"
+    earlier = platform.chain.journal.existing([idempotency_key])
+    bound, to, units = _transfer_inputs(console, token, receiver, "", amount)
+    symbol = bound.read("symbol")
+    if earlier:
+        return page(
+            request,
+            "transfer_done.html",
+            result=None,
+            earlier=earlier[idempotency_key],
+            symbol=symbol,
+            amount=units,
+            receiver_name=identities.name_of(platform, to),
+        )
+    detail = {"token": symbol, "to": to, "amount": units}
+    try:
+        result = act(
+            console,
+            lambda: tokens.transfer(
+                platform,
+                key,
+                bound,
+                to,
+                units,
+                idempotency_key,
+                access.counterparty_detail(console.who),
+            ),
+            detail=detail,
+        )
+    except RuleViolation as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        verdict = tokens.precheck(
+            platform,
+            bound,
+            platform.address_of(key),
+            to,
+            units,
+            access.counterparty_detail(console.who),
+        )
+        return page(
+            request,
+            "transfer_check.html",
+            status=status_of(exc),
+            verdict=verdict,
+            symbol=symbol,
+            token=bound.address,
+            sender=platform.address_of(key),
+            receiver=to,
+            receiver_name=identities.name_of(platform, to),
+            amount=units,
+            nonce=sessions.new_nonce(),
+            error=f"Not sent: {explain(exc)}",
+        )
+    return page(
+        request,
+        "transfer_done.html",
+        result=result,
+        earlier=None,
+        symbol=symbol,
+        amount=units,
+        receiver_name=identities.name_of(platform, to),
+    )
 
 
 # ----------------------------------------------------------------- approvals
@@ -714,8 +450,8 @@ def _request_rows(console: Console, items: list[dict[str, Any]]) -> list[dict[st
     names = _usernames(platform)
     threshold = platform.contract("Governance").read("threshold")
     stored = (
-        _stored_documents(platform, [i["evidence"] for i in items if i["evidence"]])
-        if _can_read_documents(console.who)
+        stored_documents(platform, [i["evidence"] for i in items if i["evidence"]])
+        if can_read_documents(console.who)
         else set()
     )
     details = {
@@ -816,7 +552,7 @@ def proposal_list(request: Request, console: Session) -> Response:
         proposals=governance.describe(platform)[::-1],
         chain_time=platform.clock.chain_time(),
         embedded=platform.settings.embedded,
-        may_read_documents=_can_read_documents(console.who),
+        may_read_documents=can_read_documents(console.who),
     )
 
 
@@ -829,28 +565,6 @@ def approval_kinds(request: Request, console: Session) -> Response:
             role=console.who.role.value,
         )
     return page(request, "approval_kinds.html", kinds=kinds)
-
-
-def _form_options(platform: Platform) -> dict[str, Any]:
-    with platform.store.session() as session:
-        wallets = [
-            {"address": row.address, "name": row.legal_name}
-            for row in session.execute(
-                select(Wallet.address, Institution.legal_name)
-                .join(Institution, Institution.id == Wallet.institution_id)
-                .order_by(Institution.legal_name, Wallet.address)
-            )
-        ]
-    token_options = [
-        {"address": t.address, "symbol": t.read("symbol"), "name": t.read("name")}
-        for t in tokens.all_tokens(platform)
-    ]
-    return {
-        "tokens": token_options,
-        "wallets": wallets,
-        "treasury": platform.manifest.address("Governance"),
-        "distribution_kinds": list(distributions.KINDS),
-    }
 
 
 def _require_kind(console: Console, kind: str) -> FormKind:
@@ -885,18 +599,13 @@ def _request_form(
         values=values,
         error=error,
         evidence_required=approvals.KINDS[kind].evidence,
-        **_form_options(console.platform),
+        **form_options(console.platform),
     )
 
 
 @router.get("/approvals/new/{kind}")
 def approval_form(request: Request, console: Session, kind: str) -> Response:
     return _request_form(request, console, kind, {})
-
-
-def _positive(text: str, what: str) -> int:
-    """A whole number typed in a form (thousands separators allowed), by the services' rule."""
-    return inputs.whole_amount(text.strip(), what)
 
 
 def _read_evidence(upload: UploadFile) -> tuple[bytes, str]:
@@ -938,7 +647,7 @@ def _lifecycle_params(form: FormKind, **fields: str) -> dict[str, Any]:
             raise InvalidInput("give the record date")
         params["record_date"] = fields["record_date"].strip()
     if "distribution" in form.fields:
-        params["distribution"] = _positive(fields["distribution"], "the distribution")
+        params["distribution"] = positive(fields["distribution"], "the distribution")
     if "holder" in form.fields:
         if not fields["holder"]:
             raise InvalidInput("choose the holder")
@@ -1007,7 +716,7 @@ def approval_file(
                 raise InvalidInput("choose the wallet")
             params["wallet"] = wallet
         if "amount" in form.fields:
-            params["amount"] = _positive(amount, "amount")
+            params["amount"] = positive(amount, "amount")
         evidence_hash = evidence.strip().lower() or None
         upload = evidence_file if evidence_file is not None and evidence_file.filename else None
         content = b""
@@ -1032,7 +741,7 @@ def approval_file(
                 )
             return created
 
-        created = _act(
+        created = act(
             console,
             file_request,
             detail={
@@ -1046,9 +755,9 @@ def approval_file(
         raise
     except AmanatError as exc:
         return _request_form(
-            request, console, kind, values, error=_explain(exc), status=status_of(exc)
+            request, console, kind, values, error=explain(exc), status=status_of(exc)
         )
-    return _redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
+    return redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
 
 
 def _decide(
@@ -1061,17 +770,17 @@ def _decide(
 ) -> Response:
     console.require(Role.APPROVER, what=f"{verb} requests")
     try:
-        _act(console, action, approval_ref=f"request-{request_id}")
+        act(console, action, approval_ref=f"request-{request_id}")
     except (RuleViolation, InvalidInput, NotFound) as exc:
         if isinstance(exc, Forbidden):
             raise
         return _approvals_page(
             request,
             console,
-            error=f"Request {request_id}: {_explain(exc)}",
+            error=f"Request {request_id}: {explain(exc)}",
             status=status_of(exc),
         )
-    return _redirect(f"{PREFIX}/approvals?done={done}&request_id={request_id}")
+    return redirect(f"{PREFIX}/approvals?done={done}&request_id={request_id}")
 
 
 @router.post("/approvals/{request_id}/approve")
@@ -1168,175 +877,6 @@ def _own_key_command(request: Request, who: Principal, row: dict[str, Any]) -> s
     return f"{client} proposal approve {detail.view.id} --key {key}.json"
 
 
-# ------------------------------------------------------------------ transfer
-
-
-def _holder_key(console: Console) -> str:
-    console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
-    access.require_server_key(console.platform, console.who)
-    if not console.who.key_name:
-        raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
-    return console.who.key_name
-
-
-def _transfer_form(
-    request: Request, console: Console, values: dict[str, str], error: str | None, status: int
-) -> Response:
-    platform = console.platform
-    mine = set(_own_wallets(platform, console.who))
-    options = _form_options(platform)
-    sender = platform.address_of(_holder_key(console))
-    for option in options["tokens"]:
-        option["balance"] = platform.token(option["address"]).read("balanceOf", sender)
-    receivers = [w for w in options["wallets"] if w["address"] not in mine]
-    return page(
-        request,
-        "transfer.html",
-        status=status,
-        tokens=options["tokens"],
-        receivers=receivers,
-        sender=sender,
-        values=values,
-        error=error,
-    )
-
-
-@router.get("/transfer")
-def transfer_form(request: Request, console: Session) -> Response:
-    _holder_key(console)
-    return _transfer_form(request, console, {}, None, 200)
-
-
-def _transfer_inputs(
-    console: Console, token: str, receiver: str, other: str, amount: str
-) -> tuple[Bound, str, int]:
-    if not token:
-        raise InvalidInput("choose a token")
-    bound = tokens.resolve(console.platform, token)
-    target = other.strip() or receiver
-    if not target:
-        raise InvalidInput("choose a receiver or give a receiving address")
-    if not target.startswith("0x"):
-        raise InvalidInput(f"the receiver must be a 0x address, got {target!r}")
-    address = console.platform.address_of(target)
-    return bound, address, _positive(amount, "amount")
-
-
-@router.post("/transfer")
-def transfer_check(
-    request: Request,
-    console: Posted,
-    token: Annotated[str, Form(max_length=64)] = "",
-    receiver: Annotated[str, Form(max_length=64)] = "",
-    other: Annotated[str, Form(max_length=64)] = "",
-    amount: Annotated[str, Form(max_length=40)] = "",
-) -> Response:
-    """The pre-check verdict first; only an allowed transfer gets a confirm button."""
-    key = _holder_key(console)
-    values = {"token": token, "receiver": receiver, "other": other, "amount": amount}
-    platform = console.platform
-    try:
-        bound, to, units = _transfer_inputs(console, token, receiver, other, amount)
-        sender = platform.address_of(key)
-        verdict = tokens.precheck(
-            platform, bound, sender, to, units, access.counterparty_detail(console.who)
-        )
-    except Forbidden:
-        raise
-    except AmanatError as exc:
-        return _transfer_form(request, console, values, _explain(exc), status_of(exc))
-    return page(
-        request,
-        "transfer_check.html",
-        verdict=verdict,
-        symbol=bound.read("symbol"),
-        token=bound.address,
-        sender=sender,
-        receiver=to,
-        receiver_name=identities.name_of(platform, to),
-        amount=units,
-        nonce=sessions.new_nonce(),
-    )
-
-
-@router.post("/transfer/confirm")
-def transfer_confirm(
-    request: Request,
-    console: Posted,
-    token: Annotated[str, Form(max_length=64)] = "",
-    receiver: Annotated[str, Form(max_length=64)] = "",
-    amount: Annotated[str, Form(max_length=40)] = "",
-    nonce: Annotated[str, Form(max_length=64)] = "",
-) -> Response:
-    key = _holder_key(console)
-    platform = console.platform
-    if not NONCE.match(nonce):
-        raise InvalidInput("the confirmation form is incomplete; start the transfer again")
-    idempotency_key = f"console-transfer-{console.who.username}-{nonce}"
-    earlier = platform.chain.journal.existing([idempotency_key])
-    bound, to, units = _transfer_inputs(console, token, receiver, "", amount)
-    symbol = bound.read("symbol")
-    if earlier:
-        return page(
-            request,
-            "transfer_done.html",
-            result=None,
-            earlier=earlier[idempotency_key],
-            symbol=symbol,
-            amount=units,
-            receiver_name=identities.name_of(platform, to),
-        )
-    detail = {"token": symbol, "to": to, "amount": units}
-    try:
-        result = _act(
-            console,
-            lambda: tokens.transfer(
-                platform,
-                key,
-                bound,
-                to,
-                units,
-                idempotency_key,
-                access.counterparty_detail(console.who),
-            ),
-            detail=detail,
-        )
-    except RuleViolation as exc:
-        if isinstance(exc, Forbidden):
-            raise
-        verdict = tokens.precheck(
-            platform,
-            bound,
-            platform.address_of(key),
-            to,
-            units,
-            access.counterparty_detail(console.who),
-        )
-        return page(
-            request,
-            "transfer_check.html",
-            status=status_of(exc),
-            verdict=verdict,
-            symbol=symbol,
-            token=bound.address,
-            sender=platform.address_of(key),
-            receiver=to,
-            receiver_name=identities.name_of(platform, to),
-            amount=units,
-            nonce=sessions.new_nonce(),
-            error=f"Not sent: {_explain(exc)}",
-        )
-    return page(
-        request,
-        "transfer_done.html",
-        result=result,
-        earlier=None,
-        symbol=symbol,
-        amount=units,
-        receiver_name=identities.name_of(platform, to),
-    )
-
-
 # ------------------------------------------------------------------- markets
 
 
@@ -1364,7 +904,7 @@ def markets(request: Request, console: Session) -> Response:
     who = console.who
     instructions = dvp.list_instructions(platform)
     if who.role is Role.INSTITUTION:
-        mine = set(_own_wallets(platform, who))
+        mine = set(own_wallets(platform, who))
         instructions = [i for i in instructions if {i["seller"], i["buyer"]} & mine]
     for row in instructions:
         row["seller_name"] = identities.name_of(platform, row["seller"])
@@ -1412,13 +952,13 @@ def _auction_page(
     if may_preview and cutoff and days and error is None:
         try:
             rows = auctions.allocation(
-                platform, auction_id, parse_yield(cutoff), _positive(days, "days")
+                platform, auction_id, parse_yield(cutoff), positive(days, "days")
             )
             preview = [{**r, "name": _party_name(console, r["bidder"])} for r in rows]
         except Forbidden:
             raise
         except AmanatError as exc:
-            error, status = _explain(exc), status_of(exc)
+            error, status = explain(exc), status_of(exc)
     return page(
         request,
         "auction.html",
@@ -1455,8 +995,8 @@ def auction_settle(
     """File the auction's settlement at a cut-off as an approval request."""
     params = {"auction": auction_id, "cutoff": cutoff.strip(), "days": 0}
     try:
-        params["days"] = _positive(days, "days to maturity")
-        created = _act(
+        params["days"] = positive(days, "days to maturity")
+        created = act(
             console,
             lambda: approvals.create(console.platform, console.who, "settle_auction", params, None),
             detail={"kind": "settle_auction", "params": params},
@@ -1465,14 +1005,6 @@ def auction_settle(
         raise
     except AmanatError as exc:
         return _auction_page(
-            request, console, auction_id, cutoff, days, _explain(exc), status_of(exc)
+            request, console, auction_id, cutoff, days, explain(exc), status_of(exc)
         )
-    return _redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
-
-
-# ------------------------------------------------------------------ fallback
-
-
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def not_found(console: Session, rest: str) -> Response:
-    raise NotFound(f"there is no console page /console/{rest}")
+    return redirect(f"{PREFIX}/approvals?done=filed&request_id={created['id']}")
