@@ -1,5 +1,5 @@
 """The console pages not yet moved to a module of their own area:
-institutions, tokens, approvals, markets."""
+tokens, approvals, markets."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from amanat.services import (
     public,
     tokens,
 )
-from amanat.services.access import ALLOCATION_READERS, KYC_READERS
+from amanat.services.access import ALLOCATION_READERS
 from amanat.services.accounts import Principal, Role
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform
@@ -48,7 +48,6 @@ from amanat.web.console.common import (
     own_wallets,
     page,
     positive,
-    record_audit,
     redirect,
     stored_documents,
 )
@@ -57,32 +56,6 @@ from amanat.web.session import PREFIX, Console
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 router = area_router()
-
-
-# -------------------------------------------------------------- institutions
-
-
-@router.get("/institutions")
-def institution_list(request: Request, console: Session) -> Response:
-    """Every institution for staff; an institution user sees only its own (as in the API)."""
-    platform = console.platform
-    count = platform.contract("IdentityRegistry").read("identityCount")
-    numbers = access.visible_identities(platform, console.who, count)
-    rows = [identities.show(platform, number) for number in numbers]
-    return page(request, "institutions.html", institutions=rows)
-
-
-@router.get("/institutions/{identity}")
-def institution_detail(request: Request, console: Session, identity: int) -> Response:
-    platform = console.platform
-    access.require_own_identity(platform, console.who, identity)
-    record = identities.show(platform, identity)
-    kyc = None
-    may_read_kyc = console.who.role in KYC_READERS
-    if may_read_kyc:
-        kyc = identities.kyc_record(platform, identity)
-        record_audit(console, request.url.path, 200, detail={"personal_data": "kyc record viewed"})
-    return page(request, "institution.html", institution=record, kyc=kyc, may_read_kyc=may_read_kyc)
 
 
 # -------------------------------------------------------------------- tokens
