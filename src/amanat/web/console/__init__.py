@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from amanat.errors import NotFound
-from amanat.web.console import approvals, assets, home, institutions, pages, tokens
+from amanat.web.console import approvals, assets, home, institutions, markets, tokens
 from amanat.web.console.common import Session, area_router
 
 _fallback = area_router()
@@ -28,6 +28,6 @@ def not_found(console: Session, rest: str) -> Response:
 
 
 router = APIRouter()
-for _area in (home, assets, institutions, tokens, approvals, pages):
+for _area in (home, assets, institutions, tokens, approvals, markets):
     router.include_router(_area.router)
 router.include_router(_fallback)  # last: it answers every path no page has

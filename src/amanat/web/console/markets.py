@@ -1,5 +1,5 @@
-"""The console pages not yet moved to a module of their own area:
-markets."""
+"""Console pages of the markets: cash balances, auctions (bids, allocation preview, settlement
+filed as an approval request), DvP instructions and distributions."""
 
 from __future__ import annotations
 
@@ -42,7 +42,6 @@ from amanat.web.console.common import (
 from amanat.web.session import PREFIX, Console
 
 router = area_router()
-
 
 # ------------------------------------------------------------------- markets
 
