@@ -28,6 +28,9 @@ HEAVY = {"web3", "eth_account", "py_ecc", "alembic", "sqlalchemy", "eth_abi", "e
 HEAVY |= {"requests", "fastapi", "uvicorn", "cryptography", "argon2", "psycopg"}
 # A read command reads the chain, but never signs, derives keys or migrates the store.
 SIGNING_AND_MIGRATION = {"web3", "eth_account", "py_ecc", "eth_keyfile", "alembic"}
+# A read of the chain alone (the asset register) opens neither the off-chain store (SQLAlchemy,
+# the database driver) nor its data key (cryptography).
+STORE = {"sqlalchemy", "psycopg", "cryptography"}
 
 
 def loaded_by(args: list[str], amanat: Amanat | None = None) -> set[str]:
@@ -61,3 +64,9 @@ def test_a_read_command_imports_no_signing_key_derivation_or_migration(
     loaded = loaded_by(args, amanat)
     assert "click" in loaded
     assert loaded & SIGNING_AND_MIGRATION == set()
+
+
+def test_a_read_of_the_chain_alone_loads_no_store(amanat: Amanat) -> None:
+    loaded = loaded_by(["asset", "list", "--json"], amanat)
+    assert "eth_abi" in loaded  # it did read the chain
+    assert loaded & STORE == set()

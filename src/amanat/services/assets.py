@@ -12,8 +12,6 @@ from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from amanat.services import inputs
 from amanat.services.platform import Platform, read_many
-from amanat.store import claims as store_claims
-from amanat.store.models import Document
 
 
 def store_document(platform: Platform, path: Path) -> str:
@@ -45,6 +43,8 @@ def register(
     Refused before anything is sent when another active asset (not redeemed or retired) already
     carries this legal identifier or this authorisation reference: one statutory cap is
     registered once."""
+    from amanat.store import claims as store_claims  # the store only where it is written
+
     if max_units <= 0:
         raise InvalidInput(f"authorised units must be positive, got {max_units}")
     inputs.display_name(name, "the asset's name")
@@ -349,6 +349,8 @@ def store_upload(
 ) -> str:
     """Keep uploaded content in the store's Document table, addressed by its SHA-256; returns
     the 0x-hash. Storing the same content again keeps the first copy."""
+    from amanat.store.models import Document
+
     if not content:
         raise InvalidInput("the document is empty")
     if len(content) > MAX_DOCUMENT_BYTES:
@@ -392,6 +394,8 @@ def attach_upload(
 def load_document(platform: Platform, sha256: str) -> tuple[bytes, str, str]:
     """(content, filename, media type) of a stored document: uploaded to the store, or kept in
     the data directory by `store_document` (CLI, demo)."""
+    from amanat.store.models import Document
+
     digest = sha256.lower()
     with platform.store.session() as session:
         stored = session.get(Document, digest)

@@ -11,7 +11,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
 
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
@@ -20,14 +19,14 @@ from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_cl
 from amanat.config import Settings
 from amanat.errors import AmanatError, InvalidInput, OwnKeyRequired
 from amanat.services.clock import Clock
-from amanat.store.crypto import FieldCipher, load_key
-from amanat.store.db import Store
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from amanat.chain.client import Signer
     from amanat.chain.hsm import HsmSigner
+    from amanat.store.crypto import FieldCipher
+    from amanat.store.db import Store
 
 # Development role keys on the embedded chain (account index of the dev mnemonic).
 DEV_ROLES = {
@@ -153,7 +152,10 @@ class Platform:
 
     @property
     def store(self) -> Store:
-        """The off-chain store, migrated on first use."""
+        """The off-chain store, migrated on first use (SQLAlchemy is imported then: a read of the
+        chain alone never loads it)."""
+        from amanat.store.db import Store
+
         if self._store is None:
             self._store = Store(self.settings.store_url)
         return self._store
@@ -161,6 +163,8 @@ class Platform:
     @property
     def cipher(self) -> FieldCipher:
         """Encrypts personal fields at rest (key from AMANAT_DATA_KEY or the data directory)."""
+        from amanat.store.crypto import FieldCipher, load_key
+
         if self._cipher is None:
             self._cipher = FieldCipher(
                 load_key(self.settings.data_dir, create=self.settings.embedded)
@@ -289,6 +293,8 @@ class Platform:
         The server is the data directory whose store holds the platform's users or
         institutions; an official's own machine (its own data directory, its own key file or
         token) holds neither, and signs with its own key."""
+        from sqlalchemy import select
+
         from amanat.store.models import User, Wallet
 
         with self.store.session() as session:
@@ -337,6 +343,8 @@ class Platform:
 
     def known_names(self) -> list[str]:
         """Every name a key resolves by: configured roles, key files and registered names."""
+        from sqlalchemy import select
+
         from amanat.store.models import User, Wallet
 
         with self.store.session() as session:
@@ -357,6 +365,8 @@ class Platform:
             name
         ):
             return True
+        from sqlalchemy import select
+
         from amanat.store.models import User, Wallet
 
         with self.store.session() as session:
