@@ -10,13 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from amanat.cli.common import (
-    Context,
-    emit_proposal,
-    json_option,
-    own_key_option,
-    pass_ctx,
-)
+from amanat.cli.common import Context, emit_proposal, json_option, own_key_option, pass_ctx
 from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit, table
 from amanat.errors import InvalidInput

@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.cli.common import (
-    Context,
-    as_option,
-    json_option,
-    pass_ctx,
-)
+from amanat.cli.common import Context, as_option, json_option, pass_ctx
 from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit, table
 from amanat.domain.identity import InvestorCategory, parse_country

@@ -9,11 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from amanat.cli.common import (
-    Context,
-    json_option,
-    pass_ctx,
-)
+from amanat.cli.common import Context, json_option, pass_ctx
 from amanat.cli.lazy import lazy_module
 from amanat.cli.output import emit
 from amanat.errors import AmanatError, InvalidInput

@@ -9,10 +9,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from amanat.errors import InvalidInput
-from amanat.services import (
-    assets,
-    tokens,
-)
+from amanat.services import assets, tokens
 from amanat.services.approvals import Forbidden
 from amanat.web import session as sessions
 from amanat.web.console.common import (

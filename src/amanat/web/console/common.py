@@ -28,14 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from amanat.api.problems import status_of
 from amanat.domain.money import format_pkr
 from amanat.errors import AmanatError, RuleViolation
-from amanat.services import (
-    access,
-    accounts,
-    audit,
-    distributions,
-    inputs,
-    tokens,
-)
+from amanat.services import access, accounts, audit, distributions, inputs, tokens
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -45,8 +38,9 @@ from amanat.web.session import PREFIX, Console, LoginRequired
 
 log = logging.getLogger("amanat.web")
 
-HERE = Path(__file__).resolve().parent.parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# The web package's folder: the console's templates and static files.
+WEB = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=WEB / "templates")
 
 # Console users change state one at a time (chain transactions are serialised anyway; this also
 # keeps two approvers' clicks on one request from racing in the maker-checker bookkeeping).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -11,17 +10,13 @@ from sqlalchemy import select
 
 from amanat.api.problems import status_of
 from amanat.errors import AmanatError, NotFound
-from amanat.services import (
-    access,
-    accounts,
-    approvals,
-    tokens,
-)
+from amanat.services import access, accounts, approvals, tokens
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.platform import Platform
 from amanat.store.models import Institution
 from amanat.web import session as sessions
 from amanat.web.console.common import (
+    WEB,
     Posted,
     Session,
     area_router,
@@ -33,10 +28,9 @@ from amanat.web.console.common import (
 )
 from amanat.web.session import PREFIX
 
-HERE = Path(__file__).resolve().parent.parent
 STATIC = {
     path.name: path
-    for path in (HERE / "static").iterdir()
+    for path in (WEB / "static").iterdir()
     if path.is_file() and path.suffix in (".css", ".svg")
 }
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}

@@ -6,17 +6,9 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from amanat.services import (
-    access,
-    identities,
-)
+from amanat.services import access, identities
 from amanat.services.access import KYC_READERS
-from amanat.web.console.common import (
-    Session,
-    area_router,
-    page,
-    record_audit,
-)
+from amanat.web.console.common import Session, area_router, page, record_audit
 
 router = area_router()
 

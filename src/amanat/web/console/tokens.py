@@ -11,11 +11,7 @@ from fastapi.responses import Response
 
 from amanat.api.problems import status_of
 from amanat.errors import AmanatError, InvalidInput, RuleViolation
-from amanat.services import (
-    access,
-    identities,
-    tokens,
-)
+from amanat.services import access, identities, tokens
 from amanat.services.accounts import Role
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound
