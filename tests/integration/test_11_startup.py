@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
+from amanat.store.db import MIGRATIONS, head_revision
 from tests.integration.support import Amanat
 
 # Runs `amanat ARGS...` in this process, then prints the top-level packages it loaded to stderr.
@@ -28,7 +30,7 @@ HEAVY = {"web3", "eth_account", "py_ecc", "alembic", "sqlalchemy", "eth_abi", "e
 HEAVY |= {"requests", "fastapi", "uvicorn", "cryptography", "argon2", "psycopg"}
 # A read command reads the chain, but never signs, derives keys or migrates the store.
 SIGNING_AND_MIGRATION = {"web3", "eth_account", "py_ecc", "eth_keyfile", "alembic"}
-# A read of the chain alone (the asset register) opens neither the off-chain store (SQLAlchemy,
+# A read of the chain alone (the asset or token register) opens neither the off-chain store (SQLAlchemy,
 # the database driver) nor its data key (cryptography).
 STORE = {"sqlalchemy", "psycopg", "cryptography"}
 
@@ -66,7 +68,27 @@ def test_a_read_command_imports_no_signing_key_derivation_or_migration(
     assert loaded & SIGNING_AND_MIGRATION == set()
 
 
-def test_a_read_of_the_chain_alone_loads_no_store(amanat: Amanat) -> None:
-    loaded = loaded_by(["asset", "list", "--json"], amanat)
+@pytest.mark.parametrize("args", [["asset", "list", "--json"], ["token", "list", "--json"]])
+def test_a_read_of_the_chain_alone_loads_no_store(amanat: Amanat, args: list[str]) -> None:
+    loaded = loaded_by(args, amanat)
     assert "eth_abi" in loaded  # it did read the chain
     assert loaded & STORE == set()
+
+
+def test_a_read_of_the_store_runs_no_migration(
+    amanat: Amanat, institutions: dict[str, Any]
+) -> None:
+    """The institutions' names come from the off-chain store: opening a store already at the
+    latest schema loads no Alembic (only a store behind the code is migrated)."""
+    loaded = loaded_by(["institution", "list", "--json"], amanat)
+    assert "sqlalchemy" in loaded  # it did open the store
+    assert loaded & SIGNING_AND_MIGRATION == set()
+
+
+def test_the_newest_schema_is_found_without_alembic_as_alembic_finds_it() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()

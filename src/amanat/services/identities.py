@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from amanat.domain.identity import ISO_3166_NUMERIC, InvestorCategory, country_label
 from amanat.domain.records import WalletRecord
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import inputs
 from amanat.services.platform import Bound, Platform
-from amanat.store.models import Institution, Wallet
+
+# The store (SQLAlchemy and its models) is imported by the functions that use it: a read of the
+# chain alone, such as the token register, never loads it.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from amanat.store.models import Institution
 
 MAX_WALLETS = 16
 
@@ -32,6 +36,10 @@ def kyc_hash(record: dict[str, Any]) -> str:
 
 def name_of(platform: Platform, address: str) -> str:
     """The public name of the institution a wallet belongs to, or the address itself."""
+    from sqlalchemy import select
+
+    from amanat.store.models import Institution, Wallet
+
     with platform.store.session() as session:
         name = session.scalar(
             select(Institution.legal_name)
@@ -89,6 +97,8 @@ def onboard(
     )
     (receipt,) = platform.chain.transact(platform.signer(registrar), [request])
     number = int(identity.events(receipt, "IdentityRegistered")[0]["identityNumber"])
+    from amanat.store.models import Institution, Wallet
+
     with platform.store.session() as session, session.begin():
         if _stored(session, number) is not None:
             return number
@@ -173,6 +183,8 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
     platform.chain.transact(
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )
+    from amanat.store.models import Wallet
+
     with platform.store.session() as session, session.begin():
         institution = _stored(session, identity_number)
         if institution is not None:
@@ -182,6 +194,10 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
 
 
 def _stored(session: Session, identity_number: int) -> Institution | None:
+    from sqlalchemy import select
+
+    from amanat.store.models import Institution
+
     return session.scalar(select(Institution).where(Institution.identity_number == identity_number))
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A migration script's own revision and the one it revises (`down_revision = None` for the first).
+REVISION_LINE = re.compile(r'^(revision|down_revision) = (?:"([^"]+)"|None)$', re.MULTILINE)
 
 
 def default_url(data_dir: Path) -> str:
@@ -48,6 +52,33 @@ def migrate(url: str) -> None:
         command.upgrade(config, "head")
 
 
+def head_revision() -> str | None:
+    """The newest migration: the one no other script revises, read from the scripts' revision
+    lines so that a process whose store is up to date never imports Alembic (None when the
+    scripts do not name exactly one; then opening a store always migrates)."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for field, value in REVISION_LINE.findall(script.read_text()):
+            if value:
+                (revisions if field == "revision" else revised).add(value)
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is already the newest migration's."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return list(versions.scalars()) == [head]
+    except SQLAlchemyError:  # no schema yet
+        return False
+
+
 @contextmanager
 def _migration_lock(url: str) -> Iterator[None]:
     parsed = make_url(url)
@@ -80,12 +111,14 @@ def _migration_lock(url: str) -> Iterator[None]:
 
 
 class Store:
-    """An engine plus a session factory over a migrated database."""
+    """An engine plus a session factory over a migrated database (migrated when opened, unless
+    its schema is already the newest)."""
 
     def __init__(self, url: str) -> None:
-        migrate(url)
         self.url = url
         self.engine = make_engine(url)
+        if not at_head(self.engine):
+            migrate(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
