@@ -64,6 +64,8 @@ def onboard(
 
     Every input and prerequisite (the name, the country, the wallets, the data key that seals
     the KYC record) is checked before the chain is written, so a refusal leaves neither half."""
+    from amanat.store.models import Institution, Wallet
+
     inputs.display_name(name, "the institution's name")
     if country not in ISO_3166_NUMERIC:
         raise InvalidInput(
@@ -97,8 +99,6 @@ def onboard(
     )
     (receipt,) = platform.chain.transact(platform.signer(registrar), [request])
     number = int(identity.events(receipt, "IdentityRegistered")[0]["identityNumber"])
-    from amanat.store.models import Institution, Wallet
-
     with platform.store.session() as session, session.begin():
         if _stored(session, number) is not None:
             return number
@@ -177,14 +177,14 @@ def update(
 
 
 def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet: str) -> str:
+    from amanat.store.models import Wallet
+
     _require_identity(platform, identity_number)
     identity = platform.contract("IdentityRegistry")
     address = platform.address_of(wallet, new=True)
     platform.chain.transact(
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )
-    from amanat.store.models import Wallet
-
     with platform.store.session() as session, session.begin():
         institution = _stored(session, identity_number)
         if institution is not None:
