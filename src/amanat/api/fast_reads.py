@@ -47,7 +47,7 @@ class FastReads:
         match = HOLDERS.fullmatch(path)
         if match is None or bearer is None:
             return None
-        with self.platform.store.engine.connect() as connection:
+        with self.platform.store.read_engine.connect() as connection:
             try:
                 who = accounts.authenticate(self.platform.store, bearer, connection)
             except accounts.Unauthenticated:
