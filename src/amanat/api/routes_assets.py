@@ -265,7 +265,10 @@ def hot_assets(platform: Platform, cache: BlockCache) -> bytes | None:
     """The cached reply of `GET /assets` with no query parameters, as of the chain's head block
     now, or None when it is not cached (the full route then answers)."""
     block = platform.chain.block_number()
-    return cache.peek(_assets_page_key(block, default_listing(ASSET_SORT), None, None))  # type: ignore[no-any-return]
+    page: bytes | None = cache.peek(
+        _assets_page_key(block, default_listing(ASSET_SORT), None, None)
+    )
+    return page
 
 
 @router.get(

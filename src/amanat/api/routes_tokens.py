@@ -337,7 +337,10 @@ def hot_holders(
     if token is None:
         return None
     block = indexed_block(connection)
-    return cache.peek(_holders_page_key(token.address, block, default_listing(HOLDERS_SORT)))  # type: ignore[no-any-return]
+    page: bytes | None = cache.peek(
+        _holders_page_key(token.address, block, default_listing(HOLDERS_SORT))
+    )
+    return page
 
 
 def _cap_table(
