@@ -8,7 +8,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from amanat.api.read_cache import indexed_block
+from amanat.services import accounts
 from tests.api.conftest import Api
+from tests.api.test_workflow import assert_problem
 
 HANG_GUARD_SECONDS = 120  # not a timing: only stops a deadlocked test
 
@@ -77,3 +79,37 @@ def test_reads_are_served_while_a_writer_holds_the_chain_lock(api: Api) -> None:
     finally:
         release.set()
         thread.join()
+
+
+def test_hot_reads_take_the_fast_path_with_the_same_reply_and_checks(api: Api) -> None:
+    """A cached hot read is answered before the framework (`amanat.api.fast_reads`): the same
+    bytes and headers as the full path, the same role check, and a signed-out token refused by
+    the very next read."""
+    api.sync()
+    token, _ = accounts.sign_in(api.platform.store, "auditor", "auditor-pilot-pass", "10.4.0.1")
+    bearer = {"Authorization": f"Bearer {token}"}
+    fast = api.app.state.fast_reads
+    for path, headers in (("/tokens/PKTB3M/holders", bearer), ("/assets", {})):
+        first = api.client.get(path, headers=headers)  # fills the cache (full path)
+        served = fast.served
+        second = api.client.get(path, headers=headers)
+        assert fast.served == served + 1, path  # answered by the fast path
+        assert (second.status_code, second.content) == (first.status_code, first.content)
+        for name in ("content-type", "cache-control", "x-content-type-options"):
+            assert second.headers[name] == first.headers[name], name
+        assert second.headers["cache-control"] == "no-store"
+        assert second.headers["x-content-type-options"] == "nosniff"
+    # a bearer token on the public register is not checked, as on the full path
+    assert (
+        api.client.get("/assets", headers={"Authorization": "Bearer nonsense"}).status_code == 200
+    )
+    # an institution may not read a cap table: refused with the full path's problem
+    assert_problem(api.get("/tokens/PKTB3M/holders", "institution"), 403, "forbidden")
+    assert_problem(
+        api.client.get("/tokens/PKTB3M/holders", headers={"Authorization": "Bearer nonsense"}),
+        401,
+        "unauthenticated",
+    )
+    # signed out: the next read is refused, though the reply it would get is cached
+    assert api.client.post("/auth/revoke", headers=bearer, json={"token": token}).status_code == 204
+    assert_problem(api.client.get("/tokens/PKTB3M/holders", headers=bearer), 401, "unauthenticated")

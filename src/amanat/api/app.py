@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from amanat.api import problems
+from amanat.api.fast_reads import FastReads, FastReadsMiddleware
 from amanat.api.guard import RequestGuard
 from amanat.api.read_cache import BlockCache
 from amanat.services.platform import Platform
@@ -27,6 +28,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.add_middleware(RequestGuard)
     app.state.read_cache = BlockCache()
+    app.state.fast_reads = FastReads(platform, app.state.read_cache)
+    app.add_middleware(FastReadsMiddleware, reads=app.state.fast_reads)  # outermost
     problems.install(app)
     from amanat.api import routes
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from amanat.indexer.indexer import CURSOR
@@ -46,6 +47,14 @@ class BlockCache:
                 self._results.popitem(last=False)
         return result
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The cached result for `key`, or None (nothing is computed)."""
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        return None
+
 
 def json_body(model: type[BaseModel], body: dict[str, Any]) -> bytes:
     """`body` checked against `model` and serialised as FastAPI would for a response model. A
@@ -58,7 +67,11 @@ def json_reply(content: bytes) -> Response:
     return Response(content, media_type="application/json")
 
 
-def indexed_block(session: Session) -> int | None:
-    """The last block the index holds (None: nothing indexed yet)."""
-    state = session.get(IndexerState, CURSOR)
-    return state.block if state else None
+def indexed_block(db: Session | Connection) -> int | None:
+    """The last block the index holds (None: nothing indexed yet). One Core query: it is on every
+    cap table read's path."""
+    block: int | None = db.scalar(_CURSOR_QUERY)
+    return block
+
+
+_CURSOR_QUERY = select(IndexerState.block).where(IndexerState.name == CURSOR)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
-from amanat.api.read_cache import json_body, json_reply
+from amanat.api.read_cache import BlockCache, json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
     ISSUER,
@@ -34,6 +34,7 @@ from amanat.api.routes_common import (
     address,
     chain_key,
     day_start,
+    default_listing,
     listing,
     page_of,
     problems,
@@ -250,6 +251,26 @@ class AssetPage(Page[AssetSummary]):
     block: Block = Field(description="The register is as of the end of this block")
 
 
+ASSET_SORTS = ("id", "legal_id", "name", "asset_class", "status", "ministry")
+ASSET_SORT = "id"
+
+
+def _assets_page_key(
+    block: int, by: Listing, asset_class: AssetClassName | None, status: AssetStatusName | None
+) -> tuple[Any, ...]:
+    return ("assets-page", block, by, asset_class, status)
+
+
+def hot_assets(platform: Platform, cache: BlockCache) -> bytes | None:
+    """The cached reply of `GET /assets` with no query parameters, as of the chain's head block
+    now, or None when it is not cached (the full route then answers)."""
+    block = platform.chain.block_number()
+    page: bytes | None = cache.peek(
+        _assets_page_key(block, default_listing(ASSET_SORT), None, None)
+    )
+    return page
+
+
 @router.get(
     "/assets",
     response_model=AssetPage,
@@ -258,10 +279,7 @@ class AssetPage(Page[AssetSummary]):
 def list_assets(
     request: Request,
     platform: PlatformDep,
-    by: Annotated[
-        Listing,
-        Depends(listing(("id", "legal_id", "name", "asset_class", "status", "ministry"), "id")),
-    ],
+    by: Annotated[Listing, Depends(listing(ASSET_SORTS, ASSET_SORT))],
     asset_class: AssetClassName | None = None,
     status: AssetStatusName | None = None,
 ) -> Response:
@@ -273,7 +291,7 @@ def list_assets(
         ("assets", block), lambda: [_summary(a) for a in assets.list_assets(platform, block)]
     )
     content: bytes = cache.get(
-        ("assets-page", block, by, asset_class, status),
+        _assets_page_key(block, by, asset_class, status),
         lambda: json_body(
             AssetPage,
             {

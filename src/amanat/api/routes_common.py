@@ -263,11 +263,19 @@ class Listing:
     descending: bool
 
 
+PAGE_SIZE = 50  # the default `limit`
+
+
+def default_listing(default: str) -> Listing:
+    """The listing of a request with no `limit`, `skip` or `sort`: `default` order."""
+    return Listing(PAGE_SIZE, 0, default.removeprefix("-"), default.startswith("-"))
+
+
 def listing(fields: Sequence[str], default: str) -> Callable[..., Listing]:
     """A dependency reading `limit`, `skip` and `sort` (one of `fields`, `-field` descending)."""
     pattern = "^-?(" + "|".join(re.escape(f) for f in fields) + ")$"
 
-    def dependency(limit: int = 50, skip: int = 0, sort: str | None = None) -> Listing:
+    def dependency(limit: int = PAGE_SIZE, skip: int = 0, sort: str | None = None) -> Listing:
         chosen = sort or default
         return Listing(limit, skip, chosen.removeprefix("-"), chosen.startswith("-"))
 
@@ -278,7 +286,7 @@ def listing(fields: Sequence[str], default: str) -> Callable[..., Listing]:
             inspect.Parameter(
                 "limit",
                 keyword,
-                default=50,
+                default=PAGE_SIZE,
                 annotation=Annotated[int, Query(ge=1, le=500, description="Page size (1..500)")],
             ),
             inspect.Parameter(

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
-from amanat.api.read_cache import indexed_block, json_body, json_reply
+from amanat.api.read_cache import BlockCache, indexed_block, json_body, json_reply
 from amanat.api.routes_common import (
     ERRORS,
     INSTITUTION,
@@ -32,6 +32,7 @@ from amanat.api.routes_common import (
     address,
     chain_key,
     day_end,
+    default_listing,
     listing,
     page_of,
     require_own_wallet,
@@ -264,6 +265,11 @@ def get_token(
     }
 
 
+HOLDERS_SORTS = ("balance", "wallet", "institution", "identity")
+HOLDERS_SORT = "-balance"
+HOLDERS_READERS = STAFF  # who may read a cap table
+
+
 @router.get(
     "/tokens/{ref}/holders",
     response_model=HoldersPage,
@@ -273,10 +279,8 @@ def holders(
     request: Request,
     ref: Ref,
     platform: PlatformDep,
-    who: Annotated[Principal, Depends(require(*STAFF))],
-    by: Annotated[
-        Listing, Depends(listing(("balance", "wallet", "institution", "identity"), "-balance"))
-    ],
+    who: Annotated[Principal, Depends(require(*HOLDERS_READERS))],
+    by: Annotated[Listing, Depends(listing(HOLDERS_SORTS, HOLDERS_SORT))],
     block: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="As of this block")] = None,
     on: Annotated[
         date | None, Query(alias="date", description="As of the end of this UTC day")
@@ -303,7 +307,7 @@ def holders(
             ("holders", token.address, block), lambda: _cap_table(session, token, block)
         )
     content: bytes = cache.get(
-        ("holders-page", token.address, block, by),
+        _holders_page_key(token.address, block, by),
         lambda: json_body(
             HoldersPage,
             {
@@ -315,6 +319,28 @@ def holders(
         ),
     )
     return json_reply(content)
+
+
+def _holders_page_key(token: str, block: int | None, by: Listing) -> tuple[Any, ...]:
+    return ("holders-page", token, block, by)
+
+
+def hot_holders(
+    cache: BlockCache, ref: str, who: Principal, connection: Connection
+) -> bytes | None:
+    """The cached reply of `GET /tokens/{ref}/holders` with no query parameters, as of the
+    indexed block now, for `who` (checked: a cap table is for staff), or None when it is not
+    cached or `who` may not read it (the full route then answers, with its problem if any)."""
+    if who.role not in HOLDERS_READERS:
+        return None
+    token: Bound | None = cache.peek(("token", ref))
+    if token is None:
+        return None
+    block = indexed_block(connection)
+    page: bytes | None = cache.peek(
+        _holders_page_key(token.address, block, default_listing(HOLDERS_SORT))
+    )
+    return page
 
 
 def _cap_table(

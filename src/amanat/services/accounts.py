@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Connection, bindparam, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -238,23 +238,38 @@ def _forgive(session: Session, username: str, source: str) -> None:
         )
 
 
-def authenticate(store: Store, token: str) -> Principal:
-    with store.session() as session:
-        row = session.execute(
-            select(AccessToken, User)
-            .join(User, User.id == AccessToken.user_id)
-            .where(AccessToken.token_hash == _digest(token))
-        ).first()
-        if row is None:
-            raise Unauthenticated("unknown bearer token")
-        access, user = row
-        if _aware(access.expires_at) <= _now():
-            raise Unauthenticated("bearer token expired; sign in again")
-        if not user.active:
-            raise Unauthenticated("user is deactivated")
-        return Principal(
-            user.id, user.username, Role(user.role), user.key_name, user.institution_id
-        )
+# A bearer token's expiry and its user, by the token's SHA-256.
+_TOKEN_QUERY = (
+    select(
+        AccessToken.expires_at,
+        User.id,
+        User.username,
+        User.role,
+        User.key_name,
+        User.institution_id,
+        User.active,
+    )
+    .join(User, User.id == AccessToken.user_id)
+    .where(AccessToken.token_hash == bindparam("token_hash"))
+)
+
+
+def authenticate(store: Store, token: str, connection: Connection | None = None) -> Principal:
+    """The principal of a live bearer token, checked against the database on every call (a
+    signed-out token or a deactivated user is refused at once). One Core query, no ORM unit of
+    work: it is on every authenticated request's path. `connection`: reuse one already open."""
+    if connection is None:
+        with store.engine.connect() as opened:
+            return authenticate(store, token, opened)
+    row = connection.execute(_TOKEN_QUERY, {"token_hash": _digest(token)}).first()
+    if row is None:
+        raise Unauthenticated("unknown bearer token")
+    expires_at, user_id, username, role, key_name, institution_id, active = row
+    if _aware(expires_at) <= _now():
+        raise Unauthenticated("bearer token expired; sign in again")
+    if not active:
+        raise Unauthenticated("user is deactivated")
+    return Principal(user_id, username, Role(role), key_name, institution_id)
 
 
 def sign_out(store: Store, token: str) -> None:

@@ -25,16 +25,32 @@ def default_url(data_dir: Path) -> str:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        _set_pragmas(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_read_engine(url: str) -> Engine:
+    """An engine for the hot path's single-statement reads: autocommit (no BEGIN, no ROLLBACK
+    when a connection goes back to the pool: each statement sees what is committed when it
+    runs) and no liveness ping per checkout (a caller that fails on a dropped connection falls
+    back to the main engine; the pool discards the connection). A small pool of its own."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60}, isolation_level="AUTOCOMMIT")
+        _set_pragmas(engine)
+        return engine
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=4)
+
+
+def _set_pragmas(engine: Engine) -> None:
+    """SQLite: write-ahead logging (readers never wait for the writer) and foreign keys."""
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 MIGRATION_LOCK_KEY = 0x616D616E  # PostgreSQL advisory lock id ("aman")
@@ -120,6 +136,14 @@ class Store:
         if not at_head(self.engine):
             migrate(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine: Engine | None = None
+
+    @property
+    def read_engine(self) -> Engine:
+        """`make_read_engine`'s engine, made on first use (the API's hot reads)."""
+        if self._read_engine is None:
+            self._read_engine = make_read_engine(self.url)
+        return self._read_engine
 
     def session(self) -> Session:
         return self.sessions()
