@@ -628,7 +628,7 @@ class Year:
                 bids.append((key, self.rng.randrange(5, 20) * 10_000, None))
             else:
                 rate = base + Decimal(self.rng.randrange(-8, 16)) / 10_000
-                bids.append((key, self.rng.randrange(10, 45) * 10_000, rate))
+                bids.append((key, self.rng.randrange(20, 60) * 10_000, rate))
         for key in foreign:
             rate = base + Decimal(self.rng.randrange(-10, -2)) / 10_000
             bids.append((key, self.rng.randrange(5, 20) * 10_000, rate))
