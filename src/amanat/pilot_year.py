@@ -12,7 +12,7 @@ something to show:
 - each quarter the Debt Office's auction calendar (three 3-month T-bills registered, approved
   and tokenized), the valuer's reports on the building, the sukuk and the land parcel (accepted
   2-of-3), the reserve auditor's count of the wheat, and the parcel's ground rent;
-- each month a multiple-price auction of that month's bill: sealed bids from about fifteen
+- each month a multiple-price auction of that month's bill: sealed bids from about 25
   institutions, reveals, the cut-off at the marginal accepted yield, settlement 2-of-3;
 - each week three secondary DvP trades between six institutions in the latest bill (enough
   parties for the day's price to be published);
