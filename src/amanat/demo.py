@@ -128,8 +128,15 @@ class Scenario:
         )
 
 
-def run(data_dir: Path, echo: Callable[[str], None], keep_running: bool = False) -> dict[str, Any]:
-    """Run the whole scenario in a fresh `data_dir`; returns the final summary."""
+def run(
+    data_dir: Path,
+    echo: Callable[[str], None],
+    keep_running: bool = False,
+    year_months: int = 0,
+) -> dict[str, Any]:
+    """Run the whole scenario in a fresh `data_dir`; returns the final summary. With
+    `year_months`, that many months of the pilot's market follow (`amanat.pilot_year`, as
+    `make run` plays twelve), summarised under "year"."""
     started = time.monotonic()
     AnvilNode(data_dir).stop()
     if data_dir.exists():
@@ -138,6 +145,10 @@ def run(data_dir: Path, echo: Callable[[str], None], keep_running: bool = False)
     platform = Platform.open(settings, require_deployment=False)
     try:
         summary = load(platform, echo)
+        if year_months:
+            from amanat import pilot_year
+
+            summary["year"] = pilot_year.play(platform, echo, year_months)
     finally:
         if not keep_running:
             AnvilNode(data_dir).stop()

@@ -121,10 +121,12 @@ def serve(
         if not settings.embedded:
             raise InvalidInput("--pilot loads development data: embedded chain only")
         if not settings.manifest_path.exists():
-            from amanat import demo
+            from amanat import demo, pilot_year
 
-            echo("loading the pilot scenario ...")
+            echo("loading the pilot scenario and a year of its market ...")
             demo.load(platform, lambda _line: None)
+            year = pilot_year.play(platform, lambda _line: None)
+            echo(pilot_year.headline(year))
         from amanat.services.pilot import create_pilot_users, pilot_password
 
         create_pilot_users(platform)

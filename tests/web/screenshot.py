@@ -2,8 +2,9 @@
 
     .venv/bin/python -m tests.web.screenshot docs/console-approvals.png
 
-Loads the pilot scenario into a temporary directory, files a few requests in different states
-through the services, and photographs the approvals page as approver-2 sees it.
+Loads the pilot scenario and its year of market activity (as `make run` does) into a temporary
+directory, files a few requests in different states through the services, and photographs the
+approvals page as approver-2 sees it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from amanat import pilot_year
 from amanat.services import accounts, approvals, tokens
 from amanat.services.platform import Platform
 from tests.web.support import chromium, live_console, sign_in
@@ -61,7 +63,10 @@ def _scene(platform: Platform) -> None:
 
 
 def main(target: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp, live_console(Path(tmp) / "data") as console:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        live_console(Path(tmp) / "data", pilot_year.MONTHS) as console,
+    ):
         _scene(console.platform)
         with chromium(Path(tmp) / "chromium") as browser:
             page = sign_in(browser, console, "approver-2", "/console/approvals")

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from amanat import demo
+from amanat import demo, pilot_year
 from amanat.api.app import create_app
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
@@ -47,15 +47,17 @@ def chromium_path() -> str:
 class LiveConsole:
     platform: Platform
     base_url: str
+    year: dict[str, Any] | None = None  # what `pilot_year.play` did, when it was played
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
 
 @contextmanager
-def live_console(data_dir: Path) -> Iterator[LiveConsole]:
+def live_console(data_dir: Path, year_months: int = 0) -> Iterator[LiveConsole]:
     """The pilot scenario on a fresh embedded chain, served on 127.0.0.1:<free port> with the
-    indexer following the chain, as `amanat serve` runs it.
+    indexer following the chain, as `amanat serve` runs it; with `year_months`, that many months
+    of the pilot's market after it (`make run` plays twelve).
 
     The server and the node are stopped on exit, whatever happens."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,7 @@ def live_console(data_dir: Path) -> Iterator[LiveConsole]:
     try:
         platform = Platform.open(Settings(data_dir=data_dir), require_deployment=False)
         demo.load(platform, lambda _line: None)
+        year = pilot_year.play(platform, lambda _line: None, year_months) if year_months else None
         create_pilot_users(platform)
         # as `amanat serve` does: the index follows the chain in the background; the first
         # sync is awaited so every page starts from the pilot's complete index
@@ -87,7 +90,7 @@ def live_console(data_dir: Path) -> Iterator[LiveConsole]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the console server did not start")
             time.sleep(0.02)
-        yield LiveConsole(platform, f"http://127.0.0.1:{port}")
+        yield LiveConsole(platform, f"http://127.0.0.1:{port}", year)
     finally:
         if server is not None:
             server.should_exit = True

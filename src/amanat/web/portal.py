@@ -63,6 +63,8 @@ TEXT: dict[str, dict[str, str]] = {
         "distributions": "Distributions paid",
         "distribution_chart": "Distributions: amount paid",
         "no_distributions": "No distribution has been declared for this asset.",
+        "distributions_withheld": "The amounts paid are withheld while a frozen holder's payout "
+        "is held or fewer than {n} holders are paid.",
         "distribution": "Distribution",
         "declared": "Declared",
         "paid": "Paid",
@@ -132,6 +134,8 @@ TEXT: dict[str, dict[str, str]] = {
         "distributions": "ادا شدہ تقسیمات",
         "distribution_chart": "تقسیمات: ادا شدہ رقم",
         "no_distributions": "اس اثاثے کے لیے کسی تقسیم کا اعلان نہیں ہوا۔",
+        "distributions_withheld": "ادا شدہ رقوم پوشیدہ رکھی جاتی ہیں جب تک کسی منجمد حامل کی ادائیگی "
+        "روکی گئی ہو یا {n} سے کم حاملین کو ادائیگی ہوئی ہو۔",
         "distribution": "تقسیم",
         "declared": "اعلان شدہ",
         "paid": "ادا شدہ",
@@ -284,7 +288,10 @@ def _asset(request: Request, language: str, asset_id: int) -> Response:
             [(f"#{d['id']}", d["paid"]) for d in data["distributions"] if d["paid"] is not None],
             t["distribution_chart"],
             _short_pkr,
-            t["no_distributions"],
+            # declared but every amount withheld: not "none declared"
+            t["distributions_withheld"].format(n=data["threshold"])
+            if data["distributions"]
+            else t["no_distributions"],
         )
         return _render(
             request,
