@@ -16,13 +16,15 @@
        bits  80..87   investor category
        bits  88..247  first linked wallet (head of the identity's wallet list)
        bits 248..252  number of linked wallets
-     Wallet word (one per linked wallet; 0 = unlinked):
-       bits   0..39   identity number (1-based)
-       bits  40..199  next wallet of the same identity (0 = last)
-       bits 200..209  country (copy)
-       bits 210..213  investor category (copy)
-       bits 214..255  KYC expiry (copy, saturated at 2**42 - 1; the exact
+     Wallet word (one per linked wallet; 0 = unlinked), laid out so that
+     masking it gives the record tokens decode (below):
+       bits   0..41   KYC expiry (copy, saturated at 2**42 - 1; the exact
                       value is then read from the identity word)
+       bits  64..73   country (copy)
+       bits  80..83   investor category (copy)
+       bits  88..127  identity number (1-based)
+       the other 160 bits (42..63, 74..79, 84..87, 128..255): the next
+       wallet of the same identity (0 = last)
      so a token reads both parties of a transfer with one call and two
      storage loads. `walletRecord` returns the record in the packed form
      tokens decode:
@@ -78,6 +80,9 @@ MASK_42: constant(uint256) = 2**42 - 1
 MASK_64: constant(uint256) = 2**64 - 1
 MASK_88: constant(uint256) = 2**88 - 1
 MASK_160: constant(uint256) = 2**160 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+# The bits of a wallet word that are its record; the other 160 hold the next wallet.
+RECORD_BITS: constant(uint256) = MASK_42 | (1023 << 64) | (15 << 80) | (MASK_40 << 88)
 
 struct Identity:
     country: uint16
@@ -187,21 +192,39 @@ def _fields(country: uint16, category: uint8, kycExpiry: uint64) -> uint256:
 
 @internal
 @pure
-def _wallet_word(identityNumber: uint256, nextWallet: address, fields: uint256) -> uint256:
-    # A wallet word: its identity, the next wallet of the identity and copies of the fields.
+def _wallet_word(identityNumber: uint256, fields: uint256) -> uint256:
+    # A wallet word with no next wallet: its identity and copies of the identity's fields.
     return (
-        identityNumber
-        | (convert(nextWallet, uint256) << 40)
-        | (((fields >> 64) & 1023) << 200)
-        | (((fields >> 80) & 15) << 210)
-        | (min(fields & MASK_64, MASK_42) << 214)
+        min(fields & MASK_64, MASK_42)
+        | (fields & ((1023 << 64) | (15 << 80)))
+        | (identityNumber << 88)
+    )
+
+
+@internal
+@pure
+def _with_next(word: uint256, nextWallet: address) -> uint256:
+    # The wallet word pointing to nextWallet: its 160 bits spread over the non-record bits.
+    n: uint256 = convert(nextWallet, uint256)
+    return (
+        (word & RECORD_BITS)
+        | ((n & MASK_128) << 128)
+        | (((n >> 128) & (2**22 - 1)) << 42)
+        | (((n >> 150) & 63) << 74)
+        | ((n >> 156) << 84)
     )
 
 
 @internal
 @pure
 def _next(word: uint256) -> address:
-    return convert(convert((word >> 40) & MASK_160, uint160), address)
+    n: uint256 = (
+        (word >> 128)
+        | (((word >> 42) & (2**22 - 1)) << 128)
+        | (((word >> 74) & 63) << 150)
+        | (((word >> 84) & 15) << 156)
+    )
+    return convert(convert(n, uint160), address)
 
 
 @internal
@@ -220,14 +243,10 @@ def _with_list(identity: uint256, head: address, count: uint256) -> uint256:
 @view
 def _record(wallet: address) -> uint256:
     # The wallet's record in the packed form tokens decode (0 for an unlinked wallet).
-    word: uint256 = self._wallets[wallet]
-    if word == 0:
-        return 0
-    expiry: uint256 = word >> 214
-    if expiry == MASK_42:
-        expiry = self._identities[word & MASK_40] & MASK_64
-    # country 200..209 -> 64..73, category 210..213 -> 80..83, identity 0..39 -> 88..127
-    return expiry | ((word >> 136) & (1023 << 64)) | ((word >> 130) & (15 << 80)) | ((word & MASK_40) << 88)
+    record: uint256 = self._wallets[wallet] & RECORD_BITS
+    if record & MASK_42 == MASK_42:
+        record = (record & ~MASK_64) | (self._identities[(record >> 88) & MASK_40] & MASK_64)
+    return record
 
 
 @internal
@@ -249,7 +268,7 @@ def _link(wallet: address, word: uint256):
     assert wallet != empty(address), "wallet is the zero address"
     assert self._wallets[wallet] == 0, "wallet already linked to an identity"
     self._wallets[wallet] = word
-    log WalletLinked(identityNumber=word & MASK_40, wallet=wallet, registrar=msg.sender)
+    log WalletLinked(identityNumber=(word >> 88) & MASK_40, wallet=wallet, registrar=msg.sender)
 
 
 @internal
@@ -332,7 +351,7 @@ def registerIdentity(
     @param wallets Wallets that belong to this identity.
     @return The new identity number.
     """
-    self._only_registrar()
+    assert self.isRegistrar[msg.sender], "caller is not a registrar"
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
     identityNumber: uint256 = unsafe_add(self.identityCount, 1)
@@ -346,19 +365,24 @@ def registerIdentity(
         kycExpiry=kycExpiry,
         registrar=msg.sender,
     )
-    fields: uint256 = self._fields(country, category, kycExpiry)
-    word: uint256 = self._wallet_word(identityNumber, empty(address), fields)
+    # _fields and _wallet_word written out (this is the onboarding path)
+    expiry: uint256 = convert(kycExpiry, uint256)
+    kind: uint256 = (convert(country, uint256) << 64) | (convert(category, uint256) << 80)
+    fields: uint256 = expiry | kind
+    word: uint256 = min(expiry, MASK_42) | kind | (identityNumber << 88)
     # Linked in order: each wallet word points to the next wallet of the list.
-    head: address = empty(address)
     previous: address = empty(address)
     for wallet: address in wallets:
-        if previous == empty(address):
-            head = wallet
-        else:
-            self._wallets[previous] = word | (convert(wallet, uint256) << 40)
+        if previous != empty(address):
+            self._wallets[previous] = self._with_next(word, wallet)
         self._link(wallet, word)
         previous = wallet
-    self._identities[identityNumber] = self._with_list(fields, head, len(wallets))
+    if len(wallets) == 0:
+        self._identities[identityNumber] = fields
+    else:
+        self._identities[identityNumber] = (
+            fields | (convert(wallets[0], uint256) << 88) | (len(wallets) << 248)
+        )
     return identityNumber
 
 
@@ -401,7 +425,7 @@ def updateIdentity(
         if wallet == empty(address):
             break
         word: uint256 = self._wallets[wallet]
-        self._wallets[wallet] = self._wallet_word(identityNumber, self._next(word), fields)
+        self._wallets[wallet] = self._with_next(self._wallet_word(identityNumber, fields), self._next(word))
         wallet = self._next(word)
     log IdentityUpdated(
         identityNumber=identityNumber,
@@ -425,7 +449,7 @@ def linkWallet(identityNumber: uint256, wallet: address):
     identity: uint256 = self._identities[identityNumber]
     count: uint256 = identity >> 248
     assert count < MAX_WALLETS, "identity has too many wallets"
-    self._link(wallet, self._wallet_word(identityNumber, empty(address), identity & MASK_88))
+    self._link(wallet, self._wallet_word(identityNumber, identity & MASK_88))
     if count == 0:
         self._identities[identityNumber] = self._with_list(identity, wallet, 1)
         return
@@ -435,7 +459,7 @@ def linkWallet(identityNumber: uint256, wallet: address):
         if following == empty(address):
             break
         last = following
-    self._wallets[last] = self._wallets[last] | (convert(wallet, uint256) << 40)
+    self._wallets[last] = self._with_next(self._wallets[last], wallet)
     self._identities[identityNumber] = self._with_list(identity, self._head(identity), count + 1)
 
 
@@ -449,7 +473,7 @@ def unlinkWallet(wallet: address):
     """
     self._only_registrar()
     word: uint256 = self._wallets[wallet]
-    identityNumber: uint256 = word & MASK_40
+    identityNumber: uint256 = (word >> 88) & MASK_40
     assert identityNumber != 0, "wallet is not linked"
     assert not self._holds_units(0, wallet), "wallet holds units: recover them to another wallet of its identity first"
     if cashToken != empty(address):
@@ -464,9 +488,7 @@ def unlinkWallet(wallet: address):
         for i: uint256 in range(MAX_WALLETS):
             previousWord: uint256 = self._wallets[previous]
             if self._next(previousWord) == wallet:
-                self._wallets[previous] = (previousWord & ~(MASK_160 << 40)) | (
-                    convert(following, uint256) << 40
-                )
+                self._wallets[previous] = self._with_next(previousWord, following)
                 break
             previous = self._next(previousWord)
     self._identities[identityNumber] = self._with_list(identity, head, (identity >> 248) - 1)
@@ -495,7 +517,14 @@ def walletRecords(first: address, second: address) -> (uint256, uint256):
     @param second Usually the receiver.
     @return The two packed records (0 for an unlinked wallet).
     """
-    return self._record(first), self._record(second)
+    # _record twice, written out: the transfer path of every token calls this.
+    a: uint256 = self._wallets[first] & RECORD_BITS
+    b: uint256 = self._wallets[second] & RECORD_BITS
+    if a & MASK_42 == MASK_42:
+        a = (a & ~MASK_64) | (self._identities[(a >> 88) & MASK_40] & MASK_64)
+    if b & MASK_42 == MASK_42:
+        b = (b & ~MASK_64) | (self._identities[(b >> 88) & MASK_40] & MASK_64)
+    return a, b
 
 
 @external
@@ -541,7 +570,7 @@ def identityNumberOf(wallet: address) -> uint256:
     @param wallet The wallet.
     @return The identity number, 0 if the wallet is not linked.
     """
-    return self._wallets[wallet] & MASK_40
+    return (self._wallets[wallet] >> 88) & MASK_40
 
 
 @external
@@ -575,4 +604,4 @@ def investorCountry(wallet: address) -> uint16:
     @param wallet The wallet.
     @return The country code, 0 if not linked.
     """
-    return convert((self._wallets[wallet] >> 200) & 1023, uint16)
+    return convert((self._wallets[wallet] >> 64) & 1023, uint16)
