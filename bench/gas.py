@@ -74,6 +74,7 @@ GOALS = {
     "transfer_existing_holder": GOAL_TRANSFER_EXISTING,
     "propose": 120_000,
     "approve_proposal": 60_000,
+    "onboard_investor": 80_000,
 }
 DIRECT_GAS_LIMIT = 3_000_000
 
