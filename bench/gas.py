@@ -74,6 +74,7 @@ GOALS = {
     "transfer_existing_holder": GOAL_TRANSFER_EXISTING,
     "propose": 120_000,
     "approve_proposal": 60_000,
+    "onboard_investor": 80_000,
 }
 DIRECT_GAS_LIMIT = 3_000_000
 
@@ -129,7 +130,7 @@ NOTES = {
     "deploy_token_target_call": "TokenFactory.createToken call frame inside execute",
     "propose": "Governance.propose of a mint (proposer's approval counted)",
     "approve_proposal": "Governance.approve reaching 2 of 3",
-    "onboard_investor": "registerIdentity, one wallet (a bank, category 0, costs ~20k less)",
+    "onboard_investor": "registerIdentity, one wallet: two new words, the KYC hash in the event",
     "dvp_instruct": "seller instructs a DvP: pre-check of the rules, units locked in place",
     "dvp_affirm": "buyer affirms: its PKRT locked",
     "dvp_settle": "both legs: units delivered with every rule checked, PKRT paid",

@@ -330,9 +330,10 @@ def _holding_restriction(
     toIdentity: uint256,
     toRecord: uint256,
     amount: uint256,
-    supplyAfter: uint256,
+    minted: uint256,
 ) -> uint8:
-    # fromIdentity is 0 for a mint.
+    # fromIdentity is 0 for a mint; minted is the amount a mint adds to the supply (0 for a
+    # transfer). The supply is read only when the foreign total would rise.
     if fromIdentity == toIdentity:
         return OK
     limits: uint256 = self._limits
@@ -362,7 +363,7 @@ def _holding_restriction(
         if fromIdentity != 0:
             slot, foreign = self._rebooked(self._holdings[fromIdentity], fromRecord, amount, False, domestic, foreign)
         slot, foreign = self._rebooked(self._holdings[toIdentity], toRecord, amount, True, domestic, foreign)
-        if foreign > before and foreign * BPS > foreignCap * supplyAfter:
+        if foreign > before and foreign * BPS > foreignCap * (self.totalSupply + minted):
             return FOREIGN_CAP
     return OK
 
@@ -408,7 +409,7 @@ def _transfer_restriction(
         self._booked_identity(toAccount, toRecord),
         toRecord,
         amount,
-        self.totalSupply,
+        0,
     )
     return code, fromRecord, toRecord
 
@@ -444,7 +445,7 @@ def _mint_restriction(receiver: address, amount: uint256) -> (uint8, uint256):
         self._booked_identity(toAccount, toRecord),
         toRecord,
         amount,
-        supplyAfter,
+        amount,
     )
     return code, toRecord
 

@@ -6,12 +6,32 @@
         An identity is the hash of an off-chain KYC record plus its ISO-3166
         numeric country, investor category and KYC expiry; several wallets may
         belong to one identity. No personal data is kept on chain.
-@dev Each wallet's record is packed into one storage word so a token reads
-     both parties of a transfer with one call and two storage loads:
+@dev Gas: onboarding an investor with one wallet writes two new storage
+     words, the identity word and the wallet word; the KYC record hash is
+     carried by the IdentityRegistered / IdentityUpdated events only (the
+     index and services read it there).
+     Identity word (one per identity):
        bits   0..63   KYC expiry (unix seconds)
        bits  64..79   country (ISO-3166 numeric)
        bits  80..87   investor category
-       bits  88..127  identity number (1-based; 0 = unregistered)
+       bits  88..247  first linked wallet (head of the identity's wallet list)
+       bits 248..252  number of linked wallets
+     Wallet word (one per linked wallet; 0 = unlinked), laid out so that
+     masking it gives the record tokens decode (below):
+       bits   0..41   KYC expiry (copy, saturated at 2**42 - 1; the exact
+                      value is then read from the identity word)
+       bits  64..73   country (copy)
+       bits  80..83   investor category (copy)
+       bits  88..127  identity number (1-based)
+       the other 160 bits (42..63, 74..79, 84..87, 128..255): the next
+       wallet of the same identity (0 = last)
+     so a token reads both parties of a transfer with one call and two
+     storage loads. `walletRecord` returns the record in the packed form
+     tokens decode:
+       bits   0..63   KYC expiry
+       bits  64..79   country
+       bits  80..87   investor category
+       bits  88..127  identity number (0 = unregistered)
      Only registrars (appointed by governance) change identities.
      Decisions on single-key power (a registrar is one key):
      - KYC hash and expiry: the registrar alone. Renewing or suspending
@@ -55,8 +75,16 @@ MAX_ASSETS: constant(uint256) = 1024
 DEFAULT_MAX_SUSPENSIONS_PER_DAY: constant(uint256) = 10
 DAY: constant(uint256) = 86400
 
+MASK_40: constant(uint256) = 2**40 - 1
+MASK_42: constant(uint256) = 2**42 - 1
+MASK_64: constant(uint256) = 2**64 - 1
+MASK_88: constant(uint256) = 2**88 - 1
+MASK_160: constant(uint256) = 2**160 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+# The bits of a wallet word that are its record; the other 160 hold the next wallet.
+RECORD_BITS: constant(uint256) = MASK_42 | (1023 << 64) | (15 << 80) | (MASK_40 << 88)
+
 struct Identity:
-    kycHash: bytes32
     country: uint16
     category: uint8
     kycExpiry: uint64
@@ -102,9 +130,8 @@ maxSuspensionsPerDay: public(uint256)
 suspensionDay: uint256
 suspensionsOnDay: uint256
 identityCount: public(uint256)
-identities: HashMap[uint256, Identity]
-walletsOf: HashMap[uint256, DynArray[address, MAX_WALLETS]]
-walletRecord: public(HashMap[address, uint256])
+_identities: HashMap[uint256, uint256]
+_wallets: HashMap[address, uint256]
 
 
 @deploy
@@ -154,13 +181,72 @@ def _count_suspension():
 
 @internal
 @pure
-def _pack(identityNumber: uint256, country: uint16, category: uint8, kycExpiry: uint64) -> uint256:
+def _fields(country: uint16, category: uint8, kycExpiry: uint64) -> uint256:
+    # The identity word without its wallet list.
     return (
         convert(kycExpiry, uint256)
         | (convert(country, uint256) << 64)
         | (convert(category, uint256) << 80)
+    )
+
+
+@internal
+@pure
+def _wallet_word(identityNumber: uint256, fields: uint256) -> uint256:
+    # A wallet word with no next wallet: its identity and copies of the identity's fields.
+    return (
+        min(fields & MASK_64, MASK_42)
+        | (fields & ((1023 << 64) | (15 << 80)))
         | (identityNumber << 88)
     )
+
+
+@internal
+@pure
+def _with_next(word: uint256, nextWallet: address) -> uint256:
+    # The wallet word pointing to nextWallet: its 160 bits spread over the non-record bits.
+    n: uint256 = convert(nextWallet, uint256)
+    return (
+        (word & RECORD_BITS)
+        | ((n & MASK_128) << 128)
+        | (((n >> 128) & (2**22 - 1)) << 42)
+        | (((n >> 150) & 63) << 74)
+        | ((n >> 156) << 84)
+    )
+
+
+@internal
+@pure
+def _next(word: uint256) -> address:
+    n: uint256 = (
+        (word >> 128)
+        | (((word >> 42) & (2**22 - 1)) << 128)
+        | (((word >> 74) & 63) << 150)
+        | (((word >> 84) & 15) << 156)
+    )
+    return convert(convert(n, uint160), address)
+
+
+@internal
+@pure
+def _head(identity: uint256) -> address:
+    return convert(convert((identity >> 88) & MASK_160, uint160), address)
+
+
+@internal
+@pure
+def _with_list(identity: uint256, head: address, count: uint256) -> uint256:
+    return (identity & MASK_88) | (convert(head, uint256) << 88) | (count << 248)
+
+
+@internal
+@view
+def _record(wallet: address) -> uint256:
+    # The wallet's record in the packed form tokens decode (0 for an unlinked wallet).
+    record: uint256 = self._wallets[wallet] & RECORD_BITS
+    if record & MASK_42 == MASK_42:
+        record = (record & ~MASK_64) | (self._identities[(record >> 88) & MASK_40] & MASK_64)
+    return record
 
 
 @internal
@@ -176,12 +262,13 @@ def _check_fields(country: uint16, category: uint8):
 
 
 @internal
-def _link(identityNumber: uint256, wallet: address, record: uint256):
+def _link(wallet: address, word: uint256):
+    # Links the wallet, with its wallet word, as the last of its identity's list (the caller
+    # points the list to it).
     assert wallet != empty(address), "wallet is the zero address"
-    assert self.walletRecord[wallet] == 0, "wallet already linked to an identity"
-    self.walletsOf[identityNumber].append(wallet)
-    self.walletRecord[wallet] = record
-    log WalletLinked(identityNumber=identityNumber, wallet=wallet, registrar=msg.sender)
+    assert self._wallets[wallet] == 0, "wallet already linked to an identity"
+    self._wallets[wallet] = word
+    log WalletLinked(identityNumber=(word >> 88) & MASK_40, wallet=wallet, registrar=msg.sender)
 
 
 @internal
@@ -256,6 +343,7 @@ def registerIdentity(
 ) -> uint256:
     """
     @notice Register a verified institution with its first wallets.
+    @dev The KYC hash is recorded in the IdentityRegistered event, not in storage.
     @param kycHash SHA-256 or keccak hash of the off-chain KYC record.
     @param country ISO-3166 numeric country code (1..999).
     @param category Investor category (0..15, see amanat.domain.identity).
@@ -263,14 +351,12 @@ def registerIdentity(
     @param wallets Wallets that belong to this identity.
     @return The new identity number.
     """
-    self._only_registrar()
+    assert self.isRegistrar[msg.sender], "caller is not a registrar"
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
-    identityNumber: uint256 = self.identityCount + 1
+    identityNumber: uint256 = unsafe_add(self.identityCount, 1)
+    assert identityNumber <= MASK_40, "identity numbers exhausted"
     self.identityCount = identityNumber
-    self.identities[identityNumber] = Identity(
-        kycHash=kycHash, country=country, category=category, kycExpiry=kycExpiry
-    )
     log IdentityRegistered(
         identityNumber=identityNumber,
         kycHash=kycHash,
@@ -279,9 +365,24 @@ def registerIdentity(
         kycExpiry=kycExpiry,
         registrar=msg.sender,
     )
-    record: uint256 = self._pack(identityNumber, country, category, kycExpiry)
+    # _fields and _wallet_word written out (this is the onboarding path)
+    expiry: uint256 = convert(kycExpiry, uint256)
+    kind: uint256 = (convert(country, uint256) << 64) | (convert(category, uint256) << 80)
+    fields: uint256 = expiry | kind
+    word: uint256 = min(expiry, MASK_42) | kind | (identityNumber << 88)
+    # Linked in order: each wallet word points to the next wallet of the list.
+    previous: address = empty(address)
     for wallet: address in wallets:
-        self._link(identityNumber, wallet, record)
+        if previous != empty(address):
+            self._wallets[previous] = self._with_next(word, wallet)
+        self._link(wallet, word)
+        previous = wallet
+    if len(wallets) == 0:
+        self._identities[identityNumber] = fields
+    else:
+        self._identities[identityNumber] = (
+            fields | (convert(wallets[0], uint256) << 88) | (len(wallets) << 248)
+        )
     return identityNumber
 
 
@@ -296,6 +397,7 @@ def updateIdentity(
             that holds units needs governance, and a registrar shortens at
             most `maxSuspensionsPerDay` expiries a day. A country change
             re-books the identity's holding in every asset token.
+    @dev The KYC hash is recorded in the IdentityUpdated event, not in storage.
     @param identityNumber The identity to change.
     @param kycHash Hash of the renewed off-chain KYC record.
     @param country ISO-3166 numeric country code.
@@ -306,19 +408,25 @@ def updateIdentity(
     assert identityNumber > 0 and identityNumber <= self.identityCount, "unknown identity"
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
-    previous: Identity = self.identities[identityNumber]
-    if kycExpiry < previous.kycExpiry and msg.sender != governance:
+    previous: uint256 = self._identities[identityNumber]
+    if convert(kycExpiry, uint256) < previous & MASK_64 and msg.sender != governance:
         self._count_suspension()
-    if previous.country != country or previous.category != category:
+    reclassified: bool = (previous >> 64) & 65535 != convert(country, uint256) or (
+        previous >> 80
+    ) & 255 != convert(category, uint256)
+    if reclassified:
         assert msg.sender == governance or not self._holds_units(identityNumber, empty(address)), "identity holds units: a change of country or category needs governance"
-    if previous.country != country:
+    if (previous >> 64) & 65535 != convert(country, uint256):
         self._rebook(identityNumber, country)
-    self.identities[identityNumber] = Identity(
-        kycHash=kycHash, country=country, category=category, kycExpiry=kycExpiry
-    )
-    record: uint256 = self._pack(identityNumber, country, category, kycExpiry)
-    for wallet: address in self.walletsOf[identityNumber]:
-        self.walletRecord[wallet] = record
+    fields: uint256 = self._fields(country, category, kycExpiry)
+    self._identities[identityNumber] = fields | (previous & ~MASK_88)
+    wallet: address = self._head(previous)
+    for i: uint256 in range(MAX_WALLETS):
+        if wallet == empty(address):
+            break
+        word: uint256 = self._wallets[wallet]
+        self._wallets[wallet] = self._with_next(self._wallet_word(identityNumber, fields), self._next(word))
+        wallet = self._next(word)
     log IdentityUpdated(
         identityNumber=identityNumber,
         kycHash=kycHash,
@@ -332,19 +440,27 @@ def updateIdentity(
 @external
 def linkWallet(identityNumber: uint256, wallet: address):
     """
-    @notice Add a wallet to an existing identity.
+    @notice Add a wallet to an existing identity (last in its wallet list).
     @param identityNumber The identity.
     @param wallet The wallet to add; must not belong to any identity.
     """
     self._only_registrar()
     assert identityNumber > 0 and identityNumber <= self.identityCount, "unknown identity"
-    assert len(self.walletsOf[identityNumber]) < MAX_WALLETS, "identity has too many wallets"
-    ident: Identity = self.identities[identityNumber]
-    self._link(
-        identityNumber,
-        wallet,
-        self._pack(identityNumber, ident.country, ident.category, ident.kycExpiry),
-    )
+    identity: uint256 = self._identities[identityNumber]
+    count: uint256 = identity >> 248
+    assert count < MAX_WALLETS, "identity has too many wallets"
+    self._link(wallet, self._wallet_word(identityNumber, identity & MASK_88))
+    if count == 0:
+        self._identities[identityNumber] = self._with_list(identity, wallet, 1)
+        return
+    last: address = self._head(identity)
+    for i: uint256 in range(MAX_WALLETS):
+        following: address = self._next(self._wallets[last])
+        if following == empty(address):
+            break
+        last = following
+    self._wallets[last] = self._with_next(self._wallets[last], wallet)
+    self._identities[identityNumber] = self._with_list(identity, self._head(identity), count + 1)
 
 
 @external
@@ -356,18 +472,40 @@ def unlinkWallet(wallet: address):
     @param wallet The wallet to remove.
     """
     self._only_registrar()
-    identityNumber: uint256 = self.walletRecord[wallet] >> 88
+    word: uint256 = self._wallets[wallet]
+    identityNumber: uint256 = (word >> 88) & MASK_40
     assert identityNumber != 0, "wallet is not linked"
     assert not self._holds_units(0, wallet), "wallet holds units: recover them to another wallet of its identity first"
     if cashToken != empty(address):
         assert staticcall CashToken(cashToken).balanceOf(wallet) == 0, "wallet holds cash: recover it to another wallet of its identity first"
-    remaining: DynArray[address, MAX_WALLETS] = []
-    for linked: address in self.walletsOf[identityNumber]:
-        if linked != wallet:
-            remaining.append(linked)
-    self.walletsOf[identityNumber] = remaining
-    self.walletRecord[wallet] = 0
+    identity: uint256 = self._identities[identityNumber]
+    head: address = self._head(identity)
+    following: address = self._next(word)
+    if head == wallet:
+        head = following
+    else:
+        previous: address = head
+        for i: uint256 in range(MAX_WALLETS):
+            previousWord: uint256 = self._wallets[previous]
+            if self._next(previousWord) == wallet:
+                self._wallets[previous] = self._with_next(previousWord, following)
+                break
+            previous = self._next(previousWord)
+    self._identities[identityNumber] = self._with_list(identity, head, (identity >> 248) - 1)
+    self._wallets[wallet] = 0
     log WalletUnlinked(identityNumber=identityNumber, wallet=wallet, registrar=msg.sender)
+
+
+@external
+@view
+def walletRecord(wallet: address) -> uint256:
+    """
+    @notice The wallet's packed record: KYC expiry (bits 0..63), country
+            (64..79), investor category (80..87) and identity number (88..127).
+    @param wallet The wallet.
+    @return The packed record, 0 for an unlinked wallet.
+    """
+    return self._record(wallet)
 
 
 @external
@@ -379,29 +517,49 @@ def walletRecords(first: address, second: address) -> (uint256, uint256):
     @param second Usually the receiver.
     @return The two packed records (0 for an unlinked wallet).
     """
-    return self.walletRecord[first], self.walletRecord[second]
+    # _record twice, written out: the transfer path of every token calls this.
+    a: uint256 = self._wallets[first] & RECORD_BITS
+    b: uint256 = self._wallets[second] & RECORD_BITS
+    if a & MASK_42 == MASK_42:
+        a = (a & ~MASK_64) | (self._identities[(a >> 88) & MASK_40] & MASK_64)
+    if b & MASK_42 == MASK_42:
+        b = (b & ~MASK_64) | (self._identities[(b >> 88) & MASK_40] & MASK_64)
+    return a, b
 
 
 @external
 @view
 def identityOf(identityNumber: uint256) -> Identity:
     """
-    @notice The stored identity record.
+    @notice The stored identity record. Its KYC record hash is in the last
+            IdentityRegistered or IdentityUpdated event of the identity.
     @param identityNumber The identity.
-    @return kycHash, country, category and KYC expiry.
+    @return country, category and KYC expiry.
     """
-    return self.identities[identityNumber]
+    identity: uint256 = self._identities[identityNumber]
+    return Identity(
+        country=convert((identity >> 64) & 65535, uint16),
+        category=convert((identity >> 80) & 255, uint8),
+        kycExpiry=convert(identity & MASK_64, uint64),
+    )
 
 
 @external
 @view
 def walletsOfIdentity(identityNumber: uint256) -> DynArray[address, MAX_WALLETS]:
     """
-    @notice Wallets linked to an identity.
+    @notice Wallets linked to an identity, in the order they were linked.
     @param identityNumber The identity.
     @return The linked wallets.
     """
-    return self.walletsOf[identityNumber]
+    wallets: DynArray[address, MAX_WALLETS] = []
+    wallet: address = self._head(self._identities[identityNumber])
+    for i: uint256 in range(MAX_WALLETS):
+        if wallet == empty(address):
+            break
+        wallets.append(wallet)
+        wallet = self._next(self._wallets[wallet])
+    return wallets
 
 
 @external
@@ -412,7 +570,7 @@ def identityNumberOf(wallet: address) -> uint256:
     @param wallet The wallet.
     @return The identity number, 0 if the wallet is not linked.
     """
-    return self.walletRecord[wallet] >> 88
+    return (self._wallets[wallet] >> 88) & MASK_40
 
 
 @external
@@ -423,7 +581,7 @@ def contains(wallet: address) -> bool:
     @param wallet The wallet.
     @return True if linked.
     """
-    return self.walletRecord[wallet] != 0
+    return self._wallets[wallet] != 0
 
 
 @external
@@ -434,8 +592,8 @@ def isVerified(wallet: address) -> bool:
     @param wallet The wallet.
     @return True if linked and the KYC expiry is in the future.
     """
-    record: uint256 = self.walletRecord[wallet]
-    return record != 0 and (record & convert(max_value(uint64), uint256)) > block.timestamp
+    record: uint256 = self._record(wallet)
+    return record != 0 and (record & MASK_64) > block.timestamp
 
 
 @external
@@ -446,4 +604,4 @@ def investorCountry(wallet: address) -> uint16:
     @param wallet The wallet.
     @return The country code, 0 if not linked.
     """
-    return convert((self.walletRecord[wallet] >> 64) & 65535, uint16)
+    return convert((self._wallets[wallet] >> 64) & 1023, uint16)

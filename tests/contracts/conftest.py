@@ -492,7 +492,7 @@ class System:
             ident.category if category is None else int(category),
             expiry,
         )
-        reclassified = args[2:4] != tuple(self.idreg.identityOf(ident.number))[1:3]
+        reclassified = args[2:4] != tuple(self.idreg.identityOf(ident.number))[0:2]
         if reclassified and self.token.identityHolding(ident.number):
             self.govern(self.idreg, "updateIdentity", *args)
             return

@@ -19,6 +19,15 @@ from amanat.domain.identity import InvestorCategory
 from .conftest import COUNTRY_CODES, DAY, PK, PayoutTree, System
 
 TRANSFER_GOAL = 70_000
+# Issue 14's token and identity figures (the same as bench/gas.py's anvil receipts, see cold()).
+# Before: onboarding 190,541, transfer to a new holder 105,593, between holders 68,416.
+# Goals: onboarding <= 80,000 (reached: 79,963), new holder <= 90,000 (not reached: 103,592, it
+# still writes two new words, the wallet's and its identity's holding: bench/README.md), between
+# holders towards 60,000 and never above 68,416 (reached 66,403). The new holder's ceiling is its
+# figure reached, so that a change raising one of the three fails here.
+ONBOARD_GOAL = 80_000
+TRANSFER_NEW_HOLDER_CEILING = 103_592
+TRANSFER_EXISTING_CEILING = 66_403
 PROPOSE_GOAL = 120_000
 APPROVE_GOAL = 60_000
 
@@ -31,15 +40,29 @@ def tx_gas(contract, calldata: bytes) -> int:
 
 @contextlib.contextmanager
 def cold():
-    """Run a call as a fresh transaction would: every account and storage slot cold (EIP-2929).
-    boa keeps py-evm's access journal across calls; swap in an empty one for the call and put
-    the original back afterwards, so boa's anchors (journal checkpoints) keep working."""
+    """Run a call as a fresh transaction would: every account and storage slot cold (EIP-2929),
+    and every slot's original value (EIP-2200) its value when the call starts. boa keeps
+    py-evm's access journal and the original values of earlier calls (it never ends a
+    transaction): swap in an empty access journal and answer original-value reads with the
+    value at the slot's first such read in this call (taken before the call's first write to
+    it), then put both back, so boa's anchors (journal checkpoints) keep working. Without the
+    second part a rewritten slot costs 100 gas instead of 2,900, as it does on a real node."""
     db = boa.env.evm.vm.state._account_db
     saved = db._journal_accessed_state
     db._journal_accessed_state = JournalDB(MemoryDB())
+    read = db.get_storage
+    originals: dict[tuple[bytes, int], int] = {}
+
+    def get_storage(address: bytes, slot: int, from_journal: bool = True) -> int:
+        if from_journal:
+            return read(address, slot)
+        return originals.setdefault((address, slot), read(address, slot))
+
+    db.get_storage = get_storage
     try:
         yield
     finally:
+        del db.get_storage
         db._journal_accessed_state = saved
 
 
@@ -68,21 +91,55 @@ def test_transfer_to_an_existing_holder(system: System, w, exact_gas, ruled):
     rules bench/gas.py uses (every rule on: allow-list, foreign cap, max holders, caps,
     minimum, lock-up passed)."""
     if ruled == "bench-rules":
-        system.set_rules(
-            foreign_cap_bps=4_900,
-            max_holders=1_000,
-            lockup_until=boa.env.timestamp + 1,
-            country_mode="allow",
-            countries=tuple(COUNTRY_CODES[c] for c in ("PK", "AE", "SA", "QA")),
-            holding_cap=5_000_000,
-            minimum_holding=100,
-        )
-        boa.env.time_travel(seconds=2)
+        _bench_rules(system)
     system.govern(system.token, "batchMint", [w.b0, w.p], [1_000, 1_000])
     measure(system.token, "transfer", w.p, 1, sender=w.b0)  # not the first transfer
     gas = measure(system.token, "transfer", w.p, 10, sender=w.b0)
     report(f"AssetToken.transfer (existing holder, {ruled})", gas)
     assert gas <= TRANSFER_GOAL
+
+
+def _bench_rules(system: System) -> None:
+    system.set_rules(
+        foreign_cap_bps=4_900,
+        max_holders=1_000,
+        lockup_until=boa.env.timestamp + 1,
+        country_mode="allow",
+        countries=tuple(COUNTRY_CODES[c] for c in ("PK", "AE", "SA", "QA")),
+        holding_cap=5_000_000,
+        minimum_holding=100,
+    )
+    boa.env.time_travel(seconds=2)
+
+
+def test_onboarding_and_transfer_gas(system: System, w, exact_gas):
+    """Issue 14's figures with every rule on (bench/gas.py's rules): onboarding one investor
+    (`registerIdentity` with one wallet, for a bank and a pension fund: category 0 is no longer
+    cheaper), a transfer to that new holder (a new wallet word and a new identity holding), and
+    a transfer between existing holders, which may never cost more than before."""
+    _bench_rules(system)
+    system.govern(system.token, "batchMint", [w.b0, w.p], [100_000, 100_000])
+    measure(system.token, "transfer", w.p, 100, sender=w.b0)  # not the first transfer
+    expiry = boa.env.timestamp + 365 * DAY
+    onboard = []
+    for i, category in enumerate((InvestorCategory.BANK, InvestorCategory.PENSION_FUND)):
+        wallet = boa.env.generate_address(f"newcomer{i}")
+        args = (f"kyc newcomer {i}".encode().ljust(32, b"."), PK, int(category), expiry, [wallet])
+        onboard.append(measure(system.idreg, "registerIdentity", *args, sender=system.registrar))
+    newcomer = system.idreg.walletsOfIdentity(system.idreg.identityCount())[0]
+    new_holder = measure(system.token, "transfer", newcomer, 1_000, sender=w.b0)
+    existing = measure(system.token, "transfer", w.p, 100, sender=w.b0)
+    assert system.token.balanceOf(newcomer) == 1_000
+    for label, gas in (
+        ("IdentityRegistry.registerIdentity (bank)", onboard[0]),
+        ("IdentityRegistry.registerIdentity (pension fund)", onboard[1]),
+        ("AssetToken.transfer (new holder, bench-rules)", new_holder),
+        ("AssetToken.transfer (existing holder, bench-rules)", existing),
+    ):
+        report(label, gas)
+    assert max(onboard) <= ONBOARD_GOAL
+    assert new_holder <= TRANSFER_NEW_HOLDER_CEILING
+    assert existing <= TRANSFER_EXISTING_CEILING
 
 
 def test_governance_gas(system: System, w, exact_gas):

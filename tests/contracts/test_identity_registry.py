@@ -88,8 +88,7 @@ def test_register_identity_stores_record_and_links_wallets(system):
     logs = reg.get_logs()
     assert number == before + 1 == reg.identityCount()
     ident = reg.identityOf(number)
-    assert (ident.kycHash, ident.country, ident.category, ident.kycExpiry) == (
-        h("kyc mcb"),
+    assert (ident.country, ident.category, ident.kycExpiry) == (
         PK,
         int(InvestorCategory.BANK),
         expiry,
@@ -251,13 +250,9 @@ def test_update_identity_propagates_to_every_wallet(system):
     for w in ident.wallets:
         assert system.idreg.walletRecord(w) == record
         assert system.idreg.investorCountry(w) == AE
+    assert (event.identityNumber, event.kycHash) == (ident.number, h("renewed"))
     stored = system.idreg.identityOf(ident.number)
-    assert (stored.kycHash, stored.country, stored.category, stored.kycExpiry) == (
-        h("renewed"),
-        AE,
-        5,
-        expiry,
-    )
+    assert (stored.country, stored.category, stored.kycExpiry) == (AE, 5, expiry)
     assert (
         event.identityNumber,
         event.kycHash,
@@ -409,3 +404,46 @@ def test_unlink_last_wallet_leaves_identity(system):
     with boa.env.prank(system.registrar):
         system.idreg.linkWallet(number, w)
     assert system.idreg.identityNumberOf(w) == number
+
+
+# ---------------------------------------------------------------- packed storage (issue 14 gas)
+
+
+def test_wallet_list_and_records_stay_exact_through_links_and_unlinks(system):
+    """The identity's wallets are a list threaded through the wallet words: unlinking the first,
+    a middle and the last wallet, linking again and updating keep the order, every remaining
+    wallet's record and the unlinked wallets' empty records exact."""
+    a, b, c, d, e = fresh(5)
+    number = register(system, [a, b, c, d])
+    reg = system.idreg
+    with boa.env.prank(system.registrar):
+        reg.unlinkWallet(a)  # the first
+        reg.unlinkWallet(c)  # a middle one
+        assert list(reg.walletsOfIdentity(number)) == [b, d]
+        reg.unlinkWallet(d)  # the last
+        reg.linkWallet(number, e)
+        reg.linkWallet(number, a)
+        assert list(reg.walletsOfIdentity(number)) == [b, e, a]
+        expiry = boa.env.timestamp + 2 * YEAR
+        reg.updateIdentity(number, h("renewed"), GB, 3, expiry)
+        for w in (b, e, a):
+            reg.unlinkWallet(w)
+            reg.linkWallet(number, w)
+    assert list(reg.walletsOfIdentity(number)) == [b, e, a]
+    record = pack(number, GB, 3, expiry)
+    assert [reg.walletRecord(w) for w in (b, e, a)] == [record] * 3
+    assert reg.walletRecords(c, d) == (0, 0)
+    assert (reg.identityNumberOf(c), reg.contains(d), reg.isVerified(c)) == (0, False, False)
+
+
+@pytest.mark.parametrize("expiry", [2**42 - 2, 2**42 - 1, 2**42, 2**64 - 1])
+def test_far_kyc_expiry_reads_back_exactly(system, expiry):
+    """A wallet word keeps a 42-bit copy of the KYC expiry; a later expiry is read from the
+    identity word, so every view returns the exact value."""
+    (w,) = fresh()
+    number = register(system, [w], expiry=expiry)
+    reg = system.idreg
+    assert reg.walletRecord(w) == pack(number, PK, int(InvestorCategory.BANK), expiry)
+    assert reg.walletRecords(w, w) == (reg.walletRecord(w),) * 2
+    assert reg.identityOf(number).kycExpiry == expiry
+    assert reg.isVerified(w) and reg.investorCountry(w) == PK

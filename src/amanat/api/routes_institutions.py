@@ -151,17 +151,17 @@ def _names(platform: Platform) -> dict[int, str]:
 
 
 def _institution(
-    platform: Platform, number: int, names: dict[int, str], now: int
+    platform: Platform, number: int, names: dict[int, str], now: int, kyc: dict[int, str]
 ) -> dict[str, Any]:
     registry = platform.contract("IdentityRegistry")
-    record_hash, country, category, expiry = registry.read("identityOf", number)
+    country, category, expiry = registry.read("identityOf", number)
     return {
         "identity": number,
         "name": names.get(number, f"identity {number}"),
         "country": country,
         "country_alpha2": alpha2(country),
         "category": _category(category),
-        "kyc_sha256": "0x" + record_hash.hex(),
+        "kyc_sha256": kyc[number],
         "kyc_expiry": expiry,
         "verified": expiry > now,
         "wallets": [address(w) for w in registry.read("walletsOfIdentity", number)],
@@ -196,7 +196,8 @@ def list_institutions(
     if scope is not None:
         numbers = range(0) if scope.identity is None else range(scope.identity, scope.identity + 1)
     names, now = _names(platform), platform.clock.chain_time()
-    rows = [_institution(platform, n, names, now) for n in numbers]
+    kyc = identities.kyc_hashes_on_chain(platform, list(numbers) if scope is not None else ())
+    rows = [_institution(platform, n, names, now, kyc) for n in numbers]
     return page_of(
         rows,
         by,
@@ -218,7 +219,13 @@ def get_institution(
 ) -> dict[str, Any]:
     require_own_identity(platform, who, identity)
     _require_identity(platform, identity)
-    return _institution(platform, identity, _names(platform), platform.clock.chain_time())
+    return _institution(
+        platform,
+        identity,
+        _names(platform),
+        platform.clock.chain_time(),
+        identities.kyc_hashes_on_chain(platform, [identity]),
+    )
 
 
 @router.get(
@@ -234,12 +241,12 @@ def get_kyc(
 ) -> dict[str, Any]:
     _require_identity(platform, identity)
     record = identities.kyc_record(platform, identity)
-    on_chain = platform.contract("IdentityRegistry").read("identityOf", identity)[0]
+    on_chain = identities.kyc_hashes_on_chain(platform, [identity])[identity]
     audit_read(request, platform, who)
     return {
         "identity": identity,
-        "kyc_sha256": "0x" + on_chain.hex(),
-        "matches_chain": identities.kyc_hash(record) == "0x" + on_chain.hex(),
+        "kyc_sha256": on_chain,
+        "matches_chain": identities.kyc_hash(record) == on_chain,
         "record": record,
     }
 
@@ -270,7 +277,13 @@ def onboard(
             [address(w) for w in body.wallets],
             idempotency_key=chain_key(who, key),
         )
-        return _institution(platform, number, _names(platform), platform.clock.chain_time())
+        return _institution(
+            platform,
+            number,
+            _names(platform),
+            platform.clock.chain_time(),
+            identities.kyc_hashes_on_chain(platform, [number]),
+        )
 
     return run_post(request, response, platform, who, key, 201, action)
 

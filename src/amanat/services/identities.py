@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
@@ -121,6 +122,20 @@ def onboard(
     return number
 
 
+def kyc_hashes_on_chain(platform: Platform, numbers: Sequence[int] = ()) -> dict[int, str]:
+    """The KYC record hash ("0x..." hex) each identity's last IdentityRegistered or
+    IdentityUpdated event carries (the registry keeps it in its events, not in storage), read
+    from the chain; only `numbers` if given."""
+    hashes: dict[int, str] = {}
+    for event in platform.decoded_logs(
+        platform.contract("IdentityRegistry"),
+        ("IdentityRegistered", "IdentityUpdated"),
+        first_indexed=numbers,
+    ):
+        hashes[int(event["identityNumber"])] = "0x" + bytes(event["kycHash"]).hex()
+    return hashes
+
+
 def _asset_tokens(platform: Platform) -> list[Bound]:
     registry = platform.contract("AssetRegistry")
     addresses = (registry.read("tokenOf", i) for i in range(1, registry.read("assetCount") + 1))
@@ -138,7 +153,7 @@ def update(
 ) -> None:
     _require_identity(platform, identity_number)
     identity = platform.contract("IdentityRegistry")
-    _, current_country, current_category, _ = identity.read("identityOf", identity_number)
+    current_country, current_category, _ = identity.read("identityOf", identity_number)
     if (country, int(category)) != (current_country, current_category):
         held = [
             token.read("symbol")
@@ -227,14 +242,15 @@ def wallet_record(platform: Platform, address: str) -> WalletRecord:
 def show(platform: Platform, identity_number: int) -> dict[str, Any]:
     _require_identity(platform, identity_number)
     identity = platform.contract("IdentityRegistry")
-    record_hash, country, category, expiry = identity.read("identityOf", identity_number)
+    country, category, expiry = identity.read("identityOf", identity_number)
+    record_hash = kyc_hashes_on_chain(platform, [identity_number])[identity_number]
     wallets = identity.read("walletsOfIdentity", identity_number)
     with platform.store.session() as session:
         stored = _stored(session, identity_number)
     return {
         "identity": identity_number,
         "name": stored.legal_name if stored else f"identity {identity_number}",
-        "kyc_sha256": "0x" + record_hash.hex(),
+        "kyc_sha256": record_hash,
         "country": country_label(country),
         "category": InvestorCategory(category).label,
         "kyc_expiry": expiry,
