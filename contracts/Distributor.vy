@@ -123,7 +123,8 @@ struct Declared:
 
 # A distribution is four storage words (a claim reads three and writes one besides its bit):
 # _declarations: token (bits 0-159), kind (160-167), depth (168-175), closed flag (176-183),
-#     holder count (184-207), record block (208-255); never zero once declared (kind >= 1);
+#     holder count (184-207), record block (208-255: it is below block.number, far below 2**48);
+#     never zero once declared (kind >= 1);
 # _roots: the payout list's Merkle root;
 # _progress: payouts made (bits 0-31), cash paid (32-143) and cash not yet paid or held
 #     (144-255), so a payout is checked against what remains of the total without reading it;
@@ -131,7 +132,6 @@ struct Declared:
 # Held cash is derived: total - paid - remaining.
 AMOUNT_BITS: constant(uint256) = 112
 MAX_TOTAL: constant(uint256) = (1 << AMOUNT_BITS) - 1
-MAX_RECORD_BLOCK: constant(uint256) = (1 << 48) - 1
 CLOSED_FLAG: constant(uint256) = 1 << 176
 MASK_8: constant(uint256) = 255
 MASK_24: constant(uint256) = (1 << 24) - 1
@@ -175,7 +175,6 @@ def _declare(
     assert depth <= MAX_DEPTH and holderCount <= 1 << depth, "tree depth does not fit the holders"
     assert root != empty(bytes32), "payout root is empty"
     assert total <= MAX_TOTAL, "total exceeds 2**112 - 1 minor units"
-    assert recordBlock <= MAX_RECORD_BLOCK, "record block exceeds 2**48 - 1"
     distributionId: uint256 = self.distributionCount + 1
     self.distributionCount = distributionId
     self._declarations[distributionId] = (
