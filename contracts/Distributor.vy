@@ -267,20 +267,13 @@ def _settle_payout(
     holder: address,
     units: uint256,
     amount: uint256,
-    proof: DynArray[bytes32, MAX_DEPTH],
+    node: bytes32,
     skipUnpayable: bool,
 ) -> (bool, uint256, uint256):
-    # Proves and pays (or holds) one payout; returns whether it was made and the amounts paid
-    # and held. With skipUnpayable a payout already made, or a redemption whose units can no
-    # longer be cancelled, is logged as skipped instead of reverting.
+    # Pays (or holds) one payout whose proof gave `node`; returns whether it was made and the
+    # amounts paid and held. With skipUnpayable a payout already made, or a redemption whose
+    # units can no longer be cancelled, is logged as skipped instead of reverting.
     assert index < d.holderCount, "payout index out of range"
-    node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holder, units, amount))
-    for level: uint256 in range(d.depth, bound=MAX_DEPTH):
-        sibling: bytes32 = proof[level]
-        if (index >> level) & 1 == 0:
-            node = keccak256(concat(node, sibling))
-        else:
-            node = keccak256(concat(sibling, node))
     assert node == d.root, "payout is not in the declared list"
     word: uint256 = self._paidBits[distributionId][index >> 8]
     bit: uint256 = 1 << (index & 255)
@@ -386,13 +379,17 @@ def pay(
     heldAmount: uint256 = 0
     made: uint256 = 0
     for i: uint256 in range(count, bound=MAX_BATCH):
-        proof: DynArray[bytes32, MAX_DEPTH] = []
+        index: uint256 = indices[i]
+        node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holders[i], units[i], amounts[i]))
         for level: uint256 in range(d.depth, bound=MAX_DEPTH):
-            proof.append(proofs[i * d.depth + level])
+            if (index >> level) & 1 == 0:
+                node = keccak256(abi_encode(node, proofs[i * d.depth + level]))
+            else:
+                node = keccak256(abi_encode(proofs[i * d.depth + level], node))
         ok: bool = False
         p: uint256 = 0
         k: uint256 = 0
-        ok, p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proof, True)
+        ok, p, k = self._settle_payout(distributionId, d, index, holders[i], units[i], amounts[i], node, True)
         if ok:
             made += 1
         paid += p
@@ -414,10 +411,18 @@ def claim(
     """
     d: Declared = self._declared(distributionId)
     assert len(proof) == d.depth, "proof does not match the tree depth"
+    node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, msg.sender, units, amount))
+    position: uint256 = index
+    for sibling: bytes32 in proof:
+        if position & 1 == 0:
+            node = keccak256(abi_encode(node, sibling))
+        else:
+            node = keccak256(abi_encode(sibling, node))
+        position >>= 1
     ok: bool = False
     p: uint256 = 0
     k: uint256 = 0
-    ok, p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, proof, False)
+    ok, p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, node, False)
     self._record(distributionId, d.holderCount, 1, p, k)
 
 

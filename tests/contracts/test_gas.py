@@ -114,8 +114,8 @@ def test_dvp_gas(system: System, w, exact_gas):
         dvp, "instruct", system.token.address, w.p, 100, 25_000, deadline, sender=w.b0
     )
     iid = dvp.instructionCount()
-    affirm = measure(dvp, "affirm", iid, sender=w.p)
-    settle = measure(dvp, "settle", iid, sender=w.p)
+    affirm = measure(dvp, "affirm", iid, system.terms(iid), sender=w.p)
+    settle = measure(dvp, "settle", iid, system.terms(iid), sender=w.p)
     report("Settlement.instruct", instruct)
     report("Settlement.affirm", affirm)
     report("Settlement.settle", settle)
