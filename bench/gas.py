@@ -24,6 +24,11 @@ transaction; its `gasUsed` is read from the mined receipt (never from an estimat
                                    (debug_traceTransaction callTracer), where the node supports it
   propose, approve_proposal        Governance.propose of a mint, and the approval reaching 2 of 3
   onboard_investor                 IdentityRegistry.registerIdentity with one wallet
+  dvp_instruct, dvp_affirm, dvp_settle
+                                   Settlement: the seller's instruction, the buyer's affirmation
+                                   and the settlement of both legs (PKRT)
+  claim                            Distributor.claim: a holder (already holding PKRT) claims its
+                                   coupon payout with its Merkle proof
 
 Each figure is the median of several samples. Usage:
 
@@ -55,10 +60,11 @@ from amanat.chain.rpc import RpcError
 from amanat.cli.output import table
 from amanat.config import Settings
 from amanat.domain.assets import AssetClass, AssetStatus
+from amanat.domain.distribution import KINDS
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.rules import BPS, TokenRules
 from amanat.errors import AmanatError, InvalidInput
-from amanat.services import assets, cash, identities, tokens
+from amanat.services import assets, cash, distributions, dvp, identities, tokens
 from amanat.services.governance import DEFAULT_LIFETIME_SECONDS, parse_evidence
 from amanat.services.platform import Bound, Platform
 
@@ -75,6 +81,8 @@ GOALS = {
     "propose": 120_000,
     "approve_proposal": 60_000,
     "onboard_investor": 80_000,
+    "dvp_instruct": 150_000,
+    "claim": 80_000,
 }
 DIRECT_GAS_LIMIT = 3_000_000
 
@@ -134,6 +142,7 @@ NOTES = {
     "dvp_instruct": "seller instructs a DvP: pre-check of the rules, units locked in place",
     "dvp_affirm": "buyer affirms: its PKRT locked",
     "dvp_settle": "both legs: units delivered with every rule checked, PKRT paid",
+    "claim": "a holder claims its coupon payout (Merkle proof; holds PKRT already)",
 }
 
 
@@ -545,10 +554,25 @@ def run_bench(data_dir: Path) -> tuple[dict[str, list[int]], dict[str, Any]]:
         )
         b.record("dvp_instruct", r.gas_used)
         instruction = int(settlement.events(r, "DvPInstructed")[0]["instructionId"])
-        (r,) = b.send(buyer, [settlement.tx("affirm", instruction)])
+        terms = dvp.instruction(platform, instruction).terms
+        (r,) = b.send(buyer, [settlement.tx("affirm", instruction, terms)])
         b.record("dvp_affirm", r.gas_used)
-        (r,) = b.send(buyer, [settlement.tx("settle", instruction)])
+        (r,) = b.send(buyer, [settlement.tx("settle", instruction, terms)])
         b.record("dvp_settle", r.gas_used)
+
+    log("measuring coupon claims ...")
+    coupon_minor = 1_000_000_00
+    b.govern([Proposal(cash_token, "issueCash", [governance_address, coupon_minor, deposit])])
+    record_block = chain.block_number()
+    function, arguments, _ = distributions.declaration(
+        platform, token, KINDS["coupon"], coupon_minor, record_block
+    )
+    b.govern([Proposal(platform.contract("Distributor"), function, arguments)])
+    distribution_id = platform.contract("Distributor").read("distributionCount")
+    for name in [holder for pair in pairs for holder in pair]:
+        claim = distributions.prepare_claim(platform, b.address(name), distribution_id)
+        (r,) = b.send(name, [claim.request])
+        b.record("claim", r.gas_used)
 
     info["holders"] = token.read("holderCount")
     info["supply"] = token.read("totalSupply")
@@ -582,6 +606,7 @@ ORDER = (
     "dvp_instruct",
     "dvp_affirm",
     "dvp_settle",
+    "claim",
 )
 
 

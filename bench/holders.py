@@ -26,9 +26,9 @@ class BenchPlatform(Platform):
 
     holder_keys: dict[str, LocalAccount] = {}
 
-    def signer(self, name: str) -> LocalAccount:
+    def signer(self, name: str, new: bool = False) -> LocalAccount:
         key = self.holder_keys.get(name)
-        return key if key is not None else super().signer(name)
+        return key if key is not None else super().signer(name, new=new)
 
 
 def bond_with_holders(

@@ -113,10 +113,38 @@ event DistributionCompleted:
     paidTotal: uint256
     heldTotal: uint256
 
+struct Declared:
+    token: address
+    kind: uint8
+    recordBlock: uint256
+    holderCount: uint256
+    depth: uint256
+    root: bytes32
+
+# A distribution is four storage words (a claim reads three and writes one besides its bit):
+# _declarations: token (bits 0-159), kind (160-167), depth (168-175), closed flag (176-183),
+#     holder count (184-207), record block (208-255: it is below block.number, far below 2**48);
+#     never zero once declared (kind >= 1);
+# _roots: the payout list's Merkle root;
+# _progress: payouts made (bits 0-31), cash paid (32-143) and cash not yet paid or held
+#     (144-255), so a payout is checked against what remains of the total without reading it;
+# _totals: the declared total (read by views, completion and closing only).
+# Held cash is derived: total - paid - remaining.
+AMOUNT_BITS: constant(uint256) = 112
+MAX_TOTAL: constant(uint256) = (1 << AMOUNT_BITS) - 1
+CLOSED_FLAG: constant(uint256) = 1 << 176
+MASK_8: constant(uint256) = 255
+MASK_24: constant(uint256) = (1 << 24) - 1
+MASK_32: constant(uint256) = (1 << 32) - 1
+MASK_160: constant(uint256) = (1 << 160) - 1
+
 cashToken: public(immutable(address))
 governance: public(immutable(address))
 distributionCount: public(uint256)
-distributions: HashMap[uint256, Distribution]
+_declarations: HashMap[uint256, uint256]
+_roots: HashMap[uint256, bytes32]
+_progress: HashMap[uint256, uint256]
+_totals: HashMap[uint256, uint256]
 held: public(HashMap[uint256, HashMap[address, uint256]])
 _paidBits: HashMap[uint256, HashMap[uint256, uint256]]
 
@@ -146,21 +174,19 @@ def _declare(
     assert holderCount > 0, "no holders of record"
     assert depth <= MAX_DEPTH and holderCount <= 1 << depth, "tree depth does not fit the holders"
     assert root != empty(bytes32), "payout root is empty"
+    assert total <= MAX_TOTAL, "total exceeds 2**112 - 1 minor units"
     distributionId: uint256 = self.distributionCount + 1
     self.distributionCount = distributionId
-    self.distributions[distributionId] = Distribution(
-        token=token,
-        kind=kind,
-        recordBlock=recordBlock,
-        total=total,
-        root=root,
-        holderCount=holderCount,
-        depth=depth,
-        paidCount=0,
-        paidTotal=0,
-        heldTotal=0,
-        closed=False,
+    self._declarations[distributionId] = (
+        convert(token, uint256)
+        | convert(kind, uint256) << 160
+        | depth << 168
+        | holderCount << 184
+        | recordBlock << 208
     )
+    self._roots[distributionId] = root
+    self._progress[distributionId] = total << 144
+    self._totals[distributionId] = total
     if total > 0:
         assert extcall CashToken(cashToken).transferFrom(governance, self, total), "treasury draw failed"
     log DistributionDeclared(
@@ -236,25 +262,18 @@ def declareRedemption(
 @internal
 def _settle_payout(
     distributionId: uint256,
-    d: Distribution,
+    d: Declared,
     index: uint256,
     holder: address,
     units: uint256,
     amount: uint256,
-    proof: DynArray[bytes32, MAX_DEPTH],
+    node: bytes32,
     skipUnpayable: bool,
 ) -> (bool, uint256, uint256):
-    # Proves and pays (or holds) one payout; returns whether it was made and the amounts paid
-    # and held. With skipUnpayable a payout already made, or a redemption whose units can no
-    # longer be cancelled, is logged as skipped instead of reverting.
+    # Pays (or holds) one payout whose proof gave `node`; returns whether it was made and the
+    # amounts paid and held. With skipUnpayable a payout already made, or a redemption whose
+    # units can no longer be cancelled, is logged as skipped instead of reverting.
     assert index < d.holderCount, "payout index out of range"
-    node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holder, units, amount))
-    for level: uint256 in range(d.depth, bound=MAX_DEPTH):
-        sibling: bytes32 = proof[level]
-        if (index >> level) & 1 == 0:
-            node = keccak256(concat(node, sibling))
-        else:
-            node = keccak256(concat(sibling, node))
     assert node == d.root, "payout is not in the declared list"
     word: uint256 = self._paidBits[distributionId][index >> 8]
     bit: uint256 = 1 << (index & 255)
@@ -297,26 +316,38 @@ def _settle_payout(
 
 
 @internal
-def _record(distributionId: uint256, d: Distribution, count: uint256, paid: uint256, heldAmount: uint256):
-    paidCount: uint256 = d.paidCount + count
-    paidTotal: uint256 = d.paidTotal + paid
-    heldTotal: uint256 = d.heldTotal + heldAmount
-    assert paidTotal + heldTotal <= d.total, "payouts exceed the declared total"
-    self.distributions[distributionId].paidCount = paidCount
-    self.distributions[distributionId].paidTotal = paidTotal
-    self.distributions[distributionId].heldTotal = heldTotal
-    if paidCount == d.holderCount:
-        assert paidTotal + heldTotal == d.total, "payouts do not sum to the declared total"
-        log DistributionCompleted(distributionId=distributionId, paidTotal=paidTotal, heldTotal=heldTotal)
+def _record(distributionId: uint256, holderCount: uint256, count: uint256, paid: uint256, heldAmount: uint256):
+    # One read and one write of the progress word; the total is read only at completion.
+    progress: uint256 = self._progress[distributionId]
+    remaining: uint256 = progress >> 144
+    assert paid + heldAmount <= remaining, "payouts exceed the declared total"
+    remaining -= paid + heldAmount
+    paidCount: uint256 = (progress & MASK_32) + count
+    paidTotal: uint256 = ((progress >> 32) & MAX_TOTAL) + paid
+    self._progress[distributionId] = paidCount | paidTotal << 32 | remaining << 144
+    if paidCount == holderCount:
+        assert remaining == 0, "payouts do not sum to the declared total"
+        log DistributionCompleted(
+            distributionId=distributionId,
+            paidTotal=paidTotal,
+            heldTotal=self._totals[distributionId] - paidTotal,
+        )
 
 
 @internal
 @view
-def _declared(distributionId: uint256) -> Distribution:
-    assert distributionId > 0 and distributionId <= self.distributionCount, "unknown distribution"
-    d: Distribution = self.distributions[distributionId]
-    assert not d.closed, "distribution is closed"
-    return d
+def _declared(distributionId: uint256) -> Declared:
+    declaration: uint256 = self._declarations[distributionId]
+    assert declaration != 0, "unknown distribution"
+    assert declaration & CLOSED_FLAG == 0, "distribution is closed"
+    return Declared(
+        token=convert(declaration & MASK_160, address),
+        kind=convert((declaration >> 160) & MASK_8, uint8),
+        recordBlock=declaration >> 208,
+        holderCount=(declaration >> 184) & MASK_24,
+        depth=(declaration >> 168) & MASK_8,
+        root=self._roots[distributionId],
+    )
 
 
 @external
@@ -340,7 +371,7 @@ def pay(
     @param amounts Each payout in cash minor units.
     @param proofs The payouts' proofs, `depth` hashes each, in order.
     """
-    d: Distribution = self._declared(distributionId)
+    d: Declared = self._declared(distributionId)
     count: uint256 = len(indices)
     assert len(holders) == count and len(units) == count and len(amounts) == count, "payout lists differ in length"
     assert len(proofs) == count * d.depth, "proofs do not match the tree depth"
@@ -348,18 +379,22 @@ def pay(
     heldAmount: uint256 = 0
     made: uint256 = 0
     for i: uint256 in range(count, bound=MAX_BATCH):
-        proof: DynArray[bytes32, MAX_DEPTH] = []
+        index: uint256 = indices[i]
+        node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, holders[i], units[i], amounts[i]))
         for level: uint256 in range(d.depth, bound=MAX_DEPTH):
-            proof.append(proofs[i * d.depth + level])
+            if (index >> level) & 1 == 0:
+                node = keccak256(abi_encode(node, proofs[i * d.depth + level]))
+            else:
+                node = keccak256(abi_encode(proofs[i * d.depth + level], node))
         ok: bool = False
         p: uint256 = 0
         k: uint256 = 0
-        ok, p, k = self._settle_payout(distributionId, d, indices[i], holders[i], units[i], amounts[i], proof, True)
+        ok, p, k = self._settle_payout(distributionId, d, index, holders[i], units[i], amounts[i], node, True)
         if ok:
             made += 1
         paid += p
         heldAmount += k
-    self._record(distributionId, d, made, paid, heldAmount)
+    self._record(distributionId, d.holderCount, made, paid, heldAmount)
 
 
 @external
@@ -374,23 +409,31 @@ def claim(
     @param amount The payout in cash minor units.
     @param proof The payout's proof (`depth` hashes).
     """
-    d: Distribution = self._declared(distributionId)
+    d: Declared = self._declared(distributionId)
     assert len(proof) == d.depth, "proof does not match the tree depth"
+    node: bytes32 = keccak256(abi_encode(d.token, d.recordBlock, index, msg.sender, units, amount))
+    position: uint256 = index
+    for sibling: bytes32 in proof:
+        if position & 1 == 0:
+            node = keccak256(abi_encode(node, sibling))
+        else:
+            node = keccak256(abi_encode(sibling, node))
+        position >>= 1
     ok: bool = False
     p: uint256 = 0
     k: uint256 = 0
-    ok, p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, proof, False)
-    self._record(distributionId, d, 1, p, k)
+    ok, p, k = self._settle_payout(distributionId, d, index, msg.sender, units, amount, node, False)
+    self._record(distributionId, d.holderCount, 1, p, k)
 
 
 @internal
 def _release(distributionId: uint256, holder: address, receiver: address) -> uint256:
+    # Held cash becomes paid cash: the paid total rises, the remaining total is unchanged.
     assert msg.sender == governance, "caller is not governance"
     amount: uint256 = self.held[distributionId][holder]
     assert amount > 0, "nothing held for this holder"
     self.held[distributionId][holder] = 0
-    self.distributions[distributionId].heldTotal -= amount
-    self.distributions[distributionId].paidTotal += amount
+    self._progress[distributionId] += amount << 32
     assert extcall CashToken(cashToken).transfer(receiver, amount), "cash transfer failed"
     log HeldPayoutReleased(distributionId=distributionId, holder=holder, receiver=receiver, amount=amount)
     return amount
@@ -436,10 +479,12 @@ def closeDistribution(distributionId: uint256):
     """
     assert msg.sender == governance, "caller is not governance"
     assert staticcall Governance(governance).executingEvidence() != empty(bytes32), "closing a distribution requires an evidence hash"
-    d: Distribution = self._declared(distributionId)
-    assert d.paidCount < d.holderCount, "distribution is complete"
-    self.distributions[distributionId].closed = True
-    returned: uint256 = d.total - d.paidTotal - d.heldTotal
+    d: Declared = self._declared(distributionId)
+    progress: uint256 = self._progress[distributionId]
+    assert progress & MASK_32 < d.holderCount, "distribution is complete"
+    # The remaining figure is kept (held cash stays derivable); the closed flag stops payouts.
+    self._declarations[distributionId] |= CLOSED_FLAG
+    returned: uint256 = progress >> 144
     if returned > 0:
         assert extcall CashToken(cashToken).transfer(governance, returned), "cash transfer failed"
     log DistributionClosed(distributionId=distributionId, returned=returned)
@@ -451,9 +496,26 @@ def getDistribution(distributionId: uint256) -> Distribution:
     """
     @notice A distribution and its progress.
     @param distributionId The distribution.
-    @return The stored distribution.
+    @return The distribution (all zero if unknown); heldTotal is what is held and not yet
+            released.
     """
-    return self.distributions[distributionId]
+    declaration: uint256 = self._declarations[distributionId]
+    progress: uint256 = self._progress[distributionId]
+    total: uint256 = self._totals[distributionId]
+    paidTotal: uint256 = (progress >> 32) & MAX_TOTAL
+    return Distribution(
+        token=convert(declaration & MASK_160, address),
+        kind=convert((declaration >> 160) & MASK_8, uint8),
+        recordBlock=declaration >> 208,
+        total=total,
+        root=self._roots[distributionId],
+        holderCount=(declaration >> 184) & MASK_24,
+        depth=(declaration >> 168) & MASK_8,
+        paidCount=progress & MASK_32,
+        paidTotal=paidTotal,
+        heldTotal=total - paidTotal - (progress >> 144),
+        closed=declaration & CLOSED_FLAG != 0,
+    )
 
 
 @external

@@ -14,6 +14,12 @@
         units. A deadline may lie at most `maxDeadlineSeconds` ahead (a
         governed maximum, 30 days at deployment), and an instruction to a
         wallet of the seller's own identity is refused.
+@dev An instruction is one storage word: keccak256(abi_encode(terms)) with its
+     low byte replaced by the state. `DvPInstructed` carries the terms in
+     full; every later step (affirm, settle, cancel, expire, enforceCancel)
+     is passed the terms and refuses any that do not hash to the stored word,
+     as OpenZeppelin's Governor does with a proposal's call. Amanat reads the
+     terms from the event.
 """
 
 interface AssetToken:
@@ -42,21 +48,25 @@ interface CashToken:
     def settleLocked(sender: address, receiver: address, amount: uint256): nonpayable
     def mayHold(wallet: address) -> bool: view
 
-STATE_INSTRUCTED: constant(uint8) = 1
-STATE_AFFIRMED: constant(uint8) = 2
-STATE_SETTLED: constant(uint8) = 3
-STATE_CANCELLED: constant(uint8) = 4
-STATE_EXPIRED: constant(uint8) = 5
+STATE_INSTRUCTED: constant(uint256) = 1
+STATE_AFFIRMED: constant(uint256) = 2
+STATE_SETTLED: constant(uint256) = 3
+STATE_CANCELLED: constant(uint256) = 4
+STATE_EXPIRED: constant(uint256) = 5
+STATE_MASK: constant(uint256) = 255
 DEFAULT_MAX_DEADLINE: constant(uint256) = 30 * 86400
 MAX_ENFORCE_BATCH: constant(uint256) = 250
 
-struct Instruction:
+struct Terms:
     seller: address
     buyer: address
     token: address
     units: uint256
     cashAmount: uint256
     deadline: uint256
+
+struct InstructionRecord:
+    termsHash: bytes32
     state: uint8
 
 event DvPInstructed:
@@ -98,7 +108,8 @@ event MaxDeadlineSet:
 assetRegistry: public(immutable(address))
 cashToken: public(immutable(address))
 instructionCount: public(uint256)
-instructions: HashMap[uint256, Instruction]
+# instruction id -> keccak256(abi_encode(terms)) with its low byte replaced by the state
+_records: HashMap[uint256, uint256]
 maxDeadlineSeconds: public(uint256)
 
 
@@ -121,20 +132,36 @@ def _governance() -> address:
 
 
 @internal
-@view
-def _open(instructionId: uint256) -> Instruction:
-    assert instructionId > 0 and instructionId <= self.instructionCount, "unknown instruction"
-    instruction: Instruction = self.instructions[instructionId]
-    assert instruction.state <= STATE_AFFIRMED, "instruction is no longer open"
-    return instruction
+@pure
+def _hash_bits(terms: Terms) -> uint256:
+    # The terms' hash without its low byte (where the record keeps the state).
+    return convert(keccak256(abi_encode(terms)), uint256) & ~STATE_MASK
 
 
 @internal
-def _release(instructionId: uint256, instruction: Instruction, state: uint8):
-    self.instructions[instructionId].state = state
-    extcall AssetToken(instruction.token).settlementUnlock(instruction.seller, instruction.units)
-    if instruction.state == STATE_AFFIRMED:
-        extcall CashToken(cashToken).unlock(instruction.buyer, instruction.cashAmount)
+@view
+def _record(instructionId: uint256, terms: Terms) -> uint256:
+    # The instruction's stored word, once the terms are proven to be its own.
+    record: uint256 = self._records[instructionId]
+    assert record != 0, "unknown instruction"
+    assert record & ~STATE_MASK == self._hash_bits(terms), "terms do not match the instruction"
+    return record
+
+
+@internal
+@view
+def _open(instructionId: uint256, terms: Terms) -> uint256:
+    record: uint256 = self._record(instructionId, terms)
+    assert record & STATE_MASK <= STATE_AFFIRMED, "instruction is no longer open"
+    return record
+
+
+@internal
+def _release(instructionId: uint256, record: uint256, terms: Terms, state: uint256):
+    self._records[instructionId] = record & ~STATE_MASK | state
+    extcall AssetToken(terms.token).settlementUnlock(terms.seller, terms.units)
+    if record & STATE_MASK == STATE_AFFIRMED:
+        extcall CashToken(cashToken).unlock(terms.buyer, terms.cashAmount)
 
 
 @external
@@ -144,7 +171,8 @@ def instruct(
     """
     @notice The seller instructs a DvP: its units are locked at once. The
             transfer must pass the token's rules now; it is checked again at
-            settlement.
+            settlement. Only the terms' hash is stored: `DvPInstructed`
+            carries the terms, which every later step is passed.
     @param token The asset token delivered (an Amanat token).
     @param buyer The buyer's wallet.
     @param units Units delivered.
@@ -177,15 +205,10 @@ def instruct(
     assert staticcall CashToken(cashToken).mayHold(msg.sender), "seller may not receive cash"
     instructionId: uint256 = self.instructionCount + 1
     self.instructionCount = instructionId
-    self.instructions[instructionId] = Instruction(
-        seller=msg.sender,
-        buyer=buyer,
-        token=token,
-        units=units,
-        cashAmount=cashAmount,
-        deadline=deadline,
-        state=STATE_INSTRUCTED,
+    terms: Terms = Terms(
+        seller=msg.sender, buyer=buyer, token=token, units=units, cashAmount=cashAmount, deadline=deadline
     )
+    self._records[instructionId] = self._hash_bits(terms) | STATE_INSTRUCTED
     extcall AssetToken(token).settlementLock(msg.sender, units)
     log DvPInstructed(
         instructionId=instructionId,
@@ -200,73 +223,73 @@ def instruct(
 
 
 @external
-def affirm(instructionId: uint256):
+def affirm(instructionId: uint256, terms: Terms):
     """
     @notice The buyer affirms the instruction: its cash is locked.
     @param instructionId The instruction.
+    @param terms The instruction's terms, as `DvPInstructed` carries them.
     """
-    instruction: Instruction = self._open(instructionId)
-    assert msg.sender == instruction.buyer, "caller is not the buyer"
-    assert instruction.state == STATE_INSTRUCTED, "instruction already affirmed"
-    assert block.timestamp <= instruction.deadline, "instruction has expired"
-    self.instructions[instructionId].state = STATE_AFFIRMED
-    extcall CashToken(cashToken).lock(msg.sender, instruction.cashAmount)
+    record: uint256 = self._open(instructionId, terms)
+    assert msg.sender == terms.buyer, "caller is not the buyer"
+    assert record & STATE_MASK == STATE_INSTRUCTED, "instruction already affirmed"
+    assert block.timestamp <= terms.deadline, "instruction has expired"
+    self._records[instructionId] = record & ~STATE_MASK | STATE_AFFIRMED
+    extcall CashToken(cashToken).lock(msg.sender, terms.cashAmount)
     log DvPAffirmed(instructionId=instructionId, buyer=msg.sender)
 
 
 @external
-def settle(instructionId: uint256):
+def settle(instructionId: uint256, terms: Terms):
     """
     @notice Settle an affirmed instruction: units to the buyer and cash to
             the seller atomically, every rule checked. Either party may call.
     @param instructionId The instruction.
+    @param terms The instruction's terms, as `DvPInstructed` carries them.
     """
-    instruction: Instruction = self._open(instructionId)
-    assert msg.sender == instruction.buyer or msg.sender == instruction.seller, "caller is not a party"
-    assert instruction.state == STATE_AFFIRMED, "buyer has not affirmed"
-    assert block.timestamp <= instruction.deadline, "instruction has expired"
-    self.instructions[instructionId].state = STATE_SETTLED
-    extcall AssetToken(instruction.token).settlementTransfer(
-        instruction.seller, instruction.buyer, instruction.units
-    )
-    extcall CashToken(cashToken).settleLocked(
-        instruction.buyer, instruction.seller, instruction.cashAmount
-    )
+    record: uint256 = self._open(instructionId, terms)
+    assert msg.sender == terms.buyer or msg.sender == terms.seller, "caller is not a party"
+    assert record & STATE_MASK == STATE_AFFIRMED, "buyer has not affirmed"
+    assert block.timestamp <= terms.deadline, "instruction has expired"
+    self._records[instructionId] = record & ~STATE_MASK | STATE_SETTLED
+    extcall AssetToken(terms.token).settlementTransfer(terms.seller, terms.buyer, terms.units)
+    extcall CashToken(cashToken).settleLocked(terms.buyer, terms.seller, terms.cashAmount)
     log DvPSettled(
         instructionId=instructionId,
-        seller=instruction.seller,
-        buyer=instruction.buyer,
-        token=instruction.token,
-        units=instruction.units,
-        cashAmount=instruction.cashAmount,
+        seller=terms.seller,
+        buyer=terms.buyer,
+        token=terms.token,
+        units=terms.units,
+        cashAmount=terms.cashAmount,
     )
 
 
 @external
-def cancel(instructionId: uint256):
+def cancel(instructionId: uint256, terms: Terms):
     """
     @notice Cancel an open instruction and release both locked legs. Either
             party may cancel before settlement; once the token has matured
             (it can no longer settle) anyone may, so that redemption is not
             blocked by locked units.
     @param instructionId The instruction.
+    @param terms The instruction's terms, as `DvPInstructed` carries them.
     """
-    instruction: Instruction = self._open(instructionId)
-    assert msg.sender == instruction.buyer or msg.sender == instruction.seller or staticcall AssetToken(instruction.token).matured(), "caller is not a party"
-    self._release(instructionId, instruction, STATE_CANCELLED)
+    record: uint256 = self._open(instructionId, terms)
+    assert msg.sender == terms.buyer or msg.sender == terms.seller or staticcall AssetToken(terms.token).matured(), "caller is not a party"
+    self._release(instructionId, record, terms, STATE_CANCELLED)
     log DvPCancelled(instructionId=instructionId, by=msg.sender)
 
 
 @external
-def expire(instructionId: uint256):
+def expire(instructionId: uint256, terms: Terms):
     """
     @notice Expire an instruction past its deadline and release both locked
             legs. Anyone may call.
     @param instructionId The instruction.
+    @param terms The instruction's terms, as `DvPInstructed` carries them.
     """
-    instruction: Instruction = self._open(instructionId)
-    assert block.timestamp > instruction.deadline, "deadline has not passed"
-    self._release(instructionId, instruction, STATE_EXPIRED)
+    record: uint256 = self._open(instructionId, terms)
+    assert block.timestamp > terms.deadline, "deadline has not passed"
+    self._release(instructionId, record, terms, STATE_EXPIRED)
     log DvPExpired(instructionId=instructionId)
 
 
@@ -280,42 +303,46 @@ def _enforcement_evidence() -> bytes32:
 
 
 @internal
-def _enforce_cancel(instructionId: uint256, instruction: Instruction, evidence: bytes32):
-    self._release(instructionId, instruction, STATE_CANCELLED)
+def _enforce_cancel(instructionId: uint256, record: uint256, terms: Terms, evidence: bytes32):
+    self._release(instructionId, record, terms, STATE_CANCELLED)
     log DvPCancelled(instructionId=instructionId, by=msg.sender)
-    log DvPEnforcementCancelled(instructionId=instructionId, seller=instruction.seller, evidence=evidence)
+    log DvPEnforcementCancelled(instructionId=instructionId, seller=terms.seller, evidence=evidence)
 
 
 @external
-def enforceCancel(instructionId: uint256):
+def enforceCancel(instructionId: uint256, terms: Terms):
     """
     @notice Cancel any open instruction and release both locked legs, so that
             enforcement (forced transfer, burn, freeze, recovery) reaches the
             seller's units. Governance only, with the evidence hash of the
             executing proposal.
     @param instructionId The instruction.
+    @param terms The instruction's terms, as `DvPInstructed` carries them.
     """
     evidence: bytes32 = self._enforcement_evidence()
-    self._enforce_cancel(instructionId, self._open(instructionId), evidence)
+    self._enforce_cancel(instructionId, self._open(instructionId, terms), terms, evidence)
 
 
 @external
-def enforceCancelMany(instructionIds: DynArray[uint256, MAX_ENFORCE_BATCH]):
+def enforceCancelMany(
+    instructionIds: DynArray[uint256, MAX_ENFORCE_BATCH], terms: DynArray[Terms, MAX_ENFORCE_BATCH]
+):
     """
     @notice Cancel many open instructions in one enforcement proposal (a holder
             cannot delay enforcement by splitting its units over many small
             instructions). Instructions already closed (settled, cancelled or
             expired meanwhile) are skipped, so a party cannot make the batch
-            revert. Governance only, with the evidence hash of the executing
-            proposal.
+            revert (an instruction's terms never change). Governance only, with
+            the evidence hash of the executing proposal.
     @param instructionIds The instructions (at most 250).
+    @param terms Each instruction's terms, in the same order.
     """
     evidence: bytes32 = self._enforcement_evidence()
-    for instructionId: uint256 in instructionIds:
-        assert instructionId > 0 and instructionId <= self.instructionCount, "unknown instruction"
-        instruction: Instruction = self.instructions[instructionId]
-        if instruction.state <= STATE_AFFIRMED:
-            self._enforce_cancel(instructionId, instruction, evidence)
+    assert len(terms) == len(instructionIds), "instructions and terms differ in length"
+    for i: uint256 in range(len(instructionIds), bound=MAX_ENFORCE_BATCH):
+        record: uint256 = self._record(instructionIds[i], terms[i])
+        if record & STATE_MASK <= STATE_AFFIRMED:
+            self._enforce_cancel(instructionIds[i], record, terms[i], evidence)
 
 
 @external
@@ -332,10 +359,14 @@ def setMaxDeadline(maxDeadlineSeconds: uint256):
 
 @external
 @view
-def getInstruction(instructionId: uint256) -> Instruction:
+def getInstruction(instructionId: uint256) -> InstructionRecord:
     """
-    @notice A DvP instruction.
+    @notice A DvP instruction's stored record (its terms are in `DvPInstructed`).
     @param instructionId The instruction.
-    @return The stored instruction (state 1 instructed, 2 affirmed, 3 settled, 4 cancelled, 5 expired).
+    @return keccak256(abi_encode(terms)) with its low byte zeroed, and the state
+            (0 unknown, 1 instructed, 2 affirmed, 3 settled, 4 cancelled, 5 expired).
     """
-    return self.instructions[instructionId]
+    record: uint256 = self._records[instructionId]
+    return InstructionRecord(
+        termsHash=convert(record & ~STATE_MASK, bytes32), state=convert(record & STATE_MASK, uint8)
+    )

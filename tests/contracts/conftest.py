@@ -35,6 +35,8 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = b"\x00" * 32
+# DvP terms (seller, buyer, token, units, cash, deadline) of no instruction
+NO_TERMS = (ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0)
 DAY = 86_400
 YEAR = 365 * DAY
 LIFETIME = 7 * DAY
@@ -241,6 +243,32 @@ class Identity:
     wallets: list[str]
 
 
+class RecordingInstruct:
+    """`Settlement.instruct` that remembers each instruction's terms: the contract stores only
+    their hash (Amanat reads the terms from `DvPInstructed`), and every later step is passed
+    them. Ids restart in every test (anchored state), so the latest instruction wins."""
+
+    def __init__(self, instruct: Any, terms: dict[int, tuple]):
+        self._instruct = instruct
+        self._terms = terms
+
+    def __call__(self, token: str, buyer: str, units: int, cash: int, deadline: int, **kw: Any):
+        seller = kw.get("sender") or boa.env.eoa
+        instruction_id = self._instruct(token, buyer, units, cash, deadline, **kw)
+        self._terms[instruction_id] = (
+            to_checksum_address(seller),
+            to_checksum_address(buyer),
+            to_checksum_address(str(token)),
+            units,
+            cash,
+            deadline,
+        )
+        return instruction_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._instruct, name)
+
+
 class System:
     """Handles on every deployed contract plus helpers that act through governance."""
 
@@ -304,6 +332,8 @@ class System:
         self.settlement = deploy(
             deployers["Settlement"], assetRegistry=self.areg.address, cashToken=self.cash.address
         )
+        self.dvp_terms: dict[int, tuple] = {}
+        self.settlement.instruct = RecordingInstruct(self.settlement.instruct, self.dvp_terms)
         self.auction = deploy(
             deployers["Auction"],
             assetRegistry=self.areg.address,
@@ -335,6 +365,11 @@ class System:
         self.gulf = self.onboard("gulf", AE, InvestorCategory.FOREIGN_INSTITUTION)
         self.london = self.onboard("london", GB, InvestorCategory.FOREIGN_INSTITUTION)
         self.retail = self.onboard("retail", PK, InvestorCategory.RETAIL)
+
+    def terms(self, instruction_id: int) -> tuple:
+        """A DvP instruction's terms (seller, buyer, token, units, cash, deadline) as
+        `DvPInstructed` carried them; an unknown id gets the zero terms."""
+        return self.dvp_terms.get(instruction_id, NO_TERMS)
 
     # ------------------------------------------------------------ governance
 

@@ -157,6 +157,8 @@ def test_declare_refusals(system: System, coupon, w):
     with boa.reverts("token has not matured"):
         redemption = with_()[:1] + with_()[2:]
         system.govern(d, "declareRedemption", *redemption, evidence=EVIDENCE)
+    with boa.reverts("total exceeds 2**112 - 1 minor units"):  # the packed progress word's limit
+        system.govern(d, "declare", *with_(total=2**112))
     with boa.reverts("insufficient unlocked cash"):
         system.govern(d, "declare", *with_(total=1_000_001))
     assert d.distributionCount() == 0

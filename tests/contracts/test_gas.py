@@ -171,8 +171,8 @@ def test_dvp_gas(system: System, w, exact_gas):
         dvp, "instruct", system.token.address, w.p, 100, 25_000, deadline, sender=w.b0
     )
     iid = dvp.instructionCount()
-    affirm = measure(dvp, "affirm", iid, sender=w.p)
-    settle = measure(dvp, "settle", iid, sender=w.p)
+    affirm = measure(dvp, "affirm", iid, system.terms(iid), sender=w.p)
+    settle = measure(dvp, "settle", iid, system.terms(iid), sender=w.p)
     report("Settlement.instruct", instruct)
     report("Settlement.affirm", affirm)
     report("Settlement.settle", settle)
@@ -219,3 +219,60 @@ def test_push_payout_vs_claim_per_holder(system: System, exact_gas, recipients_h
     report("  per holder", pay // 100)
     report(f"Distributor.claim @ depth 14 ({kind} cash holder)", claim)
     assert pay // 100 < claim
+
+
+DVP_INSTRUCT_GOAL = 150_000
+CLAIM_GOAL = 80_000
+# Today's affirm and settle (titanoboa, before issue 14's DvP change) with a small margin: they
+# must not rise.
+DVP_AFFIRM_CEILING = 50_000
+DVP_SETTLE_CEILING = 107_000
+
+
+def test_dvp_instruct_gas_goal(system: System, w, exact_gas):
+    """Issue 14's goal for the seller's instruction (only the terms' hash and a state word are
+    stored; the event carries the terms); the buyer's affirm and the settlement do not rise."""
+    system.govern(system.token, "batchMint", [w.b0, w.p], [1_000, 1_000])
+    system.issue_cash(w.p, 1_000_000)
+    system.issue_cash(w.b0, 1)
+    dvp = system.settlement
+    deadline = boa.env.timestamp + DAY
+    instruct = measure(
+        dvp, "instruct", system.token.address, w.p, 100, 25_000, deadline, sender=w.b0
+    )
+    report("Settlement.instruct", instruct)
+    assert instruct <= DVP_INSTRUCT_GOAL
+    iid = dvp.instructionCount()
+    terms = (w.b0, w.p, system.token.address, 100, 25_000, deadline)
+    affirm = measure(dvp, "affirm", iid, terms, sender=w.p)
+    settle = measure(dvp, "settle", iid, terms, sender=w.p)
+    report("Settlement.affirm", affirm)
+    report("Settlement.settle", settle)
+    assert system.token.balanceOf(w.p) == 1_100
+    assert affirm <= DVP_AFFIRM_CEILING
+    assert settle <= DVP_SETTLE_CEILING
+
+
+def test_claim_gas_goal(system: System, exact_gas):
+    """Issue 14's goal for a holder's claim at depth 14 (up to 16,384 holders), the holder
+    already holding cash, another payout of the same distribution already made (the steady
+    state: the claimed-bitmap word and the progress word exist)."""
+    payees = _payees(system, 3)
+    for wallet in payees:
+        system.issue_cash(wallet, 1)
+    system.fund_treasury(10**9)
+    block = boa.env.evm.patch.block_number
+    boa.env.time_travel(blocks=1)
+    tree = PayoutTree(system.token.address, block, [(p, 1_000, 25_000) for p in payees], depth=14)
+    system.govern(
+        system.distributor, "declare", tree.token, 1, block, tree.total, tree.root, len(payees), 14
+    )
+    did = system.distributor.distributionCount()
+    first, second = tree.payouts[0], tree.payouts[1]
+    measure(system.distributor, "claim", did, 0, 1_000, 25_000, tree.proof(0), sender=first.holder)
+    claim = measure(
+        system.distributor, "claim", did, 1, 1_000, 25_000, tree.proof(1), sender=second.holder
+    )
+    report("Distributor.claim @ depth 14 (existing cash holder)", claim)
+    assert system.cash.balanceOf(second.holder) == 25_001
+    assert claim <= CLAIM_GOAL

@@ -23,6 +23,7 @@ from .conftest import (
     DAY,
     EVIDENCE,
     LIFETIME,
+    NO_TERMS,
     PK,
     YEAR,
     ZERO32,
@@ -88,14 +89,14 @@ def test_enforcement_cancels_any_instruction_and_seizes_the_units(system: System
     iid = instruct(system, w.b0, w.p, 1_000, boa.env.timestamp + 30 * DAY)
     if affirmed:
         with boa.env.prank(w.p):
-            system.settlement.affirm(iid)
+            system.settlement.affirm(iid, system.terms(iid))
     with boa.reverts("tokens are locked for settlement"):
         system.govern(system.token, "forcedTransfer", w.b0, w.i, 1_000, evidence=EVIDENCE)
     with boa.reverts(PROPERTY_RULE):
-        system.propose(system.settlement, "enforceCancel", iid)
+        system.propose(system.settlement, "enforceCancel", iid, system.terms(iid))
     with boa.reverts("caller is not governance"), boa.env.prank(w.p):
-        system.settlement.enforceCancel(iid)
-    system.govern(system.settlement, "enforceCancel", iid, evidence=EVIDENCE)
+        system.settlement.enforceCancel(iid, system.terms(iid))
+    system.govern(system.settlement, "enforceCancel", iid, system.terms(iid), evidence=EVIDENCE)
     events = system.logs()
     assert "DvPEnforcementCancelled" in names(events)
     (cancelled,) = [e for e in events if type(e).__name__ == "DvPEnforcementCancelled"]
@@ -188,7 +189,8 @@ def test_evidence_is_checked_again_at_execute(system: System, w):
         ("token", "burn(address,uint256)", ("b0", 1), "enforcement action requires an evidence hash"),
         ("cash", "withdrawCash(address,uint256,bytes32)", ("b0", 1, h("w")),
          "withdrawal requires an evidence hash"),
-        ("settlement", "enforceCancel(uint256)", (1,), "enforcement action requires an evidence hash"),
+        ("settlement", "enforceCancel(uint256,(address,address,address,uint256,uint256,uint256))", (1, NO_TERMS),
+         "enforcement action requires an evidence hash"),
     ],
 )  # fmt: skip
 def test_targets_refuse_without_evidence_even_if_the_table_is_changed(

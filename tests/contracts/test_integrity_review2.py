@@ -13,7 +13,7 @@ from typing import Any
 import boa
 import pytest
 
-from .conftest import CONTRACTS_DIR, DAY, EVIDENCE, ZERO32, System, h
+from .conftest import CONTRACTS_DIR, DAY, EVIDENCE, NO_TERMS, ZERO32, System, h
 from .conftest import selector as h_selector
 
 PROPERTY_RULE = "this action affects a holder's property and requires an evidence hash"
@@ -112,17 +112,18 @@ def test_one_proposal_cancels_many_instructions_for_enforcement(system: System, 
     system.mint(w.b0, 10)
     system.issue_cash(w.p, 5_000)
     ids = [instruct(system, w.b0, w.p, 1) for _ in range(6)]
+    terms = [system.terms(i) for i in ids]
     with boa.env.prank(w.p):
-        system.settlement.affirm(ids[1])
+        system.settlement.affirm(ids[1], system.terms(ids[1]))
     assert system.token.settlementLocked(w.b0) == 6
     with boa.reverts(PROPERTY_RULE):
-        system.propose(system.settlement, "enforceCancelMany", ids)
-    pid = system.propose(system.settlement, "enforceCancelMany", ids, evidence=EVIDENCE)
+        system.propose(system.settlement, "enforceCancelMany", ids, terms)
+    pid = system.propose(system.settlement, "enforceCancelMany", ids, terms, evidence=EVIDENCE)
     system.approve(pid)
     with boa.env.prank(w.b0):
-        system.settlement.cancel(ids[2])  # the seller closes one first: it is skipped
+        system.settlement.cancel(ids[2], terms[2])  # the seller closes one first: it is skipped
     with boa.reverts("caller is not governance"), boa.env.prank(w.b0):
-        system.settlement.enforceCancelMany(ids)
+        system.settlement.enforceCancelMany(ids, terms)
     system.execute(pid)
     events = system.logs()
     enforced = [e for e in events if type(e).__name__ == "DvPEnforcementCancelled"]
@@ -205,7 +206,8 @@ def test_a_cash_agent_is_a_contract_listed_on_evidence(system: System, w):
          "closing a distribution requires an evidence hash"),
         ("distributor", "declareRedemption(address,uint256,uint256,bytes32,uint256,uint256)",
          ("token", 1, 10, h("root"), 1, 0), "declaring a redemption requires an evidence hash"),
-        ("settlement", "enforceCancelMany(uint256[])", ([1],),
+        ("settlement", "enforceCancelMany(uint256[],(address,address,address,uint256,uint256,uint256)[])",
+         ([1], [NO_TERMS]),
          "enforcement action requires an evidence hash"),
     ],
 )  # fmt: skip

@@ -625,10 +625,13 @@ class TokenMachine(RuleBasedStateMachine):
         iid = data.draw(st.sampled_from(sorted(self.open_dvps)))
         seller, units = self.open_dvps.pop(iid)
         if by_governance:
-            self.system.govern(self.system.settlement, "enforceCancel", iid, evidence=EVIDENCE)
+            self.system.govern(
+                self.system.settlement, "enforceCancel", iid, self.system.terms(iid),
+                evidence=EVIDENCE,
+            )  # fmt: skip
         else:
             with boa.env.prank(self.addr[seller]):
-                self.system.settlement.cancel(iid)
+                self.system.settlement.cancel(iid, self.system.terms(iid))
         self.locked[seller] -= units
 
     @precondition(lambda self: self.supply > 0)
@@ -647,7 +650,7 @@ class TokenMachine(RuleBasedStateMachine):
         with boa.env.anchor():
             for iid, (seller, _) in self.open_dvps.items():
                 if seller == holder:
-                    s.govern(s.settlement, "enforceCancel", iid, evidence=EVIDENCE)
+                    s.govern(s.settlement, "enforceCancel", iid, s.terms(iid), evidence=EVIDENCE)
             everything = self.balance[holder]
             s.govern(
                 self.tok, "forcedTransfer", self.addr[holder], self.addr[receiver], everything,

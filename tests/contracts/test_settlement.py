@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import boa
 import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
 
 from amanat.domain.identity import InvestorCategory
 
@@ -33,7 +35,7 @@ def instruct(system: System, seller: str, buyer: str, units=UNITS, cash=CASH, de
 
 def affirm(system: System, buyer: str, iid: int) -> None:
     with boa.env.prank(buyer):
-        system.settlement.affirm(iid)
+        system.settlement.affirm(iid, system.terms(iid))
 
 
 def legs(system: System, seller: str, buyer: str) -> tuple:
@@ -65,15 +67,11 @@ def test_instruct_locks_units(system: System, dvp, w):
     assert (instructed.instructionId, instructed.seller, instructed.buyer) == (1, w.b0, w.p)
     assert (instructed.units, instructed.cashAmount, instructed.deadline) == (UNITS, CASH, deadline)
     assert iid == 1 and dvp.instructionCount() == 1
-    assert tuple(dvp.getInstruction(iid)) == (
-        w.b0,
-        w.p,
-        system.token.address,
-        UNITS,
-        CASH,
-        deadline,
-        INSTRUCTED,
-    )
+    # only the terms' hash is stored (its low byte holds the state); the event has the terms
+    terms = (w.b0, w.p, system.token.address, UNITS, CASH, deadline)
+    assert system.terms(iid) == terms
+    digest = keccak(abi_encode(["address", "address", "address"] + ["uint256"] * 3, terms))
+    assert tuple(dvp.getInstruction(iid)) == (digest[:31] + b"\x00", INSTRUCTED)
     assert system.token.settlementLocked(w.b0) == UNITS
     assert system.token.balanceOf(w.b0) == 1_000
     assert system.token.getFrozenTokens(w.b0) == 0
@@ -158,9 +156,35 @@ def test_affirm_refusals(system: System, dvp, w):
     with boa.reverts("instruction has expired"):
         affirm(system, w.g, late)
     with boa.env.prank(w.b0):
-        dvp.cancel(poor)
+        dvp.cancel(poor, system.terms(poor))
     with boa.reverts("instruction is no longer open"):
         affirm(system, w.i, poor)
+
+
+def test_every_step_refuses_terms_other_than_the_instructions(system: System, dvp, w):
+    """Only the terms' hash is stored: a buyer affirming for less cash, a party settling a
+    larger delivery or to another wallet, or anyone expiring with an earlier deadline is
+    refused; the instruction is untouched."""
+    iid = instruct(system, w.b0, w.p)
+    seller, buyer, token, units, cash, deadline = system.terms(iid)
+    altered = [
+        (w.i, buyer, token, units, cash, deadline),
+        (seller, w.i, token, units, cash, deadline),
+        (seller, buyer, w.i, units, cash, deadline),
+        (seller, buyer, token, units + 1, cash, deadline),
+        (seller, buyer, token, units, cash - 1, deadline),
+        (seller, buyer, token, units, cash, deadline - DAY),
+    ]
+    for terms in altered:
+        with boa.reverts("terms do not match the instruction"), boa.env.prank(w.p):
+            dvp.affirm(iid, terms)
+    affirm(system, w.p, iid)
+    wrong = altered[4]
+    for fn in ("settle", "cancel", "expire"):
+        with boa.reverts("terms do not match the instruction"), boa.env.prank(w.b0):
+            getattr(dvp, fn)(iid, wrong)
+    assert dvp.getInstruction(iid).state == AFFIRMED
+    assert system.cash.lockedOf(w.p) == CASH and system.token.settlementLocked(w.b0) == UNITS
 
 
 # ---------------------------------------------------------------- settle
@@ -171,7 +195,7 @@ def test_settle_moves_both_legs(system: System, dvp, w, caller):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
     with boa.env.prank(w.b0 if caller == "seller" else w.p):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     logs = dvp.get_logs()
     assert names(logs) == [
         "SettlementUnlocked",
@@ -201,28 +225,28 @@ def test_settle_moves_both_legs(system: System, dvp, w, caller):
 def test_settle_refusals(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     with boa.reverts("caller is not a party"), boa.env.prank(w.i):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     with boa.reverts("buyer has not affirmed"), boa.env.prank(w.b0):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     affirm(system, w.p, iid)
     with boa.reverts("unknown instruction"), boa.env.prank(w.b0):
-        dvp.settle(iid + 1)
+        dvp.settle(iid + 1, system.terms(iid + 1))
     boa.env.time_travel(seconds=DAY + 1)
     with boa.reverts("instruction has expired"), boa.env.prank(w.b0):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
 
 
 def test_settled_instruction_is_closed(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
     with boa.env.prank(w.p):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     for fn in ("settle", "cancel"):
         with boa.reverts("instruction is no longer open"), boa.env.prank(w.p):
-            getattr(dvp, fn)(iid)
+            getattr(dvp, fn)(iid, system.terms(iid))
     boa.env.time_travel(seconds=DAY + 1)
     with boa.reverts("instruction is no longer open"):
-        dvp.expire(iid)
+        dvp.expire(iid, system.terms(iid))
 
 
 def _make_buyer_ineligible(system: System, w, how: str) -> str:
@@ -251,11 +275,11 @@ def test_settle_is_atomic_when_a_rule_refuses_delivery(system: System, dvp, w, h
     assert before == (1_000, UNITS, 0, 100_000, CASH, 0)
     message = _make_buyer_ineligible(system, w, how)
     with boa.reverts(message), boa.env.prank(w.b0):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     assert legs(system, w.b0, w.p) == before
     assert dvp.getInstruction(iid).state == AFFIRMED
     with boa.env.prank(w.p):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
     assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
 
 
@@ -267,7 +291,7 @@ def test_settle_is_atomic_when_the_cash_leg_fails(system: System, dvp, w):
     before = legs(system, w.b0, w.p)
     system.govern(system.cash, "setAgent", dvp.address, False, evidence=EVIDENCE)
     with boa.reverts("caller is not a settlement agent"), boa.env.prank(w.p):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))
     assert legs(system, w.b0, w.p) == before
     assert dvp.getInstruction(iid).state == AFFIRMED
 
@@ -281,20 +305,20 @@ def test_cancel_releases_both_legs(system: System, dvp, w, caller):
     affirm(system, w.p, iid)
     who = w.b0 if caller == "seller" else w.p
     with boa.env.prank(who):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
     logs = dvp.get_logs()
     assert names(logs) == ["SettlementUnlocked", "CashUnlocked", "DvPCancelled"]
     assert (logs[-1].instructionId, logs[-1].by) == (iid, who)
     assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
     assert dvp.getInstruction(iid).state == CANCELLED
     with boa.reverts("instruction is no longer open"), boa.env.prank(who):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
 
 
 def test_cancel_before_affirmation_releases_the_units_only(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     with boa.env.prank(w.b0):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
     assert names(dvp.get_logs()) == ["SettlementUnlocked", "DvPCancelled"]
     assert system.token.settlementLocked(w.b0) == 0
 
@@ -302,35 +326,35 @@ def test_cancel_before_affirmation_releases_the_units_only(system: System, dvp, 
 def test_cancel_refusals(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     with boa.reverts("caller is not a party"), boa.env.prank(w.i):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
     with boa.reverts("unknown instruction"), boa.env.prank(w.b0):
-        dvp.cancel(7)
+        dvp.cancel(7, system.terms(7))
 
 
 def test_expire_releases_both_legs(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     affirm(system, w.p, iid)
     with boa.reverts("deadline has not passed"), boa.env.prank(w.out):
-        dvp.expire(iid)
+        dvp.expire(iid, system.terms(iid))
     boa.env.time_travel(seconds=DAY + 1)
     with boa.env.prank(w.out):  # anyone
-        dvp.expire(iid)
+        dvp.expire(iid, system.terms(iid))
     logs = dvp.get_logs()
     assert names(logs) == ["SettlementUnlocked", "CashUnlocked", "DvPExpired"]
     assert logs[-1].instructionId == iid
     assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
     assert dvp.getInstruction(iid).state == EXPIRED
     with boa.reverts("instruction is no longer open"):
-        dvp.expire(iid)
+        dvp.expire(iid, system.terms(iid))
     with boa.reverts("unknown instruction"):
-        dvp.expire(iid + 1)
+        dvp.expire(iid + 1, system.terms(iid + 1))
 
 
 def test_expire_releases_a_matured_tokens_units(system: System, dvp, w):
     iid = instruct(system, w.b0, w.p)
     system.govern(system.token, "markMatured", evidence=EVIDENCE)
     boa.env.time_travel(seconds=DAY + 1)
-    dvp.expire(iid)
+    dvp.expire(iid, system.terms(iid))
     assert system.token.settlementLocked(w.b0) == 0
 
 
@@ -340,7 +364,7 @@ def test_anyone_may_cancel_once_the_token_has_matured(system: System, dvp, w):
     affirm(system, w.p, iid)
     system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.env.prank(w.out):
-        dvp.cancel(iid)
+        dvp.cancel(iid, system.terms(iid))
     assert legs(system, w.b0, w.p) == (1_000, 0, 0, 100_000, 0, 0)
     assert dvp.getInstruction(iid).state == CANCELLED
 
@@ -350,4 +374,4 @@ def test_delisted_agent_cannot_settle(system: System, dvp, w):
     affirm(system, w.p, iid)
     system.govern(system.areg, "setSettlementAgent", dvp.address, False, evidence=EVIDENCE)
     with boa.reverts("caller is not a settlement agent"), boa.env.prank(w.b0):
-        dvp.settle(iid)
+        dvp.settle(iid, system.terms(iid))

@@ -261,3 +261,14 @@ def proposal_call_hash(target: str, call_data: bytes, evidence: bytes) -> bytes:
     """The hash a Governance proposal stores of its call, as `Governance.callHash` computes it:
     keccak256(abi.encode(target, callData, evidence))."""
     return keccak(encode(["address", "bytes", "bytes32"], [target, call_data, evidence]))
+
+
+DVP_TERMS_TYPE = "(address,address,address,uint256,uint256,uint256)"
+
+
+def dvp_terms_hash(terms: tuple[str, str, str, int, int, int]) -> bytes:
+    """What `Settlement` stores of a DvP instruction's terms (seller, buyer, token, units, cash,
+    deadline): keccak256(abi.encode(terms)) with its low byte zeroed (the byte holds the
+    state)."""
+    digest = keccak(encode(["address", "address", "address", "uint256", "uint256", "uint256"], terms))
+    return digest[:31] + b"\x00"

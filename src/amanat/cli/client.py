@@ -48,9 +48,10 @@ CALLS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "instruct",
         ("token", "buyer", "units", "cash_minor", "deadline"),
     ),
-    "dvp_affirm": ("Settlement", "affirm", ("instruction",)),
-    "dvp_settle": ("Settlement", "settle", ("instruction",)),
-    "dvp_cancel": ("Settlement", "cancel", ("instruction",)),
+    # the terms are the contract's to check: they must hash to the instruction's stored hash
+    "dvp_affirm": ("Settlement", "affirm", ("instruction", "terms")),
+    "dvp_settle": ("Settlement", "settle", ("instruction", "terms")),
+    "dvp_cancel": ("Settlement", "cancel", ("instruction", "terms")),
     "claim": ("Distributor", "claim", ("distribution",)),
     "auction_commit": ("Auction", "commit", ("auction", "commitment")),
     "auction_reveal": (

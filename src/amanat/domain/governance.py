@@ -59,8 +59,12 @@ GOVERNED_FUNCTIONS: dict[str, Governed] = {
     "batchFreezePartialTokens(address[],uint256[])": Governed(ActionType.FREEZE, PROPERTY),
     "unfreezePartialTokens(address,uint256)": Governed(ActionType.FREEZE, PROPERTY),
     "batchUnfreezePartialTokens(address[],uint256[])": Governed(ActionType.FREEZE, PROPERTY),
-    "enforceCancel(uint256)": Governed(ActionType.FREEZE, PROPERTY),
-    "enforceCancelMany(uint256[])": Governed(ActionType.FREEZE, PROPERTY),
+    "enforceCancel(uint256,(address,address,address,uint256,uint256,uint256))": Governed(
+        ActionType.FREEZE, PROPERTY
+    ),
+    "enforceCancelMany(uint256[],(address,address,address,uint256,uint256,uint256)[])": Governed(
+        ActionType.FREEZE, PROPERTY
+    ),
     "pause()": Governed(ActionType.PAUSE),
     "unpause()": Governed(ActionType.PAUSE),
     "setRules(uint16,uint16,uint32,uint64,uint8,uint16)": Governed(ActionType.RULE_CHANGE),

@@ -19,7 +19,7 @@ from amanat.domain.distribution import KINDS, PAY_BATCH, Payout, distribute
 from amanat.domain.money import format_pkr
 from amanat.domain.payouts import PayoutTree
 from amanat.errors import InvalidInput, NotFound, RuleViolation
-from amanat.services import governance
+from amanat.services import dvp, governance
 from amanat.services.platform import Bound, Platform, Prepared, read_many
 
 KIND_NAMES = {v: k for k, v in KINDS.items()}
@@ -259,16 +259,20 @@ def _release_locked_units(platform: Platform, agent: str, token: str) -> None:
     may cancel them), so that no locked unit blocks its redemption."""
     settlement = platform.contract("Settlement")
     count = settlement.read("instructionCount")
-    instructions = read_many([(settlement, "getInstruction", (i,)) for i in range(1, count + 1)])
-    stale = [
-        i
-        for i, (_, _, on_token, _, _, _, state) in enumerate(instructions, start=1)
-        if on_token == token and state in (1, 2)
-    ]
+    found = dvp.instructions(platform, range(1, count + 1))
+    stale = [i for i in found.values() if i.token == token and i.state in (1, 2)]
     if stale:
         platform.chain.transact(
             platform.signer(agent),
-            [settlement.tx("cancel", i, description=f"cancel DvP {i} at maturity") for i in stale],
+            [
+                settlement.tx(
+                    "cancel",
+                    i.instruction_id,
+                    i.terms,
+                    description=f"cancel DvP {i.instruction_id} at maturity",
+                )
+                for i in stale
+            ],
         )
 
 

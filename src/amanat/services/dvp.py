@@ -3,20 +3,88 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
 
+from amanat.chain.abi import dvp_terms_hash
 from amanat.chain.client import Receipt
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import tokens
 from amanat.services.approvals import Forbidden
-from amanat.services.platform import Bound, Platform, Prepared
+from amanat.services.platform import Bound, Platform, Prepared, read_many
 
 STATES = {1: "instructed", 2: "affirmed", 3: "settled", 4: "cancelled", 5: "expired"}
 DVP_EVENTS = ("DvPInstructed", "DvPAffirmed", "DvPSettled", "DvPCancelled", "DvPExpired")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """A DvP instruction: its terms as `DvPInstructed` carries them (the contract stores only
+    their hash, and every later step is passed them) and its state from the contract."""
+
+    instruction_id: int
+    seller: str
+    buyer: str
+    token: str
+    units: int
+    cash_minor: int
+    deadline: int
+    state: int
+
+    @property
+    def terms(self) -> tuple[str, str, str, int, int, int]:
+        """The terms argument of affirm, settle, cancel, expire and enforceCancel."""
+        return (self.seller, self.buyer, self.token, self.units, self.cash_minor, self.deadline)
+
+
+def instructions(platform: Platform, instruction_ids: Sequence[int]) -> dict[int, Instruction]:
+    """These instructions, their terms read from their `DvPInstructed` events (one log query)
+    and checked against the hash the contract stores: a node serving another log cannot change
+    what a party signs."""
+    if not instruction_ids:
+        return {}
+    settlement = platform.contract("Settlement")
+    records = read_many([(settlement, "getInstruction", (i,)) for i in instruction_ids])
+    every = len(instruction_ids) == settlement.read("instructionCount")
+    logs = platform.decoded_logs(
+        settlement, ["DvPInstructed"], first_indexed=() if every else instruction_ids
+    )
+    events = {int(log["instructionId"]): log for log in logs}
+    found = {}
+    for instruction_id, (stored_hash, state) in zip(instruction_ids, records, strict=True):
+        event = events.get(instruction_id)
+        instruction = None
+        if event is not None:
+            instruction = Instruction(
+                instruction_id,
+                event["seller"],
+                event["buyer"],
+                event["token"],
+                int(event["units"]),
+                int(event["cashAmount"]),
+                int(event["deadline"]),
+                int(state),
+            )
+        if instruction is None or dvp_terms_hash(instruction.terms) != bytes(stored_hash):
+            raise RuleViolation(
+                "dvp-terms",
+                f"the chain's DvPInstructed event of instruction {instruction_id} is missing or "
+                f"does not match the terms hash the instruction stores (0x{bytes(stored_hash).hex()})",
+                instruction=instruction_id,
+            )
+        found[instruction_id] = instruction
+    return found
+
+
+def instruction(platform: Platform, instruction_id: int) -> Instruction:
+    """One instruction (see `instructions`); an unknown id is NotFound."""
+    _require(platform, instruction_id)
+    return instructions(platform, [instruction_id])[instruction_id]
 
 
 def prepare_instruct(
@@ -128,9 +196,9 @@ def prepare_step(
 ) -> Prepared:
     """A step of an instruction (affirm, settle, cancel or expire) by wallet `sender`; the
     contract decides who may take it and when."""
-    _require(platform, instruction_id)
+    terms = instruction(platform, instruction_id).terms
     request = platform.contract("Settlement").tx(
-        step, instruction_id, key=key, description=f"DvP {step} {instruction_id}"
+        step, instruction_id, terms, key=key, description=f"DvP {step} {instruction_id}"
     )
     return Prepared(sender, request, lambda _receipt: show(platform, instruction_id))
 
@@ -178,24 +246,25 @@ def _require(platform: Platform, instruction_id: int) -> None:
 
 
 def show(platform: Platform, instruction_id: int) -> dict[str, Any]:
-    _require(platform, instruction_id)
-    seller, buyer, token, units, cash, deadline, state = platform.contract("Settlement").read(
-        "getInstruction", instruction_id
-    )
+    return _shown(platform, instruction(platform, instruction_id))
+
+
+def _shown(platform: Platform, i: Instruction) -> dict[str, Any]:
     return {
-        "instruction": instruction_id,
-        "seller": seller,
-        "buyer": buyer,
-        "token": token,
-        "symbol": platform.token(token).read("symbol"),
-        "units": units,
-        "cash_minor": cash,
-        "cash": format_pkr(cash),
-        "deadline": deadline,
-        "state": STATES[state],
+        "instruction": i.instruction_id,
+        "seller": i.seller,
+        "buyer": i.buyer,
+        "token": i.token,
+        "symbol": platform.token(i.token).read("symbol"),
+        "units": i.units,
+        "cash_minor": i.cash_minor,
+        "cash": format_pkr(i.cash_minor),
+        "deadline": i.deadline,
+        "state": STATES[i.state],
     }
 
 
 def list_instructions(platform: Platform) -> list[dict[str, Any]]:
     count = platform.contract("Settlement").read("instructionCount")
-    return [show(platform, i) for i in range(1, count + 1)]
+    found = instructions(platform, range(1, count + 1))
+    return [_shown(platform, found[i]) for i in range(1, count + 1)]
