@@ -8,6 +8,8 @@ import pytest
 
 from amanat.domain.assets import AssetClass, AssetStatus
 from amanat.domain.restrictions import REASONS, Restriction
+from amanat.errors import InvalidInput
+from amanat.services.tokens import tokenize_args
 
 from .conftest import BASE_RULES, DAY, EVIDENCE, MAX_UNITS, ZERO32, ZERO_ADDRESS, System, deploy, h
 
@@ -224,7 +226,11 @@ def test_mark_matured_waits_for_the_maturity_stored_at_creation(system: System, 
     asset = system.register_asset(legal_id="PK-GIS-2031")
     system.govern(system.areg, "setStatus", asset, 2)
     maturity = boa.env.timestamp + 90 * DAY
-    token = system.create_token(asset, symbol="PGIS31", maturity=maturity)
+    with pytest.raises(InvalidInput, match="maturity 18446744073709551616 is not a unix time"):
+        tokenize_args(asset, "Pakistan GIS 2031", "PGIS31", 0, BASE_RULES, 2**64)
+    args = tokenize_args(asset, "Pakistan GIS 2031", "PGIS31", 0, BASE_RULES, maturity)
+    system.govern(system.factory, "createToken", *args)  # as amanat proposes it
+    token = system.d["AssetToken"].at(system.factory.tokenOf(asset))
     assert token.maturity() == maturity
     system.govern(token, "setRules", *BASE_RULES.set_rules_args())
     system.govern(token, "pause")
