@@ -477,6 +477,12 @@ def linkUnderlying(sukukId: uint256, underlyingId: uint256):
     @notice Tie an Ijara sukuk to the asset whose usufruct backs it; the
             underlying cannot be retired until the sukuk is redeemed or
             retired. Issuer only, while the sukuk is still proposed.
+    @dev Single-key decision (issue 9, item 8): one issuer key suffices. A
+         proposed sukuk holds no value and has no token; the link is fixed
+         and shown to governance, which must approve the sukuk before it
+         can be tokenized. The only effect on the underlying is that it
+         cannot be retired while linked; governance lifts that by retiring
+         the proposed sukuk.
     @param sukukId The sukuk asset.
     @param underlyingId The underlying asset (e.g. a public building).
     """
@@ -500,6 +506,12 @@ def attestReserve(assetId: uint256, quantity: uint256, reportHash: bytes32) -> u
     @notice Record a proof-of-reserve attestation for a commodity asset: the
             units in its vault as counted by an auditor. Minting is capped
             by the latest attestation. Reserve auditors only.
+    @dev Single-key decision (issue 9, item 8): one auditor key suffices. A
+         higher attestation only widens a ceiling: it creates no units, and
+         every mint is an M-of-N governance action (settlement mints follow
+         an auction governance settles); the statutory authorisation caps
+         minting whatever the attestation. A lower attestation (a shortfall)
+         binds at once, as it should.
     @param assetId The commodity reserve asset.
     @param quantity Units of the commodity in the vault (token base units).
     @param reportHash SHA-256 of the auditor's report.

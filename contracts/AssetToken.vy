@@ -59,6 +59,9 @@ COUNTED_FOREIGN: constant(uint256) = 2**255
 RULES_PAUSED: constant(uint256) = 2**152
 RULES_MATURED: constant(uint256) = 2**153
 RULES_FLAGS: constant(uint256) = RULES_PAUSED | RULES_MATURED
+# bits 160..223 of the rules word: maturity date (unix seconds, 0 = none), set at creation
+MATURITY_SHIFT: constant(uint256) = 160
+RULES_MATURITY: constant(uint256) = MASK_64 << MATURITY_SHIFT
 BPS: constant(uint256) = 10000
 ASSET_TOKENIZED: constant(uint8) = 3
 
@@ -223,7 +226,8 @@ def __init__(
     @param identityRegistry_ The shared IdentityRegistry.
     @param assetRegistry_ The AssetRegistry.
     @param governance_ The governance contract (owner and sole agent).
-    @param rules Packed rules word (see amanat.domain.rules).
+    @param rules Packed rules word (see amanat.domain.rules); bits 160..223
+           carry the maturity date (0 = none), kept for the token's life.
     @param limits Packed holding cap (low 128 bits) and minimum holding (high 128 bits).
     @param listedCountries Countries on the allow or deny list.
     """
@@ -1045,10 +1049,16 @@ def markMatured():
     """
     @notice Mark the instrument matured: from now on no ordinary transfer,
             settlement or mint; units can only be redeemed. Irreversible.
-            Governance only.
+            Governance only, not before the maturity date the token was
+            created with (`maturity`); a token created without one (0: a
+            commodity receipt or an instrument without a fixed term) matures
+            when governance decides.
     """
     self._only_governance()
-    assert self._rules & RULES_MATURED == 0, "token already matured"
+    # one assert for both refusals: AssetToken's code is within bytes of the EIP-170 limit
+    assert (
+        self._rules & RULES_MATURED == 0 and block.timestamp >= self._rules >> MATURITY_SHIFT
+    ), "token already matured or maturity date not reached"
     self._rules = self._rules | RULES_MATURED
     self.maturedBlock = block.number
     log Matured(maturedAt=block.timestamp)
@@ -1106,7 +1116,7 @@ def setRules(
         | (convert(lockupUntil, uint256) << 64)
         | (convert(countryMode, uint256) << 128)
         | (convert(domesticCountry, uint256) << 136)
-        | (self._rules & RULES_FLAGS)
+        | (self._rules & (RULES_FLAGS | RULES_MATURITY))
     )
 
 
@@ -1304,6 +1314,17 @@ def matured() -> bool:
     @return True once matured.
     """
     return self._rules & RULES_MATURED != 0
+
+
+@external
+@view
+def maturity() -> uint256:
+    """
+    @notice The maturity date the token was created with; `markMatured` is
+            refused before it. Fixed for the token's life.
+    @return Unix seconds, 0 if the instrument has no fixed maturity.
+    """
+    return self._rules >> MATURITY_SHIFT
 
 
 @external

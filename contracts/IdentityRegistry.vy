@@ -398,6 +398,13 @@ def updateIdentity(
             most `maxSuspensionsPerDay` expiries a day. A country change
             re-books the identity's holding in every asset token.
     @dev The KYC hash is recorded in the IdentityUpdated event, not in storage.
+    @dev Single-key decision (issue 9, item 8): country and category of an
+         identity holding units need M-of-N governance (they classify value
+         already held); KYC hash and expiry stay with one registrar key:
+         renewal and suspension move no units, and the key's reach is
+         bounded by `maxSuspensionsPerDay`. A registrar may renew a KYC that
+         governance suspended: stopping a holder for cause is a governed,
+         evidence-backed freeze in the token, which no registrar can lift.
     @param identityNumber The identity to change.
     @param kycHash Hash of the renewed off-chain KYC record.
     @param country ISO-3166 numeric country code.
@@ -441,6 +448,10 @@ def updateIdentity(
 def linkWallet(identityNumber: uint256, wallet: address):
     """
     @notice Add a wallet to an existing identity (last in its wallet list).
+    @dev Single-key decision (issue 9, item 8): one registrar key suffices.
+         The new wallet gains nothing: units and cash reach it only with a
+         holder's signature or an evidence-backed recovery whose proposal
+         names it; it must not be linked to any identity yet.
     @param identityNumber The identity.
     @param wallet The wallet to add; must not belong to any identity.
     """
@@ -469,6 +480,10 @@ def unlinkWallet(wallet: address):
     @notice Remove a wallet from its identity; it can no longer receive or send.
             A wallet holding units of any asset token, or cash, cannot be
             unlinked: they move to another wallet of the identity first.
+    @dev Single-key decision (issue 9, item 8): one registrar key suffices
+         because only an empty wallet can be unlinked (and so re-linked to
+         another identity); a wallet holding value changes hands only by
+         its holder's transfer or a governed recovery.
     @param wallet The wallet to remove.
     """
     self._only_registrar()

@@ -62,7 +62,7 @@ def createToken(
     @param name Token name.
     @param symbol Token symbol.
     @param decimals Decimals of one unit.
-    @param rules Packed compliance rules (see AssetToken).
+    @param rules Packed compliance rules and maturity date (see AssetToken).
     @param limits Packed holding cap and minimum holding.
     @param listedCountries Countries on the allow or deny list.
     @return The new token's address.

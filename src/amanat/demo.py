@@ -528,6 +528,7 @@ def _lifecycle(s: Scenario, sukuk_token: Bound, building: int) -> tuple[int, int
             "PKTB3MA",
             0,
             TokenRules(eligible_categories=all_but_retail, foreign_cap_bps=2500),
+            maturity=chain.block_timestamp() + 86 * DAY,  # settles in 2 days, 84-day tenor
         ),
         f"tokenize asset {bill} as PKTB3MA",
     )

@@ -29,7 +29,7 @@ from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import GOVERNED_FUNCTIONS, ActionType
 from amanat.domain.identity import COUNTRY_CODES, InvestorCategory
 from amanat.domain.restrictions import REASONS, Restriction
-from amanat.domain.rules import TokenRules
+from amanat.domain.rules import MATURITY_SHIFT, TokenRules
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -419,12 +419,14 @@ class System:
 
     def govern(self, target: Any, fn_name: str, *args: Any, evidence: bytes = b"") -> int:
         """Official 1 proposes, official 2 approves, wait out the timelock, execute."""
-        pid = self.propose(target, fn_name, *args, evidence=evidence)
+        calldata = getattr(target, fn_name).prepare_calldata(*args)
+        pid = self.propose_call(target.address, calldata, evidence)
         self.approve(pid)
         wait = self.gov.getProposal(pid).readyAt - boa.env.timestamp
         if wait > 0:
             boa.env.time_travel(seconds=wait)
-        self.execute(pid)
+        with boa.env.prank(self.officials[1]):
+            self.gov.execute(pid, target.address, calldata, evidence or ZERO32)
         return pid
 
     def logs(self, contract: Any = None, name: str | None = None) -> list[Any]:
@@ -475,6 +477,7 @@ class System:
         name: str = "Pakistan GIS 2030",
         symbol: str = "PGIS30",
         decimals: int = 0,
+        maturity: int = 0,
     ) -> Any:
         self.govern(
             self.factory,
@@ -483,7 +486,7 @@ class System:
             name,
             symbol,
             decimals,
-            rules.rules_word(),
+            rules.rules_word() | maturity << MATURITY_SHIFT,
             rules.limits_word(),
             list(rules.countries),
         )

@@ -31,8 +31,11 @@ import collections
 import contextlib
 import dataclasses
 import os
+from collections.abc import Callable
+from typing import Any
 
 import boa
+from boa.contracts.vyper.vyper_contract import VyperContract
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -112,6 +115,7 @@ class Ident:
 
 class TokenMachine(RuleBasedStateMachine):
     system: System  # set by the test before the machine is built
+    spender: str  # every wallet allows it everything (set by the test)
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,7 +124,6 @@ class TokenMachine(RuleBasedStateMachine):
         s = self.system
         self.max_units = AUTHORISED
         self.tok = s.token
-        self.spender = boa.env.generate_address("spender")
         self.addr = {
             "b0": s.bank.wallets[0],
             "b1": s.bank.wallets[1],
@@ -239,6 +242,7 @@ class TokenMachine(RuleBasedStateMachine):
             out.add(R.MAX_HOLDERS)
         if (
             rules.foreign_cap_bps < BPS
+            and amount > 0  # only a move that raises the foreign total is refused
             and self.foreign(receiver)
             and not (sender and self.foreign(sender))
         ):
@@ -346,19 +350,20 @@ class TokenMachine(RuleBasedStateMachine):
 
     @initialize(alloc=st.sampled_from(ALLOCATIONS), preset=st.sampled_from(list(PRESETS)))
     def setup(self, alloc: dict[str, int], preset: str) -> None:
-        s = self.system
-        s.govern(s.areg, "setAuthorisation", s.asset_id, "Act XII", h("act xii"), AUTHORISED)
-        status, self.max_units = s.areg.mintingTerms(s.asset_id)
-        assert (status, self.max_units) == (3, AUTHORISED)
-        s.govern(self.tok, "batchMint", [self.addr[k] for k in alloc], list(alloc.values()))
+        """The example's starting point, set by the governance contract's own address: the
+        state its proposals would reach in a third of the calls (the rules below go through
+        proposals). The allowances and the authorisation are set once by the test."""
+        with boa.env.prank(self.system.gov.address):
+            self.tok.batchMint([self.addr[k] for k in alloc], list(alloc.values()))
         for k, amount in alloc.items():
             self.supply += amount
             self.move(None, k, amount)
             self.received_ordinarily.add(k)
-        for k in WALLETS:
-            with boa.env.prank(self.addr[k]):
-                self.tok.approve(self.spender, MAX_UINT)
-        self._apply_rules(preset)
+        self._apply_rules(preset, self._as_governance)
+
+    def _as_governance(self, target: Any, fn_name: str, *args: Any) -> None:
+        with boa.env.prank(self.system.gov.address):
+            getattr(target, fn_name)(*args)
 
     def _amount(self, sender: str, pct: int) -> int:
         bal = self.balance[sender]
@@ -669,23 +674,24 @@ class TokenMachine(RuleBasedStateMachine):
             return
         self._apply_rules(preset)
 
-    def _apply_rules(self, preset: str) -> None:
-        s = self.system
+    def _apply_rules(self, preset: str, act: Callable[..., Any] | None = None) -> None:
+        """Governance sets the preset's rules (through proposals unless `act` is given)."""
+        act = act or self.system.govern
         rules = PRESETS[preset]
         if preset == "lock-up":
             rules = dataclasses.replace(rules, lockup_until=self.now + 45)
         if rules.set_rules_args() != self.rules.set_rules_args():
-            s.govern(self.tok, "setRules", *rules.set_rules_args())
+            act(self.tok, "setRules", *rules.set_rules_args())
         if (rules.holding_cap, rules.minimum_holding) != (
             self.rules.holding_cap,
             self.rules.minimum_holding,
         ):
-            s.govern(self.tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
+            act(self.tok, "setHoldingLimits", rules.holding_cap, rules.minimum_holding)
         wanted = set(rules.countries)
         if self.listed - wanted:
-            s.govern(self.tok, "setCountriesListed", sorted(self.listed - wanted), False)
+            act(self.tok, "setCountriesListed", sorted(self.listed - wanted), False)
         if wanted - self.listed:
-            s.govern(self.tok, "setCountriesListed", sorted(wanted - self.listed), True)
+            act(self.tok, "setCountriesListed", sorted(wanted - self.listed), True)
         self.rules, self.listed = rules, wanted
 
     @rule(seconds=st.sampled_from((15, 1, 40, 120)))
@@ -767,16 +773,43 @@ class TokenMachine(RuleBasedStateMachine):
         assert supply <= self.max_units
 
 
-def test_token_state_machine(system):
-    """Deterministic by default (CI); AMANAT_INVARIANT_EXAMPLES / _STEPS run longer and
-    AMANAT_INVARIANT_RANDOM=1 explores fresh sequences."""
-    TokenMachine.system = system
+def _contract_name_only(contract: VyperContract) -> str:
+    return f"<{contract.contract_name} at {contract.address}>"
+
+
+def test_token_state_machine(system, monkeypatch):
+    """Deterministic by default (CI): 400 examples of 10 steps. AMANAT_INVARIANT_EXAMPLES /
+    _STEPS run longer and AMANAT_INVARIANT_RANDOM=1 explores fresh sequences.
+
+    Why not 5,000 examples (issue 9): an example costs ~0.32 s of CPU (measured: 120 against
+    20 examples of 10 steps, 100 examples = 32 s), almost all of it in py-evm, titanoboa's
+    interpreter: a governed step is three transactions (~5 ms each), the invariant ~45
+    getter calls (~0.3 ms each). 5,000 examples would take ~27 minutes of a 20-minute CI
+    budget; 400 take ~2.2 minutes. Already cut: one deployment for the whole test, each
+    example reset by `boa.env.anchor()` and set up through the governance contract's address
+    (not three transactions per call), the authorisation and allowances set once, fast mode,
+    and no storage dump in titanoboa's description of a reverting contract (~20 ms per
+    expected revert). Measured and rejected: a lens contract returning every figure in one
+    call costs more here (~29 ms against ~16 ms for the direct getters), because py-evm pays
+    more for a contract-to-contract call than boa for a top-level one."""
+    # titanoboa describes a contract by dumping its whole storage, which it does for every
+    # reverting call, expected or not (~20 ms each): the name and address suffice here.
+    monkeypatch.setattr(VyperContract, "__repr__", _contract_name_only)
+    s = system
+    s.govern(s.areg, "setAuthorisation", s.asset_id, "Act XII", h("act xii"), AUTHORISED)
+    assert s.areg.mintingTerms(s.asset_id) == (3, AUTHORISED)
+    spender = boa.env.generate_address("spender")
+    others = (s.pension, s.insurer, s.gulf, s.london, s.retail)
+    for wallet in (*s.bank.wallets, *(i.wallets[0] for i in others), s.outsider):
+        with boa.env.prank(wallet):
+            s.token.approve(spender, MAX_UINT)
+    TokenMachine.system, TokenMachine.spender = s, spender
     STATS.clear()
     run_state_machine_as_test(
         TokenMachine,
         settings=settings(
-            max_examples=int(os.environ.get("AMANAT_INVARIANT_EXAMPLES", "12")),
-            stateful_step_count=int(os.environ.get("AMANAT_INVARIANT_STEPS", "30")),
+            max_examples=int(os.environ.get("AMANAT_INVARIANT_EXAMPLES", "400")),
+            stateful_step_count=int(os.environ.get("AMANAT_INVARIANT_STEPS", "10")),
             deadline=None,
             database=None,
             derandomize=os.environ.get("AMANAT_INVARIANT_RANDOM") != "1",

@@ -8,8 +8,10 @@ import pytest
 
 from amanat.domain.assets import AssetClass, AssetStatus
 from amanat.domain.restrictions import REASONS, Restriction
+from amanat.errors import InvalidInput
+from amanat.services.tokens import tokenize_args
 
-from .conftest import EVIDENCE, MAX_UNITS, ZERO32, ZERO_ADDRESS, System, deploy, h
+from .conftest import BASE_RULES, DAY, EVIDENCE, MAX_UNITS, ZERO32, ZERO_ADDRESS, System, deploy, h
 
 PROPOSED, APPROVED, TOKENIZED, REDEEMED, RETIRED = (int(s) for s in AssetStatus)
 SUKUK, COMMODITY, REAL_ESTATE = (
@@ -212,10 +214,35 @@ def test_mark_matured(system: System, w):
     assert event.maturedAt == boa.env.timestamp
     assert system.token.matured() is True
     assert system.token.paused() is False
-    with boa.reverts("token already matured"):
+    with boa.reverts("token already matured or maturity date not reached"):
         system.govern(system.token, "markMatured", evidence=EVIDENCE)
     with boa.reverts("caller is not governance (agent)"), boa.env.prank(w.b0):
         system.token.markMatured()
+
+
+def test_mark_matured_waits_for_the_maturity_stored_at_creation(system: System, w):
+    """Issue 9: markMatured had no date check. The maturity date rides in the rules word the
+    token is created with, survives rule changes and holds markMatured back until it."""
+    asset = system.register_asset(legal_id="PK-GIS-2031")
+    system.govern(system.areg, "setStatus", asset, 2)
+    maturity = boa.env.timestamp + 90 * DAY
+    with pytest.raises(InvalidInput, match="maturity 18446744073709551616 is not a unix time"):
+        tokenize_args(asset, "Pakistan GIS 2031", "PGIS31", 0, BASE_RULES, 2**64)
+    args = tokenize_args(asset, "Pakistan GIS 2031", "PGIS31", 0, BASE_RULES, maturity)
+    system.govern(system.factory, "createToken", *args)  # as amanat proposes it
+    token = system.d["AssetToken"].at(system.factory.tokenOf(asset))
+    assert token.maturity() == maturity
+    system.govern(token, "setRules", *BASE_RULES.set_rules_args())
+    system.govern(token, "pause")
+    assert (token.maturity(), token.paused()) == (maturity, True)
+    boa.env.time_travel(seconds=maturity - boa.env.timestamp - 2)
+    with boa.reverts("token already matured or maturity date not reached"):
+        system.govern(token, "markMatured", evidence=EVIDENCE)
+    assert token.matured() is False
+    boa.env.time_travel(seconds=maturity - boa.env.timestamp)
+    system.govern(token, "markMatured", evidence=EVIDENCE)
+    assert (token.matured(), token.maturity()) == (True, maturity)
+    assert system.token.maturity() == 0  # no fixed maturity: governance decides
 
 
 def test_matured_token_refuses_transfers_and_mints(system: System, agent, w):

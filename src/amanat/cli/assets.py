@@ -227,6 +227,11 @@ def propose_accept_valuation(ctx: Context, asset_id: int, index: int, **options:
 @click.option("--deny-countries", help="Comma-separated deny-list.")
 @click.option("--holding-cap", default=0, show_default=True, type=int)
 @click.option("--minimum-holding", default=0, show_default=True, type=int)
+@click.option(
+    "--maturity",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Maturity date (UTC); the token refuses markMatured before it. Omit for no fixed term.",
+)
 @proposal_options
 @pass_ctx
 def propose_tokenize(
@@ -243,9 +248,10 @@ def propose_tokenize(
     deny_countries: str | None,
     holding_cap: int,
     minimum_holding: int,
+    maturity: datetime | None,
     **options: Any,
 ) -> None:
-    """Create the asset's token with its compliance rules."""
+    """Create the asset's token with its compliance rules and maturity date."""
     if allow_countries and deny_countries:
         raise InvalidInput("give either --allow-countries or --deny-countries, not both")
     listed = allow_countries or deny_countries or ""
@@ -263,7 +269,14 @@ def propose_tokenize(
         ctx,
         ctx.platform().contract("TokenFactory"),
         "createToken",
-        tokens.tokenize_args(asset_id, name, symbol, decimals, rules),
+        tokens.tokenize_args(
+            asset_id,
+            name,
+            symbol,
+            decimals,
+            rules,
+            int(maturity.replace(tzinfo=UTC).timestamp()) if maturity else 0,
+        ),
         **options,
     )
 

@@ -9,6 +9,10 @@ from amanat.errors import InvalidInput
 
 BPS = 10_000
 COUNTRY_MODES = {"none": 0, "allow": 1, "deny": 2}
+# A token's maturity (unix seconds, 0 = no fixed maturity) is given at creation in bits
+# 160..223 of the rules word; the token keeps it for good (AssetToken.maturity).
+MATURITY_SHIFT = 160
+MAX_MATURITY = 2**64 - 1
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,12 @@ def _tokenize(platform: Platform, p: dict[str, Any]) -> tuple[Bound, str, list[A
         minimum_holding=int(p.get("minimum_holding", 0)),
     )
     args = tokens.tokenize_args(
-        asset, _text(p, "name"), _text(p, "symbol"), int(p.get("decimals", 0)), rules
+        asset,
+        _text(p, "name"),
+        _text(p, "symbol"),
+        int(p.get("decimals", 0)),
+        rules,
+        _count(p, "maturity") if "maturity" in p else 0,
     )
     return (
         platform.contract("TokenFactory"),

@@ -11,7 +11,7 @@ from eth_utils import to_checksum_address
 from amanat.chain.client import Receipt
 from amanat.domain.identity import country_label
 from amanat.domain.restrictions import Restriction
-from amanat.domain.rules import BPS, TokenRules
+from amanat.domain.rules import BPS, MATURITY_SHIFT, MAX_MATURITY, TokenRules
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import identities
 from amanat.services.platform import Bound, Platform, Prepared
@@ -83,9 +83,12 @@ def all_tokens(platform: Platform) -> list[Bound]:
 
 
 def tokenize_args(
-    asset_id: int, name: str, symbol: str, decimals: int, rules: TokenRules
+    asset_id: int, name: str, symbol: str, decimals: int, rules: TokenRules, maturity: int = 0
 ) -> list[Any]:
-    """Arguments of TokenFactory.createToken for a governance proposal."""
+    """Arguments of TokenFactory.createToken for a governance proposal. `maturity` (unix
+    seconds, 0 = no fixed term) is kept by the token for good: markMatured is refused before it."""
+    if not 0 <= maturity <= MAX_MATURITY:
+        raise InvalidInput(f"maturity {maturity} is not a unix time in 0..{MAX_MATURITY}")
     if not 0 <= decimals <= 18:
         raise InvalidInput(f"decimals {decimals} outside 0..18")
     if not 1 <= len(symbol) <= 32 or not 1 <= len(name) <= 64:
@@ -97,7 +100,7 @@ def tokenize_args(
         name,
         symbol,
         decimals,
-        rules.rules_word(),
+        rules.rules_word() | maturity << MATURITY_SHIFT,
         rules.limits_word(),
         list(rules.countries),
     ]
