@@ -263,7 +263,7 @@ def _evidence() -> bytes32:
 @internal
 def _store_rules(rules: uint256):
     assert (rules >> 16) & 65535 <= BPS, "foreign cap above 10000 bps"
-    assert (rules >> 128) & 255 <= 2, "country mode must be 0 none, 1 allow or 2 deny"
+    assert (rules >> 128) & 255 <= 2, "country mode must be 0, 1 or 2"
     assert (rules >> 136) & 65535 != 0, "domestic country not set"
     self._rules = rules
     log RulesUpdated(

@@ -126,7 +126,7 @@ def test_create_token_event_and_initial_rules(system):
             BASE_RULES.rules_word() | 3 << 128,
             0,
             [],
-            "country mode must be 0 none, 1 allow or 2 deny",
+            "country mode must be 0, 1 or 2",
         ),
         (BASE_RULES.rules_word() & ~(0xFFFF << 136), 0, [], "domestic country not set"),
         (BASE_RULES.rules_word(), 10 | 11 << 128, [], "minimum holding above holding cap"),
@@ -965,7 +965,7 @@ def test_set_rules_keeps_pause(system):
     ("args", "message"),
     [
         ((0, 10_001, 0, 0, 0, PK), "foreign cap above 10000 bps"),
-        ((0, 0, 0, 0, 3, PK), "country mode must be 0 none, 1 allow or 2 deny"),
+        ((0, 0, 0, 0, 3, PK), "country mode must be 0, 1 or 2"),
         ((0, 0, 0, 0, 0, 0), "domestic country not set"),
     ],
 )
