@@ -356,7 +356,7 @@ class Year:
 
         def renew(key: str) -> None:
             number = registry.read("identityNumberOf", platform.address_of(key))
-            _, country, category, _ = registry.read("identityOf", number)
+            country, category, _ = registry.read("identityOf", number)
             identities.update(
                 platform,
                 "registrar",

@@ -712,13 +712,22 @@ UNGOVERNED = {
 }
 
 
+def _abi_type(argument: dict) -> str:
+    """An argument's canonical type, tuples spelled out as their components."""
+    kind = argument["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in argument["components"])
+        return f"({inner}){kind[len('tuple'):]}"
+    return kind
+
+
 @pytest.mark.parametrize("contract", sorted(UNGOVERNED))
 def test_every_privileged_function_is_a_governed_action(deployers, contract):
     """Every state-changing function outside the user/role surface is in GOVERNED_FUNCTIONS,
     so governance can actually call it (and the domain model knows its action type)."""
     abi = build_abi_output(deployers[contract].compiler_data)
     mutating = {
-        f"{f['name']}({','.join(i['type'] for i in f['inputs'])})"
+        f"{f['name']}({','.join(_abi_type(i) for i in f['inputs'])})"
         for f in abi
         if f.get("type") == "function" and f["stateMutability"] in ("nonpayable", "payable")
     }
