@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from amanat.services import pilot
-from amanat.services import platform as platform_module
 from amanat.store import crypto
 from amanat.store.crypto import KEY_ENV
 from amanat.store.models import IdempotencyRecord
@@ -220,8 +219,9 @@ def test_onboarding_without_a_data_key_leaves_nothing_on_chain(
     body = _institution("Keyless Bank", "PK", wallet)
     monkeypatch.delenv(KEY_ENV, raising=False)
     monkeypatch.setattr(api.platform, "_cipher", None)
+    load_key = crypto.load_key  # the platform imports it from amanat.store.crypto when used
     monkeypatch.setattr(
-        platform_module, "load_key", lambda _dir, create: crypto.load_key(tmp_path, create=False)
+        crypto, "load_key", lambda _dir, create: load_key(tmp_path, create=False)
     )
     block = api.platform.chain.block_number()
     refused = api.post("/institutions", "registrar", json=body)

@@ -15,7 +15,6 @@ from amanat.chain.client import Receipt
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import tokens
-from amanat.services.approvals import Forbidden
 from amanat.services.platform import Bound, Platform, Prepared, read_many
 
 STATES = {1: "instructed", 2: "affirmed", 3: "settled", 4: "cancelled", 5: "expired"}
@@ -181,6 +180,8 @@ def check_step(shown: dict[str, Any], sender: str, step: str) -> None:
     """The platform's own refusal of an institution's step before the chain is asked (server-
     or client-signed alike): only a party affirms, settles or cancels, and only the buyer
     affirms (anyone may expire a lapsed instruction)."""
+    from amanat.services.approvals import Forbidden  # approvals imports this module
+
     parties = {shown["seller"], shown["buyer"]}
     if step in ("affirm", "settle", "cancel") and sender not in parties:
         raise Forbidden(
