@@ -4,7 +4,7 @@ The throughput bench's workload (compliant transfers through `amanat.services.to
 batches of 250 across 100 holders) in rounds, mixed with a holder's own wallet sending ordinary
 ERC-20 transfers (signed with eth-account, plain JSON-RPC, mined by the block producer). Each
 round prints tx/s, the worst and median batch latency, node and service RSS and disk by component
-(journal, snapshots, node files, store). At each checkpoint the node is stopped cleanly and
+(journal, history archive, snapshots, node files, store). At each checkpoint the node is stopped cleanly and
 restarted, then SIGKILLed and recovered, both timed, and the chain is checked identical: latest
 block hash (which commits to every earlier block), state root and every holder's balance.
 
@@ -54,12 +54,22 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
+_COMPONENTS = ("journal", "history", "snapshots", "node", "store")
+
+
 def _disk(data_dir: Path) -> dict[str, int]:
     journal = sum(_size(p) for p in data_dir.glob("journal.sqlite*"))
+    history = sum(_size(p) for p in data_dir.glob("history.sqlite*"))
     snapshots = _size(data_dir / "node" / "snapshots")
     node = _size(data_dir / "node") - snapshots
-    store = _size(data_dir) - journal - snapshots - node
-    return {"journal": journal, "snapshots": snapshots, "node": node, "store": store}
+    store = _size(data_dir) - journal - history - snapshots - node
+    return {
+        "journal": journal,
+        "history": history,
+        "snapshots": snapshots,
+        "node": node,
+        "store": store,
+    }
 
 
 def _wallet_transfers(
@@ -150,7 +160,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
     next_checkpoint = args.checkpoint_every
     print(
         "round transfers tps worst_batch_s median_batch_s node_rss_mb service_rss_mb "
-        "journal_mb snapshots_mb node_mb store_mb",
+        "journal_mb history_mb snapshots_mb node_mb store_mb",
         file=sys.stderr,
     )
     while done < args.transfers:
@@ -178,7 +188,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             f"{len(tps)} {done} {tps[-1]:.0f} {max(round_latencies):.2f} "
             f"{statistics.median(round_latencies):.2f} {node_rss:.0f} "
             f"{_rss_mb(os.getpid()):.0f} "
-            + " ".join(f"{disk[k] / 2**20:.1f}" for k in ("journal", "snapshots", "node", "store")),
+            + " ".join(f"{disk[k] / 2**20:.1f}" for k in _COMPONENTS),
             file=sys.stderr,
             flush=True,
         )

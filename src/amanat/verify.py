@@ -195,9 +195,12 @@ class Verifier:
         manifest: dict[str, Any],
         batch_size: int = DEFAULT_BATCH_SIZE,
         logs_range: int = DEFAULT_LOGS_RANGE,
+        rpc: RpcClient | None = None,
     ) -> None:
+        """`rpc`, if given, is how `rpc_url` is read (the embedded node with its history
+        archive, `amanat.chain.archive.HistoryRpc`)."""
         self.published = published
-        self.rpc = RpcClient(rpc_url, batch_size=batch_size, logs_range=logs_range)
+        self.rpc = rpc or RpcClient(rpc_url, batch_size=batch_size, logs_range=logs_range)
         self.public_key = public_key
         self.manifest = manifest
         self.checks: list[Check] = []

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from eth_utils import keccak
 
 from amanat.chain.abi import checksum, decode_revert
+from amanat.chain.archive import Archive, HistoryRpc
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode
 from amanat.chain.producer import (
@@ -193,7 +194,7 @@ class Chain:
             else:
                 raise ChainUnavailable("the embedded node is not running: `amanat node start`")
         chain = cls(
-            RpcClient(node.url),
+            HistoryRpc(node.url, journal),
             journal,
             lock_path,
             node,
@@ -614,7 +615,9 @@ class Chain:
                 self.node.stop()
                 _restore(self.node, self.journal)
             if self.node is not None:
-                adopt_blocks(self.rpc, self.journal)
+                head = adopt_blocks(self.rpc, self.journal)
+                # blocks journaled by a process that died before archiving them
+                Archive.beside(self.journal).fill(self.rpc, self.journal, up_to=head)
             pending = self.journal.pending()
             if pending and self.node is None:
                 self._resend(pending)
@@ -1052,8 +1055,12 @@ def _rebuild(node: AnvilNode, journal: Journal) -> None:
     rpc = RpcClient(node.url, timeout=LOAD_STATE_TIMEOUT_SECONDS)
     if snapshot and not legacy:
         rpc.call("anvil_loadState", ["0x" + Path(snapshot[1]).read_bytes().hex()])
+    archive = Archive.beside(journal)
+    archive.fill(rpc, journal, up_to=snapshot[0] if snapshot else 0)
     for block in journal.blocks_after(snapshot[0] if snapshot else 0):
         _replay_block(rpc, journal, block, journal.raw_of(block.tx_hashes))
+        if not archive.holds(block):
+            archive.record_from(rpc, block)
 
 
 def _replay_block(rpc: RpcClient, journal: Journal, block: JournalBlock, raws: list[bytes]) -> None:

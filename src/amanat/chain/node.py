@@ -22,6 +22,7 @@ from amanat.chain.rpc import RpcClient
 from amanat.errors import AmanatError, ChainUnavailable
 
 EMBEDDED_CHAIN_ID = 31337
+NODE_KEEPS_BLOCKS = 16  # blocks the node keeps whole; older ones are served by the archive
 BLOCK_GAS_LIMIT = 1_000_000_000
 STOP_WAIT_SECONDS = 60.0  # a node holding a large history takes seconds to release its memory
 PORT_WAIT_SECONDS = 60.0
@@ -162,6 +163,10 @@ class AnvilNode:
             "--gas-limit",
             str(BLOCK_GAS_LIMIT),
             "--no-request-size-limit",
+            # history lives in Amanat's archive (amanat.chain.archive): the node keeps state,
+            # block headers and its latest blocks whole, so memory and snapshots stay bounded
+            "--transaction-block-keeper",
+            str(NODE_KEEPS_BLOCKS),
         ]
         if load_state is not None:
             args += ["--load-state", str(load_state)]

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from amanat.chain.archive import Archive
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
 from amanat.chain.node import AnvilNode, process_alive
 from amanat.chain.rpc import RpcClient, RpcError
@@ -73,8 +74,10 @@ def outside_txs(rpc: RpcClient, unknown: list[str]) -> list[JournalTx]:
 
 def record_block(rpc: RpcClient, journal: Journal, block: JournalBlock) -> None:
     """Journal a block the node mined, with the raw bytes of every transaction in it that
-    Amanat did not sign (from `eth_getRawTransactionByHash`)."""
+    Amanat did not sign (from `eth_getRawTransactionByHash`), then archive its header and
+    receipts (`amanat.chain.archive`) while the node holds them whole."""
     journal.record_block(block, outside_txs(rpc, journal.unknown(block.tx_hashes)))
+    Archive.beside(journal).record_from(rpc, block)
 
 
 def journal_pool(rpc: RpcClient, journal: Journal, own_pending: int) -> None:

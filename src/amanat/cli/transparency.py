@@ -203,10 +203,26 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
         if manifest is None:
             raise InvalidInput("no deployment manifest: give --manifest")
         ctx = click_ctx.obj
-        rpc_url = ctx.settings.rpc_url or chain_node.AnvilNode(ctx.settings.data_dir).status().url
+        embedded_url = (  # this data directory's node, if it has one running
+            chain_node.AnvilNode(ctx.settings.data_dir).status().url
+            if (ctx.settings.data_dir / "node").is_dir()
+            else None
+        )
+        rpc_url = ctx.settings.rpc_url or embedded_url
         if rpc_url is None:
             raise InvalidInput("no chain to check against: give --rpc URL")
         sizes = (first, second) if first is not None and second is not None else None
+        history = None
+        if rpc_url == embedded_url:  # this data directory's node: old history is in its archive
+            from amanat.chain.archive import HistoryRpc
+            from amanat.chain.journal import Journal
+
+            history = HistoryRpc(
+                rpc_url,
+                Journal(ctx.settings.data_dir / "journal.sqlite"),
+                batch_size=ctx.settings.rpc_batch_size,
+                logs_range=ctx.settings.logs_range,
+            )
         checks = verify.Verifier(
             published,
             rpc_url,
@@ -214,6 +230,7 @@ def register(cli: click.Group, json_option: Any, pass_ctx: Any) -> None:
             manifest,
             batch_size=ctx.settings.rpc_batch_size,
             logs_range=ctx.settings.logs_range,
+            rpc=history,
         ).run(list(entry_indexes), sizes)
         failed = [c for c in checks if not c.ok]
         emit(
