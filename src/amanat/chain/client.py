@@ -64,7 +64,9 @@ SIGNED_GAS_FACTOR = 2
 SIGNED_GAS_FLOOR = 100_000
 # Snapshots bound the replay after a crash: one is taken after this many journaled transactions,
 # or after this long with any, never by a count of blocks alone (a block may hold 1 or 1,000).
-SNAPSHOT_EVERY_TRANSACTIONS = 10_000
+# A snapshot holds state, block headers and the node's last blocks (history is in the archive),
+# so it is small and quick to take: often enough that a restart replays a few seconds at most.
+SNAPSHOT_EVERY_TRANSACTIONS = 2_000
 SNAPSHOT_EVERY_SECONDS = 600
 SNAPSHOTS_KEPT = 2
 RECEIPT_TIMEOUT_SECONDS = 120.0
