@@ -17,6 +17,7 @@ replayed. On a real network there is no archive: the network's nodes keep their 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import zlib
@@ -90,13 +91,16 @@ class Archive:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
-            db.execute("PRAGMA journal_mode=WAL")
-            # a write lost to a power cut is re-archived from the node on its next start
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+        """This thread's connection, opened on first use (again after a fork: a server's
+        workers never share their parent's)."""
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]  # type: ignore[no-any-return]
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        # a write lost to a power cut is re-archived from the node on its next start
+        db.execute("PRAGMA synchronous=NORMAL")
+        self._local.held = (os.getpid(), db)
         return db
 
     # -- writing ------------------------------------------------------------
