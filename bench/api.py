@@ -420,14 +420,17 @@ def main() -> int:
 
         print(f"(c) package transfers (transfer_batch of {PACKAGE_BATCH}) for {seconds:.0f} s ...")
         package_cpu, node_cpu = cpu_seconds(), node_cpu_seconds(data_dir)
+        server_cpu = server.cpu_seconds()  # its indexer follows these transfers too
         package_settled, package_elapsed, package_outcomes = package_load(platform, seconds)
         package_cpu = cpu_seconds() - package_cpu
         node_cpu = node_cpu_seconds(data_dir) - node_cpu
+        server_cpu = server.cpu_seconds() - server_cpu
         package_tps = package_settled / package_elapsed
         print(
             f"    CPU per package transfer: this process "
             f"{1000 * package_cpu / max(package_settled, 1):.2f} ms, "
-            f"node {1000 * node_cpu / max(package_settled, 1):.2f} ms"
+            f"node {1000 * node_cpu / max(package_settled, 1):.2f} ms, "
+            f"server (its indexer) {1000 * server_cpu / max(package_settled, 1):.2f} ms"
         )
         print(
             f"    {package_settled} settled in {package_elapsed:.1f} s; "
