@@ -293,11 +293,10 @@ def test_one_key_sent_to_two_workers_at_once_executes_once(api: Api) -> None:
         assert audited.count(key) == 1, key
 
 
-def test_concurrent_results_are_group_committed_and_one_failure_stays_its_own(api: Api) -> None:
-    """deps.remember group-commits the results and audit entries of concurrent POSTs: every
-    request gets its own completed idempotency record and its own chained audit entry, and a
-    result that cannot be stored (a body that is not JSON: it refers to itself) fails only the
-    request that owns it."""
+def test_concurrent_results_are_each_stored_and_one_failure_stays_its_own(api: Api) -> None:
+    """deps.remember for concurrent POSTs: every request gets its own completed idempotency
+    record and its own chained audit entry, and a result that cannot be stored (a body that is
+    not JSON: it refers to itself) fails only the request that owns it."""
     from amanat.api import deps
     from amanat.services import accounts, idempotency
 
