@@ -9,10 +9,13 @@ that data directory on 127.0.0.1 (a free port), its background indexer following
     auditor's token, requests pre-built as bytes: they cost far less CPU than the server)
     alternate GET /tokens/PKTB3M/holders and GET /assets for ~10 s. The clients run in a child
     process so that they do not compete with this process's GIL;
-(b) API transfers: institution users (inb, kla, fepf, 4 clients each) send compliant
-    1,000-unit PKTB3M transfers around a cycle inb -> kla -> fepf -> inb through POST /transfers
-    (each with an Idempotency-Key) for ~10 s; every transfer is pre-checked, journaled, mined
-    and audited before its 201;
+(b) API transfers: 50 concurrent clients (issue 14), spread over the institution users inb,
+    kla and fepf, send compliant 1,000-unit PKTB3M transfers around a cycle inb -> kla -> fepf
+    -> inb through POST /transfers (each with a fresh Idempotency-Key) for ~10 s, from a child
+    process (one asyncio loop, a keep-alive connection each, as the readers); every transfer
+    is pre-checked, journaled, mined, recorded under its key and audited before its 201. The
+    bench reports the write latency (p50, p99) and the CPU per transfer of the server, the node
+    and the clients, and for (c) the CPU per package transfer;
 (b2) client-signed transfers: one client process per institution (its transactions take
     consecutive nonces) builds each transfer through POST /transactions/build, signs it locally
     with eth-account and submits it to POST /transactions, for ~10 s;
@@ -21,13 +24,15 @@ that data directory on 127.0.0.1 (a free port), its background indexer following
 
 Every loop is bounded by time and by a request count. The server and the node are stopped at
 the end. Last line: `api_transfers_per_s X client_signed_per_s C package_transfers_per_s Y
-ratio R api_read_rps Z api_read_p50_ms P api_read_p99_ms W` (ratio = X / Y).
+ratio R api_read_rps Z api_read_p50_ms P api_read_p99_ms W api_write_p50_ms Q
+api_write_p99_ms V` (ratio = X / Y).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import resource
@@ -38,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -57,7 +61,7 @@ HOST = "127.0.0.1"
 READ_CLIENTS = 50
 READ_PATHS = ("/tokens/PKTB3M/holders", "/assets")
 CYCLE = {"inb": "kla", "kla": "fepf", "fepf": "inb"}  # all PK institutions, PKTB3M-eligible
-TRANSFER_CLIENTS_PER_USER = 4
+TRANSFER_CLIENTS = 50  # issue 14: 50 concurrent clients
 TRANSFER_AMOUNT = 1_000
 MAX_REQUESTS_PER_CLIENT = 100_000
 PACKAGE_BATCH = 250
@@ -193,42 +197,58 @@ async def _read_load(
 
 
 def transfer_load(
-    url: str, platform: Platform, tokens: dict[str, str], seconds: float
-) -> tuple[int, float, Counter[str]]:
+    url: str, tokens: dict[str, str], receivers: dict[str, str], seconds: float
+) -> tuple[int, float, Counter[str], list[float], float]:
+    """The API-transfer phase, in a child process: TRANSFER_CLIENTS concurrent clients (one
+    asyncio loop, a keep-alive HTTP/1.1 connection each, spread over the cycle's institution
+    users), each sending POST /transfers with a fresh Idempotency-Key as soon as its previous
+    reply came. Returns the transfers settled, the elapsed time, the outcomes, every write's
+    latency (ms) and the CPU seconds the clients used."""
+    return asyncio.run(_transfer_load(url, tokens, receivers, seconds))
+
+
+async def _transfer_load(
+    url: str, tokens: dict[str, str], receivers: dict[str, str], seconds: float
+) -> tuple[int, float, Counter[str], list[float], float]:
+    host, port = url.removeprefix("http://").split(":")
+    users = list(CYCLE)
     outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    clients = [user for user in CYCLE for _ in range(TRANSFER_CLIENTS_PER_USER)]
-    start = threading.Barrier(len(clients) + 1)
-    receivers = {user: platform.address_of(receiver) for user, receiver in CYCLE.items()}
-
-    def client(user: str) -> None:
-        seen: Counter[str] = Counter()
-        headers = {"Authorization": f"Bearer {tokens[user]}"}
-        body = {"token": "PKTB3M", "to": receivers[user], "amount": TRANSFER_AMOUNT}
-        with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
-            start.wait()
-            deadline = time.monotonic() + seconds
-            for _ in range(MAX_REQUESTS_PER_CLIENT):
-                if time.monotonic() >= deadline:
-                    break
-                reply = http.post(
-                    "/transfers", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-                )
-                if reply.status_code == 201:
-                    seen["settled"] += 1
-                else:
-                    seen[f"{reply.status_code} {reply.json().get('rule')}"] += 1
-        with lock:
-            outcomes.update(seen)
-
-    threads = [threading.Thread(target=client, args=(user,)) for user in clients]
-    for thread in threads:
-        thread.start()
-    start.wait()
+    latencies: list[float] = []
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(TRANSFER_CLIENTS)]
+    began_cpu = cpu_seconds()
     began = time.monotonic()
-    for thread in threads:
-        thread.join()
-    return outcomes["settled"], time.monotonic() - began, outcomes
+    deadline = began + seconds
+
+    async def client(index: int) -> None:
+        reader, writer = connections[index]
+        user = users[index % len(users)]
+        body = json.dumps(
+            {"token": "PKTB3M", "to": receivers[user], "amount": TRANSFER_AMOUNT}
+        ).encode()
+        head = (
+            f"POST /transfers HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {tokens[user]}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nAccept: application/json\r\n"
+        )
+        for _ in range(MAX_REQUESTS_PER_CLIENT):
+            if time.monotonic() >= deadline:
+                break
+            sent = time.perf_counter()
+            writer.write(f"{head}Idempotency-Key: {uuid.uuid4()}\r\n\r\n".encode() + body)
+            reply_head = await reader.readuntil(b"\r\n\r\n")
+            length = int(reply_head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            reply = await reader.readexactly(length)
+            latencies.append((time.perf_counter() - sent) * 1000)
+            status = int(reply_head[9:12])
+            if status == 201:
+                outcomes["settled"] += 1
+            else:
+                outcomes[f"{status} {json.loads(reply).get('rule')}"] += 1
+        writer.close()
+
+    await asyncio.gather(*(client(i) for i in range(TRANSFER_CLIENTS)))
+    elapsed = time.monotonic() - began
+    return outcomes["settled"], elapsed, outcomes, latencies, cpu_seconds() - began_cpu
 
 
 def client_signed_load(
@@ -348,14 +368,24 @@ def main() -> int:
             f"clients {1000 * client_cpu / len(every):.2f} ms ({os.cpu_count()} cores)"
         )
 
-        print(
-            f"(b) API transfers: {len(CYCLE) * TRANSFER_CLIENTS_PER_USER} clients for "
-            f"{seconds:.0f} s ...",
-            flush=True,
-        )
-        settled, elapsed, outcomes = transfer_load(server.url, platform, bearer, seconds)
+        print(f"(b) API transfers: {TRANSFER_CLIENTS} clients for {seconds:.0f} s ...", flush=True)
+        receivers = {user: platform.address_of(receiver) for user, receiver in CYCLE.items()}
+        server_cpu, node_cpu = server.cpu_seconds(), node_cpu_seconds(data_dir)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            settled, elapsed, outcomes, write_ms, writer_cpu = pool.apply(
+                transfer_load, (server.url, bearer, receivers, seconds)
+            )
+        server_cpu = server.cpu_seconds() - server_cpu
+        node_cpu = node_cpu_seconds(data_dir) - node_cpu
         api_tps = settled / elapsed
+        write_p50, write_p99 = statistics.median(write_ms), percentile(write_ms, 0.99)
         print(f"    {settled} settled in {elapsed:.1f} s; outcomes {dict(outcomes)}")
+        print(f"    write latency p50 {write_p50:.1f} ms  p99 {write_p99:.1f} ms")
+        print(
+            f"    CPU per API transfer: server {1000 * server_cpu / max(settled, 1):.2f} ms, "
+            f"node {1000 * node_cpu / max(settled, 1):.2f} ms, "
+            f"clients {1000 * writer_cpu / max(settled, 1):.2f} ms"
+        )
         health = httpx.get(f"{server.url}/health").json()
         verify = httpx.get(
             f"{server.url}/audit/verify",
@@ -389,8 +419,19 @@ def main() -> int:
         )
 
         print(f"(c) package transfers (transfer_batch of {PACKAGE_BATCH}) for {seconds:.0f} s ...")
+        package_cpu, node_cpu = cpu_seconds(), node_cpu_seconds(data_dir)
+        server_cpu = server.cpu_seconds()  # its indexer follows these transfers too
         package_settled, package_elapsed, package_outcomes = package_load(platform, seconds)
+        package_cpu = cpu_seconds() - package_cpu
+        node_cpu = node_cpu_seconds(data_dir) - node_cpu
+        server_cpu = server.cpu_seconds() - server_cpu
         package_tps = package_settled / package_elapsed
+        print(
+            f"    CPU per package transfer: this process "
+            f"{1000 * package_cpu / max(package_settled, 1):.2f} ms, "
+            f"node {1000 * node_cpu / max(package_settled, 1):.2f} ms, "
+            f"server (its indexer) {1000 * server_cpu / max(package_settled, 1):.2f} ms"
+        )
         print(
             f"    {package_settled} settled in {package_elapsed:.1f} s; "
             f"outcomes {dict(package_outcomes)}"
@@ -402,7 +443,8 @@ def main() -> int:
             f"api_transfers_per_s {api_tps:.1f} client_signed_per_s {client_signed_tps:.1f} "
             f"package_transfers_per_s {package_tps:.1f} "
             f"ratio {api_tps / package_tps if package_tps else 0:.3f} api_read_rps {read_rps:.0f} "
-            f"api_read_p50_ms {p50:.1f} api_read_p99_ms {p99:.1f}"
+            f"api_read_p50_ms {p50:.1f} api_read_p99_ms {p99:.1f} "
+            f"api_write_p50_ms {write_p50:.1f} api_write_p99_ms {write_p99:.1f}"
         )
         return 0
     finally:

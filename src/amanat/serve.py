@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from amanat.api.app import create_app
+from amanat.chain.keys import eth_account_class
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
 from amanat.errors import InvalidInput
@@ -105,7 +106,15 @@ def worker_app() -> FastAPI:
     data directory the supervising process serves."""
     values = json.loads(os.environ[WORKER_SETTINGS_ENV])
     settings = Settings.resolve(values["data_dir"], values["rpc_url"], values["database_url"])
+    _load_signing()
     return create_app(Platform.open(settings))
+
+
+def _load_signing() -> None:
+    """Import the signing stack (eth-account, with py_ecc) before serving: imported lazily (the
+    CLI's start-up), it costs a worker about two seconds of CPU, which the first write after a
+    start would otherwise wait for, with every request queued behind it."""
+    eth_account_class()
 
 
 def serve(
@@ -155,6 +164,7 @@ def serve(
     )
     try:
         if workers == 1:
+            _load_signing()
             app = create_app(platform)
             app.state.indexer = indexer
             uvicorn.run(app, host=host, port=port, log_level="warning")

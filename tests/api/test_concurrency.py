@@ -291,3 +291,50 @@ def test_one_key_sent_to_two_workers_at_once_executes_once(api: Api) -> None:
         assert mine.json() == json.loads(text)
         assert [mine.headers.get("idempotent-replayed"), replayed].count("true") == 1
         assert audited.count(key) == 1, key
+
+
+def test_concurrent_results_are_each_stored_and_one_failure_stays_its_own(api: Api) -> None:
+    """deps.remember for concurrent POSTs: every request gets its own completed idempotency
+    record and its own chained audit entry, and a result that cannot be stored (a body that is
+    not JSON: it refers to itself) fails only the request that owns it."""
+    from amanat.api import deps
+    from amanat.services import accounts, idempotency
+
+    platform = api.platform
+    who = accounts.get_user(platform.store, "inb")
+    method_path = "POST /transfers"
+    keys = [f"group-{uuid}" for uuid in range(12)]
+    for key in keys:
+        assert idempotency.claim(platform, who.username, key, method_path, "f" * 64) is None
+    bad: dict[str, Any] = {}
+    bad["self"] = bad
+    bad_key = keys[5]
+
+    def remember(key: str) -> Callable[[], str]:
+        def run() -> str:
+            body = bad if key == bad_key else {"tx": key}
+            try:
+                deps.remember(platform, who, key, method_path, 201, body, "127.0.0.1")
+            except ValueError as error:
+                return f"refused: {error}"
+            return "stored"
+
+        return run
+
+    outcomes = dict(zip(keys, _all_at_once([remember(key) for key in keys]), strict=True))
+    assert outcomes.pop(bad_key).startswith("refused: Circular reference")
+    assert set(outcomes.values()) == {"stored"}
+    for key in outcomes:
+        replay = idempotency.claim(platform, who.username, key, method_path, "f" * 64)
+        assert replay == {"tx": key}
+    idempotency.release(platform, who.username, bad_key)  # still pending: given back
+    with platform.store.session() as session:
+        audited = [
+            json.dumps(detail)
+            for detail in session.scalars(
+                select(AuditEntry.detail).where(AuditEntry.resource == "/transfers")
+            )
+        ]
+    assert all(sum(f'"{key}"' in d for d in audited) == 1 for key in outcomes)
+    assert not any(f'"{bad_key}"' in d for d in audited)
+    assert api.get("/audit/verify", "auditor").json()["ok"]

@@ -181,14 +181,14 @@ class TransferEvent(BaseModel):
 
 def resolve(platform: Platform, ref: str) -> Bound:
     """A token by asset id, symbol or address: from the index, else from the chain."""
-    with platform.store.session() as session:
-        if ref.startswith("0x"):
-            query = select(Token.address).where(Token.address == address(ref))
-        elif ref.isdigit():
-            query = select(Token.address).where(Token.asset_id == int(ref))
-        else:
-            query = select(Token.address).where(Token.symbol == ref)
-        found = session.scalar(query)
+    if ref.startswith("0x"):
+        query = select(Token.address).where(Token.address == address(ref))
+    elif ref.isdigit():
+        query = select(Token.address).where(Token.asset_id == int(ref))
+    else:
+        query = select(Token.address).where(Token.symbol == ref)
+    with platform.store.read_engine.connect() as connection:  # one statement, autocommit
+        found = connection.scalar(query)
     return platform.token(found) if found else tokens.resolve(platform, ref)
 
 

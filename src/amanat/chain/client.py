@@ -166,6 +166,7 @@ class Chain:
         self._lock_owner: int | None = None  # the thread holding the chain lock
         self._senders_waiting = 0  # threads queued to hand transactions to the node
         self._senders_guard = threading.Lock()
+        self._senders_changed = threading.Condition(self._senders_guard)
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
         # sender -> key this process signed with (fee bumps): a secret, or a token's signer
@@ -236,13 +237,16 @@ class Chain:
         try:
             with self.locked():
                 entered = True
-                with self._senders_guard:
-                    self._senders_waiting -= 1
+                self._sender_left()
                 yield
         finally:
             if not entered:
-                with self._senders_guard:
-                    self._senders_waiting -= 1
+                self._sender_left()
+
+    def _sender_left(self) -> None:
+        with self._senders_guard:
+            self._senders_waiting -= 1
+            self._senders_changed.notify_all()
 
     def _let_senders_in(self) -> None:
         """Before mining: wait (at most SHARE_WAIT_SECONDS) while other threads of this process
@@ -250,8 +254,9 @@ class Chain:
         if self._lock_owner == threading.get_ident():
             return
         deadline = time.monotonic() + SHARE_WAIT_SECONDS
-        while self._senders_waiting and time.monotonic() < deadline:
-            time.sleep(0.0005)
+        with self._senders_guard:  # woken as each queued sender gets the lock (no polling)
+            while self._senders_waiting and (left := deadline - time.monotonic()) > 0:
+                self._senders_changed.wait(left)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

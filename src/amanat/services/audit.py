@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from amanat.store import log
@@ -24,6 +24,13 @@ def _entry_hash(previous: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((previous + canonical).encode()).hexdigest()
 
 
+class Appended(NamedTuple):
+    """An appended entry: its id and hash."""
+
+    id: int
+    entry_hash: str
+
+
 def record(
     session: Session,
     username: str,
@@ -35,15 +42,18 @@ def record(
     approval_ref: str | None = None,
     detail: dict[str, Any] | None = None,
     public: bool = True,
-) -> AuditEntry:
+) -> Appended:
     """Append one entry in the caller's transaction.
 
     The append first increments the one-row `audit_state` counter: concurrent appends from any
     writer (API, console, CLI, background jobs; threads or processes; SQLite or PostgreSQL) wait
-    there until the holder commits, so each entry chains to the one committed before it."""
-    session.execute(update(AuditState).where(AuditState.id == 1).values(size=AuditState.size + 1))
-    last = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
-    previous = last.entry_hash if last else GENESIS
+    there until the holder commits, so each entry chains to the one committed before it. The
+    rows are written with Core statements (an append is on every API write's path)."""
+    connection = session.connection()
+    connection.execute(
+        update(AuditState).where(AuditState.id == 1).values(size=AuditState.size + 1)
+    )
+    previous = connection.scalar(_LAST_HASH) or GENESIS
     at = datetime.now(UTC)
     fields = {
         "at": at.isoformat(),
@@ -56,21 +66,24 @@ def record(
         "approval_ref": approval_ref,
         "detail": detail or {},
     }
-    entry = AuditEntry(
-        at=at,
-        username=username,
-        role=role,
-        action=action,
-        resource=resource,
-        source=source,
-        status=status,
-        approval_ref=approval_ref,
-        detail=detail or {},
-        previous_hash=previous,
-        entry_hash=_entry_hash(previous, fields),
-    )
-    session.add(entry)
-    session.flush()
+    entry_hash = _entry_hash(previous, fields)
+    entry_id = connection.execute(
+        insert(AuditEntry).returning(AuditEntry.id),
+        {
+            "at": at,
+            "username": username,
+            "role": role,
+            "action": action,
+            "resource": resource,
+            "source": source,
+            "status": status,
+            "approval_ref": approval_ref,
+            "detail": detail or {},
+            "previous_hash": previous,
+            "entry_hash": entry_hash,
+        },
+    ).scalar_one()
+    entry = Appended(entry_id, entry_hash)
     if not public:
         return entry
     # The public log gets the entry's hash and what was done, never who or any personal data.
@@ -94,6 +107,9 @@ def record(
         ],
     )
     return entry
+
+
+_LAST_HASH = select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
 
 
 def verify_chain(session: Session) -> list[int]:

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,16 +69,17 @@ def claim(
         now = datetime.now(UTC)
         try:
             with platform.store.session() as session, session.begin():
-                session.add(
-                    IdempotencyRecord(
-                        key=key,
-                        username=username,
-                        method_path=method_path,
-                        fingerprint=fingerprint,
-                        status=PENDING,
-                        body="",
-                        at=now,
-                    )
+                session.connection().execute(
+                    insert(IdempotencyRecord),
+                    {
+                        "key": key,
+                        "username": username,
+                        "method_path": method_path,
+                        "fingerprint": fingerprint,
+                        "status": PENDING,
+                        "body": "",
+                        "at": now,
+                    },
                 )
             return None
         except IntegrityError:
@@ -108,7 +109,7 @@ def complete(
     session: Session, platform: Platform, username: str, key: str, status: int, body: Any
 ) -> None:
     """Store the claimed key's result, in the caller's transaction."""
-    session.execute(
+    session.connection().execute(
         update(IdempotencyRecord)
         .where(*_pending(username, key))
         .values(status=status, body=_sealed_result(platform, body), at=datetime.now(UTC))
@@ -118,7 +119,7 @@ def complete(
 def release(platform: Platform, username: str, key: str) -> None:
     """Give back a claim whose request was refused or failed: it may be retried."""
     with platform.store.session() as session, session.begin():
-        session.execute(delete(IdempotencyRecord).where(*_pending(username, key)))
+        session.connection().execute(delete(IdempotencyRecord).where(*_pending(username, key)))
 
 
 def _pending(username: str, key: str) -> tuple[Any, ...]:

@@ -365,15 +365,21 @@ class Platform:
             name
         ):
             return True
-        from sqlalchemy import select
+        from sqlalchemy import exists, or_, select
 
         from amanat.store.models import User, Wallet
 
-        with self.store.session() as session:
-            return (
-                session.scalar(select(Wallet.address).where(Wallet.key_name == name).limit(1))
-                is not None
-                or session.scalar(select(User.id).where(User.key_name == name).limit(1)) is not None
+        # one statement on the autocommit engine: every write signed for a user asks this
+        with self.store.read_engine.connect() as connection:
+            return bool(
+                connection.scalar(
+                    select(
+                        or_(
+                            exists().where(Wallet.key_name == name),
+                            exists().where(User.key_name == name),
+                        )
+                    )
+                )
             )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from amanat.domain import merkle
@@ -21,28 +21,35 @@ from amanat.store.models import LogEntry, LogState
 
 def append(session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> int:
     """Append (kind, source reference, JSON payload) entries; the payload becomes the leaf as
-    canonical JSON. Returns the index of the first."""
+    canonical JSON. Returns the index of the first. Core statements: an append is on every
+    API write's path (its audit entry)."""
     if not items:
         return size(session)
     leaves = [canonical_json(payload) for _kind, _source, payload in items]
-    session.execute(
+    connection = session.connection()
+    connection.execute(
         update(LogState).where(LogState.id == 1).values(size=LogState.size + len(items))
     )
-    first = size(session) - len(items)
+    first = int(connection.scalar(_SIZE) or 0) - len(items)
     now = datetime.now(UTC)
-    session.add_all(
-        LogEntry(
-            index=first + i,
-            kind=kind,
-            source=source[:200],
-            leaf=leaf,
-            leaf_hash=merkle.leaf_hash(leaf),
-            created_at=now,
-        )
-        for i, ((kind, source, _payload), leaf) in enumerate(zip(items, leaves, strict=True))
+    connection.execute(
+        insert(LogEntry),
+        [
+            {
+                "index": first + i,
+                "kind": kind,
+                "source": source[:200],
+                "leaf": leaf,
+                "leaf_hash": merkle.leaf_hash(leaf),
+                "created_at": now,
+            }
+            for i, ((kind, source, _payload), leaf) in enumerate(zip(items, leaves, strict=True))
+        ],
     )
-    session.flush()
     return first
+
+
+_SIZE = select(LogState.size).where(LogState.id == 1)
 
 
 def size(session: Session) -> int:
