@@ -15,13 +15,25 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from amanat.api import deps
 from amanat.domain.identity import InvestorCategory
 from amanat.errors import AmanatError, RuleViolation
-from amanat.services import approvals, auctions, governance, identities, transparency
+from amanat.services import (
+    approvals,
+    assets,
+    auctions,
+    audit,
+    governance,
+    identities,
+    rotation,
+    transparency,
+)
 from amanat.store import crypto
 from amanat.store.crypto import KEY_ENV
 from amanat.store.models import (
     ActionDecision,
+    AuditEntry,
+    Document,
     IdempotencyRecord,
     Institution,
     Wallet,
@@ -241,3 +253,93 @@ def test_an_anchor_whose_store_step_was_lost_is_recorded_from_the_journal(api: A
     with api.platform.store.session() as session:
         row = session.get(TreeHeadRow, size)
         assert row is not None and (row.anchor_tx, row.anchor_block) == first
+
+
+def test_an_unlink_whose_store_step_failed_is_completed_by_its_retry(
+    api: Api, newcomer: tuple[int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry unlinked the wallet but the store's step (the row and its audit entry, one
+    transaction) failed: the store still shows the wallet, and a retry completes the store's
+    half instead of answering that the wallet is not linked."""
+    number, _ = newcomer
+    address = identities.link_wallet(
+        api.platform,
+        "registrar",
+        number,
+        api.platform.address_of(f"half-write-third-{api.backend}", new=True),
+    )
+    record = audit.record
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(audit, "record", failing)
+    with pytest.raises(OSError):
+        rotation.unlink_wallet(api.platform, "registrar", address)
+    monkeypatch.setattr(audit, "record", record)
+    assert api.platform.contract("IdentityRegistry").read("identityNumberOf", address) == 0
+    with api.platform.store.session() as session:
+        assert session.get(Wallet, address) is not None  # the store's half is whole: not done
+    before = _writes(api)
+    done = rotation.unlink_wallet(api.platform, "registrar", address)
+    assert done["identity"] == number and done["unlinked"] and _writes(api) == before
+    with api.platform.store.session() as session:
+        assert session.get(Wallet, address) is None
+        unlinked = session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "wallet.unlink", AuditEntry.resource.endswith(address)
+            )
+        )
+        assert unlinked is not None and unlinked.username == "registrar"
+
+
+def test_a_document_the_chain_refuses_to_attach_is_not_kept(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload is stored, then its hash attached on chain: when the chain refuses the attach,
+    the stored copy goes too (the store holds no upload the chain does not reference)."""
+    asset = api.get("/assets", None).json()["items"][0]["id"]
+    content = f"a valuation annex nobody attached ({api.backend})".encode()
+    digest = "0x" + hashlib.sha256(content).hexdigest()
+
+    def refused(*_args: Any) -> None:
+        raise RuleViolation("chain-refused", "caller is not an issuer")
+
+    monkeypatch.setattr(assets, "attach_document", refused)
+    before = _writes(api)
+    reply = api.client.post(
+        f"/assets/{asset}/documents",
+        headers=api.headers("treasury"),
+        data={"kind": "valuation_report"},
+        files={"file": ("annex.txt", content, "text/plain")},
+    )
+    assert reply.status_code == 422 and reply.json()["rule"] == "chain-refused", reply.text
+    assert _writes(api) == before
+    with api.platform.store.session() as session:
+        assert session.get(Document, digest) is None
+
+
+def test_a_keyed_write_whose_result_was_not_stored_completes_on_its_retry(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every API write stores its result and audit entry after the chain (one transaction). If
+    that step fails, the key is given back and its retry completes the write from the journal:
+    the same transaction, sent once, now remembered and audited."""
+    body = {"token": "PKTB3M", "to": api.address("kla"), "amount": 1}
+    key = f"unremembered-{api.backend}"
+    remember = deps.remember
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(deps, "remember", lost)
+    sent = api.platform.chain.journal.count()
+    with pytest.raises(OSError):
+        api.post("/transfers", "inb", key=key, json=body)
+    assert api.platform.chain.journal.count() == sent + 1
+    monkeypatch.setattr(deps, "remember", remember)
+    retried = api.post("/transfers", "inb", key=key, json=body)
+    assert retried.status_code == 201, retried.text
+    assert api.platform.chain.journal.count() == sent + 1
+    again = api.post("/transfers", "inb", key=key, json=body)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == retried.json()
