@@ -17,7 +17,6 @@ from amanat.api.routes_common import (
     ERRORS,
     INSTITUTION,
     SIGNED_IN,
-    STAFF,
     Address,
     Amount,
     Block,
@@ -267,7 +266,7 @@ def get_token(
 
 HOLDERS_SORTS = ("balance", "wallet", "institution", "identity")
 HOLDERS_SORT = "-balance"
-HOLDERS_READERS = STAFF  # who may read a cap table
+HOLDERS_READERS = access.HOLDERS_READERS
 
 
 @router.get(

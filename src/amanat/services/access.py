@@ -39,6 +39,8 @@ APPROVAL_MAKERS = (ISSUER, AGENT)
 # Stored documents (deeds, valuation reports, evidence): the makers who cite them, the approvers
 # who weigh them, and oversight.
 DOCUMENT_READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
+# A token's cap table (every holder by name and holding): staff; an institution sees its own.
+HOLDERS_READERS = STAFF
 # Personal data (decrypted KYC records): each read is audited.
 KYC_READERS = (AUDITOR, REGISTRAR)
 # Named bidders and their allotments in an auction.

@@ -45,7 +45,7 @@ def token_list(request: Request, console: Session) -> Response:
 
 @router.get("/tokens/{ref}/holders")
 def token_holders(request: Request, console: Session, ref: str) -> Response:
-    console.refuse(Role.INSTITUTION, what="see other institutions' holdings")
+    console.require(*access.HOLDERS_READERS, what="see other institutions' holdings")
     platform = console.platform
     token = tokens.resolve(platform, ref)
     block = platform.chain.block_number()
