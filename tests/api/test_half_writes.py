@@ -81,6 +81,7 @@ def newcomer(api: Api) -> tuple[int, str]:
 def _keyed_writes(api: Api) -> list[tuple[str, str, dict[str, Any]]]:
     """(who, path, JSON body) of one keyed write per service the API fronts."""
     asset = api.get("/assets", None).json()["items"][0]["id"]
+    now = api.platform.clock.chain_time()
     return [
         ("inb", "/transfers", {"token": "PKTB3M", "to": api.address("kla"), "amount": 1}),
         (
@@ -101,7 +102,18 @@ def _keyed_writes(api: Api) -> list[tuple[str, str, dict[str, Any]]]:
                 "buyer": api.address("kla"),
                 "units": 1,
                 "cash_minor": 100,
-                "deadline": api.platform.clock.chain_time() + HOUR,
+                "deadline": now + HOUR,
+            },
+        ),
+        (
+            "treasury",
+            "/auctions",
+            {
+                "token": "PKTB3M",
+                "offered_units": 1_000,
+                "close_time": now + 2 * HOUR,
+                "reveal_deadline": now + 3 * HOUR,
+                "settlement_date": now + 4 * HOUR,
             },
         ),
     ]
