@@ -37,7 +37,6 @@ from amanat.api.routes_common import (
     require_own_wallet,
     run_post,
     scope_of,
-    signing_key,
     sql_page,
 )
 from amanat.errors import InvalidInput, RuleViolation
@@ -452,13 +451,13 @@ def transfer(
     request: Request,
     response: Response,
     platform: PlatformDep,
-    who: Annotated[Principal, Depends(require(INSTITUTION))],
+    who: Annotated[Principal, Depends(require(*access.HOLDING_MOVERS))],
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         return tokens.transfer(
             platform,
-            signing_key(platform, who),
+            access.holder_key(platform, who, "transfer tokens"),
             resolve(platform, body.token),
             address(body.to),
             body.amount,

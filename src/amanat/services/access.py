@@ -47,6 +47,8 @@ KYC_READERS = (AUDITOR, REGISTRAR)
 ALLOCATION_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
 # Who may pay out a distribution or release a held payout.
 PAYERS = (ISSUER, AGENT)
+# Who moves holdings from its own wallet (transfers, DvP steps, sealed bids, claims).
+HOLDING_MOVERS = (INSTITUTION,)
 
 
 def counterparty_detail(who: Principal | None) -> bool:
@@ -79,6 +81,22 @@ def require_server_key(platform: Platform, who: Principal) -> None:
             f"{who.username} --key YOUR-KEY.json ...`)",
             user=who.username,
         )
+
+
+def holder_key(platform: Platform, who: Principal, what: str) -> str:
+    """The key the platform signs `who`'s own transfer with (`what`, in words): refused unless
+    `who` moves holdings (an institution user), the platform may hold its key
+    (`require_server_key`) and it has one."""
+    if who.role not in HOLDING_MOVERS:
+        article = "an" if who.role.value[0] in "aeiou" else "a"
+        raise Forbidden(
+            f"{article} {who.role.value} may not {what} (institutions move their own holdings)",
+            role=who.role.value,
+        )
+    require_server_key(platform, who)
+    if not who.key_name:
+        raise Forbidden(f"user {who.username} has no wallet key to sign with", role=who.role.value)
+    return who.key_name
 
 
 def scope_of(platform: Platform, who: Principal) -> Scope | None:
