@@ -6,6 +6,7 @@ operator holding the keys; the contracts' roles bound what each key may do.)"""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from eth_account import Account
 
 from amanat.cli import client
 from amanat.cli.main import cli
-from amanat.errors import RuleViolation
-from amanat.services import accounts, approvals, pilot
+from amanat.errors import InvalidInput, RuleViolation
+from amanat.services import accounts, approvals, auctions, pilot
 from tests.api.conftest import Api
 
 
@@ -58,3 +59,13 @@ def test_a_cli_refusal_on_behalf_of_a_role_is_the_service_layers(
         approvals.prepare_own_approval(api.platform, approver, number, api.address("official-1"))
     assert (direct.value.rule, direct.value.message) == (refused.rule, refused.message)
     assert api.platform.chain.journal.count() == journal
+
+
+def test_a_bound_every_face_checked_is_the_services_own(api: Api) -> None:
+    """Days to maturity of at least 1 was checked by each face (CLI option type, API query,
+    console form) and not by the service they call: now the service refuses it, for any face."""
+    number = api.get("/auctions", None, symbol="PKTB3MA").json()["items"][0]["auction"]
+    for days in (0, -91):
+        with pytest.raises(InvalidInput, match="days to maturity must be at least 1"):
+            auctions.allocation(api.platform, number, Decimal("0.12"), days)
+    assert auctions.allocation(api.platform, number, Decimal("0.1195"), 91)

@@ -357,6 +357,11 @@ def allocation(
 ) -> list[dict[str, Any]]:
     """Every revealed bidder with its allocation (0 if none) and its payment at the yield the
     auction's pricing method gives it."""
+    if isinstance(days_to_maturity, bool) or days_to_maturity < 1:
+        raise InvalidInput(
+            f"days to maturity must be at least 1, got {days_to_maturity!r}",
+            days=days_to_maturity,
+        )
     terms = _terms(platform, auction_id)
     bids = revealed_bids(platform, auction_id)
     if not bids:
