@@ -17,7 +17,6 @@ from amanat.api.routes_common import (
     ERRORS,
     INSTITUTION,
     SIGNED_IN,
-    STAFF,
     Address,
     Amount,
     Block,
@@ -38,7 +37,6 @@ from amanat.api.routes_common import (
     require_own_wallet,
     run_post,
     scope_of,
-    signing_key,
     sql_page,
 )
 from amanat.errors import InvalidInput, RuleViolation
@@ -267,7 +265,7 @@ def get_token(
 
 HOLDERS_SORTS = ("balance", "wallet", "institution", "identity")
 HOLDERS_SORT = "-balance"
-HOLDERS_READERS = STAFF  # who may read a cap table
+HOLDERS_READERS = access.HOLDERS_READERS
 
 
 @router.get(
@@ -453,13 +451,13 @@ def transfer(
     request: Request,
     response: Response,
     platform: PlatformDep,
-    who: Annotated[Principal, Depends(require(INSTITUTION))],
+    who: Annotated[Principal, Depends(require(*access.HOLDING_MOVERS))],
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         return tokens.transfer(
             platform,
-            signing_key(platform, who),
+            access.holder_key(platform, who, "transfer tokens"),
             resolve(platform, body.token),
             address(body.to),
             body.amount,

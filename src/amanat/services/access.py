@@ -39,12 +39,16 @@ APPROVAL_MAKERS = (ISSUER, AGENT)
 # Stored documents (deeds, valuation reports, evidence): the makers who cite them, the approvers
 # who weigh them, and oversight.
 DOCUMENT_READERS = (ISSUER, APPROVER, AGENT, AUDITOR, REGULATOR)
+# A token's cap table (every holder by name and holding): staff; an institution sees its own.
+HOLDERS_READERS = STAFF
 # Personal data (decrypted KYC records): each read is audited.
 KYC_READERS = (AUDITOR, REGISTRAR)
 # Named bidders and their allotments in an auction.
 ALLOCATION_READERS = (ISSUER, APPROVER, AUDITOR, REGULATOR)
 # Who may pay out a distribution or release a held payout.
 PAYERS = (ISSUER, AGENT)
+# Who moves holdings from its own wallet (transfers, DvP steps, sealed bids, claims).
+HOLDING_MOVERS = (INSTITUTION,)
 
 
 def counterparty_detail(who: Principal | None) -> bool:
@@ -77,6 +81,22 @@ def require_server_key(platform: Platform, who: Principal) -> None:
             f"{who.username} --key YOUR-KEY.json ...`)",
             user=who.username,
         )
+
+
+def holder_key(platform: Platform, who: Principal, what: str) -> str:
+    """The key the platform signs `who`'s own transfer with (`what`, in words): refused unless
+    `who` moves holdings (an institution user), the platform may hold its key
+    (`require_server_key`) and it has one."""
+    if who.role not in HOLDING_MOVERS:
+        article = "an" if who.role.value[0] in "aeiou" else "a"
+        raise Forbidden(
+            f"{article} {who.role.value} may not {what} (institutions move their own holdings)",
+            role=who.role.value,
+        )
+    require_server_key(platform, who)
+    if not who.key_name:
+        raise Forbidden(f"user {who.username} has no wallet key to sign with", role=who.role.value)
+    return who.key_name
 
 
 def scope_of(platform: Platform, who: Principal) -> Scope | None:

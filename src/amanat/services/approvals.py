@@ -27,7 +27,7 @@ from amanat.domain.governance import affects_holder_property
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
-from amanat.errors import InvalidInput, NotFound, OwnKeyRequired, RuleViolation
+from amanat.errors import AmanatError, InvalidInput, NotFound, OwnKeyRequired, RuleViolation
 from amanat.services import assets, auctions, cash, distributions, governance, inputs, tokens
 from amanat.services.accounts import Principal, Role
 from amanat.services.governed_calls import utc
@@ -749,6 +749,7 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
     if approver.role is not Role.APPROVER or not approver.key_name:
         raise Forbidden("only approvers with a signing key may approve", role=approver.role.value)
     require_server_key(platform, approver, "approve")
+    refusal: AmanatError | None = None
     with platform.store.session() as session, session.begin():
         request = _claim(session, request_id)
         _check_decider(platform, session, approver, request)
@@ -767,10 +768,22 @@ def approve(platform: Platform, approver: Principal, request_id: int) -> dict[st
         else:
             proposal = governance.approve(platform, approver.key_name, request.proposal_id)
         session.add(_approval_decision(platform, request_id, approver, None))
+        request.status = _status_after(proposal)
         if proposal.state == "ready":
-            _execute_with_server_key(platform, approver, request)
-        else:
-            request.status = _status_after(proposal)
+            # The approval is on chain: it is recorded even if the execution is refused, and
+            # the request then waits to be executed (the database and the chain agree).
+            request.status = "waiting-timelock"
+            try:
+                _execute_with_server_key(platform, approver, request)
+            except AmanatError as refused:
+                refusal = refused
+    if refusal is not None:
+        refusal.message = (
+            f"your approval of request {request_id} is recorded; executing it was refused: "
+            f"{refusal.message}"
+        )
+        refusal.args = (refusal.message,)
+        raise refusal
     return get(platform, request_id)
 
 

@@ -349,6 +349,13 @@ def store_upload(
 ) -> str:
     """Keep uploaded content in the store's Document table, addressed by its SHA-256; returns
     the 0x-hash. Storing the same content again keeps the first copy."""
+    return _keep_upload(platform, content, filename, media_type, uploaded_by)[0]
+
+
+def _keep_upload(
+    platform: Platform, content: bytes, filename: str, media_type: str, uploaded_by: str
+) -> tuple[str, bool]:
+    """(0x-hash, whether this call stored it) of `store_upload`."""
     from amanat.store.models import Document
 
     if not content:
@@ -359,19 +366,20 @@ def store_upload(
         )
     digest = "0x" + hashlib.sha256(content).hexdigest()
     with platform.store.session() as session, session.begin():
-        if session.get(Document, digest) is None:
-            session.add(
-                Document(
-                    sha256=digest,
-                    filename=(Path(filename).name or "document")[:255],
-                    media_type=media_type[:100] or "application/octet-stream",
-                    size=len(content),
-                    content=content,
-                    uploaded_by=uploaded_by[:64],
-                    uploaded_at=platform.clock.wall_time(),
-                )
+        if session.get(Document, digest) is not None:
+            return digest, False
+        session.add(
+            Document(
+                sha256=digest,
+                filename=(Path(filename).name or "document")[:255],
+                media_type=media_type[:100] or "application/octet-stream",
+                size=len(content),
+                content=content,
+                uploaded_by=uploaded_by[:64],
+                uploaded_at=platform.clock.wall_time(),
             )
-    return digest
+        )
+    return digest, True
 
 
 def attach_upload(
@@ -384,10 +392,22 @@ def attach_upload(
     media_type: str,
     uploaded_by: str,
 ) -> str:
-    """Store an uploaded document and attach its SHA-256 to the asset on chain."""
+    """Store an uploaded document and attach its SHA-256 to the asset on chain. A document
+    the chain refuses to attach is not kept (unless it was stored before): the store never
+    holds an upload the chain does not reference."""
+    from amanat.store.models import Document
+
     _require_asset(platform, asset_id)
-    digest = store_upload(platform, content, filename, media_type, uploaded_by)
-    attach_document(platform, issuer, asset_id, kind, digest)
+    digest, stored = _keep_upload(platform, content, filename, media_type, uploaded_by)
+    try:
+        attach_document(platform, issuer, asset_id, kind, digest)
+    except BaseException:
+        if stored:
+            with platform.store.session() as session, session.begin():
+                kept = session.get(Document, digest)
+                if kept is not None:
+                    session.delete(kept)
+        raise
     return digest
 
 

@@ -33,7 +33,7 @@ from amanat.domain.auction import (
     yield_micro,
 )
 from amanat.domain.money import format_pkr
-from amanat.errors import InvalidInput, NotFound, RuleViolation
+from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import governance, tokens
 from amanat.services.platform import Bound, Platform, Prepared
 
@@ -94,13 +94,21 @@ def _sealed_path(platform: Platform, auction_id: int, wallet: str) -> Path:
 
 
 def _keep_sealed(platform: Platform, path: Path, kept: dict[str, Any]) -> None:
-    """Write a sealed bid (units, yield, salt) encrypted with the data key, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a sealed bid (units, yield, salt) encrypted with the data key, atomically; refused
+    (before anything is committed) when the data key is missing or the file cannot be written."""
+    content = platform.cipher.seal(kept)
     temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(platform.cipher.seal(kept))
-    temporary.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        temporary.replace(path)
+    except OSError as error:
+        raise AmanatError(
+            f"the sealed bid cannot be kept ({error.strerror}); nothing was committed: the "
+            "operator must make the data directory's sealed-bids writable, then bid again"
+        ) from None
 
 
 def _read_sealed(platform: Platform, path: Path) -> dict[str, Any] | None:
@@ -169,7 +177,12 @@ def bid(
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
     path = _sealed_path(platform, auction_id, wallet)
-    kept = _read_sealed(platform, path) if platform.chain.seen(idempotency_key) else None
+    pending = path.with_suffix(".pending")
+    kept = None
+    if platform.chain.seen(idempotency_key):
+        if pending.exists():  # sent, then stopped before the kept bid took its place
+            pending.replace(path)
+        kept = _read_sealed(platform, path)
     if kept is not None:
         return {
             "auction": auction_id,
@@ -177,15 +190,22 @@ def bid(
             "commitment": kept["commitment"],
             **{k: kept[k] for k in ("units", "yield_micro", "competitive")},
         }
-    platform.cipher.seal({})  # the bid is kept encrypted: the data key must be there first
     micro = 0 if yield_rate is None else yield_micro(yield_rate)
     salt = secrets.token_bytes(32)
     sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
-    platform.send(signer, prepare_commit(platform, wallet, auction_id, sealed, idempotency_key))
+    prepared = prepare_commit(platform, wallet, auction_id, sealed, idempotency_key)
     record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
+    # The salt alone reveals the bid: it is kept (encrypted, beside the bid it may replace)
+    # before the commitment goes on chain, and takes the bid's place once the chain has it.
     _keep_sealed(
-        platform, path, {**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}
+        platform, pending, {**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}
     )
+    try:
+        platform.send(signer, prepared)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    pending.replace(path)
     return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
 
 
@@ -337,6 +357,11 @@ def allocation(
 ) -> list[dict[str, Any]]:
     """Every revealed bidder with its allocation (0 if none) and its payment at the yield the
     auction's pricing method gives it."""
+    if isinstance(days_to_maturity, bool) or days_to_maturity < 1:
+        raise InvalidInput(
+            f"days to maturity must be at least 1, got {days_to_maturity!r}",
+            days=days_to_maturity,
+        )
     terms = _terms(platform, auction_id)
     bids = revealed_bids(platform, auction_id)
     if not bids:

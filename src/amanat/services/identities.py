@@ -68,11 +68,7 @@ def onboard(
     from amanat.store.models import Institution, Wallet
 
     inputs.display_name(name, "the institution's name")
-    if country not in ISO_3166_NUMERIC:
-        raise InvalidInput(
-            f"country code {country} is not an ISO 3166-1 numeric code of a country in use",
-            country=country,
-        )
+    _require_country(country)
     sealed = platform.cipher.seal(kyc_record)
     if not wallets:
         raise InvalidInput("an institution needs at least one wallet")
@@ -118,8 +114,17 @@ def onboard(
         session.flush()
         for address, wallet in zip(addresses, wallets, strict=True):
             key_name = None if wallet.startswith("0x") else wallet
-            session.add(Wallet(address=address, institution_id=institution.id, key_name=key_name))
+            # merge: a row an earlier unlink left for the address must not fail this half
+            session.merge(Wallet(address=address, institution_id=institution.id, key_name=key_name))
     return number
+
+
+def _require_country(country: int) -> None:
+    if country not in ISO_3166_NUMERIC:
+        raise InvalidInput(
+            f"country code {country} is not an ISO 3166-1 numeric code of a country in use",
+            country=country,
+        )
 
 
 def kyc_hashes_on_chain(platform: Platform, numbers: Sequence[int] = ()) -> dict[int, str]:
@@ -151,7 +156,14 @@ def update(
     category: InvestorCategory,
     kyc_expiry: int,
 ) -> None:
+    """Update an identity's KYC record, country, category and expiry (the registrar's key).
+
+    Every input and prerequisite (the country, the data key that seals the new KYC record) is
+    checked before the registry is written, so a refusal leaves the chain and the stored record
+    as they were."""
     _require_identity(platform, identity_number)
+    _require_country(country)
+    sealed = platform.cipher.seal(kyc_record)
     identity = platform.contract("IdentityRegistry")
     current_country, current_category, _ = identity.read("identityOf", identity_number)
     if (country, int(category)) != (current_country, current_category):
@@ -188,10 +200,12 @@ def update(
             institution.category = category.name.lower()
             institution.kyc_hash = kyc_hash(kyc_record)
             institution.kyc_expiry = kyc_expiry
-            institution.personal_data = platform.cipher.seal(kyc_record)
+            institution.personal_data = sealed
 
 
 def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet: str) -> str:
+    """Link another wallet to an identity (the registrar's key); returns its address. The store
+    records the link whatever row it held for the address, so the two halves always agree."""
     from amanat.store.models import Wallet
 
     _require_identity(platform, identity_number)
@@ -200,11 +214,13 @@ def link_wallet(platform: Platform, registrar: str, identity_number: int, wallet
     platform.chain.transact(
         platform.signer(registrar), [identity.tx("linkWallet", identity_number, address)]
     )
+    # The registry has linked it: the store follows whatever row it held for the address (a
+    # row an earlier unlink left behind must not leave the link half-recorded).
     with platform.store.session() as session, session.begin():
         institution = _stored(session, identity_number)
         if institution is not None:
             key_name = None if wallet.startswith("0x") else wallet
-            session.add(Wallet(address=address, institution_id=institution.id, key_name=key_name))
+            session.merge(Wallet(address=address, institution_id=institution.id, key_name=key_name))
     return address
 
 

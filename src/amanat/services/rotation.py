@@ -114,6 +114,43 @@ def check_recovery(platform: Platform, target: Bound, lost: str, new: str) -> No
         )
 
 
+def _complete_unlink(platform: Platform, registrar: str, address: str) -> dict[str, Any] | None:
+    """The store's half of an unlink the registry already made (the store step failed after
+    the chain's): the wallet's row is deleted and the unlink audited; None when the store holds
+    no row for the wallet either."""
+    from amanat.store.models import Institution
+
+    with platform.store.session() as session, session.begin():
+        row = session.get(Wallet, address)
+        if row is None:
+            return None
+        institution = session.get(Institution, row.institution_id)
+        number = institution.identity_number if institution is not None else 0
+        session.delete(row)
+        audit.record(
+            session,
+            registrar,
+            "registrar",
+            "wallet.unlink",
+            f"identity/{number}/wallet/{address}",
+            "cli",
+            200,
+            None,
+            {"wallet": address, "completed": "the registry had unlinked it; the store follows"},
+        )
+    wallets = (
+        platform.contract("IdentityRegistry").read("walletsOfIdentity", number) if number else []
+    )
+    return {
+        "identity": number,
+        "wallet": address,
+        "unlinked": True,
+        "tx": None,
+        "block": None,
+        "wallets": list(wallets),
+    }
+
+
 def _identity_of(platform: Platform, address: str) -> int:
     return int(platform.contract("IdentityRegistry").read("identityNumberOf", address))
 
@@ -162,6 +199,9 @@ def unlink_wallet(platform: Platform, registrar: str, wallet: str) -> dict[str, 
     address = platform.address_of(wallet)
     number = _identity_of(platform, address)
     if number == 0:
+        completed = _complete_unlink(platform, registrar, address)
+        if completed is not None:
+            return completed
         raise NotFound(f"wallet {address} is not linked to any institution", wallet=address)
     obstacles = wallet_obstacles(platform, address)
     if obstacles:
@@ -181,17 +221,19 @@ def unlink_wallet(platform: Platform, registrar: str, wallet: str) -> dict[str, 
         platform.signer(registrar),
         [registry.tx("unlinkWallet", address, description=f"unlink wallet {address}")],
     )
-    with platform.store.session() as session, session.begin():
+    with platform.store.session() as session, session.begin():  # the store's half, at once
         session.execute(delete(Wallet).where(Wallet.address == address))
-    _audit(
-        platform,
-        registrar,
-        "registrar",
-        "wallet.unlink",
-        f"identity/{number}/wallet/{address}",
-        f"tx {receipt.tx_hash}",
-        {"institution": name, "wallet": address, "block": receipt.block_number},
-    )
+        audit.record(
+            session,
+            registrar,
+            "registrar",
+            "wallet.unlink",
+            f"identity/{number}/wallet/{address}",
+            "cli",
+            200,
+            f"tx {receipt.tx_hash}",
+            {"institution": name, "wallet": address, "block": receipt.block_number},
+        )
     return {
         "identity": number,
         "wallet": address,

@@ -216,9 +216,14 @@ def _anchor_pending(platform: Platform) -> None:
             key=key_name,
         )
     for row in pending:
-        if row.tree_size <= on_chain:
+        key = f"transparency-anchor-{platform.manifest.address(ANCHOR)}-{row.tree_size}" + (
+            f"-after-voiding-{voidings}" if voidings else ""
+        )
+        if row.tree_size <= on_chain and not platform.chain.seen(key):
             continue  # superseded by a larger anchor (sizes only grow on chain)
-        if row.tree_size > limit:
+        # An anchor this publisher sent whose store step was lost is recorded from the journal
+        # (its key returns the first transaction's receipt; nothing is sent again).
+        if row.tree_size > limit and not platform.chain.seen(key):
             break  # beyond the allowance: it refills, a later publish anchors the rest
         head = TreeHead(row.tree_size, bytes.fromhex(row.root_hash[2:]), row.timestamp)
         (receipt,) = platform.chain.transact(
@@ -229,8 +234,7 @@ def _anchor_pending(platform: Platform) -> None:
                     row.tree_size,
                     head.root_hash,
                     head.head_hash,
-                    key=f"transparency-anchor-{platform.manifest.address(ANCHOR)}-{row.tree_size}"
-                    + (f"-after-voiding-{voidings}" if voidings else ""),
+                    key=key,
                     description=f"anchor tree head {row.tree_size}",
                 )
             ],
@@ -240,7 +244,7 @@ def _anchor_pending(platform: Platform) -> None:
             assert stored is not None
             stored.anchor_tx = receipt.tx_hash
             stored.anchor_block = receipt.block_number
-        on_chain = row.tree_size
+        on_chain = max(on_chain, row.tree_size)
 
 
 # ------------------------------------------------------------------ keys

@@ -24,7 +24,7 @@ from amanat.services import (
     public,
 )
 from amanat.services.access import ALLOCATION_READERS
-from amanat.services.accounts import Principal, Role
+from amanat.services.accounts import Principal
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
 from amanat.store.models import Institution, Wallet
@@ -34,7 +34,6 @@ from amanat.web.console.common import (
     act,
     area_router,
     explain,
-    own_wallets,
     page,
     positive,
     redirect,
@@ -49,14 +48,15 @@ router = area_router()
 def _cash_rows(platform: Platform, who: Principal) -> list[dict[str, Any]]:
     """Cash balances: an institution's own wallets; for staff every institution and the
     treasury."""
+    scope = access.scope_of(platform, who)
     with platform.store.session() as session:
         query = select(Wallet.address, Institution.legal_name).join(
             Institution, Institution.id == Wallet.institution_id
         )
-        if who.role is Role.INSTITUTION:
-            query = query.where(Wallet.institution_id == who.institution_id)
+        if scope is not None:
+            query = query.where(Wallet.address.in_(scope.wallets))
         owners = [(row.address, row.legal_name) for row in session.execute(query)]
-    if who.role is not Role.INSTITUTION:
+    if scope is None:
         owners.append((platform.manifest.address("Governance"), "Treasury (Governance)"))
     return [
         {"name": name, **cash.balance(platform, wallet)}
@@ -69,9 +69,9 @@ def markets(request: Request, console: Session) -> Response:
     platform = console.platform
     who = console.who
     instructions = dvp.list_instructions(platform)
-    if who.role is Role.INSTITUTION:
-        mine = set(own_wallets(platform, who))
-        instructions = [i for i in instructions if {i["seller"], i["buyer"]} & mine]
+    scope = access.scope_of(platform, who)
+    if scope is not None:
+        instructions = [i for i in instructions if {i["seller"], i["buyer"]} & scope.wallets]
     for row in instructions:
         row["seller_name"] = identities.name_of(platform, row["seller"])
         row["buyer_name"] = identities.name_of(platform, row["buyer"])

@@ -45,7 +45,7 @@ def token_list(request: Request, console: Session) -> Response:
 
 @router.get("/tokens/{ref}/holders")
 def token_holders(request: Request, console: Session, ref: str) -> Response:
-    console.refuse(Role.INSTITUTION, what="see other institutions' holdings")
+    console.require(*access.HOLDERS_READERS, what="see other institutions' holdings")
     platform = console.platform
     token = tokens.resolve(platform, ref)
     block = platform.chain.block_number()
@@ -64,11 +64,7 @@ def token_holders(request: Request, console: Session, ref: str) -> Response:
 
 
 def _holder_key(console: Console) -> str:
-    console.require(Role.INSTITUTION, what="transfer tokens (institutions move their own holdings)")
-    access.require_server_key(console.platform, console.who)
-    if not console.who.key_name:
-        raise InvalidInput(f"user {console.who.username} has no wallet key to sign transfers with")
-    return console.who.key_name
+    return access.holder_key(console.platform, console.who, "transfer tokens")
 
 
 def _transfer_form(
