@@ -313,6 +313,38 @@ def test_sealed_bids_are_encrypted_at_rest(api: Api) -> None:
         assert kept["units"] > 0
 
 
+def test_a_sealed_bids_idempotency_record_holds_no_figure_of_the_bid(api: Api) -> None:
+    """A sealed bid's units and yield are kept only in its sealed file, for the reveal: the
+    reply does not echo them, so the idempotency record (encrypted as every result is) holds
+    neither, and a replay under the same key gives the same reply without a second commit."""
+    now = api.platform.chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + 7_200,
+        "reveal_deadline": now + 10_800,
+        "settlement_date": now + 14_400,
+    }
+    announced = api.post("/auctions", "treasury", json=terms)
+    assert announced.status_code == 201, announced.text
+    auction = announced.json()["auction"]
+    key = f"bid-{api.backend}"
+    bid = {"units": 417, "yield": "12.3456%"}
+    first = api.post(f"/auctions/{auction}/bids", "inb", key=key, json=bid)
+    assert first.status_code == 201, first.text
+    assert "units" not in first.json() and "yield_micro" not in first.json()
+    with api.platform.store.session() as session:
+        stored = session.get(IdempotencyRecord, (key, "inb"))
+        assert stored is not None
+        opened = api.platform.cipher.open(stored.body.encode())["result"]
+    assert not {"units", "yield_micro", "salt"} & set(opened), opened
+    assert "417" not in str(opened) and "123456" not in str(opened)
+    again = api.post(f"/auctions/{auction}/bids", "inb", key=key, json=bid)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    shown = api.get(f"/auctions/{auction}", "auditor").json()
+    assert len(shown["bids"]) == 1
+
+
 def test_a_refused_dvp_instruction_never_tells_the_seller_the_buyers_holding(api: Api) -> None:
     """The DvP pre-check, server- or client-signed, explains a refusal as a transfer's is: the
     rule and the seller's own figures, never the buyer's holding or name."""

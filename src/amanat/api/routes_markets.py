@@ -201,11 +201,12 @@ class BidIn(BaseModel):
 
 
 class BidOut(BaseModel):
+    """A committed sealed bid. Its units and yield are not echoed: they stay in the bidder's
+    sealed file (encrypted) for the reveal, and out of the idempotency record."""
+
     auction: Id
     bidder: Address
     commitment: Hash
-    units: Amount
-    yield_micro: Count
     competitive: bool
 
 
@@ -402,7 +403,7 @@ def bid(
 ) -> dict[str, Any]:
     def action() -> dict[str, Any]:
         chosen = None if body.bid_yield is None else parse_yield(body.bid_yield)
-        return auctions.bid(
+        sealed = auctions.bid(
             platform,
             signing_key(platform, who),
             auction_id,
@@ -410,6 +411,7 @@ def bid(
             chosen,
             idempotency_key=chain_key(who, key),
         )
+        return {k: sealed[k] for k in ("auction", "bidder", "commitment", "competitive")}
 
     return run_post(request, response, platform, who, key, 201, action)
 
