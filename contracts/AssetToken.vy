@@ -1,4 +1,5 @@
 #pragma version ~=0.4.3
+#pragma optimize codesize
 """
 @title Amanat Asset Token
 @license Apache-2.0
@@ -14,12 +15,19 @@
        bits  96..191  unavailable tokens: partially frozen by governance
                       plus locked for settlement (settlementLocked)
        bits 192..231  identity number the balance is booked to
+       bit  254       a sole wallet's holding is counted as foreign
        bit  255       wallet frozen
      and all rules fit in two words, so an ordinary transfer reads two
-     wallet words, two identity holdings, the rules and one registry call.
+     wallet words, the rules and one registry call, plus the identity
+     holding of a party that is not a sole wallet.
      Holdings are booked per identity (the registry's identity number when
      a wallet's balance rises from zero), so caps and the holder count are
-     per institution, not per wallet. Forced transfers, freezes and recovery
+     per institution, not per wallet. An identity whose only wallet is a
+     sole wallet (registry record bit 127) has its holding booked as that
+     wallet's balance, with the foreign flag in bit 254, and no identity
+     word; when the registry ends the sole wallet (a second wallet linked,
+     or a country change), `rebookIdentity` moves the holding into the
+     identity word in the same transaction. Forced transfers, freezes and recovery
      must carry the evidence hash of the governance proposal executing them;
      so must a governance burn (units destroyed without the holder's
      signature). Redemption at maturity goes through a settlement agent.
@@ -40,6 +48,7 @@
 interface IdentityRegistry:
     def walletRecords(first: address, second: address) -> (uint256, uint256): view
     def walletRecord(wallet: address) -> uint256: view
+    def soleWalletOf(identityNumber: uint256) -> address: view
 
 interface AssetRegistry:
     def mintingTerms(assetId: uint256) -> (uint8, uint256): view
@@ -50,12 +59,17 @@ interface Governance:
 
 MAX_BATCH: constant(uint256) = 200
 MAX_COUNTRIES: constant(uint256) = 64
+MASK_39: constant(uint256) = 2**39 - 1
 MASK_40: constant(uint256) = 2**40 - 1
 MASK_64: constant(uint256) = 2**64 - 1
 MASK_96: constant(uint256) = 2**96 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 WALLET_FROZEN: constant(uint256) = 2**255
 COUNTED_FOREIGN: constant(uint256) = 2**255
+# A wallet's account: its sole-wallet holding counted as foreign (COUNTED_FOREIGN >> 1).
+ACCOUNT_FOREIGN: constant(uint256) = 2**254
+# Registry record: the wallet is its identity's sole wallet.
+SOLE_WALLET: constant(uint256) = 2**127
 RULES_PAUSED: constant(uint256) = 2**152
 RULES_MATURED: constant(uint256) = 2**153
 RULES_FLAGS: constant(uint256) = RULES_PAUSED | RULES_MATURED
@@ -306,7 +320,17 @@ def _booked_identity(account: uint256, record: uint256) -> uint256:
     # A wallet holding tokens stays booked to the identity it was booked to.
     if account & MASK_96 != 0:
         return (account >> 192) & MASK_40
-    return record >> 88
+    return (record >> 88) & MASK_39
+
+
+@internal
+@view
+def _held(identityNumber: uint256, account: uint256, record: uint256) -> uint256:
+    # The identity's holding slot (units | COUNTED_FOREIGN): a sole wallet's own balance and
+    # foreign flag, otherwise the identity word.
+    if record & SOLE_WALLET != 0:
+        return (account & MASK_96) | ((account & ACCOUNT_FOREIGN) << 1)
+    return self._holdings[identityNumber]
 
 
 @internal
@@ -330,18 +354,21 @@ def _receiver_restriction(rules: uint256, record: uint256) -> uint8:
 def _holding_restriction(
     rules: uint256,
     fromIdentity: uint256,
+    fromSlot: uint256,
     fromRecord: uint256,
     toIdentity: uint256,
+    toSlot: uint256,
     toRecord: uint256,
     amount: uint256,
     minted: uint256,
 ) -> uint8:
-    # fromIdentity is 0 for a mint; minted is the amount a mint adds to the supply (0 for a
-    # transfer). The supply is read only when the foreign total would rise.
+    # fromIdentity is 0 for a mint; the slots are the parties' holdings (_held); minted is the
+    # amount a mint adds to the supply (0 for a transfer). The supply is read only when the
+    # foreign total would rise.
     if fromIdentity == toIdentity:
         return OK
     limits: uint256 = self._limits
-    toHeld: uint256 = self._holdings[toIdentity] & MASK_128
+    toHeld: uint256 = toSlot & MASK_128
     toAfter: uint256 = toHeld + amount
     holdingCap: uint256 = limits & MASK_128
     if holdingCap != 0 and toAfter > holdingCap:
@@ -349,7 +376,7 @@ def _holding_restriction(
     minimum: uint256 = limits >> 128
     fromAfter: uint256 = 0
     if fromIdentity != 0:
-        fromAfter = (self._holdings[fromIdentity] & MASK_128) - amount
+        fromAfter = (fromSlot & MASK_128) - amount
     if minimum != 0 and (toAfter < minimum or (fromAfter != 0 and fromAfter < minimum)):
         return MINIMUM_HOLDING
     maxHolders: uint256 = (rules >> 32) & (2**32 - 1)
@@ -365,8 +392,8 @@ def _holding_restriction(
         foreign: uint256 = before
         slot: uint256 = 0
         if fromIdentity != 0:
-            slot, foreign = self._rebooked(self._holdings[fromIdentity], fromRecord, amount, False, domestic, foreign)
-        slot, foreign = self._rebooked(self._holdings[toIdentity], toRecord, amount, True, domestic, foreign)
+            slot, foreign = self._rebooked(fromSlot, fromRecord, amount, False, domestic, foreign)
+        slot, foreign = self._rebooked(toSlot, toRecord, amount, True, domestic, foreign)
         if foreign > before and foreign * BPS > foreignCap * (self.totalSupply + minted):
             return FOREIGN_CAP
     return OK
@@ -406,11 +433,17 @@ def _transfer_restriction(
         return TOKENS_FROZEN, fromRecord, toRecord
     if block.timestamp < (rules >> 64) & MASK_64:
         return LOCKED_UP, fromRecord, toRecord
+    fromIdentity: uint256 = self._booked_identity(fromAccount, fromRecord)
+    toIdentity: uint256 = self._booked_identity(toAccount, toRecord)
+    if fromIdentity == toIdentity:
+        return OK, fromRecord, toRecord
     code = self._holding_restriction(
         rules,
-        self._booked_identity(fromAccount, fromRecord),
+        fromIdentity,
+        self._held(fromIdentity, fromAccount, fromRecord),
         fromRecord,
-        self._booked_identity(toAccount, toRecord),
+        toIdentity,
+        self._held(toIdentity, toAccount, toRecord),
         toRecord,
         amount,
         0,
@@ -442,14 +475,9 @@ def _mint_restriction(receiver: address, amount: uint256) -> (uint8, uint256):
     toAccount: uint256 = self._accounts[receiver]
     if toAccount & WALLET_FROZEN != 0:
         return RECEIVER_FROZEN, toRecord
+    toIdentity: uint256 = self._booked_identity(toAccount, toRecord)
     code = self._holding_restriction(
-        rules,
-        0,
-        0,
-        self._booked_identity(toAccount, toRecord),
-        toRecord,
-        amount,
-        amount,
+        rules, 0, 0, 0, toIdentity, self._held(toIdentity, toAccount, toRecord), toRecord, amount, amount
     )
     return code, toRecord
 
@@ -532,9 +560,20 @@ def _rebooked(
 
 
 @internal
-def _book(identityNumber: uint256, record: uint256, amount: uint256, credit: bool, domestic: uint256, stats: uint256) -> uint256:
-    # Re-books an identity's holding and returns the updated (holders | foreign << 128) stats.
-    slot: uint256 = self._holdings[identityNumber]
+def _book(
+    identityNumber: uint256,
+    wallet: address,
+    account: uint256,
+    record: uint256,
+    amount: uint256,
+    credit: bool,
+    domestic: uint256,
+    stats: uint256,
+) -> uint256:
+    # Re-books an identity's holding (`account` is the wallet's word before the move, whose
+    # balance the caller has already moved) and returns the updated (holders | foreign << 128)
+    # stats. A sole wallet's holding is its balance: only its foreign flag may change.
+    slot: uint256 = self._held(identityNumber, account, record)
     held: uint256 = slot & MASK_128
     holders: uint256 = stats & MASK_128
     newSlot: uint256 = 0
@@ -545,7 +584,10 @@ def _book(identityNumber: uint256, record: uint256, amount: uint256, credit: boo
         holders += 1
     elif held != 0 and after == 0:
         holders -= 1
-    self._holdings[identityNumber] = newSlot
+    if record & SOLE_WALLET == 0:
+        self._holdings[identityNumber] = newSlot
+    elif (newSlot ^ slot) & COUNTED_FOREIGN != 0:
+        self._accounts[wallet] ^= ACCOUNT_FOREIGN
     return holders | (foreign << 128)
 
 
@@ -560,22 +602,21 @@ def _move(sender: address, receiver: address, amount: uint256, fromRecord: uint2
     if sender != empty(address):
         fromAccount = self._accounts[sender]
         fromIdentity = self._booked_identity(fromAccount, fromRecord)
-        fromAccount -= amount
-        if fromAccount & MASK_96 == 0:
-            fromAccount = fromAccount & ~(MASK_40 << 192)
-        self._accounts[sender] = fromAccount
+        after: uint256 = fromAccount - amount
+        if after & MASK_96 == 0:
+            after = after & ~(MASK_40 << 192)
+        self._accounts[sender] = after
     if receiver != empty(address):
         toAccount = self._accounts[receiver]
         toIdentity = self._booked_identity(toAccount, toRecord)
-        toAccount = ((toAccount & ~(MASK_40 << 192)) | (toIdentity << 192)) + amount
-        self._accounts[receiver] = toAccount
+        self._accounts[receiver] = ((toAccount & ~(MASK_40 << 192)) | (toIdentity << 192)) + amount
     if fromIdentity != toIdentity:
         domestic: uint256 = (self._rules >> 136) & 65535
         stats: uint256 = self._stats
         if sender != empty(address):
-            stats = self._book(fromIdentity, fromRecord, amount, False, domestic, stats)
+            stats = self._book(fromIdentity, sender, fromAccount, fromRecord, amount, False, domestic, stats)
         if receiver != empty(address):
-            stats = self._book(toIdentity, toRecord, amount, True, domestic, stats)
+            stats = self._book(toIdentity, receiver, toAccount, toRecord, amount, True, domestic, stats)
         self._stats = stats
     log Transfer(sender=sender, receiver=receiver, value=amount)
 
@@ -945,7 +986,7 @@ def recoveryAddress(lostWallet: address, newWallet: address, investorOnchainID: 
     balance: uint256 = lost & MASK_96
     assert balance > 0, "lost wallet holds no tokens"
     newRecord: uint256 = staticcall IdentityRegistry(identityRegistry).walletRecord(newWallet)
-    assert newRecord >> 88 == (lost >> 192) & MASK_40, "new wallet belongs to another identity"
+    assert (newRecord >> 88) & MASK_39 == (lost >> 192) & MASK_40, "new wallet belongs to another identity"
     frozenTokens: uint256 = (lost >> 96) & MASK_96
     self._accounts[lostWallet] = lost - (frozenTokens << 96)
     self._move(
@@ -1176,16 +1217,26 @@ def setOnchainID(newOnchainID: address):
 
 
 @external
-def rebookIdentity(identityNumber: uint256, country: uint16):
+def rebookIdentity(identityNumber: uint256, soleWallet: address, country: uint16):
     """
     @notice Re-classify an identity's booked holding as foreign or domestic
-            after its country changed, so that `foreignHeld` stays exact.
-            Identity registry only, in the same transaction as the change.
+            after its country changed, so that `foreignHeld` stays exact;
+            first, if its sole wallet ends (a second wallet linked, or the
+            country change), move that wallet's holding into the identity
+            word. Identity registry only, in the same transaction as the change.
     @param identityNumber The identity.
-    @param country Its new ISO-3166 numeric country.
+    @param soleWallet The sole wallet that ends, or the zero address.
+    @param country Its ISO-3166 numeric country (new, or unchanged).
     """
     assert msg.sender == identityRegistry, "caller is not the identity registry"
     slot: uint256 = self._holdings[identityNumber]
+    if soleWallet != empty(address):
+        # The identity word of an identity with a sole wallet is empty: its holding is the balance.
+        account: uint256 = self._accounts[soleWallet]
+        if account & MASK_96 != 0:
+            slot = (account & MASK_96) | ((account & ACCOUNT_FOREIGN) << 1)
+            self._accounts[soleWallet] = account & ~ACCOUNT_FOREIGN
+            self._holdings[identityNumber] = slot
     held: uint256 = slot & MASK_128
     isForeign: bool = convert(country, uint256) != (self._rules >> 136) & 65535
     if (slot & COUNTED_FOREIGN != 0) == isForeign:
@@ -1454,8 +1505,14 @@ def foreignHeld() -> uint256:
 @view
 def identityHolding(identityNumber: uint256) -> uint256:
     """
-    @notice Units booked to an identity across its wallets.
+    @notice Units booked to an identity across its wallets (a sole wallet's
+            balance, see IdentityRegistry.soleWalletOf).
     @param identityNumber The identity.
     @return Units held.
     """
-    return self._holdings[identityNumber] & MASK_128
+    held: uint256 = self._holdings[identityNumber] & MASK_128
+    if held == 0:
+        wallet: address = staticcall IdentityRegistry(identityRegistry).soleWalletOf(identityNumber)
+        if wallet != empty(address):
+            return self._accounts[wallet] & MASK_96
+    return held

@@ -22,7 +22,14 @@
                       value is then read from the identity word)
        bits  64..73   country (copy)
        bits  80..83   investor category (copy)
-       bits  88..127  identity number (1-based)
+       bits  88..126  identity number (1-based)
+       bit   127      sole wallet: the identity's only wallet, registered
+                      or linked alone; tokens book the identity's holding
+                      as this wallet's balance (no identity word written
+                      for a new holder). Cleared, one way, when a second
+                      wallet is linked or the country changes: each token
+                      then moves the holding into its identity word in the
+                      same transaction (`rebookIdentity`)
        the other 160 bits (42..63, 74..79, 84..87, 128..255): the next
        wallet of the same identity (0 = last)
      so a token reads both parties of a transfer with one call and two
@@ -31,7 +38,8 @@
        bits   0..63   KYC expiry
        bits  64..79   country
        bits  80..87   investor category
-       bits  88..127  identity number (0 = unregistered)
+       bits  88..126  identity number (0 = unregistered)
+       bit   127      sole wallet (above)
      Only registrars (appointed by governance) change identities.
      Decisions on single-key power (a registrar is one key):
      - KYC hash and expiry: the registrar alone. Renewing or suspending
@@ -65,7 +73,7 @@ interface AssetRegistry:
 interface AssetToken:
     def balanceOf(wallet: address) -> uint256: view
     def identityHolding(identityNumber: uint256) -> uint256: view
-    def rebookIdentity(identityNumber: uint256, country: uint16): nonpayable
+    def rebookIdentity(identityNumber: uint256, soleWallet: address, country: uint16): nonpayable
 
 interface CashToken:
     def balanceOf(wallet: address) -> uint256: view
@@ -75,14 +83,15 @@ MAX_ASSETS: constant(uint256) = 1024
 DEFAULT_MAX_SUSPENSIONS_PER_DAY: constant(uint256) = 10
 DAY: constant(uint256) = 86400
 
-MASK_40: constant(uint256) = 2**40 - 1
+MASK_39: constant(uint256) = 2**39 - 1
 MASK_42: constant(uint256) = 2**42 - 1
 MASK_64: constant(uint256) = 2**64 - 1
 MASK_88: constant(uint256) = 2**88 - 1
 MASK_160: constant(uint256) = 2**160 - 1
 MASK_128: constant(uint256) = 2**128 - 1
+SOLE_WALLET: constant(uint256) = 1 << 127
 # The bits of a wallet word that are its record; the other 160 hold the next wallet.
-RECORD_BITS: constant(uint256) = MASK_42 | (1023 << 64) | (15 << 80) | (MASK_40 << 88)
+RECORD_BITS: constant(uint256) = MASK_42 | (1023 << 64) | (15 << 80) | (MASK_39 << 88) | SOLE_WALLET
 
 struct Identity:
     country: uint16
@@ -245,7 +254,7 @@ def _record(wallet: address) -> uint256:
     # The wallet's record in the packed form tokens decode (0 for an unlinked wallet).
     record: uint256 = self._wallets[wallet] & RECORD_BITS
     if record & MASK_42 == MASK_42:
-        record = (record & ~MASK_64) | (self._identities[(record >> 88) & MASK_40] & MASK_64)
+        record = (record & ~MASK_64) | (self._identities[(record >> 88) & MASK_39] & MASK_64)
     return record
 
 
@@ -268,13 +277,14 @@ def _link(wallet: address, word: uint256):
     assert wallet != empty(address), "wallet is the zero address"
     assert self._wallets[wallet] == 0, "wallet already linked to an identity"
     self._wallets[wallet] = word
-    log WalletLinked(identityNumber=(word >> 88) & MASK_40, wallet=wallet, registrar=msg.sender)
+    log WalletLinked(identityNumber=(word >> 88) & MASK_39, wallet=wallet, registrar=msg.sender)
 
 
 @internal
 @view
 def _holds_units(identityNumber: uint256, wallet: address) -> bool:
-    # Whether the identity (or, if wallet is set, that wallet) holds units of any asset token.
+    # Whether the wallet (if set; a sole wallet's balance is its identity's holding) or the
+    # identity's word (if identityNumber is set) holds units of any asset token.
     for assetId: uint256 in range(1, MAX_ASSETS + 1):
         if assetId > staticcall AssetRegistry(assetRegistry).assetCount():
             break
@@ -284,19 +294,32 @@ def _holds_units(identityNumber: uint256, wallet: address) -> bool:
         if wallet != empty(address):
             if staticcall AssetToken(token).balanceOf(wallet) != 0:
                 return True
-        elif staticcall AssetToken(token).identityHolding(identityNumber) != 0:
-            return True
+        if identityNumber != 0:
+            if staticcall AssetToken(token).identityHolding(identityNumber) != 0:
+                return True
     return False
 
 
 @internal
-def _rebook(identityNumber: uint256, country: uint16):
+def _rebook(identityNumber: uint256, soleWallet: address, country: uint16):
+    # In every token: the sole wallet's holding (if any) moves into the identity word, then the
+    # identity word is classified by the country.
     for assetId: uint256 in range(1, MAX_ASSETS + 1):
         if assetId > staticcall AssetRegistry(assetRegistry).assetCount():
             break
         token: address = staticcall AssetRegistry(assetRegistry).tokenOf(assetId)
         if token != empty(address):
-            extcall AssetToken(token).rebookIdentity(identityNumber, country)
+            extcall AssetToken(token).rebookIdentity(identityNumber, soleWallet, country)
+
+
+@internal
+@view
+def _sole_wallet(identity: uint256) -> address:
+    # The identity's wallet if it is a sole wallet, else the zero address.
+    head: address = self._head(identity)
+    if head != empty(address) and self._wallets[head] & SOLE_WALLET != 0:
+        return head
+    return empty(address)
 
 
 @external
@@ -355,7 +378,7 @@ def registerIdentity(
     assert kycHash != empty(bytes32), "KYC record hash is empty"
     self._check_fields(country, category)
     identityNumber: uint256 = unsafe_add(self.identityCount, 1)
-    assert identityNumber <= MASK_40, "identity numbers exhausted"
+    assert identityNumber <= MASK_39, "identity numbers exhausted"
     self.identityCount = identityNumber
     log IdentityRegistered(
         identityNumber=identityNumber,
@@ -369,7 +392,10 @@ def registerIdentity(
     expiry: uint256 = convert(kycExpiry, uint256)
     kind: uint256 = (convert(country, uint256) << 64) | (convert(category, uint256) << 80)
     fields: uint256 = expiry | kind
-    word: uint256 = min(expiry, MASK_42) | kind | (identityNumber << 88)
+    # One wallet: a sole wallet (bit 127).
+    word: uint256 = (
+        min(expiry, MASK_42) | kind | (identityNumber << 88) | (convert(len(wallets) == 1, uint256) << 127)
+    )
     # Linked in order: each wallet word points to the next wallet of the list.
     previous: address = empty(address)
     for wallet: address in wallets:
@@ -421,10 +447,15 @@ def updateIdentity(
     reclassified: bool = (previous >> 64) & 65535 != convert(country, uint256) or (
         previous >> 80
     ) & 255 != convert(category, uint256)
+    soleWallet: address = self._sole_wallet(previous)
     if reclassified:
-        assert msg.sender == governance or not self._holds_units(identityNumber, empty(address)), "identity holds units: a change of country or category needs governance"
+        assert msg.sender == governance or not self._holds_units(identityNumber, soleWallet), "identity holds units: a change of country or category needs governance"
+    # A country change ends a sole wallet (its holding moves into the identity word).
+    sole: uint256 = 0
     if (previous >> 64) & 65535 != convert(country, uint256):
-        self._rebook(identityNumber, country)
+        self._rebook(identityNumber, soleWallet, country)
+    elif soleWallet != empty(address):
+        sole = SOLE_WALLET
     fields: uint256 = self._fields(country, category, kycExpiry)
     self._identities[identityNumber] = fields | (previous & ~MASK_88)
     wallet: address = self._head(previous)
@@ -432,7 +463,7 @@ def updateIdentity(
         if wallet == empty(address):
             break
         word: uint256 = self._wallets[wallet]
-        self._wallets[wallet] = self._with_next(self._wallet_word(identityNumber, fields), self._next(word))
+        self._wallets[wallet] = self._with_next(self._wallet_word(identityNumber, fields) | sole, self._next(word))
         wallet = self._next(word)
     log IdentityUpdated(
         identityNumber=identityNumber,
@@ -460,10 +491,17 @@ def linkWallet(identityNumber: uint256, wallet: address):
     identity: uint256 = self._identities[identityNumber]
     count: uint256 = identity >> 248
     assert count < MAX_WALLETS, "identity has too many wallets"
-    self._link(wallet, self._wallet_word(identityNumber, identity & MASK_88))
     if count == 0:
+        # Alone: a sole wallet (an identity without wallets holds nothing in any token).
+        self._link(wallet, self._wallet_word(identityNumber, identity & MASK_88) | SOLE_WALLET)
         self._identities[identityNumber] = self._with_list(identity, wallet, 1)
         return
+    self._link(wallet, self._wallet_word(identityNumber, identity & MASK_88))
+    soleWallet: address = self._sole_wallet(identity)
+    if soleWallet != empty(address):
+        # The first wallet stops being sole: every token moves its holding into the identity word.
+        self._wallets[soleWallet] = self._wallets[soleWallet] & ~SOLE_WALLET
+        self._rebook(identityNumber, soleWallet, convert((identity >> 64) & 65535, uint16))
     last: address = self._head(identity)
     for i: uint256 in range(MAX_WALLETS):
         following: address = self._next(self._wallets[last])
@@ -488,7 +526,7 @@ def unlinkWallet(wallet: address):
     """
     self._only_registrar()
     word: uint256 = self._wallets[wallet]
-    identityNumber: uint256 = (word >> 88) & MASK_40
+    identityNumber: uint256 = (word >> 88) & MASK_39
     assert identityNumber != 0, "wallet is not linked"
     assert not self._holds_units(0, wallet), "wallet holds units: recover them to another wallet of its identity first"
     if cashToken != empty(address):
@@ -516,7 +554,8 @@ def unlinkWallet(wallet: address):
 def walletRecord(wallet: address) -> uint256:
     """
     @notice The wallet's packed record: KYC expiry (bits 0..63), country
-            (64..79), investor category (80..87) and identity number (88..127).
+            (64..79), investor category (80..87), identity number (88..126)
+            and the sole-wallet flag (127).
     @param wallet The wallet.
     @return The packed record, 0 for an unlinked wallet.
     """
@@ -536,9 +575,9 @@ def walletRecords(first: address, second: address) -> (uint256, uint256):
     a: uint256 = self._wallets[first] & RECORD_BITS
     b: uint256 = self._wallets[second] & RECORD_BITS
     if a & MASK_42 == MASK_42:
-        a = (a & ~MASK_64) | (self._identities[(a >> 88) & MASK_40] & MASK_64)
+        a = (a & ~MASK_64) | (self._identities[(a >> 88) & MASK_39] & MASK_64)
     if b & MASK_42 == MASK_42:
-        b = (b & ~MASK_64) | (self._identities[(b >> 88) & MASK_40] & MASK_64)
+        b = (b & ~MASK_64) | (self._identities[(b >> 88) & MASK_39] & MASK_64)
     return a, b
 
 
@@ -585,7 +624,20 @@ def identityNumberOf(wallet: address) -> uint256:
     @param wallet The wallet.
     @return The identity number, 0 if the wallet is not linked.
     """
-    return (self._wallets[wallet] >> 88) & MASK_40
+    return (self._wallets[wallet] >> 88) & MASK_39
+
+
+@external
+@view
+def soleWalletOf(identityNumber: uint256) -> address:
+    """
+    @notice The identity's sole wallet, whose balance in each token is the
+            identity's holding there (tokens book no identity word for it).
+    @param identityNumber The identity.
+    @return The wallet, or the zero address if the identity has none or
+            several (or had several).
+    """
+    return self._sole_wallet(self._identities[identityNumber])
 
 
 @external

@@ -54,6 +54,7 @@ STATE_SETTLED: constant(uint256) = 3
 STATE_CANCELLED: constant(uint256) = 4
 STATE_EXPIRED: constant(uint256) = 5
 STATE_MASK: constant(uint256) = 255
+IDENTITY_MASK: constant(uint256) = 2**39 - 1
 DEFAULT_MAX_DEADLINE: constant(uint256) = 30 * 86400
 MAX_ENFORCE_BATCH: constant(uint256) = 250
 
@@ -193,7 +194,9 @@ def instruct(
     sellerRecord, buyerRecord = staticcall IdentityRegistry(
         staticcall AssetToken(token).identityRegistry()
     ).walletRecords(msg.sender, buyer)
-    assert sellerRecord >> 88 == 0 or sellerRecord >> 88 != buyerRecord >> 88, "buyer is a wallet of the seller's own identity"
+    # The identity number: bits 88..126 of the record (bit 127 is the registry's sole-wallet flag).
+    sellerIdentity: uint256 = (sellerRecord >> 88) & IDENTITY_MASK
+    assert sellerIdentity == 0 or sellerIdentity != (buyerRecord >> 88) & IDENTITY_MASK, "buyer is a wallet of the seller's own identity"
     code: uint8 = staticcall AssetToken(token).detectTransferRestriction(msg.sender, buyer, units)
     if code != 0:
         raw_revert(

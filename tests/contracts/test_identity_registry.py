@@ -13,6 +13,10 @@ from .conftest import AE, GB, PK, YEAR, ZERO32, ZERO_ADDRESS, System, deploy, h
 MAX_WALLETS = 16
 
 
+# Bit 127 of a record: the wallet is its identity's sole wallet (registered or linked alone).
+SOLE_WALLET = 1 << 127
+
+
 def pack(number: int, country: int, category: int, expiry: int) -> int:
     return expiry | country << 64 | category << 80 | number << 88
 
@@ -443,7 +447,9 @@ def test_far_kyc_expiry_reads_back_exactly(system, expiry):
     (w,) = fresh()
     number = register(system, [w], expiry=expiry)
     reg = system.idreg
-    assert reg.walletRecord(w) == pack(number, PK, int(InvestorCategory.BANK), expiry)
+    sole = pack(number, PK, int(InvestorCategory.BANK), expiry) | SOLE_WALLET
+    assert reg.walletRecord(w) == sole
     assert reg.walletRecords(w, w) == (reg.walletRecord(w),) * 2
+    assert reg.identityNumberOf(w) == number and reg.soleWalletOf(number) == w
     assert reg.identityOf(number).kycExpiry == expiry
     assert reg.isVerified(w) and reg.investorCountry(w) == PK

@@ -251,6 +251,49 @@ def test_a_country_change_rebooks_the_foreign_total_in_the_same_transaction(syst
     assert system.token.foreignHeld() == 200
 
 
+def test_a_sole_wallets_holding_moves_to_its_identity_when_a_second_wallet_is_linked(
+    system: System, w
+):
+    """An identity with one wallet has its holding booked as that wallet's balance (issue 14:
+    a new holder writes one word). Linking a second wallet moves the holding into the identity's
+    word in the same transaction, so the holding cap, the holder count and the foreign total
+    stay exact across both wallets; the registrar alone still may not re-domicile it."""
+    gulf = system.gulf.number
+    system.mint(w.g, 200)
+    system.mint(w.p, 300)
+    token, registry = system.token, system.idreg
+    assert registry.soleWalletOf(gulf) == w.g
+    assert registry.soleWalletOf(system.bank.number) == ZERO_ADDRESS  # two wallets
+    assert (token.identityHolding(gulf), token.holderCount(), token.foreignHeld()) == (200, 2, 200)
+
+    def redomicile() -> None:
+        category = int(InvestorCategory.FOREIGN_INSTITUTION)
+        needs = "identity holds units: a change of country or category needs governance"
+        with boa.reverts(needs), boa.env.prank(system.registrar):
+            registry.updateIdentity(gulf, h("kyc"), PK, category, boa.env.timestamp + YEAR)
+
+    redomicile()  # the sole wallet's balance is the identity's holding
+    second = boa.env.generate_address("gulf second wallet")
+    with boa.env.prank(system.registrar):
+        registry.linkWallet(gulf, second)
+    assert registry.soleWalletOf(gulf) == ZERO_ADDRESS
+    assert registry.identityNumberOf(w.g) == registry.identityNumberOf(second) == gulf
+    assert (token.identityHolding(gulf), token.holderCount(), token.foreignHeld()) == (200, 2, 200)
+    system.set_rules(holding_cap=250)
+    system.assert_refused(w.p, second, 100, Restriction.HOLDING_CAP)  # 200 + 100 for the identity
+    system.transfer(w.g, second, 150)  # within the identity: nothing re-booked
+    system.transfer(w.p, second, 50)
+    assert (token.identityHolding(gulf), token.holderCount(), token.foreignHeld()) == (250, 2, 250)
+    redomicile()
+    system.govern(token, "setHoldingLimits", 0, 0)
+    system.transfer(w.g, w.p, 50)
+    system.transfer(second, w.p, 150)
+    assert (token.identityHolding(gulf), token.holderCount(), token.foreignHeld()) == (50, 2, 50)
+    system.transfer(second, w.p, 50)
+    assert (token.identityHolding(gulf), token.holderCount(), token.foreignHeld()) == (0, 1, 0)
+    assert token.identityHolding(system.pension.number) == 500 == token.balanceOf(w.p)
+
+
 def test_the_domestic_country_cannot_change_once_units_are_issued(system: System, w):
     system.mint(w.b0, 10)
     with boa.reverts("domestic country cannot change once units are issued"):

@@ -588,6 +588,16 @@ class TokenMachine(RuleBasedStateMachine):
         ident.country, ident.expiry = args[2], expiry_at
         self.booked_foreign[ident.number] = ident.country != self.rules.domestic_country
 
+    @rule(name=st.sampled_from(IDENTITIES[1:]))
+    def registrar_links_a_wallet(self, name: str) -> None:
+        """A new, empty wallet linked to an identity: a sole wallet's holding moves into the
+        identity's word in the same transaction (issue 14); the books must not change."""
+        with boa.env.prank(self.system.registrar):
+            self.system.idreg.linkWallet(
+                self.ident[name].number, boa.env.generate_address(f"extra {name}")
+            )
+        _event("identity: another wallet linked")
+
     # ------------------------------------------------------------------ settlement locks
 
     @rule(seller=st.sampled_from(WALLETS), buyer=st.sampled_from(WALLETS), pct=PERCENT)

@@ -22,7 +22,7 @@ class WalletRecord:
     def unpack(cls, word: int) -> WalletRecord:
         category = (word >> 80) & 0xFF
         return cls(
-            identity_number=word >> 88,
+            identity_number=(word >> 88) & (2**39 - 1),  # bit 127: the sole-wallet flag
             country=(word >> 64) & 0xFFFF,
             category=InvestorCategory(category)
             if category < len(InvestorCategory)
