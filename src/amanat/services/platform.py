@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
+from amanat.domain.evm import to_checksum_address
 from amanat.errors import AmanatError, InvalidInput, OwnKeyRequired
 from amanat.services.clock import Clock
 
