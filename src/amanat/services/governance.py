@@ -145,17 +145,45 @@ class ProposedCall:
         return (self.target, self.call_data, self.evidence)
 
 
-def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, ProposedCall]:
-    """The calls of these proposals, from their `ProposalCreated` events (one log query)."""
-    logs = platform.decoded_logs(
-        platform.contract("Governance"), ["ProposalCreated"], first_indexed=proposal_ids
-    )
+def _creation_blocks(platform: Platform, proposal_ids: list[int]) -> dict[int, int]:
+    """The blocks in which the index saw these proposals created (those it has indexed)."""
+    from amanat.indexer import queries
+
+    with platform.store.session() as session:
+        return queries.proposal_creation_blocks(
+            session, platform.contract("Governance").address, proposal_ids
+        )
+
+
+def _calls(logs: list[dict[str, Any]]) -> dict[int, ProposedCall]:
     return {
         log["proposalId"]: ProposedCall(
             log["target"], log["callData"], log["evidence"], log["proposer"]
         )
         for log in logs
+        if log["event"] == "ProposalCreated"
     }
+
+
+def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, ProposedCall]:
+    """The calls of these proposals, from their `ProposalCreated` events: read in the block the
+    index says each was created in; the chain is scanned from the deployment for any the index
+    lacks or whose event is not in that block (one log query)."""
+    governance = platform.contract("Governance")
+    calls: dict[int, ProposedCall] = {}
+    blocks = _creation_blocks(platform, proposal_ids)
+    for block in sorted(set(blocks.values())):
+        ids = [i for i, created in blocks.items() if created == block]
+        logs = platform.decoded_logs(
+            governance, ["ProposalCreated"], block, first_indexed=ids, from_block=block
+        )
+        calls.update(_calls(logs))
+    missing = [i for i in proposal_ids if i not in calls]
+    if missing:
+        calls.update(
+            _calls(platform.decoded_logs(governance, ["ProposalCreated"], first_indexed=missing))
+        )
+    return calls
 
 
 def prepare_approve(
@@ -520,14 +548,8 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         ]
     )
     stored, running = replies[0::2], replies[1::2]
-    logs = _logs(platform, set(proposal_ids))
-    calls = {
-        log["proposalId"]: ProposedCall(
-            log["target"], log["callData"], log["evidence"], log["proposer"]
-        )
-        for log in logs
-        if log["event"] == "ProposalCreated"
-    }
+    logs = _logs(platform, proposal_ids)
+    calls = _calls(logs)
     views = {
         i: _view(i, raw, _checked(i, raw, calls.get(i)), threshold, now, runs)
         for i, raw, runs in zip(proposal_ids, stored, running, strict=True)
@@ -561,13 +583,24 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     ]
 
 
-def _logs(platform: Platform, wanted: set[int]) -> list[dict[str, Any]]:
-    """The governance events of these proposals, oldest first (one log query)."""
-    return [
-        log
-        for log in platform.decoded_logs(platform.contract("Governance"), list(HISTORY_EVENTS))
-        if log["proposalId"] in wanted
-    ]
+def _logs(platform: Platform, proposal_ids: list[int]) -> list[dict[str, Any]]:
+    """The governance events of these proposals, oldest first: read from the first block the
+    index says one of them was created in (every event of a proposal follows its creation), or
+    from the deployment when the index lacks one or that range misses one's creation."""
+    wanted = set(proposal_ids)
+    blocks = _creation_blocks(platform, proposal_ids)
+    first = min(blocks.values()) if wanted <= blocks.keys() else None
+    for from_block in ([first] if first is not None else []) + [None]:
+        logs = [
+            log
+            for log in platform.decoded_logs(
+                platform.contract("Governance"), list(HISTORY_EVENTS), from_block=from_block
+            )
+            if log["proposalId"] in wanted
+        ]
+        if wanted <= _calls(logs).keys():
+            break
+    return logs
 
 
 def _history(

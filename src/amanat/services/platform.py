@@ -216,10 +216,12 @@ class Platform:
         names: Sequence[str],
         to_block: int | str = "latest",
         first_indexed: Sequence[int] = (),
+        from_block: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The contract's events of the given names since deployment, decoded, oldest first,
-        each with its event name, block and transaction; with `first_indexed`, only those whose
-        first indexed argument (an id) is one of these numbers (filtered by the node)."""
+        """The contract's events of the given names since deployment (or since `from_block`, if
+        later), decoded, oldest first, each with its event name, block and transaction; with
+        `first_indexed`, only those whose first indexed argument (an id) is one of these numbers
+        (filtered by the node)."""
         topics = {contract.abi.events[n].topic: contract.abi.events[n] for n in names}
         filters: list[Any] = [["0x" + t.hex() for t in topics]]
         if first_indexed:
@@ -227,7 +229,7 @@ class Platform:
         logs = self.chain.get_logs(
             [contract.address],
             filters,
-            from_block=self.manifest.deployed_block,
+            from_block=max(self.manifest.deployed_block, from_block or 0),
             to_block=to_block,
         )
         out = []
