@@ -9,15 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from amanat.chain.abi import interface, proposal_call_hash
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.governed_calls import DecodedCall, Directory, decode, duration, utc
 from amanat.services.platform import Bound, Platform, Prepared, read_many
-from amanat.store.models import ActionRequest
 
 if TYPE_CHECKING:
     from amanat.chain.client import Receipt, Signer
@@ -561,6 +558,10 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     directory = Directory(platform)
     directory.load_documents([bytes.fromhex(v.evidence[2:]) for v in views.values()])
     history = _history(platform, directory, logs, views)
+    from sqlalchemy import select  # the store: imported by the reads that name requests
+
+    from amanat.store.models import ActionRequest
+
     with platform.store.session() as session:
         requests = {
             row.proposal_id: f"request {row.id} ({row.kind.replace('_', ' ')}): {row.summary}"
