@@ -12,6 +12,7 @@ from eth_account import Account
 from amanat.chain.abi import proposal_call_hash
 from amanat.chain.keys import DEV_ADDRESSES
 from amanat.errors import AmanatError, RuleViolation
+from amanat.indexer import queries
 from amanat.indexer.indexer import Indexer
 from amanat.services import governance, tokens
 from amanat.services.governed_calls import Directory, decode
@@ -127,8 +128,12 @@ def test_one_proposal_is_read_from_the_block_the_index_created_it_in(
     assert ranges == [(created["block"], created["block"]), (created["block"], "latest")]
 
     deployed = platform.manifest.deployed_block
-    for index_says in ({}, {last: created["block"] + 1}):  # not indexed; indexed elsewhere
-        monkeypatch.setattr(governance, "_creation_blocks", lambda *_args, says=index_says: says)
+    beyond = platform.chain.block_number() + 5
+    # not indexed; indexed in a block without it; in a block the chain does not have
+    for index_says in ({}, {last: created["block"] - 1}, {last: beyond}):
+        monkeypatch.setattr(
+            queries, "proposal_creation_blocks", lambda *_args, says=index_says: says
+        )
         ranges.clear()
         assert governance.proposed_calls(platform, [last]) == call
         (again,) = governance.describe(platform, [last])

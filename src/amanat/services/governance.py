@@ -143,13 +143,16 @@ class ProposedCall:
 
 
 def _creation_blocks(platform: Platform, proposal_ids: list[int]) -> dict[int, int]:
-    """The blocks in which the index saw these proposals created (those it has indexed)."""
+    """The blocks in which the index saw these proposals created (those it has indexed, in a
+    block the chain has: an index ahead of its chain names none)."""
     from amanat.indexer import queries
 
     with platform.store.session() as session:
-        return queries.proposal_creation_blocks(
+        blocks = queries.proposal_creation_blocks(
             session, platform.contract("Governance").address, proposal_ids
         )
+    head = platform.chain.block_number() if blocks else 0
+    return {proposal: block for proposal, block in blocks.items() if block <= head}
 
 
 def _calls(logs: list[dict[str, Any]]) -> dict[int, ProposedCall]:
