@@ -532,6 +532,7 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     one batch for the blocks' times, whatever the number of proposals."""
     governance = platform.contract("Governance")
     count, threshold = read_many([(governance, "proposalCount", ()), (governance, "threshold", ())])
+    every = proposal_ids is None  # all of them: read from the deployment, no index lookup
     if proposal_ids is None:
         proposal_ids = list(range(1, count + 1))
     for proposal_id in proposal_ids:
@@ -548,7 +549,7 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         ]
     )
     stored, running = replies[0::2], replies[1::2]
-    logs = _logs(platform, proposal_ids)
+    logs = _logs(platform, proposal_ids, use_index=not every)
     calls = _calls(logs)
     views = {
         i: _view(i, raw, _checked(i, raw, calls.get(i)), threshold, now, runs)
@@ -587,13 +588,14 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     ]
 
 
-def _logs(platform: Platform, proposal_ids: list[int]) -> list[dict[str, Any]]:
-    """The governance events of these proposals, oldest first: read from the first block the
-    index says one of them was created in (every event of a proposal follows its creation), or
-    from the deployment when the index lacks one or that range misses one's creation."""
+def _logs(platform: Platform, proposal_ids: list[int], use_index: bool) -> list[dict[str, Any]]:
+    """The governance events of these proposals, oldest first: with `use_index`, read from the
+    first block the index says one of them was created in (every event of a proposal follows its
+    creation); from the deployment otherwise, or when the index lacks one or that range misses
+    one's creation."""
     wanted = set(proposal_ids)
-    blocks = _creation_blocks(platform, proposal_ids)
-    first = min(blocks.values()) if wanted <= blocks.keys() else None
+    blocks = _creation_blocks(platform, proposal_ids) if use_index else {}
+    first = min(blocks.values()) if blocks and wanted <= blocks.keys() else None
     for from_block in ([first] if first is not None else []) + [None]:
         logs = [
             log
