@@ -6,7 +6,8 @@ new process each time) `--runs` times. For each, the median wall-clock time and 
 time (user + system of the child) are printed: on a shared machine the CPU time is the better
 estimate of the wall-clock time on an idle one. The node is stopped at the end.
 
-Goals (issue 14, item 5): --help and --version <= 0.3 s, a read command <= 0.8 s.
+Goals (issue 14, item 5): --help and --version <= 0.3 s, a read command <= 0.8 s (aimed at
+<= 0.65 s of CPU, a margin for the idle machine the goal is judged on).
 Last line: `cli_help_s X cli_version_s Y cli_read_s Z cli_help_cpu_s A cli_version_cpu_s B
 cli_read_cpu_s C` (the read figures: the slowest of the read commands).
 """
@@ -33,8 +34,15 @@ AMANAT = Path(sys.executable).with_name("amanat")
 READS = (
     ("asset", "list", "--json"),
     ("token", "list", "--json"),
+    ("token", "show", "PKTB3M", "--json"),
     ("token", "holders", "PKTB3M", "--json"),
+    ("institution", "list", "--json"),
     ("proposal", "list", "--json"),
+    ("proposal", "show", "1", "--json"),
+    ("auction", "list", "--json"),
+    ("distribution", "list", "--json"),
+    ("cash", "supply", "--json"),
+    ("keys", "list", "--json"),
 )
 
 
@@ -65,7 +73,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each command")
     args = parser.parse_args()
     runs = min(max(args.runs, 1), 50)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
+    # as installed: Python caches the compiled modules (PYTHONDONTWRITEBYTECODE would compile
+    # Amanat's sources again in every run; the warm-up run writes the cache)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AMANAT_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
     work = Path(tempfile.mkdtemp(prefix="amanat-bench-cli-"))
     data_dir = work / "data"
@@ -78,12 +92,12 @@ def main() -> int:
         figures: dict[str, tuple[float, float]] = {}
         for name, argv in (("help", ["--help"]), ("version", ["--version"])):
             figures[name] = measure([*base, *argv], env, runs)
-            print(f"    amanat {argv[0]:<32} wall {figures[name][0]:.3f} s  cpu {figures[name][1]:.3f} s")
+            print(f"    amanat {argv[0]:<36} wall {figures[name][0]:.3f} s  cpu {figures[name][1]:.3f} s")
         reads = []
         for argv in READS:
             wall, cpu = measure([*base, *argv], env, runs)
             reads.append((wall, cpu))
-            print(f"    amanat {' '.join(argv):<32} wall {wall:.3f} s  cpu {cpu:.3f} s")
+            print(f"    amanat {' '.join(argv):<36} wall {wall:.3f} s  cpu {cpu:.3f} s")
         figures["read"] = (max(w for w, _ in reads), max(c for _, c in reads))
         print(f"    load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         print(

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from eth_utils import keccak
 
 from amanat.chain.abi import checksum, interface
 from amanat.chain.rpc import RpcClient, RpcError
 from amanat.config import DEFAULT_BATCH_SIZE, DEFAULT_LOGS_RANGE
 from amanat.domain import merkle
 from amanat.domain.assets import AssetClass
+from amanat.domain.evm import keccak
 from amanat.domain.transparency import TreeHead, canonical_json, parse_hash
 from amanat.errors import AmanatError, InvalidInput
 from amanat.indexer.indexer import KINDS, jsonable

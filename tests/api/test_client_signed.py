@@ -721,3 +721,41 @@ def test_a_rejected_requests_proposal_is_not_approved_through_signed_transaction
     view = api.get(f"/approvals/{request_id}", "auditor").json()
     assert view["status"] == "rejected"
     assert [d["username"] for d in view["decisions"]] == ["approver-1", "approver-2"]
+
+
+def test_an_officials_client_refuses_a_first_approval_with_other_call_arguments(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request states its call's ABI arguments as filed; an official's client compares the
+    proposal the API built for the first approval with them, not only its target, function and
+    evidence: a mint of 90 built for a request to mint 9 is refused before anything is signed."""
+    kla = api.address("kla")
+    filed = api.post(
+        "/approvals",
+        "treasury",
+        json={"kind": "mint", "params": {"token": "PKTB3M", "to": kla, "amount": 9}},
+    ).json()
+    assert filed["call_arguments"] == [kla.lower(), 9]
+    token = tokens.resolve(api.platform, "PKTB3M")
+    propose = api.platform.contract("Governance").abi.functions["propose"]
+    official = client.InstitutionClient(
+        api.client, "approver-3", pilot.pilot_password("approver-3"), tmp_path / "k.json", tmp_path
+    )
+    built = official._post  # the API's build, with the call's amount changed
+
+    def tampering(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = built(path, body)
+        if path == "/transactions/build":
+            target, call, evidence, lifetime = propose.decode_arguments(
+                bytes.fromhex(reply["data"][2:])
+            )
+            assert call == token.encode("mint", kla, 9)  # what the API built is the request's
+            other = token.encode("mint", kla, 90)
+            reply["data"] = "0x" + propose.encode(target, other, evidence, lifetime).hex()
+        return reply
+
+    monkeypatch.setattr(official, "_post", tampering)
+    with pytest.raises(RuleViolation, match="amount 90 \\(filed: 9\\)") as refused:
+        official.approve_request(filed["id"])
+    assert refused.value.rule == "call-mismatch"
+    assert api.get(f"/approvals/{filed['id']}", "auditor").json()["proposal_id"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -11,6 +12,8 @@ from eth_account import Account
 from amanat.chain.abi import proposal_call_hash
 from amanat.chain.keys import DEV_ADDRESSES
 from amanat.errors import AmanatError, RuleViolation
+from amanat.indexer import queries
+from amanat.indexer.indexer import Indexer
 from amanat.services import governance, tokens
 from amanat.services.governed_calls import Directory, decode
 from amanat.services.platform import DEV_ROLES
@@ -97,3 +100,42 @@ def test_a_proposal_is_read_from_its_event_only_if_it_matches_the_stored_hash(
         with pytest.raises(RuleViolation, match="does not match the call hash") as refused:
             read()
         assert refused.value.rule == "proposal-call"
+
+
+def test_one_proposal_is_read_from_the_block_the_index_created_it_in(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single proposal's call (show, approve, execute) is read from the block where the index
+    says ProposalCreated was logged, its history from that block on; without the index, or with
+    an index that names another block, the whole history is scanned: the result is the same."""
+    platform = api.platform
+    Indexer(platform.chain, platform.manifest, platform.store).sync()
+    governance_contract = platform.contract("Governance")
+    last = governance_contract.read("proposalCount")
+    (created,) = platform.decoded_logs(
+        governance_contract, ["ProposalCreated"], first_indexed=[last]
+    )
+    ranges: list[tuple[int, int | str]] = []
+    get_logs = platform.chain.get_logs
+
+    def recorded(addresses: Any, topics: Any = None, from_block: int = 0, to_block: Any = "latest"):
+        ranges.append((from_block, to_block))
+        return get_logs(addresses, topics, from_block, to_block)
+
+    monkeypatch.setattr(platform.chain, "get_logs", recorded)
+    call = governance.proposed_calls(platform, [last])
+    (detail,) = governance.describe(platform, [last])
+    assert ranges == [(created["block"], created["block"]), (created["block"], "latest")]
+
+    deployed = platform.manifest.deployed_block
+    beyond = platform.chain.block_number() + 5
+    # not indexed; indexed in a block without it; in a block the chain does not have
+    for index_says in ({}, {last: created["block"] - 1}, {last: beyond}):
+        monkeypatch.setattr(
+            queries, "proposal_creation_blocks", lambda *_args, says=index_says: says
+        )
+        ranges.clear()
+        assert governance.proposed_calls(platform, [last]) == call
+        (again,) = governance.describe(platform, [last])
+        assert again.as_dict() == detail.as_dict()
+        assert (deployed, "latest") in ranges  # the scan from the deployment block

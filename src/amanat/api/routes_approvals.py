@@ -291,6 +291,11 @@ class ApprovalOut(BaseModel):
     target: Address
     function: str
     arguments: dict[str, Any]
+    call_arguments: list[Any] | None = Field(
+        description="The ABI arguments of the request's call as filed (addresses, byte strings "
+        "and hashes in lower-case 0x-hex, structs and arrays as lists); null for a request filed "
+        "before they were kept"
+    )
     evidence: Hash | None
     proposal_id: Id | None
     proposed_by: Id

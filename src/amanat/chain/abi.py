@@ -1,19 +1,177 @@
-"""ABI encoding of calls, decoding of results, events and revert data for Amanat's contracts."""
+"""ABI encoding of calls, decoding of results, events and revert data for Amanat's contracts.
+
+Canonically encoded results (what a node returns for Amanat's contracts) are decoded here; eth-abi
+(and the eth-utils and pydantic it imports, ~0.15 s) is imported only for anything else, so that
+it decodes, or refuses with its own error, exactly what it always did, and for encoding
+arguments that are not simple words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-from eth_abi import decode, encode
-from eth_abi.exceptions import DecodingError
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-
 from amanat.chain.artifacts import load
+from amanat.domain.evm import HEX_ADDRESS, keccak, to_checksum_address
 
-ERROR_SELECTOR = function_signature_to_4byte_selector("Error(string)")
-PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")
+
+def selector(signature: str) -> bytes:
+    """The 4-byte selector of a function signature, e.g. 'transfer(address,uint256)'."""
+    return keccak(text=signature)[:4]
+
+
+ERROR_SELECTOR = selector("Error(string)")
+PANIC_SELECTOR = selector("Panic(uint256)")
+
+
+def encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    """eth-abi's `encode`: words, byte strings and arrays of words here, anything else (and any
+    value it refuses) by eth-abi, imported then."""
+    simple = _encode_simple(tuple(types), tuple(values))
+    if simple is not None:
+        return simple
+    from eth_abi import encode as eth_abi_encode
+
+    return eth_abi_encode(list(types), list(values))
+
+
+def decode(types: list[str], data: bytes) -> tuple[Any, ...]:
+    """eth-abi's `decode`, values as it returns them (arrays as tuples, addresses in lower case):
+    decoded here when `data` is the canonical encoding, else by eth-abi (imported then)."""
+    try:
+        values, size = _decode_tuple(types, data, 0)
+    except _NotCanonical:
+        values, size = (), -1
+    if size == len(data):
+        return values
+    from eth_abi import decode as eth_abi_decode
+
+    return tuple(eth_abi_decode(types, data))
+
+
+def decoding_error() -> type[Exception]:
+    """eth-abi's DecodingError (imported on first use)."""
+    from eth_abi.exceptions import DecodingError
+
+    return DecodingError
+
+
+class _NotCanonical(Exception):
+    """Data that is not the canonical encoding of the types: left to eth-abi to decode or
+    refuse."""
+
+
+def _is_dynamic(abi_type: str) -> bool:
+    if abi_type in ("bytes", "string") or abi_type.endswith("[]"):
+        return True
+    if abi_type.endswith("]"):
+        return _is_dynamic(abi_type[: abi_type.rindex("[")])
+    if abi_type.startswith("("):
+        return any(_is_dynamic(t) for t in _components(abi_type))
+    return False
+
+
+def _decode_tuple(types: list[str], data: bytes, start: int) -> tuple[tuple[Any, ...], int]:
+    """The values of `types` encoded at `data[start:]` and the size of their encoding; raises
+    _NotCanonical unless every offset is where the canonical encoding puts it and every padding
+    byte is zero."""
+    heads = [(t, _is_dynamic(t)) for t in types]
+    position = start
+    tail = start + sum(32 if dynamic else _static_size(t) for t, dynamic in heads)
+    values = []
+    for abi_type, dynamic in heads:
+        if dynamic:
+            offset = _uint(data, position)
+            if start + offset != tail:
+                raise _NotCanonical
+            value, size = _decode_at(abi_type, data, tail)
+            tail += size
+            position += 32
+        else:
+            value, size = _decode_at(abi_type, data, position)
+            position += size
+        values.append(value)
+    return tuple(values), tail - start
+
+
+def _static_size(abi_type: str) -> int:
+    if abi_type.endswith("]"):
+        inner, count = abi_type[: abi_type.rindex("[")], abi_type[abi_type.rindex("[") + 1 : -1]
+        return int(count) * _static_size(inner)
+    if abi_type.startswith("("):
+        return sum(_static_size(t) for t in _components(abi_type))
+    return 32
+
+
+def _uint(data: bytes, position: int) -> int:
+    word = data[position : position + 32]
+    if len(word) != 32:
+        raise _NotCanonical
+    return int.from_bytes(word, "big")
+
+
+def _decode_at(abi_type: str, data: bytes, position: int) -> tuple[Any, int]:
+    """One value of `abi_type` encoded at `data[position:]` and the size of its encoding."""
+    if abi_type in ("bytes", "string"):
+        length = _uint(data, position)
+        padded = 32 * ((length + 31) // 32)
+        if length > len(data) or position + 32 + padded > len(data):
+            raise _NotCanonical
+        value = data[position + 32 : position + 32 + length]
+        if any(data[position + 32 + length : position + 32 + padded]):
+            raise _NotCanonical
+        if abi_type == "bytes":
+            return bytes(value), 32 + padded
+        try:
+            return value.decode("utf-8"), 32 + padded
+        except UnicodeDecodeError:
+            raise _NotCanonical from None
+    if abi_type.endswith("]"):
+        inner, count = abi_type[: abi_type.rindex("[")], abi_type[abi_type.rindex("[") + 1 : -1]
+        if count:
+            return _decode_tuple([inner] * int(count), data, position)
+        length = _uint(data, position)
+        if length > len(data):
+            raise _NotCanonical
+        values, size = _decode_tuple([inner] * length, data, position + 32)
+        return values, 32 + size
+    if abi_type.startswith("("):
+        return _decode_tuple(_components(abi_type), data, position)
+    word = data[position : position + 32]
+    if len(word) != 32:
+        raise _NotCanonical
+    return _strict_word(word, abi_type), 32
+
+
+def _strict_word(word: bytes, abi_type: str) -> Any:
+    """One static word as eth-abi decodes it (addresses in lower case); _NotCanonical for a
+    word with non-zero padding or a type this does not know."""
+    if abi_type == "address":
+        if any(word[:12]):
+            raise _NotCanonical
+        return "0x" + word[12:].hex()
+    if abi_type == "bool":
+        if any(word[:31]) or word[31] > 1:
+            raise _NotCanonical
+        return word[31] == 1
+    if abi_type.startswith("uint") and abi_type[4:].isdigit():
+        value = int.from_bytes(word, "big")
+        if value >> int(abi_type[4:]):
+            raise _NotCanonical
+        return value
+    if abi_type.startswith("int") and abi_type[3:].isdigit():
+        value = int.from_bytes(word, "big", signed=True)
+        bound = 1 << (int(abi_type[3:]) - 1)
+        if not -bound <= value < bound:
+            raise _NotCanonical
+        return value
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit() and 0 < int(abi_type[5:]) <= 32:
+        size = int(abi_type[5:])
+        if any(word[size:]):
+            raise _NotCanonical
+        return bytes(word[:size])
+    raise _NotCanonical
 
 
 def _type(entry: dict[str, Any]) -> str:
@@ -71,7 +229,7 @@ class Function:
 
     @cached_property
     def selector(self) -> bytes:
-        return function_signature_to_4byte_selector(self.signature)
+        return selector(self.signature)
 
     def encode(self, *args: Any) -> bytes:
         fast = _encode_simple(self.inputs, args)
@@ -84,7 +242,7 @@ class Function:
         EIP-55 form; ValueError unless `data` is exactly their canonical encoding."""
         try:
             values = decode(list(self.inputs), data[4:])
-        except DecodingError as exc:
+        except decoding_error() as exc:
             raise ValueError(f"the call data is not a call of {self.signature}: {exc}") from None
         if data[:4] != self.selector or self.encode(*values) != data:
             raise ValueError(f"the call data is not a canonical call of {self.signature}")
@@ -138,11 +296,11 @@ def _static_word(value: Any, abi_type: str) -> bytes | None:
     if "[" in abi_type or "(" in abi_type:
         return None
     if abi_type == "address":
-        if isinstance(value, str) and len(value) == 42 and value[:2] in ("0x", "0X"):
-            try:
-                return bytes(12) + bytes.fromhex(value[2:])
-            except ValueError:
-                return None
+        # as eth-abi: 0x and 40 hex digits, a mixed-case address only with its EIP-55 checksum
+        if isinstance(value, str) and HEX_ADDRESS.fullmatch(value):
+            digits = value[2:]
+            if digits in (digits.lower(), digits.upper()) or value == checksum(value):
+                return bytes(12) + bytes.fromhex(digits)
         return None
     if abi_type == "bool":
         return (1 if value else 0).to_bytes(32, "big") if isinstance(value, bool) else None
@@ -159,14 +317,22 @@ def _static_word(value: Any, abi_type: str) -> bytes | None:
 
 
 def _encode_simple(types: tuple[str, ...], args: tuple[Any, ...]) -> bytes | None:
-    """ABI-encode arguments that are static words or dynamic arrays of static words, ~100x
-    faster than eth-abi (payout batches carry thousands of words); None for anything else."""
+    """ABI-encode arguments that are static words, byte strings or dynamic arrays of static
+    words, ~100x faster than eth-abi (payout batches carry thousands of words); None for anything else."""
     if len(types) != len(args):
         return None
     heads: list[bytes] = []
     tails: list[bytes] = []
     offset = 32 * len(types)
     for abi_type, value in zip(types, args, strict=True):
+        if abi_type == "bytes":
+            if not isinstance(value, bytes):
+                return None
+            tail = len(value).to_bytes(32, "big") + value + bytes(-len(value) % 32)
+            heads.append(offset.to_bytes(32, "big"))
+            tails.append(tail)
+            offset += len(tail)
+            continue
         if abi_type.endswith("[]") and not abi_type.endswith("][]"):
             if not isinstance(value, (list, tuple)):
                 return None

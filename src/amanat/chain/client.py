@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from eth_utils import keccak
-
 from amanat.chain.abi import checksum, decode_revert
 from amanat.chain.archive import Archive, HistoryRpc
 from amanat.chain.journal import Journal, JournalBlock, JournalTx
@@ -48,6 +46,7 @@ from amanat.chain.signing import (
     sign_dynamic_fee,
     sign_legacy,
 )
+from amanat.domain.evm import keccak
 from amanat.errors import AmanatError, ChainUnavailable, InvalidInput, RuleViolation
 
 if TYPE_CHECKING:

@@ -13,13 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import rlp
-from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-
+from amanat.chain.abi import encode, selector
 from amanat.chain.artifacts import CONTRACT_NAMES, load
 from amanat.chain.client import Chain, TxRequest
 from amanat.chain.rpc import RpcError
+from amanat.domain.evm import keccak, to_checksum_address
 from amanat.domain.governance import (
     DEFAULT_TIMELOCKS,
     GOVERNED_FUNCTIONS,
@@ -167,8 +165,10 @@ def _delays_from(path: Path) -> dict[ActionType, int]:
 
 def create_address(sender: str, nonce: int) -> str:
     """The address CREATE gives a contract deployed by `sender` at `nonce`."""
+    import rlp  # imports eth-utils: only deployments need it
+
     encoded = rlp.encode([bytes.fromhex(sender[2:]), nonce])
-    return to_checksum_address(keccak(encoded)[12:])
+    return to_checksum_address("0x" + keccak(encoded)[12:].hex())
 
 
 def _creation(name: str, constructor_types: list[str], args: list[object]) -> bytes:
@@ -192,7 +192,7 @@ def deploy(
         for name in ("Governance", "IdentityRegistry", "AssetRegistry", "TokenFactory", "CashToken")
     )
     agents = [addresses[name] for name in ("Settlement", "Auction", "Distributor")]
-    selectors = [function_signature_to_4byte_selector(sig) for sig in GOVERNED_FUNCTIONS]
+    selectors = [selector(sig) for sig in GOVERNED_FUNCTIONS]
     action_types = [int(g.action) for g in GOVERNED_FUNCTIONS.values()]
     property_flags = [g.affects_holder_property for g in GOVERNED_FUNCTIONS.values()]
     delays = {**DEFAULT_TIMELOCKS, **setup.timelocks}

@@ -6,6 +6,9 @@ transaction a client signed itself (`read_signed`).
 eth-account's general signer validates and normalises every field on each call (about 1.7 ms a
 transaction here); Amanat signs only its own, already well-formed transactions, so it encodes
 them directly (tens of microseconds). tests/chain/test_signing.py proves byte-identical output.
+
+rlp is imported by the functions that use it: it imports eth-utils and pydantic (~0.1 s), which
+a read of the chain, which loads this module with the chain gateway, never needs.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-import rlp
 from coincurve import PrivateKey, PublicKey
-from eth_utils import keccak
+
+from amanat.domain.evm import keccak
 
 
 class DigestSigner(Protocol):
@@ -57,6 +60,8 @@ def sign_legacy(
     chain_id: int,
 ) -> bytes:
     """The raw signed transaction (RLP) for an EIP-155 legacy transaction."""
+    import rlp
+
     to_field = to or b""
     unsigned = rlp.encode([nonce, gas_price, gas, to_field, value, data, chain_id, 0, 0])
     recovery_id, r, s = _sign_digest(secret, keccak(unsigned))
@@ -80,6 +85,8 @@ def sign_dynamic_fee(
     chain_id: int,
 ) -> bytes:
     """The raw signed transaction (0x02 || RLP) for an EIP-1559 transaction, no access list."""
+    import rlp
+
     fields = [chain_id, nonce, max_priority_fee, max_fee, gas, to or b"", value, data, []]
     payload = bytes([DYNAMIC_FEE_TYPE]) + rlp.encode(fields)
     recovery_id, r, s = _sign_digest(secret, keccak(payload))
@@ -101,6 +108,8 @@ class SignedFields:
 
 def decode_signed(raw: bytes) -> SignedFields:
     """The fields of a raw signed legacy or EIP-1559 transaction."""
+    import rlp
+
     if raw[0] == DYNAMIC_FEE_TYPE:
         f = rlp.decode(raw[1:])
         nonce, priority, max_fee, gas, to, data = f[1], f[2], f[3], f[4], f[5], f[7]
@@ -139,6 +148,8 @@ class MalformedTransaction(ValueError):
 
 def read_signed(raw: bytes) -> SignedTx:
     """Decode a raw signed legacy or EIP-1559 transaction and recover its sender."""
+    import rlp
+
     try:
         if raw[:1] == bytes([DYNAMIC_FEE_TYPE]):
             items = rlp.decode(raw[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -13,27 +13,20 @@ from amanat.cli.common import (
     UNITS,
     Context,
     as_option,
+    asset_service,
+    emit,
     json_option,
     pass_ctx,
     proposal_options,
     submit_proposal,
+    table,
+    tokens,
 )
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
 from amanat.domain.assets import AssetClass, AssetStatus, DocumentKind
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import parse_pkr
 from amanat.domain.rules import TokenRules
 from amanat.errors import InvalidInput
-
-# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
-if TYPE_CHECKING:
-    from amanat.services import assets as asset_service
-    from amanat.services import tokens
-else:
-    asset_service = lazy_module("amanat.services.assets")
-    tokens = lazy_module("amanat.services.tokens")
-
 
 # --------------------------------------------------------------------- assets
 

@@ -31,6 +31,7 @@ from amanat.chain.abi import interface
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.chain.keys import load_keystore
 from amanat.domain.auction import commitment
+from amanat.domain.governance import plain_arguments
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 
 PASSWORD_ENV = "AMANAT_API_PASSWORD"
@@ -137,6 +138,7 @@ class InstitutionClient:
                     f"0x{evidence.hex()}, not request {request_id}'s {shown['function']} on "
                     f"{shown['target']}",
                 )
+            _check_request_arguments(request_id, shown, call)
         return self._post(f"/approvals/{request_id}/approve", {"raw": self._sign(unsigned)})
 
     def execute_request(self, request_id: int) -> dict[str, Any]:
@@ -349,6 +351,40 @@ def _refusal(reply: httpx.Response) -> AmanatError:
             error.exit_code = 4  # as a Forbidden raised locally
         return error
     return AmanatError(f"the API answered {reply.status_code} [{rule}]: {detail}")
+
+
+def _check_request_arguments(request_id: int, shown: dict[str, Any], call: bytes) -> None:
+    """Refuse a proposed call whose ABI arguments are not those request `request_id` was filed
+    with (`call_arguments`): the amount, the wallets, the rules an official approves are the
+    ones the maker filed, not a later rebuild's or the API's."""
+    filed = shown.get("call_arguments")
+    if filed is None:
+        raise RuleViolation(
+            "call-mismatch",
+            f"request {request_id} does not state its call's arguments (filed before they were "
+            "kept): it cannot be checked here; approve it in the console or have it filed again",
+        )
+    function = next(
+        f
+        for n in CONTRACT_NAMES
+        for f in interface(n).functions.values()
+        if f.name == shown["function"] and f.selector == call[:4]
+    )
+    try:
+        decoded = plain_arguments(function.decode_arguments(call))
+    except ValueError as exc:
+        raise RuleViolation("call-mismatch", f"the API built a proposal of {exc}") from None
+    if decoded != filed:
+        differ = [
+            f"{name} {got!r} (filed: {want!r})"
+            for name, got, want in zip(function.input_names, decoded, filed, strict=False)
+            if got != want
+        ] or [f"{len(decoded)} arguments (filed: {len(filed)})"]
+        raise RuleViolation(
+            "call-mismatch",
+            f"the API built a proposal of {function.name} with {', '.join(differ)}: not request "
+            f"{request_id}'s call; nothing was signed",
+        )
 
 
 def _quantity(value: Any) -> int:

@@ -16,15 +16,51 @@ from amanat.config import Settings
 from amanat.domain.money import parse_units
 from amanat.errors import InvalidInput
 
+# The modules the commands use, imported on first use: `amanat --help`, `--version` and a read
+# command load only what they run (see cli/lazy.py). Every command module takes them from here.
 if TYPE_CHECKING:
+    from amanat.chain import deploy as deployment
+    from amanat.chain import keys as keys_module
+    from amanat.chain import node as chain_node
     from amanat.cli import client as api_client
+    from amanat.domain import auction as auction_terms
+    from amanat.indexer import indexer as chain_indexer
     from amanat.services import assets as asset_service
+    from amanat.services import (
+        auctions,
+        cash,
+        distributions,
+        dvp,
+        identities,
+        rotation,
+        tokens,
+        transparency,
+    )
     from amanat.services import governance as gov
+    from amanat.services import reconcile as reconciliation
+    from amanat.services import report as reports
     from amanat.services.platform import Platform
+    from amanat.store import log as transparency_log
 else:
     api_client = lazy_module("amanat.cli.client")
     asset_service = lazy_module("amanat.services.assets")
+    auction_terms = lazy_module("amanat.domain.auction")
+    auctions = lazy_module("amanat.services.auctions")
+    cash = lazy_module("amanat.services.cash")
+    chain_indexer = lazy_module("amanat.indexer.indexer")
+    chain_node = lazy_module("amanat.chain.node")
+    deployment = lazy_module("amanat.chain.deploy")
+    distributions = lazy_module("amanat.services.distributions")
+    dvp = lazy_module("amanat.services.dvp")
     gov = lazy_module("amanat.services.governance")
+    identities = lazy_module("amanat.services.identities")
+    keys_module = lazy_module("amanat.chain.keys")
+    reconciliation = lazy_module("amanat.services.reconcile")
+    reports = lazy_module("amanat.services.report")
+    rotation = lazy_module("amanat.services.rotation")
+    tokens = lazy_module("amanat.services.tokens")
+    transparency = lazy_module("amanat.services.transparency")
+    transparency_log = lazy_module("amanat.store.log")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import click
 
-from amanat.cli.common import Context, emit_proposal, json_option, own_key_option, pass_ctx
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
+from amanat.cli.common import (
+    Context,
+    emit,
+    emit_proposal,
+    gov,
+    json_option,
+    keys_module,
+    own_key_option,
+    pass_ctx,
+    table,
+)
 from amanat.errors import InvalidInput
-
-# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
-if TYPE_CHECKING:
-    from amanat.chain import keys as keys_module
-    from amanat.services import governance as gov
-else:
-    keys_module = lazy_module("amanat.chain.keys")
-    gov = lazy_module("amanat.services.governance")
-
 
 # ------------------------------------------------------------------ proposals
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from amanat.cli.common import Context, as_option, json_option, pass_ctx
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
+from amanat.cli.common import (
+    Context,
+    as_option,
+    emit,
+    identities,
+    json_option,
+    pass_ctx,
+    table,
+)
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.errors import InvalidInput
-
-# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
-if TYPE_CHECKING:
-    from amanat.services import identities
-else:
-    identities = lazy_module("amanat.services.identities")
-
 
 # --------------------------------------------------------------- institutions
 

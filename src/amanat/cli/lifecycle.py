@@ -4,29 +4,24 @@ governance, and a timelock restarted after an official's removal stopped it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from amanat.cli.common import (
     Context,
     as_option,
+    emit,
     emit_proposal,
+    gov,
     json_option,
     pass_ctx,
     proposal_evidence,
     proposal_options,
     proposal_text,
+    rotation,
+    table,
 )
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
-
-if TYPE_CHECKING:
-    from amanat.services import governance as gov
-    from amanat.services import rotation
-else:
-    gov = lazy_module("amanat.services.governance")
-    rotation = lazy_module("amanat.services.rotation")
 
 
 @click.command("move-holdings")

@@ -6,7 +6,6 @@ transparency) and are attached here."""
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
 from pathlib import Path
@@ -104,6 +103,8 @@ def main() -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback to users
+        import logging  # only here: a command that succeeds never loads it
+
         log = Path.cwd() / "amanat-error.log"
         log.write_text(traceback.format_exc())
         logging.getLogger("amanat").debug("internal error", exc_info=True)

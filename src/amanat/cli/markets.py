@@ -13,33 +13,27 @@ from amanat.cli.common import (
     UNITS,
     Context,
     as_option,
+    asset_service,
+    auction_terms,
+    auctions,
+    cash,
+    distributions,
+    dvp,
+    emit,
     emit_proposal,
     json_option,
     pass_ctx,
     proposal_evidence,
     proposal_options,
+    tokens,
 )
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit
 from amanat.domain.distribution import KINDS as DISTRIBUTION_KINDS
 from amanat.domain.distribution import PAY_BATCH
 from amanat.domain.money import parse_pkr
 from amanat.errors import InvalidInput
 
-# Imported on first use (see cli/lazy.py).
 if TYPE_CHECKING:
-    from amanat.domain import auction as auction_terms
-    from amanat.services import assets as asset_service
-    from amanat.services import auctions, cash, distributions, dvp, tokens
     from amanat.services.platform import Platform
-else:
-    auction_terms = lazy_module("amanat.domain.auction")
-    asset_service = lazy_module("amanat.services.assets")
-    auctions = lazy_module("amanat.services.auctions")
-    cash = lazy_module("amanat.services.cash")
-    distributions = lazy_module("amanat.services.distributions")
-    dvp = lazy_module("amanat.services.dvp")
-    tokens = lazy_module("amanat.services.tokens")
 
 RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}

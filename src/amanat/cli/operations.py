@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import click
 
-from amanat.cli.common import Context, json_option, pass_ctx
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit
+from amanat.cli.common import (
+    Context,
+    chain_node,
+    deployment,
+    emit,
+    json_option,
+    pass_ctx,
+)
 from amanat.errors import AmanatError, InvalidInput
-
-# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
-if TYPE_CHECKING:
-    from amanat.chain import deploy as deployment
-    from amanat.chain import node as chain_node
-else:
-    deployment = lazy_module("amanat.chain.deploy")
-    chain_node = lazy_module("amanat.chain.node")
-
 
 # ---------------------------------------------------------------------- node
 
@@ -220,11 +215,11 @@ def keys_list(ctx: Context, as_json: bool) -> None:
             for n in sorted(ctx.settings.hsm_keys)
         ]
     if ctx.settings.embedded:
-        from amanat.chain.keys import dev_account
+        from amanat.chain.keys import DEV_ADDRESSES  # known: no key derivation to list them
         from amanat.services.platform import DEV_ROLES
 
         rows += [
-            {"name": n, "address": dev_account(i).address, "kind": "development (embedded only)"}
+            {"name": n, "address": DEV_ADDRESSES[i], "kind": "development (embedded only)"}
             for n, i in DEV_ROLES.items()
         ]
     emit(rows, as_json)

@@ -5,29 +5,23 @@ recover)."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from amanat.cli.common import (
     UNITS,
     Context,
+    emit,
     json_option,
     pass_ctx,
     proposal_options,
+    rotation,
     submit_proposal,
+    table,
+    tokens,
 )
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
 from amanat.errors import InvalidInput
-
-# Imported on first use: `amanat --help` and `--version` need none of these (see cli/lazy.py).
-if TYPE_CHECKING:
-    from amanat.services import rotation, tokens
-else:
-    rotation = lazy_module("amanat.services.rotation")
-    tokens = lazy_module("amanat.services.tokens")
-
 
 # --------------------------------------------------------------------- tokens
 

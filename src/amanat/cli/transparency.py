@@ -10,26 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from amanat.cli.lazy import lazy_module
-from amanat.cli.output import emit, table
+from amanat.cli.common import (
+    chain_indexer,
+    chain_node,
+    emit,
+    reconciliation,
+    reports,
+    table,
+    transparency,
+    transparency_log,
+)
 from amanat.errors import AmanatError, InvalidInput
 
-# Imported on first use (see cli/lazy.py).
 if TYPE_CHECKING:
-    from amanat.chain import node as chain_node
-    from amanat.indexer import indexer as chain_indexer
-    from amanat.services import reconcile as reconciliation
-    from amanat.services import report as reports
-    from amanat.services import transparency
     from amanat.services.platform import Platform
-    from amanat.store import log as transparency_log
-else:
-    chain_node = lazy_module("amanat.chain.node")
-    chain_indexer = lazy_module("amanat.indexer.indexer")
-    reconciliation = lazy_module("amanat.services.reconcile")
-    reports = lazy_module("amanat.services.report")
-    transparency = lazy_module("amanat.services.transparency")
-    transparency_log = lazy_module("amanat.store.log")
 
 
 class VerificationFailed(AmanatError):

@@ -28,9 +28,7 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from fractions import Fraction
 
-from eth_abi import encode
-from eth_utils import keccak
-
+from amanat.domain.evm import keccak
 from amanat.domain.instruments import round_half_even, tbill_price
 from amanat.errors import InvalidInput, RuleViolation
 
@@ -185,6 +183,8 @@ def commitment(
     auction_id: int, bidder: str, units: int, micro: int, competitive: bool, salt: bytes
 ) -> bytes:
     """The sealed-bid hash a bidder commits before the close."""
+    from eth_abi import encode  # imported on first use: reading an auction's terms needs none
+
     return keccak(
         encode(
             ["uint256", "address", "uint256", "uint256", "bool", "bytes32"],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class ActionType(IntEnum):
@@ -152,3 +153,23 @@ def action_type_of(function: str) -> ActionType:
         if function_name(signature) == function:
             return governed.action
     raise KeyError(function)
+
+
+def plain_arguments(values: Sequence[Any]) -> list[Any]:
+    """A call's ABI arguments as JSON and as compared: byte strings and 0x-hex text (addresses,
+    hashes) in lower-case 0x-hex, structs and arrays as lists, numbers, flags and other text as
+    they are. The arguments a request is filed with and those decoded from the call an official
+    signs are the same call exactly when their plain forms are equal."""
+    return [_plain(value) for value in values]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        return "0x" + value[2:].lower()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)  # an IntEnum (a category, a status) as its number
+    return value

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import keccak
-
 from amanat.domain.distribution import Payout
+from amanat.domain.evm import keccak
 from amanat.errors import InvalidInput
 
 ZERO_LEAF = b"\x00" * 32

@@ -18,6 +18,21 @@ def block_at(session: Session, timestamp: int) -> int | None:
     )
 
 
+def proposal_creation_blocks(
+    session: Session, governance: str, proposal_ids: list[int]
+) -> dict[int, int]:
+    """The blocks in which the index saw these proposals' `ProposalCreated` (those it has
+    indexed): a proposal's call is then read from that block alone, not the whole chain."""
+    rows = session.execute(
+        select(ChainEvent.block, ChainEvent.args).where(
+            ChainEvent.contract == checksum(governance),
+            ChainEvent.event == "ProposalCreated",
+            ChainEvent.args["proposalId"].as_integer().in_(proposal_ids),
+        )
+    )
+    return {row.args["proposalId"]: row.block for row in rows}
+
+
 def cap_table(session: Session, token: str, block: int | None = None) -> list[tuple[str, int]]:
     """(holder, balance) with a positive balance as of the end of `block` (default: latest)."""
     query = select(Holding.holder, Holding.balance).where(

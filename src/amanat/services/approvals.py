@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from amanat.domain.assets import AssetStatus
 from amanat.domain.auction import parse_yield
-from amanat.domain.governance import affects_holder_property
+from amanat.domain.governance import affects_holder_property, plain_arguments
 from amanat.domain.identity import InvestorCategory, parse_country
 from amanat.domain.money import format_pkr
 from amanat.domain.rules import TokenRules
@@ -374,6 +374,7 @@ def view(request: ActionRequest, decisions: list[ActionDecision]) -> dict[str, A
         "target": request.target,
         "function": request.function,
         "arguments": request.arguments,
+        "call_arguments": request.call_arguments,
         "evidence": request.evidence,
         "proposal_id": request.proposal_id,
         "proposed_by": request.proposed_by,
@@ -422,6 +423,7 @@ def create(
             target=target.address,
             function=function,
             arguments=params,
+            call_arguments=plain_arguments(args),
             evidence="0x" + evidence_bytes.hex() if evidence else None,
             summary=summary,
             proposal_id=None,

@@ -19,8 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.abi import decode_revert
 from amanat.chain.client import Receipt
 from amanat.domain.auction import (
@@ -32,6 +30,7 @@ from amanat.domain.auction import (
     tbill_payment,
     yield_micro,
 )
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import format_pkr
 from amanat.errors import AmanatError, InvalidInput, NotFound, RuleViolation
 from amanat.services import governance, tokens

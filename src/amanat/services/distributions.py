@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.client import Receipt
 from amanat.domain.distribution import KINDS, PAY_BATCH, Payout, distribute
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import format_pkr
 from amanat.domain.payouts import PayoutTree
 from amanat.errors import InvalidInput, NotFound, RuleViolation

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.abi import dvp_terms_hash
 from amanat.chain.client import Receipt
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import tokens

@@ -9,15 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from amanat.chain.abi import interface, proposal_call_hash
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.domain.governance import ActionType, affects_holder_property
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services.governed_calls import DecodedCall, Directory, decode, duration, utc
 from amanat.services.platform import Bound, Platform, Prepared, read_many
-from amanat.store.models import ActionRequest
 
 if TYPE_CHECKING:
     from amanat.chain.client import Receipt, Signer
@@ -145,17 +142,48 @@ class ProposedCall:
         return (self.target, self.call_data, self.evidence)
 
 
-def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, ProposedCall]:
-    """The calls of these proposals, from their `ProposalCreated` events (one log query)."""
-    logs = platform.decoded_logs(
-        platform.contract("Governance"), ["ProposalCreated"], first_indexed=proposal_ids
-    )
+def _creation_blocks(platform: Platform, proposal_ids: list[int]) -> dict[int, int]:
+    """The blocks in which the index saw these proposals created (those it has indexed, in a
+    block the chain has: an index ahead of its chain names none)."""
+    from amanat.indexer import queries
+
+    with platform.store.session() as session:
+        blocks = queries.proposal_creation_blocks(
+            session, platform.contract("Governance").address, proposal_ids
+        )
+    head = platform.chain.block_number() if blocks else 0
+    return {proposal: block for proposal, block in blocks.items() if block <= head}
+
+
+def _calls(logs: list[dict[str, Any]]) -> dict[int, ProposedCall]:
     return {
         log["proposalId"]: ProposedCall(
             log["target"], log["callData"], log["evidence"], log["proposer"]
         )
         for log in logs
+        if log["event"] == "ProposalCreated"
     }
+
+
+def proposed_calls(platform: Platform, proposal_ids: list[int]) -> dict[int, ProposedCall]:
+    """The calls of these proposals, from their `ProposalCreated` events: read in the block the
+    index says each was created in; the chain is scanned from the deployment for any the index
+    lacks or whose event is not in that block (one log query)."""
+    governance = platform.contract("Governance")
+    calls: dict[int, ProposedCall] = {}
+    blocks = _creation_blocks(platform, proposal_ids)
+    for block in sorted(set(blocks.values())):
+        ids = [i for i, created in blocks.items() if created == block]
+        logs = platform.decoded_logs(
+            governance, ["ProposalCreated"], block, first_indexed=ids, from_block=block
+        )
+        calls.update(_calls(logs))
+    missing = [i for i in proposal_ids if i not in calls]
+    if missing:
+        calls.update(
+            _calls(platform.decoded_logs(governance, ["ProposalCreated"], first_indexed=missing))
+        )
+    return calls
 
 
 def prepare_approve(
@@ -504,6 +532,7 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     one batch for the blocks' times, whatever the number of proposals."""
     governance = platform.contract("Governance")
     count, threshold = read_many([(governance, "proposalCount", ()), (governance, "threshold", ())])
+    every = proposal_ids is None  # all of them: read from the deployment, no index lookup
     if proposal_ids is None:
         proposal_ids = list(range(1, count + 1))
     for proposal_id in proposal_ids:
@@ -520,14 +549,8 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         ]
     )
     stored, running = replies[0::2], replies[1::2]
-    logs = _logs(platform, set(proposal_ids))
-    calls = {
-        log["proposalId"]: ProposedCall(
-            log["target"], log["callData"], log["evidence"], log["proposer"]
-        )
-        for log in logs
-        if log["event"] == "ProposalCreated"
-    }
+    logs = _logs(platform, proposal_ids, use_index=not every)
+    calls = _calls(logs)
     views = {
         i: _view(i, raw, _checked(i, raw, calls.get(i)), threshold, now, runs)
         for i, raw, runs in zip(proposal_ids, stored, running, strict=True)
@@ -539,6 +562,10 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     directory = Directory(platform)
     directory.load_documents([bytes.fromhex(v.evidence[2:]) for v in views.values()])
     history = _history(platform, directory, logs, views)
+    from sqlalchemy import select  # the store: imported by the reads that name requests
+
+    from amanat.store.models import ActionRequest
+
     with platform.store.session() as session:
         requests = {
             row.proposal_id: f"request {row.id} ({row.kind.replace('_', ' ')}): {row.summary}"
@@ -561,13 +588,25 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
     ]
 
 
-def _logs(platform: Platform, wanted: set[int]) -> list[dict[str, Any]]:
-    """The governance events of these proposals, oldest first (one log query)."""
-    return [
-        log
-        for log in platform.decoded_logs(platform.contract("Governance"), list(HISTORY_EVENTS))
-        if log["proposalId"] in wanted
-    ]
+def _logs(platform: Platform, proposal_ids: list[int], use_index: bool) -> list[dict[str, Any]]:
+    """The governance events of these proposals, oldest first: with `use_index`, read from the
+    first block the index says one of them was created in (every event of a proposal follows its
+    creation); from the deployment otherwise, or when the index lacks one or that range misses
+    one's creation."""
+    wanted = set(proposal_ids)
+    blocks = _creation_blocks(platform, proposal_ids) if use_index else {}
+    first = min(blocks.values()) if blocks and wanted <= blocks.keys() else None
+    for from_block in ([first] if first is not None else []) + [None]:
+        logs = [
+            log
+            for log in platform.decoded_logs(
+                platform.contract("Governance"), list(HISTORY_EVENTS), from_block=from_block
+            )
+            if log["proposalId"] in wanted
+        ]
+        if wanted <= _calls(logs).keys():
+            break
+    return logs
 
 
 def _history(

@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
-
 from amanat.chain.abi import Function, checksum, interface
 from amanat.chain.artifacts import CONTRACT_NAMES
 from amanat.chain.keys import DEV_ADDRESSES
@@ -31,7 +29,6 @@ from amanat.domain.rules import TokenRules
 from amanat.errors import AmanatError
 from amanat.services import tokens
 from amanat.services.platform import DEV_ROLES, Platform, read_many
-from amanat.store.models import Document, Institution, User, Wallet
 
 ZERO_HASH = b"\x00" * 32
 # Integer arguments that are cash (minor units of PKR) on any contract, and on the CashToken.
@@ -131,6 +128,11 @@ class Directory:
                 if role not in held:
                     keys[role] = DEV_ADDRESSES[index]
         self.labels.update({address: name for name, address in keys.items()})
+        # the store is imported here: a read that decodes no proposal never loads it
+        from sqlalchemy import select
+
+        from amanat.store.models import Institution, User, Wallet
+
         with platform.store.session() as session:
             users = list(session.execute(select(User.username, User.key_name)))
             wallets = list(
@@ -179,6 +181,10 @@ class Directory:
         wanted = {"0x" + h.hex() for h in hashes if h != ZERO_HASH} - set(self._documents)
         if not wanted:
             return
+        from sqlalchemy import select
+
+        from amanat.store.models import Document
+
         with self.platform.store.session() as session:
             found = session.execute(
                 select(Document.sha256, Document.filename).where(Document.sha256.in_(wanted))

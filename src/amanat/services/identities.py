@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.identity import ISO_3166_NUMERIC, InvestorCategory, country_label
 from amanat.domain.records import WalletRecord
 from amanat.errors import InvalidInput, NotFound, RuleViolation

@@ -6,8 +6,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from eth_utils import is_hex_address, to_checksum_address
-
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import MAX_AMOUNT, parse_units
 from amanat.errors import InvalidInput, NotFound
 
@@ -38,6 +37,8 @@ def display_name(value: str, field: str = "name") -> str:
 def checksummed(value: str) -> str:
     """The EIP-55 form of an address; a mixed-case address must already carry its checksum
     (all lower or all upper case carries none)."""
+    from eth_utils import is_hex_address
+
     if not is_hex_address(value):
         raise InvalidInput(f"{value!r} is not a 20-byte hex address (0x and 40 hex digits)")
     checksum = to_checksum_address(value)

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.abi import ContractInterface, interface
 from amanat.chain.client import Chain, Receipt, TxRequest
 from amanat.chain.deploy import GovernanceSetup, Manifest, deploy, verify
 from amanat.chain.keys import DEV_MNEMONIC, Keyring, dev_account, eth_account_class
 from amanat.config import Settings
+from amanat.domain.evm import to_checksum_address
 from amanat.errors import AmanatError, InvalidInput, OwnKeyRequired
 from amanat.services.clock import Clock
 
@@ -217,10 +216,12 @@ class Platform:
         names: Sequence[str],
         to_block: int | str = "latest",
         first_indexed: Sequence[int] = (),
+        from_block: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The contract's events of the given names since deployment, decoded, oldest first,
-        each with its event name, block and transaction; with `first_indexed`, only those whose
-        first indexed argument (an id) is one of these numbers (filtered by the node)."""
+        """The contract's events of the given names since deployment (or since `from_block`, if
+        later), decoded, oldest first, each with its event name, block and transaction; with
+        `first_indexed`, only those whose first indexed argument (an id) is one of these numbers
+        (filtered by the node)."""
         topics = {contract.abi.events[n].topic: contract.abi.events[n] for n in names}
         filters: list[Any] = [["0x" + t.hex() for t in topics]]
         if first_indexed:
@@ -228,7 +229,7 @@ class Platform:
         logs = self.chain.get_logs(
             [contract.address],
             filters,
-            from_block=self.manifest.deployed_block,
+            from_block=max(self.manifest.deployed_block, from_block or 0),
             to_block=to_block,
         )
         out = []

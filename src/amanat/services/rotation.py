@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy import delete
 
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import format_pkr
 from amanat.errors import InvalidInput, NotFound, RuleViolation
 from amanat.services import audit, governance, identities, tokens

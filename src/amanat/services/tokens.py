@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from amanat.chain.client import Receipt
+from amanat.domain.evm import to_checksum_address
 from amanat.domain.identity import country_label
 from amanat.domain.restrictions import Restriction
 from amanat.domain.rules import BPS, MATURITY_SHIFT, MAX_MATURITY, TokenRules

@@ -137,6 +137,9 @@ class ActionRequest(Base):
     target: Mapped[str] = mapped_column(String(42))
     function: Mapped[str] = mapped_column(String(64))
     arguments: Mapped[dict] = mapped_column(JSON)
+    # the ABI arguments of the call, as filed (`domain.governance.plain_arguments`): what an
+    # official's own client checks the proposal it signs against (None: filed before 0006)
+    call_arguments: Mapped[list | None] = mapped_column(JSON)
     evidence: Mapped[str | None] = mapped_column(String(66))
     summary: Mapped[str] = mapped_column(Text)
     proposal_id: Mapped[int | None] = mapped_column(Integer, unique=True)
