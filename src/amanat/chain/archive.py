@@ -27,6 +27,7 @@ from typing import Any
 from amanat.chain.journal import Journal, JournalBlock
 from amanat.chain.node import NODE_KEEPS_BLOCKS
 from amanat.chain.rpc import RpcClient, RpcError
+from amanat.domain.evm import keccak
 from amanat.errors import AmanatError
 
 # The archive answers for blocks at least ARCHIVE_MARGIN below its own latest block, so it may
@@ -59,8 +60,6 @@ def _unpack(blob: bytes) -> Any:
 
 def logs_bloom(logs: list[dict[str, Any]]) -> str:
     """The 2048-bit bloom filter of `logs` (Ethereum yellow paper, section 4.3.1)."""
-    from eth_utils import keccak  # only to read history: the producer starts without it
-
     bloom = 0
     for log in logs:
         for item in [log["address"], *log["topics"]]:
