@@ -123,6 +123,7 @@ class TokenMachine(RuleBasedStateMachine):
         self._anchor = contextlib.ExitStack()
         self._anchor.enter_context(self.chain.anchor())
         s = self.system
+        self.linked_wallets = 0  # wallets the registrar linked in this example
         self.max_units = AUTHORISED
         self.tok = s.token
         self.addr = {
@@ -593,10 +594,10 @@ class TokenMachine(RuleBasedStateMachine):
     def registrar_links_a_wallet(self, name: str) -> None:
         """A new, empty wallet linked to an identity: a sole wallet's holding moves into the
         identity's word in the same transaction (issue 14); the books must not change."""
-        with boa.env.prank(self.system.registrar):
-            self.system.idreg.linkWallet(
-                self.ident[name].number, boa.env.generate_address(f"extra {name}")
-            )
+        self.linked_wallets += 1
+        extra = self.chain.generate_address(f"extra {name} {self.linked_wallets}")
+        with self.chain.prank(self.system.registrar):
+            self.system.idreg.linkWallet(self.ident[name].number, extra)
         _event("identity: another wallet linked")
 
     # ------------------------------------------------------------------ settlement locks
