@@ -11,7 +11,11 @@ every recent block, goes to the node. A transaction's block is found through the
 
 The archive is derived from the node, block by block, while the node still holds the block; a
 rebuilt node (snapshot + journal replay) re-archives any block the archive lacks as it is
-replayed. On a real network there is no archive: the network's nodes keep their history.
+replayed. The archive answers up to a margin below the block it is archived through (every
+block up to it is archived); a block journaled but not archived (its worker died in between) is
+archived by the next reader or recovery while the node holds it, and once the node pruned it,
+reads raise rather than answer it empty. On a real network there is no archive: the network's
+nodes keep their history.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import sqlite3
 import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +35,13 @@ from amanat.chain.rpc import RpcClient, RpcError
 from amanat.domain.evm import keccak
 from amanat.errors import AmanatError
 
-# The archive answers for blocks at least ARCHIVE_MARGIN below its own latest block, so it may
-# lag the node by up to that many blocks (the node keeps its latest NODE_KEEPS_BLOCKS whole).
+# The archive answers for blocks at least ARCHIVE_MARGIN below the block it is archived through
+# (every block up to it is archived), so it may lag the node by up to that many blocks (the node
+# keeps its latest NODE_KEEPS_BLOCKS whole).
 ARCHIVE_MARGIN = NODE_KEEPS_BLOCKS // 2
+# A reader that finds the archive more than ARCHIVE_LAG blocks behind the journal archives the
+# missing blocks itself (a worker died between journaling and archiving) while the node holds them.
+ARCHIVE_LAG = ARCHIVE_MARGIN // 2
 HISTORY_FILE = "history.sqlite"
 
 SCHEMA = """
@@ -44,6 +53,7 @@ CREATE TABLE IF NOT EXISTS block (
     receipts BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS block_hash ON block (hash);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS log_address (
     address TEXT NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (address, block)
 ) WITHOUT ROWID;
@@ -122,6 +132,7 @@ class Archive:
                 "INSERT INTO log_address (address, block) VALUES (?, ?)",
                 [(address, number) for address in addresses],
             )
+            self._advance()
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -153,12 +164,31 @@ class Archive:
         self.record(header, receipts)
 
     def fill(self, rpc: RpcClient, journal: Journal, up_to: int) -> None:
-        """Archive the journaled blocks after the archive's latest, up to `up_to`, from the node
-        (after an upgrade, or archive writes lost to a power cut)."""
-        for block in journal.blocks_after(self.head()):
+        """Archive every journaled block the archive lacks after the block it is archived
+        through, up to `up_to`, from the node (after an upgrade, archive writes lost to a power
+        cut, or a worker that died between journaling a block and archiving it). A block the node
+        no longer holds whole raises (`record_from`)."""
+        for block in journal.blocks_after(self.through()):
             if block.number > up_to:
                 return
-            self.record_from(rpc, block)
+            if not self.holds(block):
+                self.record_from(rpc, block)
+
+    def _advance(self) -> int:
+        """Move the archived-through mark over the blocks archived right after it (inside a
+        write transaction); the new mark."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'through'").fetchone()
+        through = 0 if row is None else int(row[0])
+        for (number,) in self._db.execute(
+            "SELECT number FROM block WHERE number > ? ORDER BY number", (through,)
+        ):
+            if number != through + 1:
+                break
+            through = number
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('through', ?)", (through,)
+        )
+        return through
 
     def holds(self, block: JournalBlock) -> bool:
         """Whether `block` (this very block: same hash) is archived."""
@@ -169,15 +199,23 @@ class Archive:
 
     # -- reading ------------------------------------------------------------
 
-    def head(self) -> int:
-        """The latest archived block, 0 if none."""
-        row = self._db.execute("SELECT MAX(number) FROM block").fetchone()
-        return int(row[0] or 0)
+    def through(self) -> int:
+        """The block the archive is archived through: it holds every block from 1 up to it."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'through'").fetchone()
+        if row is not None:
+            return int(row[0])
+        self._db.execute("BEGIN IMMEDIATE")  # an archive from before the mark: set it once
+        try:
+            through = self._advance()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return through
 
     def horizon(self) -> int:
         """Blocks up to this number are answered from the archive (-1: none)."""
-        head = self._db.execute("SELECT MAX(number) FROM block").fetchone()[0]
-        return -1 if head is None else int(head) - ARCHIVE_MARGIN
+        return max(-1, self.through() - ARCHIVE_MARGIN)
 
     def header(self, number: int, full: bool = False) -> dict[str, Any] | None:
         """The block as eth_getBlockByNumber(number, full) gave it: with its transactions'
@@ -205,13 +243,15 @@ class Archive:
         return None if row is None else int(row[0])
 
     def receipts(self, number: int) -> list[dict[str, Any]] | None:
-        row = self._db.execute("SELECT receipts FROM block WHERE number = ?", (number,)).fetchone()
-        if row is None:
-            return None
-        receipts: list[dict[str, Any]] = _unpack(row[0])
-        for receipt in receipts:
+        receipts = self._stored_receipts(number)
+        for receipt in receipts or []:
             receipt["logsBloom"] = logs_bloom(receipt["logs"])
         return receipts
+
+    def _stored_receipts(self, number: int) -> list[dict[str, Any]] | None:
+        """Block `number`'s receipts as archived: without their logs blooms."""
+        row = self._db.execute("SELECT receipts FROM block WHERE number = ?", (number,)).fetchone()
+        return None if row is None else _unpack(row[0])  # type: ignore[no-any-return]
 
     def logs(self, query: dict[str, Any], first: int, last: int) -> list[dict[str, Any]]:
         """eth_getLogs over archived blocks first..last: `query`'s address (one or a list) and
@@ -234,7 +274,7 @@ class Archive:
         topics = query.get("topics") or []
         found = []
         for (number,) in rows:
-            for receipt in self.receipts(number) or []:
+            for receipt in self._stored_receipts(number) or []:
                 for log in receipt["logs"]:
                     if wanted and log["address"].lower() not in wanted:
                         continue
@@ -259,14 +299,29 @@ def _topics_match(wanted: list[Any], topics: list[str]) -> bool:
     return True
 
 
-class _ToNode:
-    """A call (or the part of an eth_getLogs call) the node answers, plus what the archive
-    answered for the rest of its range."""
+# the calls the archive may answer; every other call goes to the node as it is
+HISTORY_METHODS = frozenset(
+    {
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getBlockReceipts",
+        "eth_getTransactionReceipt",
+        "eth_getTransactionByHash",
+        "eth_getLogs",
+    }
+)
 
-    def __init__(self, method: str, params: list[Any], archived: list[Any] | None = None) -> None:
+
+class _ToNode:
+    """A call (or the part of an eth_getLogs call) the node answers, and what completes the
+    node's answer (the archive's part of a log query's range)."""
+
+    def __init__(
+        self, method: str, params: list[Any], complete: Callable[[Any], Any] | None = None
+    ) -> None:
         self.method = method
         self.params = params
-        self.archived = archived
+        self.complete = complete
 
 
 class HistoryRpc(RpcClient):
@@ -280,14 +335,18 @@ class HistoryRpc(RpcClient):
         self.archive = Archive.beside(journal)
 
     def call(self, method: str, params: list[Any] | None = None) -> Any:
-        routed = self._route(method, params or [], self.archive.horizon())
+        if method not in HISTORY_METHODS:
+            return super().call(method, params)
+        routed = self._route(method, params or [], self._horizon())
         if not isinstance(routed, _ToNode):
             return routed
         answer = super().call(routed.method, routed.params)
-        return answer if routed.archived is None else routed.archived + answer
+        return answer if routed.complete is None else routed.complete(answer)
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        horizon = self.archive.horizon()
+        if not any(method in HISTORY_METHODS for method, _ in calls):
+            return super().batch(calls)
+        horizon = self._horizon()
         routed = [self._route(method, params, horizon) for method, params in calls]
         to_node = [r for r in routed if isinstance(r, _ToNode)]
         answers = iter(super().batch([(r.method, r.params) for r in to_node]) if to_node else [])
@@ -297,10 +356,20 @@ class HistoryRpc(RpcClient):
                 results.append(item)
                 continue
             answer = next(answers)
-            if item.archived is not None and not isinstance(answer, RpcError):
-                answer = item.archived + answer
+            if item.complete is not None and not isinstance(answer, RpcError):
+                answer = item.complete(answer)
             results.append(answer)
         return results
+
+    def _horizon(self) -> int:
+        """The archive's horizon, once every journaled block the node may have pruned (older
+        than the latest ARCHIVE_LAG) is archived: a block a worker journaled but did not archive
+        is archived now, while the node holds it, or the read raises; the node would answer it
+        empty."""
+        head = self.journal.head()
+        if head is not None and self.archive.through() < head.number - ARCHIVE_LAG:
+            self.archive.fill(self, self.journal, up_to=head.number)
+        return self.archive.horizon()
 
     def _route(self, method: str, params: list[Any], horizon: int) -> Any:
         """The archive's answer, or what to ask the node."""
@@ -339,14 +408,22 @@ class HistoryRpc(RpcClient):
         return _ToNode(method, params)
 
     def _logs(self, query: dict[str, Any], horizon: int) -> Any:
-        first = _number(query.get("fromBlock", "0x0"))
+        """A log query over the archive and the node: the node is asked first (for the blocks
+        after `horizon`) and the archive afterwards, up to its horizon then; blocks mined during
+        a long archive scan cannot move the node's window past the node's part."""
+        first = _number(query.get("fromBlock", "latest"))  # JSON-RPC's default: "latest"
         last = _number(query.get("toBlock", "latest"))
         if first is None or first > horizon:
             return _ToNode("eth_getLogs", [query])
         if last is not None and last <= horizon:
             return self.archive.logs(query, first, last)
-        archived = self.archive.logs(query, first, horizon)
-        return _ToNode("eth_getLogs", [{**query, "fromBlock": hex(horizon + 1)}], archived)
+
+        def complete(from_node: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            through = self._horizon() if last is None else min(self._horizon(), last)
+            newer = [log for log in from_node if int(log["blockNumber"], 16) > through]
+            return self.archive.logs(query, first, through) + newer
+
+        return _ToNode("eth_getLogs", [{**query, "fromBlock": hex(horizon + 1)}], complete)
 
 
 def _number(tag: Any) -> int | None:
