@@ -55,8 +55,8 @@ def record(
     )
     previous = connection.scalar(_LAST_HASH) or GENESIS
     at = datetime.now(UTC)
-    fields = {
-        "at": at.isoformat(),
+    values = {
+        "at": at,
         "username": username,
         "role": role,
         "action": action,
@@ -66,22 +66,10 @@ def record(
         "approval_ref": approval_ref,
         "detail": detail or {},
     }
-    entry_hash = _entry_hash(previous, fields)
+    entry_hash = _entry_hash(previous, {**values, "at": at.isoformat()})
     entry_id = connection.execute(
         insert(AuditEntry).returning(AuditEntry.id),
-        {
-            "at": at,
-            "username": username,
-            "role": role,
-            "action": action,
-            "resource": resource,
-            "source": source,
-            "status": status,
-            "approval_ref": approval_ref,
-            "detail": detail or {},
-            "previous_hash": previous,
-            "entry_hash": entry_hash,
-        },
+        {**values, "previous_hash": previous, "entry_hash": entry_hash},
     ).scalar_one()
     entry = Appended(entry_id, entry_hash)
     if not public:
@@ -95,7 +83,7 @@ def record(
                 f"audit:{entry.id}",
                 {
                     "type": "audit",
-                    "at": fields["at"],
+                    "at": at.isoformat(),
                     "role": role,
                     "action": action,
                     "resource": resource,
