@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from amanat.domain.evm import to_checksum_address
 from amanat.domain.money import format_pkr
@@ -114,6 +115,27 @@ def check_recovery(platform: Platform, target: Bound, lost: str, new: str) -> No
         )
 
 
+def _audit_unlink(
+    session: Session,
+    registrar: str,
+    number: int | None,
+    address: str,
+    approval_ref: str | None,
+    detail: dict[str, Any],
+) -> None:
+    audit.record(
+        session,
+        registrar,
+        "registrar",
+        "wallet.unlink",
+        f"identity/{number}/wallet/{address}",
+        "cli",
+        200,
+        approval_ref,
+        detail,
+    )
+
+
 def _complete_unlink(platform: Platform, registrar: str, address: str) -> dict[str, Any] | None:
     """The store's half of an unlink the registry already made (the store step failed after
     the chain's): the wallet's row is deleted and the unlink audited; None when the store holds
@@ -127,14 +149,11 @@ def _complete_unlink(platform: Platform, registrar: str, address: str) -> dict[s
         institution = session.get(Institution, row.institution_id)
         number = institution.identity_number if institution is not None else 0
         session.delete(row)
-        audit.record(
+        _audit_unlink(
             session,
             registrar,
-            "registrar",
-            "wallet.unlink",
-            f"identity/{number}/wallet/{address}",
-            "cli",
-            200,
+            number,
+            address,
             None,
             {"wallet": address, "completed": "the registry had unlinked it; the store follows"},
         )
@@ -223,14 +242,11 @@ def unlink_wallet(platform: Platform, registrar: str, wallet: str) -> dict[str, 
     )
     with platform.store.session() as session, session.begin():  # the store's half, at once
         session.execute(delete(Wallet).where(Wallet.address == address))
-        audit.record(
+        _audit_unlink(
             session,
             registrar,
-            "registrar",
-            "wallet.unlink",
-            f"identity/{number}/wallet/{address}",
-            "cli",
-            200,
+            number,
+            address,
             f"tx {receipt.tx_hash}",
             {"institution": name, "wallet": address, "block": receipt.block_number},
         )
