@@ -379,8 +379,8 @@ def reveal(
     )
     if sealed is None:
         raise NotFound(
-            f"no sealed bid of {bidder} for commitment {held} of auction {auction_id} in "
-            f"{base.parent}"
+            f"no sealed bid of {bidder} for auction {auction_id} in {base.parent}"
+            + (f" (the chain holds commitment {held})" if int(held, 16) else "")
         )
     return platform.send(
         signer,
