@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy import func, select
 
 from amanat.api import deps
 from amanat.domain.identity import InvestorCategory
-from amanat.errors import AmanatError, RuleViolation
+from amanat.domain.transparency import TreeHead
+from amanat.errors import AmanatError, ChainUnavailable, RuleViolation
 from amanat.services import (
     approvals,
     assets,
@@ -355,3 +357,128 @@ def test_a_keyed_write_whose_result_was_not_stored_completes_on_its_retry(
     assert api.platform.chain.journal.count() == sent + 1
     again = api.post("/transfers", "inb", key=key, json=body)
     assert again.headers["idempotent-replayed"] == "true" and again.json() == retried.json()
+
+
+def _auction(api: Api) -> int:
+    now = api.platform.chain.block_timestamp()
+    terms = {
+        "token": "PKTB3M",
+        "offered_units": 1_000,
+        "close_time": now + 2 * HOUR,
+        "reveal_deadline": now + 3 * HOUR,
+        "settlement_date": now + 4 * HOUR,
+    }
+    announced = api.post("/auctions", "treasury", json=terms)
+    assert announced.status_code == 201, announced.text
+    return int(announced.json()["auction"])
+
+
+def test_a_sealed_bid_journaled_before_its_send_failed_keeps_its_salt(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send fails after the commitment was journaled (no receipt in time: it is mined, or
+    resent, later): its salt is kept, a retry under its key answers with that commitment, and the
+    bid is revealed from it even if no retry ever comes (the process died)."""
+    platform, auction = api.platform, _auction(api)
+    confirm = platform.chain.confirm
+
+    def no_receipt(hashes: Any) -> Any:
+        confirm(hashes)  # mined, but the client gives up waiting
+        raise ChainUnavailable("no receipt in time; they stay journaled and will be resent")
+
+    monkeypatch.setattr(platform.chain, "confirm", no_receipt)
+    key = f"late-bid-{api.backend}"
+    with pytest.raises(ChainUnavailable):
+        auctions.bid(platform, "inb", auction, 120, Decimal("0.12"), key)
+    monkeypatch.undo()
+    held = platform.contract("Auction").read("getBid", auction, api.address("inb"))[0]
+    again = auctions.bid(platform, "inb", auction, 999, Decimal("0.2"), key)
+    assert again["commitment"] == "0x" + held.hex() and again["units"] == 120
+    platform.chain.advance_time(3 * HOUR - 60)
+    assert auctions.reveal(platform, "inb", auction)["units"] == 120
+
+
+def test_a_refused_second_bid_does_not_take_the_committed_bids_place(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two bids of one bidder in one auction at once: the first is committed while the second,
+    refused, is being kept. The salt kept for the reveal is the first's (what the chain holds)."""
+    import threading
+
+    platform, auction = api.platform, _auction(api)
+    send = platform.send
+    second: dict[str, Any] = {}
+
+    def refuse_second(signer: Any, prepared: Any) -> Any:
+        if threading.current_thread().name == "second":
+            raise RuleViolation("bidding-closed", "refused for the test")
+        runner = threading.Thread(target=bid_second, name="second")
+        runner.start()
+        runner.join(timeout=1)  # the second bid goes as far as it may while the first is sent
+        second["runner"] = runner
+        return send(signer, prepared)
+
+    def bid_second() -> None:
+        try:
+            auctions.bid(platform, "inb", auction, 70, Decimal("0.13"), None)
+        except RuleViolation as refused:
+            second["refused"] = refused
+
+    monkeypatch.setattr(platform, "send", refuse_second)
+    first = auctions.bid(platform, "inb", auction, 50, Decimal("0.12"), None)
+    second["runner"].join()
+    monkeypatch.undo()
+    assert "refused" in second
+    platform.chain.advance_time(3 * HOUR - 60)
+    revealed = auctions.reveal(platform, "inb", auction)
+    assert revealed["units"] == 50 and first["commitment"].startswith("0x")
+
+
+def test_an_anchor_that_reverted_is_passed_over_and_later_heads_are_anchored(api: Api) -> None:
+    """A head whose journaled anchor reverted on chain (another publisher anchored a larger size
+    in the same block) is passed over: every later publish does not fail on it for ever, and the
+    next head is anchored."""
+    platform = api.platform
+    anchor = platform.contract(transparency.ANCHOR)
+    signer = platform.signer(platform.settings.publisher_key)
+    key = transparency.signing_key(platform)
+
+    def grown_head() -> TreeHeadRow:
+        before = transparency.publish(platform)["tree_size"]
+        _auction(api)  # an audited write: the log grows
+        transparency._sign_head(platform, key)
+        with platform.store.session() as session:
+            row = session.scalars(
+                select(TreeHeadRow).order_by(TreeHeadRow.tree_size.desc())
+            ).first()
+        assert row is not None and row.tree_size > before and row.anchor_tx is None
+        return row
+
+    def anchoring(row: TreeHeadRow, idempotency_key: str | None) -> Any:
+        head = TreeHead(row.tree_size, bytes.fromhex(row.root_hash[2:]), row.timestamp)
+        return anchor.tx(
+            "anchor", row.tree_size, head.root_hash, head.head_hash, key=idempotency_key
+        )
+
+    smaller = grown_head()
+    _auction(api)
+    transparency._sign_head(platform, key)
+    with platform.store.session() as session:
+        larger = session.scalars(select(TreeHeadRow).order_by(TreeHeadRow.tree_size.desc())).first()
+    assert larger is not None and larger.tree_size > smaller.tree_size
+    voidings = anchor.read("voidingCount")
+    journaled = f"transparency-anchor-{anchor.address}-{smaller.tree_size}" + (
+        f"-after-voiding-{voidings}" if voidings else ""
+    )
+    first, reverted = platform.chain.transact(
+        signer, [anchoring(larger, None), anchoring(smaller, journaled)], check=False
+    )
+    assert first.status and not reverted.status
+    _auction(api)
+    latest = transparency.publish(platform)
+    assert anchor.read("latestTreeSize") == latest["tree_size"] > larger.tree_size
+    with platform.store.session() as session:
+        stored = session.get(TreeHeadRow, latest["tree_size"])
+        assert stored is not None and stored.anchor_tx is not None
+        skipped = session.get(TreeHeadRow, smaller.tree_size)
+        assert skipped is not None and skipped.anchor_tx is None

@@ -12,15 +12,18 @@ or nothing per bidder.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from amanat.chain.abi import decode_revert
-from amanat.chain.client import Receipt
+from amanat.chain.client import IdempotencyConflict, Receipt
 from amanat.domain.auction import (
     Bid,
     Pricing,
@@ -89,7 +92,39 @@ def announce(
 
 
 def _sealed_path(platform: Platform, auction_id: int, wallet: str) -> Path:
+    """Where a bid kept before bids were kept one file per commitment lies (still read)."""
     return platform.settings.data_dir / "sealed-bids" / f"auction-{auction_id}-{wallet}.sealed"
+
+
+def _commitment_path(base: Path, sealed: str) -> Path:
+    """The file of the bid whose commitment is `sealed` (0x-hex), beside `base`."""
+    return base.with_name(f"{base.stem}-{sealed}.sealed")
+
+
+@contextlib.contextmanager
+def _bidding(base: Path) -> Iterator[None]:
+    """One bid of a wallet in an auction at a time (threads and processes sharing the data
+    directory): keeping its salt, sending its commitment and forgetting the bids it replaces.
+    The lock files lie beside sealed-bids, which holds sealed bids only."""
+    lock = base.parent.parent / "sealed-bid-locks" / base.with_suffix(".lock").name
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as error:
+        raise _cannot_keep(error) from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+
+def _cannot_keep(error: OSError) -> AmanatError:
+    return AmanatError(
+        f"the sealed bid cannot be kept ({error.strerror}); nothing was committed: the "
+        "operator must make the data directory's sealed-bids writable, then bid again"
+    )
 
 
 def _keep_sealed(platform: Platform, path: Path, kept: dict[str, Any]) -> None:
@@ -104,10 +139,7 @@ def _keep_sealed(platform: Platform, path: Path, kept: dict[str, Any]) -> None:
             handle.write(content)
         temporary.replace(path)
     except OSError as error:
-        raise AmanatError(
-            f"the sealed bid cannot be kept ({error.strerror}); nothing was committed: the "
-            "operator must make the data directory's sealed-bids writable, then bid again"
-        ) from None
+        raise _cannot_keep(error) from None
 
 
 def _read_sealed(platform: Platform, path: Path) -> dict[str, Any] | None:
@@ -117,6 +149,33 @@ def _read_sealed(platform: Platform, path: Path) -> dict[str, Any] | None:
         return platform.cipher.open(path.read_bytes())
     legacy = path.with_suffix(".json")
     return dict(json.loads(legacy.read_text())) if legacy.exists() else None
+
+
+def _kept_bids(
+    platform: Platform, auction_id: int, wallet: str, base: Path
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Every bid kept for `wallet` in the auction, each with the commitment its figures and salt
+    make: one file per commitment it may have sent (the one the chain holds among them), then
+    one kept the earlier way (one file per auction and wallet)."""
+    kept = [
+        (path, platform.cipher.open(path.read_bytes()))
+        for path in sorted(base.parent.glob(f"{base.stem}-0x*.sealed"))
+    ]
+    legacy = _read_sealed(platform, base)
+    if legacy is not None:
+        kept.append((base, legacy))
+    for _, bid in kept:
+        salt = bytes.fromhex(bid["salt"])
+        made = commitment(
+            auction_id, wallet, bid["units"], bid["yield_micro"], bid["competitive"], salt
+        )
+        bid["commitment"] = "0x" + made.hex()
+    return kept
+
+
+def _on_chain(platform: Platform, auction_id: int, wallet: str) -> str:
+    """The commitment the chain holds for `wallet` in the auction (0x-hex; zero if none)."""
+    return "0x" + platform.contract("Auction").read("getBid", auction_id, wallet)[0].hex()
 
 
 def _terms(platform: Platform, auction_id: int) -> dict[str, Any]:
@@ -175,37 +234,68 @@ def bid(
         )
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
-    path = _sealed_path(platform, auction_id, wallet)
-    pending = path.with_suffix(".pending")
-    kept = None
-    if platform.chain.seen(idempotency_key):
-        if pending.exists():  # sent, then stopped before the kept bid took its place
-            pending.replace(path)
-        kept = _read_sealed(platform, path)
-    if kept is not None:
+    base = _sealed_path(platform, auction_id, wallet)
+    with _bidding(base):
+        if platform.chain.seen(idempotency_key):
+            return _bid_again(platform, signer, wallet, auction_id, base, idempotency_key)
+        micro = 0 if yield_rate is None else yield_micro(yield_rate)
+        salt = secrets.token_bytes(32)
+        sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
+        prepared = prepare_commit(platform, wallet, auction_id, sealed, idempotency_key)
+        record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
+        # The salt alone reveals the bid: it is kept (encrypted, one file per commitment) before
+        # the commitment goes on chain, and forgotten only if the chain refused it. A send that
+        # fails otherwise may have been journaled: its bid is kept, for its retry and its reveal.
+        path = _commitment_path(base, "0x" + sealed.hex())
+        _keep_sealed(
+            platform, path, {**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}
+        )
+        try:
+            platform.send(signer, prepared)
+        except (InvalidInput, RuleViolation):
+            path.unlink(missing_ok=True)
+            raise
+        _forget_replaced(platform, auction_id, wallet, base)
+    return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
+
+
+def _bid_again(
+    platform: Platform,
+    signer: Any,
+    wallet: str,
+    auction_id: int,
+    base: Path,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """A retry of a bid journaled under `idempotency_key`: the kept bid whose commitment is the
+    journaled one (any other is refused as a different request) is confirmed, never a new one."""
+    for _, kept in _kept_bids(platform, auction_id, wallet, base):
+        sealed = bytes.fromhex(kept["commitment"][2:])
+        try:
+            prepared = prepare_commit(platform, wallet, auction_id, sealed, idempotency_key)
+            platform.send(signer, prepared)
+        except IdempotencyConflict:
+            continue
+        _forget_replaced(platform, auction_id, wallet, base)
         return {
             "auction": auction_id,
             "bidder": wallet,
             "commitment": kept["commitment"],
             **{k: kept[k] for k in ("units", "yield_micro", "competitive")},
         }
-    micro = 0 if yield_rate is None else yield_micro(yield_rate)
-    salt = secrets.token_bytes(32)
-    sealed = commitment(auction_id, wallet, units, micro, yield_rate is not None, salt)
-    prepared = prepare_commit(platform, wallet, auction_id, sealed, idempotency_key)
-    record = {"units": units, "yield_micro": micro, "competitive": yield_rate is not None}
-    # The salt alone reveals the bid: it is kept (encrypted, beside the bid it may replace)
-    # before the commitment goes on chain, and takes the bid's place once the chain has it.
-    _keep_sealed(
-        platform, pending, {**record, "salt": salt.hex(), "commitment": "0x" + sealed.hex()}
+    raise NotFound(
+        f"the sealed bid committed under idempotency key {idempotency_key!r} in auction "
+        f"{auction_id} is not kept in {base.parent}"
     )
-    try:
-        platform.send(signer, prepared)
-    except BaseException:
-        pending.unlink(missing_ok=True)
-        raise
-    pending.replace(path)
-    return {"auction": auction_id, "bidder": wallet, "commitment": "0x" + sealed.hex(), **record}
+
+
+def _forget_replaced(platform: Platform, auction_id: int, wallet: str, base: Path) -> None:
+    """Once a commitment is confirmed, the kept bids the chain no longer holds are forgotten."""
+    held = _on_chain(platform, auction_id, wallet)
+    for path, kept in _kept_bids(platform, auction_id, wallet, base):
+        if kept["commitment"] != held:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def prepare_commit(
@@ -277,10 +367,21 @@ def reveal(
     _terms(platform, auction_id)
     signer = platform.signer(bidder)
     wallet = to_checksum_address(signer.address)
-    path = _sealed_path(platform, auction_id, wallet)
-    sealed = _read_sealed(platform, path)
+    base = _sealed_path(platform, auction_id, wallet)
+    held = _on_chain(platform, auction_id, wallet)
+    sealed = next(
+        (
+            kept
+            for _, kept in _kept_bids(platform, auction_id, wallet, base)
+            if kept["commitment"] == held
+        ),
+        None,
+    )
     if sealed is None:
-        raise NotFound(f"no sealed bid of {bidder} for auction {auction_id} in {path.parent}")
+        raise NotFound(
+            f"no sealed bid of {bidder} for auction {auction_id} in {base.parent}"
+            + (f" (the chain holds commitment {held})" if int(held, 16) else "")
+        )
     return platform.send(
         signer,
         prepare_reveal(

@@ -219,11 +219,12 @@ def _anchor_pending(platform: Platform) -> None:
         key = f"transparency-anchor-{platform.manifest.address(ANCHOR)}-{row.tree_size}" + (
             f"-after-voiding-{voidings}" if voidings else ""
         )
-        if row.tree_size <= on_chain and not platform.chain.seen(key):
+        journaled = platform.chain.seen(key)
+        if row.tree_size <= on_chain and not journaled:
             continue  # superseded by a larger anchor (sizes only grow on chain)
         # An anchor this publisher sent whose store step was lost is recorded from the journal
         # (its key returns the first transaction's receipt; nothing is sent again).
-        if row.tree_size > limit and not platform.chain.seen(key):
+        if row.tree_size > limit and not journaled:
             break  # beyond the allowance: it refills, a later publish anchors the rest
         head = TreeHead(row.tree_size, bytes.fromhex(row.root_hash[2:]), row.timestamp)
         (receipt,) = platform.chain.transact(
@@ -238,7 +239,12 @@ def _anchor_pending(platform: Platform) -> None:
                     description=f"anchor tree head {row.tree_size}",
                 )
             ],
+            check=not journaled,
         )
+        if not receipt.status:
+            # the journaled anchor reverted (another publisher anchored a larger size first):
+            # the head stays unanchored, superseded, and the later heads are anchored
+            continue
         with platform.store.session() as session, session.begin():
             stored = session.get(TreeHeadRow, row.tree_size)
             assert stored is not None
