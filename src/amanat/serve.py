@@ -35,6 +35,11 @@ PUBLISH_INTERVAL_SECONDS = 60.0
 RECONCILE_INTERVAL_SECONDS = 600.0
 # The settings handed to worker processes (`worker_app`), as JSON.
 WORKER_SETTINGS_ENV = "AMANAT_SERVE_SETTINGS"
+# uvicorn's compiled HTTP/1.1 parser and event loop (both runtime dependencies), named rather
+# than left to uvicorn's "auto": the pure-Python h11 parser and asyncio's default loop cost a
+# worker about a third more CPU per request (bench/README.md, API, stop 21).
+HTTP_IMPLEMENTATION = "httptools"
+EVENT_LOOP = "uvloop"
 
 log = logging.getLogger("amanat.serve")
 
@@ -167,7 +172,14 @@ def serve(
             _load_signing()
             app = create_app(platform)
             app.state.indexer = indexer
-            uvicorn.run(app, host=host, port=port, log_level="warning")
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                http=HTTP_IMPLEMENTATION,
+                loop=EVENT_LOOP,
+                log_level="warning",
+            )
         else:
             os.environ[WORKER_SETTINGS_ENV] = json.dumps(
                 {
@@ -182,6 +194,8 @@ def serve(
                 workers=workers,
                 host=host,
                 port=port,
+                http=HTTP_IMPLEMENTATION,
+                loop=EVENT_LOOP,
                 log_level="warning",
             )
     finally:

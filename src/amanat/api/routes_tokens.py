@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from amanat.api.deps import IdempotencyKey, PlatformDep, ReaderDep, require
@@ -177,16 +177,24 @@ class TransferEvent(BaseModel):
     amount: Count
 
 
+# A write's token lookup, built once (building and keying a statement per request costs more CPU
+# than executing it).
+_TOKEN_BY_ADDRESS = select(Token.address).where(Token.address == bindparam("ref"))
+_TOKEN_BY_ASSET = select(Token.address).where(Token.asset_id == bindparam("ref"))
+_TOKEN_BY_SYMBOL = select(Token.address).where(Token.symbol == bindparam("ref"))
+
+
 def resolve(platform: Platform, ref: str) -> Bound:
     """A token by asset id, symbol or address: from the index, else from the chain."""
+    value: str | int
     if ref.startswith("0x"):
-        query = select(Token.address).where(Token.address == address(ref))
+        query, value = _TOKEN_BY_ADDRESS, address(ref)
     elif ref.isdigit():
-        query = select(Token.address).where(Token.asset_id == int(ref))
+        query, value = _TOKEN_BY_ASSET, int(ref)
     else:
-        query = select(Token.address).where(Token.symbol == ref)
+        query, value = _TOKEN_BY_SYMBOL, ref
     with platform.store.read_engine.connect() as connection:  # one statement, autocommit
-        found = connection.scalar(query)
+        found = connection.scalar(query, {"ref": value})
     return platform.token(found) if found else tokens.resolve(platform, ref)
 
 

@@ -5,6 +5,7 @@ of a second of every CLI command that reads the chain."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from Crypto.Hash import keccak as _keccak
 
@@ -21,12 +22,18 @@ def to_checksum_address(value: str | bytes) -> str:
     """The EIP-55 form of an address, as `eth_utils.to_checksum_address` gives it: a 0x-prefixed
     hex address is checksummed here; any other input (and its ValueError) is eth-utils' own."""
     if isinstance(value, str) and HEX_ADDRESS.fullmatch(value):
-        lower = value[2:].lower()
-        digest = keccak(lower.encode()).hex()
-        return "0x" + "".join(
-            char.upper() if int(nibble, 16) > 7 else char
-            for char, nibble in zip(lower, digest[:40], strict=True)
-        )
+        return _checksummed(value[2:].lower())
     from eth_utils import to_checksum_address as general
 
     return str(general(value))
+
+
+@lru_cache(maxsize=4096)
+def _checksummed(lower: str) -> str:
+    """The EIP-55 form of 40 lower-case hex digits. Cached (a pure function of its input): every
+    API write checksums the same few wallets and contracts several times, a Keccak each."""
+    digest = keccak(lower.encode()).hex()
+    return "0x" + "".join(
+        char.upper() if int(nibble, 16) > 7 else char
+        for char, nibble in zip(lower, digest[:40], strict=True)
+    )

@@ -366,22 +366,23 @@ class Platform:
             name
         ):
             return True
-        from sqlalchemy import exists, or_, select
-
-        from amanat.store.models import User, Wallet
-
         # one statement on the autocommit engine: every write signed for a user asks this
         with self.store.read_engine.connect() as connection:
-            return bool(
-                connection.scalar(
-                    select(
-                        or_(
-                            exists().where(Wallet.key_name == name),
-                            exists().where(User.key_name == name),
-                        )
-                    )
-                )
-            )
+            return bool(connection.scalar(_registered_name_query(), {"name": name}))
+
+
+@cache
+def _registered_name_query() -> Any:
+    """Is a key name a wallet's or a user's? Built once, on first use (SQLAlchemy is imported
+    lazily here: the CLI's start-up)."""
+    from sqlalchemy import String, bindparam, exists, or_, select
+
+    from amanat.store.models import User, Wallet
+
+    name = bindparam("name", type_=String)
+    return select(
+        or_(exists().where(Wallet.key_name == name), exists().where(User.key_name == name))
+    )
 
 
 def _check_new_key_name(name: str) -> None:

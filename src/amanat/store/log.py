@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from amanat.domain import merkle
@@ -27,13 +27,11 @@ def append(session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> in
         return size(session)
     leaves = [canonical_json(payload) for _kind, _source, payload in items]
     connection = session.connection()
-    connection.execute(
-        update(LogState).where(LogState.id == 1).values(size=LogState.size + len(items))
-    )
+    connection.execute(_GROW, {"added": len(items)})
     first = int(connection.scalar(_SIZE) or 0) - len(items)
     now = datetime.now(UTC)
     connection.execute(
-        insert(LogEntry),
+        _INSERT_ENTRY,
         [
             {
                 "index": first + i,
@@ -49,9 +47,16 @@ def append(session: Session, items: list[tuple[str, str, dict[str, Any]]]) -> in
     return first
 
 
+# The statements of an append, built once (it is on every API write's path).
+_GROW = (
+    update(LogState)
+    .where(LogState.id == 1)
+    .values(size=LogState.size + bindparam("added", type_=Integer))
+)
 _SIZE = select(LogState.size).where(LogState.id == 1)
+_INSERT_ENTRY = insert(LogEntry)
 
 
 def size(session: Session) -> int:
     """The number of entries committed (and appended by this transaction)."""
-    return int(session.scalar(select(LogState.size).where(LogState.id == 1)) or 0)
+    return int(session.scalar(_SIZE) or 0)
