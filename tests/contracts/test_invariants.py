@@ -820,12 +820,12 @@ def test_token_state_machine(chain: AnvilChain) -> None:
     load). 5,000 examples: 232 CPU s and 392 s wall with pytest's start (2,000 took 199 CPU s
     and 446 s wall before); titanoboa was ~0.33-0.49 s per example.
 
-    Can it still fail (checked by hand, not committed): with the evidence-backed forced
-    transfer no longer counted as an authorised debit in the model, it fails in the first
-    examples ("b0 lost units without authority", shrunk to setup + one forced transfer); with
-    AssetToken's detectTransferRestriction letting a frozen sender through, it fails after
-    100 s at the CI count ("token allowed a transfer the model refuses: SENDER_FROZEN",
-    shrunk to setup, freeze b0, transfer from b0), though not within 300 examples."""
+    Can it still fail (checked by hand at 5,000 examples, not committed): with the
+    evidence-backed forced transfer no longer counted as an authorised debit in the model, it
+    fails in the first examples ("p lost units without authority", shrunk to setup + one
+    forced transfer; 29 s); with AssetToken's detectTransferRestriction letting a frozen
+    sender through, it fails after ~90 s ("token allowed a transfer the model refuses:
+    SENDER_FROZEN", shrunk to setup, freeze b0, transfer from b0)."""
     s = System(chain)
     s.govern(s.areg, "setAuthorisation", s.asset_id, "Act XII", h("act xii"), AUTHORISED)
     assert s.areg.mintingTerms(s.asset_id) == (3, AUTHORISED)
