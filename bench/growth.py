@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,11 @@ def _fingerprint(chain: Chain, token: str, holders: list[str]) -> tuple[Any, ...
     return latest["number"], latest["hash"], latest["stateRoot"], tuple(balances)
 
 
+def began_at(perf: float) -> str:
+    """The UTC wall time of a `time.perf_counter()` reading, to match the node's log."""
+    return f"{datetime.fromtimestamp(time.time() - (time.perf_counter() - perf), UTC):%H:%M:%S.%f}"
+
+
 def _checkpoint(data_dir: Path, token: str, holders: list[str]) -> tuple[float, float]:
     """Clean stop and start, then SIGKILL and recovery; both must give the identical chain."""
     node = AnvilNode(data_dir)
@@ -158,12 +164,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
     recoveries: list[float] = []
     node_rss = 0.0
     next_checkpoint = args.checkpoint_every
+    stop_at = time.monotonic() + args.minutes * 60 if args.minutes else None
     print(
         "round transfers tps worst_batch_s median_batch_s node_rss_mb service_rss_mb "
         "journal_mb history_mb snapshots_mb node_mb store_mb",
         file=sys.stderr,
     )
-    while done < args.transfers:
+    while done < args.transfers and (stop_at is None or time.monotonic() < stop_at):
         count = min(args.round, args.transfers - done)
         plan = []
         for _ in range(count):
@@ -175,6 +182,15 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             began = time.perf_counter()
             results = tokens.transfer_batch(platform, plan[start : start + args.batch])
             round_latencies.append(time.perf_counter() - began)
+            typical = statistics.median(latencies + round_latencies)
+            if round_latencies[-1] > 3 * typical:
+                print(
+                    f"slow batch at {done + start} transfers: {round_latencies[-1]:.2f} s "
+                    f"(median {typical:.2f} s), {began_at(began)} to "
+                    f"{datetime.now(UTC):%H:%M:%S.%f} UTC, block {platform.chain.block_number()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if not all(r.get("settled") for r in results):
                 raise SystemExit("a compliant transfer did not settle")
         tps.append(count / (time.perf_counter() - started))
@@ -192,7 +208,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             file=sys.stderr,
             flush=True,
         )
-        if done >= next_checkpoint or done >= args.transfers:
+        out_of_time = stop_at is not None and time.monotonic() >= stop_at
+        if done >= next_checkpoint or done >= args.transfers or out_of_time:
             platform.chain.wait_for_snapshot()
             restart_s, recovery_s = _checkpoint(data_dir, token.address, holders)
             restarts.append(restart_s)
@@ -223,6 +240,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--holders", type=int, default=100)
     parser.add_argument("--checkpoint-every", type=int, default=100_000)
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after the round that passes this many minutes (then a last checkpoint)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="amanat-growth-") as tmp:
         try:

@@ -386,8 +386,8 @@ def _check(block: dict[str, Any], receipts: list[dict[str, Any]], node_hash: str
     if len(receipts) != len(transactions):
         raise BlockMismatch(f"{len(receipts)} receipts for {len(transactions)} transactions")
     blooms = [logs_bloom(receipt["logs"]) for receipt in receipts]
-    encoded = [receipt_encoding(r, bloom) for r, bloom in zip(receipts, blooms, strict=True)]
-    _root("receiptsRoot", block["receiptsRoot"], ordered_trie_root(encoded), "receipts")
+    receipt_encodings = [receipt_encoding(r, b) for r, b in zip(receipts, blooms, strict=True)]
+    _root("receiptsRoot", block["receiptsRoot"], ordered_trie_root(receipt_encodings), "receipts")
     union = 0
     for bloom in blooms:
         union |= int.from_bytes(bloom, "big")
