@@ -49,6 +49,29 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_wait_s(pids: list[int]) -> float:
+    """Seconds the threads of `pids` have spent runnable but waiting for a CPU (Linux
+    schedstat): on a shared machine, the part of a batch's time that is other processes' load."""
+    waited = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                waited += int(stat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    return waited / 1e9
+
+
+def _chain_pids(data_dir: Path) -> list[int]:
+    """This process, the node and the block producer: every process a batch waits on."""
+    node = AnvilNode(data_dir)
+    producer = node.dir / "producer.pid"
+    pids = [os.getpid(), node.pid() or 0]
+    if producer.exists():
+        pids.append(int(producer.read_text() or 0))
+    return [p for p in pids if p and Path(f"/proc/{p}").exists()]
+
+
 def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -160,6 +183,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
     done = 0
     tps: list[float] = []
     latencies: list[float] = []
+    working: list[float] = []  # each batch's time less its processes' wait for a CPU
     restarts: list[float] = []
     recoveries: list[float] = []
     node_rss = 0.0
@@ -177,16 +201,21 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             sender, receiver = rng.sample(names, 2)
             plan.append((sender, token, receiver, rng.randint(1, 10)))
         round_latencies = []
+        pids = _chain_pids(data_dir)
         started = time.perf_counter()
         for start in range(0, count, args.batch):
             began = time.perf_counter()
+            waited_before = _cpu_wait_s(pids)
             results = tokens.transfer_batch(platform, plan[start : start + args.batch])
             round_latencies.append(time.perf_counter() - began)
+            waited = _cpu_wait_s(pids) - waited_before
+            working.append(max(0.0, round_latencies[-1] - waited))
             typical = statistics.median(latencies + round_latencies)
             if round_latencies[-1] > 3 * typical:
                 print(
                     f"slow batch at {done + start} transfers: {round_latencies[-1]:.2f} s "
-                    f"(median {typical:.2f} s), {began_at(began)} to "
+                    f"(median {typical:.2f} s), {waited:.2f} s of it runnable and waiting for a "
+                    f"CPU (Amanat, node, producer), {began_at(began)} to "
                     f"{datetime.now(UTC):%H:%M:%S.%f} UTC, block {platform.chain.block_number()}",
                     file=sys.stderr,
                     flush=True,
@@ -223,7 +252,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             next_checkpoint += args.checkpoint_every
     disk_total = sum(_disk(data_dir).values())
     print(
-        f"worst batch {max(latencies):.2f} s, median {statistics.median(latencies):.2f} s",
+        f"worst batch {max(latencies):.2f} s, median {statistics.median(latencies):.2f} s; "
+        f"less the time its processes waited for a CPU: worst {max(working):.2f} s, "
+        f"median {statistics.median(working):.2f} s",
         file=sys.stderr,
     )
     return (
