@@ -121,7 +121,8 @@ def _journaled(chain: Chain, number: int) -> JournalBlock:
 
 def _outside_sends(url: str, emitter: str) -> list[str]:
     """A wallet's own transactions over plain JSON-RPC, one of each type a wallet signs: legacy
-    (EIP-155), EIP-2930 (access list), EIP-1559, and an EIP-1559 contract creation."""
+    (EIP-155), EIP-2930 (access list), EIP-1559, an EIP-1559 contract creation and an EIP-7702
+    code delegation."""
     wallet = Account.create()
     node = RpcClient(url)
     to = to_checksum_address(emitter)
@@ -142,6 +143,17 @@ def _outside_sends(url: str, emitter: str) -> list[str]:
         },
         {**common, **fees, "nonce": nonce + 2, "to": to, "data": b"1559"},
         {**common, **fees, "nonce": nonce + 3, "data": EMITTER_INIT},
+        {  # EIP-7702: the wallet delegates its code (the authority's nonce is after the tx's)
+            **common,
+            **fees,
+            "type": 4,
+            "nonce": nonce + 4,
+            "to": wallet.address,
+            "data": b"",
+            "authorizationList": [
+                wallet.sign_authorization({"chainId": 31337, "address": to, "nonce": nonce + 5})
+            ],
+        },
     ]
     raws = ["0x" + bytes(wallet.sign_transaction(tx).raw_transaction).hex() for tx in txs]
     hashes = [node.call("eth_sendRawTransaction", [raw]) for raw in raws]
@@ -194,7 +206,7 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
         assert chain.rpc.call("eth_getBlockByNumber", [hex(n), True]) == whole[n][0]
         assert chain.rpc.call("eth_getBlockReceipts", [hex(n)]) == whole[n][1]
     types = {t["type"] for n in numbers for t in whole[n][0]["transactions"]}
-    assert types == {"0x0", "0x1", "0x2"}
+    assert types == {"0x0", "0x1", "0x2", "0x4"}
     logs = chain.rpc.call(
         "eth_getLogs", [{"fromBlock": "0x1", "toBlock": hex(numbers[-1]), "address": emitter}]
     )
@@ -207,7 +219,8 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
     logged = int(logs[-1]["blockNumber"], 16)
 
     def raise_amount(receipts: list[dict[str, Any]]) -> None:
-        receipts[-2]["logs"][0]["data"] = "0x" + b"1560".hex()
+        (log,) = [g for r in receipts for g in r["logs"] if g["data"] == "0x" + b"1559".hex()]
+        log["data"] = "0x" + b"1560".hex()
 
     def redirect(transactions: list[dict[str, Any]]) -> None:
         transactions[0]["value"] = hex(10**18)
