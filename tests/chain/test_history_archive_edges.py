@@ -204,6 +204,7 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
     # genuine history of every transaction type is served, as the node gave it
     for n in numbers:
         assert chain.rpc.call("eth_getBlockByNumber", [hex(n), True]) == whole[n][0]
+        assert chain.rpc.call("eth_getBlockByHash", [whole[n][0]["hash"], True]) == whole[n][0]
         assert chain.rpc.call("eth_getBlockReceipts", [hex(n)]) == whole[n][1]
     types = {t["type"] for n in numbers for t in whole[n][0]["transactions"]}
     assert types == {"0x0", "0x1", "0x2", "0x4"}
@@ -235,6 +236,7 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
         ("eth_getBlockReceipts", [hex(logged)]),
         ("eth_getLogs", [{"fromBlock": "0x1", "toBlock": hex(logged), "address": emitter}]),
         ("eth_getBlockByNumber", [hex(logged), True]),
+        ("eth_getBlockByHash", [whole[logged][0]["hash"], False]),
         ("eth_getTransactionReceipt", [outside[0]]),
         ("eth_getTransactionByHash", [outside[0]]),
     ]
