@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,29 @@ def _rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_wait_s(pids: list[int]) -> float:
+    """Seconds the threads of `pids` have spent runnable but waiting for a CPU (Linux
+    schedstat): on a shared machine, the part of a batch's time that is other processes' load."""
+    waited = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                waited += int(stat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    return waited / 1e9
+
+
+def _chain_pids(data_dir: Path) -> list[int]:
+    """This process, the node and the block producer: every process a batch waits on."""
+    node = AnvilNode(data_dir)
+    producer = node.dir / "producer.pid"
+    pids = [os.getpid(), node.pid() or 0]
+    if producer.exists():
+        pids.append(int(producer.read_text() or 0))
+    return [p for p in pids if p and Path(f"/proc/{p}").exists()]
 
 
 def _size(path: Path) -> int:
@@ -125,6 +149,11 @@ def _fingerprint(chain: Chain, token: str, holders: list[str]) -> tuple[Any, ...
     return latest["number"], latest["hash"], latest["stateRoot"], tuple(balances)
 
 
+def began_at(perf: float) -> str:
+    """The UTC wall time of a `time.perf_counter()` reading, to match the node's log."""
+    return f"{datetime.fromtimestamp(time.time() - (time.perf_counter() - perf), UTC):%H:%M:%S.%f}"
+
+
 def _checkpoint(data_dir: Path, token: str, holders: list[str]) -> tuple[float, float]:
     """Clean stop and start, then SIGKILL and recovery; both must give the identical chain."""
     node = AnvilNode(data_dir)
@@ -154,27 +183,43 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
     done = 0
     tps: list[float] = []
     latencies: list[float] = []
+    working: list[float] = []  # each batch's time less its processes' wait for a CPU
     restarts: list[float] = []
     recoveries: list[float] = []
     node_rss = 0.0
     next_checkpoint = args.checkpoint_every
+    stop_at = time.monotonic() + args.minutes * 60 if args.minutes else None
     print(
         "round transfers tps worst_batch_s median_batch_s node_rss_mb service_rss_mb "
         "journal_mb history_mb snapshots_mb node_mb store_mb",
         file=sys.stderr,
     )
-    while done < args.transfers:
+    while done < args.transfers and (stop_at is None or time.monotonic() < stop_at):
         count = min(args.round, args.transfers - done)
         plan = []
         for _ in range(count):
             sender, receiver = rng.sample(names, 2)
             plan.append((sender, token, receiver, rng.randint(1, 10)))
         round_latencies = []
+        pids = _chain_pids(data_dir)
         started = time.perf_counter()
         for start in range(0, count, args.batch):
             began = time.perf_counter()
+            waited_before = _cpu_wait_s(pids)
             results = tokens.transfer_batch(platform, plan[start : start + args.batch])
             round_latencies.append(time.perf_counter() - began)
+            waited = _cpu_wait_s(pids) - waited_before
+            working.append(max(0.0, round_latencies[-1] - waited))
+            typical = statistics.median(latencies + round_latencies)
+            if round_latencies[-1] > 3 * typical:
+                print(
+                    f"slow batch at {done + start} transfers: {round_latencies[-1]:.2f} s "
+                    f"(median {typical:.2f} s), {waited:.2f} s of it runnable and waiting for a "
+                    f"CPU (Amanat, node, producer), {began_at(began)} to "
+                    f"{datetime.now(UTC):%H:%M:%S.%f} UTC, block {platform.chain.block_number()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if not all(r.get("settled") for r in results):
                 raise SystemExit("a compliant transfer did not settle")
         tps.append(count / (time.perf_counter() - started))
@@ -192,7 +237,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             file=sys.stderr,
             flush=True,
         )
-        if done >= next_checkpoint or done >= args.transfers:
+        out_of_time = stop_at is not None and time.monotonic() >= stop_at
+        if done >= next_checkpoint or done >= args.transfers or out_of_time:
             platform.chain.wait_for_snapshot()
             restart_s, recovery_s = _checkpoint(data_dir, token.address, holders)
             restarts.append(restart_s)
@@ -206,7 +252,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
             next_checkpoint += args.checkpoint_every
     disk_total = sum(_disk(data_dir).values())
     print(
-        f"worst batch {max(latencies):.2f} s, median {statistics.median(latencies):.2f} s",
+        f"worst batch {max(latencies):.2f} s, median {statistics.median(latencies):.2f} s; "
+        f"less the time its processes waited for a CPU: worst {max(working):.2f} s, "
+        f"median {statistics.median(working):.2f} s",
         file=sys.stderr,
     )
     return (
@@ -223,6 +271,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--holders", type=int, default=100)
     parser.add_argument("--checkpoint-every", type=int, default=100_000)
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop after the round that passes this many minutes (then a last checkpoint)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="amanat-growth-") as tmp:
         try:

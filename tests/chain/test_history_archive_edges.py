@@ -1,12 +1,20 @@
 """The history archive at its edges: a log query across the archive/node boundary while blocks
-are mined, a block journaled but never archived (a worker died between the two), and a log
-query without fromBlock (JSON-RPC: "latest")."""
+are mined, a block journaled but never archived (a worker died between the two), a log
+query without fromBlock (JSON-RPC: "latest"), and an archive edited on disk (refused, never
+served: each archived block must match the header the node keeps)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from eth_account import Account
+from eth_utils import to_checksum_address
 
 from amanat.chain.archive import Archive
 from amanat.chain.client import Chain, TxRequest
@@ -109,3 +117,146 @@ def test_a_block_journaled_but_not_archived_is_repaired_or_refused_never_empty(
 
 def _journaled(chain: Chain, number: int) -> JournalBlock:
     return next(b for b in chain.journal.blocks_after(number - 1) if b.number == number)
+
+
+def _outside_sends(url: str, emitter: str) -> list[str]:
+    """A wallet's own transactions over plain JSON-RPC, one of each type a wallet signs: legacy
+    (EIP-155), EIP-2930 (access list), EIP-1559, an EIP-1559 contract creation and an EIP-7702
+    code delegation."""
+    wallet = Account.create()
+    node = RpcClient(url)
+    to = to_checksum_address(emitter)
+    nonce = int(node.call("eth_getTransactionCount", [wallet.address, "pending"]), 16)
+    common = {"gas": 200_000, "value": 0, "chainId": 31337}
+    fees = {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2}
+    slot = {"address": to, "storageKeys": ["0x" + "00" * 31 + "01"]}
+    txs = [
+        {**common, "nonce": nonce, "gasPrice": 0, "to": to, "data": b"legacy"},
+        {
+            **common,
+            "nonce": nonce + 1,
+            "gasPrice": 0,
+            "to": to,
+            "data": b"2930",
+            "accessList": [slot],
+            "type": 1,
+        },
+        {**common, **fees, "nonce": nonce + 2, "to": to, "data": b"1559"},
+        {**common, **fees, "nonce": nonce + 3, "data": EMITTER_INIT},
+        {  # EIP-7702: the wallet delegates its code (the authority's nonce is after the tx's)
+            **common,
+            **fees,
+            "type": 4,
+            "nonce": nonce + 4,
+            "to": wallet.address,
+            "data": b"",
+            "authorizationList": [
+                wallet.sign_authorization({"chainId": 31337, "address": to, "nonce": nonce + 5})
+            ],
+        },
+    ]
+    raws = ["0x" + bytes(wallet.sign_transaction(tx).raw_transaction).hex() for tx in txs]
+    hashes = [node.call("eth_sendRawTransaction", [raw]) for raw in raws]
+    deadline = time.monotonic() + 30  # the block producer mines them
+    while node.call("eth_getTransactionReceipt", [hashes[-1]]) is None:
+        assert time.monotonic() < deadline, "the wallet's transactions were not mined"
+        time.sleep(0.1)
+    return hashes
+
+
+def _edit(archive: Archive, number: int, column: str, change: Callable[[Any], None]) -> bytes:
+    """Edit block `number`'s archived `column` on disk, as anyone with the file could; the
+    original row's blob."""
+    db = sqlite3.connect(archive.path)
+    (blob,) = db.execute(f"SELECT {column} FROM block WHERE number = ?", (number,)).fetchone()
+    value = json.loads(zlib.decompress(blob))
+    change(value)
+    edited = zlib.compress(json.dumps(value).encode())
+    db.execute(f"UPDATE block SET {column} = ? WHERE number = ?", (edited, number))
+    db.commit()
+    db.close()
+    return bytes(blob)
+
+
+def _restore(archive: Archive, number: int, column: str, blob: bytes) -> None:
+    db = sqlite3.connect(archive.path)
+    db.execute(f"UPDATE block SET {column} = ? WHERE number = ?", (blob, number))
+    db.commit()
+    db.close()
+
+
+def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: Chain) -> None:
+    emitter = _emitter(chain)  # Amanat's own (legacy, EIP-155) transactions
+    _log_blocks(chain, emitter, 1, 0)
+    outside = _outside_sends(chain.rpc.url, emitter)
+    node = RpcClient(chain.rpc.url)
+    first_outside = int(node.call("eth_getTransactionReceipt", [outside[0]])["blockNumber"], 16)
+    numbers = range(1, chain.block_number() + 1)
+    whole = {
+        n: (
+            node.call("eth_getBlockByNumber", [hex(n), True]),
+            node.call("eth_getBlockReceipts", [hex(n)]),
+        )
+        for n in numbers
+    }
+    _log_blocks(chain, emitter, NODE_KEEPS_BLOCKS + 2, 100)  # the node drops them; archived
+    assert node.call("eth_getBlockReceipts", [hex(first_outside)]) == []
+    # genuine history of every transaction type is served, as the node gave it
+    for n in numbers:
+        assert chain.rpc.call("eth_getBlockByNumber", [hex(n), True]) == whole[n][0]
+        assert chain.rpc.call("eth_getBlockByHash", [whole[n][0]["hash"], True]) == whole[n][0]
+        assert chain.rpc.call("eth_getBlockReceipts", [hex(n)]) == whole[n][1]
+    types = {t["type"] for n in numbers for t in whole[n][0]["transactions"]}
+    assert types == {"0x0", "0x1", "0x2", "0x4"}
+    logs = chain.rpc.call(
+        "eth_getLogs", [{"fromBlock": "0x1", "toBlock": hex(numbers[-1]), "address": emitter}]
+    )
+    sent = [b"legacy", b"2930", b"1559"]
+    assert [log["data"] for log in logs][-3:] == ["0x" + d.hex() for d in sent]
+
+    # an edited row (a log's data, a transaction's value or sender, a header field) or a
+    # deleted one is refused, by every read that would serve it
+    archive: Archive = chain.rpc.archive  # type: ignore[attr-defined]
+    logged = int(logs[-1]["blockNumber"], 16)
+
+    def raise_amount(receipts: list[dict[str, Any]]) -> None:
+        (log,) = [g for r in receipts for g in r["logs"] if g["data"] == "0x" + b"1559".hex()]
+        log["data"] = "0x" + b"1560".hex()
+
+    def redirect(transactions: list[dict[str, Any]]) -> None:
+        transactions[0]["value"] = hex(10**18)
+
+    def impersonate(transactions: list[dict[str, Any]]) -> None:
+        transactions[0]["from"] = dev_account(0).address.lower()
+
+    def backdate(header: dict[str, Any]) -> None:
+        header["timestamp"] = hex(int(header["timestamp"], 16) - 86_400)
+
+    reads: list[tuple[str, list[Any]]] = [
+        ("eth_getBlockReceipts", [hex(logged)]),
+        ("eth_getLogs", [{"fromBlock": "0x1", "toBlock": hex(logged), "address": emitter}]),
+        ("eth_getBlockByNumber", [hex(logged), True]),
+        ("eth_getBlockByHash", [whole[logged][0]["hash"], False]),
+        ("eth_getTransactionReceipt", [outside[0]]),
+        ("eth_getTransactionByHash", [outside[0]]),
+    ]
+    for column, change in [
+        ("receipts", raise_amount),
+        ("transactions", redirect),
+        ("transactions", impersonate),
+        ("header", backdate),
+    ]:
+        original = _edit(archive, logged, column, change)
+        for method, params in reads:
+            with pytest.raises(AmanatError, match=f"block {logged} .*does not match"):
+                chain.rpc.call(method, params)
+        _restore(archive, logged, column, original)
+    assert chain.rpc.call("eth_getBlockReceipts", [hex(logged)]) == whole[logged][1]
+    db = sqlite3.connect(archive.path)
+    db.execute("DELETE FROM block WHERE number = ?", (logged,))
+    db.commit()
+    db.close()
+    with pytest.raises(AmanatError, match=f"block {logged} is missing"):
+        chain.rpc.call("eth_getBlockReceipts", [hex(logged)])
+    with pytest.raises(AmanatError, match=f"block {logged} is missing"):
+        chain.rpc.call("eth_getLogs", [{"fromBlock": "0x1", "address": emitter}])

@@ -64,11 +64,13 @@ def test_history_the_node_pruned_is_served_from_the_archive_after_a_restart(
     recent = range(latest - 5, latest + 1)
     for number in recent:
         for full_transactions in (False, True):
-            assert archive.header(number, full_transactions) == node_rpc.call(
+            assert archive.header(number, full_transactions, node_rpc) == node_rpc.call(
                 "eth_getBlockByNumber", [hex(number), full_transactions]
             )
-        assert archive.receipts(number) == node_rpc.call("eth_getBlockReceipts", [hex(number)])
-    assert archive.logs({}, recent[0], latest) == node_rpc.call(
+        assert archive.receipts(number, node_rpc) == node_rpc.call(
+            "eth_getBlockReceipts", [hex(number)]
+        )
+    assert archive.logs({}, recent[0], latest, node_rpc) == node_rpc.call(
         "eth_getLogs", [{"fromBlock": hex(recent[0]), "toBlock": hex(latest)}]
     )
 

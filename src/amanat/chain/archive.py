@@ -14,25 +14,33 @@ rebuilt node (snapshot + journal replay) re-archives any block the archive lacks
 replayed. The archive answers up to a margin below the block it is archived through (every
 block up to it is archived); a block journaled but not archived (its worker died in between) is
 archived by the next reader or recovery while the node holds it, and once the node pruned it,
-reads raise rather than answer it empty. On a real network there is no archive: the network's
-nodes keep their history.
+reads raise rather than answer it empty.
+
+Nothing archived is served on trust: the node keeps every block's header, and before an archived
+block is first served in a process (and again whenever its row changes) its header hash, its
+transactions root, its receipts root and logs bloom and every derived field are recomputed from
+the archived row (`amanat.domain.blocks`) and compared with the node's header for that number. A
+mismatch, or a block missing below the archived-through mark, raises naming the block. Log
+queries pick their blocks by the node's header blooms, so a row cannot be hidden either. On a
+real network there is no archive: the network's nodes keep their history.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from amanat.chain.journal import Journal, JournalBlock
 from amanat.chain.node import NODE_KEEPS_BLOCKS
 from amanat.chain.rpc import RpcClient, RpcError
-from amanat.domain.evm import keccak
+from amanat.domain.blocks import block_problem, bloom_may_hold, logs_bloom
 from amanat.errors import AmanatError
 
 # The archive answers for blocks at least ARCHIVE_MARGIN below the block it is archived through
@@ -43,6 +51,8 @@ ARCHIVE_MARGIN = NODE_KEEPS_BLOCKS // 2
 # missing blocks itself (a worker died between journaling and archiving) while the node holds them.
 ARCHIVE_LAG = ARCHIVE_MARGIN // 2
 HISTORY_FILE = "history.sqlite"
+# node headers asked for in one JSON-RPC batch when authenticating archived blocks
+HEADER_BATCH = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS block (
@@ -52,11 +62,7 @@ CREATE TABLE IF NOT EXISTS block (
     transactions BLOB NOT NULL,
     receipts BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS block_hash ON block (hash);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS log_address (
-    address TEXT NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (address, block)
-) WITHOUT ROWID;
 """
 
 
@@ -68,15 +74,27 @@ def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
-def logs_bloom(logs: list[dict[str, Any]]) -> str:
-    """The 2048-bit bloom filter of `logs` (Ethereum yellow paper, section 4.3.1)."""
-    bloom = 0
-    for log in logs:
-        for item in [log["address"], *log["topics"]]:
-            digest = keccak(bytes.fromhex(item[2:]))
-            for i in (0, 2, 4):
-                bloom |= 1 << (int.from_bytes(digest[i : i + 2], "big") & 2047)
-    return "0x" + bloom.to_bytes(256, "big").hex()
+class ArchivedBlock:
+    """One archived block, authenticated against the node's header: the block as
+    eth_getBlockByNumber(n, true) gave it and its receipts (without logs blooms)."""
+
+    def __init__(self, block: dict[str, Any], receipts: list[dict[str, Any]]) -> None:
+        self.block = block
+        self.stored_receipts = receipts
+
+    def header(self, full: bool) -> dict[str, Any]:
+        """As eth_getBlockByNumber(n, full) gives it."""
+        header = dict(self.block)
+        if not full:
+            header["transactions"] = [t["hash"] for t in self.block["transactions"]]
+        return json.loads(json.dumps(header))  # type: ignore[no-any-return]  # callers' own copy
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """As eth_getBlockReceipts gives them."""
+        receipts = json.loads(json.dumps(self.stored_receipts))
+        for receipt in receipts:
+            receipt["logsBloom"] = "0x" + logs_bloom(receipt["logs"]).hex()
+        return receipts  # type: ignore[no-any-return]
 
 
 class Archive:
@@ -87,6 +105,10 @@ class Archive:
         self.path = path
         self._local = threading.local()
         self._db.executescript(SCHEMA)
+        # per process: the blocks found authentic (number -> digest of the row checked), and the
+        # node's header hash and logs bloom per block number (headers never change)
+        self._authentic: dict[int, bytes] = {}
+        self._node_headers: dict[int, tuple[str, bytes]] = {}
 
     @classmethod
     def beside(cls, journal: Journal) -> Archive:
@@ -119,18 +141,12 @@ class Archive:
         number = int(block["number"], 16)
         bare = {k: v for k, v in block.items() if k != "transactions"}
         compact = [{k: v for k, v in r.items() if k != "logsBloom"} for r in receipts]
-        addresses = {log["address"].lower() for r in receipts for log in r["logs"]}
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO block (number, hash, header, transactions, receipts)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (number, block["hash"], _pack(bare), _pack(block["transactions"]), _pack(compact)),
-            )
-            self._db.execute("DELETE FROM log_address WHERE block = ?", (number,))
-            self._db.executemany(
-                "INSERT INTO log_address (address, block) VALUES (?, ?)",
-                [(address, number) for address in addresses],
             )
             self._advance()
         except BaseException:
@@ -217,64 +233,90 @@ class Archive:
         """Blocks up to this number are answered from the archive (-1: none)."""
         return max(-1, self.through() - ARCHIVE_MARGIN)
 
-    def header(self, number: int, full: bool = False) -> dict[str, Any] | None:
+    def blocks(self, numbers: Iterable[int], node: RpcClient) -> dict[int, ArchivedBlock]:
+        """Blocks `numbers` (each at most the archived-through mark), authenticated against the
+        node's headers (`node` is asked as a plain node, not through the archive). Raises,
+        naming the block, if one is missing or does not match its header."""
+        found: dict[int, ArchivedBlock] = {}
+        unchecked: dict[int, tuple[bytes, ArchivedBlock]] = {}
+        for number in sorted(set(numbers)):
+            row = self._db.execute(
+                "SELECT header, transactions, receipts FROM block WHERE number = ?", (number,)
+            ).fetchone()
+            if row is None:
+                raise AmanatError(
+                    f"block {number} is missing from the history archive {self.path}, which "
+                    f"should hold every block up to {self.through()}: it is not served; "
+                    "rebuild the archive (move it and the snapshots aside and restart)"
+                )
+            digest = hashlib.blake2b(b"".join(row), digest_size=16).digest()
+            block: dict[str, Any] = _unpack(row[0])
+            block["transactions"] = _unpack(row[1])
+            found[number] = archived = ArchivedBlock(block, _unpack(row[2]))
+            if self._authentic.get(number) != digest:
+                unchecked[number] = (digest, archived)
+        headers = self.node_headers(unchecked, node)
+        for number, (digest, archived) in unchecked.items():
+            problem = block_problem(archived.block, archived.stored_receipts, headers[number][0])
+            if problem is not None:
+                raise AmanatError(
+                    f"block {number} in the history archive {self.path} does not match the "
+                    f"node's header for it ({problem}): it is not served; rebuild the archive "
+                    "(move it and the snapshots aside and restart)"
+                )
+            self._authentic[number] = digest
+        return found
+
+    def node_headers(self, numbers: Iterable[int], node: RpcClient) -> dict[int, tuple[str, bytes]]:
+        """The node's header hash and logs bloom of each block of `numbers`."""
+        wanted = sorted(set(numbers) - set(self._node_headers))
+        for start in range(0, len(wanted), HEADER_BATCH):
+            part = wanted[start : start + HEADER_BATCH]
+            replies = RpcClient.batch(
+                node, [("eth_getBlockByNumber", [hex(n), False]) for n in part]
+            )
+            for number, reply in zip(part, replies, strict=True):
+                if isinstance(reply, RpcError):
+                    raise reply
+                if reply is None:
+                    raise AmanatError(f"the node holds no header for block {number}")
+                bloom = bytes.fromhex(reply["logsBloom"][2:])
+                self._node_headers[number] = (reply["hash"], bloom)
+        return {n: self._node_headers[n] for n in numbers}
+
+    def header(self, number: int, full: bool, node: RpcClient) -> dict[str, Any]:
         """The block as eth_getBlockByNumber(number, full) gave it: with its transactions'
         hashes, or (`full`) the transactions themselves."""
-        row = self._db.execute(
-            "SELECT header, transactions FROM block WHERE number = ?", (number,)
-        ).fetchone()
-        if row is None:
-            return None
-        header: dict[str, Any] = _unpack(row[0])
-        transactions = _unpack(row[1])
-        header["transactions"] = transactions if full else [t["hash"] for t in transactions]
-        return header
+        return self.blocks([number], node)[number].header(full)
 
-    def transaction(self, number: int, tx_hash: str) -> dict[str, Any] | None:
+    def transaction(self, number: int, tx_hash: str, node: RpcClient) -> dict[str, Any] | None:
         """A transaction of block `number` as eth_getTransactionByHash gives it."""
-        block = self.header(number, full=True)
-        found = [t for t in (block or {}).get("transactions", []) if t["hash"] == tx_hash]
+        found = [t for t in self.header(number, True, node)["transactions"] if t["hash"] == tx_hash]
         return found[0] if found else None
 
-    def number_of(self, block_hash: str) -> int | None:
-        row = self._db.execute(
-            "SELECT number FROM block WHERE hash = ?", (block_hash.lower(),)
-        ).fetchone()
-        return None if row is None else int(row[0])
+    def receipts(self, number: int, node: RpcClient) -> list[dict[str, Any]]:
+        return self.blocks([number], node)[number].receipts()
 
-    def receipts(self, number: int) -> list[dict[str, Any]] | None:
-        receipts = self._stored_receipts(number)
-        for receipt in receipts or []:
-            receipt["logsBloom"] = logs_bloom(receipt["logs"])
-        return receipts
-
-    def _stored_receipts(self, number: int) -> list[dict[str, Any]] | None:
-        """Block `number`'s receipts as archived: without their logs blooms."""
-        row = self._db.execute("SELECT receipts FROM block WHERE number = ?", (number,)).fetchone()
-        return None if row is None else _unpack(row[0])  # type: ignore[no-any-return]
-
-    def logs(self, query: dict[str, Any], first: int, last: int) -> list[dict[str, Any]]:
+    def logs(
+        self, query: dict[str, Any], first: int, last: int, node: RpcClient
+    ) -> list[dict[str, Any]]:
         """eth_getLogs over archived blocks first..last: `query`'s address (one or a list) and
-        topics (per position: None, a topic, or a list of topics), oldest first."""
+        topics (per position: None, a topic, or a list of topics), oldest first. The blocks
+        read are those whose header bloom (the node's) may hold one of the addresses."""
         address = query.get("address")
         addresses = [address] if isinstance(address, str) else list(address or [])
         wanted = {a.lower() for a in addresses}
-        if wanted:
-            marks = ",".join("?" * len(wanted))
-            rows = self._db.execute(
-                f"SELECT DISTINCT block FROM log_address WHERE address IN ({marks})"
-                " AND block BETWEEN ? AND ? ORDER BY block",
-                (*wanted, first, last),
-            ).fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT DISTINCT block FROM log_address WHERE block BETWEEN ? AND ? ORDER BY block",
-                (first, last),
-            ).fetchall()
+        items = [bytes.fromhex(a[2:]) for a in wanted]
+        blooms = self.node_headers(range(max(first, 0), last + 1), node)
+        candidates = [
+            number
+            for number, (_, bloom) in blooms.items()
+            if any(bloom) and (not items or any(bloom_may_hold(bloom, i) for i in items))
+        ]
         topics = query.get("topics") or []
         found = []
-        for (number,) in rows:
-            for receipt in self._stored_receipts(number) or []:
+        for _, block in sorted(self.blocks(candidates, node).items()):
+            for receipt in block.receipts():
                 for log in receipt["logs"]:
                     if wanted and log["address"].lower() not in wanted:
                         continue
@@ -378,29 +420,31 @@ class HistoryRpc(RpcClient):
         if method == "eth_getBlockByNumber" and len(params) == 2:
             number = _number(params[0])
             if number is not None and number <= horizon:
-                header = self.archive.header(number, full=bool(params[1]))
-                if header is not None:
-                    return header
+                return self.archive.header(number, bool(params[1]), self)
         elif method == "eth_getBlockByHash" and len(params) == 2:
-            number = self.archive.number_of(params[0])
-            if number is not None and number <= horizon:
-                return self.archive.header(number, full=bool(params[1]))
+            # the node keeps every header: it says which block the hash names
+
+            def from_archive(answer: dict[str, Any] | None) -> Any:
+                number = None if answer is None else int(answer["number"], 16)
+                if number is None or number > horizon:
+                    return answer
+                return self.archive.header(number, bool(params[1]), self)
+
+            return _ToNode(method, params, from_archive)
         elif method == "eth_getBlockReceipts" and params:
             number = _number(params[0])
             if number is not None and number <= horizon:
-                receipts = self.archive.receipts(number)
-                if receipts is not None:
-                    return receipts
+                return self.archive.receipts(number, self)
         elif method == "eth_getTransactionReceipt" and params:
             state = self.journal.tx_state(params[0])
             if state is not None and state[1] is not None and state[1] <= horizon:
-                for receipt in self.archive.receipts(state[1]) or []:
+                for receipt in self.archive.receipts(state[1], self):
                     if receipt["transactionHash"] == params[0]:
                         return receipt
         elif method == "eth_getTransactionByHash" and params:
             state = self.journal.tx_state(params[0])
             if state is not None and state[1] is not None and state[1] <= horizon:
-                found = self.archive.transaction(state[1], params[0])
+                found = self.archive.transaction(state[1], params[0], self)
                 if found is not None:
                     return found
         elif method == "eth_getLogs" and params and "blockHash" not in params[0]:
@@ -416,12 +460,12 @@ class HistoryRpc(RpcClient):
         if first is None or first > horizon:
             return _ToNode("eth_getLogs", [query])
         if last is not None and last <= horizon:
-            return self.archive.logs(query, first, last)
+            return self.archive.logs(query, first, last, self)
 
         def complete(from_node: list[dict[str, Any]]) -> list[dict[str, Any]]:
             through = self._horizon() if last is None else min(self._horizon(), last)
             newer = [log for log in from_node if int(log["blockNumber"], 16) > through]
-            return self.archive.logs(query, first, through) + newer
+            return self.archive.logs(query, first, through, self) + newer
 
         return _ToNode("eth_getLogs", [{**query, "fromBlock": hex(horizon + 1)}], complete)
 
