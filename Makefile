@@ -46,16 +46,23 @@ all: build
 
 # ---------------------------------------------------------------- python venv
 # Running needs the package's own dependencies only; tests, lint and benches add [dev].
+# uv (from PyPI) installs them: the same versions as pip, in a third of pip's time (parallel
+# downloads and unpacking); --compile-bytecode as pip does, since the environment may set
+# PYTHONDONTWRITEBYTECODE and every process would then compile what it imports again;
+# --system-certs trusts the machine's certificate store, as pip does.
+UV := $(VENV)/bin/uv
+UV_PIP := $(UV) pip install --python $(VPY) --compile-bytecode --system-certs -c requirements.lock
+
 venv: $(VENV_STAMP)
 
 $(RUN_STAMP): pyproject.toml requirements.lock
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install -c requirements.lock -e .
+	$(VPY) -m pip install --quiet uv==0.13.8
+	$(UV_PIP) -e .
 	@touch $@
 
 $(VENV_STAMP): $(RUN_STAMP)
-	$(VPY) -m pip install -c requirements.lock -e '.[dev]'
+	$(UV_PIP) -e '.[dev]'
 	@touch $@
 
 # ------------------------------------------------------------ anvil (npm)
@@ -89,7 +96,10 @@ $(BUILD_STAMP): $(RUN_STAMP) $(ANVIL) $(CONTRACTS) $(BUILD_SRC)
 run: build
 	$(VENV)/bin/amanat --data-dir .amanat/pilot serve --pilot $(if $(PORT),--port $(PORT))
 
+# Amanat's own modules are compiled once here: the CLI suite starts hundreds of processes, and
+# with PYTHONDONTWRITEBYTECODE set each would compile them again.
 test: build $(VENV_STAMP)
+	$(VPY) -m compileall -q -j 0 src/amanat
 	$(VPY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
 
 lint: $(VENV_STAMP)

@@ -4,10 +4,13 @@
   PyPI) is started for the session, so the PostgreSQL cases run on any machine. Under
   pytest-xdist each worker gets a database of its own (`<database>_<worker>`, created here), since
   the suites drop and recreate the `public` schema of the database they are given.
-- xdist runs with `--dist loadscope` (the Makefile): every module's tests run on one worker, in
-  order, so a module-scoped chain is built once. (`loadgroup` would keep a whole directory on one
-  worker, but pytest 9 ignores the group suffix xdist 3.8 writes into node ids, so its groups
-  never formed.) The longest directories are handed out first.
+- xdist runs with `--dist loadscope` (the Makefile), with the scheduler below: its units of work
+  are modules (every module's tests run on one worker, in order, so a module-scoped chain is
+  built once), except tests/integration, one unit: its modules share a session chain that a
+  worker would otherwise build again (and the demo it plays in the background). The units known
+  to run longest go first (UNITS_FIRST); the rest, most tests first (xdist's own rule), so the
+  short units come last and both workers finish together. (`loadgroup` would have kept a
+  directory on one worker, but pytest 9 ignores the group suffix xdist 3.8 writes into node ids.)
 - Skipped PostgreSQL and browser cases are counted and printed with their reasons; when
   AMANAT_TEST_REQUIRE_SERVICES is set (by .ci/run), any such skip fails the run.
 """
@@ -25,8 +28,20 @@ import pytest
 
 DATABASE_ENV = "AMANAT_TEST_DATABASE_URL"
 REQUIRE_ENV = "AMANAT_TEST_REQUIRE_SERVICES"
-# Directories that run longest (the CLI suite runs ~70 tests in real processes), by rank.
-LONGEST_FIRST = {"integration": 0, "api": 1}
+# Directories whose modules form one unit of work (one worker runs them all, in order).
+GROUPED = ("tests/integration",)
+# The units that run longest, started first in this order (xdist's rule alone, most tests first,
+# put the one-test modules last: a worker ran the last two alone for ~10 minutes of a loaded CI
+# run): the CLI suite (its session chain, then ~170 tests, each in real processes), the state
+# machine (one test, thousands of examples), the lifecycle on EthereumJS (one test, minutes of
+# block time), the pilot's year in the browser (one test). bench/README.md, "Set-up and the test
+# suite", has the measurements.
+UNITS_FIRST = (
+    "tests/integration",
+    "tests/contracts/test_invariants.py",
+    "tests/network/test_ethereumjs_lifecycle.py",
+    "tests/web/test_pilot_year.py",
+)
 # What a skip reason names, by the service it lacked.
 SERVICES = {
     "PostgreSQL": ("postgresql", DATABASE_ENV.lower(), "psycopg"),
@@ -87,16 +102,44 @@ def _worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its grouped directory, else its module."""
+    module = nodeid.split("::", 1)[0]
+    return next((d for d in GROUPED if module.startswith(d + "/")), module)
+
+
+def order_by_unit(nodeids: list[str]) -> list[int]:
+    """The positions of `nodeids` in the order xdist should hand them out: the units of
+    UNITS_FIRST first, the others by their number of tests, most first; the order of the tests
+    within a unit is kept (pytest's own, which groups a parametrized fixture's values)."""
+    units = [work_unit(nodeid) for nodeid in nodeids]
+    sizes = Counter(units)
+    first = {unit: rank for rank, unit in enumerate(UNITS_FIRST)}
+    return sorted(
+        range(len(nodeids)),
+        key=lambda i: (first.get(units[i], len(first)), -sizes[units[i]], units[i], i),
+    )
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The longest directories first, so that xdist starts them at once rather than last (a
-    # stable sort: the order within a directory is kept).
-    items.sort(key=lambda item: LONGEST_FIRST.get(_directory(item), len(LONGEST_FIRST)))
+    # Every worker collects, in this order, and the scheduler hands out the units in it.
+    items[:] = [items[i] for i in order_by_unit([item.nodeid for item in items])]
 
 
-def _directory(item: pytest.Item) -> str:
-    """The directory under tests/ that holds the test ("" if none)."""
-    parts = Path(str(item.path)).parts
-    return parts[parts.index("tests") + 1] if "tests" in parts[:-1] else ""
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` by work_unit, in the collection's order (see the module docstring)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # xdist's reordering (by size alone) would undo ours
+    return UnitScheduling(config, log)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -2,7 +2,8 @@
 
 The platform is opened in a temporary data directory, the pilot scenario is played on it
 (`demo.load`), the pilot users are created and the index is brought up to date; the app is then
-driven in-process with FastAPI's TestClient. The store is SQLite and, when
+driven in-process with FastAPI's TestClient. Each backend's platform is opened once per session
+(per xdist worker) and shared by every module, whichever order they run in. The store is SQLite and, when
 AMANAT_TEST_DATABASE_URL is set, also PostgreSQL (its `public` schema is dropped and recreated
 first, so point it at a database for tests only). The node is stopped at teardown.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,16 +127,40 @@ def open_api(data_dir: Path, backend: str) -> tuple[Platform, FastAPI]:
     return platform, create_app(platform)
 
 
+class ApiPool:
+    """The API of each backend, opened the first time a test asks for it and kept open until the
+    session ends (its node stopped then)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._stack = stack
+        self._opened: dict[str, Api] = {}
+
+    def get(self, backend: str) -> Api:
+        if backend not in self._opened:
+            data_dir = self._tmp_path_factory.mktemp(f"api-{backend}") / "data"
+            self._stack.callback(AnvilNode(data_dir).stop)
+            platform, app = open_api(data_dir, backend)
+            client = self._stack.enter_context(TestClient(app))
+            self._opened[backend] = Api(platform, app, client, backend)
+        return self._opened[backend]
+
+
+@pytest.fixture(scope="session")
+def api_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiPool]:
+    """pytest keeps one value of a parametrized session fixture at a time: `api` alone would be
+    torn down and opened again (the whole pilot scenario) at every switch between its backends,
+    twice per module when xdist hands out one module at a time. Kept here, each worker opens
+    each backend once, as a single-process run does."""
+    with ExitStack() as stack:
+        yield ApiPool(tmp_path_factory, stack)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    backend = request.param
-    data_dir = tmp_path_factory.mktemp(f"api-{backend}") / "data"
+def api(request: pytest.FixtureRequest, api_pool: ApiPool) -> Iterator[Api]:
     hasher = accounts._hasher
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
-        platform, app = open_api(data_dir, backend)
-        with TestClient(app) as client:
-            yield Api(platform, app, client, backend)
+        yield api_pool.get(request.param)
     finally:
         accounts._hasher = hasher
-        AnvilNode(data_dir).stop()
