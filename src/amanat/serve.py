@@ -19,6 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from amanat.api.app import create_app
 from amanat.chain.keys import eth_account_class
@@ -35,13 +36,61 @@ PUBLISH_INTERVAL_SECONDS = 60.0
 RECONCILE_INTERVAL_SECONDS = 600.0
 # The settings handed to worker processes (`worker_app`), as JSON.
 WORKER_SETTINGS_ENV = "AMANAT_SERVE_SETTINGS"
-# uvicorn's compiled HTTP/1.1 parser and event loop (both runtime dependencies), named rather
-# than left to uvicorn's "auto": the pure-Python h11 parser and asyncio's default loop cost a
-# worker about a third more CPU per request (bench/README.md, API, stop 21).
-HTTP_IMPLEMENTATION = "httptools"
+# uvloop, asyncio's compiled event loop (a runtime dependency, as httptools is).
 EVENT_LOOP = "uvloop"
+# The most bytes a request line and headers may take. h11 refuses a head of several megabytes;
+# httptools buffers one of any size, so the protocol below bounds it (a bearer token, cookies and
+# the usual headers are a few kilobytes).
+MAX_REQUEST_HEAD_BYTES = 65_536
 
 log = logging.getLogger("amanat.serve")
+
+
+class BoundedHeadHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol refusing (431, problem+json, connection closed) a request
+    whose line and headers exceed MAX_REQUEST_HEAD_BYTES. Every chunk received while a head is
+    still incomplete is head: counting those bounds what httptools holds to the bound plus one
+    read, and a body is never counted."""
+
+    _head_bytes = 0
+    _in_head = True  # a connection starts with a request's head
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._in_head or self.transport.is_closing():
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_REQUEST_HEAD_BYTES:
+            detail = (
+                f"the request line and headers exceed {MAX_REQUEST_HEAD_BYTES} bytes "
+                f"(at least {self._head_bytes} received)"
+            )
+            body = json.dumps(
+                {"title": "Request Header Fields Too Large", "status": 431, "detail": detail}
+            ).encode()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/problem+json\r\n"
+                b"content-length: "
+                + str(len(body)).encode()
+                + b"\r\nconnection: close\r\n\r\n"
+                + body
+            )
+            self.transport.close()
+
+
+# uvicorn's compiled HTTP/1.1 parser (httptools, with the bound above) and event loop, named
+# rather than left to uvicorn's "auto": the pure-Python h11 parser and asyncio's default loop cost
+# a worker about a third more CPU per request (bench/README.md, API, stop 21).
+HTTP_IMPLEMENTATION = BoundedHeadHttpTools
 
 
 class IndexerThread(threading.Thread):
