@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from amanat.chain import archive as archive_module
 from amanat.chain.archive import Archive
 from amanat.chain.client import Chain, TxRequest
 from amanat.chain.journal import JournalBlock
@@ -69,6 +70,22 @@ def test_a_log_query_across_the_boundary_misses_no_block_mined_meanwhile(chain: 
     latest = chain.rpc.call("eth_getLogs", [{"address": emitter}])
     assert {int(log["blockNumber"], 16) for log in latest} <= {chain.block_number()}
     assert len(latest) <= 1
+
+
+def test_a_long_log_query_reads_the_node_headers_in_windows_and_keeps_few(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log query over the whole history holds one window of the node's headers at a time and
+    the archive remembers a bounded number of them (a query from block 0 of a long chain would
+    otherwise hold every header), and still finds every log across the windows' edges."""
+    emitter = _emitter(chain)
+    logged = _log_blocks(chain, emitter, NODE_KEEPS_BLOCKS + 8, 0)
+    archive: Archive = chain.rpc.archive  # type: ignore[attr-defined]
+    monkeypatch.setattr(archive_module, "LOG_WINDOW", 3)
+    monkeypatch.setattr(archive._node_headers, "limit", 4)
+    logs = chain.rpc.call("eth_getLogs", [{"fromBlock": "0x0", "address": emitter}])
+    assert [int(log["blockNumber"], 16) for log in logs] == logged
+    assert len(archive._node_headers) <= 4
 
 
 def test_a_block_journaled_but_not_archived_is_repaired_or_refused_never_empty(
@@ -240,11 +257,28 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
         ("eth_getTransactionReceipt", [outside[0]]),
         ("eth_getTransactionByHash", [outside[0]]),
     ]
+
+    def status_read_two_ways(receipts: list[dict[str, Any]]) -> None:
+        receipts[0]["status"] = "0x0_1"  # 1 to Python's int(), 0 to JavaScript's parseInt
+
+    def nonce_as_json_number(transactions: list[dict[str, Any]]) -> None:
+        transactions[0]["nonce"] = int(transactions[0]["nonce"], 16)
+
+    def input_with_spaces(transactions: list[dict[str, Any]]) -> None:
+        data = transactions[0]["input"][2:]
+        transactions[0]["input"] = (
+            "0x" + " ".join(data[i : i + 2] for i in range(0, len(data), 2)) + " "
+        )
+
     for column, change in [
         ("receipts", raise_amount),
         ("transactions", redirect),
         ("transactions", impersonate),
         ("header", backdate),
+        # the same numbers and bytes written so that readers disagree on them: roots still match
+        ("receipts", status_read_two_ways),
+        ("transactions", nonce_as_json_number),
+        ("transactions", input_with_spaces),
     ]:
         original = _edit(archive, logged, column, change)
         for method, params in reads:
@@ -252,6 +286,19 @@ def test_an_archived_block_is_served_only_if_it_matches_the_node_header(chain: C
                 chain.rpc.call(method, params)
         _restore(archive, logged, column, original)
     assert chain.rpc.call("eth_getBlockReceipts", [hex(logged)]) == whole[logged][1]
+    # a legacy transaction's yParity and chainId, which its signature's v already says
+    legacy_block = first_outside
+    (legacy,) = [t for t in whole[legacy_block][0]["transactions"] if t["type"] == "0x0"]
+    v = int(legacy["v"], 16)
+
+    def other_parity(transactions: list[dict[str, Any]]) -> None:
+        (tx,) = [t for t in transactions if t["hash"] == legacy["hash"]]
+        tx["yParity"] = hex(1 - (v - 35) % 2)
+
+    original = _edit(archive, legacy_block, "transactions", other_parity)
+    with pytest.raises(AmanatError, match=f"block {legacy_block} .*does not match"):
+        chain.rpc.call("eth_getBlockByNumber", [hex(legacy_block), True])
+    _restore(archive, legacy_block, "transactions", original)
     db = sqlite3.connect(archive.path)
     db.execute("DELETE FROM block WHERE number = ?", (logged,))
     db.commit()

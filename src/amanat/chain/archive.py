@@ -33,9 +33,10 @@ import os
 import sqlite3
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from amanat.chain.journal import Journal, JournalBlock
 from amanat.chain.node import NODE_KEEPS_BLOCKS
@@ -51,8 +52,14 @@ ARCHIVE_MARGIN = NODE_KEEPS_BLOCKS // 2
 # missing blocks itself (a worker died between journaling and archiving) while the node holds them.
 ARCHIVE_LAG = ARCHIVE_MARGIN // 2
 HISTORY_FILE = "history.sqlite"
+T = TypeVar("T")
 # node headers asked for in one JSON-RPC batch when authenticating archived blocks
 HEADER_BATCH = 500
+# a log query reads the node's header blooms this many blocks at a time, keeping none after
+LOG_WINDOW = 2_048
+# per process, the most blocks remembered as authentic and the most node headers kept
+AUTHENTIC_KEPT = 262_144
+HEADERS_KEPT = 16_384
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS block (
@@ -107,8 +114,8 @@ class Archive:
         self._db.executescript(SCHEMA)
         # per process: the blocks found authentic (number -> digest of the row checked), and the
         # node's header hash and logs bloom per block number (headers never change)
-        self._authentic: dict[int, bytes] = {}
-        self._node_headers: dict[int, tuple[str, bytes]] = {}
+        self._authentic: _Bounded[bytes] = _Bounded(AUTHENTIC_KEPT)
+        self._node_headers: _Bounded[tuple[str, bytes]] = _Bounded(HEADERS_KEPT)
 
     @classmethod
     def beside(cls, journal: Journal) -> Archive:
@@ -264,12 +271,19 @@ class Archive:
                     f"node's header for it ({problem}): it is not served; rebuild the archive "
                     "(move it and the snapshots aside and restart)"
                 )
-            self._authentic[number] = digest
+            self._authentic.put(number, digest)
         return found
 
     def node_headers(self, numbers: Iterable[int], node: RpcClient) -> dict[int, tuple[str, bytes]]:
         """The node's header hash and logs bloom of each block of `numbers`."""
-        wanted = sorted(set(numbers) - set(self._node_headers))
+        found: dict[int, tuple[str, bytes]] = {}
+        wanted = []
+        for number in sorted(set(numbers)):
+            known = self._node_headers.get(number)
+            if known is None:
+                wanted.append(number)
+            else:
+                found[number] = known
         for start in range(0, len(wanted), HEADER_BATCH):
             part = wanted[start : start + HEADER_BATCH]
             replies = RpcClient.batch(
@@ -280,9 +294,9 @@ class Archive:
                     raise reply
                 if reply is None:
                     raise AmanatError(f"the node holds no header for block {number}")
-                bloom = bytes.fromhex(reply["logsBloom"][2:])
-                self._node_headers[number] = (reply["hash"], bloom)
-        return {n: self._node_headers[n] for n in numbers}
+                found[number] = (reply["hash"], bytes.fromhex(reply["logsBloom"][2:]))
+                self._node_headers.put(number, found[number])
+        return found
 
     def header(self, number: int, full: bool, node: RpcClient) -> dict[str, Any]:
         """The block as eth_getBlockByNumber(number, full) gave it: with its transactions'
@@ -307,22 +321,46 @@ class Archive:
         addresses = [address] if isinstance(address, str) else list(address or [])
         wanted = {a.lower() for a in addresses}
         items = [bytes.fromhex(a[2:]) for a in wanted]
-        blooms = self.node_headers(range(max(first, 0), last + 1), node)
-        candidates = [
-            number
-            for number, (_, bloom) in blooms.items()
-            if any(bloom) and (not items or any(bloom_may_hold(bloom, i) for i in items))
-        ]
         topics = query.get("topics") or []
         found = []
-        for _, block in sorted(self.blocks(candidates, node).items()):
-            for receipt in block.receipts():
-                for log in receipt["logs"]:
-                    if wanted and log["address"].lower() not in wanted:
-                        continue
-                    if _topics_match(topics, log["topics"]):
-                        found.append(log)
+        for start in range(max(first, 0), last + 1, LOG_WINDOW):
+            blooms = self.node_headers(range(start, min(start + LOG_WINDOW, last + 1)), node)
+            candidates = [
+                number
+                for number, (_, bloom) in blooms.items()
+                if any(bloom) and (not items or any(bloom_may_hold(bloom, i) for i in items))
+            ]
+            for _, block in sorted(self.blocks(candidates, node).items()):
+                for receipt in block.receipts():
+                    for log in receipt["logs"]:
+                        if wanted and log["address"].lower() not in wanted:
+                            continue
+                        if _topics_match(topics, log["topics"]):
+                            found.append(log)
         return found
+
+
+class _Bounded(Generic[T]):
+    """A thread-safe map from block numbers that forgets its oldest entries past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[int, T] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def get(self, number: int) -> T | None:
+        with self._guard:
+            return self._items.get(number)
+
+    def put(self, number: int, value: T) -> None:
+        with self._guard:
+            self._items[number] = value
+            self._items.move_to_end(number)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 _OPEN: dict[Path, Archive] = {}
