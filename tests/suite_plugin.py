@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is None and not os.environ.get(DATABASE_ENV):
         _start_pgserver()
     if worker is not None and os.environ.get(DATABASE_ENV):
-        os.environ[DATABASE_ENV] = _worker_database(os.environ[DATABASE_ENV], worker)
+        os.environ[DATABASE_ENV] = database_beside(os.environ[DATABASE_ENV], worker)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -83,12 +83,13 @@ def _start_pgserver() -> None:
     os.environ[DATABASE_ENV] = uri.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def _worker_database(url: str, worker: str) -> str:
-    """The URL of this xdist worker's own database, created (empty) if it does not exist."""
+def database_beside(url: str, suffix: str) -> str:
+    """The URL of the database named as `url`'s with `_suffix` on the same server (an xdist
+    worker's own, or a fixture's that other tests must not reset), created empty if absent."""
     from sqlalchemy import create_engine, make_url, text
 
     base = make_url(url)
-    name = f"{base.database}_{worker}"
+    name = f"{base.database}_{suffix}"
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:

@@ -33,6 +33,7 @@ from amanat.config import Settings
 from amanat.indexer.indexer import Indexer
 from amanat.services import accounts, pilot
 from amanat.services.platform import Platform
+from tests.suite_plugin import database_beside
 
 DATABASE_ENV = "AMANAT_TEST_DATABASE_URL"
 
@@ -115,7 +116,9 @@ BACKENDS = [
 def open_api(data_dir: Path, backend: str) -> tuple[Platform, FastAPI]:
     database_url = None
     if backend == "postgresql":
-        database_url = os.environ[DATABASE_ENV]
+        # its own database: the platform is kept for the worker's whole session (`ApiPool`),
+        # while other tests reset the worker's database for their own platforms
+        database_url = database_beside(os.environ[DATABASE_ENV], "api")
         _reset_postgres(database_url)
     data_dir.mkdir(parents=True, exist_ok=True)
     platform = Platform.open(

@@ -72,7 +72,7 @@ def test_a_log_query_across_the_boundary_misses_no_block_mined_meanwhile(chain: 
     assert len(latest) <= 1
 
 
-def test_a_long_log_query_reads_the_node_headers_in_windows_and_keeps_few(
+def test_a_long_log_query_reads_the_node_headers_in_windows_and_keeps_few_and_genesis_is_served(
     chain: Chain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A log query over the whole history holds one window of the node's headers at a time and
@@ -86,6 +86,13 @@ def test_a_long_log_query_reads_the_node_headers_in_windows_and_keeps_few(
     logs = chain.rpc.call("eth_getLogs", [{"fromBlock": "0x0", "address": emitter}])
     assert [int(log["blockNumber"], 16) for log in logs] == logged
     assert len(archive._node_headers) <= 4
+    # the genesis block is not archived (it holds no transaction): the node answers it whole
+    node = RpcClient(chain.rpc.url)
+    genesis = node.call("eth_getBlockByNumber", ["0x0", True])
+    assert chain.rpc.call("eth_getBlockByNumber", ["0x0", True]) == genesis
+    assert chain.rpc.call("eth_getBlockByNumber", ["earliest", False]) == genesis
+    assert chain.rpc.call("eth_getBlockByHash", [genesis["hash"], True]) == genesis
+    assert chain.rpc.call("eth_getBlockReceipts", ["0x0"]) == []
 
 
 def test_a_block_journaled_but_not_archived_is_repaired_or_refused_never_empty(

@@ -36,7 +36,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar
 
 from amanat.chain.journal import Journal, JournalBlock
 from amanat.chain.node import NODE_KEEPS_BLOCKS
@@ -323,7 +323,7 @@ class Archive:
         items = [bytes.fromhex(a[2:]) for a in wanted]
         topics = query.get("topics") or []
         found = []
-        for start in range(max(first, 0), last + 1, LOG_WINDOW):
+        for start in range(max(first, 1), last + 1, LOG_WINDOW):
             blooms = self.node_headers(range(start, min(start + LOG_WINDOW, last + 1)), node)
             candidates = [
                 number
@@ -457,21 +457,21 @@ class HistoryRpc(RpcClient):
             return _ToNode(method, params)
         if method == "eth_getBlockByNumber" and len(params) == 2:
             number = _number(params[0])
-            if number is not None and number <= horizon:
+            if _archived(number, horizon):
                 return self.archive.header(number, bool(params[1]), self)
         elif method == "eth_getBlockByHash" and len(params) == 2:
             # the node keeps every header: it says which block the hash names
 
             def from_archive(answer: dict[str, Any] | None) -> Any:
                 number = None if answer is None else int(answer["number"], 16)
-                if number is None or number > horizon:
+                if not _archived(number, horizon):
                     return answer
                 return self.archive.header(number, bool(params[1]), self)
 
             return _ToNode(method, params, from_archive)
         elif method == "eth_getBlockReceipts" and params:
             number = _number(params[0])
-            if number is not None and number <= horizon:
+            if _archived(number, horizon):
                 return self.archive.receipts(number, self)
         elif method == "eth_getTransactionReceipt" and params:
             state = self.journal.tx_state(params[0])
@@ -506,6 +506,12 @@ class HistoryRpc(RpcClient):
             return self.archive.logs(query, first, through, self) + newer
 
         return _ToNode("eth_getLogs", [{**query, "fromBlock": hex(horizon + 1)}], complete)
+
+
+def _archived(number: int | None, horizon: int) -> TypeGuard[int]:
+    """Whether the archive answers for block `number`: blocks 1 to the horizon. The genesis
+    block holds no transaction, so the node, which keeps every header, answers it whole."""
+    return number is not None and 1 <= number <= horizon
 
 
 def _number(tag: Any) -> int | None:
