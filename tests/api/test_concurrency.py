@@ -8,19 +8,21 @@ import json
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from amanat.api.app import create_app
 from amanat.config import Settings
 from amanat.indexer.indexer import Indexer
-from amanat.services import governance, pilot, transparency
+from amanat.services import governance, idempotency, pilot, transparency
 from amanat.services.platform import Platform
-from amanat.store.models import AuditEntry
+from amanat.store.models import AuditEntry, IdempotencyRecord
 from amanat.web.session import LOGIN_COOKIE
 from tests.api.conftest import Api
 
@@ -338,3 +340,22 @@ def test_concurrent_results_are_each_stored_and_one_failure_stays_its_own(api: A
     assert all(sum(f'"{key}"' in d for d in audited) == 1 for key in outcomes)
     assert not any(f'"{bad_key}"' in d for d in audited)
     assert api.get("/audit/verify", "auditor").json()["ok"]
+
+
+def test_a_claim_left_pending_past_the_stale_age_is_taken_over_and_a_fresh_one_is_not(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that died holding a key's claim: once the claim is older than STALE the key's
+    next request takes it over and runs; a claim still fresh makes it wait, then 409."""
+    platform, key = api.platform, f"stale-claim-{api.backend}"
+    args = ("inb", key, "POST /transfers", "fingerprint")
+    assert idempotency.claim(platform, *args) is None
+    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.1)
+    with pytest.raises(idempotency.KeyInProgress):
+        idempotency.claim(platform, *args)
+    with platform.store.session() as session, session.begin():  # the claim grows old
+        record = session.get(IdempotencyRecord, (key, "inb"))
+        assert record is not None
+        record.at -= idempotency.STALE + timedelta(seconds=1)
+    assert idempotency.claim(platform, *args) is None  # taken over: this request runs
+    idempotency.release(platform, "inb", key)

@@ -95,10 +95,9 @@ def claim(
             if record.status != PENDING:
                 return _open_result(platform, record.body)
         with platform.store.session() as session, session.begin():
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    *_pending(username, key), IdempotencyRecord.at < now - STALE
-                )
+            session.connection().execute(
+                _TAKE_OVER_STALE,
+                {"claimed_key": key, "claimed_by": username, "stale_before": now - STALE},
             )
         if time.monotonic() > deadline:
             raise KeyInProgress(key)
@@ -127,14 +126,6 @@ def release(platform: Platform, username: str, key: str) -> None:
         session.connection().execute(_RELEASE, {"claimed_key": key, "claimed_by": username})
 
 
-def _pending(username: str, key: str) -> tuple[Any, ...]:
-    return (
-        IdempotencyRecord.key == key,
-        IdempotencyRecord.username == username,
-        IdempotencyRecord.status == PENDING,
-    )
-
-
 # The statements of every POST with a key, built once (building and keying them per request cost
 # more CPU than executing them). The names of the bound values differ from the columns': an
 # UPDATE reserves a column's name for the value it sets.
@@ -154,6 +145,9 @@ _COMPLETE = (
     )
 )
 _RELEASE = delete(IdempotencyRecord).where(*_CLAIMED)
+_TAKE_OVER_STALE = delete(IdempotencyRecord).where(
+    *_CLAIMED, IdempotencyRecord.at < bindparam("stale_before")
+)
 
 
 def _sealed_result(platform: Platform, body: Any) -> str:
