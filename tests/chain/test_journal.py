@@ -234,6 +234,62 @@ def test_concurrent_writers_share_blocks_and_each_gets_its_own_receipt(data_dir,
         assert chain.seen(f"share-{n}")
 
 
+def test_writers_queued_for_the_chain_are_journaled_in_one_write_and_refused_alone(chain):
+    """Writers queued behind the chain lock (an API server's concurrent requests) are taken
+    together by the next one to get it: pre-checked in one JSON-RPC batch, acknowledged in one
+    synced journal write, handed to the node together and mined in one block. A request the
+    pre-check refuses gets its own readable refusal, one the node refuses its own error, and
+    neither touches the others; the same idempotency key twice in one group runs once."""
+    import threading
+    import time
+
+    from amanat.chain.client import TransactionRefused
+
+    writers = 6
+    reverting = TxRequest(None, b"\xfe")  # creation code that hits INVALID: the pre-check refuses
+    starved = TxRequest(SINK, b"\x01", gas=20_000)  # below intrinsic gas: the node refuses
+    jobs = [(dev_account(10 + n), _ping(200 + n, f"group-{n}")) for n in range(writers)]
+    jobs += [
+        (dev_account(10 + writers), reverting),
+        (dev_account(11 + writers), starved),
+        (dev_account(10), _ping(200, "group-0")),  # the same key and request again
+    ]
+    outcomes: dict[int, object] = {}
+
+    def write(n: int) -> None:
+        signer, request = jobs[n]
+        try:
+            outcomes[n] = chain.transact(signer, [request])[0]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(len(jobs))]
+    with chain.locked():  # every writer queues behind the lock before any of them sends
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while chain._senders_waiting < len(jobs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert chain._senders_waiting == len(jobs)
+    for thread in threads:
+        thread.join()
+
+    receipts = [outcomes[n] for n in range(writers)]
+    assert all(not isinstance(r, Exception) and r.status for r in receipts), outcomes
+    assert len({r.block_number for r in receipts}) == 1  # type: ignore[attr-defined]
+    acked = chain.journal._db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT acked_at) FROM tx WHERE idempotency_key LIKE 'group-%'"
+    ).fetchone()
+    assert acked == (writers, 1)  # one synced write for the group, one entry per request
+    assert isinstance(outcomes[writers], TransactionRefused)
+    assert isinstance(outcomes[writers + 1], ChainUnavailable)
+    assert "intrinsic gas too low" in str(outcomes[writers + 1])
+    assert outcomes[writers + 2] == outcomes[0]  # the repeated key: the first transaction
+    rejected = chain.journal._db.execute("SELECT sender FROM tx WHERE state = 'rejected'")
+    assert [row[0] for row in rejected] == [dev_account(11 + writers).address]
+    assert chain.journal.count("pending") == 0
+
+
 def test_an_idempotency_key_whose_transaction_was_rejected_can_be_retried(chain):
     """A transaction the node refused never took effect: a retry under the same key is sent
     anew (not answered with the dead transaction's hash), and the refusal stays on record."""

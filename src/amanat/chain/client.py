@@ -88,6 +88,24 @@ class TxRequest:
     description: str = ""
 
 
+@dataclass(eq=False)
+class _Submission:
+    """One caller's `submit_batch`, waiting in this process's queue for the chain lock; whichever
+    queued writer gets the lock sends it with the others (`Chain._send_group`)."""
+
+    items: list[tuple[Signer, TxRequest]]
+    done: bool = False
+    hashes: list[str] = field(default_factory=list)  # one per item, in order
+    fresh: list[str] = field(default_factory=list)  # those signed for it now, to be mined
+    error: BaseException | None = None
+
+    def idempotency_keys(self) -> set[str]:
+        return {r.idempotency_key for _, r in self.items if r.idempotency_key}
+
+    def fail(self, error: BaseException) -> None:
+        self.error, self.done = error, True
+
+
 @dataclass(frozen=True)
 class Fees:
     """The fee fields Amanat signs a batch with: EIP-1559 where the chain has a base fee (then
@@ -166,6 +184,8 @@ class Chain:
         self._senders_waiting = 0  # threads queued to hand transactions to the node
         self._senders_guard = threading.Lock()
         self._senders_changed = threading.Condition(self._senders_guard)
+        self._queue: list[_Submission] = []  # submissions of this process awaiting the lock
+        self._queue_guard = threading.Lock()
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
         # sender -> key this process signed with (fee bumps): a secret, or a token's signer
@@ -403,61 +423,157 @@ class Chain:
         this process or the node dies. A request whose idempotency key was seen before returns
         the earlier transaction's hash and is not sent again. Each sender's transactions keep
         their order; all of them go into as few blocks as the node allows.
+
+        Callers in several threads of this process (an API server's concurrent requests) queue
+        for the chain lock; the one that gets it sends every queued call together, as
+        `transfer_batch` does: their pre-checks in one JSON-RPC batch, their journal entries in
+        one synced write, one hand-over to the node, one block. Each call keeps its own outcome:
+        a pre-check refusal, a reused key or a transaction the node refuses fails that call
+        alone (a call's own transactions stand or fall together, as before).
         """
+        mine = _Submission(list(items))
+        with self._queue_guard:
+            self._queue.append(mine)
         with self._sending():
-            known = self.journal.existing(r.idempotency_key for _, r in items if r.idempotency_key)
-            self._check_replays(known, [r for _, r in items])
-            fresh = [
-                (signer, str(signer.address), request)
-                for signer, request in items
-                if request.idempotency_key not in known
-            ]
-            for signer, sender, _ in fresh:
-                self._keys[sender.lower()] = _signing_key(signer)
-            gases = self._pre_check([(sender, request) for _, sender, request in fresh])
-            fees = self.fees() if fresh else FREE
-            counts: dict[str, int] = {}
-            for _, sender, _ in fresh:
-                counts[sender] = counts.get(sender, 0) + 1
-            pending_nonces = self._batch_checked(
-                [("eth_getTransactionCount", [sender, "pending"]) for sender in counts]
+            while not mine.done:
+                self._send_group(self._take_group(mine))
+        if mine.error is not None:
+            raise mine.error
+        if mine.fresh:  # outside the lock, so that concurrent writers share the next block
+            self._produce(set(mine.fresh))
+        return mine.hashes
+
+    def _take_group(self, mine: _Submission) -> list[_Submission]:
+        """Under the chain lock: the queued submissions to send now. A thread that held the
+        lock before this call (a multi-step operation) sends its own alone; a submission whose
+        idempotency key an earlier one in the group has waits for the next group (it is then
+        answered from the journal)."""
+        with self._queue_guard:
+            if self._lock_depth > 1:
+                self._queue.remove(mine)
+                return [mine]
+            group: list[_Submission] = []
+            later: list[_Submission] = []
+            taken: set[str] = set()
+            for submission in self._queue:
+                keys = submission.idempotency_keys()
+                (later if keys & taken else group).append(submission)
+                if submission in group:
+                    taken |= keys
+            self._queue = later
+            return group
+
+    def _send_group(self, group: list[_Submission]) -> None:
+        """Send the submissions of `group` together; each one ends done, with its hashes or its
+        own error (an error of the whole step, e.g. the node unreachable, is every one's)."""
+        try:
+            self._send_submissions(group)
+        except BaseException as error:  # noqa: BLE001 - handed to each waiting caller
+            for submission in group:
+                if not submission.done:
+                    submission.fail(error)
+
+    def _send_submissions(self, group: list[_Submission]) -> None:
+        known = self.journal.existing(
+            {key for submission in group for key in submission.idempotency_keys()}
+        )
+        checked: list[tuple[_Submission, list[tuple[Signer, str, TxRequest]]]] = []
+        for submission in group:
+            try:
+                self._check_replays(known, [r for _, r in submission.items])
+            except AmanatError as error:
+                submission.fail(error)
+                continue
+            checked.append(
+                (
+                    submission,
+                    [
+                        (signer, str(signer.address), request)
+                        for signer, request in submission.items
+                        if request.idempotency_key not in known
+                    ],
+                )
             )
-            chain_next = {s: int(n, 16) for s, n in zip(counts, pending_nonces, strict=True)}
+        outcomes = iter(
+            self._pre_check_each(
+                [(sender, request) for _, fresh in checked for _, sender, request in fresh]
+            )
+        )
+        to_sign: list[tuple[_Submission, Signer, str, TxRequest, int]] = []
+        for submission, fresh in checked:
+            results = [next(outcomes) for _ in fresh]
+            refusal = next((r for r in results if isinstance(r, BaseException)), None)
+            if refusal is not None:
+                submission.fail(refusal)
+                continue
+            to_sign.extend(
+                (submission, signer, sender, request, int(gas))  # type: ignore[arg-type]
+                for (signer, sender, request), gas in zip(fresh, results, strict=True)
+            )
+        signed = self._acknowledge([(s, sender, r, gas) for _, s, sender, r, gas in to_sign])
+        refused, dropped = self._hand_over(signed) if signed else ({}, set())
+        signed_for: dict[int, list[JournalTx]] = {}
+        for (submission, *_), tx in zip(to_sign, signed, strict=True):
+            signed_for.setdefault(id(submission), []).append(tx)
+        retry: list[_Submission] = []
+        for submission, _ in checked:
+            if submission.done:
+                continue
+            own = signed_for.get(id(submission), [])
+            reason = next((refused[t.hash] for t in own if t.hash in refused), None)
+            if reason is not None:
+                submission.fail(ChainUnavailable(f"the node refused a transaction: {reason}"))
+                continue
+            if any(t.hash in dropped for t in own):
+                retry.append(submission)  # behind another call's refused nonce: sent again
+                continue
+            fresh_hashes = iter(t.hash for t in own)
+            submission.hashes = [
+                known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
+                for _, r in submission.items
+            ]
+            submission.fresh = [t.hash for t in own]
+            submission.done = True
+        if retry:
+            with self._queue_guard:
+                self._queue[:0] = retry
 
-            def sign(firsts: dict[str, int]) -> list[JournalTx]:
-                next_nonce = dict(firsts)
-                signed = []
-                for (signer, sender, request), gas in zip(fresh, gases, strict=True):
-                    raw = self._sign(
-                        _signing_key(signer),
+    def _acknowledge(self, fresh: list[tuple[Signer, str, TxRequest, int]]) -> list[JournalTx]:
+        """Sign `fresh` (signer, sender, request, gas limit) with each sender's next nonces and
+        record them in one synced journal write: from its return they are acknowledged."""
+        if not fresh:
+            return []
+        for signer, sender, _, _ in fresh:
+            self._keys[sender.lower()] = _signing_key(signer)
+        fees = self.fees()
+        counts: dict[str, int] = {}
+        for _, sender, _, _ in fresh:
+            counts[sender] = counts.get(sender, 0) + 1
+        pending_nonces = self._batch_checked(
+            [("eth_getTransactionCount", [sender, "pending"]) for sender in counts]
+        )
+        chain_next = {s: int(n, 16) for s, n in zip(counts, pending_nonces, strict=True)}
+
+        def sign(firsts: dict[str, int]) -> list[JournalTx]:
+            next_nonce = dict(firsts)
+            signed = []
+            for signer, sender, request, gas in fresh:
+                raw = self._sign(
+                    _signing_key(signer), next_nonce[sender], gas, request.to, request.data, fees
+                )
+                signed.append(
+                    JournalTx(
+                        "0x" + keccak(raw).hex(),
+                        sender,
                         next_nonce[sender],
-                        gas,
-                        request.to,
-                        request.data,
-                        fees,
+                        raw,
+                        request.idempotency_key,
                     )
-                    signed.append(
-                        JournalTx(
-                            "0x" + keccak(raw).hex(),
-                            sender,
-                            next_nonce[sender],
-                            raw,
-                            request.idempotency_key,
-                        )
-                    )
-                    next_nonce[sender] += 1
-                return signed
+                )
+                next_nonce[sender] += 1
+            return signed
 
-            signed = self.journal.acknowledge(counts, chain_next, sign) if fresh else []
-            if signed:
-                self._send(signed)
-        if signed:  # outside the lock, so that concurrent writers share the next block
-            self._produce({t.hash for t in signed})
-        fresh_hashes = iter(t.hash for t in signed)
-        return [
-            known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
-            for _, r in items
-        ]
+        return self.journal.acknowledge(counts, chain_next, sign)
 
     def next_nonce(self, sender: str) -> int:
         """The nonce `sender`'s next transaction takes: after those the node holds and those
@@ -671,6 +787,18 @@ class Chain:
         the node's estimate plus a margin). A call the chain would refuse is reported here with
         the contract's reason and nothing is signed: the refusal never depends on the node's
         eth_estimateGas reverting (some clients return a figure for a call that reverts)."""
+        gases = []
+        for outcome in self._pre_check_each(items):
+            if isinstance(outcome, AmanatError):
+                raise outcome
+            gases.append(outcome)
+        return gases
+
+    def _pre_check_each(self, items: Sequence[tuple[str, TxRequest]]) -> list[int | AmanatError]:
+        """`_pre_check` in one JSON-RPC batch, each request's outcome on its own: its gas limit
+        or the refusal with the contract's reason."""
+        if not items:
+            return []
         calls: list[tuple[str, list[Any]]] = []
         for sender, request in items:
             params: dict[str, Any] = {"from": sender, "data": "0x" + request.data.hex()}
@@ -683,18 +811,20 @@ class Chain:
                 at = self._at("latest") if self.node is not None else []
                 calls.append(("eth_estimateGas", [params, *at]))
         replies = iter(self.rpc.batch(calls))
-        gases = []
+        outcomes: list[int | AmanatError] = []
         for _, request in items:
             outcome = next(replies)
             estimate = next(replies) if request.gas is None else None
-            for reply in (outcome, estimate):
-                if isinstance(reply, RpcError):
-                    raise self._refusal(reply, request)
-            if request.gas is not None:
-                gases.append(request.gas)
+            failed = next((r for r in (outcome, estimate) if isinstance(r, RpcError)), None)
+            if failed is not None:
+                outcomes.append(self._refusal(failed, request))
+            elif request.gas is not None:
+                outcomes.append(request.gas)
             else:
-                gases.append(int(str(estimate), 16) * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED)
-        return gases
+                outcomes.append(
+                    int(str(estimate), 16) * GAS_MARGIN_NUMERATOR // 4 + GAS_MARGIN_FIXED
+                )
+        return outcomes
 
     def _check_signed(self, sender: str, request: TxRequest, max_fee: int, built_gas: int) -> None:
         """The pre-check of a client-signed transaction: its call run with its own gas limit,
@@ -846,6 +976,18 @@ class Chain:
         self.journal.settle_nonce(tx.hash, None, None)
 
     def _send(self, txs: Sequence[JournalTx], resend: bool = False) -> None:
+        """Hand `txs` to the node; raise if it refused any (see `_hand_over`)."""
+        refused, _ = self._hand_over(txs, resend)
+        if refused:
+            raise ChainUnavailable(f"the node refused a transaction: {next(iter(refused.values()))}")
+
+    def _hand_over(
+        self, txs: Sequence[JournalTx], resend: bool = False
+    ) -> tuple[dict[str, str], set[str]]:
+        """Hand `txs` to the node. Returns the transactions it refused, each with its reason
+        (rejected in the journal; on a network their nonces are filled), and, embedded, the
+        later transactions of their senders, rejected and dropped with them (they could only
+        wait behind the gap)."""
         replies = self.rpc.batch([("eth_sendRawTransaction", ["0x" + t.raw.hex()]) for t in txs])
         refused: list[tuple[JournalTx, str]] = []
         for tx, reply in zip(txs, replies, strict=True):
@@ -857,10 +999,11 @@ class Chain:
                 if "already" in message.lower():
                     continue  # the node has it
                 refused.append((tx, message))
+        rejected = {tx.hash: message for tx, message in refused}
+        dropped: set[str] = set()
         if refused and self.node is None:
             self._fill_refused_nonces(refused)
-            raise ChainUnavailable(f"the node refused a transaction: {refused[0][1]}")
-        if refused:
+        elif refused:
             # embedded, per sender: its refused transaction and every later one of its own
             # (they could only wait behind the gap) are rejected and dropped from the node's
             # pool, and its nonces from there on released
@@ -874,9 +1017,11 @@ class Chain:
                         tx.hash, f"node refused the transaction: {first_bad[tx.sender][1]}"
                     )
                     self.rpc.call("anvil_dropTransaction", [tx.hash])
+                    if tx.hash not in rejected:
+                        dropped.add(tx.hash)
             for sender, (nonce, _) in first_bad.items():
                 self.journal.release_nonces(sender, nonce)
-            raise ChainUnavailable(f"the node refused a transaction: {refused[0][1]}")
+        return rejected, dropped
 
     def _fill_refused_nonces(self, refused: Sequence[tuple[JournalTx, str]]) -> None:
         """Network: nothing takes a transaction out of a node's pool (or its peers'), so a
