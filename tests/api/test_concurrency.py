@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from amanat.api.app import create_app
 from amanat.config import Settings
@@ -339,6 +340,55 @@ def test_concurrent_results_are_each_stored_and_one_failure_stays_its_own(api: A
         ]
     assert all(sum(f'"{key}"' in d for d in audited) == 1 for key in outcomes)
     assert not any(f'"{bad_key}"' in d for d in audited)
+    assert api.get("/audit/verify", "auditor").json()["ok"]
+
+
+def test_results_queued_behind_the_store_are_recorded_together_each_chained(api: Api) -> None:
+    """Requests whose results wait while the store's writer is busy are recorded in one
+    transaction once it is free: one for the first to arrive, one for all the others, each with
+    its own completed idempotency record, its own chained audit entry and its own public leaf."""
+    from amanat.api import deps
+    from amanat.services import accounts
+    from amanat.store.models import AuditState, LogEntry
+
+    platform = api.platform
+    who = accounts.get_user(platform.store, "inb")
+    method_path = "POST /transfers"
+    keys = [f"together-{api.backend}-{n}" for n in range(10)]
+    for key in keys:
+        assert idempotency.claim(platform, who.username, key, method_path, "f" * 64) is None
+    recorder = platform.store.group
+    with platform.store.session() as blocker, blocker.begin():  # holds the audit counter
+        blocker.execute(update(AuditState).where(AuditState.id == 1).values(size=AuditState.size))
+        with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+            done = [
+                pool.submit(
+                    deps.remember, platform, who, key, method_path, 201, {"tx": key}, "127.0.0.1"
+                )
+                for key in keys
+            ]
+            deadline = time.monotonic() + 60
+            while recorder.queued() < len(keys) - 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert recorder.queued() == len(keys) - 1  # one writing (waiting), the rest queued
+            blocker.commit()
+            for future in done:
+                future.result()
+    with platform.store.session() as session:
+        entries = session.execute(
+            select(AuditEntry.id, AuditEntry.at, AuditEntry.detail).where(
+                AuditEntry.resource == "/transfers", AuditEntry.username == who.username
+            )
+        ).all()
+        ours = [(i, at) for i, at, detail in entries if detail.get("idempotency_key") in keys]
+        leaves = session.scalars(
+            select(LogEntry.source).where(LogEntry.source.in_([f"audit:{i}" for i, _ in ours]))
+        ).all()
+    assert len(ours) == len(keys)
+    assert len({at for _, at in ours}) == 2  # two transactions: the first alone, then the rest
+    assert len(leaves) == len(keys)
+    for key in keys:
+        assert idempotency.claim(platform, who.username, key, method_path, "f" * 64) == {"tx": key}
     assert api.get("/audit/verify", "auditor").json()["ok"]
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from amanat.api.guard import BODY_SHA256
-from amanat.services import accounts, audit, idempotency
+from amanat.services import accounts, audit, idempotency, results
 from amanat.services.accounts import Principal, Role, Unauthenticated
 from amanat.services.approvals import Forbidden
 from amanat.services.platform import Platform
@@ -81,6 +81,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+
 def fingerprint(request: Request, who: Principal) -> str:
     """SHA-256 of what makes a request the same request: method, route, principal and body."""
     body = getattr(request.state, BODY_SHA256, "")
@@ -99,18 +100,23 @@ def remember(
     approval_ref: str | None = None,
 ) -> None:
     """Store a POST's result under its claimed idempotency key and audit it, in one
-    transaction."""
-    with platform.store.session() as session, session.begin():
-        if key is not None:
-            idempotency.complete(session, platform, who.username, key, status, body)
-        audit.record(
-            session,
-            who.username,
-            who.role.value,
-            method_path.split(" ")[0],
-            method_path.split(" ", 1)[1],
-            source,
-            status,
-            approval_ref,
-            {"idempotency_key": key},
-        )
+    transaction (shared with concurrent requests': `amanat.services.results`)."""
+    method, path = method_path.split(" ", 1)
+    results.record(
+        platform,
+        results.Outcome(
+            None
+            if key is None
+            else idempotency.completion(platform, who.username, key, status, body),
+            audit.Entry(
+                who.username,
+                who.role.value,
+                method,
+                path,
+                source,
+                status,
+                approval_ref,
+                {"idempotency_key": key},
+            ),
+        ),
+    )

@@ -94,6 +94,7 @@ class _Submission:
     queued writer gets the lock sends it with the others (`Chain._send_group`)."""
 
     items: list[tuple[Signer, TxRequest]]
+    gases: dict[int, int] = field(default_factory=dict)  # gas limit by item, from the pre-check
     done: bool = False
     hashes: list[str] = field(default_factory=list)  # one per item, in order
     fresh: list[str] = field(default_factory=list)  # those signed for it now, to be mined
@@ -181,11 +182,13 @@ class Chain:
         self._lock_fd: int | None = None
         self._thread_lock = threading.RLock()  # threads of this process, before the file lock
         self._lock_owner: int | None = None  # the thread holding the chain lock
-        self._senders_waiting = 0  # threads queued to hand transactions to the node
-        self._senders_guard = threading.Lock()
-        self._senders_changed = threading.Condition(self._senders_guard)
-        self._queue: list[_Submission] = []  # submissions of this process awaiting the lock
-        self._queue_guard = threading.Lock()
+        # Threads of this process sending (`submit_batch`) and mining (`_produce`): one leads
+        # each, the others wait on these conditions instead of queueing for the chain lock.
+        self._queue: list[_Submission] = []  # submissions waiting to be sent
+        self._leading = False  # a thread is sending the queued submissions
+        self._queue_changed = threading.Condition()
+        self._mining = False  # a thread is mining
+        self._mined = threading.Condition()
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
         # sender -> key this process signed with (fee bumps): a secret, or a token's signer
@@ -246,36 +249,21 @@ class Chain:
         chain.recover()
         return chain
 
-    @contextmanager
-    def _sending(self) -> Iterator[None]:
-        """The chain lock, taken to hand transactions to the node: a writer about to mine lets
-        the writers queued here go first, so that their transactions share its block."""
-        with self._senders_guard:
-            self._senders_waiting += 1
-        entered = False
-        try:
-            with self.locked():
-                entered = True
-                self._sender_left()
-                yield
-        finally:
-            if not entered:
-                self._sender_left()
-
-    def _sender_left(self) -> None:
-        with self._senders_guard:
-            self._senders_waiting -= 1
-            self._senders_changed.notify_all()
-
     def _let_senders_in(self) -> None:
         """Before mining: wait (at most SHARE_WAIT_SECONDS) while other threads of this process
-        are queued to send, unless this thread holds the chain lock (they could not)."""
+        are sending or queued to send, so that their transactions share the block, unless this
+        thread holds the chain lock (they could not)."""
         if self._lock_owner == threading.get_ident():
             return
         deadline = time.monotonic() + SHARE_WAIT_SECONDS
-        with self._senders_guard:  # woken as each queued sender gets the lock (no polling)
-            while self._senders_waiting and (left := deadline - time.monotonic()) > 0:
-                self._senders_changed.wait(left)
+        with self._queue_changed:  # woken as each group is sent (no polling)
+            while (self._queue or self._leading) and (left := deadline - time.monotonic()) > 0:
+                self._queue_changed.wait(left)
+
+    def sending(self) -> int:
+        """How many submissions of this process wait to be sent."""
+        with self._queue_changed:
+            return len(self._queue)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -426,39 +414,60 @@ class Chain:
 
         Callers in several threads of this process (an API server's concurrent requests) queue
         for the chain lock; the one that gets it sends every queued call together, as
-        `transfer_batch` does: their pre-checks in one JSON-RPC batch, their journal entries in
-        one synced write, one hand-over to the node, one block. Each call keeps its own outcome:
-        a pre-check refusal, a reused key or a transaction the node refuses fails that call
-        alone (a call's own transactions stand or fall together, as before).
+        `transfer_batch` does: their journal entries in one synced write, one hand-over to the
+        node, one block (each call is pre-checked before it queues, without the lock). Each
+        call keeps its own outcome: a pre-check refusal, a reused key or a transaction the node
+        refuses fails that call alone (a call's own transactions stand or fall together).
         """
         mine = _Submission(list(items))
-        with self._queue_guard:
-            self._queue.append(mine)
-        with self._sending():
-            while not mine.done:
-                self._send_group(self._take_group(mine))
+        self._pre_check_submission(mine)  # outside the lock: reads of the chain's state only
+        if self._lock_owner == threading.get_ident():
+            with self.locked():  # this thread holds the chain lock (a multi-step operation)
+                self._send_group([mine])  # its own calls alone, now
+        else:
+            self._send_queued(mine)
         if mine.error is not None:
             raise mine.error
         if mine.fresh:  # outside the lock, so that concurrent writers share the next block
             self._produce(set(mine.fresh))
         return mine.hashes
 
-    def _take_group(self, mine: _Submission) -> list[_Submission]:
-        """Under the chain lock: the queued submissions to send now. A thread that held the
-        lock before this call (a multi-step operation) sends its own alone; a submission whose
-        idempotency key an earlier one in the group has waits for the next group (it is then
-        answered from the journal)."""
-        with self._queue_guard:
-            if self._lock_depth > 1:
-                self._queue.remove(mine)
-                return [mine]
+    def _send_queued(self, mine: _Submission) -> None:
+        """Queue `mine`; wait while another thread sends, then, if it is still unsent, send the
+        queue under the chain lock until it is (the waiting threads are woken after each group,
+        without taking the lock)."""
+        with self._queue_changed:
+            self._queue.append(mine)
+            while self._leading and not mine.done:
+                self._queue_changed.wait()
+            if mine.done:
+                return
+            self._leading = True
+        try:
+            with self.locked():
+                while not mine.done:
+                    self._send_group(self._take_group())
+                    with self._queue_changed:
+                        self._queue_changed.notify_all()
+        finally:
+            with self._queue_changed:
+                self._leading = False
+                self._queue_changed.notify_all()
+
+    def _take_group(self) -> list[_Submission]:
+        """The queued submissions to send now: all of them, but one whose idempotency key an
+        earlier one in the group has waits for the next group (it is then answered from the
+        journal)."""
+        with self._queue_changed:
             group: list[_Submission] = []
             later: list[_Submission] = []
             taken: set[str] = set()
             for submission in self._queue:
                 keys = submission.idempotency_keys()
-                (later if keys & taken else group).append(submission)
-                if submission in group:
+                if keys & taken:
+                    later.append(submission)
+                else:
+                    group.append(submission)
                     taken |= keys
             self._queue = later
             return group
@@ -473,50 +482,59 @@ class Chain:
                 if not submission.done:
                     submission.fail(error)
 
+    def _pre_check_submission(self, submission: _Submission) -> None:
+        """Before the chain lock: refuse a reused key or a call the chain would refuse (with its
+        reason), and keep each new call's gas limit for `_send_submissions`."""
+        items = submission.items
+        known = self.journal.existing(submission.idempotency_keys())
+        self._check_replays(known, [r for _, r in items])
+        fresh = [i for i, (_, r) in enumerate(items) if r.idempotency_key not in known]
+        outcomes = self._pre_check_each([(str(items[i][0].address), items[i][1]) for i in fresh])
+        for outcome in outcomes:
+            if isinstance(outcome, AmanatError):
+                raise outcome
+        submission.gases = dict(zip(fresh, outcomes, strict=True))  # type: ignore[arg-type]
+
     def _send_submissions(self, group: list[_Submission]) -> None:
         known = self.journal.existing(
             {key for submission in group for key in submission.idempotency_keys()}
         )
-        checked: list[tuple[_Submission, list[tuple[Signer, str, TxRequest]]]] = []
+        fresh: list[tuple[_Submission, int, Signer, str, TxRequest]] = []
         for submission in group:
-            try:
+            try:  # again: a concurrent call may have used a key since the pre-check
                 self._check_replays(known, [r for _, r in submission.items])
             except AmanatError as error:
                 submission.fail(error)
                 continue
-            checked.append(
-                (
-                    submission,
-                    [
-                        (signer, str(signer.address), request)
-                        for signer, request in submission.items
-                        if request.idempotency_key not in known
-                    ],
-                )
+            fresh.extend(
+                (submission, i, signer, str(signer.address), request)
+                for i, (signer, request) in enumerate(submission.items)
+                if request.idempotency_key not in known
             )
-        outcomes = iter(
-            self._pre_check_each(
-                [(sender, request) for _, fresh in checked for _, sender, request in fresh]
-            )
-        )
-        to_sign: list[tuple[_Submission, Signer, str, TxRequest, int]] = []
-        for submission, fresh in checked:
-            results = [next(outcomes) for _ in fresh]
-            refusal = next((r for r in results if isinstance(r, BaseException)), None)
-            if refusal is not None:
-                submission.fail(refusal)
-                continue
-            to_sign.extend(
-                (submission, signer, sender, request, int(gas))  # type: ignore[arg-type]
-                for (signer, sender, request), gas in zip(fresh, results, strict=True)
-            )
+        # a call whose key was journaled at its pre-check and is free again (its transaction
+        # was rejected since) is pre-checked here
+        unchecked = [(s, i, sender, r) for s, i, _, sender, r in fresh if i not in s.gases]
+        for (submission, i, _, _), outcome in zip(
+            unchecked,
+            self._pre_check_each([(sender, r) for _, _, sender, r in unchecked]),
+            strict=True,
+        ):
+            if isinstance(outcome, AmanatError):
+                submission.fail(outcome)
+            else:
+                submission.gases[i] = outcome
+        to_sign = [
+            (submission, signer, sender, request, submission.gases[i])
+            for submission, i, signer, sender, request in fresh
+            if not submission.done
+        ]
         signed = self._acknowledge([(s, sender, r, gas) for _, s, sender, r, gas in to_sign])
         refused, dropped = self._hand_over(signed) if signed else ({}, set())
         signed_for: dict[int, list[JournalTx]] = {}
         for (submission, *_), tx in zip(to_sign, signed, strict=True):
             signed_for.setdefault(id(submission), []).append(tx)
         retry: list[_Submission] = []
-        for submission, _ in checked:
+        for submission in group:
             if submission.done:
                 continue
             own = signed_for.get(id(submission), [])
@@ -535,7 +553,7 @@ class Chain:
             submission.fresh = [t.hash for t in own]
             submission.done = True
         if retry:
-            with self._queue_guard:
+            with self._queue_changed:
                 self._queue[:0] = retry
 
     def _acknowledge(self, fresh: list[tuple[Signer, str, TxRequest, int]]) -> list[JournalTx]:
@@ -979,7 +997,9 @@ class Chain:
         """Hand `txs` to the node; raise if it refused any (see `_hand_over`)."""
         refused, _ = self._hand_over(txs, resend)
         if refused:
-            raise ChainUnavailable(f"the node refused a transaction: {next(iter(refused.values()))}")
+            raise ChainUnavailable(
+                f"the node refused a transaction: {next(iter(refused.values()))}"
+            )
 
     def _hand_over(
         self, txs: Sequence[JournalTx], resend: bool = False
@@ -1054,23 +1074,49 @@ class Chain:
         if self.node is None or (not expected and not force):
             return
         remaining = set(expected)
+        if self._lock_owner == threading.get_ident():  # a multi-step operation: mine now
+            while remaining or force:
+                self._mine(remaining, force)
+                remaining, force = self.journal.still_pending(remaining), False
+            return
         while remaining or force:
-            self._let_senders_in()
-            with self.locked():
+            with self._mined:
+                if self._mining:
+                    # another thread of this process is mining: wait for its block, then look
+                    # whether it held ours (another process may have mined it too)
+                    self._mined.wait(SHARE_WAIT_SECONDS)
+                    mining = False
+                else:
+                    self._mining = mining = True
+            if not mining:
                 remaining = self.journal.still_pending(remaining)
-                if not remaining and not force:
-                    return
-                force = False
-                journal_block = mine_block(self.rpc, self.journal, len(remaining))
-                included = remaining & set(journal_block.tx_hashes)
-                if remaining and not included and not journal_block.tx_hashes:
-                    raise ChainUnavailable(
-                        f"{len(remaining)} transactions were not included by the node; "
-                        "they stay journaled and will be resent on the next start"
-                    )
-                remaining -= included
-                if self._snapshot_due(journal_block):
-                    self._snapshot(journal_block.number)
+                continue
+            try:
+                self._mine(remaining, force)
+            finally:
+                with self._mined:
+                    self._mining = False
+                    self._mined.notify_all()
+            remaining, force = self.journal.still_pending(remaining), False
+
+    def _mine(self, remaining: set[str], force: bool) -> None:
+        """Under the chain lock, mine a block if any of `remaining` is still pending (forced:
+        in any case), with every transaction the node holds ready."""
+        self._let_senders_in()
+        with self.locked():
+            remaining = self.journal.still_pending(remaining)
+            if not remaining and not force:
+                return
+            # every journaled pending transaction is in the node's pool (the lock is held), so
+            # the pool is looked into only if it holds more: a wallet's transactions
+            journal_block = mine_block(self.rpc, self.journal, self.journal.count("pending"))
+            if remaining and not journal_block.tx_hashes:
+                raise ChainUnavailable(
+                    f"{len(remaining)} transactions were not included by the node; "
+                    "they stay journaled and will be resent on the next start"
+                )
+            if self._snapshot_due(journal_block):
+                self._snapshot(journal_block.number)
 
     def _snapshot_due(self, block: JournalBlock) -> bool:
         if self._snapshot_writer is not None and self._snapshot_writer.is_alive():

@@ -24,6 +24,8 @@ from amanat.errors import Conflict, RuleViolation
 from amanat.services.platform import Platform
 from amanat.store.models import IdempotencyRecord
 
+Completion = dict[str, Any]  # a result's bound values for `_COMPLETE`
+
 PENDING = 0  # the status of a claimed key whose request is under way
 STALE = timedelta(minutes=10)  # a pending claim this old was left by a process that died
 WAIT_SECONDS = 120.0  # how long a replay waits for the first request's result
@@ -68,19 +70,18 @@ def claim(
     while True:
         now = datetime.now(UTC)
         try:
-            with platform.store.session() as session, session.begin():
-                session.connection().execute(
-                    _CLAIM,
-                    {
-                        "key": key,
-                        "username": username,
-                        "method_path": method_path,
-                        "fingerprint": fingerprint,
-                        "status": PENDING,
-                        "body": "",
-                        "at": now,
-                    },
-                )
+            platform.store.group.commit(  # with concurrent requests' claims and results
+                _insert_claims,
+                {
+                    "key": key,
+                    "username": username,
+                    "method_path": method_path,
+                    "fingerprint": fingerprint,
+                    "status": PENDING,
+                    "body": "",
+                    "at": now,
+                },
+            )
             return None
         except IntegrityError:
             pass
@@ -104,20 +105,35 @@ def claim(
         time.sleep(POLL_SECONDS)
 
 
+def _insert_claims(session: Session, claims: list[dict[str, Any]]) -> None:
+    """Insert claims (`amanat.store.group`): a key already claimed fails the group's insert;
+    each claim is then inserted alone and only that one fails."""
+    session.connection().execute(_CLAIM, claims)
+
+
 def complete(
     session: Session, platform: Platform, username: str, key: str, status: int, body: Any
 ) -> None:
     """Store the claimed key's result, in the caller's transaction."""
-    session.connection().execute(
-        _COMPLETE,
-        {
-            "claimed_key": key,
-            "claimed_by": username,
-            "result_status": status,
-            "result_body": _sealed_result(platform, body),
-            "result_at": datetime.now(UTC),
-        },
-    )
+    complete_many(session, [completion(platform, username, key, status, body)])
+
+
+def completion(platform: Platform, username: str, key: str, status: int, body: Any) -> Completion:
+    """The claimed key's result, sealed, ready for `complete_many` (sealing is done here, before
+    any transaction: it raises for a result that cannot be stored)."""
+    return {
+        "claimed_key": key,
+        "claimed_by": username,
+        "result_status": status,
+        "result_body": _sealed_result(platform, body),
+        "result_at": datetime.now(UTC),
+    }
+
+
+def complete_many(session: Session, completions: list[Completion]) -> None:
+    """Store claimed keys' results, in the caller's transaction, in one statement."""
+    if completions:
+        session.connection().execute(_COMPLETE, completions)
 
 
 def release(platform: Platform, username: str, key: str) -> None:

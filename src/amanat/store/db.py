@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from amanat.store.group import GroupCommit
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # A migration script's own revision and the one it revises (`down_revision = None` for the first).
 REVISION_LINE = re.compile(r'^(revision|down_revision) = (?:"([^"]+)"|None)$', re.MULTILINE)
@@ -137,6 +139,7 @@ class Store:
             migrate(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine: Engine | None = None
+        self.group = GroupCommit(self.sessions)  # concurrent writers' rows in one transaction
 
     @property
     def read_engine(self) -> Engine:

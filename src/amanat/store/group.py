@@ -1,0 +1,83 @@
+"""Group commit: the rows of concurrent callers in one process written in one transaction.
+
+A caller hands its item, with the function that writes items of its kind, and waits. The caller
+that finds the store's group free writes every item queued at that moment in one transaction
+(each kind's function receives all the items of its kind, in arrival order, and is expected to
+write them with one statement per kind of row), while the callers arriving meanwhile queue for
+the next transaction; each returns once its item is committed. If a group's transaction fails,
+each of its items is written alone in its own transaction, so a failure (a conflicting key, a
+value the database refuses) stays the caller's own and is raised to it. Waiting callers sleep on
+a lock, not in the database's busy handler: one such transaction at a time per process reaches
+the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+Write = Callable[[Session, list[Any]], None]
+
+
+@dataclass(eq=False)
+class _Queued:
+    write: Write
+    item: Any
+    done: bool = False
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """One store's group commit in this process."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._queue: list[_Queued] = []
+        self._queue_guard = threading.Lock()
+        self._writing = threading.Lock()  # held by the caller writing a group
+
+    def commit(self, write: Write, item: Any) -> None:
+        """Commit `item`, written by `write`, in a group with the items queued beside it;
+        raise its own error if it could not be."""
+        queued = _Queued(write, item)
+        with self._queue_guard:
+            self._queue.append(queued)
+        with self._writing:
+            if not queued.done:
+                with self._queue_guard:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if queued.error is not None:
+            raise queued.error
+
+    def queued(self) -> int:
+        """How many items wait for the next transaction."""
+        with self._queue_guard:
+            return len(self._queue)
+
+    def _commit_group(self, group: list[_Queued]) -> None:
+        try:
+            self._transaction(group)
+        except Exception as error:  # noqa: BLE001 - each item is tried alone below
+            if len(group) == 1:
+                group[0].error = error
+            else:
+                for queued in group:
+                    try:
+                        self._transaction([queued])
+                    except Exception as own:  # noqa: BLE001 - the caller's own failure
+                        queued.error = own
+        for queued in group:
+            queued.done = True
+
+    def _transaction(self, group: list[_Queued]) -> None:
+        kinds: dict[Write, list[Any]] = {}
+        for queued in group:
+            kinds.setdefault(queued.write, []).append(queued.item)
+        with self._sessions() as session, session.begin():
+            for write, items in kinds.items():
+                write(session, items)
