@@ -4,16 +4,21 @@ that follow the chain (indexer), publish signed tree heads of the transparency l
 
 With `--workers N` (N > 1) the app is served by N uvicorn worker processes, each with its own
 platform over the same data directory (the chain gateway's file lock orders their writes; reads
-take no lock); the background threads run once, in the supervising process.
+take no lock) and its own listening socket on the port (SO_REUSEPORT: the kernel spreads the
+connections over them); the background threads run once, in the supervising process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +47,9 @@ EVENT_LOOP = "uvloop"
 # httptools buffers one of any size, so the protocol below bounds it (a bearer token, cookies and
 # the usual headers are a few kilobytes).
 MAX_REQUEST_HEAD_BYTES = 65_536
+LISTEN_BACKLOG = 2048  # uvicorn's default
+WORKER_MIN_LIFE_SECONDS = 5.0  # a worker that dies sooner is not started again
+WORKER_STOP_SECONDS = 30.0  # a worker's graceful shutdown, then it is killed
 
 log = logging.getLogger("amanat.serve")
 
@@ -164,6 +172,81 @@ def worker_app() -> FastAPI:
     return create_app(Platform.open(settings))
 
 
+def _listener(host: str, port: int) -> socket.socket:
+    """One worker's own listening socket on `host`:`port`, sharing the port with the other
+    workers' (SO_REUSEPORT): the kernel spreads new connections over the workers. With one
+    socket shared by all, the first worker to wake accepts a whole burst of connections, and
+    keeps them, kept alive, for their lifetime while the others idle."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(host: str, port: int, worker_settings: str) -> None:
+    """A worker process of `amanat serve --workers N`: uvicorn on its own listening socket."""
+    os.environ[WORKER_SETTINGS_ENV] = worker_settings
+    config = uvicorn.Config(
+        "amanat.serve:worker_app",
+        factory=True,
+        http=HTTP_IMPLEMENTATION,
+        loop=EVENT_LOOP,
+        log_level="warning",
+    )
+    uvicorn.Server(config).run(sockets=[_listener(host, port)])
+
+
+def _run_workers(
+    host: str, port: int, workers: int, worker_settings: str, echo: Callable[[str], None]
+) -> None:
+    """Run `workers` worker processes until SIGINT or SIGTERM (then each is stopped with
+    SIGTERM, uvicorn's graceful shutdown). A worker that dies is started again, unless it died
+    within WORKER_MIN_LIFE_SECONDS of its start (it cannot serve: the error is in its output)."""
+    _listener(host, port).close()  # the port is free to share: refused here rather than by each
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda _signum, _frame: stopping.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    running: dict[Any, float] = {}
+    try:
+        while not stopping.is_set():
+            for process, started in list(running.items()):
+                if process.is_alive():
+                    continue
+                del running[process]
+                if time.monotonic() - started < WORKER_MIN_LIFE_SECONDS:
+                    echo(f"a worker exited with {process.exitcode} as it started; stopping")
+                    return
+                echo(f"a worker exited with {process.exitcode}; starting another")
+            while len(running) < workers:
+                process = context.Process(
+                    target=_worker, args=(host, port, worker_settings), name="amanat-worker"
+                )
+                process.start()
+                running[process] = time.monotonic()
+            multiprocessing.connection.wait([p.sentinel for p in running], timeout=0.5)
+    finally:
+        for process in running:
+            if process.is_alive():
+                process.terminate()
+        for process in running:
+            process.join(WORKER_STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _load_signing() -> None:
     """Import the signing stack (eth-account, with py_ecc) before serving: imported lazily (the
     CLI's start-up), it costs a worker about two seconds of CPU, which the first write after a
@@ -230,23 +313,14 @@ def serve(
                 log_level="warning",
             )
         else:
-            os.environ[WORKER_SETTINGS_ENV] = json.dumps(
+            worker_settings = json.dumps(
                 {
                     "data_dir": str(settings.data_dir),
                     "rpc_url": settings.rpc_url,
                     "database_url": settings.database_url,
                 }
             )
-            uvicorn.run(
-                "amanat.serve:worker_app",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                http=HTTP_IMPLEMENTATION,
-                loop=EVENT_LOOP,
-                log_level="warning",
-            )
+            _run_workers(host, port, workers, worker_settings, echo)
     finally:
         for thread in (indexer, publisher, reconciler):
             thread.stopped.set()

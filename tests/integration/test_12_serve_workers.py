@@ -66,6 +66,28 @@ def test_two_worker_processes_serve_reads_of_one_data_directory(tmp_path: Path) 
         ]
         assert len(workers) == 2
 
+        # each worker has its own listening socket on the port: a burst of connections is
+        # spread over both (one shared socket let the first to wake accept them all)
+        burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while True:
+                held = {
+                    worker.pid: sum(
+                        c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+                        for c in worker.net_connections(kind="tcp")
+                    )
+                    for worker in workers
+                }
+                if sum(held.values()) == len(burst) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert sum(held.values()) == len(burst)
+            assert all(held.values()), held
+        finally:
+            for connection in burst:
+                connection.close()
+
         with ThreadPoolExecutor(8) as pool:
             replies = list(pool.map(lambda _: httpx.get(f"{url}/assets", timeout=60), range(32)))
         assert {r.status_code for r in replies} == {200}

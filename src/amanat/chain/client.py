@@ -72,6 +72,7 @@ RECEIPT_TIMEOUT_SECONDS = 120.0
 LOAD_STATE_TIMEOUT_SECONDS = 600.0
 REPLACE_AFTER_SECONDS = 15.0  # network: a transaction still unmined this long is resent
 PLAIN_TRANSFER_GAS = 21_000
+RECEIPT_BLOCKS_KEPT = 16  # embedded: the receipts of this many recent blocks are kept
 SHARE_WAIT_SECONDS = 0.05  # the longest a writer about to mine waits for others to join its block
 # A replacement must raise both fee fields by at least 10 % (geth and Besu); 1/8 clears it.
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
@@ -189,6 +190,8 @@ class Chain:
         self._queue_changed = threading.Condition()
         self._mining = False  # a thread is mining
         self._mined = threading.Condition()
+        self._receipts: dict[int, list[dict[str, Any]]] = {}  # embedded: of recent blocks
+        self._receipts_guard = threading.Lock()
         self.chain_id = int(rpc.call("eth_chainId"), 16)
         self.replace_after = REPLACE_AFTER_SECONDS
         # sender -> key this process signed with (fee bumps): a secret, or a token's signer
@@ -696,13 +699,11 @@ class Chain:
         deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
         results: dict[str, Any] = {}
         wanted = set(tx_hashes)
-        blocks = self.journal.blocks_of(wanted) if len(wanted) > 1 else []
-        for block_receipts in self._batch_checked(
-            [("eth_getBlockReceipts", [_hex(number)]) for number in blocks]
-        ):
-            for raw in block_receipts or []:
-                if raw["transactionHash"] in wanted:
-                    results[raw["transactionHash"]] = raw
+        if self.node is not None:  # embedded: a mined block's receipts, once per block
+            for number in self.journal.blocks_of(wanted):
+                for raw in self._block_receipts(number):
+                    if raw["transactionHash"] in wanted:
+                        results[raw["transactionHash"]] = raw
         resend_at = time.monotonic() + self.replace_after
         while len(results) < len(wanted):
             missing = [h for h in tx_hashes if h not in results]
@@ -740,6 +741,19 @@ class Chain:
                         receipt.tx_hash, receipt.tx_hash, receipt.block_number
                     )
         return receipts
+
+    def _block_receipts(self, number: int) -> list[dict[str, Any]]:
+        """Embedded: the receipts of journaled block `number`, asked of the node once for all
+        the writers of this process waiting for a transaction of it (the last few blocks are
+        kept)."""
+        with self._receipts_guard:
+            cached = self._receipts.get(number)
+            if cached is None:
+                cached = self._batch_checked([("eth_getBlockReceipts", [_hex(number)])])[0] or []
+                self._receipts[number] = cached
+                while len(self._receipts) > RECEIPT_BLOCKS_KEPT:
+                    del self._receipts[min(self._receipts)]
+            return cached
 
     # ------------------------------------------------------------ recovery
 

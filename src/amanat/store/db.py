@@ -139,7 +139,14 @@ class Store:
             migrate(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine: Engine | None = None
-        self.group = GroupCommit(self.sessions)  # concurrent writers' rows in one transaction
+        # concurrent writers' rows in one transaction; on SQLite the groups of the processes
+        # sharing the file take turns on a file lock (a waiter is woken when it is free, where
+        # SQLite's busy handler polls with sleeps of up to 100 ms)
+        database = make_url(url).database if url.startswith("sqlite") else None
+        self.group = GroupCommit(
+            self.sessions,
+            Path(f"{database}.writers.lock") if database not in (None, "", ":memory:") else None,
+        )
 
     @property
     def read_engine(self) -> Engine:

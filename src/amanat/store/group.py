@@ -8,14 +8,18 @@ the next transaction; each returns once its item is committed. If a group's tran
 each of its items is written alone in its own transaction, so a failure (a conflicting key, a
 value the database refuses) stays the caller's own and is raised to it. Waiting callers sleep on
 a lock, not in the database's busy handler: one such transaction at a time per process reaches
-the database.
+the database, and with a lock file (SQLite) one at a time across the processes sharing it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,8 +38,9 @@ class _Queued:
 class GroupCommit:
     """One store's group commit in this process."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], lock_path: Path | None = None) -> None:
         self._sessions = sessions
+        self._lock_path = lock_path  # taken around each transaction, if given
         self._queue: list[_Queued] = []
         self._queue_guard = threading.Lock()
         self._writing = threading.Lock()  # held by the caller writing a group
@@ -78,6 +83,18 @@ class GroupCommit:
         kinds: dict[Write, list[Any]] = {}
         for queued in group:
             kinds.setdefault(queued.write, []).append(queued.item)
-        with self._sessions() as session, session.begin():
+        with self._file_lock(), self._sessions() as session, session.begin():
             for write, items in kinds.items():
                 write(session, items)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._lock_path is None:
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
