@@ -29,7 +29,14 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
         _set_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # PostgreSQL: connections kept open for the requests a worker serves at once (SQLAlchemy's
+    # default keeps 5: above that each request opened and closed a connection, a backend
+    # started and ended per request); at most POOL_SIZE + POOL_OVERFLOW per process.
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+
+POOL_SIZE = 12
+POOL_OVERFLOW = 8
 
 
 def make_read_engine(url: str) -> Engine:
