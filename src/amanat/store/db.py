@@ -8,10 +8,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from amanat.store.async_reads import AsyncReads
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # A migration script's own revision and the one it revises (`down_revision = None` for the first).
@@ -30,16 +34,28 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# The read engine's PostgreSQL connections per process, all kept open (no overflow).
+READ_POOL_SIZE = 8
+
+
 def make_read_engine(url: str) -> Engine:
     """An engine for the hot path's single-statement reads: autocommit (no BEGIN, no ROLLBACK
     when a connection goes back to the pool: each statement sees what is committed when it
     runs) and no liveness ping per checkout (a caller that fails on a dropped connection falls
-    back to the main engine; the pool discards the connection). A small pool of its own."""
+    back to the main engine; the pool discards the connection).
+
+    On PostgreSQL a pool of its own of READ_POOL_SIZE connections kept open, and no overflow: a
+    caller finding them all in use waits for one. An overflow connection is closed as soon as it
+    is handed back, so under 50 concurrent readers every burst past the pool opened new sessions
+    (a backend process forked and a SCRAM handshake each: ~240 sessions in a 5-second read
+    bench, more CPU than the reads themselves; bench/README.md, API)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, isolation_level="AUTOCOMMIT")
         _set_pragmas(engine)
         return engine
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=4)
+    return create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_size=READ_POOL_SIZE, max_overflow=0
+    )
 
 
 def _set_pragmas(engine: Engine) -> None:
@@ -137,6 +153,7 @@ class Store:
             migrate(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine: Engine | None = None
+        self._async_reads: AsyncReads | None = None
 
     @property
     def read_engine(self) -> Engine:
@@ -144,6 +161,16 @@ class Store:
         if self._read_engine is None:
             self._read_engine = make_read_engine(self.url)
         return self._read_engine
+
+    @property
+    def async_reads(self) -> AsyncReads | None:
+        """Statements awaited on the event loop (`store.async_reads`), made on first use: on
+        PostgreSQL only (None on SQLite, whose reads stay synchronous)."""
+        if self._async_reads is None and make_url(self.url).get_backend_name() == "postgresql":
+            from amanat.store.async_reads import AsyncReads  # psycopg: only for the API
+
+            self._async_reads = AsyncReads(self.read_engine)
+        return self._async_reads
 
     def session(self) -> Session:
         return self.sessions()
