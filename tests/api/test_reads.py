@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, event, text, update
 from amanat.api.read_cache import CURSOR_QUERY, indexed_block
 from amanat.services import accounts
 from amanat.store.async_reads import AsyncReads
+from amanat.store.db import POOL_SIZE, READ_POOL_SIZE
 from amanat.store.models import AccessToken, User
 from tests.api.conftest import Api
 from tests.api.test_workflow import assert_problem
@@ -219,3 +221,30 @@ def test_async_reads_never_block_the_loop_and_give_up_on_a_stalled_database(api:
     indexed = cursor(api)
     with store.engine.connect() as locker:
         anyio.run(scenario, locker, backend_options={"use_uvloop": True})
+
+
+def test_postgresql_connections_are_kept_open_past_a_burst(api: Api) -> None:
+    """On PostgreSQL every connection a store's engines open stays in their pools: after as
+    many connections as a pool allows were in use at once, using as many again opens none (an
+    overflow connection closed on its return made every burst of concurrent requests open new
+    sessions: a server process forked and a SCRAM handshake each). SQLite opens no sessions."""
+    if api.backend != "postgresql":
+        return
+    store = api.platform.store
+    for engine, size in ((store.engine, POOL_SIZE), (store.read_engine, READ_POOL_SIZE)):
+        opened: list[object] = []
+
+        def connected(dbapi_connection: Any, _record: Any, opened: list[object] = opened) -> None:
+            opened.append(dbapi_connection)
+
+        event.listen(engine, "connect", connected)
+        try:
+            for burst in range(2):
+                with ExitStack() as held:
+                    for _ in range(size):
+                        held.enter_context(engine.connect()).execute(text("SELECT 1"))
+                if burst == 0:
+                    opened.clear()
+            assert opened == [], f"{len(opened)} sessions opened by the second burst"
+        finally:
+            event.remove(engine, "connect", connected)
