@@ -8,7 +8,9 @@ that data directory on 127.0.0.1 (a free port), its background indexer following
 (a) reads: 50 concurrent clients (one asyncio loop, a keep-alive HTTP/1.1 connection each, the
     auditor's token, requests pre-built as bytes: they cost far less CPU than the server)
     alternate GET /tokens/PKTB3M/holders and GET /assets for ~10 s. The clients run in a child
-    process so that they do not compete with this process's GIL;
+    process so that they do not compete with this process's GIL. On PostgreSQL the phases (a)
+    and (b) also report the CPU of the server processes serving the bench database (when it
+    runs on this machine) and the sessions opened;
 (b) API transfers: 50 concurrent clients (issue 14), spread over the institution users inb,
     kla and fepf, send compliant 1,000-unit PKTB3M transfers around a cycle inb -> kla -> fepf
     -> inb through POST /transfers (each with a fresh Idempotency-Key) for ~10 s, from a child
@@ -50,6 +52,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from sqlalchemy.pool import NullPool
 
 from amanat import demo
 from amanat.chain.node import AnvilNode
@@ -132,6 +135,75 @@ def node_cpu_seconds(data_dir: Path) -> float:
     node = AnvilNode(data_dir)
     pids = [pid for pid in (node.pid(), node.producer_pid()) if pid is not None]
     return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
+class PostgresBackends:
+    """The PostgreSQL server's share of a phase, for the bench database: the CPU of the backend
+    processes serving it (when the server runs on this machine: their process titles name the
+    database) and the sessions opened (`pg_stat_database`). A backend that exits during the
+    phase takes its CPU with it: the sessions opened show such churn."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine, make_url
+
+        self.database = make_url(url).database
+        self.engine = create_engine(url, poolclass=NullPool)
+
+    def cpu(self) -> dict[int, float]:
+        seconds = {}
+        for process in psutil.process_iter(["cmdline"]):
+            title = " ".join(process.info["cmdline"] or [])
+            if title.startswith("postgres:") and f" {self.database} " in title:
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:  # exited meanwhile
+                    continue
+                seconds[process.pid] = times.user + times.system
+        return seconds
+
+    def sessions(self) -> int:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            return int(
+                connection.scalar(
+                    text("SELECT sessions FROM pg_stat_database WHERE datname = :name"),
+                    {"name": self.database},
+                )
+                or 0
+            )
+
+    def exited_cpu(self, backends: dict[int, float]) -> float:
+        """CPU seconds of every backend of the whole cluster that has exited so far (its
+        postmaster's reaped children: other databases' too), 0 if not found."""
+        for pid in backends:
+            try:
+                times = psutil.Process(psutil.Process(pid).ppid()).cpu_times()
+            except psutil.Error:
+                continue
+            return float(times.children_user + times.children_system)
+        return 0.0
+
+    def start(self) -> tuple[dict[int, float], int, float]:
+        backends = self.cpu()
+        return backends, self.sessions(), self.exited_cpu(backends)
+
+    def since(self, start: tuple[dict[int, float], int, float]) -> tuple[float, int, float]:
+        """CPU seconds of the database's live backends, sessions opened (this reading's own not
+        counted) and CPU seconds of the cluster's backends that exited, since `start`."""
+        before, sessions, exited = start
+        opened = self.sessions() - sessions - 1
+        backends = self.cpu()
+        cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in backends.items())
+        return cpu, opened, self.exited_cpu({**before, **backends}) - exited
+
+    def report(self, start: tuple[dict[int, float], int, float], per: str, count: int) -> str:
+        cpu, opened, exited = self.since(start)
+        return (
+            f"    PostgreSQL backends of {self.database}: {1000 * cpu / max(count, 1):.2f} ms of "
+            f"CPU per {per}, {opened} sessions opened; backends that exited (whole cluster, "
+            f"other databases too): {1000 * exited / max(count, 1):.2f} ms per {per}"
+        )
 
 
 def sign_in(url: str, username: str) -> str:
@@ -346,7 +418,9 @@ def main() -> int:
         while httpx.get(f"{server.url}/health").json()["indexer_lag"] not in (0, None):
             time.sleep(0.2)
 
+        postgres = PostgresBackends(args.database_url) if args.database_url else None
         print(f"(a) reads: {READ_CLIENTS} clients for {seconds:.0f} s ...", flush=True)
+        postgres_start = postgres.start() if postgres else None
         server_cpu, node_cpu = server.cpu_seconds(), node_cpu_seconds(data_dir)
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             latencies, statuses, client_cpu = pool.apply(
@@ -367,9 +441,12 @@ def main() -> int:
             f"node {1000 * node_cpu / len(every):.2f} ms, "
             f"clients {1000 * client_cpu / len(every):.2f} ms ({os.cpu_count()} cores)"
         )
+        if postgres and postgres_start:
+            print(postgres.report(postgres_start, "read", len(every)))
 
         print(f"(b) API transfers: {TRANSFER_CLIENTS} clients for {seconds:.0f} s ...", flush=True)
         receivers = {user: platform.address_of(receiver) for user, receiver in CYCLE.items()}
+        postgres_start = postgres.start() if postgres else None
         server_cpu, node_cpu = server.cpu_seconds(), node_cpu_seconds(data_dir)
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             settled, elapsed, outcomes, write_ms, writer_cpu = pool.apply(
@@ -386,6 +463,8 @@ def main() -> int:
             f"node {1000 * node_cpu / max(settled, 1):.2f} ms, "
             f"clients {1000 * writer_cpu / max(settled, 1):.2f} ms"
         )
+        if postgres and postgres_start:
+            print(postgres.report(postgres_start, "API transfer", settled))
         health = httpx.get(f"{server.url}/health").json()
         verify = httpx.get(
             f"{server.url}/audit/verify",

@@ -16,7 +16,9 @@ unchanged, which answers it or refuses it with its problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,22 +39,34 @@ class FastReads:
     cache: BlockCache
     served: int = 0
 
-    def lookup(self, path: str, bearer: str | None) -> bytes | None:
+    async def lookup(self, path: str, bearer: str | None) -> bytes | None:
         """The cached reply for `path` read by the holder of `bearer`, or None: not answered
-        here. Runs in a worker thread (it queries the database or the node)."""
+        here. A cap table's one statement (the bearer check and the index's cursor) is awaited
+        on the event loop on PostgreSQL (`Store.async_reads`, bounded in time) and run in a
+        worker thread on SQLite; the register's block number is asked of the node in a worker
+        thread."""
         from amanat.api import routes_assets, routes_tokens
 
         if path == ASSETS:  # public: a bearer token is not looked at, as on the full path
-            return routes_assets.hot_assets(self.platform, self.cache)
+            return await anyio.to_thread.run_sync(
+                routes_assets.hot_assets, self.platform, self.cache
+            )
         match = HOLDERS.fullmatch(path)
         if match is None or bearer is None:
             return None
+        parameters = accounts.token_check_parameters(bearer)
+        reads = self.platform.store.async_reads
+        if reads is not None:
+            checked = await reads.first(routes_tokens.HOT_HOLDERS_CHECK, parameters)
+        else:
+            checked = await anyio.to_thread.run_sync(self._check_in_thread, parameters)
+        return routes_tokens.hot_holders(self.cache, match.group(1), checked)
+
+    def _check_in_thread(self, parameters: dict[str, str]) -> Sequence[Any] | None:
+        from amanat.api import routes_tokens
+
         with self.platform.store.read_engine.connect() as connection:
-            try:
-                who = accounts.authenticate(self.platform.store, bearer, connection)
-            except accounts.Unauthenticated:
-                return None
-            return routes_tokens.hot_holders(self.cache, match.group(1), who, connection)
+            return connection.execute(routes_tokens.HOT_HOLDERS_CHECK, parameters).first()
 
 
 class FastReadsMiddleware:
@@ -84,7 +98,7 @@ class FastReadsMiddleware:
                 if scheme.lower() == "bearer" and credentials.strip():
                     bearer = credentials.strip()
         try:
-            content = await anyio.to_thread.run_sync(self.reads.lookup, path, bearer)
+            content = await self.reads.lookup(path, bearer)
         except Exception:  # noqa: BLE001 - the full path answers, with its own problem if any
             content = None
         if content is None:

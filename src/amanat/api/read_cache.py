@@ -70,8 +70,9 @@ def json_reply(content: bytes) -> Response:
 def indexed_block(db: Session | Connection) -> int | None:
     """The last block the index holds (None: nothing indexed yet). One Core query: it is on every
     cap table read's path."""
-    block: int | None = db.scalar(_CURSOR_QUERY)
+    block: int | None = db.scalar(CURSOR_QUERY)
     return block
 
 
-_CURSOR_QUERY = select(IndexerState.block).where(IndexerState.name == CURSOR)
+# The index's cursor (the last block it holds), built once.
+CURSOR_QUERY = select(IndexerState.block).where(IndexerState.name == CURSOR)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import Connection, bindparam, case, delete, select, update
+from sqlalchemy import Connection, Select, bindparam, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from amanat.errors import AmanatError, InvalidInput, NotFound
 from amanat.services import audit
@@ -261,10 +264,27 @@ def authenticate(store: Store, token: str, connection: Connection | None = None)
     if connection is None:
         with store.engine.connect() as opened:
             return authenticate(store, token, opened)
-    row = connection.execute(_TOKEN_QUERY, {"token_hash": _digest(token)}).first()
+    return principal_of(connection.execute(_TOKEN_QUERY, token_check_parameters(token)).first())
+
+
+def token_check_reading(column: ColumnElement[Any]) -> Select[Any]:
+    """The bearer check's statement reading `column` too (an uncorrelated scalar subquery, its
+    value last in the row): the check and that read in one round trip and one snapshot. Build it
+    once; run it with `token_check_parameters` and give its row to `principal_of`."""
+    return _TOKEN_QUERY.add_columns(column)
+
+
+def token_check_parameters(token: str) -> dict[str, str]:
+    """The bound values of the bearer check's statement for `token` (only its digest is stored)."""
+    return {"token_hash": _digest(token)}
+
+
+def principal_of(row: Sequence[Any] | None) -> Principal:
+    """The principal of the bearer check's row (None: no such token), checked as `authenticate`
+    checks it: Unauthenticated if the token expired or its user is deactivated."""
     if row is None:
         raise Unauthenticated("unknown bearer token")
-    expires_at, user_id, username, role, key_name, institution_id, active = row
+    expires_at, user_id, username, role, key_name, institution_id, active = row[:7]
     if _aware(expires_at) <= _now():
         raise Unauthenticated("bearer token expired; sign in again")
     if not active:

@@ -8,12 +8,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from amanat.store.group import GroupCommit
+
+if TYPE_CHECKING:
+    from amanat.store.async_reads import AsyncReads
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # A migration script's own revision and the one it revises (`down_revision = None` for the first).
@@ -24,31 +28,45 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'amanat.sqlite'}"
 
 
+# The main engine's PostgreSQL connections per process (SQLAlchemy's default ceiling, 5 + 10
+# overflow), all kept open once opened.
+POOL_SIZE = 15
+
+
 def make_engine(url: str) -> Engine:
+    """The store's engine. On PostgreSQL a pool of POOL_SIZE connections kept open and no
+    overflow (a caller finding them all in use waits for one): an overflow connection is closed
+    as soon as it is handed back, so 50 concurrent API writers opened ~10 new sessions a second
+    (a backend process forked and a SCRAM handshake each, ~10 ms of CPU)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
         _set_pragmas(engine)
         return engine
-    # PostgreSQL: connections kept open for the requests a worker serves at once (SQLAlchemy's
-    # default keeps 5: above that each request opened and closed a connection, a backend
-    # started and ended per request); at most POOL_SIZE + POOL_OVERFLOW per process.
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0)
 
 
-POOL_SIZE = 12
-POOL_OVERFLOW = 8
+# The read engine's PostgreSQL connections per process, all kept open (no overflow).
+READ_POOL_SIZE = 8
 
 
 def make_read_engine(url: str) -> Engine:
     """An engine for the hot path's single-statement reads: autocommit (no BEGIN, no ROLLBACK
     when a connection goes back to the pool: each statement sees what is committed when it
     runs) and no liveness ping per checkout (a caller that fails on a dropped connection falls
-    back to the main engine; the pool discards the connection). A small pool of its own."""
+    back to the main engine; the pool discards the connection).
+
+    On PostgreSQL a pool of its own of READ_POOL_SIZE connections kept open, and no overflow: a
+    caller finding them all in use waits for one. An overflow connection is closed as soon as it
+    is handed back, so under 50 concurrent readers every burst past the pool opened new sessions
+    (a backend process forked and a SCRAM handshake each: ~240 sessions in a 5-second read
+    bench, more CPU than the reads themselves; bench/README.md, API)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, isolation_level="AUTOCOMMIT")
         _set_pragmas(engine)
         return engine
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, max_overflow=4)
+    return create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_size=READ_POOL_SIZE, max_overflow=0
+    )
 
 
 def _set_pragmas(engine: Engine) -> None:
@@ -154,6 +172,7 @@ class Store:
             self.sessions,
             Path(f"{database}.writers.lock") if database not in (None, "", ":memory:") else None,
         )
+        self._async_reads: AsyncReads | None = None
 
     @property
     def read_engine(self) -> Engine:
@@ -161,6 +180,16 @@ class Store:
         if self._read_engine is None:
             self._read_engine = make_read_engine(self.url)
         return self._read_engine
+
+    @property
+    def async_reads(self) -> AsyncReads | None:
+        """Statements awaited on the event loop (`store.async_reads`), made on first use: on
+        PostgreSQL only (None on SQLite, whose reads stay synchronous)."""
+        if self._async_reads is None and make_url(self.url).get_backend_name() == "postgresql":
+            from amanat.store.async_reads import AsyncReads  # psycopg: only for the API
+
+            self._async_reads = AsyncReads(self.read_engine)
+        return self._async_reads
 
     def session(self) -> Session:
         return self.sessions()
