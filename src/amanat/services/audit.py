@@ -26,6 +26,21 @@ def _entry_hash(previous: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((previous + canonical).encode()).hexdigest()
 
 
+def _hashed_fields(at: datetime, entry: Entry | AuditEntry, detail: Any) -> dict[str, Any]:
+    """What an entry's hash covers (with its predecessor's hash), as it is hashed."""
+    return {
+        "at": at.isoformat(),
+        "username": entry.username,
+        "role": entry.role,
+        "action": entry.action,
+        "resource": entry.resource,
+        "source": entry.source,
+        "status": entry.status,
+        "approval_ref": entry.approval_ref,
+        "detail": detail,
+    }
+
+
 class Appended(NamedTuple):
     """An appended entry: its id and hash."""
 
@@ -83,19 +98,9 @@ def record_many(session: Session, entries: Sequence[Entry]) -> list[Appended]:
     at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for entry in entries:
-        values = {
-            "at": at,
-            "username": entry.username,
-            "role": entry.role,
-            "action": entry.action,
-            "resource": entry.resource,
-            "source": entry.source,
-            "status": entry.status,
-            "approval_ref": entry.approval_ref,
-            "detail": entry.detail or {},
-        }
-        entry_hash = _entry_hash(previous, {**values, "at": at.isoformat()})
-        rows.append({**values, "previous_hash": previous, "entry_hash": entry_hash})
+        fields = _hashed_fields(at, entry, entry.detail or {})
+        entry_hash = _entry_hash(previous, fields)
+        rows.append({**fields, "at": at, "previous_hash": previous, "entry_hash": entry_hash})
         previous = entry_hash
     if len(rows) == 1:
         ids = [connection.execute(_INSERT_ENTRY, rows[0]).scalar_one()]
@@ -145,17 +150,7 @@ def verify_chain(session: Session) -> list[int]:
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
         # PostgreSQL returns the session's time zone: compare in UTC, as the hash was taken.
         at = entry.at.astimezone(UTC) if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
-        fields = {
-            "at": at.isoformat(),
-            "username": entry.username,
-            "role": entry.role,
-            "action": entry.action,
-            "resource": entry.resource,
-            "source": entry.source,
-            "status": entry.status,
-            "approval_ref": entry.approval_ref,
-            "detail": entry.detail,
-        }
+        fields = _hashed_fields(at, entry, entry.detail)
         if entry.previous_hash != previous or entry.entry_hash != _entry_hash(previous, fields):
             broken.append(entry.id)
         previous = entry.entry_hash
