@@ -291,6 +291,46 @@ def test_writers_queued_for_the_chain_are_journaled_in_one_write_and_refused_alo
     assert chain.journal.count("pending") == 0
 
 
+def test_a_call_dropped_behind_anothers_refused_nonce_resends_only_what_was_dropped(chain):
+    """Two calls in one group: B's transaction from Y is refused by the node; A's (no keys, two
+    senders X and Y) Y transaction is dropped behind it. A is sent again for Y only: its X
+    transaction, which the node took, is neither signed nor sent a second time."""
+    import threading
+    import time
+
+    x, y = dev_account(20), dev_account(21)
+    x_first = chain.next_nonce(x.address)
+    outcomes: dict[str, object] = {}
+
+    def call(name: str, items: list[tuple[object, TxRequest]]) -> None:
+        try:
+            outcomes[name] = chain.submit_batch(items)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcomes[name] = exc
+
+    refused = threading.Thread(target=call, args=("b", [(y, TxRequest(SINK, b"\x01", gas=20_000))]))
+    both = threading.Thread(target=call, args=("a", [(x, _ping(7)), (y, _ping(8))]))
+    with chain.locked():  # B queues first, then A: one group
+        refused.start()
+        while chain.sending() < 1:
+            time.sleep(0.01)
+        both.start()
+        while chain.sending() < 2:
+            time.sleep(0.01)
+    refused.join()
+    both.join()
+    assert isinstance(outcomes["b"], ChainUnavailable)
+    a_hashes = outcomes["a"]
+    assert isinstance(a_hashes, list) and len(a_hashes) == 2
+    assert all(r.status for r in chain.confirm(a_hashes))
+    sent_by_x = chain.journal._db.execute(
+        "SELECT hash FROM tx WHERE sender = ?", (x.address,)
+    ).fetchall()
+    assert [row[0] for row in sent_by_x] == [a_hashes[0]]
+    latest = chain.rpc.call("eth_getTransactionCount", [x.address, "latest"])
+    assert int(latest, 16) == x_first + 1
+
+
 def test_an_idempotency_key_whose_transaction_was_rejected_can_be_retried(chain):
     """A transaction the node refused never took effect: a retry under the same key is sent
     anew (not answered with the dead transaction's hash), and the refusal stays on record."""

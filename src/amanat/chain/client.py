@@ -96,6 +96,7 @@ class _Submission:
 
     items: list[tuple[Signer, TxRequest]]
     gases: dict[int, int] = field(default_factory=dict)  # gas limit by item, from the pre-check
+    sent: dict[int, str] = field(default_factory=dict)  # item -> its transaction the node took
     done: bool = False
     hashes: list[str] = field(default_factory=list)  # one per item, in order
     fresh: list[str] = field(default_factory=list)  # those signed for it now, to be mined
@@ -420,13 +421,19 @@ class Chain:
         `transfer_batch` does: their journal entries in one synced write, one hand-over to the
         node, one block (each call is pre-checked before it queues, without the lock). Each
         call keeps its own outcome: a pre-check refusal, a reused key or a transaction the node
-        refuses fails that call alone (a call's own transactions stand or fall together).
+        refuses fails that call alone (as before, those of its transactions the node took are
+        still mined); a transaction dropped behind another call's refused nonce is signed and
+        sent again, and its call's other transactions are not.
         """
         mine = _Submission(list(items))
         self._pre_check_submission(mine)  # outside the lock: reads of the chain's state only
         if self._lock_owner == threading.get_ident():
             with self.locked():  # this thread holds the chain lock (a multi-step operation)
-                self._send_group([mine])  # its own calls alone, now
+                while not mine.done:  # its own calls alone, now
+                    self._send_group([mine])
+                    with self._queue_changed:
+                        if mine in self._queue:  # re-queued after a drop: sent again here
+                            self._queue.remove(mine)
         else:
             self._send_queued(mine)
         if mine.error is not None:
@@ -454,6 +461,8 @@ class Chain:
                         self._queue_changed.notify_all()
         finally:
             with self._queue_changed:
+                if not mine.done and mine in self._queue:  # the lock failed: never sent
+                    self._queue.remove(mine)
                 self._leading = False
                 self._queue_changed.notify_all()
 
@@ -512,7 +521,7 @@ class Chain:
             fresh.extend(
                 (submission, i, signer, str(signer.address), request)
                 for i, (signer, request) in enumerate(submission.items)
-                if request.idempotency_key not in known
+                if request.idempotency_key not in known and i not in submission.sent
             )
         # a call whose key was journaled at its pre-check and is free again (its transaction
         # was rejected since) is pre-checked here
@@ -527,33 +536,40 @@ class Chain:
             else:
                 submission.gases[i] = outcome
         to_sign = [
-            (submission, signer, sender, request, submission.gases[i])
+            (submission, i, signer, sender, request, submission.gases[i])
             for submission, i, signer, sender, request in fresh
             if not submission.done
         ]
-        signed = self._acknowledge([(s, sender, r, gas) for _, s, sender, r, gas in to_sign])
+        signed = self._acknowledge([(s, sender, r, gas) for _, _, s, sender, r, gas in to_sign])
         refused, dropped = self._hand_over(signed) if signed else ({}, set())
-        signed_for: dict[int, list[JournalTx]] = {}
-        for (submission, *_), tx in zip(to_sign, signed, strict=True):
-            signed_for.setdefault(id(submission), []).append(tx)
+        reasons: dict[int, str] = {}
+        for (submission, i, *_), tx in zip(to_sign, signed, strict=True):
+            if tx.hash in refused:
+                reasons.setdefault(id(submission), refused[tx.hash])
+            elif tx.hash not in dropped:
+                submission.sent[i] = tx.hash
         retry: list[_Submission] = []
         for submission in group:
             if submission.done:
                 continue
-            own = signed_for.get(id(submission), [])
-            reason = next((refused[t.hash] for t in own if t.hash in refused), None)
-            if reason is not None:
+            if id(submission) in reasons:  # those of its transactions the node took still run
+                reason = reasons[id(submission)]
                 submission.fail(ChainUnavailable(f"the node refused a transaction: {reason}"))
                 continue
-            if any(t.hash in dropped for t in own):
-                retry.append(submission)  # behind another call's refused nonce: sent again
+            items = submission.items
+            if any(
+                r.idempotency_key not in known and i not in submission.sent
+                for i, (_, r) in enumerate(items)
+            ):
+                # dropped behind another call's refused nonce: those are signed and sent again,
+                # the ones the node took are kept
+                retry.append(submission)
                 continue
-            fresh_hashes = iter(t.hash for t in own)
             submission.hashes = [
-                known[r.idempotency_key] if r.idempotency_key in known else next(fresh_hashes)
-                for _, r in submission.items
+                submission.sent[i] if i in submission.sent else known[str(r.idempotency_key)]
+                for i, (_, r) in enumerate(items)
             ]
-            submission.fresh = [t.hash for t in own]
+            submission.fresh = list(submission.sent.values())
             submission.done = True
         if retry:
             with self._queue_changed:
@@ -750,7 +766,8 @@ class Chain:
             cached = self._receipts.get(number)
             if cached is None:
                 cached = self._batch_checked([("eth_getBlockReceipts", [_hex(number)])])[0] or []
-                self._receipts[number] = cached
+                if cached:  # a block the node does not hold (yet) is asked again next time
+                    self._receipts[number] = cached
                 while len(self._receipts) > RECEIPT_BLOCKS_KEPT:
                     del self._receipts[min(self._receipts)]
             return cached
