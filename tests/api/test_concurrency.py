@@ -398,6 +398,44 @@ def test_results_queued_behind_the_store_are_recorded_together_each_chained(api:
     assert api.get("/audit/verify", "auditor").json()["ok"]
 
 
+def test_a_group_refused_for_one_item_writes_the_others_alone_and_a_failed_one_fails_all(
+    api: Api,
+) -> None:
+    """The store's group commit: when the database refuses one item's value, the group's items
+    are written alone and only that item fails; when the transaction itself fails (the database
+    unreachable), every item gets that error and nothing is tried again."""
+    from sqlalchemy.exc import DataError, OperationalError
+
+    group = api.platform.store.group
+    calls: list[list[str]] = []
+
+    def write(_session: Any, items: list[str]) -> None:
+        calls.append(list(items))
+        if "refused" in items:
+            raise DataError("INSERT", {}, Exception("value out of range"))
+
+    def unreachable(_session: Any, items: list[str]) -> None:
+        calls.append(list(items))
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    def outcomes(writer: Callable[[Any, list[str]], None]) -> list[str]:
+        items = ["first", "refused", "third"]
+        with ThreadPoolExecutor(len(items)) as pool:
+            with group._writing:  # a group is being written: these three queue together
+                futures = [pool.submit(group.commit, writer, item) for item in items]
+                deadline = time.monotonic() + 60
+                while group.queued() < len(items) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert group.queued() == len(items)
+            return [type(f.exception()).__name__ if f.exception() else "ok" for f in futures]
+
+    assert outcomes(write) == ["ok", "DataError", "ok"]
+    assert calls == [["first", "refused", "third"], ["first"], ["refused"], ["third"]]
+    calls.clear()
+    assert outcomes(unreachable) == ["OperationalError"] * 3
+    assert calls == [["first", "refused", "third"]]
+
+
 def test_a_claim_left_pending_past_the_stale_age_is_taken_over_and_a_fresh_one_is_not(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

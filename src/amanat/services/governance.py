@@ -542,11 +542,7 @@ def describe(platform: Platform, proposal_ids: list[int] | None = None) -> list[
         return []
     now = platform.clock.chain_time()
     replies = read_many(
-        [
-            (governance, fn, (i,))
-            for i in proposal_ids
-            for fn in ("getProposal", "timelockRunning")
-        ]
+        [(governance, fn, (i,)) for i in proposal_ids for fn in ("getProposal", "timelockRunning")]
     )
     stored, running = replies[0::2], replies[1::2]
     logs = _logs(platform, proposal_ids, use_index=not every)

@@ -26,6 +26,7 @@ from amanat.store.models import IdempotencyRecord
 
 Completion = dict[str, Any]  # a result's bound values for `_COMPLETE`
 
+CLAIMS_ORDER = 0  # before the results (`results.RESULTS_ORDER`) in a group's transaction
 PENDING = 0  # the status of a claimed key whose request is under way
 STALE = timedelta(minutes=10)  # a pending claim this old was left by a process that died
 WAIT_SECONDS = 120.0  # how long a replay waits for the first request's result
@@ -67,24 +68,27 @@ def claim(
     transaction that records its result, or `release` it on refusal); otherwise the first
     request's result, waited for while it is under way."""
     deadline = time.monotonic() + WAIT_SECONDS
+    first = True
     while True:
         now = datetime.now(UTC)
+        row = {
+            "key": key,
+            "username": username,
+            "method_path": method_path,
+            "fingerprint": fingerprint,
+            "status": PENDING,
+            "body": "",
+            "at": now,
+        }
         try:
-            platform.store.group.commit(  # with concurrent requests' claims and results
-                _insert_claims,
-                {
-                    "key": key,
-                    "username": username,
-                    "method_path": method_path,
-                    "fingerprint": fingerprint,
-                    "status": PENDING,
-                    "body": "",
-                    "at": now,
-                },
-            )
+            if first:  # with concurrent requests' claims and results
+                platform.store.group.commit(_insert_claims, row, order=CLAIMS_ORDER)
+            else:  # waiting for a key under way: tried alone, never failing others' group
+                with platform.store.session() as session, session.begin():
+                    _insert_claims(session, [row])
             return None
         except IntegrityError:
-            pass
+            first = False
         with platform.store.session() as session:
             record = session.get(IdempotencyRecord, (key, username))
             if record is None:

@@ -32,7 +32,10 @@ class Outcome:
 
 def record(platform: Platform, outcome: Outcome) -> None:
     """Commit a request's outcome, in a group with those of the concurrent requests."""
-    platform.store.group.commit(_write, outcome)
+    platform.store.group.commit(_write, outcome, order=RESULTS_ORDER)
+
+
+RESULTS_ORDER = 1  # after the claims (`idempotency.CLAIMS_ORDER`) in a group's transaction
 
 
 def _write(session: Session, outcomes: list[Outcome]) -> None:
