@@ -10,6 +10,7 @@ connections over them); the background threads run once, in the supervising proc
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import multiprocessing
@@ -30,7 +31,7 @@ from amanat.api.app import create_app
 from amanat.chain.keys import eth_account_class
 from amanat.chain.node import AnvilNode
 from amanat.config import Settings
-from amanat.errors import InvalidInput
+from amanat.errors import AmanatError, InvalidInput
 from amanat.indexer.indexer import Indexer
 from amanat.services import reconcile, transparency
 from amanat.services.platform import Platform
@@ -50,6 +51,7 @@ MAX_REQUEST_HEAD_BYTES = 65_536
 LISTEN_BACKLOG = 2048  # uvicorn's default
 WORKER_MIN_LIFE_SECONDS = 5.0  # a worker that dies sooner is not started again
 WORKER_STOP_SECONDS = 30.0  # a worker's graceful shutdown, then it is killed
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): the signal a process gets when its parent dies
 
 log = logging.getLogger("amanat.serve")
 
@@ -172,16 +174,18 @@ def worker_app() -> FastAPI:
     return create_app(Platform.open(settings))
 
 
-def _listener(host: str, port: int) -> socket.socket:
+def _listener(host: str, port: int, shared: bool = True) -> socket.socket:
     """One worker's own listening socket on `host`:`port`, sharing the port with the other
     workers' (SO_REUSEPORT): the kernel spreads new connections over the workers. With one
     socket shared by all, the first worker to wake accepts a whole burst of connections, and
-    keeps them, kept alive, for their lifetime while the others idle."""
+    keeps them, kept alive, for their lifetime while the others idle. Not `shared`: a plain bind,
+    refused if any process listens on the port (with SO_REUSEPORT or not)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)
     except OSError:
@@ -191,7 +195,10 @@ def _listener(host: str, port: int) -> socket.socket:
 
 
 def _worker(host: str, port: int, worker_settings: str) -> None:
-    """A worker process of `amanat serve --workers N`: uvicorn on its own listening socket."""
+    """A worker process of `amanat serve --workers N`: uvicorn on its own listening socket,
+    stopped (SIGTERM) when the supervising process dies, even by SIGKILL: an orphaned worker
+    would go on serving beside the next start's."""
+    _stop_with_parent()
     os.environ[WORKER_SETTINGS_ENV] = worker_settings
     config = uvicorn.Config(
         "amanat.serve:worker_app",
@@ -203,13 +210,21 @@ def _worker(host: str, port: int, worker_settings: str) -> None:
     uvicorn.Server(config).run(sockets=[_listener(host, port)])
 
 
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _run_workers(
     host: str, port: int, workers: int, worker_settings: str, echo: Callable[[str], None]
 ) -> None:
     """Run `workers` worker processes until SIGINT or SIGTERM (then each is stopped with
     SIGTERM, uvicorn's graceful shutdown). A worker that dies is started again, unless it died
     within WORKER_MIN_LIFE_SECONDS of its start (it cannot serve: the error is in its output)."""
-    _listener(host, port).close()  # the port is free to share: refused here rather than by each
+    _listener(host, port, shared=False).close()  # the port is free: refused here, not per worker
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
     previous = {
@@ -224,8 +239,10 @@ def _run_workers(
                     continue
                 del running[process]
                 if time.monotonic() - started < WORKER_MIN_LIFE_SECONDS:
-                    echo(f"a worker exited with {process.exitcode} as it started; stopping")
-                    return
+                    raise AmanatError(
+                        f"a worker exited with status {process.exitcode} as it started (its "
+                        "error is above); the server stops"
+                    )
                 echo(f"a worker exited with {process.exitcode}; starting another")
             while len(running) < workers:
                 process = context.Process(

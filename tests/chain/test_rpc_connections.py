@@ -33,3 +33,53 @@ def test_connections_are_per_thread_and_replaced_when_the_node_closed_them(
     node.stop()
     with pytest.raises(ChainUnavailable, match="cannot reach the chain"):
         rpc.call("eth_blockNumber")
+
+
+def test_bytes_past_a_reply_close_its_connection_and_are_never_taken_as_an_answer() -> None:
+    """A node (or a proxy before it) that appends a second response to one reply, even one
+    with the next call's id: the next call on that kept-alive connection would read it as its
+    own answer. The bytes past the reply close the connection after it, and the next call is
+    answered on a fresh one; an answer whose id is not the call's fails as ChainUnavailable."""
+    import json
+    import socket
+    import threading
+
+    def reply(answer: dict[str, object]) -> bytes:
+        body = json.dumps(answer).encode()
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    answered = 0
+
+    def serve() -> None:
+        nonlocal answered
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            reader = connection.makefile("rb")
+            while head := reader.readline():
+                length = 0
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                request = json.loads(reader.read(length))
+                answered += 1
+                out = reply({"jsonrpc": "2.0", "id": request["id"], "result": head.decode()[:4]})
+                if answered == 1:  # one reply with a stray answer appended
+                    out += reply({"jsonrpc": "2.0", "id": request["id"] + 1, "result": "0xdead"})
+                connection.sendall(out)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    rpc = RpcClient(f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=5)
+    try:
+        assert rpc.call("eth_chainId") == "POST"
+        assert rpc.call("eth_getTransactionCount") == "POST"  # not the stray "0xdead"
+        assert rpc.call("eth_blockNumber") == "POST"
+        assert answered == 3
+    finally:
+        listener.close()

@@ -44,6 +44,7 @@ class _NodeConnection:
 
     def __init__(self, host: str, port: int, target: str, timeout: float) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._timeout = timeout
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._reader = self.sock.makefile("rb")
         self._head = (
@@ -86,7 +87,19 @@ class _NodeConnection:
                 raise ValueError("reply body cut short")
         else:
             content, close = self._reader.read(), True
-        return status, content, close
+        return status, content, close or self._more_than_asked()
+
+    def _more_than_asked(self) -> bool:
+        """Whether the node sent bytes past the reply (a second answer appended by a faulty
+        node or proxy): the connection is then closed after this reply, so a later call never
+        reads them as its own answer."""
+        self.sock.setblocking(False)
+        try:
+            return bool(self._reader.peek(1))
+        except OSError:
+            return False
+        finally:
+            self.sock.settimeout(self._timeout)
 
     def _chunks(self) -> bytes:
         parts = []
@@ -191,16 +204,20 @@ class RpcClient:
         self._connections.held = (os.getpid(), connection)
         return connection
 
+    def _drop_connection(self) -> None:
+        """Close this thread's connection to the node, if it holds one."""
+        held = getattr(self._connections, "held", None)
+        if held is not None:
+            held[1].close()
+            self._connections.held = None
+
     def _post_lean(self, payload: Any) -> Any:
         body = json.dumps(payload, allow_nan=False).encode()
         try:
             connection = self._connection()
             status, content, close = connection.post(body)
-        except (OSError, ValueError) as exc:
-            held = getattr(self._connections, "held", None)
-            if held is not None:
-                held[1].close()
-                self._connections.held = None
+        except (OSError, ValueError, OverflowError, MemoryError) as exc:
+            self._drop_connection()
             raise ChainUnavailable(
                 f"cannot reach the chain at {self.url}: {exc.__class__.__name__}"
             ) from None
@@ -215,9 +232,13 @@ class RpcClient:
             raise ChainUnavailable(f"chain at {self.url} answered with no JSON") from None
 
     def call(self, method: str, params: list[Any] | None = None) -> Any:
+        request_id = next(self._ids)
         reply = self._post(
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or []}
         )
+        if not isinstance(reply, dict) or reply.get("id") != request_id:
+            self._drop_connection()  # an answer to another request: nothing after it is trusted
+            raise ChainUnavailable(f"chain at {self.url} answered another request than {method}")
         if "error" in reply:
             raise RpcError(method, reply["error"])
         return reply["result"]
