@@ -224,7 +224,6 @@ def _run_workers(
     """Run `workers` worker processes until SIGINT or SIGTERM (then each is stopped with
     SIGTERM, uvicorn's graceful shutdown). A worker that dies is started again, unless it died
     within WORKER_MIN_LIFE_SECONDS of its start (it cannot serve: the error is in its output)."""
-    _listener(host, port, shared=False).close()  # the port is free: refused here, not per worker
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
     previous = {
@@ -279,6 +278,11 @@ def serve(
     echo: Callable[[str], None],
     workers: int = 1,
 ) -> None:
+    port = port or _free_port(host)
+    try:  # the port is free: refused before the platform (and its node) is touched
+        _listener(host, port, shared=False).close()
+    except OSError as error:
+        raise InvalidInput(f"cannot listen on {host}:{port}: {error.strerror}") from None
     platform = Platform.open(settings, require_deployment=not pilot)
     if pilot:
         if not settings.embedded:
@@ -311,7 +315,6 @@ def serve(
     )
     publisher.start()
     reconciler.start()
-    port = port or _free_port(host)
     echo(
         f"Amanat serving on http://{host}:{port}  (console /console, public portal /portal, "
         f"API docs /docs) with {workers} worker{'s' if workers > 1 else ''}; Ctrl-C stops"

@@ -94,6 +94,22 @@ def test_two_worker_processes_serve_reads_of_one_data_directory(tmp_path: Path) 
         blocks = {r.json()["block"] for r in replies}
         assert all(isinstance(b, int) and b > 0 for b in blocks)
         assert replies[0].json()["items"] == []  # deployed, nothing registered yet
+
+        # a second server on the same port is refused, with the reason, though its workers
+        # would bind with SO_REUSEPORT
+        second = subprocess.run(
+            [sys.executable, "-m", "amanat.cli.main", "--data-dir", str(data_dir), "serve"]
+            + ["--workers", "2", "--port", str(port)],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=tmp_path,
+            env=cli.env,
+            timeout=HANG_GUARD_SECONDS,
+        )
+        assert second.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
+        assert "Traceback" not in second.stderr
     finally:
         if server is not None:
             server.send_signal(signal.SIGINT)
