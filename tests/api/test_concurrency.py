@@ -34,6 +34,16 @@ def _all_at_once(jobs: list[Callable[[], Any]]) -> list[Any]:
         return list(pool.map(lambda job: job(), jobs))
 
 
+def _claimed(api: Api, method_path: str, keys: list[str]) -> tuple[Any, list[str]]:
+    """inb (as a principal) and `keys`, each claimed by inb for `method_path`."""
+    from amanat.services import accounts
+
+    who = accounts.get_user(api.platform.store, "inb")
+    for key in keys:
+        assert idempotency.claim(api.platform, who.username, key, method_path, "f" * 64) is None
+    return who, keys
+
+
 def _console_sign_in(api: Api, username: str) -> int:
     nonce = f"nonce-{username}"
     reply = api.client.post(
@@ -307,14 +317,11 @@ def test_concurrent_results_are_each_stored_and_one_failure_stays_its_own(api: A
     record and its own chained audit entry, and a result that cannot be stored (a body that is
     not JSON: it refers to itself) fails only the request that owns it."""
     from amanat.api import deps
-    from amanat.services import accounts, idempotency
+    from amanat.services import idempotency
 
     platform = api.platform
-    who = accounts.get_user(platform.store, "inb")
     method_path = "POST /transfers"
-    keys = [f"group-{uuid}" for uuid in range(12)]
-    for key in keys:
-        assert idempotency.claim(platform, who.username, key, method_path, "f" * 64) is None
+    who, keys = _claimed(api, method_path, [f"group-{uuid}" for uuid in range(12)])
     bad: dict[str, Any] = {}
     bad["self"] = bad
     bad_key = keys[5]
@@ -354,15 +361,11 @@ def test_results_queued_behind_the_store_are_recorded_together_each_chained(api:
     transaction once it is free: one for the first to arrive, one for all the others, each with
     its own completed idempotency record, its own chained audit entry and its own public leaf."""
     from amanat.api import deps
-    from amanat.services import accounts
     from amanat.store.models import AuditState, LogEntry
 
     platform = api.platform
-    who = accounts.get_user(platform.store, "inb")
     method_path = "POST /transfers"
-    keys = [f"together-{api.backend}-{n}" for n in range(10)]
-    for key in keys:
-        assert idempotency.claim(platform, who.username, key, method_path, "f" * 64) is None
+    who, keys = _claimed(api, method_path, [f"together-{api.backend}-{n}" for n in range(10)])
     recorder = platform.store.group
     with platform.store.session() as blocker, blocker.begin():  # holds the audit counter
         blocker.execute(update(AuditState).where(AuditState.id == 1).values(size=AuditState.size))
