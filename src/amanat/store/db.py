@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,16 +124,23 @@ def at_head(engine: Engine) -> bool:
 
 
 @contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file `path` (made if absent), held until the block ends, against
+    every other holder: threads and processes alike."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
 def _migration_lock(url: str) -> Iterator[None]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        fd = os.open(f"{parsed.database}.migrate.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(Path(f"{parsed.database}.migrate.lock")):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
         return
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(url)
@@ -168,9 +176,10 @@ class Store:
         # sharing the file take turns on a file lock (a waiter is woken when it is free, where
         # SQLite's busy handler polls with sleeps of up to 100 ms)
         database = make_url(url).database if url.startswith("sqlite") else None
+        writers = Path(f"{database}.writers.lock")
         self.group = GroupCommit(
             self.sessions,
-            Path(f"{database}.writers.lock") if database not in (None, "", ":memory:") else None,
+            partial(file_lock, writers) if database not in (None, "", ":memory:") else None,
         )
         self._async_reads: AsyncReads | None = None
 

@@ -7,21 +7,19 @@ write them with one statement per kind of row), while the callers arriving meanw
 the next transaction; each returns once its item is committed. If a group's transaction fails,
 each of its items is written alone in its own transaction when the database refused an item's
 value (a key already taken, a value out of range: `ITEM_ERRORS`), so that failure stays the
-caller's own; any other failure (the database unreachable, a lock timeout, a commit whose outcome
-is unknown) is every item's, raised to each caller, and nothing is tried again. Waiting callers sleep on
-a lock, not in the database's busy handler: one such transaction at a time per process reaches
-the database, and with a lock file (SQLite) one at a time across the processes sharing it.
+caller's own; any other failure (the database unreachable, a lock timeout, a commit whose
+outcome is unknown) is every item's, raised to each caller, and nothing is tried again. Waiting
+callers sleep on a lock, not in the database's busy handler: one such transaction at a time per
+process reaches the database, and with a lock file (SQLite) one at a time across the processes
+sharing it.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
@@ -48,9 +46,14 @@ class _Queued:
 class GroupCommit:
     """One store's group commit in this process."""
 
-    def __init__(self, sessions: sessionmaker[Session], lock_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        lock: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
         self._sessions = sessions
-        self._lock_path = lock_path  # taken around each transaction, if given
+        # taken around each transaction, if given (`store.db.file_lock`)
+        self._lock: Callable[[], AbstractContextManager[None]] = lock or nullcontext
         self._queue: list[_Queued] = []
         self._queue_guard = threading.Lock()
         self._writing = threading.Lock()  # held by the caller writing a group
@@ -108,18 +111,6 @@ class GroupCommit:
         kinds: dict[Write, list[Any]] = {}
         for queued in sorted(group, key=lambda q: q.order):
             kinds.setdefault(queued.write, []).append(queued.item)
-        with self._file_lock(), self._sessions() as session, session.begin():
+        with self._lock(), self._sessions() as session, session.begin():
             for write, items in kinds.items():
                 write(session, items)
-
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        if self._lock_path is None:
-            yield
-            return
-        fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
