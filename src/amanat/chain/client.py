@@ -501,11 +501,8 @@ class Chain:
         known = self.journal.existing(submission.idempotency_keys())
         self._check_replays(known, [r for _, r in items])
         fresh = [i for i, (_, r) in enumerate(items) if r.idempotency_key not in known]
-        outcomes = self._pre_check_each([(str(items[i][0].address), items[i][1]) for i in fresh])
-        for outcome in outcomes:
-            if isinstance(outcome, AmanatError):
-                raise outcome
-        submission.gases = dict(zip(fresh, outcomes, strict=True))  # type: ignore[arg-type]
+        gases = self._pre_check([(str(items[i][0].address), items[i][1]) for i in fresh])
+        submission.gases = dict(zip(fresh, gases, strict=True))
 
     def _send_submissions(self, group: list[_Submission]) -> None:
         known = self.journal.existing(

@@ -151,8 +151,8 @@ class RpcClient:
         parts = urlsplit(url)
         # A plain http:// node with no credentials in its URL (the embedded node, a node on the
         # operator's network) is reached through one kept-alive connection per thread
-        # (`_NodeConnection`): a call then costs a fraction of its CPU through `requests`. TLS, credentials and
-        # proxies keep going through `requests`.
+        # (`_NodeConnection`): a call then costs a fraction of its CPU through `requests`. TLS,
+        # credentials and proxies keep going through `requests`.
         self._lean = (
             (
                 parts.hostname,
@@ -197,8 +197,7 @@ class RpcClient:
             pid, connection = held
             if pid == os.getpid() and not _readable(connection.sock):
                 return connection  # type: ignore[no-any-return]
-            connection.close()
-            self._connections.held = None
+            self._drop_connection()
         host, port, target = self._lean
         connection = _NodeConnection(host, port, target, self.timeout)
         self._connections.held = (os.getpid(), connection)
@@ -222,8 +221,7 @@ class RpcClient:
                 f"cannot reach the chain at {self.url}: {exc.__class__.__name__}"
             ) from None
         if close:
-            connection.close()
-            self._connections.held = None
+            self._drop_connection()
         if status != 200:
             raise ChainUnavailable(f"chain at {self.url} answered HTTP {status}")
         try:

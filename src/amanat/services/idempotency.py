@@ -115,13 +115,6 @@ def _insert_claims(session: Session, claims: list[dict[str, Any]]) -> None:
     session.connection().execute(_CLAIM, claims)
 
 
-def complete(
-    session: Session, platform: Platform, username: str, key: str, status: int, body: Any
-) -> None:
-    """Store the claimed key's result, in the caller's transaction."""
-    complete_many(session, [completion(platform, username, key, status, body)])
-
-
 def completion(platform: Platform, username: str, key: str, status: int, body: Any) -> Completion:
     """The claimed key's result, sealed, ready for `complete_many` (sealing is done here, before
     any transaction: it raises for a result that cannot be stored)."""

@@ -2,11 +2,10 @@
 its audit entry and the entry's public leaf, in one transaction.
 
 Concurrent requests of one process are recorded together (`amanat.store.group`, with their
-idempotency claims): one statement
-for their results, one for their audit entries (each chained to the one before it) and one for
-their leaves. Each request keeps its own result, entry and leaf, and returns only once they are
-committed; if the group's transaction fails, each outcome is written alone, so a failure stays
-the request's own.
+idempotency claims): one statement for their results, one for their audit entries (each chained
+to the one before it) and one for their leaves. Each request keeps its own result, entry and
+leaf, and returns only once they are committed; a value the database refuses fails only its own
+request (the group's items are then written alone).
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from amanat.services import audit, idempotency
 if TYPE_CHECKING:
     from amanat.services.platform import Platform
 
+RESULTS_ORDER = 1  # after the claims (`idempotency.CLAIMS_ORDER`) in a group's transaction
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -33,9 +34,6 @@ class Outcome:
 def record(platform: Platform, outcome: Outcome) -> None:
     """Commit a request's outcome, in a group with those of the concurrent requests."""
     platform.store.group.commit(_write, outcome, order=RESULTS_ORDER)
-
-
-RESULTS_ORDER = 1  # after the claims (`idempotency.CLAIMS_ORDER`) in a group's transaction
 
 
 def _write(session: Session, outcomes: list[Outcome]) -> None:
